@@ -1,0 +1,141 @@
+//! Commands: the only way anything changes inside the engine. Each one is journaled before its
+//! effects leave the sequencer, and replaying the journal re-applies them in the same order.
+
+use bulwark_types::{CommandId, OrderId, Side, UserId};
+use serde::{Deserialize, Serialize};
+
+use crate::spec::{AssetId, AssetSpec, MarketId, MarketSpec};
+
+/// Stamped on every command by the sequencer; the engine never reads a clock of its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandHeader {
+    /// Position in the journal, starting at 1, without gaps.
+    pub seq: u64,
+    /// Wall-clock milliseconds chosen by the sequencer (never decreasing).
+    pub timestamp_ms: i64,
+    /// Idempotency key: a repeat within the retention window returns the first outcome.
+    pub id: CommandId,
+}
+
+/// How an order behaves when it meets the book.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum OrderKind {
+    /// Good till cancelled: matches what it can, the rest rests on the book.
+    Limit,
+    /// Market: a buy spends up to `notional` quote, a sell sells up to `size_lots`; never rests.
+    Market,
+    /// Immediate or cancel: matches up to its limit price, the rest is cancelled.
+    Ioc,
+    /// Fill or kill: fills completely at or better than its price right now, or is rejected.
+    Fok,
+    /// Post only: rests without taking liquidity, or is rejected (never repriced).
+    PostOnly,
+}
+
+/// What happens when an order would trade against another order of the same user.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum StpMode {
+    /// Trade anyway.
+    None,
+    /// Cancel the resting order and keep matching (the default: the newer intent wins).
+    CancelMaker,
+    /// Cancel the rest of the incoming order.
+    CancelTaker,
+    /// Cancel both.
+    CancelBoth,
+}
+
+impl StpMode {
+    /// The mode used when a client does not ask for one. See docs/ARCHITECTURE.md.
+    pub const DEFAULT: StpMode = StpMode::CancelMaker;
+}
+
+/// A new order as submitted. Amounts are already parsed to integers by the API layer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewOrder {
+    pub user: UserId,
+    pub market: MarketId,
+    pub side: Side,
+    pub kind: OrderKind,
+    /// Limit price in ticks; 0 for market orders.
+    pub price_ticks: i64,
+    /// Size in lots; 0 for a market buy (which is sized by `notional`).
+    pub size_lots: i64,
+    /// Quote units to spend; only for a market buy, otherwise 0.
+    pub notional: i64,
+    /// Client order id: at most 32 ASCII letters and digits, unique per user among live orders.
+    pub client_order_id: Option<String>,
+    pub stp: StpMode,
+}
+
+/// Which order a cancel is aimed at.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OrderTarget {
+    Id(OrderId),
+    Client(String),
+}
+
+/// Every state change the engine knows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Command {
+    AddAsset(AssetSpec),
+    AddMarket(MarketSpec),
+    /// Share of every fee credited to the Safeguard fund, in basis points (default 1000 = 10%).
+    SetSafeguardShare {
+        share_bps: u32,
+    },
+    PlaceOrder(NewOrder),
+    CancelOrder {
+        user: UserId,
+        target: OrderTarget,
+    },
+    /// Cancels the user's live orders, optionally only in one market and/or on one side.
+    CancelAll {
+        user: UserId,
+        market: Option<MarketId>,
+        side: Option<Side>,
+    },
+    /// Credits a deposit from outside. Idempotent forever by `reference`.
+    Deposit {
+        user: UserId,
+        asset: AssetId,
+        amount: i64,
+        reference: String,
+    },
+    /// Moves `amount` from available to held for a withdrawal being processed.
+    WithdrawHold {
+        user: UserId,
+        asset: AssetId,
+        amount: i64,
+        withdrawal_id: u64,
+    },
+    /// The withdrawal left: its held amount goes to the external account.
+    WithdrawSettle {
+        withdrawal_id: u64,
+    },
+    /// The withdrawal was refused or failed: its held amount returns to available.
+    WithdrawRelease {
+        withdrawal_id: u64,
+    },
+    /// Staff correction against the adjustments account; the reason is kept in the journal.
+    Adjust {
+        user: UserId,
+        asset: AssetId,
+        amount: i64,
+        reason: String,
+    },
+    /// Pays a claim from the Safeguard fund to a user. Idempotent by `claim_id`.
+    SafeguardPayout {
+        user: UserId,
+        asset: AssetId,
+        amount: i64,
+        claim_id: u64,
+    },
+    /// Halts one market, or everything when `market` is `None`.
+    Halt {
+        market: Option<MarketId>,
+    },
+    Resume {
+        market: Option<MarketId>,
+    },
+}
