@@ -1,0 +1,55 @@
+//! The SQL store: schema, migrations and one repository module per aggregate, over SQLite (the
+//! embedded default) and PostgreSQL (at scale) through one code path, the sqlx `Any` driver.
+//!
+//! The store keeps plain rows and knows no business rules: callers validate and decide, the store
+//! persists and answers queries. Every query uses `$n` placeholders and portable SQL, and every
+//! test runs on both backends.
+
+mod activity;
+mod agreements;
+mod api_keys;
+mod audit;
+mod balances;
+mod codes;
+mod db;
+mod devices;
+mod error;
+mod kyc;
+mod limits;
+mod lockout;
+mod orders;
+mod pow;
+mod projection;
+mod qr_logins;
+mod recovery;
+mod sessions;
+mod tokens;
+mod totp;
+mod trades;
+mod twofa_reset;
+mod users;
+
+#[cfg(test)]
+mod tests;
+
+pub use activity::{LoginActivityRow, NewLoginActivity, NewSecurityEvent, SecurityEventRow};
+pub use agreements::AgreementVersionRow;
+pub use api_keys::{ApiKeyRow, NewApiKey};
+pub use audit::AuditRow;
+pub use codes::{CodeRow, NewCode};
+pub use db::{Backend, POOL_CONNECTIONS_MAX, SCHEMA_NAME_BYTES_MAX, Store};
+pub use devices::{DeviceRow, NewDevice};
+pub use error::{StoreError, StoreResult};
+pub use kyc::{KycApplicationRow, KycDocumentRow, NewKycApplication, NewKycDocument, kyc_state};
+pub use limits::{ORDER_TRADES_MAX, PROJECTION_ROWS_PER_STATEMENT_MAX, ROWS_PER_QUERY_MAX};
+pub use lockout::LockoutRow;
+pub use orders::order_state;
+pub use projection::{BalanceRow, MAIN_PROJECTION, OrderRow, ProjectionBatch, TradeRow};
+pub use qr_logins::{NewQrLogin, QrLoginRow, qr_state};
+pub use recovery::RecoveryCodeRow;
+pub use sessions::{NewSession, SessionRow};
+pub use tokens::{NewToken, TokenRow};
+pub use totp::TotpRow;
+pub use trades::TradeStats;
+pub use twofa_reset::{TwofaResetRow, twofa_reset_state};
+pub use users::{AccountRow, NewAccount, UserRow, account_status};
