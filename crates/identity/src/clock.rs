@@ -1,0 +1,100 @@
+//! Time source for the identity rules.
+//!
+//! Rules take `now_ms` as a parameter; components that need to read the time themselves (the
+//! notifier naming outbox files, the web layer) take a [`Clock`] so tests can drive time by hand
+//! instead of sleeping.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Milliseconds in one second, for readable durations.
+pub const SECOND_MS: i64 = 1_000;
+/// Milliseconds in one minute.
+pub const MINUTE_MS: i64 = 60 * SECOND_MS;
+/// Milliseconds in one hour.
+pub const HOUR_MS: i64 = 60 * MINUTE_MS;
+/// Milliseconds in one day.
+pub const DAY_MS: i64 = 24 * HOUR_MS;
+
+/// A source of the current time in Unix milliseconds, injectable so tests never sleep.
+pub trait Clock: Send + Sync {
+    /// The current time in milliseconds since the Unix epoch.
+    fn now_ms(&self) -> i64;
+}
+
+/// The real wall clock.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> i64 {
+        // A clock before 1970 is a broken host; report the epoch rather than a negative time.
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+            .unwrap_or(0)
+    }
+}
+
+/// A clock the test sets by hand; shared between threads through `&` because it is atomic.
+#[derive(Debug, Default)]
+pub struct TestClock {
+    now_ms: AtomicI64,
+}
+
+impl TestClock {
+    /// A clock frozen at `start_ms` until moved.
+    pub fn new(start_ms: i64) -> Self {
+        Self {
+            now_ms: AtomicI64::new(start_ms),
+        }
+    }
+
+    /// Jump to an absolute time.
+    pub fn set(&self, now_ms: i64) {
+        self.now_ms.store(now_ms, Ordering::SeqCst);
+    }
+
+    /// Move forward (or backward with a negative value) by `delta_ms`.
+    pub fn advance(&self, delta_ms: i64) {
+        self.now_ms.fetch_add(delta_ms, Ordering::SeqCst);
+    }
+}
+
+impl Clock for TestClock {
+    fn now_ms(&self) -> i64 {
+        self.now_ms.load(Ordering::SeqCst)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )]
+    use super::*;
+
+    #[test]
+    fn test_clock_moves_only_when_told() {
+        let clock = TestClock::new(1_000);
+        assert_eq!(clock.now_ms(), 1_000);
+        clock.advance(500);
+        assert_eq!(clock.now_ms(), 1_500);
+        clock.set(42);
+        assert_eq!(clock.now_ms(), 42);
+    }
+
+    #[test]
+    fn system_clock_is_after_2020() {
+        assert!(SystemClock.now_ms() > 1_577_836_800_000);
+    }
+
+    #[test]
+    fn clock_is_object_safe() {
+        let clock: std::sync::Arc<dyn Clock> = std::sync::Arc::new(TestClock::new(7));
+        assert_eq!(clock.now_ms(), 7);
+    }
+}
