@@ -1,0 +1,53 @@
+//! Integer units to the decimal strings of the API, per market and asset.
+
+use bulwark_engine::{AssetSpec, MarketSpec};
+use bulwark_sequencer::Catalog;
+use bulwark_types::format_units;
+
+/// A market with both of its assets resolved, for formatting.
+pub struct MarketFormat<'a> {
+    pub spec: &'a MarketSpec,
+    pub base: &'a AssetSpec,
+    pub quote: &'a AssetSpec,
+}
+
+impl<'a> MarketFormat<'a> {
+    pub fn resolve(catalog: &'a Catalog, spec: &'a MarketSpec) -> Option<MarketFormat<'a>> {
+        Some(MarketFormat {
+            spec,
+            base: catalog.asset_spec(spec.base)?,
+            quote: catalog.asset_spec(spec.quote)?,
+        })
+    }
+
+    pub fn price(&self, ticks: i64) -> String {
+        format_units(ticks, self.spec.price_scale)
+    }
+
+    pub fn size(&self, lots: i64) -> String {
+        format_units(lots, self.spec.size_scale)
+    }
+
+    pub fn quote(&self, units: i64) -> String {
+        format_units(units, self.quote.scale)
+    }
+
+    pub fn base(&self, units: i64) -> String {
+        format_units(units, self.base.scale)
+    }
+
+    /// Average price of `quote_units` exchanged for `lots`, at quote precision (`"0.00"` when
+    /// nothing filled).
+    pub fn average_price(&self, quote_units: i64, lots: i64) -> String {
+        if lots <= 0 {
+            return format_units(0, self.spec.price_scale);
+        }
+        let scaled = i128::from(quote_units) * 10_i128.pow(self.spec.size_scale) / i128::from(lots);
+        format_units(i64::try_from(scaled).unwrap_or(i64::MAX), self.quote.scale)
+    }
+}
+
+/// The asset code by engine id, or `?` for an id the catalog does not know.
+pub fn asset_code(catalog: &Catalog, id: bulwark_engine::AssetId) -> &str {
+    catalog.asset_spec(id).map_or("?", |a| a.code.as_str())
+}

@@ -1,0 +1,80 @@
+//! The BitMart-compatible public API: the same paths, parameters, signatures, envelope and error
+//! codes as BitMart's spot API, so unmodified clients (ccxt's `bitmart`, BitMart's SDKs) work.
+//! Handlers are thin: parse into engine commands or store queries, then map the result.
+
+pub mod auth;
+pub mod crypto;
+pub mod envelope;
+pub mod extract;
+pub mod format;
+pub mod keys;
+pub mod orders;
+pub mod private;
+pub mod public;
+pub mod rate_limit;
+pub mod state;
+pub mod v1;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+pub use state::AppState;
+
+/// Milliseconds since the Unix epoch (for timestamps shown to clients and the signing window).
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// Every BitMart route, behind the per-IP rate limit; unknown paths answer with the envelope and
+/// code 30000.
+pub fn router(state: AppState, limit: rate_limit::IpRateLimit) -> Router {
+    routes(state).layer(axum::middleware::from_fn_with_state(
+        limit,
+        rate_limit::limit_by_ip,
+    ))
+}
+
+fn routes(state: AppState) -> Router {
+    Router::new()
+        .route("/system/time", get(public::system_time))
+        .route("/system/service", get(public::system_service))
+        .route("/account/v1/currencies", get(public::currencies))
+        .route("/spot/v1/symbols/details", get(public::symbols_details))
+        .route("/contract/public/details", get(public::contract_details))
+        .route("/spot/quotation/v3/ticker", get(public::ticker))
+        .route("/spot/quotation/v3/tickers", get(public::tickers))
+        .route("/spot/quotation/v3/books", get(public::books))
+        .route("/spot/quotation/v3/trades", get(public::trades))
+        .route("/spot/v1/wallet", get(private::wallet))
+        .route("/account/v1/wallet", get(private::wallet))
+        .route("/spot/v1/trade_fee", get(private::trade_fee))
+        .route("/spot/v2/submit_order", post(private::submit_order))
+        .route("/spot/v3/cancel_order", post(private::cancel_order))
+        .route("/spot/v4/cancel_all", post(private::cancel_all))
+        .route("/spot/v4/query/order", post(private::query_order))
+        .route(
+            "/spot/v4/query/client-order",
+            post(private::query_client_order),
+        )
+        .route("/spot/v4/query/open-orders", post(private::open_orders))
+        .route(
+            "/spot/v4/query/history-orders",
+            post(private::history_orders),
+        )
+        .route("/spot/v4/query/trades", post(private::my_trades))
+        .route("/spot/v4/query/order-trades", post(private::order_trades))
+        .fallback(envelope::not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+}
+
+async fn method_not_allowed() -> envelope::ApiError {
+    envelope::ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        57001,
+        "Method not allowed for this path",
+    )
+}

@@ -1,0 +1,268 @@
+//! Public endpoints: system, currencies, markets and market data (BitMart spot API §5).
+
+use axum::extract::State;
+use axum::response::Response;
+use bulwark_sequencer::{Catalog, MarketInfo};
+use serde_json::{Value, json};
+
+use crate::envelope::{ApiError, ApiResult, ok};
+use crate::extract::{RawRequest, int_param, text_param};
+use crate::format::MarketFormat;
+use crate::state::AppState;
+
+/// Order book levels returned when the client does not ask (BitMart default).
+pub const BOOK_LEVELS_DEFAULT: i64 = 35;
+pub const BOOK_LEVELS_MAX: i64 = 50;
+pub const PUBLIC_TRADES_DEFAULT: i64 = 50;
+pub const PUBLIC_TRADES_MAX: i64 = 50;
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// `GET /system/time` (§5.1).
+pub async fn system_time() -> Response {
+    ok(json!({"server_time": crate::now_ms()}))
+}
+
+/// `GET /system/service` (§5.2): status 2 means "ok" to ccxt; a global halt shows as maintenance.
+pub async fn system_service(State(state): State<AppState>) -> Response {
+    let status = if state.sequencer.catalog().global_halted {
+        1
+    } else {
+        2
+    };
+    ok(
+        json!({"service": [{"title": "Spot API", "service_type": "spot", "status": status, "start_time": 0, "end_time": 0}]}),
+    )
+}
+
+/// Network id per currency, named so ccxt's default networks exist (USDT→TRC20, ETH→ERC20).
+fn network_of(code: &str) -> &'static str {
+    match code {
+        "BTC" => "BTC",
+        "USDT" => "TRC20",
+        _ => "ERC20",
+    }
+}
+
+/// `GET /account/v1/currencies` (§5.3). Deposits and withdrawals are not open yet (no custody
+/// service), so both flags say so.
+pub async fn currencies(State(state): State<AppState>) -> Response {
+    let catalog = state.sequencer.catalog();
+    let currencies: Vec<Value> = catalog
+        .assets
+        .iter()
+        .map(|a| {
+            let unit = bulwark_types::format_units(1, a.scale);
+            json!({"currency": a.code, "name": a.name, "network": network_of(&a.code), "contract_address": null,
+                   "withdraw_enabled": false, "deposit_enabled": false, "withdraw_minsize": null,
+                   "withdraw_minfee": null, "withdraw_fee_estimate": null, "withdraw_fee": null,
+                   "recharge_minsize": unit})
+        })
+        .collect();
+    ok(json!({"currencies": currencies}))
+}
+
+/// `GET /spot/v1/symbols/details` (§5.4): amount step = `base_min_size`, price tick =
+/// 10^-`price_max_precision`, minimum cost = `min_buy_amount`.
+pub async fn symbols_details(State(state): State<AppState>) -> Response {
+    let catalog = state.sequencer.catalog();
+    let symbols: Vec<Value> = catalog
+        .markets
+        .iter()
+        .filter_map(|m| symbol_detail(&catalog, m))
+        .collect();
+    ok(json!({"symbols": symbols}))
+}
+
+fn symbol_detail(catalog: &Catalog, market: &MarketInfo) -> Option<Value> {
+    let f = MarketFormat::resolve(catalog, &market.spec)?;
+    let min_notional = f.quote(market.spec.min_notional);
+    Some(json!({
+        "symbol": market.spec.symbol, "symbol_id": market.id.0 + 1,
+        "base_currency": f.base.code, "quote_currency": f.quote.code,
+        "quote_increment": f.size(1), "base_min_size": f.size(market.spec.min_size_lots),
+        "base_max_size": f.size(market.spec.max_size_lots),
+        "price_min_precision": market.spec.price_scale, "price_max_precision": market.spec.price_scale,
+        "expiration": "NA", "min_buy_amount": min_notional, "min_sell_amount": min_notional,
+        "trade_status": if market.halted { "pre-trade" } else { "trading" },
+    }))
+}
+
+/// `GET /contract/public/details` (§5.5): there are no contract markets.
+pub async fn contract_details() -> Response {
+    ok(json!({"symbols": []}))
+}
+
+fn market_param(catalog: &Catalog, request: &RawRequest) -> Result<MarketInfo, ApiError> {
+    let query = request.query_map();
+    let symbol = text_param(&query, "symbol")
+        .ok_or_else(|| ApiError::bad(70001, "Parameter symbol can not be null"))?;
+    catalog
+        .market(&symbol)
+        .cloned()
+        .ok_or_else(|| ApiError::bad(70002, format!("Symbol is invalid: {symbol}")))
+}
+
+fn limit_param(request: &RawRequest, default: i64, max: i64) -> Result<usize, ApiError> {
+    let limit = int_param(&request.query_map(), "limit")?.unwrap_or(default);
+    if !(1..=max).contains(&limit) {
+        return Err(ApiError::bad(
+            50021,
+            format!("Invalid limit: must be between 1 and {max}"),
+        ));
+    }
+    Ok(usize::try_from(limit).unwrap_or(1))
+}
+
+/// Ticker fields as one JSON object (the v3 shape of §5.6).
+async fn ticker_value(
+    state: &AppState,
+    catalog: &Catalog,
+    market: &MarketInfo,
+) -> Result<Value, ApiError> {
+    let f = MarketFormat::resolve(catalog, &market.spec)
+        .ok_or_else(|| ApiError::internal("market assets missing"))?;
+    let now = crate::now_ms();
+    let stats = state
+        .store
+        .trade_stats_since(&market.spec.symbol, now - DAY_MS)
+        .await
+        .map_err(ApiError::internal)?;
+    let depth = state.sequencer.depth(market.id).unwrap_or_default();
+    let (bid_px, bid_sz) = depth
+        .bids
+        .first()
+        .map_or((String::new(), String::new()), |&(p, s)| {
+            (f.price(p), f.size(s))
+        });
+    let (ask_px, ask_sz) = depth
+        .asks
+        .first()
+        .map_or((String::new(), String::new()), |&(p, s)| {
+            (f.price(p), f.size(s))
+        });
+    let (last, open, high, low, volume, quote_volume, fluctuation) = match stats {
+        Some(s) => {
+            let change = if s.open_ticks > 0 {
+                let ratio = (i128::from(s.last_ticks) - i128::from(s.open_ticks)) * 100_000
+                    / i128::from(s.open_ticks);
+                bulwark_types::format_units(i64::try_from(ratio).unwrap_or(0), 5)
+            } else {
+                "0.00000".into()
+            };
+            (
+                f.price(s.last_ticks),
+                f.price(s.open_ticks),
+                f.price(s.high_ticks),
+                f.price(s.low_ticks),
+                f.size(s.volume_lots),
+                f.quote(s.volume_quote),
+                change,
+            )
+        }
+        None => {
+            let last = state
+                .store
+                .recent_trades(&market.spec.symbol, 1)
+                .await
+                .map_err(ApiError::internal)?;
+            let last = last
+                .first()
+                .map_or_else(|| f.price(0), |t| f.price(t.price_ticks));
+            (
+                last.clone(),
+                last.clone(),
+                last.clone(),
+                last,
+                f.size(0),
+                f.quote(0),
+                "0.00000".into(),
+            )
+        }
+    };
+    Ok(
+        json!({"symbol": market.spec.symbol, "last": last, "v_24h": volume, "qv_24h": quote_volume,
+              "open_24h": open, "high_24h": high, "low_24h": low, "fluctuation": fluctuation,
+              "bid_px": bid_px, "bid_sz": bid_sz, "ask_px": ask_px, "ask_sz": ask_sz, "ts": now.to_string()}),
+    )
+}
+
+/// `GET /spot/quotation/v3/ticker?symbol=` (§5.6).
+pub async fn ticker(State(state): State<AppState>, request: RawRequest) -> ApiResult {
+    let catalog = state.sequencer.catalog();
+    let market = market_param(&catalog, &request)?;
+    Ok(ok(ticker_value(&state, &catalog, &market).await?))
+}
+
+/// `GET /spot/quotation/v3/tickers` (§5.7): an array of arrays.
+pub async fn tickers(State(state): State<AppState>) -> ApiResult {
+    let catalog = state.sequencer.catalog();
+    let mut rows = Vec::new();
+    for market in &catalog.markets {
+        let t = ticker_value(&state, &catalog, market).await?;
+        let field = |k: &str| t.get(k).cloned().unwrap_or(Value::Null);
+        rows.push(json!([
+            field("symbol"),
+            field("last"),
+            field("v_24h"),
+            field("qv_24h"),
+            field("open_24h"),
+            field("high_24h"),
+            field("low_24h"),
+            field("fluctuation"),
+            field("bid_px"),
+            field("bid_sz"),
+            field("ask_px"),
+            field("ask_sz"),
+            field("ts")
+        ]));
+    }
+    Ok(ok(rows))
+}
+
+/// `GET /spot/quotation/v3/books?symbol=&limit=` (§5.8).
+pub async fn books(State(state): State<AppState>, request: RawRequest) -> ApiResult {
+    let catalog = state.sequencer.catalog();
+    let market = market_param(&catalog, &request)?;
+    let limit = limit_param(&request, BOOK_LEVELS_DEFAULT, BOOK_LEVELS_MAX)?;
+    let f = MarketFormat::resolve(&catalog, &market.spec)
+        .ok_or_else(|| ApiError::internal("market assets missing"))?;
+    let depth = state.sequencer.depth(market.id).unwrap_or_default();
+    let side = |levels: &[(i64, i64)]| -> Vec<Value> {
+        levels
+            .iter()
+            .take(limit)
+            .map(|&(p, s)| json!([f.price(p), f.size(s)]))
+            .collect()
+    };
+    Ok(ok(
+        json!({"ts": depth.timestamp_ms.to_string(), "symbol": market.spec.symbol,
+                 "bids": side(&depth.bids), "asks": side(&depth.asks)}),
+    ))
+}
+
+/// `GET /spot/quotation/v3/trades?symbol=&limit=` (§5.9): `[symbol, ts, price, size, side]`.
+pub async fn trades(State(state): State<AppState>, request: RawRequest) -> ApiResult {
+    let catalog = state.sequencer.catalog();
+    let market = market_param(&catalog, &request)?;
+    let limit = limit_param(&request, PUBLIC_TRADES_DEFAULT, PUBLIC_TRADES_MAX)?;
+    let f = MarketFormat::resolve(&catalog, &market.spec)
+        .ok_or_else(|| ApiError::internal("market assets missing"))?;
+    let rows = state
+        .store
+        .recent_trades(&market.spec.symbol, u32::try_from(limit).unwrap_or(50))
+        .await
+        .map_err(ApiError::internal)?;
+    let data: Vec<Value> = rows
+        .iter()
+        .map(|t| {
+            json!([
+                t.symbol,
+                t.timestamp_ms.to_string(),
+                f.price(t.price_ticks),
+                f.size(t.size_lots),
+                t.taker_side
+            ])
+        })
+        .collect();
+    Ok(ok(data))
+}

@@ -1,0 +1,96 @@
+//! A strict JSON body extractor: the right content type, a bounded size, UTF-8, known fields
+//! only, each failure with its own error code and nothing changed.
+
+use axum::extract::{FromRequest, Request};
+use axum::http::{StatusCode, header};
+use serde::de::DeserializeOwned;
+
+use super::error::V1Error;
+
+/// Largest request body accepted by the account API.
+pub const BODY_BYTES_MAX: usize = 16 * 1024;
+
+/// A parsed JSON body.
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = V1Error;
+
+    async fn from_request(request: Request, _state: &S) -> Result<Self, V1Error> {
+        let is_json = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+        if !is_json {
+            return Err(V1Error::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_content_type",
+                "Send the body as JSON with Content-Type: application/json",
+            ));
+        }
+        let bytes = axum::body::to_bytes(request.into_body(), BODY_BYTES_MAX)
+            .await
+            .map_err(|_| {
+                V1Error::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "body_too_large",
+                    format!("Request body is larger than {BODY_BYTES_MAX} bytes"),
+                )
+            })?;
+        parse(&bytes).map(JsonBody)
+    }
+}
+
+/// Parses a body already read.
+pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, V1Error> {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| V1Error::bad_request("invalid_utf8", "Request body is not valid UTF-8"))?;
+    serde_json::from_str(text).map_err(|error| {
+        V1Error::bad_request(
+            "malformed_json",
+            format!("Request body is not the expected JSON: {error}"),
+        )
+    })
+}
+
+/// Refuses a string field longer than `max_chars` characters.
+pub fn check_len(field: &str, value: &str, max_chars: usize) -> Result<(), V1Error> {
+    if value.chars().count() > max_chars {
+        return Err(V1Error::bad_request(
+            "field_too_long",
+            format!("{field} is longer than {max_chars} characters"),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[derive(serde::Deserialize, Debug)]
+    #[serde(deny_unknown_fields)]
+    struct Demo {
+        #[allow(dead_code)]
+        a: String,
+    }
+
+    #[test]
+    fn parse_errors_have_specific_codes() {
+        assert_eq!(parse::<Demo>(b"\xff\xfe").unwrap_err().code, "invalid_utf8");
+        assert_eq!(parse::<Demo>(b"{").unwrap_err().code, "malformed_json");
+        assert_eq!(
+            parse::<Demo>(br#"{"a":"x","b":1}"#).unwrap_err().code,
+            "malformed_json"
+        );
+        assert!(parse::<Demo>(br#"{"a":"x"}"#).is_ok());
+        assert_eq!(
+            check_len("f", "abcd", 3).unwrap_err().code,
+            "field_too_long"
+        );
+        assert!(check_len("f", "abc", 3).is_ok());
+    }
+}

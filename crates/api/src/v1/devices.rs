@@ -1,0 +1,153 @@
+//! Known devices: a long-lived `__Host-bulwark_device` cookie (stored hashed) marks a browser the
+//! account logged in from before; a full login without it registers a new device and emails the
+//! owner about the new login.
+
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::Response;
+use bulwark_identity::notify::MessageKind;
+use bulwark_identity::random::{base64url, random_bytes, sha256};
+use bulwark_store::NewDevice;
+
+use super::error::{V1Error, V1Result};
+use super::guard::Client;
+use super::signup::{account_recipient, notify};
+use super::state::V1State;
+
+/// Name of the device cookie.
+pub const DEVICE_COOKIE: &str = "__Host-bulwark_device";
+/// How long a browser stays a known device without logging in.
+pub const DEVICE_COOKIE_MAX_AGE_S: i64 = 365 * 24 * 3_600;
+/// Longest device cookie value read.
+const DEVICE_TOKEN_CHARS_MAX: usize = 128;
+
+/// The value of cookie `name`, if the request carries it.
+pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.to_string())
+}
+
+/// The device a full login comes from: `(device id, new cookie value when it is a new device)`.
+pub async fn recognise(
+    state: &V1State,
+    user_id: i64,
+    client: &Client,
+) -> V1Result<(i64, Option<String>)> {
+    let now_ms = state.accounts.now_ms();
+    let ip = client.ip.to_string();
+    if let Some(token) = client
+        .device_token
+        .as_deref()
+        .filter(|t| !t.is_empty() && t.len() <= DEVICE_TOKEN_CHARS_MAX)
+        && let Some(device) = state
+            .store
+            .find_device(user_id, &sha256(token.as_bytes()))
+            .await?
+    {
+        state
+            .store
+            .touch_device(device.id, now_ms, &ip, None)
+            .await?;
+        return Ok((device.id, None));
+    }
+    let bytes: [u8; 32] = random_bytes().map_err(|e| V1Error::internal("device token", e))?;
+    let token = base64url(&bytes);
+    let id = state
+        .store
+        .insert_device(&NewDevice {
+            user_id,
+            cookie_hash: sha256(token.as_bytes()),
+            seen_ms: now_ms,
+            ip: ip.clone(),
+            country: None,
+            user_agent: client.user_agent.clone(),
+            confirmed_ms: Some(now_ms),
+        })
+        .await?;
+    if let Some(account) = state.store.get_account(user_id).await?
+        && let Some(to) = account_recipient(&account)
+    {
+        let body = format!(
+            "Your Bulwark account was just logged in to from a new device.\r\nIP address: {ip}\r\nBrowser: {}\r\nIf this was not you, freeze your account with the link below and change your password.",
+            client.user_agent
+        );
+        notify(
+            state,
+            user_id,
+            to,
+            MessageKind::NewDeviceLogin,
+            "New login to your Bulwark account",
+            body,
+        )
+        .await;
+    }
+    Ok((id, Some(token)))
+}
+
+/// Adds the device cookie to a response.
+pub fn set_cookie(state: &V1State, response: &mut Response, token: &str) {
+    let secure = if state.accounts.secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
+    let cookie = format!(
+        "{DEVICE_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={DEVICE_COOKIE_MAX_AGE_S}{secure}"
+    );
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+}
+
+/// `GET /api/v1/devices`: the account's known devices.
+pub async fn list(
+    axum::extract::State(state): axum::extract::State<V1State>,
+    authed: super::sessions::Authed,
+) -> V1Result<axum::Json<serde_json::Value>> {
+    let devices: Vec<serde_json::Value> = state
+        .store
+        .list_devices(authed.user_id)
+        .await?
+        .into_iter()
+        .map(|d| {
+            serde_json::json!({
+                "id": d.id,
+                "current": authed.session.device_id == Some(d.id),
+                "first_seen_ms": d.first_seen_ms,
+                "last_seen_ms": d.last_seen_ms,
+                "ip": d.ip,
+                "country": d.country,
+                "user_agent": d.user_agent,
+            })
+        })
+        .collect();
+    Ok(axum::Json(serde_json::json!({ "devices": devices })))
+}
+
+/// `DELETE /api/v1/devices/{id}`: forgets one of the caller's devices and ends its sessions.
+pub async fn revoke(
+    axum::extract::State(state): axum::extract::State<V1State>,
+    authed: super::sessions::Authed,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> V1Result<axum::Json<serde_json::Value>> {
+    let id: i64 = id
+        .parse()
+        .map_err(|_| V1Error::bad_request("invalid_device_id", "Device id must be an integer"))?;
+    let now_ms = state.accounts.now_ms();
+    match state.store.revoke_device(authed.user_id, id, now_ms).await {
+        Ok(sessions) => Ok(axum::Json(
+            serde_json::json!({"status": "revoked", "id": id, "sessions_revoked": sessions}),
+        )),
+        Err(bulwark_store::StoreError::NotFound(_)) => Err(V1Error::new(
+            axum::http::StatusCode::NOT_FOUND,
+            "device_not_found",
+            "You have no device with this id",
+        )),
+        Err(error) => Err(error.into()),
+    }
+}

@@ -1,0 +1,235 @@
+//! Request guards of the account API: CSRF for cookie-authenticated browsers, security headers,
+//! tighter per-IP buckets on unauthenticated endpoints, and client facts (IP, user agent).
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::error::V1Error;
+use super::state::V1State;
+use bulwark_identity::ip_bucket::IpBucketError;
+
+/// Longest user agent kept in activity rows.
+pub const USER_AGENT_CHARS_MAX: usize = 256;
+
+/// The peer address (trusted-proxy handling is not configured yet).
+pub fn client_ip(request_extensions: &axum::http::Extensions) -> IpAddr {
+    request_extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::from([127, 0, 0, 1]), |info| info.0.ip())
+}
+
+/// The user agent, truncated.
+pub fn user_agent(headers: &HeaderMap) -> String {
+    headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .chars()
+        .take(USER_AGENT_CHARS_MAX)
+        .collect()
+}
+
+/// Facts about the caller recorded with every attempt.
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub ip: IpAddr,
+    pub user_agent: String,
+    /// The device cookie, if the browser has one (see [`super::devices`]).
+    pub device_token: Option<String>,
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Client {
+    type Rejection = V1Error;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Client, V1Error> {
+        Ok(Client {
+            ip: client_ip(&parts.extensions),
+            user_agent: user_agent(&parts.headers),
+            device_token: super::devices::cookie_value(
+                &parts.headers,
+                super::devices::DEVICE_COOKIE,
+            ),
+        })
+    }
+}
+
+/// Whether a state-changing request may proceed: bearer-token requests are not sent by
+/// browsers on their own; otherwise the browser must say the request is same-origin.
+pub fn csrf_allows(method: &Method, headers: &HeaderMap) -> bool {
+    if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        return true;
+    }
+    if headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("Bearer "))
+    {
+        return true;
+    }
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        return matches!(site, "same-origin" | "none");
+    }
+    match headers.get(header::ORIGIN) {
+        None => true,
+        Some(origin) => {
+            let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+            let origin_host = origin
+                .to_str()
+                .ok()
+                .and_then(|o| o.split_once("://"))
+                .map(|(_, rest)| rest);
+            matches!((origin_host, host), (Some(o), Some(h)) if o.eq_ignore_ascii_case(h))
+        }
+    }
+}
+
+/// CSRF middleware (see [`csrf_allows`]).
+pub async fn csrf(request: Request, next: Next) -> Response {
+    if csrf_allows(request.method(), request.headers()) {
+        return next.run(request).await;
+    }
+    V1Error::new(
+        StatusCode::FORBIDDEN,
+        "csrf_rejected",
+        "Cross-site request refused: send it from this site or with an Authorization: Bearer token",
+    )
+    .into_response()
+}
+
+/// Extra headers on every /api/v1 response (the server adds nosniff, frame and CSP headers).
+pub async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    for (name, value) in [
+        ("cross-origin-opener-policy", "same-origin"),
+        ("cross-origin-resource-policy", "same-origin"),
+        (
+            "permissions-policy",
+            "camera=(), microphone=(), geolocation=()",
+        ),
+    ] {
+        headers.insert(
+            HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        );
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+fn bucket_refusal(error: IpBucketError) -> Response {
+    let wait_ms = match error {
+        IpBucketError::RateLimited { retry_after_ms } => retry_after_ms,
+        IpBucketError::InvalidLimit => 1_000,
+    };
+    V1Error::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        "Too many attempts from this IP address; wait and try again",
+    )
+    .retry_after(wait_ms)
+    .into_response()
+}
+
+async fn bucket(state: &V1State, login: bool, request: Request, next: Next) -> Response {
+    let ip = client_ip(request.extensions());
+    let now_ms = state.accounts.now_ms();
+    let buckets = if login {
+        &state.accounts.login_buckets
+    } else {
+        &state.accounts.open_buckets
+    };
+    let verdict = match buckets.lock() {
+        Ok(mut buckets) => buckets.check(ip, now_ms),
+        Err(_) => Ok(()),
+    };
+    match verdict {
+        Err(error) => bucket_refusal(error),
+        Ok(()) => next.run(request).await,
+    }
+}
+
+/// Per-IP bucket for sign-up and verification.
+pub async fn unauthenticated_bucket(
+    State(state): State<V1State>,
+    request: Request,
+    next: Next,
+) -> Response {
+    bucket(&state, false, request, next).await
+}
+
+/// Tighter per-IP bucket for the login steps.
+pub async fn login_bucket(State(state): State<V1State>, request: Request, next: Next) -> Response {
+    bucket(&state, true, request, next).await
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (k, v) in pairs {
+            map.insert(HeaderName::from_static(k), HeaderValue::from_static(v));
+        }
+        map
+    }
+
+    #[test]
+    fn csrf_rules() {
+        let post = Method::POST;
+        assert!(csrf_allows(
+            &Method::GET,
+            &headers(&[("sec-fetch-site", "cross-site")])
+        ));
+        assert!(!csrf_allows(
+            &post,
+            &headers(&[("sec-fetch-site", "cross-site")])
+        ));
+        assert!(!csrf_allows(
+            &post,
+            &headers(&[("sec-fetch-site", "same-site")])
+        ));
+        assert!(csrf_allows(
+            &post,
+            &headers(&[("sec-fetch-site", "same-origin")])
+        ));
+        assert!(csrf_allows(
+            &post,
+            &headers(&[
+                ("sec-fetch-site", "cross-site"),
+                ("authorization", "Bearer x")
+            ])
+        ));
+        assert!(!csrf_allows(
+            &post,
+            &headers(&[
+                ("origin", "https://evil.example"),
+                ("host", "127.0.0.1:8080")
+            ])
+        ));
+        assert!(csrf_allows(
+            &post,
+            &headers(&[
+                ("origin", "http://127.0.0.1:8080"),
+                ("host", "127.0.0.1:8080")
+            ])
+        ));
+        assert!(!csrf_allows(
+            &post,
+            &headers(&[("origin", "null"), ("host", "h")])
+        ));
+        assert!(
+            csrf_allows(&post, &headers(&[])),
+            "non-browser clients send neither"
+        );
+    }
+}

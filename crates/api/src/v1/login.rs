@@ -1,0 +1,862 @@
+//! Login: the password step (lockout, proof-of-work, uniform failures), the second-factor step
+//! (TOTP with replay protection or a recovery code) and re-authentication.
+//!
+//! Unknown identifier, wrong password and locked account answer with the same status and body
+//! after the same argon2 work, and lockout is keyed by the identifier (not the account), so even
+//! the delays and challenges look the same whether or not an account exists.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use bulwark_identity::clock::MINUTE_MS;
+use bulwark_identity::codes::{self, CodeError, Purpose, RecoveryEntry, RecoverySet};
+use bulwark_identity::lockout::{self, Decision, LockoutState};
+use bulwark_identity::notify::MessageKind;
+use bulwark_identity::password;
+use bulwark_identity::pow;
+use bulwark_identity::random::{sha256, sha256_hex};
+use bulwark_identity::session;
+use bulwark_identity::totp::{self, TotpError, TotpSecret};
+use bulwark_store::{AccountRow, LockoutRow, NewLoginActivity, NewToken, account_status};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::body::{JsonBody, check_len};
+use super::error::{V1Error, V1Result};
+use super::guard::Client;
+use super::sessions::{self, Authed};
+use super::signup::{
+    PASSWORD_FIELD_CHARS_MAX, account_recipient, busy_or_internal, find_account, identifier_text,
+    notify, parse_identifier,
+};
+use super::state::V1State;
+
+/// How long the pre-auth token between the two login steps lives.
+pub const PRE_AUTH_TTL_MS: i64 = 5 * MINUTE_MS;
+/// Longest token or code field read.
+const TOKEN_FIELD_CHARS_MAX: usize = 256;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub identifier: String,
+    pub password: String,
+    #[serde(default)]
+    pub pow_token: Option<String>,
+    #[serde(default)]
+    pub pow_nonce: Option<String>,
+}
+
+/// The lockout key of an identifier (hashed, so the table holds no addresses).
+pub fn lock_key(identifier: &str) -> String {
+    format!("login:{}", sha256_hex(identifier.as_bytes()))
+}
+
+pub(crate) fn second_factor_key(user_id: i64) -> String {
+    format!("login2fa:{user_id}")
+}
+
+/// The identity-crate state of a stored row (`0` in the row means "never").
+pub fn to_state(row: Option<&LockoutRow>) -> LockoutState {
+    let Some(row) = row else {
+        return LockoutState::default();
+    };
+    LockoutState {
+        failures: u32::try_from(row.failures.max(0)).unwrap_or(u32::MAX),
+        lock_level: u32::try_from(row.lock_level.max(0)).unwrap_or(u32::MAX),
+        locked_until_ms: (row.locked_until_ms > 0).then_some(row.locked_until_ms),
+        reset_required: row.reset_required != 0,
+        last_failure_ms: (row.last_failure_ms > 0).then_some(row.last_failure_ms),
+    }
+}
+
+/// The row that stores `state` under `key`.
+pub fn to_row(key: &str, state: &LockoutState) -> LockoutRow {
+    LockoutRow {
+        lock_key: key.to_string(),
+        failures: i64::from(state.failures),
+        lock_level: i64::from(state.lock_level),
+        locked_until_ms: state.locked_until_ms.unwrap_or(0),
+        reset_required: i64::from(state.reset_required),
+        last_failure_ms: state.last_failure_ms.unwrap_or(0),
+    }
+}
+
+/// Appends one login-activity row; a failure to record is logged, not shown.
+async fn record(
+    state: &V1State,
+    client: &Client,
+    user_id: Option<i64>,
+    identifier: Option<&str>,
+    method: &str,
+    result: &str,
+) {
+    let row = NewLoginActivity {
+        user_id,
+        identifier_hash: identifier.map(|i| sha256(i.as_bytes())),
+        at_ms: state.accounts.now_ms(),
+        ip: client.ip.to_string(),
+        country: None,
+        user_agent: client.user_agent.clone(),
+        method: method.into(),
+        result: result.into(),
+        detail: None,
+    };
+    if let Err(error) = state.store.record_login_activity(&row).await {
+        tracing::warn!("api v1: recording login activity failed: {error}");
+    }
+}
+
+pub(crate) fn invalid_credentials() -> V1Error {
+    V1Error::new(
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+        "The identifier or password is wrong",
+    )
+}
+
+pub(crate) fn try_later(until_ms: i64, now_ms: i64) -> V1Error {
+    V1Error::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "try_later",
+        "Too many failed attempts; wait before trying again",
+    )
+    .retry_after(until_ms.saturating_sub(now_ms))
+}
+
+fn challenge(state: &V1State, now_ms: i64, why: &str) -> V1Error {
+    match pow::issue(
+        &state.accounts.code_key,
+        pow::DEFAULT_DIFFICULTY_BITS,
+        now_ms,
+    ) {
+        Ok(issued) => V1Error::new(
+            StatusCode::UNAUTHORIZED,
+            "challenge_required",
+            format!(
+                "{why}: solve the proof-of-work challenge and resend with pow_token and pow_nonce"
+            ),
+        )
+        .with(
+            "challenge",
+            json!({
+                "token": issued.token,
+                "difficulty_bits": issued.difficulty_bits,
+                "expires_at_ms": issued.expires_ms,
+                "algorithm": "find an alphanumeric nonce (at most 32 characters) such that \
+                              SHA-256(token + \":\" + nonce) starts with difficulty_bits zero bits",
+            }),
+        ),
+        Err(error) => V1Error::internal("issuing a challenge", error),
+    }
+}
+
+async fn check_pow(state: &V1State, request: &LoginRequest, now_ms: i64) -> V1Result<()> {
+    let (Some(token), Some(nonce)) = (request.pow_token.as_deref(), request.pow_nonce.as_deref())
+    else {
+        return Err(challenge(state, now_ms, "Several attempts failed"));
+    };
+    check_len("pow_token", token, TOKEN_FIELD_CHARS_MAX)?;
+    check_len("pow_nonce", nonce, TOKEN_FIELD_CHARS_MAX)?;
+    match pow::verify(&state.accounts.code_key, token, nonce, now_ms) {
+        Ok(ticket) => {
+            if state
+                .store
+                .use_pow_challenge(&ticket.id, ticket.expires_ms)
+                .await?
+            {
+                Ok(())
+            } else {
+                Err(challenge(state, now_ms, "This challenge was already used"))
+            }
+        }
+        Err(error) => Err(challenge(state, now_ms, &error.to_string())),
+    }
+}
+
+/// `POST /api/v1/login`: the password step.
+pub async fn login(
+    State(state): State<V1State>,
+    client: Client,
+    JsonBody(request): JsonBody<LoginRequest>,
+) -> V1Result<Response> {
+    let identifier = parse_identifier(&request.identifier)?;
+    check_len("password", &request.password, PASSWORD_FIELD_CHARS_MAX)?;
+    let id_text = identifier_text(&identifier).to_string();
+    let key = lock_key(&id_text);
+    let now_ms = state.accounts.now_ms();
+    let lock_state = to_state(state.store.get_lockout(&key).await?.as_ref());
+    let account = find_account(&state, &identifier).await?;
+    let user_id = account.as_ref().map(|a| a.id);
+    let decision = lockout::check(&lock_state, now_ms);
+    if let Decision::Wait { until_ms } = decision {
+        record(
+            &state,
+            &client,
+            user_id,
+            Some(&id_text),
+            "password",
+            "throttled",
+        )
+        .await;
+        return Err(try_later(until_ms, now_ms));
+    }
+    let ip_failures = state.accounts.ip_failures(client.ip);
+    if lockout::pow_required(ip_failures, lock_state.failures)
+        && let Err(error) = check_pow(&state, &request, now_ms).await
+    {
+        record(
+            &state,
+            &client,
+            user_id,
+            Some(&id_text),
+            "password",
+            "challenge_required",
+        )
+        .await;
+        return Err(error);
+    }
+    let locked = matches!(decision, Decision::Locked { .. } | Decision::ResetRequired);
+    let verified = verify_password(&state, account.as_ref(), &request.password, locked).await?;
+    let Some(account) = account.filter(|_| verified) else {
+        let result = if locked {
+            "locked"
+        } else if user_id.is_some() {
+            "wrong_password"
+        } else {
+            "unknown_account"
+        };
+        if !locked {
+            count_failure(&state, &key, user_id, now_ms).await?;
+        }
+        state.accounts.record_ip_failure(client.ip);
+        record(&state, &client, user_id, Some(&id_text), "password", result).await;
+        return Err(invalid_credentials());
+    };
+    state.store.clear_lockout(&key).await?;
+    state.accounts.record_ip_success(client.ip);
+    rehash_if_needed(&state, &account, &request.password).await;
+    after_password(&state, &client, &account, &id_text).await
+}
+
+/// Runs argon2 for every attempt: the real hash when it may be checked, a dummy otherwise.
+pub(crate) async fn verify_password(
+    state: &V1State,
+    account: Option<&AccountRow>,
+    password: &str,
+    locked: bool,
+) -> V1Result<bool> {
+    let pool = &state.accounts.hash_pool;
+    let normalized = password::normalize(password);
+    match account.and_then(|a| a.password_phc.clone()) {
+        Some(phc) if !locked => pool
+            .verify(normalized, phc)
+            .await
+            .map_err(|e| busy_or_internal("verifying a password", e)),
+        _ => {
+            pool.verify_dummy(normalized)
+                .await
+                .map_err(|e| busy_or_internal("dummy hash", e))?;
+            Ok(false)
+        }
+    }
+}
+
+/// Counts a failure atomically in the store (parallel guesses are all counted), then applies the
+/// schedule to the counted state.
+pub(crate) async fn count_failure(
+    state: &V1State,
+    key: &str,
+    user_id: Option<i64>,
+    now_ms: i64,
+) -> V1Result<()> {
+    let counted = to_state(Some(
+        &state.store.record_lockout_failure(key, now_ms).await?,
+    ));
+    let (next, effect) = lockout::apply_password_policy(&counted, now_ms);
+    state.store.put_lockout(&to_row(key, &next)).await?;
+    if effect.notify_owner()
+        && let Some(user_id) = user_id
+    {
+        state
+            .store
+            .record_security_event(&bulwark_store::NewSecurityEvent {
+                user_id,
+                at_ms: now_ms,
+                kind: "account_locked".into(),
+                ip: None,
+                detail: next
+                    .locked_until_ms
+                    .map(|until| format!("locked until {until}")),
+            })
+            .await?;
+    }
+    if effect.notify_owner()
+        && let Some(user_id) = user_id
+        && let Some(account) = state.store.get_account(user_id).await?
+        && let Some(to) = account_recipient(&account)
+    {
+        let body = "Your Bulwark account was locked after too many wrong passwords.\r\nIf this was not you, someone may be guessing your password: keep 2FA on and consider changing it.".to_string();
+        notify(
+            state,
+            user_id,
+            to,
+            MessageKind::AccountLocked,
+            "Your Bulwark account is locked",
+            body,
+        )
+        .await;
+    }
+    Ok(())
+}
+
+async fn rehash_if_needed(state: &V1State, account: &AccountRow, password: &str) {
+    let Some(phc) = account.password_phc.as_deref() else {
+        return;
+    };
+    if !password::needs_rehash(phc, &state.accounts.hash_pool.params()).unwrap_or(false) {
+        return;
+    }
+    if let Ok(new_phc) = state
+        .accounts
+        .hash_pool
+        .hash(password::normalize(password))
+        .await
+        && let Err(error) = state.store.set_password(account.id, &new_phc).await
+    {
+        tracing::warn!("api v1: rehash failed: {error}");
+    }
+}
+
+/// After a correct password: verification, account status and second factor decide the step.
+async fn after_password(
+    state: &V1State,
+    client: &Client,
+    account: &AccountRow,
+    id_text: &str,
+) -> V1Result<Response> {
+    let step = |result| {
+        record(
+            state,
+            client,
+            Some(account.id),
+            Some(id_text),
+            "password",
+            result,
+        )
+    };
+    if account.status == account_status::UNVERIFIED {
+        step("verification_required").await;
+        resend_verification(state, account).await?;
+        return Ok(json_response(json!({
+            "step": "verification_required",
+            "message": "Verify your email or phone with the code we sent (POST /api/v1/verify)",
+        })));
+    }
+    if account.status != account_status::ACTIVE {
+        step("account_frozen").await;
+        return Err(V1Error::new(
+            StatusCode::FORBIDDEN,
+            "account_frozen",
+            "This account is frozen or closed; contact support",
+        ));
+    }
+    // An approved 2FA reset whose 48 h have passed takes effect at the next login.
+    super::twofa_reset::apply_due(state, account.id).await?;
+    let totp = state.store.get_totp(account.id).await?;
+    if totp.is_some_and(|t| t.enabled_ms.is_some()) {
+        step("second_factor_required").await;
+        return start_second_factor(state, account.id).await;
+    }
+    step("success").await;
+    finish(state, client, account.id).await
+}
+
+fn json_response(body: serde_json::Value) -> Response {
+    axum::response::IntoResponse::into_response(axum::Json(body))
+}
+
+/// Sends a fresh verification code (at most one a minute) to the unverified contact.
+async fn resend_verification(state: &V1State, account: &AccountRow) -> V1Result<()> {
+    let contact = match (&account.email, &account.phone) {
+        (Some(email), _) if account.email_verified_ms.is_none() => email.clone(),
+        (_, Some(phone)) if account.phone_verified_ms.is_none() => phone.clone(),
+        _ => return Ok(()),
+    };
+    match parse_identifier(&contact) {
+        Ok(identifier) => super::signup::send_verification(state, account.id, &identifier).await,
+        Err(_) => Ok(()),
+    }
+}
+
+/// Issues the short-lived, single-use pre-auth token (stored hashed) for the second step.
+async fn start_second_factor(state: &V1State, user_id: i64) -> V1Result<Response> {
+    let now_ms = state.accounts.now_ms();
+    let issued = codes::issue_token(Purpose::Login2fa, now_ms)
+        .map_err(|e| V1Error::internal("pre-auth token", e))?;
+    let expires_ms = now_ms.saturating_add(PRE_AUTH_TTL_MS);
+    state
+        .store
+        .insert_token(&NewToken {
+            token_hash: issued.record.token_hash.clone(),
+            user_id,
+            purpose: Purpose::Login2fa.as_str().into(),
+            created_ms: now_ms,
+            expires_ms,
+            data: None,
+        })
+        .await?;
+    Ok(json_response(json!({
+        "step": "second_factor_required",
+        "pre_auth_token": issued.token,
+        "methods": ["totp", "recovery_code"],
+        "expires_at_ms": expires_ms,
+    })))
+}
+
+/// Issues the session and answers with cookie and token.
+async fn finish(state: &V1State, client: &Client, user_id: i64) -> V1Result<Response> {
+    let issued = sessions::create(state, user_id, client).await?;
+    let mut response = sessions::with_cookie(
+        state,
+        &issued.token,
+        json!({
+            "step": "done",
+            "session_token": issued.token,
+            "session_id": issued.id,
+            "expires_at_ms": issued.expires_at_ms,
+            "new_device": issued.new_device_token.is_some(),
+        }),
+    );
+    if let Some(token) = issued.new_device_token.as_deref() {
+        super::devices::set_cookie(state, &mut response, token);
+    }
+    Ok(response)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecondFactorRequest {
+    pub pre_auth_token: String,
+    #[serde(default)]
+    pub totp_code: Option<String>,
+    #[serde(default)]
+    pub recovery_code: Option<String>,
+}
+
+/// Why a second factor was refused; `counts` says whether it is a guess to count.
+pub struct FactorFailure {
+    pub error: V1Error,
+    pub counts: bool,
+}
+
+fn factor_failure(
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    counts: bool,
+) -> FactorFailure {
+    FactorFailure {
+        error: V1Error::new(status, code, message),
+        counts,
+    }
+}
+
+/// The master-key context binding a TOTP secret to its user.
+pub fn totp_context(user_id: i64) -> String {
+    format!("totp:secret:{user_id}")
+}
+
+/// Opens the user's stored TOTP secret.
+pub fn open_secret(state: &V1State, user_id: i64, ciphertext: &[u8]) -> V1Result<TotpSecret> {
+    let bytes = state
+        .master_key
+        .open(ciphertext, &totp_context(user_id))
+        .map_err(|e| V1Error::internal("opening a TOTP secret", e))?;
+    TotpSecret::from_bytes(bytes).map_err(|e| V1Error::internal("TOTP secret", e))
+}
+
+/// Maps a TOTP check error.
+pub fn totp_failure(error: TotpError) -> FactorFailure {
+    match error {
+        TotpError::MalformedCode => factor_failure(
+            StatusCode::BAD_REQUEST,
+            "malformed_code",
+            error.to_string(),
+            false,
+        ),
+        TotpError::Replayed => factor_failure(
+            StatusCode::UNAUTHORIZED,
+            "code_replayed",
+            error.to_string(),
+            true,
+        ),
+        TotpError::WrongCode => factor_failure(
+            StatusCode::UNAUTHORIZED,
+            "invalid_code",
+            error.to_string(),
+            true,
+        ),
+        other => FactorFailure {
+            error: V1Error::internal("TOTP", other),
+            counts: false,
+        },
+    }
+}
+
+/// Checks a TOTP code of an enabled credential and spends its time step.
+pub async fn check_totp(state: &V1State, user_id: i64, code: &str) -> Result<(), FactorFailure> {
+    let internal = |e: V1Error| FactorFailure {
+        error: e,
+        counts: false,
+    };
+    let row = state
+        .store
+        .get_totp(user_id)
+        .await
+        .map_err(|e| internal(e.into()))?;
+    let Some(row) = row.filter(|r| r.enabled_ms.is_some()) else {
+        return Err(factor_failure(
+            StatusCode::BAD_REQUEST,
+            "totp_not_enabled",
+            "TOTP is not enabled on this account".into(),
+            false,
+        ));
+    };
+    let secret = open_secret(state, user_id, &row.secret_ciphertext).map_err(internal)?;
+    let now_ms = state.accounts.now_ms();
+    let last = u64::try_from(row.last_used_step).ok();
+    let step = totp::verify(&secret, code, now_ms, last).map_err(totp_failure)?;
+    let step =
+        i64::try_from(step).map_err(|_| internal(V1Error::internal("TOTP step", "overflow")))?;
+    if !state
+        .store
+        .advance_totp_step(user_id, step)
+        .await
+        .map_err(|e| internal(e.into()))?
+    {
+        return Err(totp_failure(TotpError::Replayed));
+    }
+    Ok(())
+}
+
+pub(crate) async fn check_recovery(
+    state: &V1State,
+    user_id: i64,
+    code: &str,
+) -> Result<(), FactorFailure> {
+    let internal = |e: V1Error| FactorFailure {
+        error: e,
+        counts: false,
+    };
+    let rows = state
+        .store
+        .list_recovery_codes(user_id)
+        .await
+        .map_err(|e| internal(e.into()))?;
+    let set = RecoverySet {
+        entries: rows
+            .iter()
+            .map(|r| RecoveryEntry {
+                phc: r.code_hash.clone(),
+                used_ms: r.used_ms,
+            })
+            .collect(),
+    };
+    let now_ms = state.accounts.now_ms();
+    let input = code.to_string();
+    let redeemed = state
+        .accounts
+        .hash_pool
+        .run(move || set.redeem(&input, now_ms))
+        .await
+        .map_err(|e| internal(busy_or_internal("recovery code", e)))?;
+    let used = |m: &str| factor_failure(StatusCode::UNAUTHORIZED, "code_replayed", m.into(), true);
+    match redeemed {
+        Ok((_, index)) => {
+            let id = rows.get(index).map(|r| r.id).unwrap_or_default();
+            let fresh = state
+                .store
+                .use_recovery_code(user_id, id, now_ms)
+                .await
+                .map_err(|e| internal(e.into()))?;
+            if fresh {
+                Ok(())
+            } else {
+                Err(used("This recovery code was already used"))
+            }
+        }
+        Err(CodeError::MalformedRecoveryCode) => Err(factor_failure(
+            StatusCode::BAD_REQUEST,
+            "malformed_recovery_code",
+            "A recovery code is 16 letters and digits (dashes optional)".into(),
+            false,
+        )),
+        Err(CodeError::RecoveryCodeUsed) => Err(used("This recovery code was already used")),
+        Err(CodeError::RecoveryCodeWrong) => Err(factor_failure(
+            StatusCode::UNAUTHORIZED,
+            "invalid_code",
+            "The recovery code is wrong".into(),
+            true,
+        )),
+        Err(other) => Err(internal(V1Error::internal("recovery code", other))),
+    }
+}
+
+/// `POST /api/v1/login/2fa`: the second step with the pre-auth token.
+pub async fn login_2fa(
+    State(state): State<V1State>,
+    client: Client,
+    JsonBody(request): JsonBody<SecondFactorRequest>,
+) -> V1Result<Response> {
+    check_len(
+        "pre_auth_token",
+        &request.pre_auth_token,
+        TOKEN_FIELD_CHARS_MAX,
+    )?;
+    let (method, code) = chosen_factor(&request)?;
+    check_len(method, code, TOKEN_FIELD_CHARS_MAX)?;
+    let now_ms = state.accounts.now_ms();
+    let hash = codes::token_hash(&request.pre_auth_token);
+    let purpose = Purpose::Login2fa.as_str();
+    let Some(token) = state.store.find_live_token(&hash, purpose, now_ms).await? else {
+        return Err(V1Error::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+            "The login step is unknown, expired or already finished; log in again",
+        ));
+    };
+    let user_id = token.user_id;
+    let key = second_factor_key(user_id);
+    if let Err(error) = second_factor_gate(&state, &key, now_ms).await {
+        record(&state, &client, Some(user_id), None, method, "throttled").await;
+        return Err(error);
+    }
+    let checked = if method == "totp" {
+        check_totp(&state, user_id, code).await
+    } else {
+        check_recovery(&state, user_id, code).await
+    };
+    if let Err(failure) = checked {
+        if failure.counts {
+            second_factor_failed(&state, &key, user_id, now_ms).await?;
+            record(
+                &state,
+                &client,
+                Some(user_id),
+                None,
+                method,
+                failure.error.code,
+            )
+            .await;
+        }
+        return Err(failure.error);
+    }
+    if state
+        .store
+        .consume_token(&hash, purpose, now_ms)
+        .await?
+        .is_none()
+    {
+        return Err(V1Error::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+            "The login step was already finished; log in again",
+        ));
+    }
+    state.store.clear_lockout(&key).await?;
+    record(&state, &client, Some(user_id), None, method, "success").await;
+    finish(&state, &client, user_id).await
+}
+
+/// Which second factor the request carries: exactly one of the two.
+fn chosen_factor(request: &SecondFactorRequest) -> V1Result<(&'static str, &str)> {
+    match (&request.totp_code, &request.recovery_code) {
+        (Some(code), None) => Ok(("totp", code.as_str())),
+        (None, Some(code)) => Ok(("recovery_code", code.as_str())),
+        _ => Err(V1Error::bad_request(
+            "missing_second_factor",
+            "Send exactly one of totp_code and recovery_code",
+        )),
+    }
+}
+
+/// Refuses a second-factor attempt while its counter says wait or locked.
+pub(crate) async fn second_factor_gate(state: &V1State, key: &str, now_ms: i64) -> V1Result<()> {
+    let lock_state = to_state(state.store.get_lockout(key).await?.as_ref());
+    match lockout::check(&lock_state, now_ms) {
+        Decision::Allowed => Ok(()),
+        Decision::Wait { until_ms } | Decision::Locked { until_ms } => {
+            Err(try_later(until_ms, now_ms))
+        }
+        Decision::ResetRequired => Err(try_later(now_ms.saturating_add(MINUTE_MS), now_ms)),
+    }
+}
+
+pub(crate) async fn second_factor_failed(
+    state: &V1State,
+    key: &str,
+    user_id: i64,
+    now_ms: i64,
+) -> V1Result<()> {
+    let counted = to_state(Some(
+        &state.store.record_lockout_failure(key, now_ms).await?,
+    ));
+    let (next, effect) = lockout::apply_second_factor_policy(&counted, now_ms);
+    state.store.put_lockout(&to_row(key, &next)).await?;
+    if effect.notify_owner()
+        && let Some(account) = state.store.get_account(user_id).await?
+        && let Some(to) = account_recipient(&account)
+    {
+        let body = "Several wrong second-factor codes were entered for your Bulwark account after a correct password.\r\nIf this was not you, change your password now.".to_string();
+        notify(
+            state,
+            user_id,
+            to,
+            MessageKind::SecondFactorLocked,
+            "Wrong 2FA codes on your account",
+            body,
+        )
+        .await;
+    }
+    Ok(())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReauthRequest {
+    pub password: String,
+}
+
+/// `POST /api/v1/reauth`: confirms the password, refreshing the re-authentication time (with a
+/// new session token, as at every authentication).
+pub async fn reauth(
+    State(state): State<V1State>,
+    authed: Authed,
+    JsonBody(request): JsonBody<ReauthRequest>,
+) -> V1Result<Response> {
+    check_len("password", &request.password, PASSWORD_FIELD_CHARS_MAX)?;
+    let Some(account) = state.store.get_account(authed.user_id).await? else {
+        return Err(invalid_credentials());
+    };
+    let id_text = account
+        .email
+        .clone()
+        .or_else(|| account.phone.clone())
+        .unwrap_or_default();
+    let key = lock_key(&id_text);
+    let now_ms = state.accounts.now_ms();
+    let lock_state = to_state(state.store.get_lockout(&key).await?.as_ref());
+    let decision = lockout::check(&lock_state, now_ms);
+    if let Decision::Wait { until_ms } = decision {
+        return Err(try_later(until_ms, now_ms));
+    }
+    let locked = decision != Decision::Allowed;
+    if !verify_password(&state, Some(&account), &request.password, locked).await? {
+        if !locked {
+            count_failure(&state, &key, Some(account.id), now_ms).await?;
+        }
+        record(
+            &state,
+            &authed.client,
+            Some(account.id),
+            None,
+            "reauth",
+            "wrong_password",
+        )
+        .await;
+        return Err(invalid_credentials());
+    }
+    state.store.clear_lockout(&key).await?;
+    let token = session::new_session_token().map_err(|e| V1Error::internal("session token", e))?;
+    if !state
+        .store
+        .set_session_authenticated(authed.session.id, &token.hash, now_ms)
+        .await?
+    {
+        return Err(V1Error::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_session",
+            "The session was revoked",
+        ));
+    }
+    record(
+        &state,
+        &authed.client,
+        Some(account.id),
+        None,
+        "reauth",
+        "success",
+    )
+    .await;
+    Ok(sessions::with_cookie(
+        &state,
+        &token.token,
+        json!({"status": "reauthenticated", "session_token": token.token, "reauth_valid_until_ms": now_ms + session::REAUTH_WINDOW_MS}),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    #[allow(unused_imports)]
+    use bulwark_identity::clock::SECOND_MS;
+    use bulwark_identity::lockout::{FIRST_LOCK_MS, LOCK_EVERY_FAILURES};
+
+    /// Drives the stored-row round trip through the identity schedule with a fake clock: the
+    /// first failure waits 1 s, the tenth starts a 15-minute lock, and the lock ends on time.
+    #[test]
+    fn lockout_rows_follow_the_schedule() {
+        let key = lock_key("a@example.com");
+        let mut now_ms = 1_700_000_000_000;
+        let mut row: Option<LockoutRow> = None;
+        for n in 1..=LOCK_EVERY_FAILURES {
+            let state = to_state(row.as_ref());
+            assert_eq!(
+                lockout::check(&state, now_ms),
+                Decision::Allowed,
+                "attempt {n}"
+            );
+            let (next, _) = lockout::on_failure(&state, now_ms);
+            row = Some(to_row(&key, &next));
+            let after = to_state(row.as_ref());
+            assert_eq!(after, next, "row round trip");
+            if n < LOCK_EVERY_FAILURES {
+                let wait = lockout::progressive_delay_ms(n);
+                assert_eq!(
+                    lockout::check(&after, now_ms),
+                    Decision::Wait {
+                        until_ms: now_ms + wait
+                    }
+                );
+                now_ms += wait;
+            }
+        }
+        let locked = to_state(row.as_ref());
+        assert_eq!(
+            lockout::check(&locked, now_ms),
+            Decision::Locked {
+                until_ms: now_ms + FIRST_LOCK_MS
+            }
+        );
+        assert_eq!(
+            lockout::check(&locked, now_ms + FIRST_LOCK_MS),
+            Decision::Allowed
+        );
+        assert_eq!(to_state(None), LockoutState::default());
+    }
+
+    #[test]
+    fn second_factor_rows_round_trip() {
+        let key = second_factor_key(7);
+        let now_ms = 1_700_000_000_000;
+        let (next, _) = lockout::on_second_factor_failure(&LockoutState::default(), now_ms);
+        let state = to_state(Some(&to_row(&key, &next)));
+        assert_eq!(state, next);
+        assert!(matches!(
+            lockout::check(&state, now_ms),
+            Decision::Wait { .. }
+        ));
+    }
+}

@@ -1,0 +1,91 @@
+//! The native JSON account API under `/api/v1/`: sign-up, verification, login with a second
+//! factor, sessions, login activity and TOTP enrolment, described by `/api/v1/openapi.json`.
+//!
+//! Handlers stay thin: rules come from `bulwark-identity`, rows from `bulwark-store`; this layer
+//! only parses, orders the steps, and maps results to one JSON error shape.
+
+pub mod api_keys;
+pub mod body;
+pub mod devices;
+pub mod error;
+pub mod freeze;
+pub mod guard;
+pub mod login;
+pub mod openapi;
+pub mod recovery;
+pub mod sessions;
+pub mod signup;
+pub mod state;
+pub mod totp_setup;
+pub mod twofa_reset;
+
+use axum::Router;
+use axum::routing::{delete, get, patch, post, put};
+
+pub use state::{Accounts, OffsetClock, V1State, ensure_agreement};
+
+/// Every /api/v1 route with its guards (CSRF, security headers, per-IP buckets on the
+/// unauthenticated endpoints).
+pub fn router(state: V1State) -> Router {
+    let login_routes = Router::new()
+        .route("/api/v1/login", post(login::login))
+        .route("/api/v1/login/2fa", post(login::login_2fa))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::login_bucket,
+        ));
+    let open_routes = Router::new()
+        .route("/api/v1/signup", post(signup::signup))
+        .route("/api/v1/verify", post(signup::verify))
+        .route("/api/v1/password/forgot", post(recovery::forgot))
+        .route("/api/v1/password/reset", post(recovery::reset))
+        .route(
+            "/api/v1/2fa/reset-request/codes",
+            post(twofa_reset::send_codes),
+        )
+        .route("/api/v1/2fa/reset-request", post(twofa_reset::request))
+        .route(
+            "/api/v1/2fa/reset-request/cancel",
+            post(twofa_reset::cancel),
+        )
+        .route(
+            "/api/v1/freeze/{token}",
+            get(freeze::check_link).post(freeze::freeze_by_link),
+        )
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::unauthenticated_bucket,
+        ));
+    Router::new()
+        .route("/api/v1/openapi.json", get(openapi::serve))
+        .route("/api/v1/me", get(sessions::me))
+        .route("/api/v1/logout", post(sessions::logout))
+        .route("/api/v1/logout-all", post(sessions::logout_all))
+        .route("/api/v1/sessions", get(sessions::list))
+        .route("/api/v1/sessions/{id}", delete(sessions::revoke))
+        .route("/api/v1/activity", get(sessions::activity))
+        .route("/api/v1/devices", get(devices::list))
+        .route("/api/v1/devices/{id}", delete(devices::revoke))
+        .route("/api/v1/reauth", post(login::reauth))
+        .route("/api/v1/2fa/totp/setup", post(totp_setup::setup))
+        .route("/api/v1/2fa/totp/confirm", post(totp_setup::confirm))
+        .route("/api/v1/password/change", post(recovery::change))
+        .route("/api/v1/anti-phishing", put(recovery::set_anti_phishing))
+        .route("/api/v1/freeze", post(freeze::freeze_self))
+        .route(
+            "/api/v1/api-keys",
+            get(api_keys::list).post(api_keys::create),
+        )
+        .route(
+            "/api/v1/api-keys/{id}",
+            patch(api_keys::edit).delete(api_keys::delete),
+        )
+        .merge(login_routes)
+        .merge(open_routes)
+        .route("/api/v1", get(error::not_found))
+        .route("/api/v1/{*rest}", axum::routing::any(error::not_found))
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(axum::middleware::from_fn(guard::csrf))
+        .layer(axum::middleware::from_fn(guard::security_headers))
+        .with_state(state)
+}

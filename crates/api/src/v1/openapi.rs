@@ -1,0 +1,483 @@
+//! The OpenAPI 3.1 document of /api/v1, built from one typed route table so the document and
+//! the router cannot silently drift (a test checks every documented route answers).
+
+use axum::Json;
+use serde_json::{Map, Value, json};
+
+/// One documented operation.
+#[derive(Debug, Clone, Copy)]
+pub struct RouteDoc {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub summary: &'static str,
+    /// Session cookie or bearer token required.
+    pub authenticated: bool,
+    /// Request body schema name under `components/schemas`, if any.
+    pub request: Option<&'static str>,
+    /// Error codes this operation may answer with (besides the generic ones).
+    pub errors: &'static [&'static str],
+}
+
+const BAD_INPUT: &[&str] = &[
+    "unsupported_content_type",
+    "body_too_large",
+    "invalid_utf8",
+    "malformed_json",
+    "field_too_long",
+    "csrf_rejected",
+];
+
+/// Every route of the account API.
+pub const ROUTES: &[RouteDoc] = &[
+    RouteDoc {
+        method: "get",
+        path: "/api/v1/openapi.json",
+        summary: "This document",
+        authenticated: false,
+        request: None,
+        errors: &[],
+    },
+    RouteDoc {
+        method: "post",
+        path: "/api/v1/signup",
+        summary: "Sign up with email or E.164 phone, password and the current agreement version; a 6-digit code is sent (same answer whether or not the identifier is taken)",
+        authenticated: false,
+        request: Some("SignupRequest"),
+        errors: &[
+            "invalid_email",
+            "invalid_phone",
+            "invalid_identifier",
+            "weak_password",
+            "agreement_not_accepted",
+            "invalid_display_name",
+            "rate_limited",
+            "busy",
+        ],
+    },
+    RouteDoc {
+        method: "post",
+        path: "/api/v1/verify",
+        summary: "Verify the identifier with the code sent at sign-up",
+        authenticated: false,
+        request: Some("VerifyRequest"),
+        errors: &["malformed_code", "invalid_code", "rate_limited"],
+    },
+    RouteDoc {
+        method: "post",
+        path: "/api/v1/login",
+        summary: "Password step; answers step done (session), second_factor_required (pre-auth token) or verification_required",
+        authenticated: false,
+        request: Some("LoginRequest"),
+        errors: &[
+            "invalid_credentials",
+            "try_later",
+            "challenge_required",
+            "account_frozen",
+            "rate_limited",
+            "busy",
+        ],
+    },
+    RouteDoc {
+        method: "post",
+        path: "/api/v1/login/2fa",
+        summary: "Second step with the pre-auth token and a TOTP or recovery code",
+        authenticated: false,
+        request: Some("SecondFactorRequest"),
+        errors: &[
+            "invalid_token",
+            "missing_second_factor",
+            "malformed_code",
+            "malformed_recovery_code",
+            "invalid_code",
+            "code_replayed",
+            "try_later",
+            "rate_limited",
+        ],
+    },
+    RouteDoc {
+        method: "post",
+        path: "/api/v1/reauth",
+        summary: "Confirm the password to allow security changes for 10 minutes (issues a new session token)",
+        authenticated: true,
+        request: Some("ReauthRequest"),
+        errors: &["invalid_credentials", "try_later"],
+    },
+    RouteDoc {
+        method: "get",
+        path: "/api/v1/me",
+        summary: "The logged-in account",
+        authenticated: true,
+        request: None,
+        errors: &[],
+    },
+    RouteDoc {
+        method: "post",
+        path: "/api/v1/logout",
+        summary: "End this session",
+        authenticated: true,
+        request: None,
+        errors: &[],
+    },
+    RouteDoc {
+        method: "post",
+        path: "/api/v1/logout-all",
+        summary: "End every session of the account",
+        authenticated: true,
+        request: None,
+        errors: &[],
+    },
+    RouteDoc {
+        method: "get",
+        path: "/api/v1/sessions",
+        summary: "Live sessions of the account",
+        authenticated: true,
+        request: None,
+        errors: &[],
+    },
+    RouteDoc {
+        method: "delete",
+        path: "/api/v1/sessions/{id}",
+        summary: "Revoke one of your sessions",
+        authenticated: true,
+        request: None,
+        errors: &["invalid_session_id", "session_not_found"],
+    },
+    RouteDoc {
+        method: "get",
+        path: "/api/v1/devices",
+        summary: "Known devices (browsers with the device cookie) of the account",
+        authenticated: true,
+        request: None,
+        errors: &[],
+    },
+    RouteDoc {
+        method: "delete",
+        path: "/api/v1/devices/{id}",
+        summary: "Forget one of your devices and end its sessions",
+        authenticated: true,
+        request: None,
+        errors: &["invalid_device_id", "device_not_found"],
+    },
+    RouteDoc {
+        method: "get",
+        path: "/api/v1/activity",
+        summary: "Login attempts and security events of the last 90 days (page with ?before_id=)",
+        authenticated: true,
+        request: None,
+        errors: &["invalid_query"],
+    },
+    RouteDoc {
+        method: "post",
+        path: "/api/v1/2fa/totp/setup",
+        summary: "Start TOTP enrolment: secret, otpauth URI and SVG QR code (needs reauth within 10 minutes)",
+        authenticated: true,
+        request: None,
+        errors: &["reauth_required", "totp_already_enabled"],
+    },
+    RouteDoc {
+        method: "post",
+        path: "/api/v1/2fa/totp/confirm",
+        summary: "Confirm with a code: enables TOTP, returns 10 recovery codes once, locks withdrawals 24 h",
+        authenticated: true,
+        request: Some("ConfirmRequest"),
+        errors: &[
+            "reauth_required",
+            "totp_not_pending",
+            "totp_already_enabled",
+            "malformed_code",
+            "invalid_code",
+        ],
+    },
+    RouteDoc {
+        method: "post",
+        path: "/api/v1/password/forgot",
+        summary: "Send a single-use 30-minute password reset link and code to an email or phone (same 202 for unknown addresses)",
+        authenticated: false,
+        request: Some("ForgotRequest"),
+        errors: &[
+            "invalid_email",
+            "invalid_phone",
+            "invalid_identifier",
+            "rate_limited",
+        ],
+    },
+    RouteDoc {
+        method: "post",
+        path: "/api/v1/password/reset",
+        summary: "Set a new password with the reset token (plus a TOTP or recovery code when TOTP is on); ends every session, locks withdrawals 24 h",
+        authenticated: false,
+        request: Some("ResetRequest"),
+        errors: &[
+            "invalid_token",
+            "weak_password",
+            "second_factor_required",
+            "malformed_code",
+            "malformed_recovery_code",
+            "invalid_code",
+            "code_replayed",
+            "try_later",
+            "rate_limited",
+            "busy",
+        ],
+    },
+    RouteDoc {
+        method: "post",
+        path: "/api/v1/password/change",
+        summary: "Change the password (current + new, reauth within 10 minutes); ends your other sessions, locks withdrawals 24 h",
+        authenticated: true,
+        request: Some("ChangePasswordRequest"),
+        errors: &[
+            "reauth_required",
+            "invalid_credentials",
+            "weak_password",
+            "busy",
+        ],
+    },
+    RouteDoc {
+        method: "put",
+        path: "/api/v1/anti-phishing",
+        summary: "Set the anti-phishing code shown first in every email (reauth; TOTP or recovery code when enrolled); locks withdrawals 24 h",
+        authenticated: true,
+        request: Some("AntiPhishingRequest"),
+        errors: &[
+            "invalid_anti_phishing_code",
+            "reauth_required",
+            "second_factor_required",
+            "malformed_code",
+            "invalid_code",
+            "code_replayed",
+            "try_later",
+        ],
+    },
+    RouteDoc {
+        method: "post",
+        path: "/api/v1/freeze",
+        summary: "Freeze your account: every session ends, every API key is revoked, open orders are cancelled; only staff can unfreeze",
+        authenticated: true,
+        request: None,
+        errors: &[],
+    },
+    RouteDoc {
+        method: "get",
+        path: "/api/v1/freeze/{token}",
+        summary: "Check a \"this wasn't me\" freeze link from a message (changes nothing)",
+        authenticated: false,
+        request: None,
+        errors: &["invalid_token", "rate_limited"],
+    },
+    RouteDoc {
+        method: "post",
+        path: "/api/v1/freeze/{token}",
+        summary: "Freeze the account with the single-use link from a message; no login needed",
+        authenticated: false,
+        request: None,
+        errors: &["invalid_token", "rate_limited"],
+    },
+    RouteDoc {
+        method: "post",
+        path: "/api/v1/api-keys",
+        summary: "Create an API key (reauth; TOTP or recovery code when enrolled): memo, scopes read/trade/withdraw (withdraw needs an IP allowlist and locks withdrawals 24 h), up to 20 IPs; the secret is shown once; at most 20 keys",
+        authenticated: true,
+        request: Some("CreateKeyRequest"),
+        errors: &[
+            "invalid_memo",
+            "invalid_scopes",
+            "invalid_ip",
+            "too_many_ips",
+            "ip_required",
+            "too_many_api_keys",
+            "reauth_required",
+            "second_factor_required",
+            "invalid_code",
+            "code_replayed",
+            "try_later",
+        ],
+    },
+    RouteDoc {
+        method: "get",
+        path: "/api/v1/api-keys",
+        summary: "Your live API keys (never the secret), with last use and whether idle expiry stopped them",
+        authenticated: true,
+        request: None,
+        errors: &[],
+    },
+    RouteDoc {
+        method: "patch",
+        path: "/api/v1/api-keys/{id}",
+        summary: "Replace a key's IP allowlist (reauth; TOTP or recovery code when enrolled)",
+        authenticated: true,
+        request: Some("EditKeyRequest"),
+        errors: &[
+            "invalid_api_key_id",
+            "api_key_not_found",
+            "invalid_ip",
+            "too_many_ips",
+            "ip_required",
+            "reauth_required",
+            "second_factor_required",
+            "invalid_code",
+        ],
+    },
+    RouteDoc {
+        method: "delete",
+        path: "/api/v1/api-keys/{id}",
+        summary: "Delete (revoke) one of your API keys",
+        authenticated: true,
+        request: None,
+        errors: &["invalid_api_key_id", "api_key_not_found"],
+    },
+    RouteDoc {
+        method: "post",
+        path: "/api/v1/2fa/reset-request/codes",
+        summary: "Lost second factor, step 1: identifier + password; sends a 6-digit code to the email and to the phone of the account",
+        authenticated: false,
+        request: Some("TwofaCodesRequest"),
+        errors: &["invalid_credentials", "try_later", "rate_limited", "busy"],
+    },
+    RouteDoc {
+        method: "post",
+        path: "/api/v1/2fa/reset-request",
+        summary: "Lost second factor, step 2: password, email_code and phone_code (every contact of the account) and a KYC note; effective after staff approval and 48 h, cancellable meanwhile",
+        authenticated: false,
+        request: Some("TwofaResetRequest"),
+        errors: &[
+            "invalid_credentials",
+            "codes_required",
+            "invalid_code",
+            "totp_not_enabled",
+            "reset_already_requested",
+            "try_later",
+            "rate_limited",
+        ],
+    },
+    RouteDoc {
+        method: "post",
+        path: "/api/v1/2fa/reset-request/cancel",
+        summary: "Cancel the open 2FA reset request: from any logged-in session (no body) or with the emailed token ({token})",
+        authenticated: false,
+        request: None,
+        errors: &["invalid_token", "no_open_request", "not_authenticated"],
+    },
+];
+
+fn string() -> Value {
+    json!({"type": "string"})
+}
+
+fn object(required: &[&str], properties: Value) -> Value {
+    json!({"type": "object", "additionalProperties": false, "required": required, "properties": properties})
+}
+
+fn schemas() -> Value {
+    json!({
+        "Error": object(&["error"], json!({"error": object(&["code", "message"], json!({
+            "code": string(), "message": string(),
+            "retry_after_s": {"type": "integer"},
+            "challenge": {"type": "object", "description": "present with challenge_required"},
+        }))})),
+        "SignupRequest": object(&["identifier", "password", "agreement_version"], json!({
+            "identifier": {"type": "string", "maxLength": 254, "description": "email, or phone in E.164 (+ then digits)"},
+            "password": {"type": "string", "description": "12 to 128 characters"},
+            "agreement_version": string(),
+            "display_name": string(),
+        })),
+        "VerifyRequest": object(&["identifier", "code"], json!({"identifier": string(), "code": {"type": "string", "pattern": "^[0-9]{6}$"}})),
+        "LoginRequest": object(&["identifier", "password"], json!({
+            "identifier": string(), "password": string(), "pow_token": string(), "pow_nonce": string(),
+        })),
+        "SecondFactorRequest": object(&["pre_auth_token"], json!({
+            "pre_auth_token": string(), "totp_code": string(), "recovery_code": string(),
+        })),
+        "ReauthRequest": object(&["password"], json!({"password": string()})),
+        "ConfirmRequest": object(&["code"], json!({"code": string()})),
+        "CreateKeyRequest": object(&["memo"], json!({
+            "memo": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,30}$"},
+            "scopes": {"type": "array", "items": {"enum": ["read", "trade", "withdraw"]}, "description": "default [\"read\"]"},
+            "ip_allowlist": {"type": "array", "maxItems": 20, "items": string()},
+            "totp_code": string(), "recovery_code": string(),
+        })),
+        "EditKeyRequest": object(&["ip_allowlist"], json!({
+            "ip_allowlist": {"type": "array", "maxItems": 20, "items": string()},
+            "totp_code": string(), "recovery_code": string(),
+        })),
+        "TwofaCodesRequest": object(&["identifier", "password"], json!({"identifier": string(), "password": string()})),
+        "TwofaResetRequest": object(&["identifier", "password", "kyc_note"], json!({
+            "identifier": string(), "password": string(), "email_code": string(), "phone_code": string(),
+            "kyc_note": {"type": "string", "maxLength": 1000},
+        })),
+        "ForgotRequest": object(&["identifier"], json!({"identifier": string()})),
+        "ResetRequest": object(&["token", "new_password"], json!({
+            "token": string(), "new_password": string(), "totp_code": string(), "recovery_code": string(),
+        })),
+        "ChangePasswordRequest": object(&["current_password", "new_password"], json!({
+            "current_password": string(), "new_password": string(),
+        })),
+        "AntiPhishingRequest": object(&["code"], json!({
+            "code": {"type": "string", "pattern": "^[A-Za-z0-9_]{4,20}$"}, "totp_code": string(), "recovery_code": string(),
+        })),
+    })
+}
+
+fn operation(route: &RouteDoc) -> Value {
+    let mut errors: Vec<&str> = route.errors.to_vec();
+    if route.request.is_some() {
+        errors.extend_from_slice(BAD_INPUT);
+    }
+    if route.authenticated {
+        errors.extend_from_slice(&["not_authenticated", "invalid_session", "session_expired"]);
+    }
+    let mut op = json!({
+        "summary": route.summary,
+        "operationId": format!("{}_{}", route.method, route.path.trim_start_matches("/api/v1/").replace(['/', '{', '}', '-', '.'], "_")),
+        "responses": {
+            "200": {"description": "Success", "content": {"application/json": {"schema": {"type": "object"}}}},
+            "default": {"description": format!("Error; codes: {}", errors.join(", ")), "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+        },
+    });
+    if let Some(object) = op.as_object_mut() {
+        if let Some(schema) = route.request {
+            object.insert("requestBody".into(), json!({"required": true, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}}));
+        }
+        if route.authenticated {
+            object.insert(
+                "security".into(),
+                json!([{"session_cookie": []}, {"bearer": []}]),
+            );
+        }
+        if route.path.contains("{id}") {
+            object.insert("parameters".into(), json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}}]));
+        }
+        if route.path.contains("{token}") {
+            object.insert("parameters".into(), json!([{"name": "token", "in": "path", "required": true, "schema": {"type": "string"}}]));
+        }
+    }
+    op
+}
+
+/// The whole document.
+pub fn document() -> Value {
+    let mut paths = Map::new();
+    for route in ROUTES {
+        let entry = paths.entry(route.path).or_insert_with(|| json!({}));
+        if let Some(methods) = entry.as_object_mut() {
+            methods.insert(route.method.into(), operation(route));
+        }
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "Bulwark account API", "version": "1", "description": "Native JSON API for accounts, login and security settings. Errors are {\"error\":{\"code\",\"message\"}}. Cookie-authenticated state-changing requests must be same-origin; bearer-token requests are exempt."},
+        "paths": paths,
+        "components": {
+            "schemas": schemas(),
+            "securitySchemes": {
+                "session_cookie": {"type": "apiKey", "in": "cookie", "name": super::sessions::SESSION_COOKIE},
+                "bearer": {"type": "http", "scheme": "bearer"},
+            },
+        },
+    })
+}
+
+/// `GET /api/v1/openapi.json`.
+pub async fn serve() -> Json<Value> {
+    Json(document())
+}

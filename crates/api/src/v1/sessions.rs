@@ -1,0 +1,359 @@
+//! Sessions: creation after a full login, the authenticated-caller extractor (cookie or bearer
+//! token), and the endpoints that show and end sessions and show login activity.
+
+use axum::Json;
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bulwark_identity::clock::DAY_MS;
+use bulwark_identity::session::{self, SessionStatus, SessionTimes};
+use bulwark_store::{NewSession, SessionRow, StoreError};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::error::{V1Error, V1Result};
+use super::guard::Client;
+use super::state::V1State;
+
+/// Name of the session cookie (`__Host-`: host-only, path /, no Domain).
+pub const SESSION_COOKIE: &str = "__Host-bulwark_session";
+/// How far back the activity page reaches.
+pub const ACTIVITY_WINDOW_MS: i64 = 90 * DAY_MS;
+/// Rows per activity page.
+pub const ACTIVITY_PAGE_ROWS: u32 = 100;
+/// Longest token accepted from a cookie or header.
+const TOKEN_CHARS_MAX: usize = 128;
+
+/// A new session: the token to hand out once.
+pub struct IssuedSession {
+    pub id: i64,
+    /// A device cookie to set when the login came from a new device.
+    pub new_device_token: Option<String>,
+    pub token: String,
+    pub expires_at_ms: i64,
+}
+
+/// Creates a fully authenticated session for `user_id`.
+pub async fn create(state: &V1State, user_id: i64, client: &Client) -> V1Result<IssuedSession> {
+    let (device_id, new_device_token) = super::devices::recognise(state, user_id, client).await?;
+    let now_ms = state.accounts.now_ms();
+    let token = session::new_session_token().map_err(|e| V1Error::internal("session token", e))?;
+    let id = state
+        .store
+        .insert_session(&NewSession {
+            user_id,
+            token_hash: token.hash.clone(),
+            device_id: Some(device_id),
+            created_ms: now_ms,
+            authenticated_ms: Some(now_ms),
+            ip: client.ip.to_string(),
+            country: None,
+            user_agent: client.user_agent.clone(),
+        })
+        .await?;
+    Ok(IssuedSession {
+        id,
+        new_device_token,
+        token: token.token,
+        expires_at_ms: SessionTimes::new(now_ms).expires_at_ms(),
+    })
+}
+
+/// The `Set-Cookie` value carrying a session token (or clearing it when `token` is empty).
+pub fn cookie(token: &str, secure: bool) -> String {
+    let max_age_s = if token.is_empty() {
+        0
+    } else {
+        session::SESSION_ABSOLUTE_MS / 1_000
+    };
+    let secure = if secure { "; Secure" } else { "" };
+    format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_s}{secure}")
+}
+
+/// A JSON answer that also sets (or clears) the session cookie.
+pub fn with_cookie(state: &V1State, token: &str, body: Value) -> Response {
+    let mut response = Json(body).into_response();
+    if let Ok(value) = HeaderValue::from_str(&cookie(token, state.accounts.secure_cookies)) {
+        response.headers_mut().insert(header::SET_COOKIE, value);
+    }
+    response
+}
+
+/// The session token a request carries: `Authorization: Bearer` first, else the cookie.
+pub fn presented_token(headers: &HeaderMap) -> Option<(String, bool)> {
+    if let Some(auth) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        return auth
+            .strip_prefix("Bearer ")
+            .map(|t| (t.trim().to_string(), false));
+    }
+    super::devices::cookie_value(headers, SESSION_COOKIE).map(|value| (value, true))
+}
+
+fn times(row: &SessionRow) -> SessionTimes {
+    SessionTimes {
+        created_ms: row.created_ms,
+        last_seen_ms: row.last_seen_ms,
+        authenticated_ms: row.authenticated_ms.unwrap_or(row.created_ms),
+    }
+}
+
+/// The authenticated caller.
+pub struct Authed {
+    pub user_id: i64,
+    pub session: SessionRow,
+    pub client: Client,
+}
+
+impl Authed {
+    /// 403 `reauth_required` unless the password was entered within the last 10 minutes.
+    pub fn require_recent_auth(&self, now_ms: i64) -> V1Result<()> {
+        if times(&self.session).needs_reauth(now_ms) {
+            return Err(V1Error::new(
+                StatusCode::FORBIDDEN,
+                "reauth_required",
+                "Confirm your password first (POST /api/v1/reauth); it is valid for 10 minutes",
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn unauthenticated(code: &'static str, message: &str) -> V1Error {
+    V1Error::new(StatusCode::UNAUTHORIZED, code, message.to_string())
+}
+
+impl FromRequestParts<V1State> for Authed {
+    type Rejection = V1Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &V1State) -> Result<Authed, V1Error> {
+        let client = Client::from_request_parts(parts, state).await?;
+        let Some((token, _)) = presented_token(&parts.headers) else {
+            return Err(unauthenticated("not_authenticated", "Log in first"));
+        };
+        if token.is_empty() || token.len() > TOKEN_CHARS_MAX {
+            return Err(unauthenticated(
+                "invalid_session",
+                "The session token is not valid",
+            ));
+        }
+        let hash = session::session_token_hash(&token);
+        let Some(row) = state.store.find_session_by_token_hash(&hash).await? else {
+            return Err(unauthenticated(
+                "invalid_session",
+                "The session token is unknown or was revoked; log in again",
+            ));
+        };
+        let now_ms = state.accounts.now_ms();
+        let times = times(&row);
+        match times.status(now_ms) {
+            SessionStatus::Valid => {}
+            SessionStatus::IdleExpired | SessionStatus::AbsoluteExpired => {
+                return Err(unauthenticated(
+                    "session_expired",
+                    "The session expired; log in again",
+                ));
+            }
+        }
+        if times.should_touch(now_ms) {
+            state.store.touch_session(row.id, now_ms).await?;
+        }
+        Ok(Authed {
+            user_id: row.user_id,
+            session: row,
+            client,
+        })
+    }
+}
+
+/// `GET /api/v1/me`.
+pub async fn me(State(state): State<V1State>, authed: Authed) -> V1Result<Json<Value>> {
+    let Some(account) = state.store.get_account(authed.user_id).await? else {
+        return Err(unauthenticated(
+            "invalid_session",
+            "The account no longer exists",
+        ));
+    };
+    let totp = state.store.get_totp(authed.user_id).await?;
+    let recovery_left = state
+        .store
+        .list_recovery_codes(authed.user_id)
+        .await?
+        .iter()
+        .filter(|r| r.used_ms.is_none())
+        .count();
+    let now_ms = state.accounts.now_ms();
+    Ok(Json(json!({
+        "user_id": account.id,
+        "email": account.email,
+        "phone": account.phone,
+        "display_name": account.display_name,
+        "status": account.status,
+        "email_verified": account.email_verified_ms.is_some(),
+        "phone_verified": account.phone_verified_ms.is_some(),
+        "totp_enabled": totp.is_some_and(|t| t.enabled_ms.is_some()),
+        "recovery_codes_remaining": recovery_left,
+        "kyc_tier": account.kyc_tier,
+        "withdrawals_allowed_after_ms": account.withdraw_locked_until_ms,
+        "agreement_version": account.agreement_version,
+        "session": {
+            "id": authed.session.id,
+            "expires_at_ms": times(&authed.session).expires_at_ms(),
+            "reauth_valid": !times(&authed.session).needs_reauth(now_ms),
+        },
+    })))
+}
+
+/// `POST /api/v1/logout`: ends this session and clears the cookie.
+pub async fn logout(State(state): State<V1State>, authed: Authed) -> V1Result<Response> {
+    let now_ms = state.accounts.now_ms();
+    state
+        .store
+        .revoke_session(authed.user_id, authed.session.id, now_ms)
+        .await?;
+    Ok(with_cookie(&state, "", json!({"status": "logged_out"})))
+}
+
+/// `POST /api/v1/logout-all`: ends every session of the account, this one included.
+pub async fn logout_all(State(state): State<V1State>, authed: Authed) -> V1Result<Response> {
+    let now_ms = state.accounts.now_ms();
+    let revoked = state
+        .store
+        .revoke_all_sessions(authed.user_id, None, now_ms)
+        .await?;
+    Ok(with_cookie(
+        &state,
+        "",
+        json!({"status": "logged_out", "sessions_revoked": revoked}),
+    ))
+}
+
+#[derive(Debug, Serialize)]
+pub struct SessionView {
+    pub id: i64,
+    pub current: bool,
+    pub created_ms: i64,
+    pub last_seen_ms: i64,
+    pub expires_at_ms: i64,
+    pub ip: String,
+    pub country: Option<String>,
+    pub user_agent: String,
+}
+
+/// `GET /api/v1/sessions`: the account's live sessions.
+pub async fn list(State(state): State<V1State>, authed: Authed) -> V1Result<Json<Value>> {
+    let now_ms = state.accounts.now_ms();
+    let sessions: Vec<SessionView> = state
+        .store
+        .list_sessions(authed.user_id)
+        .await?
+        .into_iter()
+        .filter(|row| times(row).is_valid(now_ms))
+        .map(|row| SessionView {
+            id: row.id,
+            current: row.id == authed.session.id,
+            created_ms: row.created_ms,
+            last_seen_ms: row.last_seen_ms,
+            expires_at_ms: times(&row).expires_at_ms(),
+            ip: row.ip,
+            country: row.country,
+            user_agent: row.user_agent,
+        })
+        .collect();
+    Ok(Json(json!({ "sessions": sessions })))
+}
+
+/// `DELETE /api/v1/sessions/{id}`: revokes one of the caller's own sessions.
+pub async fn revoke(
+    State(state): State<V1State>,
+    authed: Authed,
+    Path(id): Path<String>,
+) -> V1Result<Json<Value>> {
+    let id: i64 = id
+        .parse()
+        .map_err(|_| V1Error::bad_request("invalid_session_id", "Session id must be an integer"))?;
+    let now_ms = state.accounts.now_ms();
+    match state.store.revoke_session(authed.user_id, id, now_ms).await {
+        Ok(()) => Ok(Json(json!({"status": "revoked", "id": id}))),
+        Err(StoreError::NotFound(_)) => Err(V1Error::new(
+            StatusCode::NOT_FOUND,
+            "session_not_found",
+            "You have no session with this id",
+        )),
+        Err(error) => Err(error.into()),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActivityQuery {
+    pub before_id: Option<i64>,
+}
+
+/// `GET /api/v1/activity`: login attempts and security events of the last 90 days.
+pub async fn activity(
+    State(state): State<V1State>,
+    authed: Authed,
+    query: Result<Query<ActivityQuery>, axum::extract::rejection::QueryRejection>,
+) -> V1Result<Json<Value>> {
+    let Query(query) = query.map_err(|e| V1Error::bad_request("invalid_query", e.body_text()))?;
+    let since_ms = state.accounts.now_ms().saturating_sub(ACTIVITY_WINDOW_MS);
+    let logins = state
+        .store
+        .list_login_activity(
+            authed.user_id,
+            since_ms,
+            query.before_id,
+            ACTIVITY_PAGE_ROWS,
+        )
+        .await?;
+    let events = state
+        .store
+        .list_security_events(authed.user_id, since_ms, None, ACTIVITY_PAGE_ROWS)
+        .await?;
+    let logins: Vec<Value> = logins
+        .into_iter()
+        .map(|r| {
+            json!({"id": r.id, "at_ms": r.at_ms, "ip": r.ip, "country": r.country,
+                   "user_agent": r.user_agent, "method": r.method, "result": r.result})
+        })
+        .collect();
+    let events: Vec<Value> = events
+        .into_iter()
+        .map(|r| json!({"id": r.id, "at_ms": r.at_ms, "kind": r.kind, "ip": r.ip, "detail": r.detail}))
+        .collect();
+    Ok(Json(json!({"logins": logins, "security_events": events})))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn cookie_attributes() {
+        let c = cookie("abc", false);
+        assert!(c.starts_with("__Host-bulwark_session=abc; Path=/; HttpOnly; SameSite=Lax"));
+        assert!(!c.contains("Secure"));
+        assert!(cookie("abc", true).ends_with("; Secure"));
+        assert!(cookie("", false).contains("Max-Age=0"));
+    }
+
+    #[test]
+    fn bearer_wins_over_cookie() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=b; __Host-bulwark_session=ck"),
+        );
+        assert_eq!(presented_token(&headers), Some(("ck".into(), true)));
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer tok"),
+        );
+        assert_eq!(presented_token(&headers), Some(("tok".into(), false)));
+    }
+}

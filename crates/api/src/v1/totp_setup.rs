@@ -1,0 +1,167 @@
+//! TOTP enrolment: setup (after a recent password) returns the secret, otpauth URI and QR code;
+//! confirm with a code enables it, issues recovery codes, records the security event, starts the
+//! withdrawal lock and tells the owner.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use bulwark_identity::codes;
+use bulwark_identity::notify::MessageKind;
+use bulwark_identity::password::HashParams;
+use bulwark_identity::totp;
+use bulwark_identity::withdraw_lock::{self, SecurityChange};
+use bulwark_store::{NewSecurityEvent, StoreError};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::body::{JsonBody, check_len};
+use super::error::{V1Error, V1Result};
+use super::login::{open_secret, totp_context, totp_failure};
+use super::sessions::Authed;
+use super::signup::{account_recipient, busy_or_internal, notify};
+use super::state::V1State;
+
+/// Issuer shown in authenticator apps.
+pub const TOTP_ISSUER: &str = "Bulwark";
+
+fn already_enabled() -> V1Error {
+    V1Error::new(
+        StatusCode::CONFLICT,
+        "totp_already_enabled",
+        "TOTP is already enabled on this account",
+    )
+}
+
+/// `POST /api/v1/2fa/totp/setup`.
+pub async fn setup(State(state): State<V1State>, authed: Authed) -> V1Result<Json<Value>> {
+    let now_ms = state.accounts.now_ms();
+    authed.require_recent_auth(now_ms)?;
+    let Some(account) = state.store.get_account(authed.user_id).await? else {
+        return Err(V1Error::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_session",
+            "No such account",
+        ));
+    };
+    let secret = totp::generate_secret().map_err(|e| V1Error::internal("TOTP secret", e))?;
+    let sealed = state
+        .master_key
+        .seal(secret.as_bytes(), &totp_context(account.id))
+        .map_err(|e| V1Error::internal("sealing a TOTP secret", e))?;
+    match state
+        .store
+        .begin_totp_enrollment(account.id, &sealed, now_ms)
+        .await
+    {
+        Ok(()) => {}
+        Err(StoreError::Conflict(_)) => return Err(already_enabled()),
+        Err(error) => return Err(error.into()),
+    }
+    let label = account
+        .email
+        .clone()
+        .or(account.phone.clone())
+        .unwrap_or_default();
+    let uri = totp::otpauth_uri(&secret, TOTP_ISSUER, &label)
+        .map_err(|e| V1Error::internal("otpauth uri", e))?;
+    let svg = totp::qr_svg(&uri).map_err(|e| V1Error::internal("QR code", e))?;
+    Ok(Json(json!({
+        "secret": secret.to_base32(),
+        "otpauth_uri": uri,
+        "qr_svg": svg,
+        "digits": totp::TOTP_DIGITS,
+        "period_s": totp::TOTP_STEP_S,
+        "algorithm": "SHA1",
+    })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmRequest {
+    pub code: String,
+}
+
+/// `POST /api/v1/2fa/totp/confirm`.
+pub async fn confirm(
+    State(state): State<V1State>,
+    authed: Authed,
+    JsonBody(request): JsonBody<ConfirmRequest>,
+) -> V1Result<Json<Value>> {
+    check_len("code", &request.code, 16)?;
+    let now_ms = state.accounts.now_ms();
+    authed.require_recent_auth(now_ms)?;
+    let user_id = authed.user_id;
+    let Some(row) = state.store.get_totp(user_id).await? else {
+        return Err(V1Error::bad_request(
+            "totp_not_pending",
+            "Start with POST /api/v1/2fa/totp/setup",
+        ));
+    };
+    if row.enabled_ms.is_some() {
+        return Err(already_enabled());
+    }
+    let secret = open_secret(&state, user_id, &row.secret_ciphertext)?;
+    let step =
+        totp::verify(&secret, &request.code, now_ms, None).map_err(|e| totp_failure(e).error)?;
+    let step = i64::try_from(step).map_err(|_| V1Error::internal("TOTP step", "overflow"))?;
+    let generated = state
+        .accounts
+        .hash_pool
+        .run(|| codes::generate_recovery_codes(&HashParams::RECOVERY_CODE))
+        .await
+        .map_err(|e| busy_or_internal("recovery codes", e))?
+        .map_err(|e| V1Error::internal("recovery codes", e))?;
+    if !state.store.enable_totp(user_id, step, now_ms).await? {
+        return Err(already_enabled());
+    }
+    let hashes: Vec<String> = generated
+        .set
+        .entries
+        .iter()
+        .map(|e| e.phc.clone())
+        .collect();
+    state
+        .store
+        .replace_recovery_codes(user_id, &hashes, now_ms)
+        .await?;
+    let allowed_after_ms = after_enabling(&state, &authed, now_ms).await?;
+    Ok(Json(json!({
+        "status": "enabled",
+        "recovery_codes": generated.codes,
+        "withdrawals_allowed_after_ms": allowed_after_ms,
+    })))
+}
+
+/// The consequences of turning a second factor on: security event, withdrawal lock, email.
+/// Returns when withdrawals are allowed again.
+async fn after_enabling(state: &V1State, authed: &Authed, now_ms: i64) -> V1Result<i64> {
+    let user_id = authed.user_id;
+    state
+        .store
+        .record_security_event(&NewSecurityEvent {
+            user_id,
+            at_ms: now_ms,
+            kind: "totp_enabled".into(),
+            ip: Some(authed.client.ip.to_string()),
+            detail: None,
+        })
+        .await?;
+    let until_ms = withdraw_lock::extend(None, SecurityChange::SecondFactorChanged, now_ms);
+    let allowed_after_ms = state.store.set_withdraw_lock(user_id, until_ms).await?;
+    if let Some(account) = state.store.get_account(user_id).await?
+        && let Some(to) = account_recipient(&account)
+    {
+        let body = "Two-factor authentication with an authenticator app was turned on for your Bulwark account.\r\nWithdrawals are paused for 24 hours. If this was not you, contact support at once.".to_string();
+        let subject = "2FA enabled on your account";
+        notify(
+            state,
+            user_id,
+            to,
+            MessageKind::SecondFactorEnabled,
+            subject,
+            body,
+        )
+        .await;
+    }
+    Ok(allowed_after_ms)
+}
