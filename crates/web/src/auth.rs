@@ -1,0 +1,384 @@
+//! Landing, sign-up, verification, login (password, second factor, challenge) and logout pages.
+
+use axum::Form;
+use axum::extract::State;
+use axum::extract::rejection::FormRejection;
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::api::{self, Answer, Caller};
+use crate::pages::{self, Challenge, Flash, Who};
+use crate::{WebState, csrf_matches, csrf_token};
+
+/// The logged-in account for the header, if the browser has a live session.
+pub async fn who(state: &WebState, caller: &Caller) -> Option<Who> {
+    let token = caller.session_token()?;
+    let me = api::call(&state.api, caller, Method::GET, "/api/v1/me", None).await;
+    if !me.is_ok() {
+        return None;
+    }
+    let name = me
+        .body
+        .get("email")
+        .and_then(Value::as_str)
+        .or_else(|| me.body.get("phone").and_then(Value::as_str))
+        .unwrap_or("")
+        .to_string();
+    Some(Who {
+        name,
+        csrf: csrf_token(&token),
+    })
+}
+
+/// A form that could not be read (wrong content type, too large, not UTF-8).
+pub fn bad_form(rejection: &FormRejection) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        format!("The form could not be read: {rejection}"),
+    )
+        .into_response()
+}
+
+/// Whether a logged-in form carries this session's token.
+pub fn csrf_ok(caller: &Caller, submitted: &str) -> bool {
+    caller
+        .session_token()
+        .is_some_and(|token| csrf_matches(&token, submitted))
+}
+
+pub async fn landing(State(state): State<WebState>, caller: Caller) -> Response {
+    let who = who(&state, &caller).await;
+    pages::render(
+        StatusCode::OK,
+        &pages::Landing {
+            who,
+            notice: String::new(),
+            error: String::new(),
+        },
+    )
+}
+
+async fn agreement_version(state: &WebState) -> String {
+    match state.v1.store.current_agreement_version().await {
+        Ok(Some(row)) => row.version,
+        _ => String::new(),
+    }
+}
+
+async fn signup_view(
+    state: &WebState,
+    status: StatusCode,
+    flash: Flash,
+    identifier: String,
+) -> Response {
+    let page = pages::Signup {
+        who: None,
+        notice: flash.notice,
+        error: flash.error,
+        identifier,
+        agreement_version: agreement_version(state).await,
+    };
+    pages::render(status, &page)
+}
+
+pub async fn signup_page(State(state): State<WebState>) -> Response {
+    signup_view(&state, StatusCode::OK, Flash::default(), String::new()).await
+}
+
+#[derive(Deserialize)]
+pub struct SignupForm {
+    #[serde(default)]
+    identifier: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    agree: Option<String>,
+    #[serde(default)]
+    agreement_version: String,
+}
+
+pub async fn signup(
+    State(state): State<WebState>,
+    caller: Caller,
+    form: Result<Form<SignupForm>, FormRejection>,
+) -> Response {
+    let form = match form {
+        Ok(Form(form)) => form,
+        Err(rejection) => return bad_form(&rejection),
+    };
+    if form.agree.is_none() {
+        let flash = Flash::error("Accept the user agreement to create an account.");
+        return signup_view(&state, StatusCode::BAD_REQUEST, flash, form.identifier).await;
+    }
+    let body = json!({"identifier": form.identifier, "password": form.password,
+                      "agreement_version": form.agreement_version});
+    let answer = api::call(
+        &state.api,
+        &caller,
+        Method::POST,
+        "/api/v1/signup",
+        Some(body),
+    )
+    .await;
+    if !answer.is_ok() {
+        let flash = Flash::error(answer.error_message());
+        return signup_view(&state, answer.status, flash, form.identifier).await;
+    }
+    verify_view(
+        StatusCode::OK,
+        Flash::notice(answer.text("/message")),
+        form.identifier,
+    )
+}
+
+fn verify_view(status: StatusCode, flash: Flash, identifier: String) -> Response {
+    let page = pages::Verify {
+        who: None,
+        notice: flash.notice,
+        error: flash.error,
+        identifier,
+    };
+    pages::render(status, &page)
+}
+
+pub async fn verify_page() -> Response {
+    verify_view(StatusCode::OK, Flash::default(), String::new())
+}
+
+#[derive(Deserialize)]
+pub struct VerifyForm {
+    #[serde(default)]
+    identifier: String,
+    #[serde(default)]
+    code: String,
+}
+
+pub async fn verify(
+    State(state): State<WebState>,
+    caller: Caller,
+    form: Result<Form<VerifyForm>, FormRejection>,
+) -> Response {
+    let form = match form {
+        Ok(Form(form)) => form,
+        Err(rejection) => return bad_form(&rejection),
+    };
+    let body = json!({"identifier": form.identifier, "code": form.code.trim()});
+    let answer = api::call(
+        &state.api,
+        &caller,
+        Method::POST,
+        "/api/v1/verify",
+        Some(body),
+    )
+    .await;
+    if !answer.is_ok() {
+        return verify_view(
+            answer.status,
+            Flash::error(answer.error_message()),
+            form.identifier,
+        );
+    }
+    let flash = Flash::notice("Your address is verified. Log in to continue.");
+    login_view(StatusCode::OK, flash, form.identifier, None)
+}
+
+pub fn login_view(
+    status: StatusCode,
+    flash: Flash,
+    identifier: String,
+    challenge: Option<Challenge>,
+) -> Response {
+    let page = pages::Login {
+        who: None,
+        notice: flash.notice,
+        error: flash.error,
+        identifier,
+        challenge,
+    };
+    pages::render(status, &page)
+}
+
+pub async fn login_page() -> Response {
+    login_view(StatusCode::OK, Flash::default(), String::new(), None)
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    identifier: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    pow_token: String,
+    #[serde(default)]
+    pow_nonce: String,
+}
+
+fn login_body(form: &LoginForm) -> Value {
+    let mut body = json!({"identifier": form.identifier, "password": form.password});
+    if !form.pow_token.is_empty()
+        && let Some(object) = body.as_object_mut()
+    {
+        object.insert("pow_token".into(), json!(form.pow_token));
+        object.insert("pow_nonce".into(), json!(form.pow_nonce.trim()));
+    }
+    body
+}
+
+fn challenge_of(answer: &Answer) -> Option<Challenge> {
+    let challenge = answer.body.pointer("/error/challenge")?;
+    Some(Challenge {
+        token: challenge.get("token")?.as_str()?.to_string(),
+        difficulty_bits: challenge.get("difficulty_bits")?.as_u64()?,
+    })
+}
+
+pub async fn login(
+    State(state): State<WebState>,
+    caller: Caller,
+    form: Result<Form<LoginForm>, FormRejection>,
+) -> Response {
+    let form = match form {
+        Ok(Form(form)) => form,
+        Err(rejection) => return bad_form(&rejection),
+    };
+    let body = login_body(&form);
+    let answer = api::call(
+        &state.api,
+        &caller,
+        Method::POST,
+        "/api/v1/login",
+        Some(body),
+    )
+    .await;
+    if !answer.is_ok() {
+        let challenge = challenge_of(&answer);
+        let message = if challenge.is_some() {
+            "Please complete the security check below.".to_string()
+        } else {
+            answer.error_message()
+        };
+        return login_view(
+            answer.status,
+            Flash::error(message),
+            form.identifier,
+            challenge,
+        );
+    }
+    match answer.text("/step").as_str() {
+        "second_factor_required" => second_factor_view(
+            StatusCode::OK,
+            Flash::default(),
+            answer.text("/pre_auth_token"),
+        ),
+        "verification_required" => verify_view(
+            StatusCode::OK,
+            Flash::notice("Verify your address first: we sent a new code if the last one expired."),
+            form.identifier,
+        ),
+        _ => pages::with_cookies(pages::see_other("/security"), &answer.cookies),
+    }
+}
+
+fn second_factor_view(status: StatusCode, flash: Flash, pre_auth_token: String) -> Response {
+    let page = pages::SecondFactor {
+        who: None,
+        notice: flash.notice,
+        error: flash.error,
+        pre_auth_token,
+    };
+    pages::render(status, &page)
+}
+
+#[derive(Deserialize)]
+pub struct SecondFactorForm {
+    #[serde(default)]
+    pre_auth_token: String,
+    #[serde(default)]
+    method: String,
+    #[serde(default)]
+    code: String,
+}
+
+pub async fn login_2fa(
+    State(state): State<WebState>,
+    caller: Caller,
+    form: Result<Form<SecondFactorForm>, FormRejection>,
+) -> Response {
+    let form = match form {
+        Ok(Form(form)) => form,
+        Err(rejection) => return bad_form(&rejection),
+    };
+    let field = if form.method == "recovery_code" {
+        "recovery_code"
+    } else {
+        "totp_code"
+    };
+    let body = json!({"pre_auth_token": form.pre_auth_token, field: form.code.trim()});
+    let answer = api::call(
+        &state.api,
+        &caller,
+        Method::POST,
+        "/api/v1/login/2fa",
+        Some(body),
+    )
+    .await;
+    if answer.is_ok() {
+        return pages::with_cookies(pages::see_other("/security"), &answer.cookies);
+    }
+    if answer.error_code() == "invalid_token" {
+        let flash = Flash::error(answer.error_message());
+        return login_view(answer.status, flash, String::new(), None);
+    }
+    second_factor_view(
+        answer.status,
+        Flash::error(answer.error_message()),
+        form.pre_auth_token,
+    )
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    pub csrf: String,
+}
+
+/// Ends this session (`/logout`) or every session of the account (`/logout-all`).
+async fn end_sessions(
+    state: &WebState,
+    caller: &Caller,
+    form: Result<Form<CsrfForm>, FormRejection>,
+    api_path: &str,
+) -> Response {
+    let form = match form {
+        Ok(Form(form)) => form,
+        Err(rejection) => return bad_form(&rejection),
+    };
+    if !csrf_ok(caller, &form.csrf) {
+        return (
+            StatusCode::FORBIDDEN,
+            "This form expired; reload the page and try again",
+        )
+            .into_response();
+    }
+    let answer = api::call(&state.api, caller, Method::POST, api_path, None).await;
+    pages::with_cookies(pages::see_other("/"), &answer.cookies)
+}
+
+pub async fn logout(
+    State(state): State<WebState>,
+    caller: Caller,
+    form: Result<Form<CsrfForm>, FormRejection>,
+) -> Response {
+    end_sessions(&state, &caller, form, "/api/v1/logout").await
+}
+
+pub async fn logout_all(
+    State(state): State<WebState>,
+    caller: Caller,
+    form: Result<Form<CsrfForm>, FormRejection>,
+) -> Response {
+    end_sessions(&state, &caller, form, "/api/v1/logout-all").await
+}

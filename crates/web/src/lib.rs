@@ -1,0 +1,166 @@
+//! Server-rendered account pages (landing, sign-up, verification, login with second factor and
+//! proof-of-work challenge, logout, security center) that work without JavaScript.
+//!
+//! Pages never reimplement account rules: every action is one in-process call of the `/api/v1`
+//! router (see [`api`]), so the browser and the JSON API share lockout, enumeration resistance,
+//! CSRF checks and rate limits. This crate adds forms, a per-session CSRF token, HTML, and strict
+//! page headers (CSP without inline scripts).
+
+pub mod api;
+mod auth;
+mod pages;
+mod protect;
+mod recovery;
+mod security;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use bulwark_api::v1::V1State;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+/// Largest form body accepted.
+pub const FORM_BYTES_MAX: usize = 16 * 1024;
+/// Content Security Policy of every page: our own stylesheet and script files only (no inline
+/// script or style, no other origin).
+pub const PAGE_CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; \
+    img-src 'self' data:; connect-src 'none'; form-action 'self'; frame-ancestors 'none'; \
+    base-uri 'none'";
+/// Label mixed into the per-session CSRF token.
+const CSRF_LABEL: &str = "bulwark-web/csrf/1:";
+/// Hex characters of the CSRF token kept (128 bits).
+const CSRF_HEX_CHARS: usize = 32;
+const STYLE_CSS: &str = include_str!("../static/style.css");
+/// The optional in-browser solver of the login challenge.
+const POW_JS: &str = include_str!("../static/pow.js");
+
+/// State of the pages: the account API state (for read-only facts such as the agreement
+/// version) and the API router every action goes through.
+#[derive(Clone)]
+pub struct WebState {
+    pub v1: V1State,
+    pub api: Router,
+}
+
+/// The pages router, to merge into the public router (it sets its own security headers).
+pub fn router(v1: V1State) -> Router {
+    let api = bulwark_api::v1::router(v1.clone());
+    let state = WebState { v1, api };
+    Router::new()
+        .route("/", get(auth::landing))
+        .route("/signup", get(auth::signup_page).post(auth::signup))
+        .route("/verify", get(auth::verify_page).post(auth::verify))
+        .route("/login", get(auth::login_page).post(auth::login))
+        .route("/login/2fa", post(auth::login_2fa))
+        .route("/logout", post(auth::logout))
+        .route(
+            "/forgot-password",
+            get(recovery::forgot_page).post(recovery::forgot),
+        )
+        .route(
+            "/account/reset-password",
+            get(recovery::reset_page).post(recovery::reset),
+        )
+        .route("/logout-all", post(auth::logout_all))
+        .route("/security", get(security::page))
+        .route("/security/totp/setup", post(security::totp_setup))
+        .route("/security/password", post(protect::change_password))
+        .route("/security/freeze", post(protect::freeze_self))
+        .route("/security/anti-phishing", post(protect::anti_phishing))
+        .route(
+            "/account/freeze",
+            get(protect::freeze_link_page).post(protect::freeze_by_link),
+        )
+        .route("/security/totp/confirm", post(security::totp_confirm))
+        .route(
+            "/security/sessions/{id}/revoke",
+            post(security::revoke_session),
+        )
+        .route(
+            "/security/devices/{id}/forget",
+            post(security::forget_device),
+        )
+        .route("/static/style.css", get(style))
+        .route("/static/pow.js", get(pow_script))
+        .layer(DefaultBodyLimit::max(FORM_BYTES_MAX))
+        .layer(axum::middleware::from_fn(page_headers))
+        .with_state(state)
+}
+
+async fn style() -> Response {
+    asset("text/css; charset=utf-8", STYLE_CSS)
+}
+
+async fn pow_script() -> Response {
+    asset("text/javascript; charset=utf-8", POW_JS)
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// Strict headers on every page.
+async fn page_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    for (name, value) in [
+        ("content-security-policy", PAGE_CSP),
+        ("x-content-type-options", "nosniff"),
+        ("x-frame-options", "DENY"),
+        ("referrer-policy", "no-referrer"),
+        ("cross-origin-opener-policy", "same-origin"),
+        ("cross-origin-resource-policy", "same-origin"),
+        (
+            "permissions-policy",
+            "camera=(), microphone=(), geolocation=()",
+        ),
+    ] {
+        headers.insert(
+            HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        );
+    }
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
+/// The hidden form token bound to a session: derived from the secret session token, so a
+/// cross-site page can neither read nor compute it.
+pub fn csrf_token(session_token: &str) -> String {
+    let digest = Sha256::digest(format!("{CSRF_LABEL}{session_token}").as_bytes());
+    hex::encode(digest).chars().take(CSRF_HEX_CHARS).collect()
+}
+
+/// Whether a submitted form token belongs to the session.
+pub fn csrf_matches(session_token: &str, submitted: &str) -> bool {
+    let expected = csrf_token(session_token);
+    expected.as_bytes().ct_eq(submitted.as_bytes()).into()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[test]
+    fn csrf_token_is_bound_to_the_session() {
+        let token = csrf_token("abc");
+        assert_eq!(token.len(), CSRF_HEX_CHARS);
+        assert!(csrf_matches("abc", &token));
+        assert!(!csrf_matches("abd", &token));
+        assert!(!csrf_matches("abc", ""));
+    }
+}

@@ -1,0 +1,261 @@
+//! Page templates (askama, compiled and auto-escaped at build time) and response helpers.
+
+use askama::Template;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+
+/// Who is logged in, for the header.
+pub struct Who {
+    pub name: String,
+    /// The per-session form token (see [`crate::csrf_token`]).
+    pub csrf: String,
+}
+
+/// The messages every page can show inline.
+#[derive(Default)]
+pub struct Flash {
+    pub notice: String,
+    pub error: String,
+}
+
+impl Flash {
+    pub fn error(message: impl Into<String>) -> Flash {
+        Flash {
+            notice: String::new(),
+            error: message.into(),
+        }
+    }
+
+    pub fn notice(message: impl Into<String>) -> Flash {
+        Flash {
+            notice: message.into(),
+            error: String::new(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "landing.html")]
+pub struct Landing {
+    pub who: Option<Who>,
+    pub notice: String,
+    pub error: String,
+}
+
+#[derive(Template)]
+#[template(path = "signup.html")]
+pub struct Signup {
+    pub who: Option<Who>,
+    pub notice: String,
+    pub error: String,
+    pub identifier: String,
+    pub agreement_version: String,
+}
+
+#[derive(Template)]
+#[template(path = "verify.html")]
+pub struct Verify {
+    pub who: Option<Who>,
+    pub notice: String,
+    pub error: String,
+    pub identifier: String,
+}
+
+/// A proof-of-work challenge the API asked for.
+pub struct Challenge {
+    pub token: String,
+    pub difficulty_bits: u64,
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+pub struct Login {
+    pub who: Option<Who>,
+    pub notice: String,
+    pub error: String,
+    pub identifier: String,
+    pub challenge: Option<Challenge>,
+}
+
+#[derive(Template)]
+#[template(path = "second_factor.html")]
+pub struct SecondFactor {
+    pub who: Option<Who>,
+    pub notice: String,
+    pub error: String,
+    pub pre_auth_token: String,
+}
+
+#[derive(Template)]
+#[template(path = "forgot.html")]
+pub struct Forgot {
+    pub who: Option<Who>,
+    pub notice: String,
+    pub error: String,
+    pub identifier: String,
+}
+
+#[derive(Template)]
+#[template(path = "reset.html")]
+pub struct Reset {
+    pub who: Option<Who>,
+    pub notice: String,
+    pub error: String,
+    pub token: String,
+}
+
+#[derive(Template)]
+#[template(path = "freeze.html")]
+pub struct Freeze {
+    pub who: Option<Who>,
+    pub notice: String,
+    pub error: String,
+    pub token: String,
+    pub valid: bool,
+}
+
+/// A TOTP enrolment in progress.
+pub struct Setup {
+    pub qr_svg: String,
+    pub secret: String,
+}
+
+/// One row of the sessions or devices table.
+pub struct SessionRow {
+    pub id: i64,
+    pub current: bool,
+    pub created: String,
+    pub last_seen: String,
+    pub ip: String,
+    pub user_agent: String,
+}
+
+/// One row of the login-activity table.
+pub struct ActivityRow {
+    pub at: String,
+    pub ip: String,
+    pub method: String,
+    pub result: String,
+    pub user_agent: String,
+}
+
+/// One security event.
+pub struct EventRow {
+    pub at: String,
+    pub kind: String,
+    pub ip: String,
+}
+
+#[derive(Template)]
+#[template(path = "security.html")]
+pub struct Security {
+    pub who: Option<Who>,
+    pub notice: String,
+    pub error: String,
+    pub csrf: String,
+    pub totp_enabled: bool,
+    pub recovery_left: u64,
+    pub recovery_codes: Vec<String>,
+    pub setup: Option<Setup>,
+    pub reauth: bool,
+    pub sessions: Vec<SessionRow>,
+    pub devices: Vec<SessionRow>,
+    pub logins: Vec<ActivityRow>,
+    pub events: Vec<EventRow>,
+}
+
+/// Renders a page with `status`.
+pub fn render<T: Template>(status: StatusCode, page: &T) -> Response {
+    match page.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(error) => {
+            tracing::error!("web: rendering a page failed: {error}");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "page could not be rendered",
+            )
+                .into_response()
+        }
+    }
+}
+
+/// A 303 redirect after a successful form.
+pub fn see_other(path: &str) -> Response {
+    Redirect::to(path).into_response()
+}
+
+/// Passes the API's cookies on. `__Host-` cookies are only accepted by browsers with `Secure`
+/// (which browsers also honour on http://localhost and 127.0.0.1), so it is added when missing.
+pub fn with_cookies(mut response: Response, cookies: &[HeaderValue]) -> Response {
+    for cookie in cookies {
+        let value = match cookie.to_str() {
+            Ok(text) if !text.contains("; Secure") => {
+                HeaderValue::from_str(&format!("{text}; Secure")).unwrap_or_else(|_| cookie.clone())
+            }
+            _ => cookie.clone(),
+        };
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}
+
+/// "YYYY-MM-DD HH:MM" in UTC for a millisecond timestamp.
+pub fn utc_time(at_ms: i64) -> String {
+    let secs = at_ms.div_euclid(1_000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
+        rem / 3_600,
+        (rem % 3_600) / 60
+    )
+}
+
+/// Howard Hinnant's days-to-civil conversion (proleptic Gregorian).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[test]
+    fn utc_time_formats() {
+        assert_eq!(utc_time(0), "1970-01-01 00:00");
+        assert_eq!(utc_time(1_700_000_000_000), "2023-11-14 22:13");
+        assert_eq!(utc_time(951_782_400_000), "2000-02-29 00:00");
+    }
+
+    #[test]
+    fn cookies_get_secure() {
+        let cookie = HeaderValue::from_static("__Host-x=1; Path=/; HttpOnly");
+        let response = with_cookies(see_other("/"), &[cookie]);
+        let set = response.headers().get(header::SET_COOKIE).unwrap();
+        assert!(set.to_str().unwrap().ends_with("; Secure"));
+    }
+
+    #[test]
+    fn pages_escape_input() {
+        let page = Verify {
+            who: None,
+            notice: String::new(),
+            error: "<script>".into(),
+            identifier: "\"><b>".into(),
+        };
+        let html = page.render().unwrap();
+        assert!(!html.contains("<script>"));
+        assert!(!html.contains("\"><b>"));
+    }
+}

@@ -1,0 +1,327 @@
+//! The security center: TOTP enrolment (QR code, confirmation, recovery codes shown once),
+//! sessions and devices with revoke buttons, and the login-activity table.
+
+use axum::Form;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Path, State};
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::api::{self, Caller};
+use crate::auth::{CsrfForm, bad_form, csrf_ok, who};
+use crate::pages::{self, ActivityRow, EventRow, Flash, SessionRow, Setup};
+use crate::{WebState, csrf_token};
+
+/// What a POST adds to the page it renders.
+#[derive(Default)]
+pub struct Extra {
+    setup: Option<Setup>,
+    recovery_codes: Vec<String>,
+    reauth: bool,
+}
+
+fn text(value: &Value, key: &str) -> String {
+    value
+        .get(key)
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string()
+}
+
+fn time(value: &Value, key: &str) -> String {
+    value
+        .get(key)
+        .and_then(Value::as_i64)
+        .map(pages::utc_time)
+        .unwrap_or_default()
+}
+
+fn rows(answer: &api::Answer, key: &str) -> Vec<Value> {
+    answer
+        .body
+        .get(key)
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn session_rows(answer: &api::Answer, key: &str, created_key: &str) -> Vec<SessionRow> {
+    rows(answer, key)
+        .iter()
+        .map(|row| SessionRow {
+            id: row.get("id").and_then(Value::as_i64).unwrap_or_default(),
+            current: row.get("current").and_then(Value::as_bool).unwrap_or(false),
+            created: time(row, created_key),
+            last_seen: time(row, "last_seen_ms"),
+            ip: text(row, "ip"),
+            user_agent: text(row, "user_agent"),
+        })
+        .collect()
+}
+
+async fn get(state: &WebState, caller: &Caller, path: &str) -> api::Answer {
+    api::call(&state.api, caller, Method::GET, path, None).await
+}
+
+/// Renders the security center, or sends the browser to the login page without a session.
+pub async fn view(
+    state: &WebState,
+    caller: &Caller,
+    status: StatusCode,
+    flash: Flash,
+    extra: Extra,
+) -> Response {
+    let (Some(who), Some(token)) = (who(state, caller).await, caller.session_token()) else {
+        return pages::see_other("/login");
+    };
+    let me = get(state, caller, "/api/v1/me").await;
+    let sessions = get(state, caller, "/api/v1/sessions").await;
+    let devices = get(state, caller, "/api/v1/devices").await;
+    let activity = get(state, caller, "/api/v1/activity").await;
+    let logins = rows(&activity, "logins")
+        .iter()
+        .map(|row| ActivityRow {
+            at: time(row, "at_ms"),
+            ip: text(row, "ip"),
+            method: text(row, "method"),
+            result: text(row, "result"),
+            user_agent: text(row, "user_agent"),
+        })
+        .collect();
+    let events = rows(&activity, "security_events")
+        .iter()
+        .map(|row| EventRow {
+            at: time(row, "at_ms"),
+            kind: text(row, "kind"),
+            ip: text(row, "ip"),
+        })
+        .collect();
+    let page = pages::Security {
+        who: Some(who),
+        notice: flash.notice,
+        error: flash.error,
+        csrf: csrf_token(&token),
+        totp_enabled: me.body.get("totp_enabled").and_then(Value::as_bool) == Some(true),
+        recovery_left: me
+            .body
+            .get("recovery_codes_remaining")
+            .and_then(Value::as_u64)
+            .unwrap_or(0),
+        recovery_codes: extra.recovery_codes,
+        setup: extra.setup,
+        reauth: extra.reauth,
+        sessions: session_rows(&sessions, "sessions", "created_ms"),
+        devices: session_rows(&devices, "devices", "first_seen_ms"),
+        logins,
+        events,
+    };
+    pages::render(status, &page)
+}
+
+pub async fn page(State(state): State<WebState>, caller: Caller) -> Response {
+    view(
+        &state,
+        &caller,
+        StatusCode::OK,
+        Flash::default(),
+        Extra::default(),
+    )
+    .await
+}
+
+pub fn expired_form() -> Response {
+    (
+        StatusCode::FORBIDDEN,
+        "This form expired; reload the page and try again",
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+pub struct SetupForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// Re-authenticates with the password through the API's `/api/v1/reauth` and switches `caller`
+/// to the fresh session token, returning its cookies. On failure the answer is the security page
+/// with the API's error (or `wrong_password` when given) and `extra`.
+pub async fn reauthenticate(
+    state: &WebState,
+    caller: &mut Caller,
+    password: &str,
+    wrong_password: Option<&str>,
+    extra: Extra,
+) -> Result<Vec<axum::http::HeaderValue>, Response> {
+    let body = json!({"password": password});
+    let path = "/api/v1/reauth";
+    let reauth = api::call(&state.api, caller, Method::POST, path, Some(body)).await;
+    if !reauth.is_ok() {
+        let message = wrong_password.map_or_else(|| reauth.error_message(), str::to_owned);
+        return Err(view(state, caller, reauth.status, Flash::error(message), extra).await);
+    }
+    caller.use_session(&reauth.text("/session_token"));
+    Ok(reauth.cookies)
+}
+
+/// Starts TOTP enrolment; asks for the password first when the last one is over 10 minutes old.
+pub async fn totp_setup(
+    State(state): State<WebState>,
+    mut caller: Caller,
+    form: Result<Form<SetupForm>, FormRejection>,
+) -> Response {
+    let form = match form {
+        Ok(Form(form)) => form,
+        Err(rejection) => return bad_form(&rejection),
+    };
+    if !csrf_ok(&caller, &form.csrf) {
+        return expired_form();
+    }
+    let mut cookies = Vec::new();
+    if !form.password.is_empty() {
+        let extra = Extra {
+            reauth: true,
+            ..Extra::default()
+        };
+        cookies = match reauthenticate(&state, &mut caller, &form.password, None, extra).await {
+            Ok(cookies) => cookies,
+            Err(page) => return page,
+        };
+    }
+    let answer = api::call(
+        &state.api,
+        &caller,
+        Method::POST,
+        "/api/v1/2fa/totp/setup",
+        None,
+    )
+    .await;
+    let (status, flash, extra) = if answer.is_ok() {
+        let setup = Setup {
+            qr_svg: answer.text("/qr_svg"),
+            secret: answer.text("/secret"),
+        };
+        let extra = Extra {
+            setup: Some(setup),
+            ..Extra::default()
+        };
+        (StatusCode::OK, Flash::default(), extra)
+    } else if answer.error_code() == "reauth_required" {
+        let extra = Extra {
+            reauth: true,
+            ..Extra::default()
+        };
+        (StatusCode::OK, Flash::default(), extra)
+    } else {
+        let flash = Flash::error(answer.error_message());
+        (answer.status, flash, Extra::default())
+    };
+    let response = view(&state, &caller, status, flash, extra).await;
+    pages::with_cookies(response, &cookies)
+}
+
+#[derive(Deserialize)]
+pub struct ConfirmForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    code: String,
+}
+
+/// Confirms enrolment with a first code and shows the recovery codes once.
+pub async fn totp_confirm(
+    State(state): State<WebState>,
+    caller: Caller,
+    form: Result<Form<ConfirmForm>, FormRejection>,
+) -> Response {
+    let form = match form {
+        Ok(Form(form)) => form,
+        Err(rejection) => return bad_form(&rejection),
+    };
+    if !csrf_ok(&caller, &form.csrf) {
+        return expired_form();
+    }
+    let body = json!({"code": form.code.trim()});
+    let path = "/api/v1/2fa/totp/confirm";
+    let answer = api::call(&state.api, &caller, Method::POST, path, Some(body)).await;
+    if !answer.is_ok() {
+        let flash = Flash::error(format!(
+            "{} Start the setup again to get a new key.",
+            answer.error_message()
+        ));
+        return view(&state, &caller, answer.status, flash, Extra::default()).await;
+    }
+    let recovery_codes = answer
+        .body
+        .get("recovery_codes")
+        .and_then(Value::as_array)
+        .map(|codes| {
+            codes
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    let extra = Extra {
+        recovery_codes,
+        ..Extra::default()
+    };
+    let flash = Flash::notice("Two-step verification is on.");
+    view(&state, &caller, StatusCode::OK, flash, extra).await
+}
+
+async fn delete(
+    state: &WebState,
+    caller: &Caller,
+    form: Result<Form<CsrfForm>, FormRejection>,
+    path: String,
+    done: &str,
+) -> Response {
+    let form = match form {
+        Ok(Form(form)) => form,
+        Err(rejection) => return bad_form(&rejection),
+    };
+    if !csrf_ok(caller, &form.csrf) {
+        return expired_form();
+    }
+    let answer = api::call(&state.api, caller, Method::DELETE, &path, None).await;
+    let (status, flash) = if answer.is_ok() {
+        (StatusCode::OK, Flash::notice(done))
+    } else {
+        (answer.status, Flash::error(answer.error_message()))
+    };
+    let response = view(state, caller, status, flash, Extra::default()).await;
+    pages::with_cookies(response, &answer.cookies)
+}
+
+pub async fn revoke_session(
+    State(state): State<WebState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    form: Result<Form<CsrfForm>, FormRejection>,
+) -> Response {
+    let path = format!("/api/v1/sessions/{id}");
+    delete(&state, &caller, form, path, "The session was ended.").await
+}
+
+pub async fn forget_device(
+    State(state): State<WebState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    form: Result<Form<CsrfForm>, FormRejection>,
+) -> Response {
+    let path = format!("/api/v1/devices/{id}");
+    delete(
+        &state,
+        &caller,
+        form,
+        path,
+        "The device was forgotten and its sessions ended.",
+    )
+    .await
+}
