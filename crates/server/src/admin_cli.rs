@@ -1,0 +1,286 @@
+//! `bulwark admin …`: the command-line client of the admin API. It reads the operator token from
+//! `BULWARK_ADMIN_TOKEN` or `DATA/admin.token`, and prints either a short human line or, with
+//! `--json`, the server's JSON answer.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use serde_json::{Value, json};
+
+#[derive(Debug, Args)]
+pub struct AdminArgs {
+    /// Base URL of the admin listener.
+    #[arg(
+        long,
+        env = "BULWARK_ADMIN_URL",
+        default_value = "http://127.0.0.1:8081"
+    )]
+    pub url: String,
+    /// Data directory holding `admin.token` (used when BULWARK_ADMIN_TOKEN is not set).
+    #[arg(long, env = "BULWARK_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+    /// Print the raw JSON answer.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: AdminCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// API keys.
+    Apikey {
+        #[command(subcommand)]
+        command: ApikeyCommand,
+    },
+    /// Deposits.
+    Deposit {
+        #[command(subcommand)]
+        command: DepositCommand,
+    },
+    /// A user's balances as the engine holds them.
+    Balances {
+        #[arg(long)]
+        user: i64,
+    },
+    /// Halt or resume one market.
+    Market {
+        /// `halt` or `resume`.
+        action: String,
+        symbol: String,
+    },
+    /// Halt all trading.
+    Halt,
+    /// Resume all trading.
+    Resume,
+    /// Engine status: sequence numbers, state hash, ledger totals.
+    Status,
+    /// Compare the SQL read models with the engine.
+    Consistency,
+    /// Decide a lost-second-factor reset request (audited).
+    Twofa {
+        /// `approve` or `reject`.
+        decision: String,
+        /// The request id.
+        #[arg(long)]
+        id: i64,
+        /// The deciding staff member's user id (never the requester).
+        #[arg(long)]
+        reviewer: i64,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// The newest audit-log entries.
+    Audit {
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user; prints the user id.
+    Create {
+        #[arg(long)]
+        email: String,
+    },
+    /// Unfreeze a frozen account after staff review (audited).
+    Unfreeze {
+        #[arg(long)]
+        user: i64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApikeyCommand {
+    /// Create an API key; prints key, secret and memo once.
+    Create {
+        #[arg(long)]
+        user: i64,
+        /// Comma list of read, trade, withdraw.
+        #[arg(long, default_value = "read,trade")]
+        scopes: String,
+        /// Comma list of allowed IPs or CIDR ranges.
+        #[arg(long, default_value = "")]
+        ip: String,
+        #[arg(long)]
+        memo: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DepositCommand {
+    /// Credit a deposit; idempotent by --ref.
+    Credit {
+        #[arg(long)]
+        user: i64,
+        #[arg(long)]
+        asset: String,
+        #[arg(long)]
+        amount: String,
+        #[arg(long = "ref")]
+        reference: String,
+    },
+}
+
+fn token(args: &AdminArgs) -> anyhow::Result<String> {
+    if let Ok(token) = std::env::var("BULWARK_ADMIN_TOKEN")
+        && !token.is_empty()
+    {
+        return Ok(token);
+    }
+    let path = args.data_dir.join("admin.token");
+    let token = std::fs::read_to_string(&path)
+        .with_context(|| format!("reading {} (or set BULWARK_ADMIN_TOKEN)", path.display()))?;
+    Ok(token.trim().to_owned())
+}
+
+pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
+    let token = token(&args)?;
+    let (method, path, body) = request_of(&args.command);
+    let url = format!("{}{}", args.url.trim_end_matches('/'), path);
+    let client = reqwest::Client::new();
+    let request = match method {
+        "GET" => client.get(&url),
+        _ => client.post(&url).json(&body),
+    };
+    let response = request
+        .bearer_auth(token)
+        .send()
+        .await
+        .with_context(|| format!("calling {url}"))?;
+    let status = response.status();
+    let answer: Value = response.json().await.context("reading the answer")?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&answer)?);
+    } else if status.is_success() {
+        println!("{}", human(&args.command, &answer));
+    }
+    if !status.is_success() {
+        let message = answer
+            .pointer("/error/message")
+            .and_then(Value::as_str)
+            .unwrap_or("request failed");
+        bail!("{status}: {message}");
+    }
+    Ok(())
+}
+
+fn request_of(command: &AdminCommand) -> (&'static str, String, Value) {
+    match command {
+        AdminCommand::User {
+            command: UserCommand::Create { email },
+        } => ("POST", "/admin/v1/users".into(), json!({"email": email})),
+        AdminCommand::User {
+            command: UserCommand::Unfreeze { user },
+        } => (
+            "POST",
+            format!("/admin/v1/users/{user}/unfreeze"),
+            json!({}),
+        ),
+        AdminCommand::Apikey {
+            command:
+                ApikeyCommand::Create {
+                    user,
+                    scopes,
+                    ip,
+                    memo,
+                },
+        } => (
+            "POST",
+            "/admin/v1/apikeys".into(),
+            json!({"user_id": user, "scopes": scopes, "ip": ip, "memo": memo}),
+        ),
+        AdminCommand::Deposit {
+            command:
+                DepositCommand::Credit {
+                    user,
+                    asset,
+                    amount,
+                    reference,
+                },
+        } => (
+            "POST",
+            "/admin/v1/deposits".into(),
+            json!({"user_id": user, "asset": asset, "amount": amount, "reference": reference}),
+        ),
+        AdminCommand::Balances { user } => (
+            "GET",
+            format!("/admin/v1/balances?user_id={user}"),
+            Value::Null,
+        ),
+        AdminCommand::Market { action, symbol } => (
+            "POST",
+            format!("/admin/v1/markets/{symbol}/{action}"),
+            json!({}),
+        ),
+        AdminCommand::Twofa {
+            decision,
+            id,
+            reviewer,
+            reason,
+        } => (
+            "POST",
+            format!("/admin/v1/2fa-resets/{id}/{decision}"),
+            json!({"reviewer_id": reviewer, "reason": reason}),
+        ),
+        AdminCommand::Halt => ("POST", "/admin/v1/trading/halt".into(), json!({})),
+        AdminCommand::Resume => ("POST", "/admin/v1/trading/resume".into(), json!({})),
+        AdminCommand::Status => ("GET", "/admin/v1/engine".into(), Value::Null),
+        AdminCommand::Consistency => ("GET", "/admin/v1/consistency".into(), Value::Null),
+        AdminCommand::Audit { limit } => {
+            ("GET", format!("/admin/v1/audit?limit={limit}"), Value::Null)
+        }
+    }
+}
+
+fn human(command: &AdminCommand, answer: &Value) -> String {
+    let field = |name: &str| {
+        answer.get(name).map_or_else(String::new, |v| {
+            v.as_str().map_or_else(|| v.to_string(), str::to_owned)
+        })
+    };
+    match command {
+        AdminCommand::User {
+            command: UserCommand::Unfreeze { .. },
+        } => format!("user {} {}", field("user_id"), field("status")),
+        AdminCommand::User { .. } => field("user_id"),
+        AdminCommand::Apikey { .. } => format!(
+            "key {}\nsecret {}\nmemo {}",
+            field("access_key"),
+            field("secret"),
+            field("memo")
+        ),
+        AdminCommand::Deposit { .. } => format!("{} (seq {})", field("status"), field("seq")),
+        AdminCommand::Balances { .. } => answer
+            .get("balances")
+            .and_then(Value::as_array)
+            .map(|rows| {
+                rows.iter()
+                    .map(|r| {
+                        let text = |name: &str| {
+                            r.get(name)
+                                .and_then(Value::as_str)
+                                .unwrap_or("?")
+                                .to_owned()
+                        };
+                        format!(
+                            "{} available {} held {}",
+                            text("asset"),
+                            text("available"),
+                            text("held")
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+            .unwrap_or_default(),
+        _ => serde_json::to_string_pretty(answer).unwrap_or_default(),
+    }
+}

@@ -1,0 +1,401 @@
+//! Benchmarks of the durable path: raw journal group commit (JOURNAL), the full engine behind the
+//! real sequencer with fsync before acknowledgement under open-loop load (DURABLE), and start-up
+//! recovery from a snapshot plus a long journal tail (RECOVERY). Workload: BOOK-A of
+//! reference/benchmarks.md §5, turned into engine commands; orders carry client ids so cancels can
+//! be issued without waiting for the acknowledgement of the order they cancel.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use bulwark_bench::engine_bench::{setup_commands, user_of};
+use bulwark_bench::workload::{self, Op, WorkloadSpec};
+use bulwark_engine::{
+    Command, CommandHeader, Engine, MarketId, NewOrder, OrderKind, OrderTarget, StpMode, codec,
+};
+use bulwark_journal::{FsyncPolicy, Journal, JournalOptions};
+use bulwark_sequencer::{Reply, Sequencer, SequencerOptions, SubmitError};
+use bulwark_types::{CommandId, Side};
+use serde_json::json;
+
+use crate::bench_cli::BenchArgs;
+
+/// Seconds of offered load per DURABLE rate (capped by the workload's 1 M ops).
+const DURABLE_SECONDS: u64 = 3;
+/// Below this lead time the DURABLE generator submits at once rather than sleeping.
+const GENERATOR_SLEEP_MIN_US: u64 = 100;
+/// Records per commit measured by JOURNAL.
+const JOURNAL_BATCHES: &[usize] = &[1, 16, 64, 256, 1_024, 4_096];
+/// Records each JOURNAL batch size writes.
+const JOURNAL_RECORDS_PER_SIZE: usize = 200_000;
+/// Commits at most per JOURNAL batch size (bounds the time of the batch-of-1 case).
+const JOURNAL_COMMITS_MAX: usize = 3_000;
+
+pub fn run(args: &BenchArgs, scratch: &Path) -> anyhow::Result<()> {
+    match args.name.as_str() {
+        "journal" => journal(scratch),
+        "durable" => durable(args, scratch),
+        "recovery" => recovery(args, scratch),
+        other => bail!("unknown pipeline benchmark {other}"),
+    }
+}
+
+fn place(id: u32, buy: bool, kind: OrderKind, price: u32, qty: u32) -> Command {
+    Command::PlaceOrder(NewOrder {
+        user: user_of(id),
+        market: MarketId(0),
+        side: if buy { Side::Buy } else { Side::Sell },
+        kind,
+        price_ticks: i64::from(price),
+        size_lots: i64::from(qty),
+        notional: 0,
+        client_order_id: Some(format!("w{id}")),
+        stp: StpMode::None,
+    })
+}
+
+/// The engine command of one workload op (market buys are IOC at the top price, as in ENGINE).
+fn command_of(op: &Op) -> Command {
+    match *op {
+        Op::Limit {
+            id,
+            buy,
+            price,
+            qty,
+        } => place(id, buy, OrderKind::Limit, price, qty),
+        Op::Market { id, buy: true, qty } => {
+            place(id, true, OrderKind::Ioc, workload::MAX_PRICE_TICKS, qty)
+        }
+        Op::Market {
+            id,
+            buy: false,
+            qty,
+        } => place(id, false, OrderKind::Market, 0, qty),
+        Op::Cancel { id } => Command::CancelOrder {
+            user: user_of(id),
+            target: OrderTarget::Client(format!("w{id}")),
+        },
+    }
+}
+
+fn command_id(n: u64) -> CommandId {
+    CommandId(u128::from(n).to_le_bytes())
+}
+
+/// Latency percentiles in microseconds.
+#[derive(serde::Serialize)]
+struct Latency {
+    count: usize,
+    p50_us: f64,
+    p99_us: f64,
+    p99_9_us: f64,
+    max_us: f64,
+}
+
+impl std::fmt::Display for Latency {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:.1} / {:.1} / {:.1} / {:.1}",
+            self.p50_us, self.p99_us, self.p99_9_us, self.max_us
+        )
+    }
+}
+
+fn percentiles(samples: &mut [u64]) -> Latency {
+    samples.sort_unstable();
+    let at = |per_million: usize| {
+        if samples.is_empty() {
+            return 0;
+        }
+        let rank = (samples.len() * per_million).div_ceil(1_000_000).max(1) - 1;
+        samples
+            .get(rank.min(samples.len() - 1))
+            .copied()
+            .unwrap_or(0)
+    };
+    Latency {
+        count: samples.len(),
+        p50_us: at(500_000) as f64 / 1e3,
+        p99_us: at(990_000) as f64 / 1e3,
+        p99_9_us: at(999_000) as f64 / 1e3,
+        max_us: samples.last().copied().unwrap_or(0) as f64 / 1e3,
+    }
+}
+
+fn journal(scratch: &Path) -> anyhow::Result<()> {
+    let book = workload::generate(&workload::BOOK_A);
+    let mut payloads = Vec::new();
+    for (n, op) in book.ops.iter().enumerate().take(JOURNAL_RECORDS_PER_SIZE) {
+        let header = CommandHeader {
+            seq: n as u64 + 1,
+            timestamp_ms: 0,
+            id: command_id(n as u64),
+        };
+        payloads.push(codec::encode_command(&header, &command_of(op)));
+    }
+    let mean_bytes =
+        payloads.iter().map(Vec::len).sum::<usize>() as f64 / payloads.len().max(1) as f64;
+    println!(
+        "| JOURNAL batch | records | records/s | commit p50 / p99 / p99.9 / max (µs) |\n|---|---|---|---|"
+    );
+    for &batch in JOURNAL_BATCHES {
+        let dir = scratch.join(format!("journal-{batch}"));
+        let (mut journal, _) = Journal::open(&dir, JournalOptions::default())?;
+        let mut seq = 0_u64;
+        let mut commit_ns = Vec::new();
+        let started = Instant::now();
+        for chunk in payloads.chunks(batch).take(JOURNAL_COMMITS_MAX) {
+            for payload in chunk {
+                seq += 1;
+                journal.append(seq, payload)?;
+            }
+            let commit_started = Instant::now();
+            journal.commit()?;
+            commit_ns.push(u64::try_from(commit_started.elapsed().as_nanos()).unwrap_or(u64::MAX));
+        }
+        let elapsed = started.elapsed().as_secs_f64();
+        let stats = percentiles(&mut commit_ns);
+        let line = json!({"benchmark": "journal", "fsync": "always", "records_per_commit": batch, "records": seq,
+                          "record_bytes_mean": mean_bytes, "records_per_s": seq as f64 / elapsed,
+                          "commits_per_s": commit_ns.len() as f64 / elapsed, "commit": stats});
+        println!("{line}");
+        println!(
+            "| {batch} | {seq} | {:.0} | {stats} |",
+            seq as f64 / elapsed
+        );
+        drop(journal);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    Ok(())
+}
+
+/// Submits a command and blocks until its durable receipt (for setup and prefill).
+fn submit_wait(
+    handle: &bulwark_sequencer::SequencerHandle,
+    n: u64,
+    command: Command,
+) -> anyhow::Result<()> {
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    loop {
+        let tx = tx.clone();
+        match handle.submit_with(
+            command_id(n),
+            command.clone(),
+            Reply::Callback(Box::new(move |r| {
+                let _ = tx.send(r);
+            })),
+        ) {
+            Ok(()) => break,
+            Err(SubmitError::Busy) => std::thread::sleep(Duration::from_micros(100)),
+            Err(error) => bail!("{error}"),
+        }
+    }
+    rx.recv()
+        .context("pipeline stopped")?
+        .outcome
+        .map_err(|r| anyhow::anyhow!("setup command rejected: {r}"))?;
+    Ok(())
+}
+
+fn durable(args: &BenchArgs, scratch: &Path) -> anyhow::Result<()> {
+    let book = workload::generate(&workload::BOOK_A);
+    println!(
+        "| DURABLE offered ops/s | completed | sustained ops/s | ack p50 / p99 / p99.9 / max (µs) | busy | rejected | fsyncs/s |\n|---|---|---|---|---|---|---|"
+    );
+    for &rate in &args.rates {
+        let dir = scratch.join(format!("durable-{rate}"));
+        durable_rate(&book, rate, &dir)?;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    Ok(())
+}
+
+fn durable_rate(book: &workload::Workload, rate: u64, dir: &Path) -> anyhow::Result<()> {
+    let recovered = bulwark_sequencer::recover(
+        &dir.join("journal"),
+        &dir.join("snapshots"),
+        JournalOptions::default(),
+        0,
+        &mut |_, _| {},
+    )?;
+    let mut options = SequencerOptions::new(dir.join("snapshots"));
+    options.snapshot_every_commands = 0;
+    options.order_queue_max = 1 << 20;
+    let sequencer = Sequencer::start(recovered.engine, recovered.journal, options, Vec::new())?;
+    let handle = sequencer.handle();
+    let mut n = 0_u64;
+    for command in setup_commands()
+        .into_iter()
+        .chain(book.prefill.iter().map(command_of))
+    {
+        n += 1;
+        submit_wait(&handle, n, command)?;
+    }
+    let count = usize::try_from((rate * DURABLE_SECONDS).min(book.ops.len() as u64)).unwrap_or(0);
+    let done: Arc<Vec<AtomicU64>> = Arc::new((0..count).map(|_| AtomicU64::new(0)).collect());
+    let rejected = Arc::new(AtomicU64::new(0));
+    let completed = Arc::new(AtomicU64::new(0));
+    let (_, batches_before, _) = handle.counters();
+    let interval_ns = 1_000_000_000 / rate.max(1);
+    let start = Instant::now();
+    let mut busy = 0_u64;
+    for (i, op) in book.ops.iter().take(count).enumerate() {
+        let scheduled = Duration::from_nanos(interval_ns * i as u64);
+        // Clients do not run on the server's cores: sleep until the op is due instead of
+        // spinning, and submit whatever is due in a burst.
+        let elapsed = start.elapsed();
+        if scheduled > elapsed + Duration::from_micros(GENERATOR_SLEEP_MIN_US) {
+            std::thread::sleep(scheduled - elapsed);
+        }
+        let (done, rejected, completed) = (
+            Arc::clone(&done),
+            Arc::clone(&rejected),
+            Arc::clone(&completed),
+        );
+        let reply = Reply::Callback(Box::new(move |receipt| {
+            let at = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            if let Some(slot) = done.get(i) {
+                slot.store(at.max(1), Ordering::Relaxed);
+            }
+            if receipt.outcome.is_err() {
+                rejected.fetch_add(1, Ordering::Relaxed);
+            }
+            completed.fetch_add(1, Ordering::Release);
+        }));
+        n += 1;
+        if handle
+            .submit_with(command_id(n), command_of(op), reply)
+            .is_err()
+        {
+            busy += 1;
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while completed.load(Ordering::Acquire) + busy < count as u64 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let (_, batches_after, _) = handle.counters();
+    sequencer.shutdown();
+    let mut latencies: Vec<u64> = done
+        .iter()
+        .enumerate()
+        .filter_map(|(i, at)| {
+            let at = at.load(Ordering::Relaxed);
+            (at > 0).then(|| at.saturating_sub(interval_ns * i as u64))
+        })
+        .collect();
+    let last_done = done
+        .iter()
+        .map(|a| a.load(Ordering::Relaxed))
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    let sustained = latencies.len() as f64 / (last_done as f64 / 1e9);
+    let fsyncs = (batches_after - batches_before) as f64 / (last_done as f64 / 1e9);
+    let stats = percentiles(&mut latencies);
+    let line = json!({"benchmark": "durable", "workload": "BOOK-A", "fsync": "always", "offered_ops_per_s": rate,
+                      "submitted": count, "completed": stats.count, "busy": busy, "rejected": rejected.load(Ordering::Relaxed),
+                      "sustained_ops_per_s": sustained, "fsyncs_per_s": fsyncs, "ack": stats});
+    println!("{line}");
+    println!(
+        "| {rate} | {} | {sustained:.0} | {stats} | {busy} | {} | {fsyncs:.0} |",
+        stats.count,
+        rejected.load(Ordering::Relaxed)
+    );
+    Ok(())
+}
+
+fn recovery(args: &BenchArgs, scratch: &Path) -> anyhow::Result<()> {
+    let spec = WorkloadSpec {
+        name: "BOOK-A-long",
+        measured_ops: args.recovery_commands,
+        ..workload::BOOK_A
+    };
+    let book = workload::generate(&spec);
+    let journal_dir = scratch.join("journal");
+    let snapshot_dir = scratch.join("snapshots");
+    std::fs::create_dir_all(&snapshot_dir)?;
+    let build_options = JournalOptions {
+        fsync: FsyncPolicy::Never,
+        ..JournalOptions::default()
+    };
+    let (mut journal, _) = Journal::open(&journal_dir, build_options)?;
+    let mut engine = Engine::new();
+    let mut events = Vec::new();
+    let mut buf = Vec::new();
+    let mut seq = 0_u64;
+    let mut apply =
+        |engine: &mut Engine, journal: &mut Journal, command: &Command| -> anyhow::Result<()> {
+            seq += 1;
+            let header = CommandHeader {
+                seq,
+                timestamp_ms: i64::try_from(seq).unwrap_or(0),
+                id: command_id(seq),
+            };
+            buf.clear();
+            codec::encode_command_into(&header, command, &mut buf);
+            journal.append(seq, &buf)?;
+            events.clear();
+            let _ = engine.apply(&header, command, &mut events);
+            if seq.is_multiple_of(4_096) {
+                journal.commit()?;
+            }
+            Ok(())
+        };
+    for command in setup_commands().iter().chain(
+        book.prefill
+            .iter()
+            .map(command_of)
+            .collect::<Vec<_>>()
+            .iter(),
+    ) {
+        apply(&mut engine, &mut journal, command)?;
+    }
+    journal.commit()?;
+    bulwark_journal::write_snapshot(
+        &snapshot_dir,
+        engine.last_seq(),
+        engine.state_hash(),
+        &engine.encode_snapshot(),
+    )?;
+    let snapshot_seq = engine.last_seq();
+    for op in &book.ops {
+        apply(&mut engine, &mut journal, &command_of(op))?;
+    }
+    journal.commit()?;
+    drop(journal);
+    let live_hash = engine.state_hash();
+    let tail = engine.last_seq() - snapshot_seq;
+    drop(engine);
+    let mut seconds = Vec::new();
+    for _ in 0..args.runs.max(1) {
+        let started = Instant::now();
+        let recovered = bulwark_sequencer::recover(
+            &journal_dir,
+            &snapshot_dir,
+            JournalOptions::default(),
+            u64::MAX,
+            &mut |_, _| {},
+        )?;
+        seconds.push(started.elapsed().as_secs_f64());
+        if recovered.engine.state_hash() != live_hash {
+            bail!("recovered state hash differs from the live state");
+        }
+    }
+    seconds.sort_by(f64::total_cmp);
+    let best = seconds.first().copied().unwrap_or(f64::NAN);
+    let median = seconds.get(seconds.len() / 2).copied().unwrap_or(f64::NAN);
+    let line = json!({"benchmark": "recovery", "workload": spec.name, "snapshot_seq": snapshot_seq, "replayed": tail,
+                      "best_s": best, "median_s": median, "best_commands_per_s": tail as f64 / best,
+                      "median_commands_per_s": tail as f64 / median, "hash_equal": true});
+    println!("{line}");
+    println!(
+        "| RECOVERY | {tail} commands after a snapshot at seq {snapshot_seq} | best {:.2} M/s ({best:.2} s) | median {:.2} M/s | hash equal |",
+        tail as f64 / best / 1e6,
+        tail as f64 / median / 1e6
+    );
+    Ok(())
+}

@@ -1,0 +1,13 @@
+//! Wiring of the `bulwark` binary: configuration, the data directory, the projector, the admin
+//! API and its CLI, journal verification and the benchmark runner.
+
+pub mod admin_api;
+pub mod admin_cli;
+pub mod bench_cli;
+pub mod bench_pipeline;
+pub mod config;
+pub mod data_dir;
+pub mod genesis;
+pub mod projector;
+pub mod serve;
+pub mod verify;

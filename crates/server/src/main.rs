@@ -1,0 +1,75 @@
+//! `bulwark`: the exchange and its tools in one binary.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use bulwark_server::{admin_cli, config, serve, verify};
+
+#[derive(Parser)]
+#[command(
+    name = "bulwark",
+    version,
+    about = "Bulwark: a self-hostable cryptocurrency exchange"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the exchange (public API on 127.0.0.1:8080, admin API on 127.0.0.1:8081).
+    Serve(config::ServeArgs),
+    /// Staff operations through the admin API.
+    Admin(admin_cli::AdminArgs),
+    /// Journal tools.
+    Journal {
+        #[command(subcommand)]
+        command: JournalCommand,
+    },
+    /// Benchmarks (release builds): book, engine, journal, durable, recovery.
+    Bench(bulwark_server::bench_cli::BenchArgs),
+}
+
+#[derive(Subcommand)]
+enum JournalCommand {
+    /// Check framing and continuity, replay everything, print state hash and ledger totals.
+    Verify {
+        #[arg(long, env = "BULWARK_DATA_DIR", default_value = "data")]
+        data_dir: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("BULWARK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    init_logging();
+    match cli.command {
+        Command::Serve(args) => {
+            let config = config::Config::load(&args)?;
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?
+                .block_on(serve::run(config))
+        }
+        Command::Admin(args) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(admin_cli::run(args)),
+        Command::Journal {
+            command: JournalCommand::Verify { data_dir, json },
+        } => verify::run(&data_dir, json),
+        Command::Bench(args) => bulwark_server::bench_cli::run(args),
+    }
+}

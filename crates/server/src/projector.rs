@@ -1,0 +1,184 @@
+//! The projector: turns durable engine events into SQL read models (orders, trades, balances),
+//! writing each batch together with its last sequence number in one transaction. After a crash
+//! it resumes exactly after what the store already holds, because recovery replays the events
+//! after `projected_seq` into it.
+
+use std::sync::Arc;
+use std::sync::mpsc::Receiver;
+
+use bulwark_engine::{CancelReason, Event, OrderKind, OrderState, OrderView, StpMode, TradeView};
+use bulwark_sequencer::{Catalog, EventBatch};
+use bulwark_store::{BalanceRow, OrderRow, ProjectionBatch, Store, TradeRow};
+
+/// Event batches merged into one SQL transaction at most, when the projector falls behind.
+pub const PROJECTOR_MERGE_BATCHES_MAX: usize = 64;
+
+pub fn kind_name(kind: OrderKind) -> &'static str {
+    match kind {
+        OrderKind::Limit => "limit",
+        OrderKind::Market => "market",
+        OrderKind::PostOnly => "limit_maker",
+        OrderKind::Ioc => "ioc",
+        OrderKind::Fok => "fok",
+    }
+}
+
+pub fn state_name(state: OrderState) -> &'static str {
+    match state {
+        OrderState::New => "new",
+        OrderState::PartiallyFilled => "partially_filled",
+        OrderState::Filled => "filled",
+        OrderState::Canceled => "canceled",
+        OrderState::PartiallyCanceled => "partially_canceled",
+    }
+}
+
+fn stp_name(stp: StpMode) -> &'static str {
+    match stp {
+        StpMode::None => "none",
+        StpMode::CancelMaker => "cancel_maker",
+        StpMode::CancelTaker => "cancel_taker",
+        StpMode::CancelBoth => "cancel_both",
+    }
+}
+
+fn reason_name(reason: CancelReason) -> &'static str {
+    match reason {
+        CancelReason::User => "user",
+        CancelReason::Expired => "expired",
+        CancelReason::SelfTrade => "stp",
+        CancelReason::NotionalExhausted => "notional_exhausted",
+    }
+}
+
+fn to_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+fn symbol_of(catalog: &Catalog, market: bulwark_engine::MarketId) -> String {
+    catalog
+        .markets
+        .get(usize::try_from(market.0).unwrap_or(usize::MAX))
+        .map_or_else(|| format!("#{}", market.0), |m| m.spec.symbol.clone())
+}
+
+pub fn order_row(catalog: &Catalog, order: &OrderView, seq: u64) -> OrderRow {
+    OrderRow {
+        order_id: to_i64(order.id.0),
+        user_id: to_i64(order.user.0),
+        symbol: symbol_of(catalog, order.market),
+        side: order.side.as_str().into(),
+        kind: kind_name(order.kind).into(),
+        price_ticks: order.price_ticks,
+        size_lots: order.size_lots,
+        notional: order.notional,
+        filled_lots: order.filled_lots,
+        filled_quote: order.filled_quote,
+        fee_paid: order.fee_paid,
+        state: state_name(order.state).into(),
+        cancel_reason: order.cancel_reason.map(|r| reason_name(r).into()),
+        client_order_id: order.client_order_id.clone(),
+        stp: stp_name(order.stp).into(),
+        created_ms: order.created_ms,
+        updated_ms: order.updated_ms,
+        last_seq: to_i64(seq),
+    }
+}
+
+fn trade_row(catalog: &Catalog, trade: &TradeView, seq: u64) -> TradeRow {
+    let code = |asset| bulwark_api::format::asset_code(catalog, asset).to_owned();
+    TradeRow {
+        trade_id: to_i64(trade.id.0),
+        symbol: symbol_of(catalog, trade.market),
+        price_ticks: trade.price_ticks,
+        size_lots: trade.size_lots,
+        quote_amount: trade.quote_amount,
+        taker_side: trade.taker_side.as_str().into(),
+        maker_order_id: to_i64(trade.maker_order.0),
+        taker_order_id: to_i64(trade.taker_order.0),
+        maker_user_id: to_i64(trade.maker_user.0),
+        taker_user_id: to_i64(trade.taker_user.0),
+        maker_fee: trade.maker_fee,
+        maker_fee_asset: code(trade.maker_fee_asset),
+        taker_fee: trade.taker_fee,
+        taker_fee_asset: code(trade.taker_fee_asset),
+        timestamp_ms: trade.timestamp_ms,
+        seq: to_i64(seq),
+    }
+}
+
+/// Rows of a run of event batches; assets and markets added in the run are resolved against
+/// `catalog`, which must already contain them.
+pub fn rows_of(catalog: &Catalog, batches: &[Arc<EventBatch>]) -> ProjectionBatch {
+    let mut rows = ProjectionBatch::default();
+    for batch in batches {
+        for event in &batch.events {
+            match &event.event {
+                Event::Order(order) => rows.orders.push(order_row(catalog, order, event.seq)),
+                Event::Trade(trade) => rows.trades.push(trade_row(catalog, trade, event.seq)),
+                Event::Balance {
+                    user,
+                    asset,
+                    available,
+                    held,
+                } => rows.balances.push(BalanceRow {
+                    user_id: to_i64(user.0),
+                    asset: bulwark_api::format::asset_code(catalog, *asset).to_owned(),
+                    available: *available,
+                    held: *held,
+                    last_seq: to_i64(event.seq),
+                }),
+                _ => {}
+            }
+        }
+    }
+    rows
+}
+
+/// Writes one run of batches and reports the new projected seq.
+pub async fn project(
+    store: &Store,
+    catalog: &Catalog,
+    batches: &[Arc<EventBatch>],
+) -> Result<u64, bulwark_store::StoreError> {
+    let Some(last) = batches.last() else {
+        return store.projected_seq().await;
+    };
+    let rows = rows_of(catalog, batches);
+    store.apply_projection(last.last_seq, &rows).await?;
+    Ok(last.last_seq)
+}
+
+/// The projector thread: blocks on the sequencer's event channel, merges what is queued, writes
+/// it, publishes the projected seq. A store failure is retried (the events stay in memory) so a
+/// database restart does not lose read-model updates.
+pub fn run(
+    runtime: tokio::runtime::Handle,
+    store: Store,
+    sequencer: bulwark_sequencer::SequencerHandle,
+    events: Receiver<Arc<EventBatch>>,
+    projected: tokio::sync::watch::Sender<u64>,
+) {
+    while let Ok(first) = events.recv() {
+        let mut run = vec![first];
+        while run.len() < PROJECTOR_MERGE_BATCHES_MAX {
+            match events.try_recv() {
+                Ok(batch) => run.push(batch),
+                Err(_) => break,
+            }
+        }
+        let catalog = sequencer.catalog();
+        loop {
+            match runtime.block_on(project(&store, &catalog, &run)) {
+                Ok(seq) => {
+                    projected.send_replace(seq);
+                    break;
+                }
+                Err(error) => {
+                    tracing::error!(%error, "projection write failed; retrying in 1 s");
+                    std::thread::sleep(std::time::Duration::from_secs(1));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,271 @@
+//! `bulwark serve`: recover the engine, start the pipeline and the projector, serve the public
+//! and the admin listeners, and shut down cleanly (final snapshot) on SIGINT/SIGTERM.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::Router;
+use axum::http::{HeaderValue, header};
+use bulwark_api::AppState;
+use bulwark_api::crypto::MasterKey;
+use bulwark_engine::Engine;
+use bulwark_journal::{FsyncPolicy, JournalOptions};
+use bulwark_sequencer::{Catalog, Sequencer, SequencerOptions};
+use bulwark_store::Store;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use crate::admin_api::{self, AdminState};
+use crate::config::{Config, FsyncMode};
+use crate::data_dir::DataDir;
+use crate::genesis;
+
+/// Test-only: a file holding a millisecond offset added to the account API's clock, so
+/// end-to-end tests can let lockouts and codes expire without sleeping.
+pub const TEST_CLOCK_ENV: &str = "BULWARK_TEST_CLOCK_FILE";
+
+/// Event batches the projector may lag behind before the pipeline waits for it.
+pub const PROJECTOR_QUEUE_BATCHES_MAX: usize = 4_096;
+
+pub fn journal_options(config: &Config) -> JournalOptions {
+    JournalOptions {
+        segment_bytes: config.journal_segment_bytes,
+        fsync: match config.fsync {
+            FsyncMode::Always => FsyncPolicy::Always,
+            FsyncMode::NeverUnsafe => FsyncPolicy::Never,
+        },
+    }
+}
+
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    if config.fsync == FsyncMode::NeverUnsafe {
+        tracing::warn!(
+            "fsync = never-unsafe: acknowledged orders can be LOST on a crash; never use this in production"
+        );
+    }
+    let data = DataDir::open(&config.data_dir)?;
+    let master_key_bytes = data.master_key()?;
+    let master_key = Arc::new(MasterKey::from_bytes(&master_key_bytes).context("master key")?);
+    let token = Arc::new(data.admin_token()?);
+    let store = Store::connect(&config.database_url())
+        .await
+        .context("opening the SQL store")?;
+    let projected_seq = store.projected_seq().await?;
+    let recovered = recover(&config, &data, store.clone(), projected_seq).await?;
+    let (events_tx, events_rx) = std::sync::mpsc::sync_channel(PROJECTOR_QUEUE_BATCHES_MAX);
+    let mut options = SequencerOptions::new(data.snapshots());
+    options.snapshot_every_commands = config.snapshot_every_commands;
+    options.order_queue_max = config.order_queue_max;
+    let last_seq = recovered.engine.last_seq();
+    let sequencer = Sequencer::start(
+        recovered.engine,
+        recovered.journal,
+        options,
+        vec![events_tx],
+    )?;
+    let handle = sequencer.handle();
+    let (projected_tx, projected_rx) = tokio::sync::watch::channel(last_seq);
+    let runtime = tokio::runtime::Handle::current();
+    let projector_store = store.clone();
+    let projector_handle = handle.clone();
+    let projector = std::thread::Builder::new()
+        .name("projector".into())
+        .spawn(move || {
+            crate::projector::run(
+                runtime,
+                projector_store,
+                projector_handle,
+                events_rx,
+                projected_tx,
+            )
+        })?;
+    let v1 = bulwark_api::v1::V1State::start(
+        store.clone(),
+        Arc::clone(&master_key),
+        &master_key_bytes,
+        data.root.join("outbox"),
+        format!("http://{}", config.http_addr),
+        std::env::var_os(TEST_CLOCK_ENV).map(std::path::PathBuf::from),
+    )
+    .await
+    .context("starting the account API")?;
+    v1.accounts.attach_sequencer(handle.clone());
+    let app = AppState {
+        sequencer: handle.clone(),
+        store: store.clone(),
+        master_key,
+        projected: projected_rx,
+    };
+    apply_genesis(&app).await?;
+    let limit = bulwark_api::rate_limit::IpRateLimit::new(
+        config.rate_limit_per_ip,
+        config.rate_limit_per_ip.saturating_mul(2),
+    );
+    let public = public_router(app.clone(), limit, v1);
+    let admin = admin_api::router(AdminState { app, token });
+    let public_listener = tokio::net::TcpListener::bind(config.http_addr)
+        .await
+        .with_context(|| format!("binding {}", config.http_addr))?;
+    let admin_listener = tokio::net::TcpListener::bind(config.admin_addr)
+        .await
+        .with_context(|| format!("binding {}", config.admin_addr))?;
+    println!(
+        "bulwark: public API on http://{} , admin API on http://{} , data in {}",
+        public_listener.local_addr()?,
+        admin_listener.local_addr()?,
+        data.root.display()
+    );
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let serve_public = serve_until(public_listener, public, stop_rx.clone());
+    let serve_admin = serve_until(admin_listener, admin, stop_rx);
+    let stopper = tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let (a, b) = tokio::join!(serve_public, serve_admin);
+    a?;
+    b?;
+    stopper.abort();
+    tracing::info!("stopping: writing a final snapshot");
+    tokio::task::spawn_blocking(move || sequencer.shutdown()).await?;
+    let _ = projector.join();
+    store.close().await;
+    Ok(())
+}
+
+async fn recover(
+    config: &Config,
+    data: &DataDir,
+    store: Store,
+    projected_seq: u64,
+) -> anyhow::Result<bulwark_sequencer::Recovered> {
+    let journal_dir = data.journal();
+    let snapshot_dir = data.snapshots();
+    let options = journal_options(config);
+    let runtime = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || {
+        let mut failure: Option<bulwark_store::StoreError> = None;
+        let mut catch_up = |engine: &Engine, batch: bulwark_sequencer::EventBatch| {
+            if failure.is_some() {
+                return;
+            }
+            let catalog = Catalog::from_engine(engine);
+            if let Err(error) = runtime.block_on(crate::projector::project(
+                &store,
+                &catalog,
+                &[Arc::new(batch)],
+            )) {
+                failure = Some(error);
+            }
+        };
+        let recovered = bulwark_sequencer::recover(
+            &journal_dir,
+            &snapshot_dir,
+            options,
+            projected_seq,
+            &mut catch_up,
+        );
+        if let Some(error) = failure {
+            return Err(anyhow::Error::new(error).context("projecting replayed events"));
+        }
+        recovered.context("recovering the engine from snapshot and journal")
+    })
+    .await?
+}
+
+/// Creates the default assets and markets on the first start of a new data directory.
+async fn apply_genesis(app: &AppState) -> anyhow::Result<()> {
+    if !app.sequencer.catalog().assets.is_empty() {
+        return Ok(());
+    }
+    for (id, command) in genesis::default_commands() {
+        let receipt = app.sequencer.submit(id, command).await?;
+        if let Err(reject) = receipt.outcome {
+            anyhow::bail!("genesis command rejected: {reject}");
+        }
+        app.wait_projected(receipt.seq).await;
+    }
+    tracing::info!("created default assets and markets");
+    Ok(())
+}
+
+fn public_router(
+    app: AppState,
+    limit: bulwark_api::rate_limit::IpRateLimit,
+    v1: bulwark_api::v1::V1State,
+) -> Router {
+    // The pages set their own headers (a CSP that allows the stylesheet), so they are merged
+    // outside the API-wide header layers below.
+    let pages = bulwark_web::router(v1.clone()).layer(axum::middleware::from_fn_with_state(
+        limit.clone(),
+        bulwark_api::rate_limit::limit_by_ip,
+    ));
+    let accounts = bulwark_api::v1::router(v1).layer(axum::middleware::from_fn_with_state(
+        limit.clone(),
+        bulwark_api::rate_limit::limit_by_ip,
+    ));
+    let health = Router::new()
+        .route(
+            "/healthz",
+            axum::routing::get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }),
+        )
+        .route(
+            "/readyz",
+            axum::routing::get(|| async { axum::Json(serde_json::json!({"status": "ready"})) }),
+        );
+    health
+        .merge(accounts)
+        .merge(bulwark_api::router(app, limit))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .merge(pages)
+}
+
+async fn serve_until(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        let _ = stop.wait_for(|s| *s).await;
+    })
+    .await
+    .context("serving HTTP")
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! { () = ctrl_c => {}, () = terminate => {} }
+}
