@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Runs every test of Bulwark: Rust unit, property and integration tests (SQLite always,
+# PostgreSQL too when TEST_DATABASE_URL is set) and the end-to-end tests that drive the real
+# binary with the real ccxt client and headless Chromium. Installs what it needs: a Python venv
+# with ccxt 4.5.70, and Debian's chromium + chromium-driver (as root).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== building"
+cargo build --locked --bins
+
+echo "== Rust tests"
+cargo test --locked --workspace --all-targets
+
+# The browser tests (tests/e2e/test_browser.py) drive Debian's headless Chromium via WebDriver.
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "== installing chromium and chromium-driver for the browser tests"
+    apt-get update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver
+  else
+    echo "== chromium missing and not root: the browser tests will be skipped"
+  fi
+fi
+
+echo "== end-to-end tests (ccxt ${CCXT_VERSION:-4.5.70})"
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+.venv/bin/pip install --quiet --disable-pip-version-check -r tests/e2e/requirements.txt
+BULWARK_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/bulwark" .venv/bin/python -m pytest -q tests/e2e -p no:cacheprovider

@@ -1,0 +1,153 @@
+"""Every kind of bad input gets its BitMart code and a specific message, and changes nothing."""
+
+import hashlib
+import hmac
+import json
+import time
+import urllib.error
+import urllib.request
+
+
+def call(base, path, body=None, key=None, method=None, sign=True, ts=None, raw=None, secret=None, query=""):
+    data = raw if raw is not None else (json.dumps(body, separators=(",", ":")).encode() if body is not None else None)
+    method = method or ("POST" if data is not None else "GET")
+    headers = {"Content-Type": "application/json"}
+    if key:
+        ts = ts if ts is not None else str(int(time.time() * 1000))
+        payload = (data or b"").decode(errors="replace") if method == "POST" else query
+        headers["X-BM-KEY"] = key["access_key"]
+        headers["X-BM-TIMESTAMP"] = ts
+        if sign:
+            s = (secret or key["secret"]).encode()
+            headers["X-BM-SIGN"] = hmac.new(s, f"{ts}#{key['memo']}#{payload}".encode(), hashlib.sha256).hexdigest()
+    url = base + path + (("?" + query) if query else "")
+    req = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, json.load(r)
+    except urllib.error.HTTPError as e:
+        return e.code, json.load(e)
+
+
+def order(**kw):
+    body = {"symbol": "BTC_USDT", "side": "buy", "type": "limit", "size": "0.01", "price": "30000"}
+    body.update(kw)
+    return body
+
+
+def expect(result, code, status=None, words=None):
+    got_status, body = result
+    assert body["code"] == code, body
+    assert isinstance(body["message"], str) and body["message"]
+    if status:
+        assert got_status == status, (got_status, body)
+    if words:
+        assert words.lower() in body["message"].lower(), body
+
+
+def state(server, key):
+    _, wallet = call(server.base, "/spot/v1/wallet", key=key)
+    _, opened = call(server.base, "/spot/v4/query/open-orders", {}, key=key)
+    return wallet["data"], [o["orderId"] for o in opened["data"]]
+
+
+def test_signing_and_keys(server):
+    _, key = server.funded_user("sig@example.com", {"USDT": "1000"})
+    b = server.base
+    expect(call(b, "/spot/v4/query/open-orders", {}), 30001, 401)
+    expect(call(b, "/spot/v4/query/open-orders", {}, key=dict(key, access_key="nope")), 30002, 401)
+    expect(call(b, "/spot/v4/query/open-orders", {}, key=key, sign=False), 30004, 401)
+    expect(call(b, "/spot/v4/query/open-orders", {}, key=key, secret="wrong"), 30005, 401)
+    expect(call(b, "/spot/v4/query/open-orders", {}, key=key, ts=str(int(time.time() * 1000) - 120_000)), 30007, 401)
+    expect(call(b, "/spot/v4/query/open-orders", {}, key=key, ts="yesterday"), 30008, 401)
+    # GET: the signature may cover the raw query string or the empty payload; key-only on KEYED reads.
+    assert call(b, "/spot/v1/wallet", key=key)[1]["code"] == 1000
+    assert call(b, "/spot/v1/wallet", key=key, sign=False)[1]["code"] == 1000
+    assert call(b, "/spot/v1/trade_fee", key=key, query="symbol=BTC_USDT")[1]["data"]["taker_fee_rate"] == "0.002000"
+    # Never key-only on anything that trades.
+    expect(call(b, "/spot/v2/submit_order", order(), key=key, sign=False), 30004)
+
+    user = server.admin("user", "create", "--email", "scoped@example.com")["user_id"]
+    read_only = server.admin("apikey", "create", "--user", str(user), "--scopes", "read")
+    expect(call(b, "/spot/v2/submit_order", order(), key=read_only), 30012, 403, "trade")
+    fenced = server.admin("apikey", "create", "--user", str(user), "--scopes", "read,trade", "--ip", "10.9.9.9")
+    expect(call(b, "/spot/v4/query/open-orders", {}, key=fenced), 30010, 403)
+
+
+def test_order_validation_changes_nothing(server):
+    _, key = server.funded_user("val@example.com", {"USDT": "1000", "BTC": "1"})
+    b = server.base
+    before = state(server, key)
+    cases = [
+        (order(symbol="NOPE_USDT"), 50001, "symbol"),
+        (order(side="up"), 52002, "side"),
+        (order(type="stop"), 52000, "type"),
+        (order(price="30000.123"), 50021, "price"),
+        (order(size="0.000001"), 50021, "size"),
+        (order(size="1e-2"), 50021, "exponent"),
+        (order(size="-1"), 50021, "size"),
+        (order(size="0"), 50010, "size"),
+        (order(price="0"), 50011, "price"),
+        (order(size="99999999999999999999"), 50021, "large"),
+        (order(size="20000"), 50007, "maximum"),
+        (order(price="2000000"), 50025, "maximum"),
+        (order(size="0.0001"), 50009, "minimum"),
+        (order(size="1"), 50020, "balance"),
+        (order(type="market", size="0.01"), 50012, "notional"),
+        (order(client_order_id="x" * 33), 50037, "32"),
+        (order(client_order_id="bad-id!"), 50038, "letters"),
+        ({"symbol": "BTC_USDT"}, 52002, "side"),
+    ]
+    for body, code, words in cases:
+        expect(call(b, "/spot/v2/submit_order", body, key=key), code, 400, words)
+    expect(call(b, "/spot/v2/submit_order", key=key, raw=b"{not json"), 30018, 400)
+    expect(call(b, "/spot/v2/submit_order", key=key, raw=b"[1,2]"), 30018, 400)
+    expect(call(b, "/spot/v2/submit_order", key=key, raw=b"{" + b" " * 70_000 + b"}"), 50000, 413)
+    expect(call(b, "/spot/v3/cancel_order", {"symbol": "BTC_USDT"}, key=key), 50039)
+    expect(call(b, "/spot/v3/cancel_order", {"symbol": "BTC_USDT", "order_id": "123456"}, key=key), 50032)
+    expect(call(b, "/spot/v4/query/order", {"orderId": "123456"}, key=key), 50005)
+    assert state(server, key) == before
+
+    # A duplicate client order id among live orders.
+    assert call(b, "/spot/v2/submit_order", order(price="20000", client_order_id="dup1"), key=key)[1]["code"] == 1000
+    expect(call(b, "/spot/v2/submit_order", order(price="20001", client_order_id="dup1"), key=key), 50042)
+
+    # Public endpoints, unknown routes and methods.
+    expect(call(b, "/spot/quotation/v3/ticker", query="symbol=NOPE"), 70002)
+    expect(call(b, "/spot/quotation/v3/books"), 70001)
+    expect(call(b, "/spot/quotation/v3/books", query="symbol=BTC_USDT&limit=500"), 50021)
+    expect(call(b, "/no/such/route"), 30000, 404)
+    expect(call(b, "/spot/v2/submit_order", method="GET"), 57001, 405)
+
+
+def test_halts_reject_orders_but_cancels_work(server):
+    _, key = server.funded_user("halt@example.com", {"USDT": "1000"})
+    b = server.base
+    status, placed = call(b, "/spot/v2/submit_order", order(price="20000"), key=key)
+    oid = placed["data"]["order_id"]
+    server.admin("market", "halt", "BTC_USDT")
+    expect(call(b, "/spot/v2/submit_order", order(price="20000"), key=key), 50040, 400, "halted")
+    assert call(b, "/spot/v3/cancel_order", {"symbol": "BTC_USDT", "order_id": oid}, key=key)[1]["data"]["result"] is True
+    server.admin("market", "resume", "BTC_USDT")
+    server.admin("halt")
+    expect(call(b, "/spot/v2/submit_order", order(price="20000"), key=key), 30016, 503)
+    assert call(b, "/system/service")[1]["data"]["service"][0]["status"] != 2
+    server.admin("resume")
+    assert call(b, "/spot/v2/submit_order", order(price="20000"), key=key)[1]["code"] == 1000
+    actions = [e["action"] for e in server.admin("audit")["entries"]]
+    assert {"market.halt", "market.resume", "trading.halt", "trading.resume", "deposit.credit"} <= set(actions)
+
+
+def test_per_ip_rate_limit_answers_30013():
+    import tempfile
+    from conftest import Server
+    with tempfile.TemporaryDirectory(prefix="bulwark-rl-") as data_dir:
+        srv = Server(data_dir, rate_limit=5).start()
+        try:
+            # The readiness probe used some of the burst (10); keep going until refused.
+            answers = [call(srv.base, "/system/time") for _ in range(30)]
+            limited = [a for a in answers if a[0] == 429]
+            assert limited, "30 requests at once were never limited"
+            expect(limited[0], 30013, 429, "too many")
+        finally:
+            srv.stop()

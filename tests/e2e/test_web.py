@@ -1,0 +1,254 @@
+"""The server-rendered pages end to end over plain HTTP (forms posted with urllib, cookies kept by
+hand, no JavaScript): sign-up -> verify (code from DATA/outbox) -> login -> TOTP enrolment from the
+security center -> logout -> login with TOTP; CSRF refusals, security headers, the challenge and
+the locked-account pages."""
+
+import html
+import re
+import urllib.error
+import urllib.parse
+import urllib.request
+
+from test_accounts import (PASSWORD, acct, advance, outbox_code, outbox_texts,  # noqa: F401
+                           server_now_s, solve_pow, totp)
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+class Browser:
+    """A tiny form-posting client with a cookie store (the __Host- cookies are Secure, so
+    http.cookiejar would not send them over http://127.0.0.1)."""
+
+    def __init__(self, srv):
+        self.srv = srv
+        self.cookies = {}
+        self.opener = urllib.request.build_opener(NoRedirect)
+
+    def request(self, method, path, form=None, headers=None):
+        data = urllib.parse.urlencode(form).encode() if form is not None else None
+        h = {"Sec-Fetch-Site": "same-origin"} if method == "POST" else {}
+        if data is not None:
+            h["Content-Type"] = "application/x-www-form-urlencoded"
+        if self.cookies:
+            h["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        h.update(headers or {})
+        req = urllib.request.Request(self.srv.base + path, data=data, method=method, headers=h)
+        try:
+            r = self.opener.open(req, timeout=30)
+        except urllib.error.HTTPError as e:
+            r = e
+        for cookie in r.headers.get_all("Set-Cookie") or []:
+            assert "; Secure" in cookie and "HttpOnly" in cookie, cookie
+            name, value = cookie.split(";", 1)[0].split("=", 1)
+            if value:
+                self.cookies[name] = value
+            else:
+                self.cookies.pop(name, None)
+        body = r.read().decode()
+        return r.status, body, r.headers
+
+    def get(self, path):
+        return self.request("GET", path)
+
+    def post(self, path, form, headers=None):
+        return self.request("POST", path, form, headers)
+
+
+def field(page, name):
+    m = re.search(r'name="%s" value="([^"]*)"' % re.escape(name), page)
+    assert m, f"no {name} in page"
+    return html.unescape(m.group(1))
+
+
+def signup_and_verify(b, email):
+    status, page, _ = b.get("/signup")
+    version = field(page, "agreement_version")
+    status, page, _ = b.post("/signup", {"identifier": email, "password": PASSWORD,
+                                         "agree": "yes", "agreement_version": version})
+    assert status == 200 and "Verify your address" in page, page
+    code = outbox_code(b.srv, email)
+    status, page, _ = b.post("/verify", {"identifier": email, "code": code})
+    assert status == 200 and "verified" in page, page
+
+
+def login_page(b, email, password=PASSWORD):
+    form = {"identifier": email, "password": password}
+    status, page, headers = b.post("/login", form)
+    if 'id="challenge"' in page:
+        token = field(page, "pow_token")
+        bits = int(re.search(r"starts with (\d+) zero bits", page).group(1))
+        form.update(pow_token=token, pow_nonce=solve_pow(token, bits))
+        status, page, headers = b.post("/login", form)
+    return status, page, headers
+
+
+def test_pages_signup_verify_totp_logout_login(acct):
+    b = Browser(acct)
+    status, page, headers = b.get("/")
+    assert status == 200 and "Sign up" in page
+    csp = headers["Content-Security-Policy"]
+    assert "script-src 'self';" in csp and "default-src 'none'" in csp and "unsafe-inline" not in csp
+    assert headers["X-Frame-Options"] == "DENY" and headers["X-Content-Type-Options"] == "nosniff"
+    assert b.get("/static/style.css")[0] == 200 and b.get("/static/pow.js")[0] == 200
+
+    # The agreement box must be ticked; the error is shown inline and nothing is sent.
+    status, page, _ = b.post("/signup", {"identifier": "web@example.com", "password": PASSWORD,
+                                         "agreement_version": "2025-01"})
+    assert status == 400 and "Accept the user agreement" in page
+    assert not any("web@example.com" in t for t in outbox_texts(acct))
+    # A weak password is refused with a specific message.
+    status, page, _ = b.post("/signup", {"identifier": "web@example.com", "password": "short",
+                                         "agree": "yes", "agreement_version": "2025-01"})
+    assert status == 400 and 'id="error"' in page
+    signup_and_verify(b, "web@example.com")
+
+    status, page, headers = login_page(b, "web@example.com")
+    assert status == 303 and headers["Location"] == "/security", page
+    status, page, _ = b.get("/")
+    assert "Signed in as <strong>web@example.com</strong>" in page
+    status, page, _ = b.get("/security")
+    assert status == 200 and "Security center" in page and "success" in page
+    csrf = field(page, "csrf")
+
+    # TOTP enrolment: the form without the session's token is refused.
+    assert b.post("/security/totp/setup", {"csrf": "x" * 32})[0] == 403
+    status, page, _ = b.post("/security/totp/setup", {"csrf": csrf})
+    assert status == 200 and "<svg" in page, page
+    secret = re.search(r'id="totp-secret">([A-Z2-7]+)<', page).group(1)
+    status, page, _ = b.post("/security/totp/confirm", {"csrf": csrf, "code": totp(secret, server_now_s(acct))})
+    assert status == 200 and 'id="recovery-codes"' in page, page
+    assert len(re.findall(r"<li>[A-Z0-9-]{16,}</li>", page)) == 10
+    status, page, _ = b.get("/security")
+    assert "recovery-codes" not in page and "10 recovery codes left" in page
+
+    # Logout needs the token too; then the security center sends us to the login page.
+    assert b.post("/logout", {"csrf": "nope"})[0] == 403
+    status, _, headers = b.post("/logout", {"csrf": csrf})
+    assert status == 303 and "__Host-bulwark_session" not in b.cookies
+    status, _, headers = b.get("/security")
+    assert status == 303 and headers["Location"] == "/login"
+
+    # Login with TOTP (next time step, so the enrolment code is not a replay).
+    advance(acct, 30_000)
+    status, page, _ = login_page(b, "web@example.com")
+    assert status == 200 and "Two-step verification" in page, page
+    pre = field(page, "pre_auth_token")
+    status, page, _ = b.post("/login/2fa", {"pre_auth_token": pre, "method": "totp", "code": "000000"})
+    assert status == 401 and 'id="error"' in page
+    advance(acct, 60_000)  # past the second-factor delay
+    status, page, headers = b.post("/login/2fa", {"pre_auth_token": pre, "method": "totp",
+                                                  "code": totp(secret, server_now_s(acct))})
+    assert status == 303 and headers["Location"] == "/security", page
+    status, page, _ = b.get("/security")
+    assert "On. 10 recovery codes left." in page
+
+    # The anti-phishing code needs the password and, with TOTP on, a code; emails then show it.
+    advance(acct, 30_000)
+    status, page, _ = b.post("/security/anti-phishing", {
+        "csrf": field(page, "csrf"), "code": "blue_42", "password": PASSWORD,
+        "totp_code": totp(secret, server_now_s(acct))})
+    assert status == 200 and "anti-phishing code is saved" in page, page
+    assert any("blue_42" in t for t in outbox_texts(acct))
+
+    # Log out everywhere ends this session too.
+    status, _, _ = b.post("/logout-all", {"csrf": field(page, "csrf")})
+    assert status == 303
+    status, _, headers = b.get("/security")
+    assert status == 303 and headers["Location"] == "/login"
+
+
+def test_cross_site_posts_are_refused(acct):
+    b = Browser(acct)
+    status, page, _ = b.post("/login", {"identifier": "a@example.com", "password": PASSWORD},
+                             headers={"Sec-Fetch-Site": "cross-site"})
+    assert status == 403 and "Cross-site request refused" in page
+    status, _, _ = b.post("/signup", {"identifier": "a@example.com", "password": PASSWORD, "agree": "yes",
+                                      "agreement_version": "2025-01"},
+                          headers={"Sec-Fetch-Site": "same-site"})
+    assert status == 403
+    assert not any("a@example.com" in t for t in outbox_texts(acct))
+
+
+def test_locked_account_page_reveals_nothing(acct):
+    b = Browser(acct)
+    signup_and_verify(b, "lock@example.com")
+    _, unknown, _ = login_page(b, "nobody@example.com", "some wrong password 1")
+    wrong_message = re.search(r'id="error">([^<]*)<', unknown).group(1)
+    for _ in range(10):
+        status, page, _ = login_page(b, "lock@example.com", "some wrong password 1")
+        assert re.search(r'id="error">([^<]*)<', page).group(1) == wrong_message
+        advance(acct, 121_000)
+    # Locked: even the right password gets the same page, and the owner learns why by email.
+    status, page, _ = login_page(b, "lock@example.com")
+    assert status == 401 and re.search(r'id="error">([^<]*)<', page).group(1) == wrong_message
+    assert any("lock@example.com" in t and "locked" in t for t in outbox_texts(acct))
+    # Right after a failure the progressive delay is shown with the wait.
+    login_page(b, "slow@example.com", "some wrong password 1")
+    status, page, _ = login_page(b, "slow@example.com", "some wrong password 1")
+    assert status == 429 and "wait" in page
+
+
+def test_forgot_and_reset_password_pages(acct):
+    b = Browser(acct)
+    signup_and_verify(b, "reset@example.com")
+    status, page, _ = b.get("/login")
+    assert 'href="/forgot-password"' in page
+    _, unknown, _ = b.post("/forgot-password", {"identifier": "nobody@example.com"})
+    status, page, _ = b.post("/forgot-password", {"identifier": "reset@example.com"})
+    assert status == 200 and "Choose a new password" in page
+    notice = re.search(r'class="notice"[^>]*>([^<]*)<', page).group(1)
+    assert notice == re.search(r'class="notice"[^>]*>([^<]*)<', unknown).group(1)
+    mail = [t for t in outbox_texts(acct) if "reset@example.com" in t and "reset-password?token=" in t][-1]
+    token = re.search(r"reset-password\?token=([A-Za-z0-9_-]+)", mail).group(1)
+    status, page, _ = b.get("/account/reset-password?token=" + token)
+    assert field(page, "token") == token
+    new_password = "a brand new passphrase 77"
+    status, page, _ = b.post("/account/reset-password", {"token": token, "new_password": new_password})
+    assert status == 200 and "Log in with the new password" in page, page
+    # The link works once.
+    status, page, _ = b.post("/account/reset-password", {"token": token, "new_password": new_password})
+    assert status == 401 and "expired or already used" in page
+    status, _, headers = login_page(b, "reset@example.com", new_password)
+    assert status == 303 and headers["Location"] == "/security"
+
+
+def test_password_change_and_freeze_pages(acct):
+    b = Browser(acct)
+    signup_and_verify(b, "frz@example.com")
+    login_page(b, "frz@example.com")
+    _, page, _ = b.get("/security")
+    csrf = field(page, "csrf")
+    status, page, _ = b.post("/security/password", {"csrf": csrf, "current_password": "not my password 12",
+                                                    "new_password": "another long passphrase 5"})
+    assert status == 401 and "The current password is wrong." in page
+    advance(acct, 10_000)
+    status, page, _ = b.post("/security/password", {"csrf": field(page, "csrf"), "current_password": PASSWORD,
+                                                    "new_password": "another long passphrase 5"})
+    assert status == 200 and "Your password was changed" in page, page
+
+    # Freeze from the session: logged out, and the login page says the account is frozen.
+    status, page, _ = b.post("/security/freeze", {"csrf": field(page, "csrf"), "confirm": "yes"})
+    assert status == 200 and "Your account is frozen" in page
+    assert "__Host-bulwark_session" not in b.cookies
+    status, page, _ = login_page(b, "frz@example.com", "another long passphrase 5")
+    assert status == 403 and "frozen" in page
+
+    # Freeze from the link in an email: the GET only asks; the POST freezes.
+    other = Browser(acct)
+    signup_and_verify(other, "frz2@example.com")
+    status, page, _ = login_page(other, "frz2@example.com")
+    assert status == 303, page
+    other.post("/forgot-password", {"identifier": "frz2@example.com"})  # any email carries the link
+    mail = [t for t in outbox_texts(acct) if "frz2@example.com" in t and "account/freeze?token=" in t][-1]
+    token = re.search(r"account/freeze\?token=([A-Za-z0-9_-]+)", mail).group(1)
+    status, page, _ = other.get("/account/freeze?token=" + token)
+    assert status == 200 and 'id="freeze"' in page
+    status, page, _ = other.post("/account/freeze", {"token": token})
+    assert status == 200 and "Your account is frozen" in page
+    status, _, headers = other.get("/security")
+    assert status == 303 and headers["Location"] == "/login"
+    status, page, _ = other.get("/account/freeze?token=" + token)
+    assert status == 404 and 'id="freeze"' not in page
