@@ -10,6 +10,7 @@ pub mod devices;
 pub mod error;
 pub mod freeze;
 pub mod guard;
+pub mod kyc_seal;
 pub mod login;
 pub mod openapi;
 pub mod recovery;
