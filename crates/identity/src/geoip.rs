@@ -301,6 +301,32 @@ impl GeoIp {
     }
 }
 
+/// The marker MaxMind DB files carry before their metadata section.
+const MMDB_METADATA_MARKER: &[u8] = b"\xab\xcd\xefMaxMind.com";
+
+impl GeoIp {
+    /// Load one operator-configured file, detecting the format: a `.mmdb` name or the MaxMind
+    /// metadata marker means MaxMind DB, anything else is read as tor-geoipdb text (which must
+    /// then parse, so a wrong file is an error at start rather than "unknown everywhere").
+    pub fn open_detect(path: &Path) -> Result<Self, GeoIpError> {
+        let by_name = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| e.eq_ignore_ascii_case("mmdb"));
+        let bytes = std::fs::read(path).map_err(|source| GeoIpError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let by_content = bytes
+            .windows(MMDB_METADATA_MARKER.len())
+            .any(|w| w == MMDB_METADATA_MARKER);
+        if by_name || by_content {
+            return Ok(Self::Mmdb(MmdbGeoIp::open(path)?));
+        }
+        Ok(Self::Tor(TorGeoIp::load(&[path.to_path_buf()])?))
+    }
+}
+
 impl GeoResolver for GeoIp {
     fn country(&self, ip: IpAddr) -> Option<CountryCode> {
         match self {
@@ -542,6 +568,36 @@ mod tests {
             ]));
             out
         }
+    }
+
+    #[test]
+    fn open_detect_picks_the_format() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = dir.path().join("geoip.txt");
+        std::fs::write(&text, V4_FIXTURE).unwrap();
+        let db = GeoIp::open_detect(&text).unwrap();
+        assert!(matches!(db, GeoIp::Tor(_)));
+        assert_eq!(db.country(ip("198.51.100.1")), Some(*b"DE"));
+        // A MaxMind file is recognised by its content even without the extension.
+        let bytes = mmdb_writer::build(&[(Ipv4Addr::new(203, 0, 113, 0), 24, "KP")]);
+        let unnamed = dir.path().join("country.db");
+        std::fs::write(&unnamed, &bytes).unwrap();
+        let db = GeoIp::open_detect(&unnamed).unwrap();
+        assert!(matches!(db, GeoIp::Mmdb(_)));
+        assert_eq!(db.country(ip("203.0.113.7")), Some(*b"KP"));
+        let named = dir.path().join("x.mmdb");
+        std::fs::write(&named, &bytes).unwrap();
+        assert!(matches!(
+            GeoIp::open_detect(&named).unwrap(),
+            GeoIp::Mmdb(_)
+        ));
+        // Wrong or missing files are errors, never "unknown everywhere".
+        let junk = dir.path().join("junk.txt");
+        std::fs::write(&junk, "not,a,geoip line\n").unwrap();
+        assert!(GeoIp::open_detect(&junk).is_err());
+        assert!(GeoIp::open_detect(&dir.path().join("missing")).is_err());
+        std::fs::write(&named, b"not a database").unwrap();
+        assert!(GeoIp::open_detect(&named).is_err());
     }
 
     #[test]
