@@ -38,6 +38,8 @@ pub fn user_agent(headers: &HeaderMap) -> String {
 pub struct Client {
     pub ip: IpAddr,
     pub user_agent: String,
+    /// ISO 3166-1 alpha-2 country of `ip` from the operator's GeoIP file, when known.
+    pub country: Option<String>,
     /// The device cookie, if the browser has one (see [`super::devices`]).
     pub device_token: Option<String>,
 }
@@ -52,6 +54,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Client {
         Ok(Client {
             ip: client_ip(&parts.extensions),
             user_agent: user_agent(&parts.headers),
+            country: None,
             device_token: super::devices::cookie_value(
                 &parts.headers,
                 super::devices::DEVICE_COOKIE,

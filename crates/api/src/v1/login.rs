@@ -83,7 +83,7 @@ pub fn to_row(key: &str, state: &LockoutState) -> LockoutRow {
 }
 
 /// Appends one login-activity row; a failure to record is logged, not shown.
-async fn record(
+pub(crate) async fn record(
     state: &V1State,
     client: &Client,
     user_id: Option<i64>,
@@ -96,7 +96,7 @@ async fn record(
         identifier_hash: identifier.map(|i| sha256(i.as_bytes())),
         at_ms: state.accounts.now_ms(),
         ip: client.ip.to_string(),
-        country: None,
+        country: client.country.clone(),
         user_agent: client.user_agent.clone(),
         method: method.into(),
         result: result.into(),
@@ -348,7 +348,7 @@ async fn after_password(
     if account.status == account_status::UNVERIFIED {
         step("verification_required").await;
         resend_verification(state, account).await?;
-        return Ok(json_response(json!({
+        return Ok(super::json_response(json!({
             "step": "verification_required",
             "message": "Verify your email or phone with the code we sent (POST /api/v1/verify)",
         })));
@@ -370,10 +370,6 @@ async fn after_password(
     }
     step("success").await;
     finish(state, client, account.id).await
-}
-
-fn json_response(body: serde_json::Value) -> Response {
-    axum::response::IntoResponse::into_response(axum::Json(body))
 }
 
 /// Sends a fresh verification code (at most one a minute) to the unverified contact.
@@ -406,7 +402,7 @@ async fn start_second_factor(state: &V1State, user_id: i64) -> V1Result<Response
             data: None,
         })
         .await?;
-    Ok(json_response(json!({
+    Ok(super::json_response(json!({
         "step": "second_factor_required",
         "pre_auth_token": issued.token,
         "methods": ["totp", "recovery_code"],
@@ -415,7 +411,7 @@ async fn start_second_factor(state: &V1State, user_id: i64) -> V1Result<Response
 }
 
 /// Issues the session and answers with cookie and token.
-async fn finish(state: &V1State, client: &Client, user_id: i64) -> V1Result<Response> {
+pub(crate) async fn finish(state: &V1State, client: &Client, user_id: i64) -> V1Result<Response> {
     let issued = sessions::create(state, user_id, client).await?;
     let mut response = sessions::with_cookie(
         state,

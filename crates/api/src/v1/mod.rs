@@ -13,6 +13,7 @@ pub mod guard;
 pub mod kyc_seal;
 pub mod login;
 pub mod openapi;
+pub mod qr_login;
 pub mod recovery;
 pub mod sessions;
 pub mod signup;
@@ -24,6 +25,11 @@ use axum::Router;
 use axum::routing::{delete, get, patch, post, put};
 
 pub use state::{Accounts, OffsetClock, V1State, ensure_agreement};
+
+/// A plain JSON answer (for handlers that sometimes add cookies and so return `Response`).
+pub(crate) fn json_response(body: serde_json::Value) -> axum::response::Response {
+    axum::response::IntoResponse::into_response(axum::Json(body))
+}
 
 /// Every /api/v1 route with its guards (CSRF, security headers, per-IP buckets on the
 /// unauthenticated endpoints).
@@ -37,6 +43,7 @@ pub fn router(state: V1State) -> Router {
         ));
     let open_routes = Router::new()
         .route("/api/v1/signup", post(signup::signup))
+        .route("/api/v1/login/qr", post(qr_login::start))
         .route("/api/v1/verify", post(signup::verify))
         .route("/api/v1/password/forgot", post(recovery::forgot))
         .route("/api/v1/password/reset", post(recovery::reset))
@@ -68,6 +75,9 @@ pub fn router(state: V1State) -> Router {
         .route("/api/v1/devices", get(devices::list))
         .route("/api/v1/devices/{id}", delete(devices::revoke))
         .route("/api/v1/reauth", post(login::reauth))
+        .route("/api/v1/login/qr/poll", post(qr_login::poll))
+        .route("/api/v1/login/qr/lookup", post(qr_login::lookup))
+        .route("/api/v1/login/qr/decide", post(qr_login::decide))
         .route("/api/v1/2fa/totp/setup", post(totp_setup::setup))
         .route("/api/v1/2fa/totp/confirm", post(totp_setup::confirm))
         .route("/api/v1/password/change", post(recovery::change))

@@ -79,6 +79,46 @@ pub const ROUTES: &[RouteDoc] = &[
     },
     RouteDoc {
         method: "post",
+        path: "/api/v1/login/qr",
+        summary: "Start a QR login: answers id, nonce (in the QR code), short_code (to type), poll_secret (keep private), approve_url, qr_svg and expires_at_ms (120 s)",
+        authenticated: false,
+        request: None,
+        errors: &["rate_limited"],
+    },
+    RouteDoc {
+        method: "post",
+        path: "/api/v1/login/qr/poll",
+        summary: "The waiting browser polls with id and poll_secret: state pending, denied, expired or redeemed; once approved the same call redeems it (once) and answers step done with a session",
+        authenticated: false,
+        request: Some("QrPollRequest"),
+        errors: &["qr_wrong_secret", "qr_expired", "qr_already_redeemed", "account_frozen"],
+    },
+    RouteDoc {
+        method: "post",
+        path: "/api/v1/login/qr/lookup",
+        summary: "A logged-in device looks up a QR login by scanned nonce or typed short code and sees the requester's IP, country and user agent",
+        authenticated: true,
+        request: Some("QrFindRequest"),
+        errors: &["qr_not_found", "malformed_short_code", "missing_field", "rate_limited"],
+    },
+    RouteDoc {
+        method: "post",
+        path: "/api/v1/login/qr/decide",
+        summary: "Approve (the waiting browser becomes logged in as the caller) or deny a QR login named by nonce or short code",
+        authenticated: true,
+        request: Some("QrDecideRequest"),
+        errors: &[
+            "qr_not_found",
+            "malformed_short_code",
+            "missing_field",
+            "invalid_decision",
+            "qr_expired",
+            "qr_already_decided",
+            "rate_limited",
+        ],
+    },
+    RouteDoc {
+        method: "post",
         path: "/api/v1/login/2fa",
         summary: "Second step with the pre-auth token and a TOTP or recovery code",
         authenticated: false,
@@ -388,6 +428,14 @@ fn schemas() -> Value {
         "SecondFactorRequest": object(&["pre_auth_token"], json!({
             "pre_auth_token": string(), "totp_code": string(), "recovery_code": string(),
         })),
+        "QrPollRequest": object(&["id", "poll_secret"], json!({
+            "id": {"type": "integer"}, "poll_secret": string(),
+        })),
+        "QrFindRequest": object(&[], json!({"nonce": string(), "short_code": string()})),
+        "QrDecideRequest": object(&["decision"], json!({
+            "nonce": string(), "short_code": string(),
+            "decision": {"enum": ["approve", "deny"]},
+        })),
         "ReauthRequest": object(&["password"], json!({"password": string()})),
         "ConfirmRequest": object(&["code"], json!({"code": string()})),
         "CreateKeyRequest": object(&["memo"], json!({
@@ -457,18 +505,22 @@ fn operation(route: &RouteDoc) -> Value {
 /// The whole document.
 pub fn document() -> Value {
     let mut paths = Map::new();
-    for route in ROUTES {
+    for route in ROUTES.iter().chain(super::admin::ROUTES) {
         let entry = paths.entry(route.path).or_insert_with(|| json!({}));
         if let Some(methods) = entry.as_object_mut() {
             methods.insert(route.method.into(), operation(route));
         }
+    }
+    let mut schemas = schemas();
+    if let (Some(all), Value::Object(staff)) = (schemas.as_object_mut(), super::admin::schemas()) {
+        all.extend(staff);
     }
     json!({
         "openapi": "3.1.0",
         "info": {"title": "Bulwark account API", "version": "1", "description": "Native JSON API for accounts, login and security settings. Errors are {\"error\":{\"code\",\"message\"}}. Cookie-authenticated state-changing requests must be same-origin; bearer-token requests are exempt."},
         "paths": paths,
         "components": {
-            "schemas": schemas(),
+            "schemas": schemas,
             "securitySchemes": {
                 "session_cookie": {"type": "apiKey", "in": "cookie", "name": super::sessions::SESSION_COOKIE},
                 "bearer": {"type": "http", "scheme": "bearer"},

@@ -48,7 +48,7 @@ pub async fn create(state: &V1State, user_id: i64, client: &Client) -> V1Result<
             created_ms: now_ms,
             authenticated_ms: Some(now_ms),
             ip: client.ip.to_string(),
-            country: None,
+            country: client.country.clone(),
             user_agent: client.user_agent.clone(),
         })
         .await?;

@@ -36,6 +36,8 @@ pub struct Accounts {
     pub(crate) open_buckets: Mutex<IpBuckets>,
     pub(crate) login_buckets: Mutex<IpBuckets>,
     pub(crate) ip_failures: Mutex<IpFailures>,
+    /// Per-user limit on QR-login lookups and decisions.
+    pub(crate) qr_approvals: super::qr_login::UserLimiter,
     /// The engine's way in, attached once the sequencer runs (freezing cancels open orders).
     sequencer: OnceLock<SequencerHandle>,
 }
@@ -72,6 +74,7 @@ impl Accounts {
                 ip_bucket::DEFAULT_MAX_ENTRIES,
             )),
             ip_failures: Mutex::new(IpFailures::new(ip_bucket::DEFAULT_MAX_ENTRIES)),
+            qr_approvals: super::qr_login::approval_limiter(),
             sequencer: OnceLock::new(),
         })
     }
