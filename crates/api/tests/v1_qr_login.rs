@@ -27,7 +27,9 @@ impl Harness {
     }
 
     async fn start_qr(&self) -> Value {
-        let (status, body) = self.send(Method::POST, "/api/v1/login/qr", None, None).await;
+        let (status, body) = self
+            .send(Method::POST, "/api/v1/login/qr", None, None)
+            .await;
         assert_eq!(status, StatusCode::OK, "{body}");
         body
     }
@@ -47,7 +49,11 @@ async fn approved_qr_login_logs_the_waiting_browser_in_once() {
     h.verified("qr@example.com").await;
     let approver = h.session("qr@example.com").await;
     let qr = h.start_qr().await;
-    assert_eq!(qr["nonce"].as_str().unwrap().len(), 22, "128-bit nonce, base64url");
+    assert_eq!(
+        qr["nonce"].as_str().unwrap().len(),
+        22,
+        "128-bit nonce, base64url"
+    );
     assert!(qr["qr_svg"].as_str().unwrap().contains("<svg"));
     assert!(
         qr["approve_url"]

@@ -48,14 +48,18 @@ pub(crate) fn approval_limiter() -> UserLimiter {
 }
 
 fn check_approval_rate(state: &V1State, user_id: i64) -> V1Result<()> {
-    state.accounts.qr_approvals.check_key(&user_id).map_err(|_| {
-        V1Error::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            "Too many sign-in approvals or lookups; wait a minute and try again",
-        )
-        .retry_after(60_000)
-    })
+    state
+        .accounts
+        .qr_approvals
+        .check_key(&user_id)
+        .map_err(|_| {
+            V1Error::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "Too many sign-in approvals or lookups; wait a minute and try again",
+            )
+            .retry_after(60_000)
+        })
 }
 
 fn qr_error(error: QrLoginError) -> V1Error {
