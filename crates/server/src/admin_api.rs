@@ -13,6 +13,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use bulwark_api::AppState;
+use bulwark_api::v1::admin::{self as staff, StaffOpError};
 use bulwark_engine::{Accepted, Command, Engine};
 use bulwark_types::UserId;
 use serde::Deserialize;
@@ -72,6 +73,8 @@ pub fn router(state: AdminState) -> Router {
             "/admin/v1/2fa-resets/{id}/{decision}",
             post(decide_twofa_reset),
         )
+        .route("/admin/v1/staff", get(list_staff))
+        .route("/admin/v1/staff/{action}", post(change_staff_role))
         .route("/admin/v1/apikeys", post(create_api_key))
         .route("/admin/v1/deposits", post(credit_deposit))
         .route("/admin/v1/balances", get(balances))
@@ -114,16 +117,14 @@ async fn require_token(State(state): State<AdminState>, request: Request, next: 
     next.run(request).await
 }
 
+/// The audit actor of requests made with the operator token.
+const OPERATOR: &str = "operator-token";
+
 async fn audit_action(state: &AdminState, action: &str, params: &Value) -> Result<(), AdminError> {
     state
         .app
         .store
-        .append_audit(
-            "operator-token",
-            action,
-            &params.to_string(),
-            bulwark_api::now_ms(),
-        )
+        .append_audit(OPERATOR, action, &params.to_string(), bulwark_api::now_ms())
         .await
         .map(|_| ())
         .map_err(AdminError::internal)
@@ -197,53 +198,26 @@ async fn create_user(State(state): State<AdminState>, Json(body): Json<NewUser>)
     Ok(Json(json!({"user_id": id, "email": email})))
 }
 
+fn staff_error(error: StaffOpError) -> AdminError {
+    match error {
+        StaffOpError::Store(inner) => AdminError::internal(inner),
+        other => AdminError(other.status(), other.code(), other.to_string()),
+    }
+}
+
+fn parse_user_id(id: &str) -> Result<i64, AdminError> {
+    id.parse()
+        .map_err(|_| AdminError::bad("invalid_user_id", "user id must be an integer"))
+}
+
 /// `POST /admin/v1/users/{id}/unfreeze`: frozen -> active after staff review (audited, and a
 /// security event the owner sees). Sessions and API keys revoked by the freeze stay revoked.
+/// The same function serves the staff console.
 async fn unfreeze_user(State(state): State<AdminState>, Path(id): Path<String>) -> AdminResult {
-    let id: i64 = id
-        .parse()
-        .map_err(|_| AdminError::bad("invalid_user_id", "user id must be an integer"))?;
-    let store = &state.app.store;
-    let moved = store
-        .transition_status(
-            id,
-            bulwark_store::account_status::FROZEN,
-            bulwark_store::account_status::ACTIVE,
-        )
+    let id = parse_user_id(&id)?;
+    staff::unfreeze_account(&state.app.store, id, OPERATOR, bulwark_api::now_ms())
         .await
-        .map_err(AdminError::internal)?;
-    if !moved {
-        let exists = store
-            .get_account(id)
-            .await
-            .map_err(AdminError::internal)?
-            .is_some();
-        return Err(if exists {
-            AdminError(
-                StatusCode::CONFLICT,
-                "not_frozen",
-                "this account is not frozen".into(),
-            )
-        } else {
-            AdminError(
-                StatusCode::NOT_FOUND,
-                "user_not_found",
-                "no such user".into(),
-            )
-        });
-    }
-    let now_ms = bulwark_api::now_ms();
-    store
-        .record_security_event(&bulwark_store::NewSecurityEvent {
-            user_id: id,
-            at_ms: now_ms,
-            kind: "account_unfrozen".into(),
-            ip: None,
-            detail: Some("by staff".into()),
-        })
-        .await
-        .map_err(AdminError::internal)?;
-    audit_action(&state, "user.unfreeze", &json!({"user_id": id})).await?;
+        .map_err(staff_error)?;
     Ok(Json(json!({"user_id": id, "status": "active"})))
 }
 
@@ -256,7 +230,8 @@ struct TwofaDecision {
 }
 
 /// `POST /admin/v1/2fa-resets/{id}/approve|reject` (audited). An approved request takes effect
-/// at the owner's next login once its 48 hours have passed.
+/// at the owner's next login once its 48 hours have passed. The same function serves the staff
+/// console.
 async fn decide_twofa_reset(
     State(state): State<AdminState>,
     Path((id, decision)): Path<(String, String)>,
@@ -270,46 +245,69 @@ async fn decide_twofa_reset(
         "reject" => false,
         _ => return Err(AdminError::bad("invalid_decision", "use approve or reject")),
     };
-    let reason = body
-        .reason
-        .as_deref()
-        .map(str::trim)
-        .filter(|r| !r.is_empty());
-    if reason.is_some_and(|r| r.chars().count() > DEPOSIT_REF_BYTES_MAX * 4) {
-        return Err(AdminError::bad(
-            "reason_too_long",
-            "reason is at most 512 characters",
-        ));
-    }
-    let decided = state
-        .app
-        .store
-        .decide_twofa_reset(id, body.reviewer_id, approve, reason, bulwark_api::now_ms())
-        .await
-        .map_err(|error| match error {
-            bulwark_store::StoreError::Invalid(message) => {
-                AdminError::bad("invalid_reviewer", message)
-            }
-            bulwark_store::StoreError::NotFound(_) => {
-                AdminError::bad("invalid_reviewer", "reviewer is not a user")
-            }
-            other => AdminError::internal(other),
-        })?;
-    if !decided {
-        return Err(AdminError(
-            StatusCode::CONFLICT,
-            "not_pending",
-            "no 2FA reset request with this id is pending review".into(),
-        ));
-    }
-    audit_action(
-        &state,
-        &format!("twofa_reset.{decision}"),
-        &json!({"id": id, "reviewer_id": body.reviewer_id, "reason": reason}),
+    let status = staff::decide_twofa_reset(
+        &state.app.store,
+        id,
+        body.reviewer_id,
+        approve,
+        body.reason.as_deref(),
+        OPERATOR,
+        bulwark_api::now_ms(),
     )
-    .await?;
-    let status = if approve { "approved" } else { "rejected" };
+    .await
+    .map_err(staff_error)?;
     Ok(Json(json!({"id": id, "status": status})))
+}
+
+#[derive(Deserialize)]
+struct RoleChange {
+    user_id: i64,
+    role: String,
+}
+
+/// `POST /admin/v1/staff/grant|revoke`: gives or takes a staff role (audited). Staff accounts
+/// still need TOTP and a TOTP login before the console lets them in.
+async fn change_staff_role(
+    State(state): State<AdminState>,
+    Path(action): Path<String>,
+    Json(body): Json<RoleChange>,
+) -> AdminResult {
+    let now_ms = bulwark_api::now_ms();
+    let store = &state.app.store;
+    let roles = match action.as_str() {
+        "grant" => staff::grant_role(store, body.user_id, &body.role, OPERATOR, now_ms).await,
+        "revoke" => staff::revoke_role(store, body.user_id, &body.role, OPERATOR, now_ms).await,
+        _ => return Err(AdminError::bad("invalid_action", "use grant or revoke")),
+    }
+    .map_err(staff_error)?;
+    Ok(Json(
+        json!({"user_id": body.user_id, "is_staff": !roles.is_empty(), "roles": roles}),
+    ))
+}
+
+/// `GET /admin/v1/staff`: every staff account with its roles and whether TOTP is on.
+async fn list_staff(State(state): State<AdminState>) -> AdminResult {
+    let store = &state.app.store;
+    let accounts = store
+        .list_staff_accounts()
+        .await
+        .map_err(AdminError::internal)?;
+    let mut rows = Vec::with_capacity(accounts.len());
+    for account in accounts {
+        let totp = store
+            .get_totp(account.id)
+            .await
+            .map_err(AdminError::internal)?;
+        rows.push(json!({
+            "user_id": account.id,
+            "email": account.email,
+            "phone": account.phone,
+            "status": account.status,
+            "roles": staff::roles_of(&account.staff_roles),
+            "totp_enabled": totp.is_some_and(|t| t.enabled_ms.is_some()),
+        }));
+    }
+    Ok(Json(json!({"staff": rows})))
 }
 
 #[derive(Deserialize)]

@@ -34,6 +34,11 @@ pub enum AdminCommand {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Staff accounts and their roles (support, compliance, security, treasury, admin).
+    Staff {
+        #[command(subcommand)]
+        command: StaffCommand,
+    },
     /// API keys.
     Apikey {
         #[command(subcommand)]
@@ -95,6 +100,28 @@ pub enum UserCommand {
         #[arg(long)]
         user: i64,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StaffCommand {
+    /// Give a user a staff role (audited). The account must also turn on TOTP and log in with
+    /// it before the staff console lets it in.
+    Grant {
+        #[arg(long)]
+        user: i64,
+        /// support, compliance, security, treasury or admin.
+        #[arg(long)]
+        role: String,
+    },
+    /// Take a staff role away (audited); with no role left the account is no longer staff.
+    Revoke {
+        #[arg(long)]
+        user: i64,
+        #[arg(long)]
+        role: String,
+    },
+    /// Staff accounts with their roles and whether TOTP is on.
+    List,
 }
 
 #[derive(Debug, Subcommand)]
@@ -184,6 +211,23 @@ fn request_of(command: &AdminCommand) -> (&'static str, String, Value) {
             format!("/admin/v1/users/{user}/unfreeze"),
             json!({}),
         ),
+        AdminCommand::Staff {
+            command: StaffCommand::Grant { user, role },
+        } => (
+            "POST",
+            "/admin/v1/staff/grant".into(),
+            json!({"user_id": user, "role": role}),
+        ),
+        AdminCommand::Staff {
+            command: StaffCommand::Revoke { user, role },
+        } => (
+            "POST",
+            "/admin/v1/staff/revoke".into(),
+            json!({"user_id": user, "role": role}),
+        ),
+        AdminCommand::Staff {
+            command: StaffCommand::List,
+        } => ("GET", "/admin/v1/staff".into(), Value::Null),
         AdminCommand::Apikey {
             command:
                 ApikeyCommand::Create {
@@ -251,6 +295,59 @@ fn human(command: &AdminCommand, answer: &Value) -> String {
             command: UserCommand::Unfreeze { .. },
         } => format!("user {} {}", field("user_id"), field("status")),
         AdminCommand::User { .. } => field("user_id"),
+        AdminCommand::Staff {
+            command: StaffCommand::List,
+        } => answer
+            .get("staff")
+            .and_then(Value::as_array)
+            .map(|rows| {
+                rows.iter()
+                    .map(|r| {
+                        let roles = r
+                            .get("roles")
+                            .and_then(Value::as_array)
+                            .map(|list| {
+                                list.iter()
+                                    .filter_map(Value::as_str)
+                                    .collect::<Vec<_>>()
+                                    .join(",")
+                            })
+                            .unwrap_or_default();
+                        let contact = r
+                            .get("email")
+                            .and_then(Value::as_str)
+                            .or_else(|| r.get("phone").and_then(Value::as_str))
+                            .unwrap_or("");
+                        let totp = if r.get("totp_enabled").and_then(Value::as_bool) == Some(true) {
+                            "totp on"
+                        } else {
+                            "TOTP OFF (console refused)"
+                        };
+                        format!(
+                            "{} {} roles={} {}",
+                            r.get("user_id").map(Value::to_string).unwrap_or_default(),
+                            contact,
+                            roles,
+                            totp
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+            .unwrap_or_default(),
+        AdminCommand::Staff { .. } => {
+            let roles = answer
+                .get("roles")
+                .and_then(Value::as_array)
+                .map(|list| {
+                    list.iter()
+                        .filter_map(Value::as_str)
+                        .collect::<Vec<_>>()
+                        .join(",")
+                })
+                .unwrap_or_default();
+            format!("user {} roles={}", field("user_id"), roles)
+        }
         AdminCommand::Apikey { .. } => format!(
             "key {}\nsecret {}\nmemo {}",
             field("access_key"),

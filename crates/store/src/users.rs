@@ -211,6 +211,21 @@ impl Store {
         Ok(rows)
     }
 
+    /// Accounts in one [`account_status`] (e.g. frozen, for the staff unfreeze queue), oldest
+    /// first, at most `limit` (capped).
+    pub async fn list_accounts_by_status(
+        &self,
+        status: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<AccountRow>> {
+        let rows = sqlx::query_as(select_accounts!("WHERE status = $1 ORDER BY id LIMIT $2"))
+            .bind(status)
+            .bind(capped(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows)
+    }
+
     /// Replaces the password hash (change, reset, or rehash under a newer policy).
     pub async fn set_password(&self, user_id: i64, password_phc: &str) -> StoreResult<()> {
         let result = sqlx::query("UPDATE users SET password_phc = $2 WHERE id = $1")

@@ -4,6 +4,7 @@
 //! Handlers stay thin: rules come from `bulwark-identity`, rows from `bulwark-store`; this layer
 //! only parses, orders the steps, and maps results to one JSON error shape.
 
+pub mod admin;
 pub mod api_keys;
 pub mod body;
 pub mod devices;
@@ -91,6 +92,7 @@ pub fn router(state: V1State) -> Router {
             "/api/v1/api-keys/{id}",
             patch(api_keys::edit).delete(api_keys::delete),
         )
+        .merge(admin::routes())
         .merge(login_routes)
         .merge(open_routes)
         .route("/api/v1", get(error::not_found))
