@@ -1,7 +1,8 @@
 """The web pages in a real browser: headless Debian Chromium driven through WebDriver (plain HTTP
 calls, no client library): sign up, verify (code read from DATA/outbox), log in, enable TOTP
 (codes computed from the key shown on the page), log out, log in with TOTP, the challenge page
-(solved by its script) and the locked-account page. Screenshots of the main pages go to test-artifacts/ (gitignored)."""
+(solved by its script), the locked-account page, and QR login between two browser contexts (separate
+profiles, so separate cookie jars). Screenshots of the main pages go to test-artifacts/ (gitignored)."""
 
 import base64
 import json
@@ -31,6 +32,7 @@ pytestmark = pytest.mark.skipif(
 
 class WebDriver:
     def __init__(self, port, profile_dir):
+        self.port, self.profile_dir = port, profile_dir
         self.base = f"http://127.0.0.1:{port}"
         caps = {"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
@@ -68,6 +70,9 @@ class WebDriver:
 
     def click(self, css):
         self.cmd("POST", f"/element/{self.find(css)}/click", {})
+
+    def attribute(self, css, name):
+        return self.cmd("GET", f"/element/{self.find(css)}/attribute/{name}")
 
     def value(self, css):
         return self.cmd("GET", f"/element/{self.find(css)}/property/value")
@@ -232,3 +237,67 @@ def test_browser_challenge_and_locked_account(acct, browser):
     assert "The identifier or password is wrong" in b.text("#error")
     assert "Signed in as" not in b.source()
     b.screenshot("09-locked-account")
+
+
+def test_browser_qr_login_two_contexts(acct, browser):
+    """A logged-in browser ("phone") approves a QR login requested by a second browser context
+    ("laptop"), once by opening the scanned URL and once by typing the short code (denied)."""
+    phone, base, email = browser, acct.base, "qr-browser@example.com"
+    phone.go(base + "/signup")
+    phone.type("#identifier", email)
+    phone.type("#password", PASSWORD)
+    phone.click("#agree")
+    phone.click("#submit")
+    phone.wait_for("Verify your address")
+    phone.type("#code", outbox_code(acct, email))
+    phone.click("#submit")
+    phone.wait_for("is verified")
+    log_in(phone, base, email)
+    phone.wait_for("Security center")
+
+    laptop = WebDriver(phone.port, phone.profile_dir + "-laptop")
+    try:
+        laptop.go(base + "/login")
+        laptop.click("#qr-tab")
+        laptop.wait_for("qr-short-code")
+        assert "<svg" in laptop.source()
+        approve_url = laptop.attribute("#qr-code", "data-url")
+        assert approve_url.startswith(base + "/login/qr/approve?n=")
+        laptop.screenshot("10-qr-login-waiting")
+
+        # "Scanning": the phone opens the URL the QR code encodes and sees who asked.
+        phone.go(approve_url)
+        phone.wait_for("qr-requester")
+        assert phone.text("#qr-ip") == "127.0.0.1"
+        assert "HeadlessChrome" in phone.text("#qr-ua")
+        phone.screenshot("11-qr-approve")
+        phone.click("#qr-approve")
+        phone.wait_for("the other browser is now logging in")
+
+        # The waiting page refreshes itself and becomes logged in.
+        laptop.wait_for("Security center", timeout_s=30)
+        assert email in laptop.text("#who")
+        laptop.screenshot("12-qr-logged-in")
+
+        # The same code cannot be approved twice.
+        phone.go(approve_url)
+        phone.wait_for("qr-state")
+        assert "redeemed" in phone.text("#qr-state")
+    finally:
+        laptop.quit()
+
+    other = WebDriver(phone.port, phone.profile_dir + "-other")
+    try:
+        other.go(base + "/login/qr")
+        other.wait_for("qr-short-code")
+        code = other.text("#qr-short-code")
+        phone.go(base + "/login/qr/approve")
+        phone.type("#code", code.lower())
+        phone.click("#qr-lookup")
+        phone.wait_for("qr-requester")
+        phone.click("#qr-deny")
+        phone.wait_for("was not logged in")
+        other.wait_for("qr-denied", timeout_s=30)
+        assert "Signed in as" not in other.source()
+    finally:
+        other.quit()

@@ -10,6 +10,7 @@ pub mod api;
 mod auth;
 mod pages;
 mod protect;
+mod qr;
 mod recovery;
 mod security;
 
@@ -37,6 +38,8 @@ const CSRF_HEX_CHARS: usize = 32;
 const STYLE_CSS: &str = include_str!("../static/style.css");
 /// The optional in-browser solver of the login challenge.
 const POW_JS: &str = include_str!("../static/pow.js");
+/// Camera scanning on "Approve a login" (where the browser supports it).
+const QR_SCAN_JS: &str = include_str!("../static/qr-scan.js");
 
 /// State of the pages: the account API state (for read-only facts such as the agreement
 /// version) and the API router every action goes through.
@@ -56,6 +59,11 @@ pub fn router(v1: V1State) -> Router {
         .route("/verify", get(auth::verify_page).post(auth::verify))
         .route("/login", get(auth::login_page).post(auth::login))
         .route("/login/2fa", post(auth::login_2fa))
+        .route("/login/qr", get(qr::wait_page))
+        .route(
+            "/login/qr/approve",
+            get(qr::approve_page).post(qr::decide),
+        )
         .route("/logout", post(auth::logout))
         .route(
             "/forgot-password",
@@ -86,6 +94,7 @@ pub fn router(v1: V1State) -> Router {
         )
         .route("/static/style.css", get(style))
         .route("/static/pow.js", get(pow_script))
+        .route("/static/qr-scan.js", get(qr_scan_script))
         .layer(DefaultBodyLimit::max(FORM_BYTES_MAX))
         .layer(axum::middleware::from_fn(page_headers))
         .with_state(state)
@@ -97,6 +106,10 @@ async fn style() -> Response {
 
 async fn pow_script() -> Response {
     asset("text/javascript; charset=utf-8", POW_JS)
+}
+
+async fn qr_scan_script() -> Response {
+    asset("text/javascript; charset=utf-8", QR_SCAN_JS)
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {
@@ -126,10 +139,10 @@ async fn page_headers(request: Request, next: Next) -> Response {
             "camera=(), microphone=(), geolocation=()",
         ),
     ] {
-        headers.insert(
-            HeaderName::from_static(name),
-            HeaderValue::from_static(value),
-        );
+        // A page may loosen one policy for itself (the camera on "Approve a login").
+        headers
+            .entry(HeaderName::from_static(name))
+            .or_insert(HeaderValue::from_static(value));
     }
     if !headers.contains_key(header::CACHE_CONTROL) {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

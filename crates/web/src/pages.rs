@@ -114,6 +114,43 @@ pub struct Freeze {
     pub valid: bool,
 }
 
+#[derive(Template)]
+#[template(path = "qr_wait.html")]
+pub struct QrWait {
+    pub who: Option<Who>,
+    pub notice: String,
+    pub error: String,
+    /// Seconds until the page reloads itself; 0 for none.
+    pub refresh_s: u32,
+    pub denied: bool,
+    pub qr_svg: String,
+    /// What the QR code encodes (also in a data attribute for tests and accessibility tools).
+    pub approve_url: String,
+    pub short_code: String,
+}
+
+/// A QR login request as the approving device sees it.
+pub struct QrRequest {
+    pub pending: bool,
+    pub state: String,
+    pub ip: String,
+    pub country: String,
+    pub user_agent: String,
+    pub created: String,
+    pub nonce: String,
+    pub short_code: String,
+}
+
+#[derive(Template)]
+#[template(path = "qr_approve.html")]
+pub struct QrApprove {
+    pub who: Option<Who>,
+    pub notice: String,
+    pub error: String,
+    pub csrf: String,
+    pub request: Option<QrRequest>,
+}
+
 /// A TOTP enrolment in progress.
 pub struct Setup {
     pub qr_svg: String,
