@@ -176,3 +176,21 @@ pub async fn call(
         cookies,
     }
 }
+
+/// Sends one GET to the API router and returns its raw answer, for binary bodies (the staff
+/// console's KYC document images).
+pub async fn fetch(api: &Router, caller: &Caller, path: &str) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let mut builder = Request::builder().method(Method::GET).uri(path);
+    if let Some(headers) = builder.headers_mut() {
+        *headers = caller.request_headers();
+    }
+    if let Some(peer) = caller.peer {
+        builder = builder.extension(peer);
+    }
+    let Ok(request) = builder.body(Body::empty()) else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let Ok(response) = api.clone().oneshot(request).await;
+    response
+}

@@ -29,6 +29,7 @@ pub async fn who(state: &WebState, caller: &Caller) -> Option<Who> {
     Some(Who {
         name,
         csrf: csrf_token(&token),
+        staff: me.body.get("is_staff").and_then(Value::as_bool) == Some(true),
     })
 }
 

@@ -6,6 +6,7 @@
 //! CSRF checks and rate limits. This crate adds forms, a per-session CSRF token, HTML, and strict
 //! page headers (CSP without inline scripts).
 
+mod admin;
 pub mod api;
 mod auth;
 mod pages;
@@ -92,6 +93,7 @@ pub fn router(v1: V1State) -> Router {
             "/security/devices/{id}/forget",
             post(security::forget_device),
         )
+        .merge(admin::routes())
         .route("/static/style.css", get(style))
         .route("/static/pow.js", get(pow_script))
         .route("/static/qr-scan.js", get(qr_scan_script))

@@ -9,6 +9,8 @@ pub struct Who {
     pub name: String,
     /// The per-session form token (see [`crate::csrf_token`]).
     pub csrf: String,
+    /// A staff account: the header shows the "Admin" link.
+    pub staff: bool,
 }
 
 /// The messages every page can show inline.

@@ -197,6 +197,7 @@ pub async fn me(State(state): State<V1State>, authed: Authed) -> V1Result<Json<V
         "totp_enabled": totp.is_some_and(|t| t.enabled_ms.is_some()),
         "recovery_codes_remaining": recovery_left,
         "kyc_tier": account.kyc_tier,
+        "is_staff": account.is_staff == 1,
         "withdrawals_allowed_after_ms": account.withdraw_locked_until_ms,
         "agreement_version": account.agreement_version,
         "session": {
