@@ -23,8 +23,9 @@ def free_port():
 
 
 class Server:
-    def __init__(self, data_dir, database_url=None, rate_limit=100_000):
+    def __init__(self, data_dir, database_url=None, rate_limit=100_000, extra_args=()):
         self.data_dir = data_dir
+        self.extra_args = list(extra_args)
         self.http_port = free_port()
         self.admin_port = free_port()
         self.database_url = database_url
@@ -48,6 +49,7 @@ class Server:
                 "--rate-limit-per-ip", str(self.rate_limit)]
         if self.database_url:
             args += ["--database-url", self.database_url]
+        args += self.extra_args
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log)
         deadline = time.time() + 60
         while time.time() < deadline:
@@ -81,8 +83,9 @@ class Server:
             raise RuntimeError(f"admin {args} failed: {out.stderr}{out.stdout}")
         return json.loads(out.stdout)
 
-    def funded_user(self, email, deposits):
-        user = self.admin("user", "create", "--email", email)["user_id"]
+    def funded_user(self, email, deposits, kyc_tier="L1"):
+        # Trading needs KYC level L1; bots created by the operator get it explicitly.
+        user = self.admin("user", "create", "--email", email, "--kyc-tier", kyc_tier)["user_id"]
         key = self.admin("apikey", "create", "--user", str(user), "--scopes", "read,trade")
         for asset, amount in deposits.items():
             self.admin("deposit", "credit", "--user", str(user), "--asset", asset,

@@ -67,7 +67,7 @@ def test_signing_and_keys(server):
     # Never key-only on anything that trades.
     expect(call(b, "/spot/v2/submit_order", order(), key=key, sign=False), 30004)
 
-    user = server.admin("user", "create", "--email", "scoped@example.com")["user_id"]
+    user = server.admin("user", "create", "--email", "scoped@example.com", "--kyc-tier", "L1")["user_id"]
     read_only = server.admin("apikey", "create", "--user", str(user), "--scopes", "read")
     expect(call(b, "/spot/v2/submit_order", order(), key=read_only), 30012, 403, "trade")
     fenced = server.admin("apikey", "create", "--user", str(user), "--scopes", "read,trade", "--ip", "10.9.9.9")

@@ -35,6 +35,29 @@ async fn submit(state: &AppState, command: Command) -> Result<Receipt, ApiError>
         .map_err(|e| ApiError::busy(e.to_string()))
 }
 
+/// KYC and region gating of order placement: L1 or higher, and neither the request's country
+/// nor the user's residence restricted (30019 / 30020, HTTP 403). Cancels stay allowed.
+async fn check_trading_allowed(
+    state: &AppState,
+    caller: &Caller,
+    request: &RawRequest,
+) -> Result<(), ApiError> {
+    let ip = state.access.client_ip(request.peer.ip(), &request.headers);
+    let country = state.access.country(ip);
+    let refusal = state
+        .access
+        .check_trade(&state.store, caller.user_id, country.as_deref())
+        .await
+        .map_err(ApiError::internal)?;
+    match refusal {
+        None => Ok(()),
+        Some(refusal) => {
+            let (code, message) = refusal.bitmart();
+            Err(ApiError::forbidden(code, message))
+        }
+    }
+}
+
 /// `GET /spot/v1/wallet` (§6.1); a BitMart KEYED endpoint, so key-only requests are accepted.
 pub async fn wallet(State(state): State<AppState>, request: RawRequest) -> ApiResult {
     let caller = authenticate(&state, &request, Scope::Read, Signing::KeyedRead).await?;
@@ -61,6 +84,7 @@ pub async fn wallet(State(state): State<AppState>, request: RawRequest) -> ApiRe
 /// `POST /spot/v2/submit_order` (§6.2).
 pub async fn submit_order(State(state): State<AppState>, request: RawRequest) -> ApiResult {
     let caller = authenticate(&state, &request, Scope::Trade, Signing::Required).await?;
+    check_trading_allowed(&state, &caller, &request).await?;
     let body = request.json_object()?;
     let catalog = state.sequencer.catalog();
     let (market, command) = new_order(&catalog, user_of(&caller)?, &body)?;

@@ -6,6 +6,7 @@ use std::time::Duration;
 use bulwark_sequencer::SequencerHandle;
 use bulwark_store::Store;
 
+use crate::access::Access;
 use crate::crypto::MasterKey;
 
 /// How long a write waits for its own effects to reach the SQL read models before answering
@@ -19,6 +20,8 @@ pub struct AppState {
     pub master_key: Arc<MasterKey>,
     /// Highest sequence number the projector has written to the store.
     pub projected: tokio::sync::watch::Receiver<u64>,
+    /// Region, GeoIP and KYC-tier rules (trading needs L1 and an unrestricted region).
+    pub access: Arc<Access>,
 }
 
 impl AppState {

@@ -69,6 +69,7 @@ pub fn router(state: AdminState) -> Router {
     Router::new()
         .route("/admin/v1/users", post(create_user))
         .route("/admin/v1/users/{id}/unfreeze", post(unfreeze_user))
+        .route("/admin/v1/users/{id}/kyc-tier", post(set_kyc_tier))
         .route(
             "/admin/v1/2fa-resets/{id}/{decision}",
             post(decide_twofa_reset),
@@ -148,6 +149,19 @@ async fn submit(
 #[derive(Deserialize)]
 struct NewUser {
     email: String,
+    /// L0 (default), L1 or L2.
+    #[serde(default)]
+    kyc_tier: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct KycTierBody {
+    tier: String,
+}
+
+fn kyc_level(name: &str) -> Result<i64, AdminError> {
+    bulwark_api::access::tier_level(name)
+        .map_err(|error| AdminError::bad("invalid_kyc_tier", error.to_string()))
 }
 
 fn normalise_email(email: &str) -> Result<String, AdminError> {
@@ -173,6 +187,7 @@ fn normalise_email(email: &str) -> Result<String, AdminError> {
 
 async fn create_user(State(state): State<AdminState>, Json(body): Json<NewUser>) -> AdminResult {
     let email = normalise_email(&body.email)?;
+    let level = kyc_level(body.kyc_tier.as_deref().unwrap_or("L0"))?;
     let id = match state
         .app
         .store
@@ -189,13 +204,60 @@ async fn create_user(State(state): State<AdminState>, Json(body): Json<NewUser>)
         }
         Err(error) => return Err(AdminError::internal(error)),
     };
+    if level > 0 {
+        state
+            .app
+            .store
+            .set_kyc_tier(id, level)
+            .await
+            .map_err(AdminError::internal)?;
+    }
+    let tier = bulwark_api::access::tier_of(level).as_str();
     audit_action(
         &state,
         "user.create",
-        &json!({"user_id": id, "email": email}),
+        &json!({"user_id": id, "email": email, "kyc_tier": tier}),
     )
     .await?;
-    Ok(Json(json!({"user_id": id, "email": email})))
+    Ok(Json(
+        json!({"user_id": id, "email": email, "kyc_tier": tier}),
+    ))
+}
+
+/// `POST /admin/v1/users/{id}/kyc-tier` `{"tier":"L1"}`: sets the KYC level directly (for
+/// operators and bots; people go through the KYC review). Audited with the previous level.
+async fn set_kyc_tier(
+    State(state): State<AdminState>,
+    Path(id): Path<String>,
+    Json(body): Json<KycTierBody>,
+) -> AdminResult {
+    let id: i64 = id
+        .parse()
+        .map_err(|_| AdminError::bad("invalid_user_id", "user id must be an integer"))?;
+    let level = kyc_level(&body.tier)?;
+    let store = &state.app.store;
+    let Some(before) = store.kyc_profile(id).await.map_err(AdminError::internal)? else {
+        return Err(AdminError(
+            StatusCode::NOT_FOUND,
+            "user_not_found",
+            "no such user".into(),
+        ));
+    };
+    store
+        .set_kyc_tier(id, level)
+        .await
+        .map_err(AdminError::internal)?;
+    let previous = bulwark_api::access::tier_of(before.kyc_tier).as_str();
+    let tier = bulwark_api::access::tier_of(level).as_str();
+    audit_action(
+        &state,
+        "user.kyc_tier",
+        &json!({"user_id": id, "kyc_tier": tier, "previous": previous}),
+    )
+    .await?;
+    Ok(Json(
+        json!({"user_id": id, "kyc_tier": tier, "previous": previous}),
+    ))
 }
 
 fn staff_error(error: StaffOpError) -> AdminError {

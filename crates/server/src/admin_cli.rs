@@ -94,6 +94,17 @@ pub enum UserCommand {
     Create {
         #[arg(long)]
         email: String,
+        /// KYC level: L0 (deposit and view only, the default), L1 (may trade) or L2.
+        #[arg(long, default_value = "L0")]
+        kyc_tier: String,
+    },
+    /// Set a user's KYC level directly (audited); people normally go through KYC review.
+    KycTier {
+        #[arg(long)]
+        user: i64,
+        /// L0, L1 or L2.
+        #[arg(long)]
+        tier: String,
     },
     /// Unfreeze a frozen account after staff review (audited).
     Unfreeze {
@@ -202,8 +213,19 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
 fn request_of(command: &AdminCommand) -> (&'static str, String, Value) {
     match command {
         AdminCommand::User {
-            command: UserCommand::Create { email },
-        } => ("POST", "/admin/v1/users".into(), json!({"email": email})),
+            command: UserCommand::Create { email, kyc_tier },
+        } => (
+            "POST",
+            "/admin/v1/users".into(),
+            json!({"email": email, "kyc_tier": kyc_tier}),
+        ),
+        AdminCommand::User {
+            command: UserCommand::KycTier { user, tier },
+        } => (
+            "POST",
+            format!("/admin/v1/users/{user}/kyc-tier"),
+            json!({"tier": tier}),
+        ),
         AdminCommand::User {
             command: UserCommand::Unfreeze { user },
         } => (
@@ -294,6 +316,9 @@ fn human(command: &AdminCommand, answer: &Value) -> String {
         AdminCommand::User {
             command: UserCommand::Unfreeze { .. },
         } => format!("user {} {}", field("user_id"), field("status")),
+        AdminCommand::User {
+            command: UserCommand::KycTier { .. },
+        } => format!("user {} kyc_tier {}", field("user_id"), field("kyc_tier")),
         AdminCommand::User { .. } => field("user_id"),
         AdminCommand::Staff {
             command: StaffCommand::List,

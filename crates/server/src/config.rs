@@ -40,6 +40,18 @@ pub struct Config {
     pub order_queue_max: usize,
     /// Public API requests per second from one IP address (bursts of twice that).
     pub rate_limit_per_ip: u32,
+    /// Restricted regions: countries ("KP") and subdivisions ("US-NY"). Sign-up and login from
+    /// a restricted country are refused; users residing in one may only view and withdraw.
+    pub restricted_regions: Vec<String>,
+    /// GeoIP file placing client addresses in countries: a MaxMind `.mmdb` or a tor-geoipdb
+    /// text file (format detected). None: countries are unknown.
+    pub geoip_file: Option<PathBuf>,
+    /// Proxies (addresses or CIDRs) whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<String>,
+    /// Daily (rolling 24 h) withdrawal limit of KYC level L1, in USDT.
+    pub kyc_l1_withdraw_usdt: u64,
+    /// Daily (rolling 24 h) withdrawal limit of KYC level L2, in USDT.
+    pub kyc_l2_withdraw_usdt: u64,
 }
 
 impl Default for Config {
@@ -54,6 +66,11 @@ impl Default for Config {
             snapshot_every_commands: 100_000,
             order_queue_max: 65_536,
             rate_limit_per_ip: bulwark_api::rate_limit::REQUESTS_PER_SECOND_PER_IP,
+            restricted_regions: Vec::new(),
+            geoip_file: None,
+            trusted_proxies: Vec::new(),
+            kyc_l1_withdraw_usdt: DEFAULT_KYC_L1_WITHDRAW_USDT,
+            kyc_l2_withdraw_usdt: DEFAULT_KYC_L2_WITHDRAW_USDT,
         }
     }
 }
@@ -82,7 +99,27 @@ pub struct ServeArgs {
     /// Public API requests per second per IP address.
     #[arg(long, env = "BULWARK_RATE_LIMIT_PER_IP")]
     pub rate_limit_per_ip: Option<u32>,
+    /// Restricted region codes, comma-separated (e.g. `KP,IR,US-NY`).
+    #[arg(long, env = "BULWARK_RESTRICTED_REGIONS", value_delimiter = ',')]
+    pub restricted_regions: Option<Vec<String>>,
+    /// GeoIP file (`.mmdb` or tor-geoipdb text).
+    #[arg(long, env = "BULWARK_GEOIP_FILE")]
+    pub geoip_file: Option<PathBuf>,
+    /// Trusted proxy addresses or CIDRs, comma-separated.
+    #[arg(long, env = "BULWARK_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Option<Vec<String>>,
+    /// KYC L1 daily withdrawal limit in USDT.
+    #[arg(long, env = "BULWARK_KYC_L1_WITHDRAW_USDT")]
+    pub kyc_l1_withdraw_usdt: Option<u64>,
+    /// KYC L2 daily withdrawal limit in USDT.
+    #[arg(long, env = "BULWARK_KYC_L2_WITHDRAW_USDT")]
+    pub kyc_l2_withdraw_usdt: Option<u64>,
 }
+
+/// Default daily withdrawal limit of KYC level L1, in USDT.
+pub const DEFAULT_KYC_L1_WITHDRAW_USDT: u64 = 2_000;
+/// Default daily withdrawal limit of KYC level L2, in USDT.
+pub const DEFAULT_KYC_L2_WITHDRAW_USDT: u64 = 100_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -131,6 +168,22 @@ impl Config {
         if let Some(v) = args.rate_limit_per_ip {
             config.rate_limit_per_ip = v;
         }
+        if let Some(v) = &args.restricted_regions {
+            config.restricted_regions =
+                v.iter().filter(|s| !s.trim().is_empty()).cloned().collect();
+        }
+        if let Some(v) = &args.geoip_file {
+            config.geoip_file = Some(v.clone());
+        }
+        if let Some(v) = &args.trusted_proxies {
+            config.trusted_proxies = v.iter().filter(|s| !s.trim().is_empty()).cloned().collect();
+        }
+        if let Some(v) = args.kyc_l1_withdraw_usdt {
+            config.kyc_l1_withdraw_usdt = v;
+        }
+        if let Some(v) = args.kyc_l2_withdraw_usdt {
+            config.kyc_l2_withdraw_usdt = v;
+        }
         config.validate()?;
         Ok(config)
     }
@@ -167,7 +220,29 @@ impl Config {
                 "http_addr and admin_addr must differ".into(),
             ));
         }
+        self.access_rules(None)?;
         Ok(())
+    }
+
+    /// Region, GeoIP and KYC-limit rules; the GeoIP file is read only when `geoip_file` is
+    /// given (so validation stays cheap).
+    fn access_rules(
+        &self,
+        geoip_file: Option<&Path>,
+    ) -> Result<bulwark_api::access::Access, ConfigError> {
+        bulwark_api::access::Access::from_config(
+            geoip_file,
+            &self.restricted_regions,
+            &self.trusted_proxies,
+            self.kyc_l1_withdraw_usdt,
+            self.kyc_l2_withdraw_usdt,
+        )
+        .map_err(|error| ConfigError::Invalid(error.to_string()))
+    }
+
+    /// The access rules of `serve`, loading the GeoIP file when one is configured.
+    pub fn access(&self) -> Result<bulwark_api::access::Access, ConfigError> {
+        self.access_rules(self.geoip_file.as_deref())
     }
 
     /// The SQL store URL, defaulting to a SQLite file in the data directory.
@@ -212,6 +287,70 @@ mod tests {
                 .database_url()
                 .starts_with("sqlite:///srv/x/bulwark.db")
         );
+    }
+
+    #[test]
+    fn region_and_kyc_settings_layer_and_validate() {
+        let dir = tempfile::tempdir().unwrap();
+        let geoip = dir.path().join("geoip");
+        std::fs::write(&geoip, "3221226240,3221226495,KP\n").unwrap();
+        let file = dir.path().join("bulwark.toml");
+        std::fs::write(
+            &file,
+            format!(
+                "restricted_regions = [\"KP\", \"US-NY\"]\ntrusted_proxies = [\"10.0.0.0/8\"]\n\
+                 geoip_file = \"{}\"\nkyc_l1_withdraw_usdt = 500\n",
+                geoip.display()
+            ),
+        )
+        .unwrap();
+        let args = ServeArgs {
+            config: Some(file),
+            kyc_l2_withdraw_usdt: Some(9_000),
+            trusted_proxies: Some(vec!["127.0.0.1".into(), "".into()]),
+            ..ServeArgs::default()
+        };
+        let config = Config::load(&args).unwrap();
+        assert_eq!(config.restricted_regions, ["KP", "US-NY"]);
+        assert_eq!(config.trusted_proxies, ["127.0.0.1"]);
+        assert_eq!(config.kyc_l1_withdraw_usdt, 500);
+        assert_eq!(config.kyc_l2_withdraw_usdt, 9_000);
+        let access = config.access().unwrap();
+        assert_eq!(
+            access.withdraw_limit_usdt_micros(bulwark_api::access::tier_of(1)),
+            500_000_000
+        );
+        assert_eq!(
+            access.country("192.0.3.1".parse().unwrap()).as_deref(),
+            Some("KP")
+        );
+        assert_eq!(Config::default().kyc_l1_withdraw_usdt, 2_000);
+        for bad in [
+            ServeArgs {
+                restricted_regions: Some(vec!["USA".into()]),
+                ..ServeArgs::default()
+            },
+            ServeArgs {
+                trusted_proxies: Some(vec!["10.0.0.0/40".into()]),
+                ..ServeArgs::default()
+            },
+            ServeArgs {
+                kyc_l1_withdraw_usdt: Some(0),
+                ..ServeArgs::default()
+            },
+            ServeArgs {
+                kyc_l1_withdraw_usdt: Some(10),
+                kyc_l2_withdraw_usdt: Some(5),
+                ..ServeArgs::default()
+            },
+        ] {
+            assert!(matches!(Config::load(&bad), Err(ConfigError::Invalid(_))));
+        }
+        let missing = ServeArgs {
+            geoip_file: Some(dir.path().join("missing")),
+            ..ServeArgs::default()
+        };
+        assert!(Config::load(&missing).unwrap().access().is_err());
     }
 
     #[test]

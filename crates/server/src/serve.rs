@@ -90,11 +90,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     .await
     .context("starting the account API")?;
     v1.accounts.attach_sequencer(handle.clone());
+    let access = Arc::new(config.access().context("region and KYC settings")?);
+    v1.accounts.attach_access(Arc::clone(&access));
     let app = AppState {
         sequencer: handle.clone(),
         store: store.clone(),
         master_key,
         projected: projected_rx,
+        access,
     };
     apply_genesis(&app).await?;
     let limit = bulwark_api::rate_limit::IpRateLimit::new(

@@ -16,8 +16,9 @@ use tower::ServiceExt;
 /// Largest API answer read back (activity pages are the biggest).
 const ANSWER_BYTES_MAX: usize = 4 * 1024 * 1024;
 /// Request headers passed through to the API (facts about the browser and the CSRF check).
-const FORWARDED_HEADERS: [header::HeaderName; 5] = [
+const FORWARDED_HEADERS: [header::HeaderName; 6] = [
     header::COOKIE,
+    header::HeaderName::from_static("x-forwarded-for"),
     header::USER_AGENT,
     header::HOST,
     header::ORIGIN,

@@ -9,6 +9,7 @@
 mod admin;
 pub mod api;
 mod auth;
+mod kyc;
 mod pages;
 mod protect;
 mod qr;
@@ -61,10 +62,7 @@ pub fn router(v1: V1State) -> Router {
         .route("/login", get(auth::login_page).post(auth::login))
         .route("/login/2fa", post(auth::login_2fa))
         .route("/login/qr", get(qr::wait_page))
-        .route(
-            "/login/qr/approve",
-            get(qr::approve_page).post(qr::decide),
-        )
+        .route("/login/qr/approve", get(qr::approve_page).post(qr::decide))
         .route("/logout", post(auth::logout))
         .route(
             "/forgot-password",
@@ -76,6 +74,9 @@ pub fn router(v1: V1State) -> Router {
         )
         .route("/logout-all", post(auth::logout_all))
         .route("/security", get(security::page))
+        .route("/kyc", get(kyc::page))
+        .route("/kyc/l1", post(kyc::submit_l1))
+        .route("/kyc/l2", post(kyc::submit_l2))
         .route("/security/totp/setup", post(security::totp_setup))
         .route("/security/password", post(protect::change_password))
         .route("/security/freeze", post(protect::freeze_self))

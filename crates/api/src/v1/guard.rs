@@ -15,11 +15,60 @@ use bulwark_identity::ip_bucket::IpBucketError;
 /// Longest user agent kept in activity rows.
 pub const USER_AGENT_CHARS_MAX: usize = 256;
 
-/// The peer address (trusted-proxy handling is not configured yet).
-pub fn client_ip(request_extensions: &axum::http::Extensions) -> IpAddr {
+/// The client's address and country, resolved once per request by [`resolve_client`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientFacts {
+    pub ip: IpAddr,
+    /// ISO 3166-1 alpha-2, when the GeoIP file knows the address.
+    pub country: Option<String>,
+}
+
+fn peer_ip(request_extensions: &axum::http::Extensions) -> IpAddr {
     request_extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map_or(IpAddr::from([127, 0, 0, 1]), |info| info.0.ip())
+}
+
+/// The client address: as resolved by [`resolve_client`] (the peer, or `X-Forwarded-For` from a
+/// trusted proxy), else the peer address.
+pub fn client_ip(request_extensions: &axum::http::Extensions) -> IpAddr {
+    request_extensions
+        .get::<ClientFacts>()
+        .map_or_else(|| peer_ip(request_extensions), |facts| facts.ip)
+}
+
+/// Paths refused from a restricted country: registration and every login step.
+pub fn refused_from_restricted_country(path: &str) -> bool {
+    path == "/api/v1/signup"
+        || path == "/api/v1/verify"
+        || path == "/api/v1/login"
+        || path.starts_with("/api/v1/login/")
+}
+
+/// Resolves the client address and its country once per request (see
+/// [`crate::access::Access`]) and refuses sign-up and login from a restricted country with
+/// 403 `region_restricted`.
+pub async fn resolve_client(
+    State(state): State<V1State>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let access = state.accounts.access();
+    let ip = access.client_ip(peer_ip(request.extensions()), request.headers());
+    let country = access.country(ip);
+    if request.method() == Method::POST
+        && refused_from_restricted_country(request.uri().path())
+        && let Some(restriction) = access.ip_restricted(country.as_deref())
+    {
+        return V1Error::new(
+            StatusCode::FORBIDDEN,
+            "region_restricted",
+            crate::access::region_message(&restriction),
+        )
+        .into_response();
+    }
+    request.extensions_mut().insert(ClientFacts { ip, country });
+    next.run(request).await
 }
 
 /// The user agent, truncated.
@@ -54,7 +103,10 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Client {
         Ok(Client {
             ip: client_ip(&parts.extensions),
             user_agent: user_agent(&parts.headers),
-            country: None,
+            country: parts
+                .extensions
+                .get::<ClientFacts>()
+                .and_then(|facts| facts.country.clone()),
             device_token: super::devices::cookie_value(
                 &parts.headers,
                 super::devices::DEVICE_COOKIE,

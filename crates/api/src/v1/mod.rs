@@ -11,6 +11,7 @@ pub mod devices;
 pub mod error;
 pub mod freeze;
 pub mod guard;
+pub mod kyc;
 pub mod kyc_seal;
 pub mod login;
 pub mod openapi;
@@ -84,6 +85,9 @@ pub fn router(state: V1State) -> Router {
         .route("/api/v1/password/change", post(recovery::change))
         .route("/api/v1/anti-phishing", put(recovery::set_anti_phishing))
         .route("/api/v1/freeze", post(freeze::freeze_self))
+        .route("/api/v1/kyc", get(kyc::status))
+        .route("/api/v1/kyc/l1", post(kyc::submit_l1))
+        .route("/api/v1/kyc/l2", post(kyc::submit_l2))
         .route(
             "/api/v1/api-keys",
             get(api_keys::list).post(api_keys::create),
@@ -100,5 +104,9 @@ pub fn router(state: V1State) -> Router {
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(axum::middleware::from_fn(guard::csrf))
         .layer(axum::middleware::from_fn(guard::security_headers))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::resolve_client,
+        ))
         .with_state(state)
 }

@@ -40,6 +40,8 @@ pub struct Accounts {
     pub(crate) qr_approvals: super::qr_login::UserLimiter,
     /// The engine's way in, attached once the sequencer runs (freezing cancels open orders).
     sequencer: OnceLock<SequencerHandle>,
+    /// Region, GeoIP and KYC-tier rules, attached once at start (default: none restricted).
+    access: OnceLock<Arc<crate::access::Access>>,
 }
 
 impl Accounts {
@@ -76,12 +78,24 @@ impl Accounts {
             ip_failures: Mutex::new(IpFailures::new(ip_bucket::DEFAULT_MAX_ENTRIES)),
             qr_approvals: super::qr_login::approval_limiter(),
             sequencer: OnceLock::new(),
+            access: OnceLock::new(),
         })
     }
 
     /// Attaches the sequencer (once; later calls are ignored) so a freeze can cancel orders.
     pub fn attach_sequencer(&self, handle: SequencerHandle) {
         let _ = self.sequencer.set(handle);
+    }
+
+    /// Attaches the access rules (once, before serving; later calls are ignored).
+    pub fn attach_access(&self, access: Arc<crate::access::Access>) {
+        let _ = self.access.set(access);
+    }
+
+    /// The access rules: the attached ones, else no restriction and default limits.
+    pub fn access(&self) -> &crate::access::Access {
+        self.access
+            .get_or_init(|| Arc::new(crate::access::Access::default()))
     }
 
     /// The attached sequencer, if any (router tests run without an engine).
