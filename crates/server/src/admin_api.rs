@@ -317,7 +317,12 @@ async fn decide_twofa_reset(
         bulwark_api::now_ms(),
     )
     .await
-    .map_err(staff_error)?;
+    .map_err(|error| match error {
+        // The reviewer named in the body is wrong (the requester, or no user at all).
+        StaffOpError::OwnRequest => AdminError::bad("invalid_reviewer", error.to_string()),
+        StaffOpError::UserNotFound => AdminError::bad("invalid_reviewer", "reviewer is not a user"),
+        other => staff_error(other),
+    })?;
     Ok(Json(json!({"id": id, "status": status})))
 }
 
