@@ -363,10 +363,24 @@ async fn after_password(
     }
     // An approved 2FA reset whose 48 h have passed takes effect at the next login.
     super::twofa_reset::apply_due(state, account.id).await?;
-    let totp = state.store.get_totp(account.id).await?;
-    if totp.is_some_and(|t| t.enabled_ms.is_some()) {
+    let totp_on = state
+        .store
+        .get_totp(account.id)
+        .await?
+        .is_some_and(|t| t.enabled_ms.is_some());
+    let code_factors = super::factors::enrolled(state, account.id).await?;
+    if totp_on || !code_factors.is_empty() {
         step("second_factor_required").await;
-        return start_second_factor(state, account.id).await;
+        let mut methods: Vec<&str> = Vec::new();
+        if totp_on {
+            methods.push("totp");
+        }
+        methods.extend(code_factors.iter().map(|c| c.as_str()));
+        if totp_on {
+            // Recovery codes are issued with the authenticator app.
+            methods.push("recovery_code");
+        }
+        return start_second_factor(state, account.id, &methods).await;
     }
     step("success").await;
     finish(state, client, account.id).await
@@ -386,7 +400,11 @@ async fn resend_verification(state: &V1State, account: &AccountRow) -> V1Result<
 }
 
 /// Issues the short-lived, single-use pre-auth token (stored hashed) for the second step.
-async fn start_second_factor(state: &V1State, user_id: i64) -> V1Result<Response> {
+async fn start_second_factor(
+    state: &V1State,
+    user_id: i64,
+    methods: &[&str],
+) -> V1Result<Response> {
     let now_ms = state.accounts.now_ms();
     let issued = codes::issue_token(Purpose::Login2fa, now_ms)
         .map_err(|e| V1Error::internal("pre-auth token", e))?;
@@ -405,7 +423,7 @@ async fn start_second_factor(state: &V1State, user_id: i64) -> V1Result<Response
     Ok(super::json_response(json!({
         "step": "second_factor_required",
         "pre_auth_token": issued.token,
-        "methods": ["totp", "recovery_code"],
+        "methods": methods,
         "expires_at_ms": expires_ms,
     })))
 }
@@ -438,6 +456,12 @@ pub struct SecondFactorRequest {
     pub totp_code: Option<String>,
     #[serde(default)]
     pub recovery_code: Option<String>,
+    /// The code sent by `POST /api/v1/login/2fa/send` with method `email`.
+    #[serde(default)]
+    pub email_code: Option<String>,
+    /// The code sent by `POST /api/v1/login/2fa/send` with method `sms`.
+    #[serde(default)]
+    pub sms_code: Option<String>,
 }
 
 /// Why a second factor was refused; `counts` says whether it is a guess to count.
@@ -628,10 +652,10 @@ pub async fn login_2fa(
         record(&state, &client, Some(user_id), None, method, "throttled").await;
         return Err(error);
     }
-    let checked = if method == "totp" {
-        check_totp(&state, user_id, code).await
-    } else {
-        check_recovery(&state, user_id, code).await
+    let checked = match method {
+        "totp" => check_totp(&state, user_id, code).await,
+        "email" | "sms" => check_code_factor(&state, user_id, method, code).await,
+        _ => check_recovery(&state, user_id, code).await,
     };
     if let Err(failure) = checked {
         if failure.counts {
@@ -665,16 +689,120 @@ pub async fn login_2fa(
     finish(&state, &client, user_id).await
 }
 
-/// Which second factor the request carries: exactly one of the two.
+/// Which second factor the request carries: exactly one of them.
 fn chosen_factor(request: &SecondFactorRequest) -> V1Result<(&'static str, &str)> {
-    match (&request.totp_code, &request.recovery_code) {
-        (Some(code), None) => Ok(("totp", code.as_str())),
-        (None, Some(code)) => Ok(("recovery_code", code.as_str())),
+    let given: Vec<(&'static str, &str)> = [
+        ("totp", &request.totp_code),
+        ("recovery_code", &request.recovery_code),
+        ("email", &request.email_code),
+        ("sms", &request.sms_code),
+    ]
+    .into_iter()
+    .filter_map(|(name, code)| code.as_deref().map(|c| (name, c)))
+    .collect();
+    match given.as_slice() {
+        [one] => Ok(*one),
         _ => Err(V1Error::bad_request(
             "missing_second_factor",
-            "Send exactly one of totp_code and recovery_code",
+            "Send exactly one of totp_code, recovery_code, email_code and sms_code",
         )),
     }
+}
+
+/// Checks an emailed or texted login code; only enrolled methods count.
+async fn check_code_factor(
+    state: &V1State,
+    user_id: i64,
+    method: &str,
+    code: &str,
+) -> Result<(), FactorFailure> {
+    let not_counted = |error: V1Error| FactorFailure {
+        error,
+        counts: false,
+    };
+    let channel = super::factors::Channel::parse(method).map_err(not_counted)?;
+    let enrolled = super::factors::enrolled(state, user_id)
+        .await
+        .map_err(not_counted)?;
+    if !enrolled.contains(&channel) {
+        return Err(factor_failure(
+            StatusCode::BAD_REQUEST,
+            "method_not_enabled",
+            format!("Login codes by {method} are not on for this account"),
+            false,
+        ));
+    }
+    super::factors::spend_code(
+        state,
+        user_id,
+        channel,
+        super::factors::CodeUse::Login,
+        code,
+    )
+    .await
+    .map_err(|error| FactorFailure {
+        counts: error.code == "invalid_code",
+        error,
+    })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendCodeRequest {
+    pub pre_auth_token: String,
+    /// `email` or `sms`.
+    pub method: String,
+}
+
+/// `POST /api/v1/login/2fa/send`: between the two steps, sends a login code by an enrolled
+/// email or SMS factor (at most once a minute).
+pub async fn send_login_code(
+    State(state): State<V1State>,
+    JsonBody(request): JsonBody<SendCodeRequest>,
+) -> V1Result<(StatusCode, axum::Json<serde_json::Value>)> {
+    check_len(
+        "pre_auth_token",
+        &request.pre_auth_token,
+        TOKEN_FIELD_CHARS_MAX,
+    )?;
+    let channel = super::factors::Channel::parse(&request.method)?;
+    let now_ms = state.accounts.now_ms();
+    let hash = codes::token_hash(&request.pre_auth_token);
+    let Some(token) = state
+        .store
+        .find_live_token(&hash, Purpose::Login2fa.as_str(), now_ms)
+        .await?
+    else {
+        return Err(V1Error::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+            "The login step is unknown, expired or already finished; log in again",
+        ));
+    };
+    if !super::factors::enrolled(&state, token.user_id)
+        .await?
+        .contains(&channel)
+    {
+        return Err(V1Error::bad_request(
+            "method_not_enabled",
+            format!(
+                "Login codes by {} are not on for this account",
+                channel.as_str()
+            ),
+        ));
+    }
+    let Some(account) = state.store.get_account(token.user_id).await? else {
+        return Err(V1Error::internal("login code", "token without account"));
+    };
+    let expires_ms =
+        super::factors::send_code(&state, &account, channel, super::factors::CodeUse::Login)
+            .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        axum::Json(
+            json!({"status": "code_sent", "method": channel.as_str(), "expires_at_ms": expires_ms}),
+        ),
+    ))
 }
 
 /// Refuses a second-factor attempt while its counter says wait or locked.

@@ -9,6 +9,7 @@ pub mod api_keys;
 pub mod body;
 pub mod devices;
 pub mod error;
+pub mod factors;
 pub mod freeze;
 pub mod guard;
 pub mod kyc;
@@ -39,6 +40,7 @@ pub fn router(state: V1State) -> Router {
     let login_routes = Router::new()
         .route("/api/v1/login", post(login::login))
         .route("/api/v1/login/2fa", post(login::login_2fa))
+        .route("/api/v1/login/2fa/send", post(login::send_login_code))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             guard::login_bucket,
@@ -82,6 +84,9 @@ pub fn router(state: V1State) -> Router {
         .route("/api/v1/login/qr/decide", post(qr_login::decide))
         .route("/api/v1/2fa/totp/setup", post(totp_setup::setup))
         .route("/api/v1/2fa/totp/confirm", post(totp_setup::confirm))
+        .route("/api/v1/2fa/{method}/send", post(factors::send_enable_code))
+        .route("/api/v1/2fa/{method}/enable", post(factors::enable))
+        .route("/api/v1/2fa/{method}/disable", post(factors::disable))
         .route("/api/v1/password/change", post(recovery::change))
         .route("/api/v1/anti-phishing", put(recovery::set_anti_phishing))
         .route("/api/v1/freeze", post(freeze::freeze_self))

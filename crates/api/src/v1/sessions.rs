@@ -195,6 +195,7 @@ pub async fn me(State(state): State<V1State>, authed: Authed) -> V1Result<Json<V
         "email_verified": account.email_verified_ms.is_some(),
         "phone_verified": account.phone_verified_ms.is_some(),
         "totp_enabled": totp.is_some_and(|t| t.enabled_ms.is_some()),
+        "code_factors": state.store.list_second_factors(authed.user_id).await?,
         "recovery_codes_remaining": recovery_left,
         "kyc_tier": account.kyc_tier,
         "is_staff": account.is_staff == 1,

@@ -1,0 +1,413 @@
+//! Email and SMS second factors: turning them on and off, and the 6-digit login codes they send.
+//!
+//! A code is purpose-bound (its HMAC covers purpose, user and channel), lives 10 minutes, allows
+//! 5 tries, is voided by a newer code of the same kind, and is resent at most once a minute.
+//! Turning a factor on proves the contact works (a code sent to it); turning one off needs a
+//! recent password and, when an authenticator app is on, its code. Both are security changes:
+//! recorded, emailed, and they pause withdrawals for 24 h.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use bulwark_identity::codes::{self, CODE_MAX_ATTEMPTS, CodeOutcome, CodeState, Purpose};
+use bulwark_identity::notify::{MessageKind, Recipient};
+use bulwark_identity::withdraw_lock::{self, SecurityChange};
+use bulwark_store::{AccountRow, NewCode, NewSecurityEvent, factor_method};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::body::{JsonBody, check_len};
+use super::error::{V1Error, V1Result};
+use super::login::{check_totp, second_factor_failed, second_factor_gate, second_factor_key};
+use super::sessions::Authed;
+use super::signup::{account_recipient, notify};
+use super::state::V1State;
+
+/// Longest code field read.
+const CODE_FIELD_CHARS_MAX: usize = 16;
+
+/// A channel a code can go out on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    Email,
+    Sms,
+}
+
+impl Channel {
+    /// The channel a path or body names (`email` or `sms`).
+    pub fn parse(name: &str) -> V1Result<Channel> {
+        match name {
+            factor_method::EMAIL => Ok(Channel::Email),
+            factor_method::SMS => Ok(Channel::Sms),
+            _ => Err(V1Error::bad_request(
+                "invalid_method",
+                "The method must be \"email\" or \"sms\"",
+            )),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Email => factor_method::EMAIL,
+            Channel::Sms => factor_method::SMS,
+        }
+    }
+
+    /// The account's verified address on this channel.
+    fn destination(self, account: &AccountRow) -> Option<(String, Recipient)> {
+        match self {
+            Channel::Email => account
+                .email
+                .clone()
+                .filter(|_| account.email_verified_ms.is_some())
+                .map(|e| (e.clone(), Recipient::Email(e))),
+            Channel::Sms => account
+                .phone
+                .clone()
+                .filter(|_| account.phone_verified_ms.is_some())
+                .map(|p| (p.clone(), Recipient::Sms(p))),
+        }
+    }
+}
+
+/// What a code proves: logging in, or owning the contact while turning the factor on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeUse {
+    Login,
+    Enable,
+}
+
+impl CodeUse {
+    fn purpose(self) -> Purpose {
+        match self {
+            CodeUse::Login => Purpose::Login2fa,
+            CodeUse::Enable => Purpose::SecurityChange,
+        }
+    }
+
+    /// The label in the codes table: one live code per user, use and channel.
+    fn stored_purpose(self, channel: Channel) -> String {
+        let prefix = match self {
+            CodeUse::Login => "login_2fa",
+            CodeUse::Enable => "enable_2fa",
+        };
+        format!("{prefix}:{}", channel.as_str())
+    }
+}
+
+fn binding(user_id: i64, channel: Channel) -> String {
+    format!("user:{user_id}:{}", channel.as_str())
+}
+
+fn invalid_code() -> V1Error {
+    V1Error::new(
+        StatusCode::UNAUTHORIZED,
+        "invalid_code",
+        "The code is wrong, expired or already used; ask for a new one",
+    )
+}
+
+/// Sends a fresh code for `code_use` on `channel` to the account's verified contact, unless one
+/// went out less than a minute ago (429 `resend_too_soon`).
+pub async fn send_code(
+    state: &V1State,
+    account: &AccountRow,
+    channel: Channel,
+    code_use: CodeUse,
+) -> V1Result<i64> {
+    let Some((destination, to)) = channel.destination(account) else {
+        return Err(V1Error::bad_request(
+            "contact_not_verified",
+            format!(
+                "This account has no verified {}; add and verify one first",
+                if channel == Channel::Email {
+                    "email address"
+                } else {
+                    "phone number"
+                }
+            ),
+        ));
+    };
+    let now_ms = state.accounts.now_ms();
+    let stored = code_use.stored_purpose(channel);
+    if let Some(previous) = state.store.latest_code(account.id, &stored).await? {
+        let retry_at_ms = previous
+            .last_sent_ms
+            .saturating_add(codes::CODE_RESEND_INTERVAL_MS);
+        if now_ms < retry_at_ms {
+            return Err(V1Error::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "resend_too_soon",
+                "A code was sent less than a minute ago; wait before asking for another",
+            )
+            .retry_after(retry_at_ms - now_ms));
+        }
+    }
+    let issued = codes::issue(
+        &state.accounts.code_key,
+        code_use.purpose(),
+        &binding(account.id, channel),
+        None,
+        now_ms,
+    )
+    .map_err(|e| V1Error::internal("issuing a code", e))?;
+    state
+        .store
+        .issue_code(&NewCode {
+            user_id: Some(account.id),
+            channel: channel.as_str().into(),
+            destination,
+            purpose: stored,
+            code_hash: issued.state.code_mac.clone(),
+            created_ms: now_ms,
+            expires_ms: issued.state.expires_ms,
+            max_attempts: i64::from(CODE_MAX_ATTEMPTS),
+        })
+        .await?;
+    let (subject, body) = match code_use {
+        CodeUse::Login => (
+            "Your Bulwark login code",
+            format!(
+                "Your Bulwark login code is {}\r\nIt is valid for 10 minutes. Never share it: Bulwark staff will never ask for it. If you are not logging in, change your password now.",
+                issued.code
+            ),
+        ),
+        CodeUse::Enable => (
+            "Confirm your Bulwark second factor",
+            format!(
+                "Your Bulwark confirmation code is {}\r\nEnter it to turn on login codes by {}. It is valid for 10 minutes.",
+                issued.code,
+                channel.as_str()
+            ),
+        ),
+    };
+    notify(state, account.id, to, MessageKind::LoginCode, subject, body).await;
+    Ok(issued.state.expires_ms)
+}
+
+/// Spends one try of the live code for `code_use` on `channel`, consuming it when right.
+pub async fn spend_code(
+    state: &V1State,
+    user_id: i64,
+    channel: Channel,
+    code_use: CodeUse,
+    code: &str,
+) -> V1Result<()> {
+    check_len("code", code, CODE_FIELD_CHARS_MAX)?;
+    let code = code.trim();
+    if code.len() != codes::CODE_DIGITS || !code.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(V1Error::bad_request("malformed_code", "A code is 6 digits"));
+    }
+    let now_ms = state.accounts.now_ms();
+    let stored = code_use.stored_purpose(channel);
+    let Some(row) = state.store.find_live_code(user_id, &stored, now_ms).await? else {
+        return Err(invalid_code());
+    };
+    if state
+        .store
+        .record_code_attempt(row.id, now_ms)
+        .await?
+        .is_none()
+    {
+        return Err(invalid_code());
+    }
+    let code_state = CodeState {
+        purpose: code_use.purpose(),
+        code_mac: row.code_hash.clone(),
+        issued_ms: row.created_ms,
+        expires_ms: row.expires_ms,
+        attempts: u32::try_from(row.attempts).unwrap_or(u32::MAX),
+        consumed: false,
+    };
+    let checked = codes::check(
+        &state.accounts.code_key,
+        &code_state,
+        code_use.purpose(),
+        &binding(user_id, channel),
+        code,
+        now_ms,
+    );
+    if checked.outcome != CodeOutcome::Accepted || !state.store.consume_code(row.id, now_ms).await?
+    {
+        return Err(invalid_code());
+    }
+    Ok(())
+}
+
+/// The enrolled email/SMS methods of a user.
+pub async fn enrolled(state: &V1State, user_id: i64) -> V1Result<Vec<Channel>> {
+    let names = state.store.list_second_factors(user_id).await?;
+    Ok(names
+        .iter()
+        .filter_map(|name| Channel::parse(name).ok())
+        .collect())
+}
+
+async fn own_account(state: &V1State, authed: &Authed) -> V1Result<AccountRow> {
+    state
+        .store
+        .get_account(authed.user_id)
+        .await?
+        .ok_or_else(|| V1Error::internal("account", "session without account"))
+}
+
+/// `POST /api/v1/2fa/{method}/send`: sends a confirmation code before turning the factor on.
+pub async fn send_enable_code(
+    State(state): State<V1State>,
+    authed: Authed,
+    Path(method): Path<String>,
+) -> V1Result<(StatusCode, Json<Value>)> {
+    let channel = Channel::parse(&method)?;
+    authed.require_recent_auth(state.accounts.now_ms())?;
+    let account = own_account(&state, &authed).await?;
+    let expires_ms = send_code(&state, &account, channel, CodeUse::Enable).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(
+            json!({"status": "code_sent", "method": channel.as_str(), "expires_at_ms": expires_ms}),
+        ),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnableRequest {
+    pub code: String,
+}
+
+/// `POST /api/v1/2fa/{method}/enable`: the code sent to the contact turns the factor on.
+pub async fn enable(
+    State(state): State<V1State>,
+    authed: Authed,
+    Path(method): Path<String>,
+    JsonBody(request): JsonBody<EnableRequest>,
+) -> V1Result<Json<Value>> {
+    let channel = Channel::parse(&method)?;
+    let now_ms = state.accounts.now_ms();
+    authed.require_recent_auth(now_ms)?;
+    if enrolled(&state, authed.user_id).await?.contains(&channel) {
+        return Err(V1Error::new(
+            StatusCode::CONFLICT,
+            "already_enabled",
+            format!("Login codes by {} are already on", channel.as_str()),
+        ));
+    }
+    spend_code(
+        &state,
+        authed.user_id,
+        channel,
+        CodeUse::Enable,
+        &request.code,
+    )
+    .await?;
+    state
+        .store
+        .enable_second_factor(authed.user_id, channel.as_str(), now_ms)
+        .await?;
+    let allowed_after_ms = after_change(&state, &authed, channel, true, now_ms).await?;
+    Ok(Json(json!({
+        "status": "enabled",
+        "method": channel.as_str(),
+        "withdrawals_allowed_after_ms": allowed_after_ms,
+    })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DisableRequest {
+    /// Required when an authenticator app is on.
+    #[serde(default)]
+    pub totp_code: Option<String>,
+}
+
+/// `POST /api/v1/2fa/{method}/disable`: turns the factor off (recent password, and the
+/// authenticator code when one is on).
+pub async fn disable(
+    State(state): State<V1State>,
+    authed: Authed,
+    Path(method): Path<String>,
+    JsonBody(request): JsonBody<DisableRequest>,
+) -> V1Result<Json<Value>> {
+    let channel = Channel::parse(&method)?;
+    let now_ms = state.accounts.now_ms();
+    authed.require_recent_auth(now_ms)?;
+    let totp_on = state
+        .store
+        .get_totp(authed.user_id)
+        .await?
+        .is_some_and(|t| t.enabled_ms.is_some());
+    if totp_on {
+        let Some(code) = request.totp_code.as_deref() else {
+            return Err(V1Error::new(
+                StatusCode::FORBIDDEN,
+                "totp_required",
+                "Security changes need your authenticator code (totp_code)",
+            ));
+        };
+        check_len("totp_code", code, CODE_FIELD_CHARS_MAX)?;
+        let key = second_factor_key(authed.user_id);
+        second_factor_gate(&state, &key, now_ms).await?;
+        if let Err(failure) = check_totp(&state, authed.user_id, code).await {
+            if failure.counts {
+                second_factor_failed(&state, &key, authed.user_id, now_ms).await?;
+            }
+            return Err(failure.error);
+        }
+    }
+    if !state
+        .store
+        .disable_second_factor(authed.user_id, channel.as_str())
+        .await?
+    {
+        return Err(V1Error::bad_request(
+            "not_enabled",
+            format!("Login codes by {} are not on", channel.as_str()),
+        ));
+    }
+    let allowed_after_ms = after_change(&state, &authed, channel, false, now_ms).await?;
+    Ok(Json(json!({
+        "status": "disabled",
+        "method": channel.as_str(),
+        "withdrawals_allowed_after_ms": allowed_after_ms,
+    })))
+}
+
+/// Security event, 24 h withdrawal pause and an email for turning a factor on or off.
+async fn after_change(
+    state: &V1State,
+    authed: &Authed,
+    channel: Channel,
+    enabled: bool,
+    now_ms: i64,
+) -> V1Result<i64> {
+    let user_id = authed.user_id;
+    let verb = if enabled { "enabled" } else { "disabled" };
+    state
+        .store
+        .record_security_event(&NewSecurityEvent {
+            user_id,
+            at_ms: now_ms,
+            kind: format!("{}_2fa_{verb}", channel.as_str()),
+            ip: Some(authed.client.ip.to_string()),
+            detail: None,
+        })
+        .await?;
+    let until_ms = withdraw_lock::extend(None, SecurityChange::SecondFactorChanged, now_ms);
+    let allowed_after_ms = state.store.set_withdraw_lock(user_id, until_ms).await?;
+    if let Some(account) = state.store.get_account(user_id).await?
+        && let Some(to) = account_recipient(&account)
+    {
+        let (kind, subject) = if enabled {
+            (MessageKind::SecondFactorEnabled, "Login codes turned on")
+        } else {
+            (MessageKind::SecondFactorDisabled, "Login codes turned off")
+        };
+        let body = format!(
+            "Login codes by {} were turned {} for your Bulwark account.\r\nWithdrawals are paused for 24 hours. If this was not you, freeze your account with the link below.",
+            channel.as_str(),
+            if enabled { "on" } else { "off" }
+        );
+        notify(state, user_id, to, kind, subject, body).await;
+    }
+    Ok(allowed_after_ms)
+}
