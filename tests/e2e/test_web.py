@@ -252,3 +252,53 @@ def test_password_change_and_freeze_pages(acct):
     assert status == 303 and headers["Location"] == "/login"
     status, page, _ = other.get("/account/freeze?token=" + token)
     assert status == 404 and 'id="freeze"' not in page
+
+
+def newest_in_outbox(srv, marker):
+    for text in reversed(outbox_texts(srv)):
+        m = re.search(re.escape(marker) + r"(\d{6})", text)
+        if m:
+            return m.group(1)
+    raise AssertionError(f"no {marker!r} message in the outbox")
+
+
+def test_email_login_codes_pages(acct):
+    """Turn on email login codes from the security center, then log in with one."""
+    b = Browser(acct)
+    email = "codes@example.com"
+    signup_and_verify(b, email)
+    status, page, headers = login_page(b, email)
+    assert status == 303, page
+    status, page, _ = b.get("/security")
+    csrf = field(page, "csrf")
+    assert 'id="factor-email-send"' in page and "Add and verify sms first" in page
+
+    # Send needs the password; a wrong one is refused and nothing is sent.
+    status, page, _ = b.post("/security/factors/email/send", {"csrf": csrf, "password": "wrong password 1234"})
+    assert status == 401 and 'id="error"' in page
+    advance(acct, 2_000)  # past the progressive delay the wrong password started
+    status, page, _ = b.post("/security/factors/email/send", {"csrf": csrf, "password": PASSWORD})
+    assert status == 200 and 'id="factor-email-enable"' in page, page
+    csrf = field(page, "csrf")
+    code = newest_in_outbox(acct, "confirmation code is ")
+    status, page, _ = b.post("/security/factors/email/enable", {"csrf": csrf, "code": code})
+    assert status == 200 and 'id="factor-email-state"' in page, page
+
+    assert b.post("/logout", {"csrf": csrf})[0] == 303
+    advance(acct, 61_000)
+    status, page, _ = login_page(b, email)
+    assert status == 200 and "Two-step verification" in page and 'id="send-email"' in page, page
+    assert 'name="method" value="totp"' not in page
+    pre_auth = field(page, "pre_auth_token")
+    methods = field(page, "methods")
+    status, page, _ = b.post("/login/2fa/send", {"pre_auth_token": pre_auth, "method": "email", "methods": methods})
+    assert status == 202 or status == 200, page
+    assert 'id="code-email"' in page
+    status, page, _ = b.post("/login/2fa/send", {"pre_auth_token": pre_auth, "method": "email", "methods": methods})
+    assert status == 429 and "less than a minute ago" in page
+    code = newest_in_outbox(acct, "login code is ")
+    status, page, headers = b.post("/login/2fa", {"pre_auth_token": pre_auth, "method": "email",
+                                                 "methods": methods, "code": code})
+    assert status == 303 and headers["Location"] == "/security", page
+    status, page, _ = b.get("/security")
+    assert "Signed in as" in page and "email_2fa_enabled" in page

@@ -269,11 +269,26 @@ pub async fn login(
         );
     }
     match answer.text("/step").as_str() {
-        "second_factor_required" => second_factor_view(
-            StatusCode::OK,
-            Flash::default(),
-            answer.text("/pre_auth_token"),
-        ),
+        "second_factor_required" => {
+            let methods = answer
+                .body
+                .get("methods")
+                .and_then(Value::as_array)
+                .map(|list| {
+                    list.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default();
+            second_factor_view(
+                StatusCode::OK,
+                Flash::default(),
+                answer.text("/pre_auth_token"),
+                methods,
+                None,
+            )
+        }
         "verification_required" => verify_view(
             StatusCode::OK,
             Flash::notice("Verify your address first: we sent a new code if the last one expired."),
@@ -283,14 +298,45 @@ pub async fn login(
     }
 }
 
-fn second_factor_view(status: StatusCode, flash: Flash, pre_auth_token: String) -> Response {
+/// The label of an email/SMS method on pages.
+pub fn method_label(method: &str) -> &'static str {
+    if method == "sms" { "SMS" } else { "email" }
+}
+
+fn second_factor_view(
+    status: StatusCode,
+    flash: Flash,
+    pre_auth_token: String,
+    methods: Vec<String>,
+    sent: Option<&str>,
+) -> Response {
+    let code_methods = methods
+        .iter()
+        .filter(|m| *m == "email" || *m == "sms")
+        .map(|m| pages::CodeMethod {
+            method: m.clone(),
+            label: method_label(m).into(),
+            sent: sent == Some(m.as_str()),
+        })
+        .collect();
     let page = pages::SecondFactor {
         who: None,
         notice: flash.notice,
         error: flash.error,
         pre_auth_token,
+        methods_list: methods.join(","),
+        methods,
+        code_methods,
     };
     pages::render(status, &page)
+}
+
+/// The offered methods carried through the second-factor forms (only known names are kept).
+fn parse_methods(list: &str) -> Vec<String> {
+    list.split(',')
+        .filter(|m| matches!(*m, "totp" | "email" | "sms" | "recovery_code"))
+        .map(str::to_string)
+        .collect()
 }
 
 #[derive(Deserialize)]
@@ -299,6 +345,8 @@ pub struct SecondFactorForm {
     pre_auth_token: String,
     #[serde(default)]
     method: String,
+    #[serde(default)]
+    methods: String,
     #[serde(default)]
     code: String,
 }
@@ -312,10 +360,11 @@ pub async fn login_2fa(
         Ok(Form(form)) => form,
         Err(rejection) => return bad_form(&rejection),
     };
-    let field = if form.method == "recovery_code" {
-        "recovery_code"
-    } else {
-        "totp_code"
+    let field = match form.method.as_str() {
+        "recovery_code" => "recovery_code",
+        "email" => "email_code",
+        "sms" => "sms_code",
+        _ => "totp_code",
     };
     let body = json!({"pre_auth_token": form.pre_auth_token, field: form.code.trim()});
     let answer = api::call(
@@ -333,10 +382,65 @@ pub async fn login_2fa(
         let flash = Flash::error(answer.error_message());
         return login_view(answer.status, flash, String::new(), None);
     }
+    let sent = matches!(form.method.as_str(), "email" | "sms").then_some(form.method.as_str());
     second_factor_view(
         answer.status,
         Flash::error(answer.error_message()),
         form.pre_auth_token,
+        parse_methods(&form.methods),
+        sent,
+    )
+}
+
+#[derive(Deserialize)]
+pub struct SendCodeForm {
+    #[serde(default)]
+    pre_auth_token: String,
+    #[serde(default)]
+    method: String,
+    #[serde(default)]
+    methods: String,
+}
+
+/// `POST /login/2fa/send`: sends an email or SMS login code and shows the field for it.
+pub async fn send_login_code(
+    State(state): State<WebState>,
+    caller: Caller,
+    form: Result<Form<SendCodeForm>, FormRejection>,
+) -> Response {
+    let form = match form {
+        Ok(Form(form)) => form,
+        Err(rejection) => return bad_form(&rejection),
+    };
+    let body = json!({"pre_auth_token": form.pre_auth_token, "method": form.method});
+    let answer = api::call(
+        &state.api,
+        &caller,
+        Method::POST,
+        "/api/v1/login/2fa/send",
+        Some(body),
+    )
+    .await;
+    if answer.error_code() == "invalid_token" {
+        let flash = Flash::error(answer.error_message());
+        return login_view(answer.status, flash, String::new(), None);
+    }
+    let flash = if answer.is_ok() {
+        Flash::notice(format!(
+            "We sent a code by {}. It is valid for 10 minutes.",
+            method_label(&form.method)
+        ))
+    } else {
+        Flash::error(answer.error_message())
+    };
+    // After "resend too soon" the earlier code still works, so the field stays.
+    let sent = matches!(form.method.as_str(), "email" | "sms").then_some(form.method.as_str());
+    second_factor_view(
+        answer.status,
+        flash,
+        form.pre_auth_token,
+        parse_methods(&form.methods),
+        sent,
     )
 }
 

@@ -61,6 +61,7 @@ pub fn router(v1: V1State) -> Router {
         .route("/verify", get(auth::verify_page).post(auth::verify))
         .route("/login", get(auth::login_page).post(auth::login))
         .route("/login/2fa", post(auth::login_2fa))
+        .route("/login/2fa/send", post(auth::send_login_code))
         .route("/login/qr", get(qr::wait_page))
         .route("/login/qr/approve", get(qr::approve_page).post(qr::decide))
         .route("/logout", post(auth::logout))
@@ -86,6 +87,10 @@ pub fn router(v1: V1State) -> Router {
             get(protect::freeze_link_page).post(protect::freeze_by_link),
         )
         .route("/security/totp/confirm", post(security::totp_confirm))
+        .route(
+            "/security/factors/{method}/{action}",
+            post(security::factor_action),
+        )
         .route(
             "/security/sessions/{id}/revoke",
             post(security::revoke_session),

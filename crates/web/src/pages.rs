@@ -79,6 +79,14 @@ pub struct Login {
     pub challenge: Option<Challenge>,
 }
 
+/// An email or SMS login-code method offered on the second-factor page.
+pub struct CodeMethod {
+    pub method: String,
+    pub label: String,
+    /// A code was just sent, so the code field is shown.
+    pub sent: bool,
+}
+
 #[derive(Template)]
 #[template(path = "second_factor.html")]
 pub struct SecondFactor {
@@ -86,6 +94,28 @@ pub struct SecondFactor {
     pub notice: String,
     pub error: String,
     pub pre_auth_token: String,
+    /// What the API offered: totp, email, sms, recovery_code.
+    pub methods: Vec<String>,
+    /// The same, comma-separated, carried through the forms.
+    pub methods_list: String,
+    pub code_methods: Vec<CodeMethod>,
+}
+
+impl SecondFactor {
+    /// Whether the API offered `method` for this login.
+    pub fn offers(&self, method: &str) -> bool {
+        self.methods.iter().any(|m| m == method)
+    }
+}
+
+/// The email or SMS factor row of the security center.
+pub struct CodeFactor {
+    pub method: String,
+    pub label: String,
+    /// The verified address or number; empty when there is none.
+    pub destination: String,
+    pub enabled: bool,
+    pub code_sent: bool,
 }
 
 #[derive(Template)]
@@ -173,6 +203,7 @@ pub struct SessionRow {
 pub struct ActivityRow {
     pub at: String,
     pub ip: String,
+    pub country: String,
     pub method: String,
     pub result: String,
     pub user_agent: String,
@@ -193,6 +224,7 @@ pub struct Security {
     pub error: String,
     pub csrf: String,
     pub totp_enabled: bool,
+    pub code_factors: Vec<CodeFactor>,
     pub recovery_left: u64,
     pub recovery_codes: Vec<String>,
     pub setup: Option<Setup>,

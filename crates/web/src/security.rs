@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::api::{self, Caller};
 use crate::auth::{CsrfForm, bad_form, csrf_ok, who};
-use crate::pages::{self, ActivityRow, EventRow, Flash, SessionRow, Setup};
+use crate::pages::{self, ActivityRow, CodeFactor, EventRow, Flash, SessionRow, Setup};
 use crate::{WebState, csrf_token};
 
 /// What a POST adds to the page it renders.
@@ -20,6 +20,8 @@ pub struct Extra {
     setup: Option<Setup>,
     recovery_codes: Vec<String>,
     reauth: bool,
+    /// The email/SMS method a confirmation code was just sent for.
+    code_sent: Option<String>,
 }
 
 fn text(value: &Value, key: &str) -> String {
@@ -85,6 +87,7 @@ pub async fn view(
         .map(|row| ActivityRow {
             at: time(row, "at_ms"),
             ip: text(row, "ip"),
+            country: text(row, "country"),
             method: text(row, "method"),
             result: text(row, "result"),
             user_agent: text(row, "user_agent"),
@@ -104,6 +107,7 @@ pub async fn view(
         error: flash.error,
         csrf: csrf_token(&token),
         totp_enabled: me.body.get("totp_enabled").and_then(Value::as_bool) == Some(true),
+        code_factors: code_factors(&me.body, extra.code_sent.as_deref()),
         recovery_left: me
             .body
             .get("recovery_codes_remaining")
@@ -118,6 +122,35 @@ pub async fn view(
         events,
     };
     pages::render(status, &page)
+}
+
+/// The email and SMS rows of the security center from `/api/v1/me`.
+fn code_factors(me: &Value, code_sent: Option<&str>) -> Vec<CodeFactor> {
+    let on: Vec<&str> = me
+        .get("code_factors")
+        .and_then(Value::as_array)
+        .map(|list| list.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    [
+        ("email", "email", "email_verified"),
+        ("sms", "phone", "phone_verified"),
+    ]
+    .into_iter()
+    .map(|(method, contact, verified)| {
+        let destination = if me.get(verified).and_then(Value::as_bool) == Some(true) {
+            text(me, contact)
+        } else {
+            String::new()
+        };
+        CodeFactor {
+            method: method.into(),
+            label: if method == "sms" { "SMS" } else { "Email" }.into(),
+            destination,
+            enabled: on.contains(&method),
+            code_sent: code_sent == Some(method),
+        }
+    })
+    .collect()
 }
 
 pub async fn page(State(state): State<WebState>, caller: Caller) -> Response {
@@ -324,4 +357,86 @@ pub async fn forget_device(
         "The device was forgotten and its sessions ended.",
     )
     .await
+}
+
+#[derive(Deserialize)]
+pub struct FactorForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    totp_code: String,
+}
+
+fn factor_method(method: &str) -> Option<&'static str> {
+    match method {
+        "email" => Some("email"),
+        "sms" => Some("sms"),
+        _ => None,
+    }
+}
+
+/// Turns email/SMS login codes on (`send` after the password, then `enable` with the code) or
+/// off (`disable` with the password and, when on, the authenticator code).
+pub async fn factor_action(
+    State(state): State<WebState>,
+    mut caller: Caller,
+    Path((method, action)): Path<(String, String)>,
+    form: Result<Form<FactorForm>, FormRejection>,
+) -> Response {
+    let form = match form {
+        Ok(Form(form)) => form,
+        Err(rejection) => return bad_form(&rejection),
+    };
+    if !csrf_ok(&caller, &form.csrf) {
+        return expired_form();
+    }
+    let (Some(method), "send" | "enable" | "disable") = (factor_method(&method), action.as_str())
+    else {
+        return (StatusCode::NOT_FOUND, "No such page").into_response();
+    };
+    let mut cookies = Vec::new();
+    if action != "enable" {
+        cookies = match reauthenticate(&state, &mut caller, &form.password, None, Extra::default())
+            .await
+        {
+            Ok(cookies) => cookies,
+            Err(page) => return page,
+        };
+    }
+    let body = match action.as_str() {
+        "send" => Value::Null,
+        "enable" => json!({"code": form.code.trim()}),
+        _ if form.totp_code.is_empty() => json!({}),
+        _ => json!({"totp_code": form.totp_code.trim()}),
+    };
+    let body = (!body.is_null()).then_some(body);
+    let path = format!("/api/v1/2fa/{method}/{action}");
+    let answer = api::call(&state.api, &caller, Method::POST, &path, body).await;
+    let label = crate::auth::method_label(method);
+    let (status, flash, extra) = if !answer.is_ok() {
+        let extra = Extra {
+            code_sent: (action == "enable").then(|| method.to_string()),
+            ..Extra::default()
+        };
+        (answer.status, Flash::error(answer.error_message()), extra)
+    } else if action == "send" {
+        let extra = Extra {
+            code_sent: Some(method.to_string()),
+            ..Extra::default()
+        };
+        let flash = Flash::notice(format!("We sent a confirmation code by {label}."));
+        (StatusCode::OK, flash, extra)
+    } else {
+        let state_word = if action == "enable" { "on" } else { "off" };
+        let flash = Flash::notice(format!(
+            "Login codes by {label} are {state_word}. Withdrawals are paused for 24 hours."
+        ));
+        (StatusCode::OK, flash, Extra::default())
+    };
+    let response = view(&state, &caller, status, flash, extra).await;
+    pages::with_cookies(response, &cookies)
 }
