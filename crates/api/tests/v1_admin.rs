@@ -174,6 +174,9 @@ async fn every_staff_route_is_routed_and_documented() {
         );
     }
     assert!(document["components"]["schemas"]["ReasonRequest"].is_object());
+    let parameters =
+        &document["paths"]["/api/v1/admin/kyc/{id}/documents/{document_id}"]["get"]["parameters"];
+    assert_eq!(parameters[1]["name"], "document_id");
 }
 
 #[tokio::test]
