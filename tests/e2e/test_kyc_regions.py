@@ -206,6 +206,10 @@ def test_restricted_country_signup_login_and_activity(regional):
                                          "agreement_version": field(page, "agreement_version")},
                              headers={"X-Forwarded-For": KP_IP})
     assert "not available in your region (KP)" in page, page
+    signup_verified(regional, "web-traveller@example.com")
+    status, page, _ = b.post("/login", {"identifier": "web-traveller@example.com", "password": PASSWORD},
+                             headers={"X-Forwarded-For": KP_IP})
+    assert status == 403 and "not available in your region (KP)" in page, page
     # From an untrusted peer the header is ignored (the peer's own address counts) ...
     status, body = raw(regional, "POST", "/api/v1/signup", signup_body(regional, "fake@example.com"),
                        headers={"X-Forwarded-For": KP_IP}, source="127.0.0.2")
@@ -231,3 +235,66 @@ def test_restricted_country_signup_login_and_activity(regional):
                        headers={"Authorization": f"Bearer {token}", "X-Forwarded-For": KP_IP})
     assert status == 200 and body["region_restricted"] is True and body["request_country"] == "KP", body
     assert re.search(r"KP", body["restriction"]), body
+
+
+def mmdb(entries):
+    """A minimal MaxMind DB (IPv4 tree, 24-bit records) mapping (network, prefix, country)."""
+    def ctrl(kind, size):
+        return bytes([(kind << 5) | size]) if kind <= 7 else bytes([size, kind - 7])
+
+    def string(text):
+        return ctrl(2, len(text)) + text.encode()
+
+    def uint(kind, value):
+        raw_bytes = value.to_bytes(8, "big").lstrip(b"\0")
+        return ctrl(kind, len(raw_bytes)) + raw_bytes
+
+    def mapping(pairs):
+        return ctrl(7, len(pairs)) + b"".join(string(k) + v for k, v in pairs)
+
+    nodes, data = [[None, None]], b""
+    for network, prefix, country in entries:
+        offset = len(data)
+        data += mapping([("country", mapping([("iso_code", string(country))]))])
+        bits = int.from_bytes(bytes(int(p) for p in network.split(".")), "big")
+        node = 0
+        for depth in range(prefix):
+            bit = (bits >> (31 - depth)) & 1
+            if depth + 1 == prefix:
+                nodes[node][bit] = ("data", offset)
+            else:
+                if not (nodes[node][bit] and nodes[node][bit][0] == "node"):
+                    nodes.append([None, None])
+                    nodes[node][bit] = ("node", len(nodes) - 1)
+                node = nodes[node][bit][1]
+    count = len(nodes)
+    tree = b""
+    for node in nodes:
+        for rec in node:
+            value = count if rec is None else (rec[1] if rec[0] == "node" else count + 16 + rec[1])
+            tree += value.to_bytes(3, "big")
+    metadata = mapping([
+        ("binary_format_major_version", uint(5, 2)), ("binary_format_minor_version", uint(5, 0)),
+        ("build_epoch", uint(9, 1_700_000_000)), ("database_type", string("Bulwark-Test-Country")),
+        ("description", mapping([])), ("ip_version", uint(5, 4)), ("languages", ctrl(11, 0)),
+        ("node_count", uint(6, count)), ("record_size", uint(5, 24))])
+    return tree + bytes(16) + data + b"\xab\xcd\xefMaxMind.com" + metadata
+
+
+def test_mmdb_geoip_file(tmp_path):
+    """The same rules with a MaxMind-format file generated here."""
+    data_dir = str(tmp_path)
+    path = os.path.join(data_dir, "country.mmdb")
+    with open(path, "wb") as f:
+        f.write(mmdb([("192.0.3.0", 24, "KP"), ("198.51.100.0", 24, "DE")]))
+    srv = Server(data_dir, extra_args=["--geoip-file", path, "--restricted-regions", "KP",
+                                       "--trusted-proxies", "127.0.0.1"]).start()
+    try:
+        status, body = raw(srv, "POST", "/api/v1/signup", signup_body(srv, "mm-kp@example.com"),
+                           headers={"X-Forwarded-For": KP_IP})
+        assert status == 403 and body["error"]["code"] == "region_restricted", body
+        status, body = raw(srv, "POST", "/api/v1/signup", signup_body(srv, "mm-de@example.com"),
+                           headers={"X-Forwarded-For": DE_IP})
+        assert status == 202, body
+    finally:
+        srv.stop()
