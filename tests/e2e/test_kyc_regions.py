@@ -298,3 +298,15 @@ def test_mmdb_geoip_file(tmp_path):
         assert status == 202, body
     finally:
         srv.stop()
+
+
+def test_unreadable_geoip_file_stops_the_start(tmp_path):
+    """A configured GeoIP file that cannot be read is an error, never "unknown everywhere"."""
+    bad = tmp_path / "geoip.txt"
+    bad.write_text("this is not a geoip file\n")
+    srv = Server(str(tmp_path), extra_args=["--geoip-file", str(bad), "--restricted-regions", "KP"])
+    with pytest.raises(RuntimeError, match="server exited"):
+        srv.start()
+    srv.stop()
+    log = (tmp_path / "server.log").read_text()
+    assert "geoip" in log.lower(), log

@@ -44,6 +44,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         );
     }
     let data = DataDir::open(&config.data_dir)?;
+    // Regions, GeoIP file and KYC limits first: a bad file stops the start before any work.
+    let access = Arc::new(config.access().context("region and KYC settings")?);
     let master_key_bytes = data.master_key()?;
     let master_key = Arc::new(MasterKey::from_bytes(&master_key_bytes).context("master key")?);
     let token = Arc::new(data.admin_token()?);
@@ -90,7 +92,6 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     .await
     .context("starting the account API")?;
     v1.accounts.attach_sequencer(handle.clone());
-    let access = Arc::new(config.access().context("region and KYC settings")?);
     v1.accounts.attach_access(Arc::clone(&access));
     let app = AppState {
         sequencer: handle.clone(),
