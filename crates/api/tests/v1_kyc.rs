@@ -76,6 +76,7 @@ async fn kyc_harness() -> (Harness, tempfile::TempDir) {
             store,
             clock,
             outbox,
+            device_cookie: std::sync::Mutex::new(None),
         },
         dir,
     )
@@ -663,6 +664,14 @@ async fn openapi_documents_the_kyc_routes() {
     for path in ["/api/v1/kyc", "/api/v1/kyc/l1", "/api/v1/kyc/l2"] {
         assert!(body["paths"][path].is_object(), "{path}");
     }
+    let signup_errors =
+        body["paths"]["/api/v1/signup"]["post"]["responses"]["default"]["description"]
+            .as_str()
+            .unwrap();
+    assert!(
+        signup_errors.contains("region_restricted"),
+        "{signup_errors}"
+    );
     let schema = &body["components"]["schemas"]["KycL1Request"]["properties"]["id_document"];
     assert_eq!(schema["contentEncoding"], "base64");
     let _ = h.clock_now();

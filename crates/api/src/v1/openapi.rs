@@ -413,6 +413,54 @@ pub const ROUTES: &[RouteDoc] = &[
     },
     RouteDoc {
         method: "get",
+        path: "/api/v1/kyc",
+        summary: "KYC status: tier (L0 deposit and view only, L1 trade and withdraw up to a daily limit, L2 higher limit), residence, whether the region is restricted, permissions, withdrawal limits in USDT per 24 h, the latest application (state, reason) and which level can be applied for",
+        authenticated: true,
+        request: None,
+        errors: &[],
+    },
+    RouteDoc {
+        method: "post",
+        path: "/api/v1/kyc/l1",
+        summary: "Apply for L1: full name, date of birth (YYYY-MM-DD, 18+), nationality and residence (ISO 3166-1 alpha-2, optional ISO 3166-2 subdivision), ID number and the ID document image as base64 PNG/JPEG (at most 5 MiB decoded; bodies up to 15 MiB on this route). Sealed at rest; 201 with the pending application",
+        authenticated: true,
+        request: Some("KycL1Request"),
+        errors: &[
+            "invalid_full_name",
+            "invalid_date_of_birth",
+            "implausible_date_of_birth",
+            "underage",
+            "invalid_country",
+            "invalid_subdivision",
+            "invalid_id_number",
+            "invalid_base64",
+            "unsupported_image",
+            "image_too_large",
+            "empty_image",
+            "region_restricted",
+            "already_verified",
+            "application_pending",
+        ],
+    },
+    RouteDoc {
+        method: "post",
+        path: "/api/v1/kyc/l2",
+        summary: "Apply for L2 (needs L1): proof of address and a selfie, each base64 PNG/JPEG of at most 5 MiB decoded. Sealed at rest; 201 with the pending application",
+        authenticated: true,
+        request: Some("KycL2Request"),
+        errors: &[
+            "invalid_base64",
+            "unsupported_image",
+            "image_too_large",
+            "empty_image",
+            "kyc_l1_required",
+            "region_restricted",
+            "already_verified",
+            "application_pending",
+        ],
+    },
+    RouteDoc {
+        method: "get",
         path: "/api/v1/freeze/{token}",
         summary: "Check a \"this wasn't me\" freeze link from a message (changes nothing)",
         authenticated: false,
@@ -592,6 +640,19 @@ fn schemas() -> Value {
             "proof_of_address": {"type": "string", "contentEncoding": "base64", "description": "standard base64 of a PNG or JPEG file, at most 5 MiB decoded"},
             "selfie": {"type": "string", "contentEncoding": "base64", "description": "standard base64 of a PNG or JPEG file, at most 5 MiB decoded"},
         })),
+        "KycL1Request": object(&["full_name", "date_of_birth", "nationality", "residence_country", "id_number", "id_document"], json!({
+            "full_name": {"type": "string", "maxLength": 100},
+            "date_of_birth": {"type": "string", "format": "date", "description": "YYYY-MM-DD; at least 18 years old"},
+            "nationality": {"type": "string", "pattern": "^[A-Z]{2}$", "description": "ISO 3166-1 alpha-2"},
+            "residence_country": {"type": "string", "pattern": "^[A-Z]{2}$", "description": "ISO 3166-1 alpha-2"},
+            "residence_subdivision": {"type": "string", "description": "ISO 3166-2, e.g. US-NY (optional)"},
+            "id_number": {"type": "string", "pattern": "^[A-Za-z0-9 -]{4,32}$"},
+            "id_document": {"type": "string", "contentEncoding": "base64", "contentMediaType": "image/png", "description": "the ID document image, standard base64 of a PNG or JPEG file (detected by its bytes), at most 5 MiB decoded"},
+        })),
+        "KycL2Request": object(&["proof_of_address", "selfie"], json!({
+            "proof_of_address": {"type": "string", "contentEncoding": "base64", "description": "standard base64 of a PNG or JPEG file, at most 5 MiB decoded"},
+            "selfie": {"type": "string", "contentEncoding": "base64", "description": "standard base64 of a PNG or JPEG file, at most 5 MiB decoded"},
+        })),
         "AntiPhishingRequest": object(&["code"], json!({
             "code": {"type": "string", "pattern": "^[A-Za-z0-9_]{4,20}$"}, "totp_code": string(), "recovery_code": string(),
         })),
@@ -602,6 +663,12 @@ fn operation(route: &RouteDoc) -> Value {
     let mut errors: Vec<&str> = route.errors.to_vec();
     if route.request.is_some() {
         errors.extend_from_slice(BAD_INPUT);
+    }
+    if route.method == "post"
+        && super::guard::refused_from_restricted_country(route.path)
+        && !errors.contains(&"region_restricted")
+    {
+        errors.push("region_restricted");
     }
     if route.authenticated {
         errors.extend_from_slice(&["not_authenticated", "invalid_session", "session_expired"]);
