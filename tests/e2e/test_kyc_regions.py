@@ -6,20 +6,26 @@ untrusted peer, and the country shown in the login activity. The GeoIP data is a
 tor-geoipdb-format fixture written here (no real GeoIP data is committed)."""
 
 import base64
+import hashlib
+import hmac
 import http.client
 import json
 import os
 import re
 import tempfile
+import time
+import urllib.error
 import urllib.request
 import uuid
 
+import ccxt
 import pytest
 
 from conftest import Server
 from test_accounts import PASSWORD, agreement, call, error_code, login, signup_verified
 from test_bad_input import call as bm_call
 from test_bad_input import order
+from test_ccxt import client
 from test_web import Browser, field, login_page
 
 KP_IP = "192.0.3.9"        # 192.0.3.0/24 -> KP (restricted)
@@ -170,6 +176,9 @@ def test_tier_gating_of_orders(regional):
     assert status == 403 and body["code"] == 30019 and "L1" in body["message"], body
     _, opened = bm_call(b, "/spot/v4/query/open-orders", {}, key=key)
     assert opened["data"] == [], "nothing was placed"
+    # Unmodified ccxt sees BitMart's "no permission" code as PermissionDenied.
+    with pytest.raises(ccxt.PermissionDenied, match="30019"):
+        client(b, key).create_order("BTC/USDT", "limit", "buy", 0.01, 30000)
     answer = regional.admin("user", "kyc-tier", "--user", str(user), "--tier", "L1")
     assert answer["kyc_tier"] == "L1" and answer["previous"] == "L0", answer
     assert "user.kyc_tier" in str(regional.admin("audit", "--limit", "5"))
@@ -177,9 +186,6 @@ def test_tier_gating_of_orders(regional):
     assert status == 200 and body["code"] == 1000, body
     # The same L1 user trading through the trusted proxy from a restricted country: refused.
     data = json.dumps(order(), separators=(",", ":"))
-    import hashlib
-    import hmac
-    import time
     ts = str(int(time.time() * 1000))
     sign = hmac.new(key["secret"].encode(), f"{ts}#{key['memo']}#{data}".encode(), hashlib.sha256).hexdigest()
     conn = http.client.HTTPConnection("127.0.0.1", regional.http_port, timeout=30)
