@@ -117,19 +117,6 @@ impl Store {
         Ok(rows)
     }
 
-    /// Whether `user_id` ever logged in successfully from `country` (new-country check).
-    pub async fn logged_in_from_country(&self, user_id: i64, country: &str) -> StoreResult<bool> {
-        let found: Option<i64> = sqlx::query_scalar(
-            "SELECT id FROM login_activity WHERE user_id = $1 AND country = $2 \
-             AND result = 'success' LIMIT 1",
-        )
-        .bind(user_id)
-        .bind(country)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(found.is_some())
-    }
-
     /// Appends a security event; `NotFound("user")` for an unknown user.
     pub async fn record_security_event(&self, event: &NewSecurityEvent) -> StoreResult<i64> {
         sqlx::query_scalar(

@@ -18,6 +18,7 @@ mod kyc;
 mod kyc_user;
 mod limits;
 mod lockout;
+mod login_confirmations;
 mod orders;
 mod pow;
 mod projection;
@@ -46,6 +47,7 @@ pub use kyc::{KycApplicationRow, KycDocumentRow, NewKycApplication, NewKycDocume
 pub use kyc_user::{DeclaredResidence, KycProfile};
 pub use limits::{ORDER_TRADES_MAX, PROJECTION_ROWS_PER_STATEMENT_MAX, ROWS_PER_QUERY_MAX};
 pub use lockout::LockoutRow;
+pub use login_confirmations::{LoginConfirmationRow, NewLoginConfirmation};
 pub use orders::order_state;
 pub use projection::{BalanceRow, MAIN_PROJECTION, OrderRow, ProjectionBatch, TradeRow};
 pub use qr_logins::{NewQrLogin, QrLoginRow, qr_state};

@@ -1,0 +1,23 @@
+-- Logins from a new device or a new country wait here until the owner confirms them by the
+-- emailed code or link. The waiting browser holds the wait token, the email holds the link
+-- token; only their hashes are stored. A confirmation is redeemed into a session once.
+CREATE TABLE login_confirmations (
+    id INTEGER PRIMARY KEY NOT NULL,
+    user_id INTEGER NOT NULL,
+    wait_hash BLOB NOT NULL,
+    link_hash BLOB NOT NULL,
+    device_id INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    expires_ms INTEGER NOT NULL,
+    confirmed_ms INTEGER,
+    redeemed_ms INTEGER,
+    ip TEXT NOT NULL,
+    country TEXT,
+    user_agent TEXT NOT NULL,
+    CONSTRAINT fk_login_confirmations_user FOREIGN KEY (user_id) REFERENCES users (id),
+    CONSTRAINT fk_login_confirmations_device FOREIGN KEY (device_id) REFERENCES devices (id),
+    CONSTRAINT uq_login_confirmations_wait UNIQUE (wait_hash),
+    CONSTRAINT uq_login_confirmations_link UNIQUE (link_hash),
+    CONSTRAINT ck_login_confirmations_reason CHECK (reason IN ('new_device', 'new_country'))
+) STRICT;
