@@ -163,7 +163,9 @@ pub fn render_text(message: &Message) -> String {
         out.push_str(code);
         out.push_str("\n\n");
     }
-    out.push_str(message.body_text.trim_end());
+    // Bodies may be written with CRLF or LF; one line ending keeps the outbox copy 8-bit and
+    // readable (CRLF is applied when the message is encoded).
+    out.push_str(&message.body_text.trim_end().replace("\r\n", "\n"));
     out.push('\n');
     if let Some(link) = &message.freeze_link {
         out.push('\n');

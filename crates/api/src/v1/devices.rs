@@ -32,48 +32,135 @@ pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, value)| value.to_string())
 }
 
-/// The device a full login comes from: `(device id, new cookie value when it is a new device)`.
+/// What the devices table keeps of a browser's cookie for one account. The browser keeps one
+/// cookie for every account that logs in on it; salting the hash with the user id keeps rows of
+/// different accounts apart and means a cookie never vouches for an account it was not
+/// confirmed for.
+pub fn cookie_hash(user_id: i64, token: &str) -> Vec<u8> {
+    sha256(format!("{user_id}:{token}").as_bytes())
+}
+
+fn presented(client: &Client) -> Option<&str> {
+    client
+        .device_token
+        .as_deref()
+        .filter(|t| !t.is_empty() && t.len() <= DEVICE_TOKEN_CHARS_MAX)
+}
+
+/// The user's device this request comes from, confirmed or pending (not revoked).
+pub async fn find(
+    state: &V1State,
+    user_id: i64,
+    client: &Client,
+) -> V1Result<Option<bulwark_store::DeviceRow>> {
+    let Some(token) = presented(client) else {
+        return Ok(None);
+    };
+    Ok(state
+        .store
+        .find_device(user_id, &cookie_hash(user_id, token))
+        .await?)
+}
+
+/// Whether the account has any confirmed device yet (its very first login is trusted: the
+/// sign-up just proved the address from some browser, and there is nothing to compare with).
+pub async fn has_confirmed(state: &V1State, user_id: i64) -> V1Result<bool> {
+    Ok(state
+        .store
+        .list_devices(user_id)
+        .await?
+        .iter()
+        .any(|d| d.confirmed_ms.is_some() && d.revoked_ms.is_none()))
+}
+
+/// Registers the browser as a device of `user_id` (confirmed or pending): reuses the browser's
+/// cookie when it has one, else mints one. Returns the device id and the cookie value to set
+/// when it is new.
+pub async fn register(
+    state: &V1State,
+    user_id: i64,
+    client: &Client,
+    confirmed: bool,
+) -> V1Result<(i64, Option<String>)> {
+    if let Some(device) = find(state, user_id, client).await? {
+        return Ok((device.id, None));
+    }
+    let now_ms = state.accounts.now_ms();
+    let mut reuse = presented(client).map(str::to_string);
+    loop {
+        let (token, minted) = match reuse.take() {
+            Some(token) => (token, false),
+            None => {
+                let bytes: [u8; 32] =
+                    random_bytes().map_err(|e| V1Error::internal("device token", e))?;
+                (base64url(&bytes), true)
+            }
+        };
+        let inserted = state
+            .store
+            .insert_device(&NewDevice {
+                user_id,
+                cookie_hash: cookie_hash(user_id, &token),
+                seen_ms: now_ms,
+                ip: client.ip.to_string(),
+                country: client.country.clone(),
+                user_agent: client.user_agent.clone(),
+                confirmed_ms: confirmed.then_some(now_ms),
+            })
+            .await;
+        match inserted {
+            Ok(id) => return Ok((id, minted.then_some(token))),
+            // The browser's cookie belongs to a device this account revoked: a fresh one.
+            Err(bulwark_store::StoreError::Conflict(_)) if !minted => continue,
+            Err(error) => return Err(error.into()),
+        }
+    }
+}
+
+/// The device a fully authenticated login uses: the known device (touched), or a new confirmed
+/// one whose owner is emailed about the new login.
 pub async fn recognise(
     state: &V1State,
     user_id: i64,
     client: &Client,
 ) -> V1Result<(i64, Option<String>)> {
     let now_ms = state.accounts.now_ms();
-    let ip = client.ip.to_string();
-    if let Some(token) = client
-        .device_token
-        .as_deref()
-        .filter(|t| !t.is_empty() && t.len() <= DEVICE_TOKEN_CHARS_MAX)
-        && let Some(device) = state
-            .store
-            .find_device(user_id, &sha256(token.as_bytes()))
-            .await?
-    {
+    if let Some(device) = find(state, user_id, client).await? {
+        if device.confirmed_ms.is_none() {
+            state
+                .store
+                .confirm_device(user_id, device.id, now_ms)
+                .await?;
+        }
         state
             .store
-            .touch_device(device.id, now_ms, &ip, None)
+            .touch_device(
+                device.id,
+                now_ms,
+                &client.ip.to_string(),
+                client.country.as_deref(),
+            )
             .await?;
         return Ok((device.id, None));
     }
-    let bytes: [u8; 32] = random_bytes().map_err(|e| V1Error::internal("device token", e))?;
-    let token = base64url(&bytes);
-    let id = state
-        .store
-        .insert_device(&NewDevice {
-            user_id,
-            cookie_hash: sha256(token.as_bytes()),
-            seen_ms: now_ms,
-            ip: ip.clone(),
-            country: None,
-            user_agent: client.user_agent.clone(),
-            confirmed_ms: Some(now_ms),
-        })
-        .await?;
+    let registered = register(state, user_id, client, true).await?;
+    notify_new_device_login(state, user_id, client).await?;
+    Ok(registered)
+}
+
+/// Emails the owner that a new device logged in.
+pub async fn notify_new_device_login(
+    state: &V1State,
+    user_id: i64,
+    client: &Client,
+) -> V1Result<()> {
     if let Some(account) = state.store.get_account(user_id).await?
         && let Some(to) = account_recipient(&account)
     {
         let body = format!(
-            "Your Bulwark account was just logged in to from a new device.\r\nIP address: {ip}\r\nBrowser: {}\r\nIf this was not you, freeze your account with the link below and change your password.",
+            "Your Bulwark account was just logged in to from a new device.\r\nIP address: {}\r\nCountry: {}\r\nBrowser: {}\r\nIf this was not you, freeze your account with the link below and change your password.",
+            client.ip,
+            client.country.as_deref().unwrap_or("unknown"),
             client.user_agent
         );
         notify(
@@ -86,7 +173,7 @@ pub async fn recognise(
         )
         .await;
     }
-    Ok((id, Some(token)))
+    Ok(())
 }
 
 /// Adds the device cookie to a response.

@@ -382,8 +382,7 @@ async fn after_password(
         }
         return start_second_factor(state, account.id, &methods).await;
     }
-    step("success").await;
-    finish(state, client, account.id).await
+    finish(state, client, account.id, "password").await
 }
 
 /// Sends a fresh verification code (at most one a minute) to the unverified contact.
@@ -428,8 +427,27 @@ async fn start_second_factor(
     })))
 }
 
+/// After full authentication by `method`: a login from a new device or country waits for the
+/// owner's confirmation; otherwise it is recorded and gets its session.
+pub(crate) async fn finish(
+    state: &V1State,
+    client: &Client,
+    user_id: i64,
+    method: &str,
+) -> V1Result<Response> {
+    if let Some(reason) = super::confirm_login::needed(state, client, user_id).await? {
+        return super::confirm_login::hold(state, client, user_id, reason, method).await;
+    }
+    record(state, client, Some(user_id), None, method, "success").await;
+    issue_session(state, client, user_id).await
+}
+
 /// Issues the session and answers with cookie and token.
-pub(crate) async fn finish(state: &V1State, client: &Client, user_id: i64) -> V1Result<Response> {
+pub(crate) async fn issue_session(
+    state: &V1State,
+    client: &Client,
+    user_id: i64,
+) -> V1Result<Response> {
     let issued = sessions::create(state, user_id, client).await?;
     let mut response = sessions::with_cookie(
         state,
@@ -685,8 +703,7 @@ pub async fn login_2fa(
         ));
     }
     state.store.clear_lockout(&key).await?;
-    record(&state, &client, Some(user_id), None, method, "success").await;
-    finish(&state, &client, user_id).await
+    finish(&state, &client, user_id, method).await
 }
 
 /// Which second factor the request carries: exactly one of them.

@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod api_keys;
 pub mod body;
+pub mod confirm_login;
 pub mod devices;
 pub mod error;
 pub mod factors;
@@ -49,6 +50,14 @@ pub fn router(state: V1State) -> Router {
         .route("/api/v1/signup", post(signup::signup))
         .route("/api/v1/login/qr", post(qr_login::start))
         .route("/api/v1/verify", post(signup::verify))
+        .route(
+            "/api/v1/login/confirm/link",
+            post(confirm_login::confirm_link),
+        )
+        .route(
+            "/api/v1/login/confirm/link/check",
+            post(confirm_login::check_link),
+        )
         .route("/api/v1/password/forgot", post(recovery::forgot))
         .route("/api/v1/password/reset", post(recovery::reset))
         .route(
@@ -80,6 +89,7 @@ pub fn router(state: V1State) -> Router {
         .route("/api/v1/devices/{id}", delete(devices::revoke))
         .route("/api/v1/reauth", post(login::reauth))
         .route("/api/v1/login/qr/poll", post(qr_login::poll))
+        .route("/api/v1/login/confirm", post(confirm_login::confirm))
         .route("/api/v1/login/qr/lookup", post(qr_login::lookup))
         .route("/api/v1/login/qr/decide", post(qr_login::decide))
         .route("/api/v1/2fa/totp/setup", post(totp_setup::setup))

@@ -65,7 +65,7 @@ pub const ROUTES: &[RouteDoc] = &[
     RouteDoc {
         method: "post",
         path: "/api/v1/login",
-        summary: "Password step; answers step done (session), second_factor_required (pre-auth token) or verification_required",
+        summary: "Password step; answers step done (session), second_factor_required (pre-auth token), confirmation_required (new device or country: confirmation token, code and link emailed) or verification_required",
         authenticated: false,
         request: Some("LoginRequest"),
         errors: &[
@@ -131,6 +131,42 @@ pub const ROUTES: &[RouteDoc] = &[
             "invalid_code",
             "code_replayed",
             "not_enabled",
+        ],
+    },
+    RouteDoc {
+        method: "post",
+        path: "/api/v1/login/confirm",
+        summary: "A login from a new device or country answered step confirmation_required with a confirmation_token: send it with the emailed code, or without a code to ask whether the emailed link was used; once confirmed the call answers step done with a session (once)",
+        authenticated: false,
+        request: Some("ConfirmLoginRequest"),
+        errors: &[
+            "invalid_token",
+            "confirmation_expired",
+            "malformed_code",
+            "invalid_code",
+            "try_later",
+            "account_frozen",
+        ],
+    },
+    RouteDoc {
+        method: "post",
+        path: "/api/v1/login/confirm/link/check",
+        summary: "What an emailed confirmation link is about (IP, country, browser, state); changes nothing",
+        authenticated: false,
+        request: Some("LinkRequest"),
+        errors: &["invalid_link", "rate_limited"],
+    },
+    RouteDoc {
+        method: "post",
+        path: "/api/v1/login/confirm/link",
+        summary: "The owner confirms a waiting login from the emailed link",
+        authenticated: false,
+        request: Some("LinkRequest"),
+        errors: &[
+            "invalid_link",
+            "already_confirmed",
+            "confirmation_expired",
+            "rate_limited",
         ],
     },
     RouteDoc {
@@ -547,6 +583,10 @@ fn schemas() -> Value {
             "pre_auth_token": string(), "method": {"enum": ["email", "sms"]},
         })),
         "DisableFactorRequest": object(&[], json!({"totp_code": string()})),
+        "ConfirmLoginRequest": object(&["confirmation_token"], json!({
+            "confirmation_token": string(), "code": string(),
+        })),
+        "LinkRequest": object(&["token"], json!({"token": string()})),
         "QrPollRequest": object(&["id", "poll_secret"], json!({
             "id": {"type": "integer"}, "poll_secret": string(),
         })),

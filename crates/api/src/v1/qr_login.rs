@@ -231,7 +231,7 @@ async fn redeem(
         ));
     }
     super::login::record(state, client, Some(user_id), None, "qr", "success").await;
-    super::login::finish(state, client, user_id).await
+    super::login::issue_session(state, client, user_id).await
 }
 
 #[derive(Debug, Deserialize)]

@@ -31,9 +31,18 @@ pub struct Harness {
     pub store: Store,
     pub clock: Arc<TestClock>,
     pub outbox: tempfile::TempDir,
+    /// The device cookie, kept like one browser keeps it for every account that logs in on it
+    /// (see `devices::register`), so repeated logins are not "new devices".
+    pub device_cookie: std::sync::Mutex<Option<String>>,
 }
 
 pub async fn harness() -> Harness {
+    harness_with_access(None).await
+}
+
+/// A harness whose requests resolve client addresses and countries with `access` (GeoIP file,
+/// restricted regions, trusted proxies).
+pub async fn harness_with_access(access: Option<bulwark_api::access::Access>) -> Harness {
     let store = Store::connect("sqlite::memory:").await.unwrap();
     let clock = Arc::new(TestClock::new(T0));
     v1::ensure_agreement(&store, T0).await.unwrap();
@@ -47,6 +56,9 @@ pub async fn harness() -> Harness {
         "http://bulwark.test".into(),
     )
     .unwrap();
+    if let Some(access) = access {
+        accounts.attach_access(Arc::new(access));
+    }
     let state = V1State {
         store: store.clone(),
         master_key: Arc::new(MasterKey::from_bytes(&key).unwrap()),
@@ -57,6 +69,7 @@ pub async fn harness() -> Harness {
         store,
         clock,
         outbox,
+        device_cookie: std::sync::Mutex::new(None),
     }
 }
 
@@ -72,6 +85,9 @@ impl Harness {
         if let Some(token) = token {
             request = request.header("authorization", format!("Bearer {token}"));
         }
+        if let Some(device) = self.device_cookie.lock().unwrap().clone() {
+            request = request.header("cookie", format!("{}={device}", v1::devices::DEVICE_COOKIE));
+        }
         let body = match body {
             Some(value) => {
                 request = request.header("content-type", "application/json");
@@ -86,6 +102,7 @@ impl Harness {
             .await
             .unwrap();
         let status = response.status();
+        self.keep_device_cookie(response.headers());
         let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
             .await
             .unwrap();
@@ -93,6 +110,48 @@ impl Harness {
             status,
             serde_json::from_slice(&bytes).unwrap_or(Value::Null),
         )
+    }
+
+    /// A POST as if relayed by the trusted proxy 127.0.0.1 for `client_ip`.
+    pub async fn post_from(&self, client_ip: &str, path: &str, body: Value) -> (StatusCode, Value) {
+        let mut request = Request::builder()
+            .method(Method::POST)
+            .uri(path)
+            .header("content-type", "application/json")
+            .header("x-forwarded-for", client_ip)
+            .extension(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+                [127, 0, 0, 1],
+                40_000,
+            ))));
+        if let Some(device) = self.device_cookie.lock().unwrap().clone() {
+            request = request.header("cookie", format!("{}={device}", v1::devices::DEVICE_COOKIE));
+        }
+        let response = self
+            .app
+            .clone()
+            .oneshot(request.body(Body::from(body.to_string())).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        self.keep_device_cookie(response.headers());
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    /// Keeps a device cookie the answer sets, as a browser would.
+    fn keep_device_cookie(&self, headers: &axum::http::HeaderMap) {
+        let prefix = format!("{}=", v1::devices::DEVICE_COOKIE);
+        for cookie in headers.get_all("set-cookie") {
+            if let Some(rest) = cookie.to_str().unwrap().strip_prefix(&prefix) {
+                let value = rest.split(';').next().unwrap().to_string();
+                *self.device_cookie.lock().unwrap() = Some(value);
+            }
+        }
     }
 
     pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
@@ -155,6 +214,11 @@ impl Harness {
 }
 
 impl Harness {
+    /// Forgets the device cookie: the next requests come from a browser never seen before.
+    pub fn new_browser(&self) {
+        *self.device_cookie.lock().unwrap() = None;
+    }
+
     /// The injected clock's current time.
     pub fn clock_now(&self) -> i64 {
         use bulwark_identity::Clock;
