@@ -48,6 +48,11 @@ def call(srv, method, path, body=None, token=None, cookie=None, headers=None, ra
          content_type="application/json"):
     data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
     h = {}
+    # Like one browser, every call carries the device cookie the server set last (a client that
+    # drops it is a new device whose logins wait for an emailed confirmation).
+    device = getattr(srv, "device_cookie", None)
+    if device and cookie is None:
+        h["Cookie"] = f"__Host-bulwark_device={device}"
     if data is not None and content_type:
         h["Content-Type"] = content_type
     if token:
@@ -58,9 +63,13 @@ def call(srv, method, path, body=None, token=None, cookie=None, headers=None, ra
     req = urllib.request.Request(srv.base + path, data=data, method=method, headers=h)
     try:
         with urllib.request.urlopen(req, timeout=30) as r:
-            return r.status, json.load(r), r.headers
+            result = r.status, json.load(r), r.headers
     except urllib.error.HTTPError as e:
-        return e.code, json.load(e), e.headers
+        result = e.code, json.load(e), e.headers
+    for set_cookie in result[2].get_all("Set-Cookie") or []:
+        if set_cookie.startswith("__Host-bulwark_device="):
+            srv.device_cookie = set_cookie.split(";", 1)[0].split("=", 1)[1]
+    return result
 
 
 def error_code(result):
@@ -380,8 +389,15 @@ def test_new_device_login_is_emailed_and_remembered(acct):
                   headers={"Cookie": f"__Host-bulwark_device={value}"})
     assert result[0] == 200 and result[1]["new_device"] is False, result[1]
     token = result[1]["session_token"]
-    # A second browser; then forgetting it ends its session.
-    _, other, _ = login(acct, "lea@example.com")
+    # A second browser (confirmed by the emailed code); then forgetting it ends its session.
+    acct.device_cookie = None
+    _, held, _ = login(acct, "lea@example.com")
+    assert held["step"] == "confirmation_required", held
+    text = [t for t in outbox_texts(acct) if "your confirmation code is" in t][-1]
+    code = re.search(r"your confirmation code is (\d{6})", text).group(1)
+    _, other, _ = call(acct, "POST", "/api/v1/login/confirm",
+                       {"confirmation_token": held["confirmation_token"], "code": code})
+    assert other["step"] == "done", other
     _, devices, _ = call(acct, "GET", "/api/v1/devices", token=token)
     assert len(devices["devices"]) == 2
     other_device = [d for d in devices["devices"] if not d["current"]][0]
@@ -404,4 +420,30 @@ def test_presigned_address_keeps_the_owners_password(acct):
     assert error_code(login(acct, "mia@example.com", "squatter password 12345")) == "invalid_credentials"
     advance(acct, 2000)
     status, body, _ = login(acct, "mia@example.com")
+    assert status == 200 and body["step"] == "done", body
+
+
+def test_new_device_waits_for_the_emailed_code(acct):
+    """A login from a client without the device cookie waits for the code mailed to the owner;
+    the code confirms it once, and the browser is then a known device."""
+    email = "newdevice@example.com"
+    signup_verified(acct, email)
+    status, body, _ = login(acct, email)
+    assert status == 200 and body["step"] == "done", body  # the first device is trusted
+    acct.device_cookie = None  # another computer
+    status, body, _ = login(acct, email)
+    assert status == 200 and body["step"] == "confirmation_required" and body["reason"] == "new_device", body
+    token = body["confirmation_token"]
+    assert "session_token" not in body
+    status, body, _ = call(acct, "POST", "/api/v1/login/confirm", {"confirmation_token": token})
+    assert status == 200 and body["state"] == "pending", body
+    text = [t for t in outbox_texts(acct) if "your confirmation code is" in t][-1]
+    assert "Confirm a new login" in text and "/login/confirm?token=" in text
+    code = re.search(r"your confirmation code is (\d{6})", text).group(1)
+    status, body, _ = call(acct, "POST", "/api/v1/login/confirm", {"confirmation_token": token, "code": code})
+    assert status == 200 and body["step"] == "done", body
+    assert error_code(call(acct, "POST", "/api/v1/login/confirm",
+                           {"confirmation_token": token, "code": code})) == "invalid_token"
+    advance(acct, 60_000)
+    status, body, _ = login(acct, email)
     assert status == 200 and body["step"] == "done", body

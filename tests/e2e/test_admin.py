@@ -13,7 +13,7 @@ import zlib
 from test_accounts import (PASSWORD, acct, advance, call, error_code, login,  # noqa: F401
                            outbox_texts, server_now_s, signup_verified, totp)
 from test_protection import enable_totp, file_reset, session
-from test_web import Browser, field, login_page
+from test_web import Browser, confirm_if_asked, field, login_page
 
 
 def tiny_png():
@@ -203,8 +203,9 @@ def test_staff_console_pages(acct):
     advance(acct, 30 * 1000)
     status, page, _ = login_page(b, "admin@example.com")
     assert 'name="pre_auth_token"' in page, page
-    status, page, _ = b.post("/login/2fa", {"pre_auth_token": field(page, "pre_auth_token"), "method": "totp",
-                                            "code": totp(secret, server_now_s(acct))})
+    status, page, headers = b.post("/login/2fa", {"pre_auth_token": field(page, "pre_auth_token"),
+                                                  "method": "totp", "code": totp(secret, server_now_s(acct))})
+    status, page, _ = confirm_if_asked(b, status, page, headers)
     assert status in (200, 303), page
     status, page, _ = b.get("/admin")
     assert status == 200 and 'id="nav-admin"' in page and "Staff console" in page, (status, page, b.cookies)

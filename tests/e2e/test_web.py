@@ -82,6 +82,15 @@ def login_page(b, email, password=PASSWORD):
         bits = int(re.search(r"starts with (\d+) zero bits", page).group(1))
         form.update(pow_token=token, pow_nonce=solve_pow(token, bits))
         status, page, headers = b.post("/login", form)
+    return confirm_if_asked(b, status, page, headers)
+
+
+def confirm_if_asked(b, status, page, headers):
+    """A browser this account has not used waits for confirmation: the owner types the code
+    from the message. Returns the answer after it (or the answer given, when none was asked)."""
+    if 'id="confirm-why"' in page:
+        code = newest_in_outbox(b.srv, "your confirmation code is ")
+        status, page, headers = b.post("/login/device", {"code": code})
     return status, page, headers
 
 
@@ -302,3 +311,37 @@ def test_email_login_codes_pages(acct):
     assert status == 303 and headers["Location"] == "/security", page
     status, page, _ = b.get("/security")
     assert "Signed in as" in page and "email_2fa_enabled" in page
+
+
+def test_new_device_confirmation_pages(acct):
+    """A second browser's login waits on the confirmation page; the emailed link opens a page
+    that confirms only when its button is pressed, and the waiting browser then continues."""
+    first, second = Browser(acct), Browser(acct)
+    email = "two-browsers@example.com"
+    signup_and_verify(first, email)
+    status, page, _ = login_page(first, email)
+    assert status == 303, page
+    form = {"identifier": email, "password": PASSWORD}
+    status, page, _ = second.post("/login", form)
+    assert status == 200 and 'id="confirm-why"' in page and "browser this account has not used" in page
+    assert "__Host-bulwark_session" not in second.cookies and "__Host-bulwark_confirm" in second.cookies
+    status, page, _ = second.get("/login/device")
+    assert status == 200 and 'id="confirm-why"' in page  # still waiting
+    text = [t for t in outbox_texts(acct) if "/login/confirm?token=" in t][-1]
+    link = re.search(r"/login/confirm\?token=(\S+)", text).group(1)
+
+    # Opening the link shows the details and a button; it confirms nothing by itself.
+    status, page, _ = first.get("/login/confirm?token=" + link)
+    assert status == 200 and 'id="confirm-login"' in page and "127.0.0.1" in page
+    status, page, _ = second.get("/login/device")
+    assert status == 200 and "__Host-bulwark_session" not in second.cookies
+    status, page, _ = first.post("/login/confirm", {"token": link})
+    assert status == 200 and "Confirmed" in page, page
+    status, page, _ = first.get("/login/confirm?token=" + link)
+    assert 'id="confirm-login"' not in page and "confirmed" in page
+
+    status, page, headers = second.get("/login/device")
+    assert status == 303 and headers["Location"] == "/security", page
+    assert "__Host-bulwark_session" in second.cookies and "__Host-bulwark_confirm" not in second.cookies
+    status, page, _ = second.get("/security")
+    assert "Signed in as" in page and "device_confirmation" in page

@@ -294,6 +294,7 @@ pub async fn login(
             Flash::notice("Verify your address first: we sent a new code if the last one expired."),
             form.identifier,
         ),
+        "confirmation_required" => crate::confirm::hold(&answer),
         _ => pages::with_cookies(pages::see_other("/security"), &answer.cookies),
     }
 }
@@ -375,6 +376,9 @@ pub async fn login_2fa(
         Some(body),
     )
     .await;
+    if answer.is_ok() && answer.text("/step") == "confirmation_required" {
+        return crate::confirm::hold(&answer);
+    }
     if answer.is_ok() {
         return pages::with_cookies(pages::see_other("/security"), &answer.cookies);
     }

@@ -9,6 +9,7 @@
 mod admin;
 pub mod api;
 mod auth;
+mod confirm;
 mod kyc;
 mod pages;
 mod protect;
@@ -62,6 +63,14 @@ pub fn router(v1: V1State) -> Router {
         .route("/login", get(auth::login_page).post(auth::login))
         .route("/login/2fa", post(auth::login_2fa))
         .route("/login/2fa/send", post(auth::send_login_code))
+        .route(
+            "/login/device",
+            get(confirm::wait_page).post(confirm::submit_code),
+        )
+        .route(
+            "/login/confirm",
+            get(confirm::link_page).post(confirm::confirm_link),
+        )
         .route("/login/qr", get(qr::wait_page))
         .route("/login/qr/approve", get(qr::approve_page).post(qr::decide))
         .route("/logout", post(auth::logout))

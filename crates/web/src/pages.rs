@@ -183,6 +183,36 @@ pub struct QrApprove {
     pub request: Option<QrRequest>,
 }
 
+#[derive(Template)]
+#[template(path = "confirm_wait.html")]
+pub struct ConfirmWait {
+    pub who: Option<Who>,
+    pub notice: String,
+    pub error: String,
+    /// new_device or new_country (empty when unknown on a reload).
+    pub reason: String,
+}
+
+/// A login waiting for confirmation, as the emailed link shows it.
+pub struct PendingLogin {
+    pub pending: bool,
+    pub state: String,
+    pub ip: String,
+    pub country: String,
+    pub user_agent: String,
+    pub created: String,
+}
+
+#[derive(Template)]
+#[template(path = "confirm_link.html")]
+pub struct ConfirmLink {
+    pub who: Option<Who>,
+    pub notice: String,
+    pub error: String,
+    pub token: String,
+    pub login: Option<PendingLogin>,
+}
+
 /// A TOTP enrolment in progress.
 pub struct Setup {
     pub qr_svg: String,

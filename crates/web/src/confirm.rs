@@ -1,0 +1,218 @@
+//! New-device and new-country confirmation pages: the waiting page of the browser that logged
+//! in (code field, reloads itself until the emailed link is used), and the page the emailed
+//! link opens, which confirms only when the owner presses the button (mail scanners that follow
+//! links confirm nothing).
+
+use axum::Form;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::WebState;
+use crate::api::{self, Answer, Caller};
+use crate::auth::{bad_form, login_view};
+use crate::pages::{self, ConfirmLink, ConfirmWait, Flash, PendingLogin};
+
+/// The cookie holding the waiting browser's confirmation token.
+pub const CONFIRM_COOKIE: &str = "__Host-bulwark_confirm";
+/// A little over the 10 minutes a confirmation lives.
+const COOKIE_MAX_AGE_S: i64 = 900;
+
+fn cookie(token: &str) -> String {
+    let max_age = if token.is_empty() {
+        0
+    } else {
+        COOKIE_MAX_AGE_S
+    };
+    format!("{CONFIRM_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}; Secure")
+}
+
+fn with_cookie(mut response: Response, token: &str) -> Response {
+    if let Ok(value) = HeaderValue::from_str(&cookie(token)) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}
+
+fn wait_view(status: StatusCode, flash: Flash, reason: &str) -> Response {
+    let page = ConfirmWait {
+        who: None,
+        notice: flash.notice,
+        error: flash.error,
+        reason: reason.to_string(),
+    };
+    pages::render(status, &page)
+}
+
+/// Answers a login step that said `confirmation_required`: remembers the token in a cookie and
+/// shows the waiting page (with the API's cookies, such as the device cookie).
+pub fn hold(answer: &Answer) -> Response {
+    let response = wait_view(StatusCode::OK, Flash::default(), &answer.text("/reason"));
+    let response = pages::with_cookies(response, &answer.cookies);
+    with_cookie(response, &answer.text("/confirmation_token"))
+}
+
+async fn poll(state: &WebState, caller: &Caller, token: &str, code: Option<&str>) -> Answer {
+    let mut body = json!({"confirmation_token": token});
+    if let Some(code) = code
+        && let Some(object) = body.as_object_mut()
+    {
+        object.insert("code".into(), json!(code.trim()));
+    }
+    api::call(
+        &state.api,
+        caller,
+        Method::POST,
+        "/api/v1/login/confirm",
+        Some(body),
+    )
+    .await
+}
+
+fn after_poll(answer: &Answer) -> Response {
+    if answer.is_ok() && answer.text("/step") == "done" {
+        let response = pages::with_cookies(pages::see_other("/security"), &answer.cookies);
+        return with_cookie(response, "");
+    }
+    if answer.is_ok() {
+        return wait_view(StatusCode::OK, Flash::default(), "");
+    }
+    match answer.error_code() {
+        "invalid_code" | "malformed_code" | "try_later" => {
+            wait_view(answer.status, Flash::error(answer.error_message()), "")
+        }
+        _ => {
+            let flash = Flash::error(answer.error_message());
+            with_cookie(login_view(answer.status, flash, String::new(), None), "")
+        }
+    }
+}
+
+fn token_of(headers: &HeaderMap) -> Option<String> {
+    bulwark_api::v1::devices::cookie_value(headers, CONFIRM_COOKIE).filter(|t| !t.is_empty())
+}
+
+/// `GET /login/device`: asks whether the link was used; continues to the account once it was.
+pub async fn wait_page(
+    State(state): State<WebState>,
+    caller: Caller,
+    headers: HeaderMap,
+) -> Response {
+    let Some(token) = token_of(&headers) else {
+        return pages::see_other("/login");
+    };
+    after_poll(&poll(&state, &caller, &token, None).await)
+}
+
+#[derive(Deserialize)]
+pub struct CodeForm {
+    #[serde(default)]
+    code: String,
+}
+
+/// `POST /login/device`: the code from the message.
+pub async fn submit_code(
+    State(state): State<WebState>,
+    caller: Caller,
+    headers: HeaderMap,
+    form: Result<Form<CodeForm>, FormRejection>,
+) -> Response {
+    let form = match form {
+        Ok(Form(form)) => form,
+        Err(rejection) => return bad_form(&rejection),
+    };
+    let Some(token) = token_of(&headers) else {
+        return pages::see_other("/login");
+    };
+    after_poll(&poll(&state, &caller, &token, Some(&form.code)).await)
+}
+
+#[derive(Deserialize)]
+pub struct LinkQuery {
+    #[serde(default)]
+    token: String,
+}
+
+fn link_view(
+    status: StatusCode,
+    flash: Flash,
+    token: String,
+    login: Option<PendingLogin>,
+) -> Response {
+    let page = ConfirmLink {
+        who: None,
+        notice: flash.notice,
+        error: flash.error,
+        token,
+        login,
+    };
+    pages::render(status, &page)
+}
+
+/// `GET /login/confirm?token=`: shows what the link is about and a confirm button.
+pub async fn link_page(
+    State(state): State<WebState>,
+    caller: Caller,
+    Query(query): Query<LinkQuery>,
+) -> Response {
+    let body = json!({"token": query.token});
+    let path = "/api/v1/login/confirm/link/check";
+    let answer = api::call(&state.api, &caller, Method::POST, path, Some(body)).await;
+    if !answer.is_ok() {
+        return link_view(
+            answer.status,
+            Flash::error(answer.error_message()),
+            String::new(),
+            None,
+        );
+    }
+    let country = answer.text("/country");
+    let login = PendingLogin {
+        pending: answer.text("/state") == "pending",
+        state: answer.text("/state"),
+        ip: answer.text("/ip"),
+        country: if country.is_empty() {
+            "unknown".into()
+        } else {
+            country
+        },
+        user_agent: answer.text("/user_agent"),
+        created: answer
+            .body
+            .get("created_at_ms")
+            .and_then(Value::as_i64)
+            .map(pages::utc_time)
+            .unwrap_or_default(),
+    };
+    link_view(StatusCode::OK, Flash::default(), query.token, Some(login))
+}
+
+#[derive(Deserialize)]
+pub struct LinkForm {
+    #[serde(default)]
+    token: String,
+}
+
+/// `POST /login/confirm`: the owner pressed "Yes, this was me".
+pub async fn confirm_link(
+    State(state): State<WebState>,
+    caller: Caller,
+    form: Result<Form<LinkForm>, FormRejection>,
+) -> Response {
+    let form = match form {
+        Ok(Form(form)) => form,
+        Err(rejection) => return bad_form(&rejection),
+    };
+    let body = json!({"token": form.token});
+    let path = "/api/v1/login/confirm/link";
+    let answer = api::call(&state.api, &caller, Method::POST, path, Some(body)).await;
+    let flash = if answer.is_ok() {
+        Flash::notice("Confirmed. The browser that was waiting is now logged in.")
+    } else {
+        Flash::error(answer.error_message())
+    };
+    link_view(answer.status, flash, String::new(), None)
+}
