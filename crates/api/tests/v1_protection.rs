@@ -586,3 +586,73 @@ async fn lost_second_factor_reset() {
         json!(h.clock_now() + 72 * 60 * MINUTE_MS)
     );
 }
+
+#[tokio::test]
+async fn regenerating_recovery_codes_voids_the_old_ones() {
+    let h = harness().await;
+    h.verified("rc@example.com").await;
+    let session = h.session("rc@example.com").await;
+    let regenerate = |body: Value| {
+        h.send(
+            Method::POST,
+            "/api/v1/2fa/recovery-codes",
+            Some(body),
+            Some(&session),
+        )
+    };
+    let (status, body) = regenerate(json!({"totp_code": "123456"})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"]["code"], "totp_not_enabled");
+
+    let (status, setup) = h
+        .send(Method::POST, "/api/v1/2fa/totp/setup", None, Some(&session))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let secret = totp::TotpSecret::from_base32(setup["secret"].as_str().unwrap()).unwrap();
+    let (_, enabled) = h
+        .send(
+            Method::POST,
+            "/api/v1/2fa/totp/confirm",
+            Some(json!({"code": totp::code_at(&secret, h.clock_now()).unwrap()})),
+            Some(&session),
+        )
+        .await;
+    let old: Vec<String> = serde_json::from_value(enabled["recovery_codes"].clone()).unwrap();
+
+    let (status, body) = regenerate(json!({})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["error"]["code"], "second_factor_required");
+    h.clock.advance(MINUTE_MS);
+    let code = totp::code_at(&secret, h.clock_now()).unwrap();
+    let (status, body) = regenerate(json!({"totp_code": code})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let new: Vec<String> = serde_json::from_value(body["recovery_codes"].clone()).unwrap();
+    assert_eq!(new.len(), 10);
+    assert!(new.iter().all(|c| !old.contains(c)));
+    assert!(
+        h.outbox_texts()
+            .iter()
+            .any(|t| t.contains("New recovery codes were made"))
+    );
+
+    // An old code no longer logs in; a new one does.
+    h.clock.advance(MINUTE_MS);
+    let (_, step) = h.login("rc@example.com", PASSWORD).await;
+    let pre_auth = step["pre_auth_token"].as_str().unwrap();
+    let (status, body) = h
+        .post(
+            "/api/v1/login/2fa",
+            json!({"pre_auth_token": pre_auth, "recovery_code": old[0]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    h.clock.advance(MINUTE_MS);
+    let (status, body) = h
+        .post(
+            "/api/v1/login/2fa",
+            json!({"pre_auth_token": pre_auth, "recovery_code": new[0]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["step"], "done");
+}

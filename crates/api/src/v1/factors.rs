@@ -11,16 +11,16 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use bulwark_identity::codes::{self, CODE_MAX_ATTEMPTS, CodeOutcome, CodeState, Purpose};
 use bulwark_identity::notify::{MessageKind, Recipient};
-use bulwark_identity::withdraw_lock::{self, SecurityChange};
-use bulwark_store::{AccountRow, NewCode, NewSecurityEvent, factor_method};
+use bulwark_identity::withdraw_lock::SecurityChange;
+use bulwark_store::{AccountRow, NewCode, factor_method};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::body::{JsonBody, check_len};
 use super::error::{V1Error, V1Result};
-use super::login::{check_totp, second_factor_failed, second_factor_gate, second_factor_key};
+use super::recovery::{Change, apply_change, require_second_factor};
 use super::sessions::Authed;
-use super::signup::{account_recipient, notify};
+use super::signup::notify;
 use super::state::V1State;
 
 /// Longest code field read.
@@ -304,7 +304,7 @@ pub async fn enable(
         .store
         .enable_second_factor(authed.user_id, channel.as_str(), now_ms)
         .await?;
-    let allowed_after_ms = after_change(&state, &authed, channel, true, now_ms).await?;
+    let allowed_after_ms = after_change(&state, &authed, channel, true).await?;
     Ok(Json(json!({
         "status": "enabled",
         "method": channel.as_str(),
@@ -315,9 +315,11 @@ pub async fn enable(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DisableRequest {
-    /// Required when an authenticator app is on.
+    /// Required (or `recovery_code`) when an authenticator app is on.
     #[serde(default)]
     pub totp_code: Option<String>,
+    #[serde(default)]
+    pub recovery_code: Option<String>,
 }
 
 /// `POST /api/v1/2fa/{method}/disable`: turns the factor off (recent password, and the
@@ -331,29 +333,13 @@ pub async fn disable(
     let channel = Channel::parse(&method)?;
     let now_ms = state.accounts.now_ms();
     authed.require_recent_auth(now_ms)?;
-    let totp_on = state
-        .store
-        .get_totp(authed.user_id)
-        .await?
-        .is_some_and(|t| t.enabled_ms.is_some());
-    if totp_on {
-        let Some(code) = request.totp_code.as_deref() else {
-            return Err(V1Error::new(
-                StatusCode::FORBIDDEN,
-                "totp_required",
-                "Security changes need your authenticator code (totp_code)",
-            ));
-        };
-        check_len("totp_code", code, CODE_FIELD_CHARS_MAX)?;
-        let key = second_factor_key(authed.user_id);
-        second_factor_gate(&state, &key, now_ms).await?;
-        if let Err(failure) = check_totp(&state, authed.user_id, code).await {
-            if failure.counts {
-                second_factor_failed(&state, &key, authed.user_id, now_ms).await?;
-            }
-            return Err(failure.error);
-        }
-    }
+    require_second_factor(
+        &state,
+        authed.user_id,
+        request.totp_code.as_deref(),
+        request.recovery_code.as_deref(),
+    )
+    .await?;
     if !state
         .store
         .disable_second_factor(authed.user_id, channel.as_str())
@@ -364,7 +350,7 @@ pub async fn disable(
             format!("Login codes by {} are not on", channel.as_str()),
         ));
     }
-    let allowed_after_ms = after_change(&state, &authed, channel, false, now_ms).await?;
+    let allowed_after_ms = after_change(&state, &authed, channel, false).await?;
     Ok(Json(json!({
         "status": "disabled",
         "method": channel.as_str(),
@@ -378,36 +364,45 @@ async fn after_change(
     authed: &Authed,
     channel: Channel,
     enabled: bool,
-    now_ms: i64,
 ) -> V1Result<i64> {
-    let user_id = authed.user_id;
-    let verb = if enabled { "enabled" } else { "disabled" };
-    state
-        .store
-        .record_security_event(&NewSecurityEvent {
-            user_id,
-            at_ms: now_ms,
-            kind: format!("{}_2fa_{verb}", channel.as_str()),
-            ip: Some(authed.client.ip.to_string()),
-            detail: None,
-        })
-        .await?;
-    let until_ms = withdraw_lock::extend(None, SecurityChange::SecondFactorChanged, now_ms);
-    let allowed_after_ms = state.store.set_withdraw_lock(user_id, until_ms).await?;
-    if let Some(account) = state.store.get_account(user_id).await?
-        && let Some(to) = account_recipient(&account)
-    {
-        let (kind, subject) = if enabled {
-            (MessageKind::SecondFactorEnabled, "Login codes turned on")
-        } else {
-            (MessageKind::SecondFactorDisabled, "Login codes turned off")
-        };
-        let body = format!(
-            "Login codes by {} were turned {} for your Bulwark account.\r\nWithdrawals are paused for 24 hours. If this was not you, freeze your account with the link below.",
-            channel.as_str(),
-            if enabled { "on" } else { "off" }
-        );
-        notify(state, user_id, to, kind, subject, body).await;
-    }
-    Ok(allowed_after_ms)
+    let change = match (channel, enabled) {
+        (Channel::Email, true) => &EMAIL_ON,
+        (Channel::Email, false) => &EMAIL_OFF,
+        (Channel::Sms, true) => &SMS_ON,
+        (Channel::Sms, false) => &SMS_OFF,
+    };
+    let ip = Some(authed.client.ip.to_string());
+    apply_change(state, authed.user_id, ip, change).await
 }
+
+const EMAIL_ON: Change = Change {
+    event: "email_2fa_enabled",
+    lock: SecurityChange::SecondFactorChanged,
+    kind: MessageKind::SecondFactorEnabled,
+    subject: "Login codes turned on",
+    body: "Login codes by email were turned on for your Bulwark account.\nWithdrawals are paused for 24 hours. If this was not you, freeze your account with the link below.",
+};
+
+const EMAIL_OFF: Change = Change {
+    event: "email_2fa_disabled",
+    lock: SecurityChange::SecondFactorChanged,
+    kind: MessageKind::SecondFactorDisabled,
+    subject: "Login codes turned off",
+    body: "Login codes by email were turned off for your Bulwark account.\nWithdrawals are paused for 24 hours. If this was not you, freeze your account with the link below.",
+};
+
+const SMS_ON: Change = Change {
+    event: "sms_2fa_enabled",
+    lock: SecurityChange::SecondFactorChanged,
+    kind: MessageKind::SecondFactorEnabled,
+    subject: "Login codes turned on",
+    body: "Login codes by SMS were turned on for your Bulwark account.\nWithdrawals are paused for 24 hours. If this was not you, freeze your account with the link below.",
+};
+
+const SMS_OFF: Change = Change {
+    event: "sms_2fa_disabled",
+    lock: SecurityChange::SecondFactorChanged,
+    kind: MessageKind::SecondFactorDisabled,
+    subject: "Login codes turned off",
+    body: "Login codes by SMS were turned off for your Bulwark account.\nWithdrawals are paused for 24 hours. If this was not you, freeze your account with the link below.",
+};

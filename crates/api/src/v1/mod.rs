@@ -94,6 +94,10 @@ pub fn router(state: V1State) -> Router {
         .route("/api/v1/login/qr/decide", post(qr_login::decide))
         .route("/api/v1/2fa/totp/setup", post(totp_setup::setup))
         .route("/api/v1/2fa/totp/confirm", post(totp_setup::confirm))
+        .route(
+            "/api/v1/2fa/recovery-codes",
+            post(totp_setup::regenerate_recovery_codes),
+        )
         .route("/api/v1/2fa/{method}/send", post(factors::send_enable_code))
         .route("/api/v1/2fa/{method}/enable", post(factors::enable))
         .route("/api/v1/2fa/{method}/disable", post(factors::disable))

@@ -93,6 +93,21 @@ pub const ROUTES: &[RouteDoc] = &[
     },
     RouteDoc {
         method: "post",
+        path: "/api/v1/2fa/recovery-codes",
+        summary: "Ten new recovery codes (shown once); every old one stops working. Needs a recent password and the authenticator code",
+        authenticated: true,
+        request: Some("RegenerateRequest"),
+        errors: &[
+            "reauth_required",
+            "totp_not_enabled",
+            "second_factor_required",
+            "invalid_code",
+            "code_replayed",
+            "try_later",
+        ],
+    },
+    RouteDoc {
+        method: "post",
         path: "/api/v1/2fa/{method}/send",
         summary: "Send a confirmation code to the verified email (method email) or phone (method sms) before turning login codes on; needs a recent password",
         authenticated: true,
@@ -127,7 +142,7 @@ pub const ROUTES: &[RouteDoc] = &[
         errors: &[
             "invalid_method",
             "reauth_required",
-            "totp_required",
+            "second_factor_required",
             "invalid_code",
             "code_replayed",
             "not_enabled",
@@ -579,10 +594,11 @@ fn schemas() -> Value {
             "pre_auth_token": string(), "totp_code": string(), "recovery_code": string(),
             "email_code": string(), "sms_code": string(),
         })),
+        "RegenerateRequest": object(&["totp_code"], json!({"totp_code": string()})),
         "SendCodeRequest": object(&["pre_auth_token", "method"], json!({
             "pre_auth_token": string(), "method": {"enum": ["email", "sms"]},
         })),
-        "DisableFactorRequest": object(&[], json!({"totp_code": string()})),
+        "DisableFactorRequest": object(&[], json!({"totp_code": string(), "recovery_code": string()})),
         "ConfirmLoginRequest": object(&["confirmation_token"], json!({
             "confirmation_token": string(), "code": string(),
         })),

@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 use super::body::{JsonBody, check_len};
 use super::error::{V1Error, V1Result};
 use super::login::{open_secret, totp_context, totp_failure};
+use super::recovery::{Change, apply_change, require_second_factor};
 use super::sessions::Authed;
 use super::signup::{account_recipient, busy_or_internal, notify};
 use super::state::V1State;
@@ -104,16 +105,38 @@ pub async fn confirm(
     let step =
         totp::verify(&secret, &request.code, now_ms, None).map_err(|e| totp_failure(e).error)?;
     let step = i64::try_from(step).map_err(|_| V1Error::internal("TOTP step", "overflow"))?;
-    let generated = state
+    let generated = generate_recovery_codes(&state).await?;
+    if !state.store.enable_totp(user_id, step, now_ms).await? {
+        return Err(already_enabled());
+    }
+    let codes = store_recovery_codes(&state, user_id, generated, now_ms).await?;
+    let allowed_after_ms = after_enabling(&state, &authed, now_ms).await?;
+    Ok(Json(json!({
+        "status": "enabled",
+        "recovery_codes": codes,
+        "withdrawals_allowed_after_ms": allowed_after_ms,
+    })))
+}
+
+/// Ten fresh recovery codes, hashed in the bounded pool.
+async fn generate_recovery_codes(state: &V1State) -> V1Result<codes::RecoveryCodes> {
+    state
         .accounts
         .hash_pool
         .run(|| codes::generate_recovery_codes(&HashParams::RECOVERY_CODE))
         .await
         .map_err(|e| busy_or_internal("recovery codes", e))?
-        .map_err(|e| V1Error::internal("recovery codes", e))?;
-    if !state.store.enable_totp(user_id, step, now_ms).await? {
-        return Err(already_enabled());
-    }
+        .map_err(|e| V1Error::internal("recovery codes", e))
+}
+
+/// Replaces the user's recovery codes (voiding every old one) and returns the new plaintexts,
+/// shown once.
+async fn store_recovery_codes(
+    state: &V1State,
+    user_id: i64,
+    generated: codes::RecoveryCodes,
+    now_ms: i64,
+) -> V1Result<Vec<String>> {
     let hashes: Vec<String> = generated
         .set
         .entries
@@ -124,10 +147,59 @@ pub async fn confirm(
         .store
         .replace_recovery_codes(user_id, &hashes, now_ms)
         .await?;
-    let allowed_after_ms = after_enabling(&state, &authed, now_ms).await?;
+    Ok(generated.codes)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegenerateRequest {
+    #[serde(default)]
+    pub totp_code: Option<String>,
+}
+
+const RECOVERY_REGENERATED: Change = Change {
+    event: "recovery_codes_regenerated",
+    lock: SecurityChange::SecondFactorChanged,
+    kind: MessageKind::RecoveryCodesRegenerated,
+    subject: "New recovery codes for your account",
+    body: "New recovery codes were made for your Bulwark account; the old ones no longer work.\nWithdrawals are paused for 24 hours. If this was not you, freeze your account with the link below.",
+};
+
+/// `POST /api/v1/2fa/recovery-codes`: ten new recovery codes (shown once); every old code
+/// stops working. Needs a recent password and the authenticator code.
+pub async fn regenerate_recovery_codes(
+    State(state): State<V1State>,
+    authed: Authed,
+    JsonBody(request): JsonBody<RegenerateRequest>,
+) -> V1Result<Json<Value>> {
+    let now_ms = state.accounts.now_ms();
+    authed.require_recent_auth(now_ms)?;
+    let totp_on = state
+        .store
+        .get_totp(authed.user_id)
+        .await?
+        .is_some_and(|t| t.enabled_ms.is_some());
+    if !totp_on {
+        return Err(V1Error::bad_request(
+            "totp_not_enabled",
+            "Recovery codes come with an authenticator app; turn TOTP on first",
+        ));
+    }
+    let Some(code) = request.totp_code.as_deref() else {
+        return Err(V1Error::new(
+            StatusCode::FORBIDDEN,
+            "second_factor_required",
+            "Send totp_code: new recovery codes need your authenticator",
+        ));
+    };
+    require_second_factor(&state, authed.user_id, Some(code), None).await?;
+    let generated = generate_recovery_codes(&state).await?;
+    let codes = store_recovery_codes(&state, authed.user_id, generated, now_ms).await?;
+    let ip = Some(authed.client.ip.to_string());
+    let allowed_after_ms = apply_change(&state, authed.user_id, ip, &RECOVERY_REGENERATED).await?;
     Ok(Json(json!({
-        "status": "enabled",
-        "recovery_codes": generated.codes,
+        "status": "regenerated",
+        "recovery_codes": codes,
         "withdrawals_allowed_after_ms": allowed_after_ms,
     })))
 }
