@@ -10,7 +10,9 @@ mod admin;
 pub mod api;
 mod auth;
 mod confirm;
+mod keys;
 mod kyc;
+mod lost_2fa;
 mod pages;
 mod protect;
 mod qr;
@@ -83,6 +85,18 @@ pub fn router(v1: V1State) -> Router {
             get(recovery::reset_page).post(recovery::reset),
         )
         .route("/logout-all", post(auth::logout_all))
+        .route(
+            "/lost-2fa",
+            get(lost_2fa::start_page).post(lost_2fa::send_codes),
+        )
+        .route("/lost-2fa/request", post(lost_2fa::file_request))
+        .route(
+            "/account/2fa-reset/cancel",
+            get(lost_2fa::cancel_page).post(lost_2fa::cancel),
+        )
+        .route("/security/api-keys", get(keys::page).post(keys::create))
+        .route("/security/api-keys/{id}/ips", post(keys::edit))
+        .route("/security/api-keys/{id}/delete", post(keys::delete))
         .route("/security", get(security::page))
         .route("/kyc", get(kyc::page))
         .route("/kyc/l1", post(kyc::submit_l1))
@@ -96,6 +110,10 @@ pub fn router(v1: V1State) -> Router {
             get(protect::freeze_link_page).post(protect::freeze_by_link),
         )
         .route("/security/totp/confirm", post(security::totp_confirm))
+        .route(
+            "/security/recovery-codes",
+            post(security::regenerate_recovery_codes),
+        )
         .route(
             "/security/factors/{method}/{action}",
             post(security::factor_action),

@@ -288,18 +288,7 @@ pub async fn totp_confirm(
         ));
         return view(&state, &caller, answer.status, flash, Extra::default()).await;
     }
-    let recovery_codes = answer
-        .body
-        .get("recovery_codes")
-        .and_then(Value::as_array)
-        .map(|codes| {
-            codes
-                .iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default();
+    let recovery_codes = string_list(&answer.body, "recovery_codes");
     let extra = Extra {
         recovery_codes,
         ..Extra::default()
@@ -439,4 +428,63 @@ pub async fn factor_action(
     };
     let response = view(&state, &caller, status, flash, extra).await;
     pages::with_cookies(response, &cookies)
+}
+
+#[derive(Deserialize)]
+pub struct RegenerateForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    totp_code: String,
+}
+
+/// `POST /security/recovery-codes`: new recovery codes, shown once.
+pub async fn regenerate_recovery_codes(
+    State(state): State<WebState>,
+    mut caller: Caller,
+    form: Result<Form<RegenerateForm>, FormRejection>,
+) -> Response {
+    let form = match form {
+        Ok(Form(form)) => form,
+        Err(rejection) => return bad_form(&rejection),
+    };
+    if !csrf_ok(&caller, &form.csrf) {
+        return expired_form();
+    }
+    let cookies =
+        match reauthenticate(&state, &mut caller, &form.password, None, Extra::default()).await {
+            Ok(cookies) => cookies,
+            Err(page) => return page,
+        };
+    let body = json!({"totp_code": form.totp_code.trim()});
+    let path = "/api/v1/2fa/recovery-codes";
+    let answer = api::call(&state.api, &caller, Method::POST, path, Some(body)).await;
+    let response = if answer.is_ok() {
+        let extra = Extra {
+            recovery_codes: string_list(&answer.body, "recovery_codes"),
+            ..Extra::default()
+        };
+        let flash = Flash::notice("New recovery codes are ready; the old ones no longer work.");
+        view(&state, &caller, StatusCode::OK, flash, extra).await
+    } else {
+        let flash = Flash::error(answer.error_message());
+        view(&state, &caller, answer.status, flash, Extra::default()).await
+    };
+    pages::with_cookies(response, &cookies)
+}
+
+/// A list of strings from an API answer.
+fn string_list(body: &Value, key: &str) -> Vec<String> {
+    body.get(key)
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
 }
