@@ -1,0 +1,534 @@
+//! The API keys page (`/security/api-keys`): list the account's keys, create one (password
+//! re-authentication and, with TOTP on, an authenticator or recovery code; the secret is shown
+//! once), replace a key's IP allow-list, delete a key. Every action is one call of
+//! `/api/v1/api-keys`, so the page and the JSON API apply the same rules (withdraw scope only
+//! with an IP allow-list, at most 20 keys, idle keys without allow-list stop after 90 days).
+
+use askama::Template;
+use axum::Form;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, Method, StatusCode};
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use crate::api::{self, Caller};
+use crate::auth::{CsrfForm, bad_form, csrf_ok, who};
+use crate::pages::{self, Flash, Who};
+use crate::security::expired_form;
+use crate::{WebState, csrf_token};
+
+/// Keys without an IP allow-list stop working after this long unused.
+const IDLE_EXPIRY_MS: i64 = 90 * 24 * 60 * 60 * 1_000;
+const KEYS_PATH: &str = "/api/v1/api-keys";
+
+/// One key as the list shows it.
+pub struct KeyRow {
+    pub id: i64,
+    pub access_key: String,
+    pub memo: String,
+    pub scopes: String,
+    /// Comma-separated for the table.
+    pub ips: String,
+    /// One per line, for the edit form.
+    pub ips_lines: String,
+    pub created: String,
+    pub last_used: String,
+    /// Human status: active, or stopped/stops after 90 idle days without allow-list.
+    pub status: String,
+    pub expired: bool,
+}
+
+/// A key just created: its secret is shown on this one page only.
+pub struct NewKey {
+    pub access_key: String,
+    pub secret: String,
+    pub memo: String,
+    pub withdrawals_after: String,
+}
+
+/// What the create form had, kept when it is shown again after an error.
+#[derive(Default)]
+pub struct Draft {
+    pub memo: String,
+    pub read: bool,
+    pub trade: bool,
+    pub withdraw: bool,
+    pub ips: String,
+}
+
+#[derive(Template)]
+#[template(path = "api_keys.html")]
+pub struct KeysPage {
+    pub who: Option<Who>,
+    pub notice: String,
+    pub error: String,
+    pub csrf: String,
+    pub totp_enabled: bool,
+    pub keys: Vec<KeyRow>,
+    pub created: Option<NewKey>,
+    pub draft: Draft,
+    /// The key whose edit form the error belongs to (0: the create form or none).
+    pub error_key: i64,
+}
+
+fn text(value: &Value, key: &str) -> String {
+    value
+        .get(key)
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string()
+}
+
+fn strings(value: &Value, key: &str) -> Vec<String> {
+    value
+        .get(key)
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The status line of a key from the list answer.
+fn status(row: &Value, ips_empty: bool) -> (String, bool) {
+    if row.get("expired").and_then(Value::as_bool) == Some(true) {
+        let message = "Stopped: unused for 90 days without an IP allow-list";
+        return (message.into(), true);
+    }
+    if !ips_empty {
+        return ("Active".into(), false);
+    }
+    let created = row.get("created_ms").and_then(Value::as_i64).unwrap_or(0);
+    let last = row
+        .get("last_used_ms")
+        .and_then(Value::as_i64)
+        .unwrap_or(0)
+        .max(created);
+    let until = pages::utc_time(last.saturating_add(IDLE_EXPIRY_MS));
+    (
+        format!("Active; stops if unused until {until} UTC (no IP allow-list)"),
+        false,
+    )
+}
+
+/// The table rows from `GET /api/v1/api-keys`.
+fn key_rows(body: &Value) -> Vec<KeyRow> {
+    body.get("api_keys")
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .map(|row| {
+                    let ips = strings(row, "ip_allowlist");
+                    let (status, expired) = status(row, ips.is_empty());
+                    KeyRow {
+                        id: row.get("id").and_then(Value::as_i64).unwrap_or_default(),
+                        access_key: text(row, "access_key"),
+                        memo: text(row, "memo"),
+                        scopes: strings(row, "scopes").join(", "),
+                        ips: ips.join(", "),
+                        ips_lines: ips.join("\n"),
+                        created: row
+                            .get("created_ms")
+                            .and_then(Value::as_i64)
+                            .map(pages::utc_time)
+                            .unwrap_or_default(),
+                        last_used: row
+                            .get("last_used_ms")
+                            .and_then(Value::as_i64)
+                            .map_or_else(|| "never".into(), pages::utc_time),
+                        status,
+                        expired,
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// What a POST adds to the page.
+#[derive(Default)]
+struct Extra {
+    created: Option<NewKey>,
+    draft: Draft,
+    error_key: i64,
+}
+
+/// Renders the keys page, or sends the browser to the login page without a session.
+async fn view(
+    state: &WebState,
+    caller: &Caller,
+    status: StatusCode,
+    flash: Flash,
+    extra: Extra,
+) -> Response {
+    let (Some(who), Some(token)) = (who(state, caller).await, caller.session_token()) else {
+        return pages::see_other("/login");
+    };
+    let me = api::call(&state.api, caller, Method::GET, "/api/v1/me", None).await;
+    let list = api::call(&state.api, caller, Method::GET, KEYS_PATH, None).await;
+    let mut flash = flash;
+    if !list.is_ok() && flash.error.is_empty() {
+        flash.error = list.error_message();
+    }
+    let page = KeysPage {
+        who: Some(who),
+        notice: flash.notice,
+        error: flash.error,
+        csrf: csrf_token(&token),
+        totp_enabled: me.body.get("totp_enabled").and_then(Value::as_bool) == Some(true),
+        keys: key_rows(&list.body),
+        created: extra.created,
+        draft: extra.draft,
+        error_key: extra.error_key,
+    };
+    pages::render(status, &page)
+}
+
+pub async fn page(State(state): State<WebState>, caller: Caller) -> Response {
+    let extra = Extra {
+        draft: Draft {
+            read: true,
+            ..Draft::default()
+        },
+        ..Extra::default()
+    };
+    view(&state, &caller, StatusCode::OK, Flash::default(), extra).await
+}
+
+/// The IP allow-list textarea: one entry per line (commas and spaces also separate).
+pub fn parse_ip_lines(text: &str) -> Vec<String> {
+    text.split(|c: char| c == '\n' || c == '\r' || c == ',' || c.is_whitespace())
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Adds the second factor: six digits are an authenticator code, anything else a recovery code.
+fn add_second_factor(body: &mut Map<String, Value>, code: &str) {
+    let code = code.trim();
+    if code.is_empty() {
+        return;
+    }
+    let six_digits = code.len() == 6 && code.chars().all(|c| c.is_ascii_digit());
+    let name = if six_digits {
+        "totp_code"
+    } else {
+        "recovery_code"
+    };
+    body.insert(name.into(), json!(code));
+}
+
+/// Re-authenticates with `password` when one was typed; the page with the API's error otherwise.
+async fn reauth(
+    state: &WebState,
+    caller: &mut Caller,
+    password: &str,
+    on_error: impl FnOnce() -> Extra,
+) -> Result<Vec<HeaderValue>, Response> {
+    if password.is_empty() {
+        return Ok(Vec::new());
+    }
+    let body = json!({"password": password});
+    let answer = api::call(
+        &state.api,
+        caller,
+        Method::POST,
+        "/api/v1/reauth",
+        Some(body),
+    )
+    .await;
+    if !answer.is_ok() {
+        let flash = Flash::error(answer.error_message());
+        return Err(view(state, caller, answer.status, flash, on_error()).await);
+    }
+    caller.use_session(&answer.text("/session_token"));
+    Ok(answer.cookies)
+}
+
+/// The message for an API error, with a hint when the password is needed.
+fn error_flash(answer: &api::Answer) -> Flash {
+    if answer.error_code() == "reauth_required" {
+        return Flash::error("Confirm your password to change API keys.");
+    }
+    Flash::error(answer.error_message())
+}
+
+#[derive(Deserialize)]
+pub struct CreateForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    memo: String,
+    #[serde(default)]
+    scope_read: Option<String>,
+    #[serde(default)]
+    scope_trade: Option<String>,
+    #[serde(default)]
+    scope_withdraw: Option<String>,
+    #[serde(default)]
+    ip_allowlist: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    code: String,
+}
+
+/// Creates a key and shows its secret once.
+pub async fn create(
+    State(state): State<WebState>,
+    mut caller: Caller,
+    form: Result<Form<CreateForm>, FormRejection>,
+) -> Response {
+    let form = match form {
+        Ok(Form(form)) => form,
+        Err(rejection) => return bad_form(&rejection),
+    };
+    if !csrf_ok(&caller, &form.csrf) {
+        return expired_form();
+    }
+    let draft = || Draft {
+        memo: form.memo.clone(),
+        read: form.scope_read.is_some(),
+        trade: form.scope_trade.is_some(),
+        withdraw: form.scope_withdraw.is_some(),
+        ips: form.ip_allowlist.clone(),
+    };
+    let on_error = || Extra {
+        draft: draft(),
+        ..Extra::default()
+    };
+    let cookies = match reauth(&state, &mut caller, &form.password, on_error).await {
+        Ok(cookies) => cookies,
+        Err(page) => return page,
+    };
+    let scopes: Vec<&str> = [
+        ("read", &form.scope_read),
+        ("trade", &form.scope_trade),
+        ("withdraw", &form.scope_withdraw),
+    ]
+    .into_iter()
+    .filter(|(_, ticked)| ticked.is_some())
+    .map(|(name, _)| name)
+    .collect();
+    let mut body = Map::new();
+    body.insert("memo".into(), json!(form.memo.trim()));
+    body.insert("scopes".into(), json!(scopes));
+    body.insert(
+        "ip_allowlist".into(),
+        json!(parse_ip_lines(&form.ip_allowlist)),
+    );
+    add_second_factor(&mut body, &form.code);
+    let answer = api::call(
+        &state.api,
+        &caller,
+        Method::POST,
+        KEYS_PATH,
+        Some(Value::Object(body)),
+    )
+    .await;
+    let response = if answer.is_ok() {
+        let withdrawals_after = answer
+            .body
+            .get("withdrawals_allowed_after_ms")
+            .and_then(Value::as_i64)
+            .map(pages::utc_time)
+            .unwrap_or_default();
+        let extra = Extra {
+            created: Some(NewKey {
+                access_key: answer.text("/access_key"),
+                secret: answer.text("/secret"),
+                memo: answer.text("/memo"),
+                withdrawals_after,
+            }),
+            draft: Draft {
+                read: true,
+                ..Draft::default()
+            },
+            ..Extra::default()
+        };
+        let flash = Flash::notice("The API key was created.");
+        view(&state, &caller, StatusCode::OK, flash, extra).await
+    } else {
+        let status = answer.status;
+        view(&state, &caller, status, error_flash(&answer), on_error()).await
+    };
+    pages::with_cookies(response, &cookies)
+}
+
+#[derive(Deserialize)]
+pub struct EditForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    ip_allowlist: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    code: String,
+}
+
+/// Replaces a key's IP allow-list.
+pub async fn edit(
+    State(state): State<WebState>,
+    mut caller: Caller,
+    Path(id): Path<i64>,
+    form: Result<Form<EditForm>, FormRejection>,
+) -> Response {
+    let form = match form {
+        Ok(Form(form)) => form,
+        Err(rejection) => return bad_form(&rejection),
+    };
+    if !csrf_ok(&caller, &form.csrf) {
+        return expired_form();
+    }
+    let on_error = || Extra {
+        error_key: id,
+        draft: Draft {
+            read: true,
+            ..Draft::default()
+        },
+        ..Extra::default()
+    };
+    let cookies = match reauth(&state, &mut caller, &form.password, on_error).await {
+        Ok(cookies) => cookies,
+        Err(page) => return page,
+    };
+    let mut body = Map::new();
+    body.insert(
+        "ip_allowlist".into(),
+        json!(parse_ip_lines(&form.ip_allowlist)),
+    );
+    add_second_factor(&mut body, &form.code);
+    let path = format!("{KEYS_PATH}/{id}");
+    let body = Some(Value::Object(body));
+    let answer = api::call(&state.api, &caller, Method::PATCH, &path, body).await;
+    let response = if answer.is_ok() {
+        let flash = Flash::notice("The key's IP allow-list was saved.");
+        view(&state, &caller, StatusCode::OK, flash, on_error()).await
+    } else {
+        let status = answer.status;
+        view(&state, &caller, status, error_flash(&answer), on_error()).await
+    };
+    pages::with_cookies(response, &cookies)
+}
+
+/// Deletes a key.
+pub async fn delete(
+    State(state): State<WebState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    form: Result<Form<CsrfForm>, FormRejection>,
+) -> Response {
+    let form = match form {
+        Ok(Form(form)) => form,
+        Err(rejection) => return bad_form(&rejection),
+    };
+    if !csrf_ok(&caller, &form.csrf) {
+        return expired_form();
+    }
+    let path = format!("{KEYS_PATH}/{id}");
+    let answer = api::call(&state.api, &caller, Method::DELETE, &path, None).await;
+    let (status, flash) = if answer.is_ok() {
+        (StatusCode::OK, Flash::notice("The API key was deleted."))
+    } else {
+        (answer.status, error_flash(&answer))
+    };
+    let extra = Extra {
+        draft: Draft {
+            read: true,
+            ..Draft::default()
+        },
+        ..Extra::default()
+    };
+    view(&state, &caller, status, flash, extra).await
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+    use super::*;
+
+    #[test]
+    fn ip_lines_split_on_lines_commas_and_spaces() {
+        assert_eq!(
+            parse_ip_lines("1.2.3.4\r\n 10.0.0.0/8,\n\n::1 2001:db8::/32"),
+            vec!["1.2.3.4", "10.0.0.0/8", "::1", "2001:db8::/32"]
+        );
+        assert!(parse_ip_lines(" \n ").is_empty());
+    }
+
+    #[test]
+    fn second_factor_field_by_shape() {
+        let mut body = Map::new();
+        add_second_factor(&mut body, " 123456 ");
+        assert_eq!(body.get("totp_code").unwrap(), "123456");
+        let mut body = Map::new();
+        add_second_factor(&mut body, "ABCD-EFGH-IJKL-MNOP");
+        assert!(body.contains_key("recovery_code") && !body.contains_key("totp_code"));
+        let mut body = Map::new();
+        add_second_factor(&mut body, "  ");
+        assert!(body.is_empty());
+    }
+
+    #[test]
+    fn rows_show_status_and_never_a_secret() {
+        let body = json!({"api_keys": [
+            {"id": 3, "access_key": "ak", "memo": "bot", "scopes": ["read", "trade"],
+             "ip_allowlist": [], "created_ms": 0, "last_used_ms": null, "expired": false},
+            {"id": 4, "access_key": "ak2", "memo": "w", "scopes": ["read", "withdraw"],
+             "ip_allowlist": ["1.2.3.4", "10.0.0.0/8"], "created_ms": 0,
+             "last_used_ms": 86_400_000, "expired": false},
+            {"id": 5, "access_key": "ak3", "memo": "old", "scopes": ["read"],
+             "ip_allowlist": [], "created_ms": 0, "last_used_ms": null, "expired": true}
+        ]});
+        let rows = key_rows(&body);
+        assert_eq!(rows.len(), 3);
+        assert_eq!(rows[0].scopes, "read, trade");
+        assert_eq!(rows[0].last_used, "never");
+        assert!(
+            rows[0].status.contains("1970-04-01 00:00"),
+            "{}",
+            rows[0].status
+        );
+        assert_eq!(rows[1].ips, "1.2.3.4, 10.0.0.0/8");
+        assert_eq!(rows[1].ips_lines, "1.2.3.4\n10.0.0.0/8");
+        assert_eq!(rows[1].status, "Active");
+        assert!(rows[2].expired && rows[2].status.starts_with("Stopped"));
+    }
+
+    #[test]
+    fn secret_is_rendered_only_when_just_created() {
+        let page = KeysPage {
+            who: None,
+            notice: String::new(),
+            error: String::new(),
+            csrf: "c".into(),
+            totp_enabled: true,
+            keys: Vec::new(),
+            created: Some(NewKey {
+                access_key: "ak".into(),
+                secret: "s3cr3t<".into(),
+                memo: "bot".into(),
+                withdrawals_after: String::new(),
+            }),
+            draft: Draft::default(),
+            error_key: 0,
+        };
+        let html = page.render().unwrap();
+        assert!(html.contains("s3cr3t") && !html.contains("s3cr3t<"));
+        assert!(html.contains("id=\"new-key-secret\"") && html.contains("name=\"code\""));
+        let page = KeysPage {
+            created: None,
+            totp_enabled: false,
+            ..page
+        };
+        let html = page.render().unwrap();
+        assert!(!html.contains("s3cr3t") && !html.contains("name=\"code\""));
+    }
+}

@@ -1,0 +1,355 @@
+//! Lost second factor (`/lost-2fa`): step 1 identifier + password sends reset codes to every
+//! contact on the account (`POST /api/v1/2fa/reset-request/codes`); step 2 takes those codes,
+//! the password again and a note for the identity re-check and files the request
+//! (`POST /api/v1/2fa/reset-request`). The emailed cancel link opens
+//! `/account/2fa-reset/cancel`, which cancels only when its button is pressed; a logged-in
+//! owner can cancel from the same page without the link.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::rejection::{FormRejection, QueryRejection};
+use axum::extract::{Query, State};
+use axum::http::{Method, StatusCode};
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use crate::api::{self, Caller};
+use crate::auth::{bad_form, csrf_ok, who};
+use crate::pages::{self, Flash, Who};
+use crate::security::expired_form;
+use crate::{WebState, csrf_token};
+
+/// Which step of the lost-2FA pages is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Identifier and password.
+    Start,
+    /// The codes that were sent, the password again and the KYC note.
+    Codes,
+    /// The request is filed.
+    Filed,
+}
+
+#[derive(Template)]
+#[template(path = "lost_2fa.html")]
+pub struct Lost2fa {
+    pub who: Option<Who>,
+    pub notice: String,
+    pub error: String,
+    pub step: Step,
+    pub identifier: String,
+    /// The channels the API sent codes to, comma-separated (carried through step 2).
+    pub channels: String,
+    pub email_code: bool,
+    pub phone_code: bool,
+    pub kyc_note: String,
+    /// When the filed request may take effect at the earliest (UTC).
+    pub effective: String,
+}
+
+impl Lost2fa {
+    fn new(step: Step, flash: Flash, identifier: String, channels: &str) -> Lost2fa {
+        let has = |name: &str| channels.split(',').any(|c| c.trim() == name);
+        Lost2fa {
+            who: None,
+            notice: flash.notice,
+            error: flash.error,
+            step,
+            identifier,
+            email_code: has("email"),
+            phone_code: has("sms"),
+            channels: channels.to_string(),
+            kyc_note: String::new(),
+            effective: String::new(),
+        }
+    }
+
+    pub fn is_start(&self) -> bool {
+        self.step == Step::Start
+    }
+
+    pub fn is_codes(&self) -> bool {
+        self.step == Step::Codes
+    }
+}
+
+pub async fn start_page() -> Response {
+    let page = Lost2fa::new(Step::Start, Flash::default(), String::new(), "");
+    pages::render(StatusCode::OK, &page)
+}
+
+#[derive(Deserialize)]
+pub struct StartForm {
+    #[serde(default)]
+    identifier: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// Step 1: the password, then codes to the account's email and phone.
+pub async fn send_codes(
+    State(state): State<WebState>,
+    caller: Caller,
+    form: Result<Form<StartForm>, FormRejection>,
+) -> Response {
+    let form = match form {
+        Ok(Form(form)) => form,
+        Err(rejection) => return bad_form(&rejection),
+    };
+    let identifier = form.identifier.trim().to_string();
+    let body = json!({"identifier": identifier, "password": form.password});
+    let path = "/api/v1/2fa/reset-request/codes";
+    let answer = api::call(&state.api, &caller, Method::POST, path, Some(body)).await;
+    if !answer.is_ok() {
+        let flash = Flash::error(answer.error_message());
+        let page = Lost2fa::new(Step::Start, flash, identifier, "");
+        return pages::render(answer.status, &page);
+    }
+    let channels: Vec<&str> = answer
+        .body
+        .get("channels")
+        .and_then(Value::as_array)
+        .map(|list| list.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let sent_to = channels
+        .iter()
+        .map(|c| if *c == "sms" { "phone" } else { "email" })
+        .collect::<Vec<_>>()
+        .join(" and ");
+    let flash = Flash::notice(format!(
+        "We sent a 6-digit code to your {sent_to}. The codes are valid for 10 minutes."
+    ));
+    let page = Lost2fa::new(Step::Codes, flash, identifier, &channels.join(","));
+    pages::render(StatusCode::OK, &page)
+}
+
+#[derive(Deserialize)]
+pub struct RequestForm {
+    #[serde(default)]
+    identifier: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    channels: String,
+    #[serde(default)]
+    email_code: String,
+    #[serde(default)]
+    phone_code: String,
+    #[serde(default)]
+    kyc_note: String,
+}
+
+/// The JSON of `POST /api/v1/2fa/reset-request` from step 2 (codes only for the channels sent).
+fn request_body(form: &RequestForm) -> Value {
+    let mut body = Map::new();
+    body.insert("identifier".into(), json!(form.identifier.trim()));
+    body.insert("password".into(), json!(form.password));
+    for (field, code) in [
+        ("email_code", &form.email_code),
+        ("phone_code", &form.phone_code),
+    ] {
+        if !code.trim().is_empty() {
+            body.insert(field.into(), json!(code.trim()));
+        }
+    }
+    body.insert("kyc_note".into(), json!(form.kyc_note.trim()));
+    Value::Object(body)
+}
+
+/// Step 2: files the reset request.
+pub async fn file_request(
+    State(state): State<WebState>,
+    caller: Caller,
+    form: Result<Form<RequestForm>, FormRejection>,
+) -> Response {
+    let form = match form {
+        Ok(Form(form)) => form,
+        Err(rejection) => return bad_form(&rejection),
+    };
+    let path = "/api/v1/2fa/reset-request";
+    let body = request_body(&form);
+    let answer = api::call(&state.api, &caller, Method::POST, path, Some(body)).await;
+    let identifier = form.identifier.trim().to_string();
+    if !answer.is_ok() {
+        let flash = Flash::error(answer.error_message());
+        let mut page = Lost2fa::new(Step::Codes, flash, identifier, &form.channels);
+        page.kyc_note = form.kyc_note;
+        return pages::render(answer.status, &page);
+    }
+    let mut page = Lost2fa::new(Step::Filed, Flash::default(), identifier, "");
+    page.effective = answer
+        .body
+        .get("effective_at_ms")
+        .and_then(Value::as_i64)
+        .map(pages::utc_time)
+        .unwrap_or_default();
+    pages::render(StatusCode::ACCEPTED, &page)
+}
+
+#[derive(Template)]
+#[template(path = "lost_2fa_cancel.html")]
+pub struct CancelPage {
+    pub who: Option<Who>,
+    pub notice: String,
+    pub error: String,
+    /// The emailed token (empty when the owner cancels from a session).
+    pub token: String,
+    /// The session's form token when logged in (cancel without the link).
+    pub csrf: String,
+    /// The request was cancelled: no button any more.
+    pub done: bool,
+}
+
+#[derive(Deserialize)]
+pub struct CancelForm {
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn cancel_view(
+    state: &WebState,
+    caller: &Caller,
+    status: StatusCode,
+    flash: Flash,
+    token: String,
+    done: bool,
+) -> Response {
+    let who = who(state, caller).await;
+    let csrf = match (&who, caller.session_token()) {
+        (Some(_), Some(session)) => csrf_token(&session),
+        _ => String::new(),
+    };
+    let page = CancelPage {
+        who,
+        notice: flash.notice,
+        error: flash.error,
+        token,
+        csrf,
+        done,
+    };
+    pages::render(status, &page)
+}
+
+/// Token characters allowed (link tokens are URL-safe base64).
+fn url_safe(token: &str) -> bool {
+    token.len() <= 256
+        && token
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// The emailed link (or the security center's link): changes nothing, shows a button.
+pub async fn cancel_page(
+    State(state): State<WebState>,
+    caller: Caller,
+    query: Result<Query<CancelForm>, QueryRejection>,
+) -> Response {
+    let token = query.map(|Query(q)| q.token).unwrap_or_default();
+    if !url_safe(&token) {
+        let flash = Flash::error("This cancel link is damaged; open it from the email again.");
+        return cancel_view(
+            &state,
+            &caller,
+            StatusCode::BAD_REQUEST,
+            flash,
+            String::new(),
+            true,
+        )
+        .await;
+    }
+    cancel_view(
+        &state,
+        &caller,
+        StatusCode::OK,
+        Flash::default(),
+        token,
+        false,
+    )
+    .await
+}
+
+/// Cancels the open reset request: with the emailed token, or from the logged-in session.
+pub async fn cancel(
+    State(state): State<WebState>,
+    caller: Caller,
+    form: Result<Form<CancelForm>, FormRejection>,
+) -> Response {
+    let form = match form {
+        Ok(Form(form)) => form,
+        Err(rejection) => return bad_form(&rejection),
+    };
+    let token = form.token.trim().to_string();
+    let body = if token.is_empty() {
+        if !csrf_ok(&caller, &form.csrf) {
+            return expired_form();
+        }
+        None
+    } else {
+        Some(json!({"token": token}))
+    };
+    let path = "/api/v1/2fa/reset-request/cancel";
+    let answer = api::call(&state.api, &caller, Method::POST, path, body).await;
+    if !answer.is_ok() {
+        let flash = Flash::error(answer.error_message());
+        return cancel_view(&state, &caller, answer.status, flash, token, false).await;
+    }
+    let flash = Flash::notice(
+        "The 2FA reset request was cancelled; your second factor stays as it is. If you did not \
+         file it, change your password now.",
+    );
+    cancel_view(&state, &caller, StatusCode::OK, flash, String::new(), true).await
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[test]
+    fn step_two_asks_only_for_the_channels_sent() {
+        let page = Lost2fa::new(
+            Step::Codes,
+            Flash::default(),
+            "a@example.com".into(),
+            "email",
+        );
+        let html = page.render().unwrap();
+        assert!(html.contains("name=\"email_code\"") && !html.contains("name=\"phone_code\""));
+        let page = Lost2fa::new(
+            Step::Codes,
+            Flash::default(),
+            "+15550001".into(),
+            "email,sms",
+        );
+        let html = page.render().unwrap();
+        assert!(html.contains("name=\"email_code\"") && html.contains("name=\"phone_code\""));
+        assert!(html.contains("value=\"email,sms\""));
+    }
+
+    #[test]
+    fn request_body_sends_filled_codes_only() {
+        let form = RequestForm {
+            identifier: " a@example.com ".into(),
+            password: "pw".into(),
+            channels: "email".into(),
+            email_code: " 123456 ".into(),
+            phone_code: String::new(),
+            kyc_note: "passport".into(),
+        };
+        let body = request_body(&form);
+        assert_eq!(
+            body,
+            json!({"identifier": "a@example.com", "password": "pw",
+                   "email_code": "123456", "kyc_note": "passport"})
+        );
+    }
+
+    #[test]
+    fn cancel_tokens_are_url_safe() {
+        assert!(url_safe("abc_DEF-123") && url_safe(""));
+        assert!(!url_safe("a b") && !url_safe("a\"b") && !url_safe(&"a".repeat(257)));
+    }
+}
