@@ -8,7 +8,7 @@ use crate::error::{StoreResult, UniqueKey, classify_keys};
 macro_rules! select_confirmations {
     ($tail:literal) => {
         concat!(
-            "SELECT id, user_id, wait_hash, link_hash, device_id, reason, created_ms, ",
+            "SELECT id, user_id, wait_hash, link_hash, device_id, reason, method, created_ms, ",
             "expires_ms, confirmed_ms, redeemed_ms, ip, country, user_agent ",
             "FROM login_confirmations ",
             $tail
@@ -41,6 +41,8 @@ pub struct NewLoginConfirmation {
     pub device_id: i64,
     /// `new_device` or `new_country`.
     pub reason: String,
+    /// The second factor the login passed (`password` when none).
+    pub method: String,
     pub created_ms: i64,
     pub expires_ms: i64,
     pub ip: String,
@@ -57,6 +59,7 @@ pub struct LoginConfirmationRow {
     pub link_hash: Vec<u8>,
     pub device_id: i64,
     pub reason: String,
+    pub method: String,
     pub created_ms: i64,
     pub expires_ms: i64,
     pub confirmed_ms: Option<i64>,
@@ -75,14 +78,15 @@ impl Store {
     ) -> StoreResult<i64> {
         let id = sqlx::query_scalar(
             "INSERT INTO login_confirmations (user_id, wait_hash, link_hash, device_id, reason, \
-             created_ms, expires_ms, ip, country, user_agent) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+             method, created_ms, expires_ms, ip, country, user_agent) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
         )
         .bind(login.user_id)
         .bind(login.wait_hash.as_slice())
         .bind(login.link_hash.as_slice())
         .bind(login.device_id)
         .bind(login.reason.as_str())
+        .bind(login.method.as_str())
         .bind(login.created_ms)
         .bind(login.expires_ms)
         .bind(login.ip.as_str())

@@ -11,7 +11,7 @@ macro_rules! select_sessions {
     ($tail:literal) => {
         concat!(
             "SELECT id, user_id, token_hash, device_id, created_ms, last_seen_ms, ",
-            "authenticated_ms, ip, country, user_agent, revoked_ms FROM sessions ",
+            "authenticated_ms, ip, country, user_agent, revoked_ms, second_factor FROM sessions ",
             $tail
         )
     };
@@ -31,6 +31,8 @@ pub struct NewSession {
     pub ip: String,
     pub country: Option<String>,
     pub user_agent: String,
+    /// The second factor the login passed (totp, recovery_code, email, sms), if any.
+    pub second_factor: Option<String>,
 }
 
 /// A stored session.
@@ -47,6 +49,7 @@ pub struct SessionRow {
     pub country: Option<String>,
     pub user_agent: String,
     pub revoked_ms: Option<i64>,
+    pub second_factor: Option<String>,
 }
 
 impl Store {
@@ -55,8 +58,8 @@ impl Store {
     pub async fn insert_session(&self, session: &NewSession) -> StoreResult<i64> {
         sqlx::query_scalar(
             "INSERT INTO sessions (user_id, token_hash, device_id, created_ms, last_seen_ms, \
-             authenticated_ms, ip, country, user_agent) \
-             VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8) RETURNING id",
+             authenticated_ms, ip, country, user_agent, second_factor) \
+             VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8, $9) RETURNING id",
         )
         .bind(session.user_id)
         .bind(session.token_hash.as_slice())
@@ -66,6 +69,7 @@ impl Store {
         .bind(session.ip.as_str())
         .bind(session.country.as_deref())
         .bind(session.user_agent.as_str())
+        .bind(session.second_factor.as_deref())
         .fetch_one(&self.pool)
         .await
         .map_err(|error| classify(error, "session token", "user or device"))

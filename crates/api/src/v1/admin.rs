@@ -364,8 +364,7 @@ fn forbidden(code: &'static str, message: impl Into<String>) -> V1Error {
 }
 
 /// The staff guard: a staff account (`not_staff`), TOTP enabled (`staff_2fa_required`), a
-/// session created by a login that passed the TOTP step, i.e. strictly after TOTP was enabled
-/// (`staff_2fa_session_required`), and a role granting one of `any_of` (`staff_role_required`;
+/// session whose login passed the authenticator step (`staff_2fa_session_required`), and a role granting one of `any_of` (`staff_role_required`;
 /// an empty list asks for staff status only).
 pub async fn require_staff(
     state: &V1State,
@@ -384,16 +383,20 @@ pub async fn require_staff(
         ));
     };
     let totp = state.store.get_totp(account.id).await?;
-    let Some(enabled_ms) = totp.and_then(|t| t.enabled_ms) else {
+    if totp.and_then(|t| t.enabled_ms).is_none() {
         return Err(forbidden(
             "staff_2fa_required",
             "Staff accounts must turn on an authenticator app (TOTP) before using the console",
         ));
-    };
-    if authed.session.created_ms <= enabled_ms {
+    }
+    // The session must come from a login that passed the authenticator (or one of its
+    // recovery codes): not a password-only session from before TOTP, not an email/SMS code,
+    // not a QR approval.
+    let factor = authed.session.second_factor.as_deref();
+    if !matches!(factor, Some("totp" | "recovery_code")) {
         return Err(forbidden(
             "staff_2fa_session_required",
-            "This session started before TOTP was turned on; log out and log in again with your authenticator code",
+            "The console needs a session from a login with your authenticator code; log out and log in again with it",
         ));
     }
     let staff = Staff {

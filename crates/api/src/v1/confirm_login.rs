@@ -93,6 +93,7 @@ pub async fn hold(
             link_hash: link.record.token_hash.clone(),
             device_id,
             reason: reason.as_str().into(),
+            method: method.into(),
             created_ms: now_ms,
             expires_ms,
             ip: client.ip.to_string(),
@@ -371,7 +372,8 @@ pub async fn confirm(
         "success",
     )
     .await;
-    super::login::issue_session(&state, &client, row.user_id).await
+    let second_factor = super::login::second_factor_of(&row.method);
+    super::login::issue_session(&state, &client, row.user_id, second_factor).await
 }
 
 #[derive(Debug, Deserialize)]

@@ -439,7 +439,12 @@ pub(crate) async fn finish(
         return super::confirm_login::hold(state, client, user_id, reason, method).await;
     }
     record(state, client, Some(user_id), None, method, "success").await;
-    issue_session(state, client, user_id).await
+    issue_session(state, client, user_id, second_factor_of(method)).await
+}
+
+/// The second factor a login method stands for (`None` for the password alone).
+pub(crate) fn second_factor_of(method: &str) -> Option<&str> {
+    matches!(method, "totp" | "recovery_code" | "email" | "sms").then_some(method)
 }
 
 /// Issues the session and answers with cookie and token.
@@ -447,8 +452,9 @@ pub(crate) async fn issue_session(
     state: &V1State,
     client: &Client,
     user_id: i64,
+    second_factor: Option<&str>,
 ) -> V1Result<Response> {
-    let issued = sessions::create(state, user_id, client).await?;
+    let issued = sessions::create(state, user_id, client, second_factor).await?;
     let mut response = sessions::with_cookie(
         state,
         &issued.token,

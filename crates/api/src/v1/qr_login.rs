@@ -231,7 +231,9 @@ async fn redeem(
         ));
     }
     super::login::record(state, client, Some(user_id), None, "qr", "success").await;
-    super::login::issue_session(state, client, user_id).await
+    // A QR session carries no second factor of its own: the staff console, which asks for an
+    // authenticator-app login, refuses it.
+    super::login::issue_session(state, client, user_id, None).await
 }
 
 #[derive(Debug, Deserialize)]

@@ -34,8 +34,14 @@ pub struct IssuedSession {
     pub expires_at_ms: i64,
 }
 
-/// Creates a fully authenticated session for `user_id`.
-pub async fn create(state: &V1State, user_id: i64, client: &Client) -> V1Result<IssuedSession> {
+/// Creates a fully authenticated session for `user_id`; `second_factor` names the factor the
+/// login passed (totp, recovery_code, email, sms), if any.
+pub async fn create(
+    state: &V1State,
+    user_id: i64,
+    client: &Client,
+    second_factor: Option<&str>,
+) -> V1Result<IssuedSession> {
     let (device_id, new_device_token) = super::devices::recognise(state, user_id, client).await?;
     let now_ms = state.accounts.now_ms();
     let token = session::new_session_token().map_err(|e| V1Error::internal("session token", e))?;
@@ -50,6 +56,7 @@ pub async fn create(state: &V1State, user_id: i64, client: &Client) -> V1Result<
             ip: client.ip.to_string(),
             country: client.country.clone(),
             user_agent: client.user_agent.clone(),
+            second_factor: second_factor.map(str::to_string),
         })
         .await?;
     Ok(IssuedSession {

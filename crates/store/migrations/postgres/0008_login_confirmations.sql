@@ -8,6 +8,8 @@ CREATE TABLE login_confirmations (
     link_hash BYTEA NOT NULL,
     device_id BIGINT NOT NULL,
     reason TEXT NOT NULL,
+    -- The second factor the login passed before it was held (password when none).
+    method TEXT NOT NULL,
     created_ms BIGINT NOT NULL,
     expires_ms BIGINT NOT NULL,
     confirmed_ms BIGINT,
@@ -21,3 +23,7 @@ CREATE TABLE login_confirmations (
     CONSTRAINT uq_login_confirmations_link UNIQUE (link_hash),
     CONSTRAINT ck_login_confirmations_reason CHECK (reason IN ('new_device', 'new_country'))
 );
+
+-- Which second factor the login that created a session passed (totp, recovery_code, email,
+-- sms), NULL for none: the staff console asks for an authenticator-app login.
+ALTER TABLE sessions ADD COLUMN second_factor TEXT;

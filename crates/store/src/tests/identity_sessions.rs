@@ -16,6 +16,7 @@ fn new_session(user_id: i64, token: u8, device_id: Option<i64>) -> NewSession {
         ip: "192.0.2.1".to_owned(),
         country: Some("NL".to_owned()),
         user_agent: "Firefox".to_owned(),
+        second_factor: Some("totp".to_owned()),
     }
 }
 
