@@ -5,6 +5,7 @@ the locked-account pages."""
 
 import html
 import re
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -345,3 +346,178 @@ def test_new_device_confirmation_pages(acct):
     assert "__Host-bulwark_session" in second.cookies and "__Host-bulwark_confirm" not in second.cookies
     status, page, _ = second.get("/security")
     assert "Signed in as" in page and "device_confirmation" in page
+
+
+def wait_in_outbox(srv, pattern, timeout_s=10):
+    """The first group of `pattern` in the newest outbox message that has it, waiting briefly."""
+    deadline = time.time() + timeout_s
+    while True:
+        for text in reversed(outbox_texts(srv)):
+            m = re.search(pattern, text)
+            if m:
+                return m.group(1)
+        if time.time() >= deadline:
+            raise AssertionError(f"no {pattern!r} message in the outbox")
+        time.sleep(0.05)
+
+
+def enable_totp_page(b, srv):
+    """Turns TOTP on from the security center; returns the secret."""
+    status, page, _ = b.get("/security")
+    csrf = field(page, "csrf")
+    status, page, _ = b.post("/security/totp/setup", {"csrf": csrf})
+    if 'id="reauth-password"' in page:
+        status, page, _ = b.post("/security/totp/setup", {"csrf": csrf, "password": PASSWORD})
+    secret = re.search(r'id="totp-secret">([A-Z2-7]+)<', page).group(1)
+    status, page, _ = b.post("/security/totp/confirm", {"csrf": csrf, "code": totp(secret, server_now_s(srv))})
+    assert status == 200 and 'id="recovery-codes"' in page, page
+    return secret
+
+
+def test_api_keys_page_create_edit_delete(acct):
+    b = Browser(acct)
+    email = "keys@example.com"
+    signup_and_verify(b, email)
+    status, page, _ = login_page(b, email)
+    assert status == 303, page
+    status, page, _ = b.get("/security")
+    assert 'href="/security/api-keys"' in page
+    status, page, _ = b.get("/security/api-keys")
+    assert status == 200 and 'id="no-keys"' in page and 'id="withdraw-hint"' in page
+    assert 'id="scope-withdraw">' in page and 'id="scope-read" checked' in page  # withdraw off by default
+    assert 'name="code"' not in page  # no TOTP on this account
+    csrf = field(page, "csrf")
+
+    # The form needs the session's token.
+    assert b.post("/security/api-keys", {"csrf": "x" * 32, "memo": "bot1", "scope_read": "yes"})[0] == 403
+
+    # Create: the secret is shown once, the key is listed.
+    status, page, _ = b.post("/security/api-keys", {"csrf": csrf, "memo": "bot1", "scope_read": "yes",
+                                                    "scope_trade": "yes", "ip_allowlist": "",
+                                                    "password": PASSWORD})
+    assert status == 200 and 'id="new-key-secret"' in page, page
+    csrf = field(page, "csrf")  # re-authentication issued a new session (and form token)
+    secret = re.search(r'id="new-key-secret">([^<]+)<', page).group(1)
+    access = re.search(r'id="new-key-access">([^<]+)<', page).group(1)
+    assert len(secret) >= 20 and "shown only this once" in page
+    assert "bot1" in page and "read, trade" in page and access in page
+    status, page, _ = b.get("/security/api-keys")
+    assert status == 200 and "bot1" in page and access in page
+    assert secret not in page and 'id="new-key-secret"' not in page
+    key_id = re.search(r'id="key-(\d+)-save"', page).group(1)
+
+    # Withdraw without an IP allow-list is refused with the API's message; the form keeps its input.
+    status, page, _ = b.post("/security/api-keys", {"csrf": csrf, "memo": "wd", "scope_read": "yes",
+                                                    "scope_withdraw": "yes", "ip_allowlist": "",
+                                                    "password": PASSWORD})
+    assert status == 400 and 'id="error"' in page, page
+    assert "a key with the withdraw scope needs an IP allow-list" in page
+    assert 'id="scope-withdraw" checked' in page and 'value="wd"' in page
+    csrf = field(page, "csrf")
+    assert 'id="new-key-secret"' not in page
+    # With an allow-list it works, and withdrawals pause.
+    status, page, _ = b.post("/security/api-keys", {"csrf": csrf, "memo": "wd", "scope_read": "yes",
+                                                    "scope_withdraw": "yes", "ip_allowlist": "10.0.0.1\n",
+                                                    "password": PASSWORD})
+    assert status == 200 and 'id="new-key-secret"' in page and "withdrawals are paused" in page, page
+    csrf = field(page, "csrf")
+
+    # Edit the IP allow-list (one per line); a bad entry shows the API's message.
+    status, page, _ = b.post(f"/security/api-keys/{key_id}/ips", {"csrf": csrf, "ip_allowlist": "nope",
+                                                                  "password": PASSWORD})
+    assert status == 400 and "is not an IP address or CIDR range" in page, page
+    csrf = field(page, "csrf")
+    status, page, _ = b.post(f"/security/api-keys/{key_id}/ips", {
+        "csrf": csrf, "ip_allowlist": "1.2.3.4\r\n10.0.0.0/8\r\n", "password": PASSWORD})
+    assert status == 200 and "IP allow-list was saved" in page, page
+    assert "1.2.3.4, 10.0.0.0/8" in page
+    csrf = field(page, "csrf")
+
+    # Delete.
+    assert b.post(f"/security/api-keys/{key_id}/delete", {"csrf": "nope"})[0] == 403
+    status, page, _ = b.post(f"/security/api-keys/{key_id}/delete", {"csrf": csrf})
+    assert status == 200 and "The API key was deleted" in page, page
+    assert "bot1" not in page and access not in page and "wd" in page
+    status, page, _ = b.post(f"/security/api-keys/{key_id}/delete", {"csrf": csrf})
+    assert status == 404 and "no live API key" in page
+
+    # Logged out, the page sends the browser to the login page.
+    assert b.post("/logout", {"csrf": csrf})[0] == 303
+    status, _, headers = b.get("/security/api-keys")
+    assert status == 303 and headers["Location"] == "/login"
+
+
+def test_lost_2fa_pages_request_and_cancel(acct):
+    b = Browser(acct)
+    email = "lost2fa@example.com"
+    signup_and_verify(b, email)
+    status, page, _ = login_page(b, email)
+    assert status == 303, page
+    secret = enable_totp_page(b, acct)
+
+    # With TOTP on, creating an API key asks for a code too.
+    advance(acct, 30_000)
+    status, page, _ = b.get("/security/api-keys")
+    csrf = field(page, "csrf")
+    assert 'name="code"' in page
+    form = {"csrf": csrf, "memo": "totp-bot", "scope_read": "yes", "password": PASSWORD}
+    status, page, _ = b.post("/security/api-keys", form)
+    assert status == 403 and "two-factor authentication" in page, page
+    form["csrf"] = field(page, "csrf")
+    status, page, _ = b.post("/security/api-keys", dict(form, code=totp(secret, server_now_s(acct))))
+    assert status == 200 and 'id="new-key-secret"' in page, page
+    assert b.post("/logout", {"csrf": field(page, "csrf")})[0] == 303
+
+    # Step 1: a wrong password is refused like a login.
+    status, page, _ = b.get("/lost-2fa")
+    assert status == 200 and 'id="send-codes"' in page
+    status, page, _ = b.post("/lost-2fa", {"identifier": email, "password": "wrong password 1234"})
+    assert status == 401 and 'id="error"' in page and 'id="send-codes"' in page
+    advance(acct, 2_000)
+    status, page, _ = b.post("/lost-2fa", {"identifier": email, "password": PASSWORD})
+    assert status == 200 and 'id="email-code"' in page, page
+    assert 'id="phone-code"' not in page  # an email-only account gets one code
+    code = wait_in_outbox(acct, r"2FA reset code is (\d{6})")
+
+    # Step 2: a wrong code is refused; the right one files the request.
+    step2 = {"identifier": email, "channels": "email", "password": PASSWORD,
+             "kyc_note": "I verified with my passport"}
+    wrong = "000000" if code != "000000" else "111111"
+    status, page, _ = b.post("/lost-2fa/request", dict(step2, email_code=wrong))
+    assert status == 401 and "reset code is wrong" in page and 'id="email-code"' in page, page
+    assert "I verified with my passport" in page
+    status, page, _ = b.post("/lost-2fa/request", dict(step2, email_code=code))
+    assert status == 202 and 'id="request-filed"' in page, page
+    assert "48 hours" in page and "staff review it" in page.lower()
+
+    # The emailed link opens a page that cancels only when its button is pressed.
+    token = wait_in_outbox(acct, r"/account/2fa-reset/cancel\?token=([A-Za-z0-9_-]+)")
+    status, page, _ = b.get("/account/2fa-reset/cancel?token=" + token)
+    assert status == 200 and 'id="cancel-reset"' in page
+    status, page, _ = b.post("/account/2fa-reset/cancel", {"token": token})
+    assert status == 200 and "was cancelled" in page, page
+    status, page, _ = b.post("/account/2fa-reset/cancel", {"token": token})
+    assert status == 401 and 'id="error"' in page
+
+    # A new request can be cancelled from a logged-in session.
+    advance(acct, 61_000)
+    status, page, _ = b.post("/lost-2fa", {"identifier": email, "password": PASSWORD})
+    assert status == 200 and 'id="email-code"' in page, page
+    code = wait_in_outbox(acct, r"2FA reset code is (\d{6})")
+    status, page, _ = b.post("/lost-2fa/request", dict(step2, email_code=code))
+    assert status == 202 and 'id="request-filed"' in page, page
+    status, page, _ = b.get("/account/2fa-reset/cancel")
+    assert 'id="cancel-reset"' not in page  # logged out and no link: nothing to press
+    advance(acct, 61_000)
+    status, page, _ = login_page(b, email)
+    assert status == 200 and "Two-step verification" in page, page
+    status, page, headers = b.post("/login/2fa", {"pre_auth_token": field(page, "pre_auth_token"),
+                                                  "method": "totp", "code": totp(secret, server_now_s(acct))})
+    assert status == 303, page
+    status, page, _ = b.get("/account/2fa-reset/cancel")
+    assert status == 200 and 'id="cancel-reset"' in page
+    assert b.post("/account/2fa-reset/cancel", {"csrf": "nope"})[0] == 403
+    status, page, _ = b.post("/account/2fa-reset/cancel", {"csrf": field(page, "csrf")})
+    assert status == 200 and "was cancelled" in page, page
+    status, page, _ = b.get("/security")
+    assert "twofa_reset_cancelled" in page and "On. " in page
