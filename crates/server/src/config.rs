@@ -52,6 +52,9 @@ pub struct Config {
     pub kyc_l1_withdraw_usdt: u64,
     /// Daily (rolling 24 h) withdrawal limit of KYC level L2, in USDT.
     pub kyc_l2_withdraw_usdt: u64,
+    /// The address people reach the site at, used in emailed links and QR codes; empty means
+    /// `http://HTTP_ADDR`. An `https://` URL (behind a TLS proxy) also marks cookies `Secure`.
+    pub public_url: String,
 }
 
 impl Default for Config {
@@ -71,6 +74,7 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             kyc_l1_withdraw_usdt: DEFAULT_KYC_L1_WITHDRAW_USDT,
             kyc_l2_withdraw_usdt: DEFAULT_KYC_L2_WITHDRAW_USDT,
+            public_url: String::new(),
         }
     }
 }
@@ -114,6 +118,9 @@ pub struct ServeArgs {
     /// KYC L2 daily withdrawal limit in USDT.
     #[arg(long, env = "BULWARK_KYC_L2_WITHDRAW_USDT")]
     pub kyc_l2_withdraw_usdt: Option<u64>,
+    /// Public site URL for links and QR codes (`https://…` marks cookies Secure).
+    #[arg(long, env = "BULWARK_PUBLIC_URL")]
+    pub public_url: Option<String>,
 }
 
 /// Default daily withdrawal limit of KYC level L1, in USDT.
@@ -184,6 +191,9 @@ impl Config {
         if let Some(v) = args.kyc_l2_withdraw_usdt {
             config.kyc_l2_withdraw_usdt = v;
         }
+        if let Some(v) = &args.public_url {
+            config.public_url = v.clone();
+        }
         config.validate()?;
         Ok(config)
     }
@@ -221,7 +231,30 @@ impl Config {
             ));
         }
         self.access_rules(None)?;
+        let url = self.public_url.trim_end_matches('/');
+        let scheme_ok = url.is_empty() || url.starts_with("http://") || url.starts_with("https://");
+        if !scheme_ok || url.contains(char::is_whitespace) || url.ends_with("//") {
+            return Err(ConfigError::Invalid(format!(
+                "public_url must be an http:// or https:// URL, got {:?}",
+                self.public_url
+            )));
+        }
         Ok(())
+    }
+
+    /// The URL emailed links and QR codes point at.
+    pub fn public_url(&self) -> String {
+        let url = self.public_url.trim_end_matches('/');
+        if url.is_empty() {
+            format!("http://{}", self.http_addr)
+        } else {
+            url.to_string()
+        }
+    }
+
+    /// Cookies get `Secure` when people reach the site over TLS.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url().starts_with("https://")
     }
 
     /// Region, GeoIP and KYC-limit rules; the GeoIP file is read only when `geoip_file` is
@@ -351,6 +384,27 @@ mod tests {
             ..ServeArgs::default()
         };
         assert!(Config::load(&missing).unwrap().access().is_err());
+    }
+
+    #[test]
+    fn public_url_defaults_to_the_listener_and_https_means_secure_cookies() {
+        let config = Config::default();
+        assert_eq!(config.public_url(), "http://127.0.0.1:8080");
+        assert!(!config.secure_cookies());
+        let args = ServeArgs {
+            public_url: Some("https://exchange.example/".into()),
+            ..ServeArgs::default()
+        };
+        let config = Config::load(&args).unwrap();
+        assert_eq!(config.public_url(), "https://exchange.example");
+        assert!(config.secure_cookies());
+        for bad in ["ftp://x", "exchange.example", "https://a b"] {
+            let args = ServeArgs {
+                public_url: Some(bad.into()),
+                ..ServeArgs::default()
+            };
+            assert!(Config::load(&args).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -86,7 +86,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         Arc::clone(&master_key),
         &master_key_bytes,
         data.root.join("outbox"),
-        format!("http://{}", config.http_addr),
+        config.public_url(),
         std::env::var_os(TEST_CLOCK_ENV).map(std::path::PathBuf::from),
     )
     .await

@@ -29,7 +29,7 @@ pub struct Accounts {
     pub clock: Arc<dyn Clock>,
     /// HMAC key for one-time codes and proof-of-work challenges (derived from the master key).
     pub code_key: HmacKey,
-    /// Whether cookies get `Secure` (the listener is behind TLS).
+    /// Whether cookies get `Secure`: the public URL is `https://` (a TLS proxy in front).
     pub secure_cookies: bool,
     /// Base URL of the public site, for links in messages.
     pub public_url: String,
@@ -65,7 +65,8 @@ impl Accounts {
             hash_pool,
             clock,
             code_key: derive_code_key(master_key_bytes),
-            secure_cookies: false,
+            // Behind TLS (an https:// public URL) cookies must be Secure.
+            secure_cookies: public_url.starts_with("https://"),
             public_url,
             open_buckets: Mutex::new(IpBuckets::new(
                 RateLimit::UNAUTHENTICATED,
