@@ -13,14 +13,14 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use bulwark_api::keys::IDLE_EXPIRY_MS;
+
 use crate::api::{self, Caller};
 use crate::auth::{CsrfForm, bad_form, csrf_ok, who};
 use crate::pages::{self, Flash, Who};
 use crate::security::expired_form;
 use crate::{WebState, csrf_token};
 
-/// Keys without an IP allow-list stop working after this long unused.
-const IDLE_EXPIRY_MS: i64 = 90 * 24 * 60 * 60 * 1_000;
 const KEYS_PATH: &str = "/api/v1/api-keys";
 
 /// One key as the list shows it.
