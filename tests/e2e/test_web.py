@@ -441,10 +441,25 @@ def test_api_keys_page_create_edit_delete(acct):
     status, page, _ = b.post(f"/security/api-keys/{key_id}/delete", {"csrf": csrf})
     assert status == 404 and "no live API key" in page
 
+    # A key without an IP allow-list shows when it stops, and stops after 90 idle days.
+    status, page, _ = b.post("/security/api-keys", {"csrf": csrf, "memo": "idle1", "scope_read": "yes",
+                                                    "password": PASSWORD})
+    assert status == 200 and "stops if unused until" in page, page
+    csrf = field(page, "csrf")
+
     # Logged out, the page sends the browser to the login page.
     assert b.post("/logout", {"csrf": csrf})[0] == 303
     status, _, headers = b.get("/security/api-keys")
     assert status == 303 and headers["Location"] == "/login"
+
+    advance(acct, 91 * 86_400_000)
+    status, page, _ = login_page(b, email)
+    assert status == 303, page
+    status, page, _ = b.get("/security/api-keys")
+    idle = re.search(r'<tr id="key-\d+"><td>idle1</td>.*?</tr>', page, re.S).group(0)
+    assert "Stopped: unused for 90 days without an IP allow-list" in idle, idle
+    wd = re.search(r'<tr id="key-\d+"><td>wd</td>.*?</tr>', page, re.S).group(0)
+    assert "Active" in wd and "Stopped" not in wd, wd
 
 
 def test_lost_2fa_pages_request_and_cancel(acct):
