@@ -224,3 +224,22 @@ async fn bad_input_and_abuse_are_refused() {
     }
     assert!(limited, "twenty lookups in a row must hit the limit");
 }
+
+#[tokio::test]
+async fn polling_has_its_own_per_ip_bucket() {
+    let h = harness().await;
+    let qr = h.start_qr().await;
+    // One a second sustained, bursts of 60: a page polling every few seconds never hits it,
+    // a flood from one address does.
+    let mut refused = 0;
+    for _ in 0..70 {
+        let (status, body) = h.poll(&qr).await;
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            assert_eq!(body["error"]["code"], "rate_limited");
+            refused += 1;
+        }
+    }
+    assert_eq!(refused, 10, "a burst of 60, then refusals");
+    h.clock.advance(5_000);
+    assert_eq!(h.poll(&qr).await.0, StatusCode::OK);
+}

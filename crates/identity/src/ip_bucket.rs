@@ -12,7 +12,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use crate::bounded::OrderedMap;
-use crate::clock::{HOUR_MS, MINUTE_MS};
+use crate::clock::{HOUR_MS, MINUTE_MS, SECOND_MS};
 
 /// Default number of addresses remembered per limiter.
 pub const DEFAULT_MAX_ENTRIES: usize = 100_000;
@@ -45,6 +45,13 @@ impl RateLimit {
     pub const UNAUTHENTICATED: Self = Self {
         burst: 50,
         interval_ms: MINUTE_MS,
+    };
+
+    /// Endpoints a waiting page polls (QR login, login confirmation): gated by a 256-bit
+    /// secret, so the bucket only bounds load — one a second sustained, bursts of 60.
+    pub const POLL: Self = Self {
+        burst: 60,
+        interval_ms: SECOND_MS,
     };
 
     /// A limit from configuration; zero values are refused (B10).

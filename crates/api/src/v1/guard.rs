@@ -193,14 +193,14 @@ fn bucket_refusal(error: IpBucketError) -> Response {
     .into_response()
 }
 
-async fn bucket(state: &V1State, login: bool, request: Request, next: Next) -> Response {
+async fn bucket(
+    state: &V1State,
+    buckets: &std::sync::Mutex<bulwark_identity::ip_bucket::IpBuckets>,
+    request: Request,
+    next: Next,
+) -> Response {
     let ip = client_ip(request.extensions());
     let now_ms = state.accounts.now_ms();
-    let buckets = if login {
-        &state.accounts.login_buckets
-    } else {
-        &state.accounts.open_buckets
-    };
     let verdict = match buckets.lock() {
         Ok(mut buckets) => buckets.check(ip, now_ms),
         Err(_) => Ok(()),
@@ -217,12 +217,17 @@ pub async fn unauthenticated_bucket(
     request: Request,
     next: Next,
 ) -> Response {
-    bucket(&state, false, request, next).await
+    bucket(&state, &state.accounts.open_buckets, request, next).await
 }
 
 /// Tighter per-IP bucket for the login steps.
 pub async fn login_bucket(State(state): State<V1State>, request: Request, next: Next) -> Response {
-    bucket(&state, true, request, next).await
+    bucket(&state, &state.accounts.login_buckets, request, next).await
+}
+
+/// Looser per-IP bucket for the endpoints waiting pages poll.
+pub async fn poll_bucket(State(state): State<V1State>, request: Request, next: Next) -> Response {
+    bucket(&state, &state.accounts.poll_buckets, request, next).await
 }
 
 #[cfg(test)]

@@ -46,6 +46,13 @@ pub fn router(state: V1State) -> Router {
             state.clone(),
             guard::login_bucket,
         ));
+    let poll_routes = Router::new()
+        .route("/api/v1/login/qr/poll", post(qr_login::poll))
+        .route("/api/v1/login/confirm", post(confirm_login::confirm))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::poll_bucket,
+        ));
     let open_routes = Router::new()
         .route("/api/v1/signup", post(signup::signup))
         .route("/api/v1/login/qr", post(qr_login::start))
@@ -88,8 +95,6 @@ pub fn router(state: V1State) -> Router {
         .route("/api/v1/devices", get(devices::list))
         .route("/api/v1/devices/{id}", delete(devices::revoke))
         .route("/api/v1/reauth", post(login::reauth))
-        .route("/api/v1/login/qr/poll", post(qr_login::poll))
-        .route("/api/v1/login/confirm", post(confirm_login::confirm))
         .route("/api/v1/login/qr/lookup", post(qr_login::lookup))
         .route("/api/v1/login/qr/decide", post(qr_login::decide))
         .route("/api/v1/2fa/totp/setup", post(totp_setup::setup))
@@ -117,6 +122,7 @@ pub fn router(state: V1State) -> Router {
         )
         .merge(admin::routes())
         .merge(login_routes)
+        .merge(poll_routes)
         .merge(open_routes)
         .route("/api/v1", get(error::not_found))
         .route("/api/v1/{*rest}", axum::routing::any(error::not_found))

@@ -35,6 +35,7 @@ pub struct Accounts {
     pub public_url: String,
     pub(crate) open_buckets: Mutex<IpBuckets>,
     pub(crate) login_buckets: Mutex<IpBuckets>,
+    pub(crate) poll_buckets: Mutex<IpBuckets>,
     pub(crate) ip_failures: Mutex<IpFailures>,
     /// Per-user limit on QR-login lookups and decisions.
     pub(crate) qr_approvals: super::qr_login::UserLimiter,
@@ -74,6 +75,10 @@ impl Accounts {
             )),
             login_buckets: Mutex::new(IpBuckets::new(
                 RateLimit::LOGIN,
+                ip_bucket::DEFAULT_MAX_ENTRIES,
+            )),
+            poll_buckets: Mutex::new(IpBuckets::new(
+                RateLimit::POLL,
                 ip_bucket::DEFAULT_MAX_ENTRIES,
             )),
             ip_failures: Mutex::new(IpFailures::new(ip_bucket::DEFAULT_MAX_ENTRIES)),
