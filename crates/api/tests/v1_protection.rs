@@ -656,3 +656,29 @@ async fn regenerating_recovery_codes_voids_the_old_ones() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["step"], "done");
 }
+
+#[tokio::test]
+async fn a_correct_login_after_failures_is_explained_in_the_security_events() {
+    let h = harness().await;
+    h.verified("fails@example.com").await;
+    for _ in 0..10 {
+        h.clock.advance(2 * MINUTE_MS);
+        let (status, _) = h.login("fails@example.com", "a wrong password 99").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    // The tenth failure locked the account for 15 minutes; afterwards the right password works.
+    h.clock.advance(16 * MINUTE_MS);
+    let session = h.session("fails@example.com").await;
+    let (_, activity) = h
+        .send(Method::GET, "/api/v1/activity", None, Some(&session))
+        .await;
+    let event = activity["security_events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "failed_logins_before_this_one")
+        .expect("an explanation");
+    let detail = event["detail"].as_str().unwrap();
+    assert!(detail.starts_with("10 wrong passwords"), "{detail}");
+    assert!(detail.contains("locked until"), "{detail}");
+}

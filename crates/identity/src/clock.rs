@@ -67,6 +67,33 @@ impl Clock for TestClock {
     }
 }
 
+/// "YYYY-MM-DD HH:MM" in UTC for a millisecond timestamp.
+pub fn utc_minute(at_ms: i64) -> String {
+    let secs = at_ms.div_euclid(1_000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
+        rem / 3_600,
+        (rem % 3_600) / 60
+    )
+}
+
+/// Howard Hinnant's days-to-civil conversion (proleptic Gregorian).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(
@@ -96,5 +123,12 @@ mod tests {
     fn clock_is_object_safe() {
         let clock: std::sync::Arc<dyn Clock> = std::sync::Arc::new(TestClock::new(7));
         assert_eq!(clock.now_ms(), 7);
+    }
+
+    #[test]
+    fn utc_minute_formats() {
+        assert_eq!(utc_minute(0), "1970-01-01 00:00");
+        assert_eq!(utc_minute(1_700_000_000_000), "2023-11-14 22:13");
+        assert_eq!(utc_minute(951_782_400_000), "2000-02-29 00:00");
     }
 }

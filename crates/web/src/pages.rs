@@ -244,6 +244,7 @@ pub struct EventRow {
     pub at: String,
     pub kind: String,
     pub ip: String,
+    pub detail: String,
 }
 
 #[derive(Template)]
@@ -302,42 +303,13 @@ pub fn with_cookies(mut response: Response, cookies: &[HeaderValue]) -> Response
 
 /// "YYYY-MM-DD HH:MM" in UTC for a millisecond timestamp.
 pub fn utc_time(at_ms: i64) -> String {
-    let secs = at_ms.div_euclid(1_000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
-        rem / 3_600,
-        (rem % 3_600) / 60
-    )
-}
-
-/// Howard Hinnant's days-to-civil conversion (proleptic Gregorian).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
+    bulwark_identity::clock::utc_minute(at_ms)
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
-
-    #[test]
-    fn utc_time_formats() {
-        assert_eq!(utc_time(0), "1970-01-01 00:00");
-        assert_eq!(utc_time(1_700_000_000_000), "2023-11-14 22:13");
-        assert_eq!(utc_time(951_782_400_000), "2000-02-29 00:00");
-    }
 
     #[test]
     fn cookies_get_secure() {

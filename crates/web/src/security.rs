@@ -99,6 +99,7 @@ pub async fn view(
             at: time(row, "at_ms"),
             kind: text(row, "kind"),
             ip: text(row, "ip"),
+            detail: text(row, "detail"),
         })
         .collect();
     let page = pages::Security {

@@ -234,9 +234,47 @@ pub async fn login(
         return Err(invalid_credentials());
     };
     state.store.clear_lockout(&key).await?;
+    explain_earlier_failures(&state, &client, account.id, &lock_state, now_ms).await?;
     state.accounts.record_ip_success(client.ip);
     rehash_if_needed(&state, &account, &request.password).await;
     after_password(&state, &client, &account, &id_text).await
+}
+
+/// After a correct password, leaves the owner a security event about the failures (and any
+/// lock) since the last success: the login answer itself stays uniform, the security center
+/// explains.
+async fn explain_earlier_failures(
+    state: &V1State,
+    client: &Client,
+    user_id: i64,
+    earlier: &LockoutState,
+    now_ms: i64,
+) -> V1Result<()> {
+    if earlier.failures == 0 && earlier.lock_level == 0 {
+        return Ok(());
+    }
+    let lock = match earlier.locked_until_ms {
+        Some(until_ms) if earlier.lock_level > 0 => format!(
+            "; the account was locked until {} UTC",
+            bulwark_identity::clock::utc_minute(until_ms)
+        ),
+        _ => String::new(),
+    };
+    state
+        .store
+        .record_security_event(&bulwark_store::NewSecurityEvent {
+            user_id,
+            at_ms: now_ms,
+            kind: "failed_logins_before_this_one".into(),
+            ip: Some(client.ip.to_string()),
+            detail: Some(format!(
+                "{} wrong password{} since the last successful login{lock}",
+                earlier.failures,
+                if earlier.failures == 1 { "" } else { "s" }
+            )),
+        })
+        .await?;
+    Ok(())
 }
 
 /// Runs argon2 for every attempt: the real hash when it may be checked, a dummy otherwise.
