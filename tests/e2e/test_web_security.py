@@ -1,5 +1,6 @@
 """Security-center pages beyond sign-up: making new recovery codes (the old ones stop working)."""
 
+import json
 import re
 
 from test_accounts import PASSWORD, acct, advance, server_now_s, totp  # noqa: F401
@@ -40,3 +41,35 @@ def test_new_recovery_codes_page(acct):
     assert len(new) == 10 and not set(new) & set(old)
     status, page, _ = b.get("/security")
     assert 'id="recovery-codes"' not in page and "recovery_codes_regenerated" in page
+
+
+def test_new_agreement_version_must_be_accepted(acct):
+    b = Browser(acct)
+    signup_and_verify(b, "terms@example.com")
+    status, page, _ = login_page(b, "terms@example.com")
+    assert status == 303, page
+    status, page, _ = b.get("/security")
+    assert "Security center" in page
+
+    # The operator publishes a new version; the next visit asks for it before anything else.
+    acct.admin("agreement", "publish", "--version", "2026-11")
+    listed = acct.admin("agreement", "list")["versions"]
+    assert [(v["version"], v["current"]) for v in listed] == [("2025-01", False), ("2026-11", True)]
+    status, page, _ = b.get("/security")
+    assert status == 200 and 'id="accept-agreement"' in page and "Security center" not in page
+    assert "Version 2026-11 replaces the one you accepted (2025-01)" in page
+    csrf = field(page, "csrf")
+    status, page, _ = b.post("/account/agreement", {"csrf": csrf, "version": "2026-11"})
+    assert status == 400 and "Tick the box" in page
+    status, page, _ = b.post("/account/agreement", {"csrf": csrf, "version": "2025-01", "agree": "yes"})
+    assert status == 400 and "version 2026-11" in page
+    status, page, _ = b.post("/account/agreement", {"csrf": csrf, "version": "2026-11", "agree": "yes"})
+    assert status == 200 and "Security center" in page and "agreement_accepted" in page
+    # A repeated publish of the same version is refused and audited publishes are listed.
+    try:
+        acct.admin("agreement", "publish", "--version", "2026-11")
+        raise AssertionError("publishing twice must fail")
+    except RuntimeError as e:  # the CLI exits non-zero
+        assert "already published" in str(e), e
+    audit = acct.admin("audit")
+    assert "agreement.publish" in json.dumps(audit)

@@ -76,6 +76,10 @@ pub fn router(state: AdminState) -> Router {
         )
         .route("/admin/v1/staff", get(list_staff))
         .route("/admin/v1/staff/{action}", post(change_staff_role))
+        .route(
+            "/admin/v1/agreements",
+            get(list_agreements).post(publish_agreement),
+        )
         .route("/admin/v1/apikeys", post(create_api_key))
         .route("/admin/v1/deposits", post(credit_deposit))
         .route("/admin/v1/balances", get(balances))
@@ -375,6 +379,75 @@ async fn list_staff(State(state): State<AdminState>) -> AdminResult {
         }));
     }
     Ok(Json(json!({"staff": rows})))
+}
+
+#[derive(Deserialize)]
+struct NewAgreement {
+    version: String,
+    #[serde(default = "yes")]
+    current: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Longest agreement version name.
+const AGREEMENT_VERSION_CHARS_MAX: usize = 64;
+
+/// `POST /admin/v1/agreements`: publishes a user-agreement version (audited); a current one is
+/// shown to every user whose accepted version differs until they accept it.
+async fn publish_agreement(
+    State(state): State<AdminState>,
+    Json(body): Json<NewAgreement>,
+) -> AdminResult {
+    let version = body.version.trim();
+    let valid = !version.is_empty()
+        && version.chars().count() <= AGREEMENT_VERSION_CHARS_MAX
+        && version
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'));
+    if !valid {
+        return Err(AdminError::bad(
+            "invalid_version",
+            "a version is 1-64 letters, digits, '-', '.' or '_'",
+        ));
+    }
+    state
+        .app
+        .store
+        .publish_agreement_version(version, bulwark_api::now_ms(), body.current)
+        .await
+        .map_err(|error| match error {
+            bulwark_store::StoreError::Conflict(_) => AdminError(
+                StatusCode::CONFLICT,
+                "version_exists",
+                format!("agreement version {version} was already published"),
+            ),
+            other => AdminError::internal(other),
+        })?;
+    audit_action(
+        &state,
+        "agreement.publish",
+        &json!({"version": version, "current": body.current}),
+    )
+    .await?;
+    Ok(Json(json!({"version": version, "current": body.current})))
+}
+
+/// `GET /admin/v1/agreements`: every published version.
+async fn list_agreements(State(state): State<AdminState>) -> AdminResult {
+    let rows = state
+        .app
+        .store
+        .list_agreement_versions()
+        .await
+        .map_err(AdminError::internal)?;
+    let versions: Vec<Value> = rows
+        .iter()
+        .map(|r| json!({"version": r.version, "published_ms": r.published_ms, "current": r.is_current == 1}))
+        .collect();
+    Ok(Json(json!({"versions": versions})))
 }
 
 #[derive(Deserialize)]

@@ -39,6 +39,11 @@ pub enum AdminCommand {
         #[command(subcommand)]
         command: StaffCommand,
     },
+    /// User-agreement versions: publishing a new current version asks every user to accept it.
+    Agreement {
+        #[command(subcommand)]
+        command: AgreementCommand,
+    },
     /// API keys.
     Apikey {
         #[command(subcommand)]
@@ -132,6 +137,19 @@ pub enum StaffCommand {
         role: String,
     },
     /// Staff accounts with their roles and whether TOTP is on.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AgreementCommand {
+    /// Publish a version (current unless --draft); users accept it at their next visit.
+    Publish {
+        #[arg(long)]
+        version: String,
+        #[arg(long)]
+        draft: bool,
+    },
+    /// Every published version, oldest first.
     List,
 }
 
@@ -250,6 +268,16 @@ fn request_of(command: &AdminCommand) -> (&'static str, String, Value) {
         AdminCommand::Staff {
             command: StaffCommand::List,
         } => ("GET", "/admin/v1/staff".into(), Value::Null),
+        AdminCommand::Agreement {
+            command: AgreementCommand::Publish { version, draft },
+        } => (
+            "POST",
+            "/admin/v1/agreements".into(),
+            json!({"version": version, "current": !draft}),
+        ),
+        AdminCommand::Agreement {
+            command: AgreementCommand::List,
+        } => ("GET", "/admin/v1/agreements".into(), Value::Null),
         AdminCommand::Apikey {
             command:
                 ApikeyCommand::Create {
@@ -373,6 +401,31 @@ fn human(command: &AdminCommand, answer: &Value) -> String {
                 .unwrap_or_default();
             format!("user {} roles={}", field("user_id"), roles)
         }
+        AdminCommand::Agreement {
+            command: AgreementCommand::Publish { .. },
+        } => format!(
+            "agreement {} published (current: {})",
+            field("version"),
+            field("current")
+        ),
+        AdminCommand::Agreement { .. } => answer
+            .get("versions")
+            .and_then(Value::as_array)
+            .map(|rows| {
+                rows.iter()
+                    .map(|row| {
+                        let text = |k: &str| row.get(k).map(Value::to_string).unwrap_or_default();
+                        format!(
+                            "{} published_ms={} current={}",
+                            text("version"),
+                            text("published_ms"),
+                            text("current")
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+            .unwrap_or_default(),
         AdminCommand::Apikey { .. } => format!(
             "key {}\nsecret {}\nmemo {}",
             field("access_key"),

@@ -98,6 +98,7 @@ pub fn router(v1: V1State) -> Router {
         .route("/security/api-keys/{id}/ips", post(keys::edit))
         .route("/security/api-keys/{id}/delete", post(keys::delete))
         .route("/security", get(security::page))
+        .route("/account/agreement", post(security::accept_agreement))
         .route("/kyc", get(kyc::page))
         .route("/kyc/l1", post(kyc::submit_l1))
         .route("/kyc/l2", post(kyc::submit_l2))

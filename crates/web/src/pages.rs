@@ -213,6 +213,17 @@ pub struct ConfirmLink {
     pub login: Option<PendingLogin>,
 }
 
+#[derive(Template)]
+#[template(path = "agreement.html")]
+pub struct Agreement {
+    pub who: Option<Who>,
+    pub notice: String,
+    pub error: String,
+    pub csrf: String,
+    pub version: String,
+    pub previous: String,
+}
+
 /// A TOTP enrolment in progress.
 pub struct Setup {
     pub qr_svg: String,

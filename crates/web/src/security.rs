@@ -79,6 +79,17 @@ pub async fn view(
         return pages::see_other("/login");
     };
     let me = get(state, caller, "/api/v1/me").await;
+    if me.body.get("agreement_outdated").and_then(Value::as_bool) == Some(true) {
+        let page = pages::Agreement {
+            who: Some(who),
+            notice: String::new(),
+            error: flash.error,
+            csrf: csrf_token(&token),
+            version: text(&me.body, "current_agreement_version"),
+            previous: text(&me.body, "agreement_version"),
+        };
+        return pages::render(status, &page);
+    }
     let sessions = get(state, caller, "/api/v1/sessions").await;
     let devices = get(state, caller, "/api/v1/devices").await;
     let activity = get(state, caller, "/api/v1/activity").await;
@@ -488,4 +499,58 @@ fn string_list(body: &Value, key: &str) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+#[derive(Deserialize)]
+pub struct AgreementForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    version: String,
+    #[serde(default)]
+    agree: Option<String>,
+}
+
+/// `POST /account/agreement`: accepts the current user agreement.
+pub async fn accept_agreement(
+    State(state): State<WebState>,
+    caller: Caller,
+    form: Result<Form<AgreementForm>, FormRejection>,
+) -> Response {
+    let form = match form {
+        Ok(Form(form)) => form,
+        Err(rejection) => return bad_form(&rejection),
+    };
+    if !csrf_ok(&caller, &form.csrf) {
+        return expired_form();
+    }
+    if form.agree.is_none() {
+        let flash = Flash::error("Tick the box to accept the agreement.");
+        return view(
+            &state,
+            &caller,
+            StatusCode::BAD_REQUEST,
+            flash,
+            Extra::default(),
+        )
+        .await;
+    }
+    let body = json!({"version": form.version});
+    let answer = api::call(
+        &state.api,
+        &caller,
+        Method::POST,
+        "/api/v1/agreement",
+        Some(body),
+    )
+    .await;
+    let (status, flash) = if answer.is_ok() {
+        (
+            StatusCode::OK,
+            Flash::notice("Thank you: the updated agreement is accepted."),
+        )
+    } else {
+        (answer.status, Flash::error(answer.error_message()))
+    };
+    view(&state, &caller, status, flash, Extra::default()).await
 }

@@ -87,6 +87,7 @@ pub fn router(state: V1State) -> Router {
     Router::new()
         .route("/api/v1/openapi.json", get(openapi::serve))
         .route("/api/v1/me", get(sessions::me))
+        .route("/api/v1/agreement", post(sessions::accept_agreement))
         .route("/api/v1/logout", post(sessions::logout))
         .route("/api/v1/logout-all", post(sessions::logout_all))
         .route("/api/v1/sessions", get(sessions::list))

@@ -150,6 +150,14 @@ pub const ROUTES: &[RouteDoc] = &[
     },
     RouteDoc {
         method: "post",
+        path: "/api/v1/agreement",
+        summary: "Accept the current user agreement after the operator published a new version (GET /api/v1/me says agreement_outdated and current_agreement_version)",
+        authenticated: true,
+        request: Some("AcceptAgreementRequest"),
+        errors: &["agreement_not_current"],
+    },
+    RouteDoc {
+        method: "post",
         path: "/api/v1/login/confirm",
         summary: "A login from a new device or country answered step confirmation_required with a confirmation_token: send it with the emailed code, or without a code to ask whether the emailed link was used; once confirmed the call answers step done with a session (once)",
         authenticated: false,
@@ -599,6 +607,7 @@ fn schemas() -> Value {
             "pre_auth_token": string(), "method": {"enum": ["email", "sms"]},
         })),
         "DisableFactorRequest": object(&[], json!({"totp_code": string(), "recovery_code": string()})),
+        "AcceptAgreementRequest": object(&["version"], json!({"version": string()})),
         "ConfirmLoginRequest": object(&["confirmation_token"], json!({
             "confirmation_token": string(), "code": string(),
         })),

@@ -193,6 +193,7 @@ pub async fn me(State(state): State<V1State>, authed: Authed) -> V1Result<Json<V
         .filter(|r| r.used_ms.is_none())
         .count();
     let now_ms = state.accounts.now_ms();
+    let current_agreement = state.store.current_agreement_version().await?;
     Ok(Json(json!({
         "user_id": account.id,
         "email": account.email,
@@ -208,6 +209,10 @@ pub async fn me(State(state): State<V1State>, authed: Authed) -> V1Result<Json<V
         "is_staff": account.is_staff == 1,
         "withdrawals_allowed_after_ms": account.withdraw_locked_until_ms,
         "agreement_version": account.agreement_version,
+        "current_agreement_version": current_agreement.as_ref().map(|c| c.version.clone()),
+        "agreement_outdated": current_agreement
+            .as_ref()
+            .is_some_and(|c| account.agreement_version.as_deref() != Some(c.version.as_str())),
         "session": {
             "id": authed.session.id,
             "expires_at_ms": times(&authed.session).expires_at_ms(),
@@ -365,4 +370,52 @@ mod tests {
         );
         assert_eq!(presented_token(&headers), Some(("tok".into(), false)));
     }
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptAgreementRequest {
+    pub version: String,
+}
+
+/// `POST /api/v1/agreement`: accepts the current user agreement (after the operator published a
+/// new version; the old acceptance stays in the security events).
+pub async fn accept_agreement(
+    State(state): State<V1State>,
+    authed: Authed,
+    super::body::JsonBody(request): super::body::JsonBody<AcceptAgreementRequest>,
+) -> V1Result<Json<Value>> {
+    super::body::check_len(
+        "version",
+        &request.version,
+        super::signup::AGREEMENT_VERSION_CHARS_MAX,
+    )?;
+    let current = state.store.current_agreement_version().await?;
+    if current.as_ref().map(|c| c.version.as_str()) != Some(request.version.as_str()) {
+        return Err(V1Error::bad_request(
+            "agreement_not_current",
+            format!(
+                "Accept the current user agreement (version {})",
+                current.map_or_else(|| "none published".to_string(), |c| c.version)
+            ),
+        ));
+    }
+    let now_ms = state.accounts.now_ms();
+    state
+        .store
+        .accept_agreement(authed.user_id, &request.version, now_ms)
+        .await?;
+    state
+        .store
+        .record_security_event(&bulwark_store::NewSecurityEvent {
+            user_id: authed.user_id,
+            at_ms: now_ms,
+            kind: "agreement_accepted".into(),
+            ip: Some(authed.client.ip.to_string()),
+            detail: Some(format!("version {}", request.version)),
+        })
+        .await?;
+    Ok(Json(
+        json!({"status": "accepted", "agreement_version": request.version}),
+    ))
 }
