@@ -81,7 +81,7 @@ async fn lockout_schedule_with_injected_clock() {
         .iter()
         .map(|e| e["kind"].as_str().unwrap())
         .collect();
-    assert_eq!(kinds, ["account_locked"]);
+    assert_eq!(kinds, ["failed_logins_before_this_one", "account_locked"]);
     let results: Vec<&str> = activity["logins"]
         .as_array()
         .unwrap()
