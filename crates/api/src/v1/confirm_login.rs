@@ -11,7 +11,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use bulwark_identity::codes::{self, CODE_MAX_ATTEMPTS, CodeOutcome, CodeState, Purpose};
+use bulwark_identity::codes::{self, CODE_MAX_ATTEMPTS, Purpose};
 use bulwark_identity::notify::MessageKind;
 use bulwark_store::{LoginConfirmationRow, NewCode, NewLoginConfirmation, account_status};
 use serde::Deserialize;
@@ -231,33 +231,8 @@ async fn spend(
     else {
         return Err(invalid_code());
     };
-    if state
-        .store
-        .record_code_attempt(live.id, now_ms)
-        .await?
-        .is_none()
-    {
-        return Err(invalid_code());
-    }
-    let code_state = CodeState {
-        purpose: Purpose::NewDevice,
-        code_mac: live.code_hash.clone(),
-        issued_ms: live.created_ms,
-        expires_ms: live.expires_ms,
-        attempts: u32::try_from(live.attempts).unwrap_or(u32::MAX),
-        consumed: false,
-    };
-    let checked = codes::check(
-        &state.accounts.code_key,
-        &code_state,
-        Purpose::NewDevice,
-        &code_binding(row.user_id, row.id),
-        code,
-        now_ms,
-    );
-    if checked.outcome != CodeOutcome::Accepted
-        || !state.store.consume_code(live.id, now_ms).await?
-    {
+    let binding = code_binding(row.user_id, row.id);
+    if !super::one_time::spend(state, &live, Purpose::NewDevice, &binding, code, now_ms).await? {
         return Err(invalid_code());
     }
     Ok(())

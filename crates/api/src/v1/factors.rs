@@ -9,7 +9,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use bulwark_identity::codes::{self, CODE_MAX_ATTEMPTS, CodeOutcome, CodeState, Purpose};
+use bulwark_identity::codes::{self, CODE_MAX_ATTEMPTS, Purpose};
 use bulwark_identity::notify::{MessageKind, Recipient};
 use bulwark_identity::withdraw_lock::SecurityChange;
 use bulwark_store::{AccountRow, NewCode, factor_method};
@@ -203,32 +203,8 @@ pub async fn spend_code(
     let Some(row) = state.store.find_live_code(user_id, &stored, now_ms).await? else {
         return Err(invalid_code());
     };
-    if state
-        .store
-        .record_code_attempt(row.id, now_ms)
-        .await?
-        .is_none()
-    {
-        return Err(invalid_code());
-    }
-    let code_state = CodeState {
-        purpose: code_use.purpose(),
-        code_mac: row.code_hash.clone(),
-        issued_ms: row.created_ms,
-        expires_ms: row.expires_ms,
-        attempts: u32::try_from(row.attempts).unwrap_or(u32::MAX),
-        consumed: false,
-    };
-    let checked = codes::check(
-        &state.accounts.code_key,
-        &code_state,
-        code_use.purpose(),
-        &binding(user_id, channel),
-        code,
-        now_ms,
-    );
-    if checked.outcome != CodeOutcome::Accepted || !state.store.consume_code(row.id, now_ms).await?
-    {
+    let bound = binding(user_id, channel);
+    if !super::one_time::spend(state, &row, code_use.purpose(), &bound, code, now_ms).await? {
         return Err(invalid_code());
     }
     Ok(())

@@ -16,6 +16,7 @@ pub mod guard;
 pub mod kyc;
 pub mod kyc_seal;
 pub mod login;
+pub mod one_time;
 pub mod openapi;
 pub mod qr_login;
 pub mod recovery;

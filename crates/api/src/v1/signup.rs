@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use bulwark_identity::account::{DisplayName, LoginIdentifier};
-use bulwark_identity::codes::{self, CODE_MAX_ATTEMPTS, CodeOutcome, CodeState, Purpose};
+use bulwark_identity::codes::{self, CODE_MAX_ATTEMPTS, Purpose};
 use bulwark_identity::notify::{Message, MessageKind, Recipient};
 use bulwark_identity::password::{self, PasswordContext};
 use bulwark_store::{AccountRow, NewAccount, NewCode, StoreError, account_status};
@@ -365,29 +365,8 @@ async fn spend_code(
     else {
         return Err(invalid_code(NO_CODE));
     };
-    let code_state = CodeState {
-        purpose,
-        code_mac: row.code_hash.clone(),
-        issued_ms: row.created_ms,
-        expires_ms: row.expires_ms,
-        attempts: u32::try_from(row.attempts).unwrap_or(u32::MAX),
-        consumed: false,
-    };
-    if state
-        .store
-        .record_code_attempt(row.id, now_ms)
-        .await?
-        .is_none()
-    {
-        return Err(invalid_code(NO_CODE));
-    }
-    let key = &state.accounts.code_key;
-    let checked = codes::check(key, &code_state, purpose, &binding(user_id), code, now_ms);
     // One answer for every failure, so the endpoint does not tell which identifiers exist.
-    if checked.outcome != CodeOutcome::Accepted {
-        return Err(invalid_code(NO_CODE));
-    }
-    if !state.store.consume_code(row.id, now_ms).await? {
+    if !super::one_time::spend(state, &row, purpose, &binding(user_id), code, now_ms).await? {
         return Err(invalid_code(NO_CODE));
     }
     Ok(())

@@ -9,7 +9,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use bulwark_identity::clock::HOUR_MS;
-use bulwark_identity::codes::{self, CODE_MAX_ATTEMPTS, CodeOutcome, CodeState, Purpose};
+use bulwark_identity::codes::{self, CODE_MAX_ATTEMPTS, Purpose};
 use bulwark_identity::lockout::{self, Decision};
 use bulwark_identity::notify::{MessageKind, Recipient};
 use bulwark_identity::withdraw_lock::{self, SecurityChange};
@@ -146,27 +146,8 @@ async fn spend(state: &V1State, user_id: i64, destination: &str, code: &str) -> 
     else {
         return Err(invalid_code());
     };
-    if state
-        .store
-        .record_code_attempt(row.id, now_ms)
-        .await?
-        .is_none()
-    {
-        return Err(invalid_code());
-    }
-    let code_state = CodeState {
-        purpose,
-        code_mac: row.code_hash.clone(),
-        issued_ms: row.created_ms,
-        expires_ms: row.expires_ms,
-        attempts: u32::try_from(row.attempts).unwrap_or(u32::MAX),
-        consumed: false,
-    };
-    let key = &state.accounts.code_key;
     let bound = binding(user_id, destination);
-    let checked = codes::check(key, &code_state, purpose, &bound, code.trim(), now_ms);
-    if checked.outcome != CodeOutcome::Accepted || !state.store.consume_code(row.id, now_ms).await?
-    {
+    if !super::one_time::spend(state, &row, purpose, &bound, code, now_ms).await? {
         return Err(invalid_code());
     }
     Ok(())
