@@ -17,30 +17,40 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = V1Error;
 
     async fn from_request(request: Request, _state: &S) -> Result<Self, V1Error> {
-        let is_json = request
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
-        if !is_json {
-            return Err(V1Error::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_content_type",
-                "Send the body as JSON with Content-Type: application/json",
-            ));
-        }
-        let bytes = axum::body::to_bytes(request.into_body(), BODY_BYTES_MAX)
-            .await
-            .map_err(|_| {
-                V1Error::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "body_too_large",
-                    format!("Request body is larger than {BODY_BYTES_MAX} bytes"),
-                )
-            })?;
-        parse(&bytes).map(JsonBody)
+        read_json(request, BODY_BYTES_MAX, "").await.map(JsonBody)
     }
+}
+
+/// Reads a JSON body of at most `limit` bytes (`hint` is appended to the content-type error,
+/// e.g. how to send images), with the same error codes for every route.
+pub async fn read_json<T: DeserializeOwned>(
+    request: Request,
+    limit: usize,
+    hint: &str,
+) -> Result<T, V1Error> {
+    let is_json = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if !is_json {
+        return Err(V1Error::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_content_type",
+            format!("Send the body as JSON with Content-Type: application/json{hint}"),
+        ));
+    }
+    let bytes = axum::body::to_bytes(request.into_body(), limit)
+        .await
+        .map_err(|_| {
+            V1Error::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!("Request body is larger than {limit} bytes"),
+            )
+        })?;
+    parse(&bytes)
 }
 
 /// Parses a body already read.

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::{FromRequest, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use base64::Engine as _;
 use bulwark_identity::kyc::{self, KYC_IMAGE_BYTES_MAX, KycInputError, KycTier};
 use bulwark_store::{DeclaredResidence, KycProfile, NewKycApplication, NewKycDocument, StoreError};
@@ -51,29 +51,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for KycBody<T> {
     type Rejection = V1Error;
 
     async fn from_request(request: Request, _state: &S) -> Result<Self, V1Error> {
-        let is_json = request
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
-        if !is_json {
-            return Err(V1Error::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_content_type",
-                "Send the body as JSON with Content-Type: application/json (images as base64 strings)",
-            ));
-        }
-        let bytes = axum::body::to_bytes(request.into_body(), KYC_BODY_BYTES_MAX)
+        super::body::read_json(request, KYC_BODY_BYTES_MAX, " (images as base64 strings)")
             .await
-            .map_err(|_| {
-                V1Error::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "body_too_large",
-                    format!("Request body is larger than {KYC_BODY_BYTES_MAX} bytes"),
-                )
-            })?;
-        super::body::parse(&bytes).map(KycBody)
+            .map(KycBody)
     }
 }
 
