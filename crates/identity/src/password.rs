@@ -36,8 +36,14 @@ const PHONE_TAIL_DIGITS: usize = 7;
 const MAX_PATTERN_UNIT_CHARS: usize = 4;
 /// Salt length in bytes (128 bits, the argon2 recommendation).
 const SALT_BYTES: usize = 16;
-/// Concurrent argon2 computations by default: each takes 64 MiB and a core for ~0.1–0.5 s.
-pub const DEFAULT_HASH_WORKERS: usize = 2;
+/// Concurrent argon2 computations by default: each takes 64 MiB and a whole core for
+/// ~0.1–0.5 s, so they get at most half the cores and the engine and journal threads keep the
+/// rest. Measured (`bulwark bench loginflood`, 2 vCPU, 20 k orders/s): with 2 workers a login
+/// flood raised order acknowledgement p99 from ~0.8–1.8 ms to 18–40 ms; with 1 it stayed at
+/// 1.9–2.7 ms (docs/BENCHMARKS.md).
+pub fn default_hash_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
+}
 /// Requests allowed to wait for a worker before new ones are refused with `Busy`.
 pub const DEFAULT_HASH_QUEUE: usize = 32;
 

@@ -9,7 +9,7 @@ use anyhow::Context;
 
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
-    /// book | engine | journal | durable | recovery
+    /// book | engine | journal | durable | loginflood | recovery
     pub name: String,
     /// Throughput runs per subject (best and median are reported).
     #[arg(long, default_value_t = bulwark_bench::DEFAULT_RUNS)]
@@ -24,7 +24,7 @@ pub struct BenchArgs {
     /// not tmpfs). A fresh subdirectory is created and removed.
     #[arg(long, default_value = "bench-data")]
     pub dir: PathBuf,
-    /// Offered loads for `durable`, in ops/s.
+    /// Offered loads for `durable`, in ops/s (`loginflood` uses the first; pass e.g. 20000).
     #[arg(long, value_delimiter = ',', default_values_t = vec![100_000_u64, 500_000, 1_000_000])]
     pub rates: Vec<u64>,
     /// Commands replayed by `recovery`.
@@ -39,7 +39,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         );
     }
     match args.name.as_str() {
-        "journal" | "durable" | "recovery" => {
+        "journal" | "durable" | "loginflood" | "recovery" => {
             std::fs::create_dir_all(&args.dir)
                 .with_context(|| format!("creating {}", args.dir.display()))?;
             let scratch = args.dir.join(format!("run-{}", std::process::id()));

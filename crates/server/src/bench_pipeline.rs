@@ -1,6 +1,7 @@
 //! Benchmarks of the durable path: raw journal group commit (JOURNAL), the full engine behind the
-//! real sequencer with fsync before acknowledgement under open-loop load (DURABLE), and start-up
-//! recovery from a snapshot plus a long journal tail (RECOVERY). Workload: BOOK-A of
+//! real sequencer with fsync before acknowledgement under open-loop load (DURABLE), the same load
+//! while a login flood keeps the argon2 pool saturated (LOGINFLOOD), and start-up recovery from a
+//! snapshot plus a long journal tail (RECOVERY). Workload: BOOK-A of
 //! reference/benchmarks.md §5, turned into engine commands; orders carry client ids so cancels can
 //! be issued without waiting for the acknowledgement of the order they cancel.
 
@@ -37,6 +38,7 @@ pub fn run(args: &BenchArgs, scratch: &Path) -> anyhow::Result<()> {
     match args.name.as_str() {
         "journal" => journal(scratch),
         "durable" => durable(args, scratch),
+        "loginflood" => login_flood(args, scratch),
         "recovery" => recovery(args, scratch),
         other => bail!("unknown pipeline benchmark {other}"),
     }
@@ -207,13 +209,139 @@ fn durable(args: &BenchArgs, scratch: &Path) -> anyhow::Result<()> {
     );
     for &rate in &args.rates {
         let dir = scratch.join(format!("durable-{rate}"));
-        durable_rate(&book, rate, &dir)?;
+        let run = durable_rate(&book, rate, &dir)?;
         let _ = std::fs::remove_dir_all(&dir);
+        println!("{}", run.json);
+        println!(
+            "| {rate} | {} | {:.0} | {} | {} | {} | {:.0} |",
+            run.ack.count, run.sustained, run.ack, run.busy, run.rejected, run.fsyncs_per_s
+        );
     }
     Ok(())
 }
 
-fn durable_rate(book: &workload::Workload, rate: u64, dir: &Path) -> anyhow::Result<()> {
+/// What one DURABLE run measured.
+struct DurableRun {
+    ack: Latency,
+    sustained: f64,
+    busy: u64,
+    rejected: u64,
+    fsyncs_per_s: f64,
+    json: serde_json::Value,
+}
+
+/// Concurrent login attempts the LOGINFLOOD run keeps in flight (far above the pool's limits).
+const FLOOD_CLIENTS: usize = 256;
+
+/// Flood clients back off this long after a `Busy` refusal (a refused HTTP request costs the
+/// attacker a round trip too).
+const FLOOD_BACKOFF_MS: u64 = 1;
+
+/// DURABLE at one offered rate, alone and then while `FLOOD_CLIENTS` tasks verify passwords
+/// through an argon2 pool at policy parameters as fast as it lets them (twice the default
+/// workers, then the default); reports order acknowledgement latency for each and the flood's
+/// throughput.
+fn login_flood(args: &BenchArgs, scratch: &Path) -> anyhow::Result<()> {
+    use bulwark_identity::password::{DEFAULT_HASH_QUEUE, default_hash_workers};
+
+    let book = workload::generate(&workload::BOOK_A);
+    let rate = args.rates.first().copied().unwrap_or(20_000);
+    let quiet = durable_rate(&book, rate, &scratch.join("flood-quiet"))?;
+    println!(
+        "| LOGINFLOOD offered ops/s | argon2 workers | ack p50 / p99 / p99.9 / max (µs) | sustained ops/s | flood verifications/s | busy refusals/s |\n|---|---|---|---|---|---|"
+    );
+    let quiet_line = json!({"benchmark": "loginflood", "workload": "BOOK-A", "fsync": "always",
+        "offered_ops_per_s": rate, "flood": false, "ack": quiet.ack, "sustained_ops_per_s": quiet.sustained});
+    println!("{quiet_line}");
+    println!(
+        "| {rate} | no flood | {} | {:.0} | – | – |",
+        quiet.ack, quiet.sustained
+    );
+    // The default (half the cores) and twice that, to show what the limit buys.
+    let default = default_hash_workers();
+    for workers in [default * 2, default] {
+        let dir = scratch.join(format!("flood-{workers}"));
+        let flood = flooded_run(&book, rate, workers, DEFAULT_HASH_QUEUE, &dir)?;
+        let line = json!({"benchmark": "loginflood", "workload": "BOOK-A", "fsync": "always",
+            "offered_ops_per_s": rate, "flood": true, "flood_clients": FLOOD_CLIENTS,
+            "flood_backoff_ms": FLOOD_BACKOFF_MS, "hash_workers": workers,
+            "hash_queue": DEFAULT_HASH_QUEUE, "argon2": "id m=64MiB t=3 p=1",
+            "ack": flood.run.ack, "sustained_ops_per_s": flood.run.sustained,
+            "busy": flood.run.busy, "flood_verifications_per_s": flood.verifications_per_s,
+            "flood_busy_refusals_per_s": flood.refusals_per_s});
+        println!("{line}");
+        println!(
+            "| {rate} | {workers} | {} | {:.0} | {:.1} | {:.0} |",
+            flood.run.ack, flood.run.sustained, flood.verifications_per_s, flood.refusals_per_s
+        );
+    }
+    Ok(())
+}
+
+/// A DURABLE run during a login flood.
+struct FloodedRun {
+    run: DurableRun,
+    verifications_per_s: f64,
+    refusals_per_s: f64,
+}
+
+fn flooded_run(
+    book: &workload::Workload,
+    rate: u64,
+    workers: usize,
+    queue: usize,
+    dir: &Path,
+) -> anyhow::Result<FloodedRun> {
+    use bulwark_identity::password::{HashParams, HashPool, PasswordError};
+    use std::sync::atomic::AtomicBool;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let pool = HashPool::new(HashParams::POLICY, workers, queue);
+    runtime.block_on(pool.warm_up())?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let verified = Arc::new(AtomicU64::new(0));
+    let refused = Arc::new(AtomicU64::new(0));
+    for _ in 0..FLOOD_CLIENTS {
+        let (pool, stop) = (pool.clone(), Arc::clone(&stop));
+        let (verified, refused) = (Arc::clone(&verified), Arc::clone(&refused));
+        runtime.spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                match pool.verify_dummy("a flood of wrong passwords".into()).await {
+                    Ok(()) => {
+                        verified.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(PasswordError::Busy) => {
+                        refused.fetch_add(1, Ordering::Relaxed);
+                        tokio::time::sleep(Duration::from_millis(FLOOD_BACKOFF_MS)).await;
+                    }
+                    Err(_) => break,
+                }
+            }
+        });
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let before = (
+        verified.load(Ordering::Relaxed),
+        refused.load(Ordering::Relaxed),
+    );
+    let start = Instant::now();
+    let run = durable_rate(book, rate, dir)?;
+    let seconds = start.elapsed().as_secs_f64();
+    let verifications_per_s = (verified.load(Ordering::Relaxed) - before.0) as f64 / seconds;
+    let refusals_per_s = (refused.load(Ordering::Relaxed) - before.1) as f64 / seconds;
+    stop.store(true, Ordering::Relaxed);
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    Ok(FloodedRun {
+        run,
+        verifications_per_s,
+        refusals_per_s,
+    })
+}
+
+fn durable_rate(book: &workload::Workload, rate: u64, dir: &Path) -> anyhow::Result<DurableRun> {
     let recovered = bulwark_sequencer::recover(
         &dir.join("journal"),
         &dir.join("snapshots"),
@@ -296,16 +424,19 @@ fn durable_rate(book: &workload::Workload, rate: u64, dir: &Path) -> anyhow::Res
     let sustained = latencies.len() as f64 / (last_done as f64 / 1e9);
     let fsyncs = (batches_after - batches_before) as f64 / (last_done as f64 / 1e9);
     let stats = percentiles(&mut latencies);
+    let rejected = rejected.load(Ordering::Relaxed);
     let line = json!({"benchmark": "durable", "workload": "BOOK-A", "fsync": "always", "offered_ops_per_s": rate,
-                      "submitted": count, "completed": stats.count, "busy": busy, "rejected": rejected.load(Ordering::Relaxed),
+                      "submitted": count, "completed": stats.count, "busy": busy, "rejected": rejected,
                       "sustained_ops_per_s": sustained, "fsyncs_per_s": fsyncs, "ack": stats});
-    println!("{line}");
-    println!(
-        "| {rate} | {} | {sustained:.0} | {stats} | {busy} | {} | {fsyncs:.0} |",
-        stats.count,
-        rejected.load(Ordering::Relaxed)
-    );
-    Ok(())
+    let _ = std::fs::remove_dir_all(dir);
+    Ok(DurableRun {
+        ack: stats,
+        sustained,
+        busy,
+        rejected,
+        fsyncs_per_s: fsyncs,
+        json: line,
+    })
 }
 
 fn recovery(args: &BenchArgs, scratch: &Path) -> anyhow::Result<()> {

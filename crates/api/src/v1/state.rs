@@ -188,7 +188,7 @@ impl V1State {
         };
         let pool = HashPool::new(
             bulwark_identity::password::HashParams::POLICY,
-            bulwark_identity::password::DEFAULT_HASH_WORKERS,
+            bulwark_identity::password::default_hash_workers(),
             bulwark_identity::password::DEFAULT_HASH_QUEUE,
         );
         pool.warm_up().await?;
