@@ -5,8 +5,9 @@
 //! the API apply the same rules.
 
 use askama::Template;
-use axum::extract::{Request, State};
-use axum::http::{Method, StatusCode, header};
+use axum::extract::multipart::MultipartError;
+use axum::extract::{FromRequest, Multipart, Request, State};
+use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use serde_json::{Map, Value, json};
 
@@ -51,134 +52,6 @@ pub struct Part {
     pub name: String,
     pub filename: Option<String>,
     pub data: Vec<u8>,
-}
-
-/// Why an upload form could not be read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MultipartError {
-    NotMultipart,
-    Malformed,
-    TooManyParts,
-}
-
-impl std::fmt::Display for MultipartError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::NotMultipart => "the form must be sent as multipart/form-data with a boundary",
-            Self::Malformed => "the form body is malformed",
-            Self::TooManyParts => "the form has too many fields",
-        })
-    }
-}
-
-fn find(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
-    let rest = haystack.get(from..)?;
-    if needle.is_empty() || rest.len() < needle.len() {
-        return None;
-    }
-    rest.windows(needle.len())
-        .position(|w| w == needle)
-        .map(|i| i + from)
-}
-
-/// `name="value"` parameters of a header value, quotes respected.
-fn header_params(value: &str) -> Vec<(String, String)> {
-    let mut params = Vec::new();
-    let mut rest = value;
-    while let Some(semi) = rest.find(';') {
-        rest = rest.get(semi + 1..).unwrap_or("").trim_start();
-        let Some(eq) = rest.find('=') else { break };
-        let key = rest.get(..eq).unwrap_or("").trim().to_ascii_lowercase();
-        rest = rest.get(eq + 1..).unwrap_or("");
-        let (val, after) = if let Some(quoted) = rest.strip_prefix('"') {
-            match quoted.find('"') {
-                Some(end) => (
-                    quoted.get(..end).unwrap_or(""),
-                    quoted.get(end + 1..).unwrap_or(""),
-                ),
-                None => (quoted, ""),
-            }
-        } else {
-            let end = rest.find(';').unwrap_or(rest.len());
-            (
-                rest.get(..end).unwrap_or("").trim(),
-                rest.get(end..).unwrap_or(""),
-            )
-        };
-        params.push((key, val.to_string()));
-        rest = after;
-    }
-    params
-}
-
-/// The boundary of a `multipart/form-data` content type.
-pub fn boundary(content_type: &str) -> Option<String> {
-    let media = content_type.split(';').next()?.trim();
-    if !media.eq_ignore_ascii_case("multipart/form-data") {
-        return None;
-    }
-    header_params(content_type)
-        .into_iter()
-        .find(|(k, _)| k == "boundary")
-        .map(|(_, v)| v)
-        .filter(|b| !b.is_empty() && b.len() <= 70)
-}
-
-/// Parses a `multipart/form-data` body (RFC 7578) into its parts.
-pub fn parse_multipart(boundary: &str, body: &[u8]) -> Result<Vec<Part>, MultipartError> {
-    let delimiter = format!("--{boundary}");
-    let next_delimiter = format!("\r\n--{boundary}");
-    let mut pos =
-        find(body, delimiter.as_bytes(), 0).ok_or(MultipartError::Malformed)? + delimiter.len();
-    let mut parts = Vec::new();
-    loop {
-        let after = body.get(pos..pos + 2).ok_or(MultipartError::Malformed)?;
-        if after == b"--" {
-            return Ok(parts);
-        }
-        if after != b"\r\n" {
-            return Err(MultipartError::Malformed);
-        }
-        if parts.len() >= PARTS_MAX {
-            return Err(MultipartError::TooManyParts);
-        }
-        let headers_start = pos + 2;
-        let headers_end =
-            find(body, b"\r\n\r\n", headers_start).ok_or(MultipartError::Malformed)?;
-        let headers = std::str::from_utf8(
-            body.get(headers_start..headers_end)
-                .ok_or(MultipartError::Malformed)?,
-        )
-        .map_err(|_| MultipartError::Malformed)?;
-        let mut name = None;
-        let mut filename = None;
-        for line in headers.split("\r\n") {
-            let Some((key, value)) = line.split_once(':') else {
-                continue;
-            };
-            if key.trim().eq_ignore_ascii_case("content-disposition") {
-                for (k, v) in header_params(value) {
-                    match k.as_str() {
-                        "name" => name = Some(v),
-                        "filename" => filename = Some(v),
-                        _ => {}
-                    }
-                }
-            }
-        }
-        let data_start = headers_end + 4;
-        let data_end =
-            find(body, next_delimiter.as_bytes(), data_start).ok_or(MultipartError::Malformed)?;
-        parts.push(Part {
-            name: name.ok_or(MultipartError::Malformed)?,
-            filename,
-            data: body
-                .get(data_start..data_end)
-                .ok_or(MultipartError::Malformed)?
-                .to_vec(),
-        });
-        pos = data_end + next_delimiter.len();
-    }
 }
 
 fn text_of(parts: &[Part], name: &str) -> String {
@@ -251,20 +124,35 @@ pub async fn page(State(state): State<WebState>, caller: Caller) -> Response {
     .await
 }
 
-/// Reads the upload form, or says what is wrong with it.
+/// Reads the upload form (axum's multipart reader, bounded by the route's body limit), or says
+/// what is wrong with it.
 async fn read_form(request: Request) -> Result<Vec<Part>, String> {
-    let content_type = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
-    let boundary =
-        boundary(&content_type).ok_or_else(|| MultipartError::NotMultipart.to_string())?;
-    let bytes = axum::body::to_bytes(request.into_body(), UPLOAD_BYTES_MAX)
+    let mut form = Multipart::from_request(request, &())
         .await
-        .map_err(|_| "The upload is too large: each image may be at most 5 MiB".to_string())?;
-    parse_multipart(&boundary, &bytes).map_err(|e| e.to_string())
+        .map_err(|_| "The form must be sent as multipart/form-data".to_string())?;
+    let mut parts = Vec::new();
+    while let Some(field) = form.next_field().await.map_err(upload_error)? {
+        if parts.len() >= PARTS_MAX {
+            return Err(format!("The form has more than {PARTS_MAX} fields"));
+        }
+        let name = field.name().unwrap_or_default().to_string();
+        let filename = field.file_name().map(str::to_string);
+        let data = field.bytes().await.map_err(upload_error)?.to_vec();
+        parts.push(Part {
+            name,
+            filename,
+            data,
+        });
+    }
+    Ok(parts)
+}
+
+fn upload_error(error: MultipartError) -> String {
+    if error.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        "The upload is too large: each image may be at most 5 MiB".to_string()
+    } else {
+        format!("The upload could not be read: {}", error.body_text())
+    }
 }
 
 async fn submit(
@@ -398,63 +286,60 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
     use super::*;
 
-    #[test]
-    fn boundaries() {
-        assert_eq!(
-            boundary("multipart/form-data; boundary=----abc").as_deref(),
-            Some("----abc")
-        );
-        assert_eq!(
-            boundary("Multipart/Form-Data; charset=utf-8; boundary=\"a b\"").as_deref(),
-            Some("a b")
-        );
-        assert_eq!(boundary("application/x-www-form-urlencoded"), None);
-        assert_eq!(boundary("multipart/form-data"), None);
+    fn upload(body: &'static [u8]) -> Request {
+        Request::builder()
+            .method("POST")
+            .header("content-type", "multipart/form-data; boundary=XyZ")
+            .body(axum::body::Body::from(body))
+            .unwrap()
     }
 
-    #[test]
-    fn parses_text_and_file_parts() {
-        let body =
-            b"preamble\r\n--XyZ\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\ntok\r\n\
---XyZ\r\nContent-Disposition: form-data; name=\"id_document\"; filename=\"a;b.png\"\r\n\
+    #[tokio::test]
+    async fn reads_text_and_file_parts() {
+        let body: &[u8] = b"--XyZ\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\ntok\r\n\
+--XyZ\r\nContent-Disposition: form-data; name=\"id_document\"; filename=\"a.png\"\r\n\
 Content-Type: image/png\r\n\r\n\x89PNG\r\n\x1a\n\r\n--X\r\n--XyZ--\r\n";
-        let parts = parse_multipart("XyZ", body).unwrap();
+        let parts = read_form(upload(body)).await.unwrap();
         assert_eq!(parts.len(), 2);
         assert_eq!(text_of(&parts, "csrf"), "tok");
-        assert_eq!(parts[1].filename.as_deref(), Some("a;b.png"));
+        assert_eq!(parts[1].filename.as_deref(), Some("a.png"));
         assert_eq!(file_of(&parts, "id_document"), b"\x89PNG\r\n\x1a\n\r\n--X");
         assert!(file_of(&parts, "missing").is_empty());
     }
 
-    #[test]
-    fn malformed_forms_are_refused() {
-        assert_eq!(
-            parse_multipart("B", b"no delimiter"),
-            Err(MultipartError::Malformed)
+    #[tokio::test]
+    async fn malformed_forms_are_refused() {
+        let not_multipart = Request::builder()
+            .method("POST")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(axum::body::Body::from("a=b"))
+            .unwrap();
+        assert!(
+            read_form(not_multipart)
+                .await
+                .unwrap_err()
+                .contains("multipart")
         );
-        assert_eq!(
-            parse_multipart(
-                "B",
-                b"--B\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nunterminated"
-            ),
-            Err(MultipartError::Malformed)
-        );
-        assert_eq!(
-            parse_multipart("B", b"--B\r\nX: y\r\n\r\nv\r\n--B--"),
-            Err(MultipartError::Malformed),
-            "a part without a name"
+        assert!(
+            read_form(upload(
+                b"--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nunterminated"
+            ))
+            .await
+            .is_err()
         );
         let mut many = Vec::new();
         for _ in 0..=PARTS_MAX {
             many.extend_from_slice(
-                b"--B\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nv\r\n",
+                b"--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nv\r\n",
             );
         }
-        many.extend_from_slice(b"--B--");
-        assert_eq!(
-            parse_multipart("B", &many),
-            Err(MultipartError::TooManyParts)
+        many.extend_from_slice(b"--XyZ--\r\n");
+        let many: &'static [u8] = Box::leak(many.into_boxed_slice());
+        assert!(
+            read_form(upload(many))
+                .await
+                .unwrap_err()
+                .contains("more than")
         );
-        assert_eq!(parse_multipart("B", b"--B--").unwrap(), vec![]);
     }
 }

@@ -100,8 +100,14 @@ pub fn router(v1: V1State) -> Router {
         .route("/security", get(security::page))
         .route("/account/agreement", post(security::accept_agreement))
         .route("/kyc", get(kyc::page))
-        .route("/kyc/l1", post(kyc::submit_l1))
-        .route("/kyc/l2", post(kyc::submit_l2))
+        .route(
+            "/kyc/l1",
+            post(kyc::submit_l1).layer(DefaultBodyLimit::max(kyc::UPLOAD_BYTES_MAX)),
+        )
+        .route(
+            "/kyc/l2",
+            post(kyc::submit_l2).layer(DefaultBodyLimit::max(kyc::UPLOAD_BYTES_MAX)),
+        )
         .route("/security/totp/setup", post(security::totp_setup))
         .route("/security/password", post(protect::change_password))
         .route("/security/freeze", post(protect::freeze_self))
