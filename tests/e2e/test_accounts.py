@@ -447,3 +447,36 @@ def test_new_device_waits_for_the_emailed_code(acct):
     advance(acct, 60_000)
     status, body, _ = login(acct, email)
     assert status == 200 and body["step"] == "done", body
+
+
+def test_sms_login_codes_for_a_phone_account(acct):
+    """A phone account turns on SMS login codes and logs in with one; the texts land in the
+    outbox as .sms.txt files."""
+    phone = "+14155550199"
+    signup_verified(acct, phone)
+    status, body, _ = login(acct, phone)
+    assert status == 200 and body["step"] == "done", body
+    token = body["session_token"]
+    assert error_code(call(acct, "POST", "/api/v1/2fa/email/send", token=token)) == "contact_not_verified"
+    status, body, _ = call(acct, "POST", "/api/v1/2fa/sms/send", token=token)
+    assert status == 202 and body["method"] == "sms", body
+    texts = [t for t in outbox_texts(acct) if "confirmation code is" in t]
+    code = re.search(r"confirmation code is (\d{6})", texts[-1]).group(1)
+    status, body, _ = call(acct, "POST", "/api/v1/2fa/sms/enable", {"code": code}, token=token)
+    assert status == 200 and body["status"] == "enabled", body
+    assert glob.glob(os.path.join(acct.data_dir, "outbox", "*.sms.txt"))
+
+    advance(acct, 61_000)
+    status, body, _ = login(acct, phone)
+    assert status == 200 and body["step"] == "second_factor_required" and body["methods"] == ["sms"], body
+    pre = body["pre_auth_token"]
+    status, body, _ = call(acct, "POST", "/api/v1/login/2fa/send", {"pre_auth_token": pre, "method": "sms"})
+    assert status == 202, body
+    code = re.search(r"login code is (\d{6})", [t for t in outbox_texts(acct) if "login code is" in t][-1]).group(1)
+    status, body, _ = call(acct, "POST", "/api/v1/login/2fa", {"pre_auth_token": pre, "sms_code": code})
+    assert status == 200 and body["step"] == "done", body
+    # The code works once.
+    advance(acct, 61_000)
+    _, again, _ = login(acct, phone)
+    status, body, _ = call(acct, "POST", "/api/v1/login/2fa", {"pre_auth_token": again["pre_auth_token"], "sms_code": code})
+    assert status == 401 and body["error"]["code"] == "invalid_code", body
