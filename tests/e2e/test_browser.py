@@ -18,7 +18,7 @@ import urllib.request
 import pytest
 
 from conftest import ROOT, free_port
-from test_accounts import PASSWORD, acct, advance, outbox_code, server_now_s, totp  # noqa: F401
+from test_accounts import PASSWORD, acct, advance, outbox_code, outbox_texts, server_now_s, totp  # noqa: F401
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -301,3 +301,35 @@ def test_browser_qr_login_two_contexts(acct, browser):
         assert "Signed in as" not in other.source()
     finally:
         other.quit()
+
+
+def test_browser_new_device_waits_for_the_emailed_code(acct, browser):
+    first, base, email = browser, acct.base, "two-devices@example.com"
+    first.go(base + "/signup")
+    first.type("#identifier", email)
+    first.type("#password", PASSWORD)
+    first.click("#agree")
+    first.click("#submit")
+    first.wait_for("Verify your address")
+    first.type("#code", outbox_code(acct, email))
+    first.click("#submit")
+    first.wait_for("is verified")
+    log_in(first, base, email)
+    first.wait_for("Security center")
+
+    second = WebDriver(first.port, first.profile_dir + "-second")
+    try:
+        second.go(base + "/login")
+        second.type("#identifier", email)
+        second.type("#password", PASSWORD)
+        second.click("#submit")
+        second.wait_for("confirm-why")
+        assert "Signed in as" not in second.source()
+        second.screenshot("13-confirm-new-device")
+        text = [t for t in outbox_texts(acct) if "your confirmation code is" in t][-1]
+        second.type("#code", re.search(r"your confirmation code is (\d{6})", text).group(1))
+        second.click("#submit")
+        second.wait_for("Security center")
+        assert email in second.text("#who")
+    finally:
+        second.quit()
