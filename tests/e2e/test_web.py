@@ -331,9 +331,11 @@ def test_new_device_confirmation_pages(acct):
     text = [t for t in outbox_texts(acct) if "/login/confirm?token=" in t][-1]
     link = re.search(r"/login/confirm\?token=(\S+)", text).group(1)
 
-    # Opening the link shows the details and a button; it confirms nothing by itself.
-    status, page, _ = first.get("/login/confirm?token=" + link)
-    assert status == 200 and 'id="confirm-login"' in page and "127.0.0.1" in page
+    # Opening the link (from webmail: a cross-site navigation) shows the details and a button;
+    # it confirms nothing by itself.
+    status, page, _ = first.request("GET", "/login/confirm?token=" + link,
+                                    headers={"Sec-Fetch-Site": "cross-site"})
+    assert status == 200 and 'id="confirm-login"' in page and "127.0.0.1" in page, page
     status, page, _ = second.get("/login/device")
     assert status == 200 and "__Host-bulwark_session" not in second.cookies
     status, page, _ = first.post("/login/confirm", {"token": link})

@@ -201,3 +201,41 @@ async fn a_new_country_waits_even_on_a_known_device() {
     let (_, later) = h.post_from("203.0.113.6", "/api/v1/login", login).await;
     assert_eq!(later["step"], "done", "{later}");
 }
+
+#[tokio::test]
+async fn forgetting_every_device_keeps_confirmation_on() {
+    let h = harness().await;
+    h.verified(EMAIL).await;
+    let (_, first) = h.login(EMAIL, PASSWORD).await;
+    let token = first["session_token"].as_str().unwrap().to_string();
+    let (_, devices) = h
+        .send(Method::GET, "/api/v1/devices", None, Some(&token))
+        .await;
+    for device in devices["devices"].as_array().unwrap() {
+        let path = format!("/api/v1/devices/{}", device["id"]);
+        let (status, _) = h.send(Method::DELETE, &path, None, Some(&token)).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    h.new_browser();
+    h.clock.advance(MINUTE_MS);
+    held(&h.login(EMAIL, PASSWORD).await, "new_device");
+}
+
+#[tokio::test]
+async fn a_freeze_ends_unfinished_logins() {
+    let h = harness().await;
+    h.verified(EMAIL).await;
+    let (_, first) = h.login(EMAIL, PASSWORD).await;
+    let token = first["session_token"].as_str().unwrap().to_string();
+    h.new_browser();
+    h.clock.advance(MINUTE_MS);
+    let waiting = held(&h.login(EMAIL, PASSWORD).await, "new_device");
+    let code = h.confirmation_code();
+    let (status, _) = h
+        .send(Method::POST, "/api/v1/freeze", None, Some(&token))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = h.confirm(&waiting, Some(&code)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["error"]["code"], "account_frozen");
+}

@@ -243,3 +243,51 @@ async fn polling_has_its_own_per_ip_bucket() {
     h.clock.advance(5_000);
     assert_eq!(h.poll(&qr).await.0, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_qr_session_inherits_the_approvers_clock_and_needs_it_alive() {
+    let h = harness().await;
+    h.verified("inherit@example.com").await;
+    let approver = h.session("inherit@example.com").await;
+    let (_, me) = h
+        .send(Method::GET, "/api/v1/me", None, Some(&approver))
+        .await;
+    let approver_expiry = me["session"]["expires_at_ms"].clone();
+
+    // Eleven minutes later the approver's password is no longer "recent"; neither is the new
+    // session's, and it ends when the approver's would.
+    h.clock.advance(11 * 60_000);
+    let qr = h.start_qr().await;
+    let (status, _) = h
+        .authed_post(
+            "/api/v1/login/qr/decide",
+            json!({"nonce": qr["nonce"], "decision": "approve"}),
+            &approver,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, done) = h.poll(&qr).await;
+    assert_eq!(done["expires_at_ms"], approver_expiry, "{done}");
+    let session = done["session_token"].as_str().unwrap();
+    let (_, me) = h.send(Method::GET, "/api/v1/me", None, Some(session)).await;
+    assert_eq!(me["session"]["reauth_valid"], false, "{me}");
+    let (status, body) = h
+        .send(Method::POST, "/api/v1/2fa/totp/setup", None, Some(session))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["error"]["code"], "reauth_required");
+
+    // An approval whose session ended before the redemption gives nothing.
+    let qr = h.start_qr().await;
+    h.authed_post(
+        "/api/v1/login/qr/decide",
+        json!({"nonce": qr["nonce"], "decision": "approve"}),
+        &approver,
+    )
+    .await;
+    h.send(Method::POST, "/api/v1/logout", None, Some(&approver))
+        .await;
+    let (status, gone) = h.poll(&qr).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{gone}");
+    assert_eq!(gone["error"]["code"], "qr_approver_gone");
+}

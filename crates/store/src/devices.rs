@@ -161,6 +161,17 @@ impl Store {
         Ok(sessions.rows_affected())
     }
 
+    /// Whether the user ever confirmed a device, forgotten ones included.
+    pub async fn ever_confirmed_a_device(&self, user_id: i64) -> StoreResult<bool> {
+        let found: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM devices WHERE user_id = $1 AND confirmed_ms IS NOT NULL LIMIT 1",
+        )
+        .bind(user_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(found.is_some())
+    }
+
     /// The user's live devices, most recently seen first (capped at
     /// [`ROWS_PER_QUERY_MAX`](crate::ROWS_PER_QUERY_MAX)).
     pub async fn list_devices(&self, user_id: i64) -> StoreResult<Vec<DeviceRow>> {

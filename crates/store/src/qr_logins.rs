@@ -20,7 +20,7 @@ macro_rules! select_qr_logins {
         concat!(
             "SELECT id, nonce_hash, poll_secret_hash, short_code, created_ms, expires_ms, ",
             "requester_ip, requester_country, requester_ua, state, approved_user_id, ",
-            "decided_ms, redeemed_ms FROM qr_logins ",
+            "decided_ms, redeemed_ms, approver_session_id FROM qr_logins ",
             $tail
         )
     };
@@ -72,6 +72,8 @@ pub struct QrLoginRow {
     pub approved_user_id: Option<i64>,
     pub decided_ms: Option<i64>,
     pub redeemed_ms: Option<i64>,
+    /// The session that approved it.
+    pub approver_session_id: Option<i64>,
 }
 
 impl Store {
@@ -132,14 +134,21 @@ impl Store {
 
     /// Approves a pending, unexpired request for `user_id`; true for exactly one caller,
     /// `NotFound("user")` for an unknown user.
-    pub async fn approve_qr_login(&self, id: i64, user_id: i64, now_ms: i64) -> StoreResult<bool> {
+    pub async fn approve_qr_login(
+        &self,
+        id: i64,
+        user_id: i64,
+        approver_session_id: Option<i64>,
+        now_ms: i64,
+    ) -> StoreResult<bool> {
         let result = sqlx::query(
-            "UPDATE qr_logins SET state = 'approved', approved_user_id = $2, decided_ms = $3 \
-             WHERE id = $1 AND state = 'pending' AND expires_ms > $3",
+            "UPDATE qr_logins SET state = 'approved', approved_user_id = $2, decided_ms = $3, \
+             approver_session_id = $4 WHERE id = $1 AND state = 'pending' AND expires_ms > $3",
         )
         .bind(id)
         .bind(user_id)
         .bind(now_ms)
+        .bind(approver_session_id)
         .execute(&self.pool)
         .await
         .map_err(|error| classify(error, "qr login", "user"))?;

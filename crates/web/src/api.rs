@@ -39,10 +39,25 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Caller, Self::Rejection> {
         let mut headers = HeaderMap::new();
+        // A page shown for a GET (a link from webmail, a scanned QR code) may make read-only
+        // lookups and polls through the API's POST routes; the browser's cross-site marker
+        // belongs to the page view, not to those calls. Form POSTs keep the browser's headers,
+        // so the API's CSRF check still sees where they came from.
+        let page_view = parts.method == Method::GET || parts.method == Method::HEAD;
         for name in FORWARDED_HEADERS {
+            let origin_facts = name == header::ORIGIN || name.as_str() == "sec-fetch-site";
+            if page_view && origin_facts {
+                continue;
+            }
             for value in parts.headers.get_all(&name) {
                 headers.append(name.clone(), value.clone());
             }
+        }
+        if page_view {
+            headers.insert(
+                header::HeaderName::from_static("sec-fetch-site"),
+                HeaderValue::from_static("same-origin"),
+            );
         }
         Ok(Caller {
             headers,

@@ -348,7 +348,8 @@ pub async fn confirm(
     )
     .await;
     let second_factor = super::login::second_factor_of(&row.method);
-    super::login::issue_session(&state, &client, row.user_id, second_factor).await
+    let origin = super::sessions::Origin::Login { second_factor };
+    super::login::issue_session(&state, &client, row.user_id, origin).await
 }
 
 #[derive(Debug, Deserialize)]

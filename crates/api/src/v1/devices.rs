@@ -62,15 +62,11 @@ pub async fn find(
         .await?)
 }
 
-/// Whether the account has any confirmed device yet (its very first login is trusted: the
+/// Whether the account ever had a confirmed device (its very first login is trusted: the
 /// sign-up just proved the address from some browser, and there is nothing to compare with).
+/// Forgotten devices count, so forgetting every device does not turn confirmation off.
 pub async fn has_confirmed(state: &V1State, user_id: i64) -> V1Result<bool> {
-    Ok(state
-        .store
-        .list_devices(user_id)
-        .await?
-        .iter()
-        .any(|d| d.confirmed_ms.is_some() && d.revoked_ms.is_none()))
+    Ok(state.store.ever_confirmed_a_device(user_id).await?)
 }
 
 /// Registers the browser as a device of `user_id` (confirmed or pending): reuses the browser's

@@ -47,6 +47,9 @@ pub async fn freeze_account(
         .store
         .revoke_all_sessions(user_id, None, now_ms)
         .await?;
+    // Unfinished logins end too (sessions::create also refuses a frozen account).
+    let login_step = bulwark_identity::codes::Purpose::Login2fa.as_str();
+    state.store.void_tokens(user_id, login_step, now_ms).await?;
     let mut api_keys_revoked = 0;
     for key in state.store.list_api_keys(user_id).await? {
         if key.revoked == 0 {

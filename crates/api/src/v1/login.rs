@@ -477,7 +477,14 @@ pub(crate) async fn finish(
         return super::confirm_login::hold(state, client, user_id, reason, method).await;
     }
     record(state, client, Some(user_id), None, method, "success").await;
-    issue_session(state, client, user_id, second_factor_of(method)).await
+    let second_factor = second_factor_of(method);
+    issue_session(
+        state,
+        client,
+        user_id,
+        sessions::Origin::Login { second_factor },
+    )
+    .await
 }
 
 /// The second factor a login method stands for (`None` for the password alone).
@@ -490,9 +497,9 @@ pub(crate) async fn issue_session(
     state: &V1State,
     client: &Client,
     user_id: i64,
-    second_factor: Option<&str>,
+    origin: sessions::Origin<'_>,
 ) -> V1Result<Response> {
-    let issued = sessions::create(state, user_id, client, second_factor).await?;
+    let issued = sessions::create(state, user_id, client, origin).await?;
     let mut response = sessions::with_cookie(
         state,
         &issued.token,

@@ -18,7 +18,7 @@ use bulwark_identity::qr_login::{
     self, PollStatus, QR_SHORT_CODE_CHARS, QrLogin, QrLoginError, QrStatus, Requester,
 };
 use bulwark_identity::totp;
-use bulwark_store::{NewQrLogin, QrLoginRow, account_status};
+use bulwark_store::{NewQrLogin, QrLoginRow};
 use bulwark_types::UserId;
 use governor::clock::DefaultClock;
 use governor::state::keyed::DefaultKeyedStateStore;
@@ -36,6 +36,8 @@ use super::state::V1State;
 pub const APPROVALS_PER_MINUTE: u32 = 10;
 /// Longest nonce, secret or code field read.
 const FIELD_CHARS_MAX: usize = 128;
+/// Draws of a new request before a collision is reported as an error.
+const INSERT_ATTEMPTS: u32 = 4;
 /// Stored requests older than this past their deadline are pruned when new ones are made.
 const PRUNE_AFTER_MS: i64 = 10 * bulwark_identity::clock::MINUTE_MS;
 
@@ -60,6 +62,17 @@ fn check_approval_rate(state: &V1State, user_id: i64) -> V1Result<()> {
             )
             .retry_after(60_000)
         })
+}
+
+/// What the store keeps of a short code: an HMAC under the server's code key, so a copy of
+/// the database does not reveal live codes (a plain hash of ~40 bits is quick to invert).
+fn short_code_key(state: &V1State, normalized: &str) -> String {
+    hex::encode(
+        state
+            .accounts
+            .code_key
+            .mac(&[b"qr-short-code:", normalized.as_bytes()]),
+    )
 }
 
 fn qr_error(error: QrLoginError) -> V1Error {
@@ -142,21 +155,32 @@ pub async fn start(State(state): State<V1State>, client: Client) -> V1Result<Jso
         country: client.country.clone(),
         user_agent: client.user_agent.clone(),
     };
-    let created = qr_login::create(requester, now_ms).map_err(qr_error)?;
+    // A fresh short code can collide with a live one (~40 bits); draw again a few times.
+    let mut attempt = 0;
+    let (created, id) = loop {
+        attempt += 1;
+        let created = qr_login::create(requester.clone(), now_ms).map_err(qr_error)?;
+        let login = &created.login;
+        let inserted = state
+            .store
+            .insert_qr_login(&NewQrLogin {
+                nonce_hash: login.nonce_hash.clone(),
+                poll_secret_hash: login.poll_secret_hash.clone(),
+                short_code: short_code_key(&state, &created.short_code),
+                created_ms: login.created_ms,
+                expires_ms: login.expires_ms,
+                requester_ip: client.ip.to_string(),
+                requester_country: client.country.clone(),
+                requester_ua: client.user_agent.clone(),
+            })
+            .await;
+        match inserted {
+            Ok(id) => break (created, id),
+            Err(bulwark_store::StoreError::Conflict(_)) if attempt < INSERT_ATTEMPTS => {}
+            Err(error) => return Err(error.into()),
+        }
+    };
     let login = &created.login;
-    let id = state
-        .store
-        .insert_qr_login(&NewQrLogin {
-            nonce_hash: login.nonce_hash.clone(),
-            poll_secret_hash: login.poll_secret_hash.clone(),
-            short_code: login.short_code_hash.clone(),
-            created_ms: login.created_ms,
-            expires_ms: login.expires_ms,
-            requester_ip: client.ip.to_string(),
-            requester_country: client.country.clone(),
-            requester_ua: client.user_agent.clone(),
-        })
-        .await?;
     let approve_url = qr_login::approve_url(&state.accounts.public_url, &created.nonce);
     let svg = totp::qr_svg(&approve_url).map_err(|e| V1Error::internal("QR code", e))?;
     Ok(Json(json!({
@@ -210,30 +234,37 @@ async fn redeem(
     now_ms: i64,
 ) -> V1Result<Response> {
     qr_login::redeem(login, &request.poll_secret, now_ms).map_err(qr_error)?;
+    let presented = bulwark_identity::random::sha256(request.poll_secret.as_bytes());
     let Some(user_id) = state
         .store
-        .redeem_qr_login(row.id, &login.poll_secret_hash, now_ms)
+        .redeem_qr_login(row.id, &presented, now_ms)
         .await?
     else {
         return Err(qr_error(QrLoginError::AlreadyRedeemed));
     };
-    let active = state
-        .store
-        .get_account(user_id)
-        .await?
-        .is_some_and(|a| a.status == account_status::ACTIVE);
-    if !active {
-        super::login::record(state, client, Some(user_id), None, "qr", "account_frozen").await;
+    // The new session descends from the approving one, which must still be live.
+    let approver = match row.approver_session_id {
+        Some(id) => state.store.get_session(user_id, id).await?,
+        None => None,
+    };
+    let Some(approver) = approver.filter(|s| {
+        s.revoked_ms.is_none()
+            && super::sessions::status(s, now_ms) == bulwark_identity::session::SessionStatus::Valid
+    }) else {
+        super::login::record(state, client, Some(user_id), None, "qr", "approver_gone").await;
         return Err(V1Error::new(
             StatusCode::FORBIDDEN,
-            "account_frozen",
-            "This account is frozen or closed; contact support",
+            "qr_approver_gone",
+            "The session that approved this sign-in has ended; approve it again from a logged-in device",
         ));
-    }
-    super::login::record(state, client, Some(user_id), None, "qr", "success").await;
-    // A QR session carries no second factor of its own: the staff console, which asks for an
-    // authenticator-app login, refuses it.
-    super::login::issue_session(state, client, user_id, None).await
+    };
+    let origin = super::sessions::Origin::Approval {
+        approver: &approver,
+    };
+    let answer = super::login::issue_session(state, client, user_id, origin).await;
+    let result = if answer.is_ok() { "success" } else { "refused" };
+    super::login::record(state, client, Some(user_id), None, "qr", result).await;
+    answer
 }
 
 #[derive(Debug, Deserialize)]
@@ -258,8 +289,9 @@ async fn find(state: &V1State, request: &FindRequest) -> V1Result<QrLoginRow> {
         }
         (None, Some(code)) => {
             check_len("short_code", code, FIELD_CHARS_MAX)?;
-            let hash = qr_login::short_code_hash(code).map_err(qr_error)?;
-            state.store.find_qr_login_by_short_code(&hash).await?
+            let normalized = qr_login::normalize_short_code(code).map_err(qr_error)?;
+            let key = short_code_key(state, &normalized);
+            state.store.find_qr_login_by_short_code(&key).await?
         }
         _ => {
             return Err(V1Error::bad_request(
@@ -352,7 +384,7 @@ pub async fn decide(
     let won = if approve {
         state
             .store
-            .approve_qr_login(row.id, authed.user_id, now_ms)
+            .approve_qr_login(row.id, authed.user_id, Some(authed.session.id), now_ms)
             .await?
     } else {
         state.store.deny_qr_login(row.id, now_ms).await?

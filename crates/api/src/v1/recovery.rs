@@ -259,6 +259,12 @@ pub async fn reset(
     }
     state.store.set_password(account.id, &phc).await?;
     state.store.void_tokens(account.id, purpose, now_ms).await?;
+    // Logins half-way through with the old password end here too.
+    let login_step = Purpose::Login2fa.as_str();
+    state
+        .store
+        .void_tokens(account.id, login_step, now_ms)
+        .await?;
     let revoked = state
         .store
         .revoke_all_sessions(account.id, None, now_ms)

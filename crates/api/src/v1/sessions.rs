@@ -34,16 +34,46 @@ pub struct IssuedSession {
     pub expires_at_ms: i64,
 }
 
-/// Creates a fully authenticated session for `user_id`; `second_factor` names the factor the
-/// login passed (totp, recovery_code, email, sms), if any.
+/// Where a new session's clock starts.
+pub enum Origin<'a> {
+    /// A login that just authenticated the user: the session starts now.
+    Login { second_factor: Option<&'a str> },
+    /// A QR approval from `approver`: the new session inherits its authentication time and its
+    /// absolute lifetime (and no second factor), so approving can neither refresh the
+    /// re-authentication window nor extend a session past its 12 hours.
+    Approval { approver: &'a SessionRow },
+}
+
+/// Creates a session for `user_id` on the device the request comes from. Refuses an account
+/// that is no longer active (a freeze during an unfinished login must not end in a session).
 pub async fn create(
     state: &V1State,
     user_id: i64,
     client: &Client,
-    second_factor: Option<&str>,
+    origin: Origin<'_>,
 ) -> V1Result<IssuedSession> {
+    let active = state
+        .store
+        .get_account(user_id)
+        .await?
+        .is_some_and(|a| a.status == bulwark_store::account_status::ACTIVE);
+    if !active {
+        return Err(V1Error::new(
+            StatusCode::FORBIDDEN,
+            "account_frozen",
+            "This account is frozen or closed; contact support",
+        ));
+    }
     let (device_id, new_device_token) = super::devices::recognise(state, user_id, client).await?;
     let now_ms = state.accounts.now_ms();
+    let (created_ms, authenticated_ms, second_factor) = match origin {
+        Origin::Login { second_factor } => (now_ms, now_ms, second_factor),
+        Origin::Approval { approver } => (
+            approver.created_ms,
+            approver.authenticated_ms.unwrap_or(approver.created_ms),
+            None,
+        ),
+    };
     let token = session::new_session_token().map_err(|e| V1Error::internal("session token", e))?;
     let id = state
         .store
@@ -51,19 +81,22 @@ pub async fn create(
             user_id,
             token_hash: token.hash.clone(),
             device_id: Some(device_id),
-            created_ms: now_ms,
-            authenticated_ms: Some(now_ms),
+            created_ms,
+            authenticated_ms: Some(authenticated_ms),
             ip: client.ip.to_string(),
             country: client.country.clone(),
             user_agent: client.user_agent.clone(),
             second_factor: second_factor.map(str::to_string),
         })
         .await?;
+    if created_ms != now_ms {
+        state.store.touch_session(id, now_ms).await?;
+    }
     Ok(IssuedSession {
         id,
         new_device_token,
         token: token.token,
-        expires_at_ms: SessionTimes::new(now_ms).expires_at_ms(),
+        expires_at_ms: SessionTimes::new(created_ms).expires_at_ms(),
     })
 }
 
@@ -98,6 +131,11 @@ pub fn presented_token(headers: &HeaderMap) -> Option<(String, bool)> {
             .map(|t| (t.trim().to_string(), false));
     }
     super::devices::cookie_value(headers, SESSION_COOKIE).map(|value| (value, true))
+}
+
+/// Whether a stored session is still usable at `now_ms` (expiry only; revocation is the row's).
+pub fn status(row: &SessionRow, now_ms: i64) -> SessionStatus {
+    times(row).status(now_ms)
 }
 
 fn times(row: &SessionRow) -> SessionTimes {

@@ -27,3 +27,7 @@ CREATE TABLE login_confirmations (
 -- Which second factor the login that created a session passed (totp, recovery_code, email,
 -- sms), NULL for none: the staff console asks for an authenticator-app login.
 ALTER TABLE sessions ADD COLUMN second_factor TEXT;
+
+-- The session that approved a QR login: the new session inherits its authentication time and
+-- its absolute lifetime, so approving cannot refresh or extend a session.
+ALTER TABLE qr_logins ADD COLUMN approver_session_id INTEGER;

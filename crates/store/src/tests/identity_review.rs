@@ -75,9 +75,9 @@ async fn qr_login_approve_then_redeem_once(store: &Store) {
         store.redeem_qr_login(id, &secret, 2_000).await.unwrap(),
         None
     );
-    assert!(store.approve_qr_login(id, user, 2_000).await.unwrap());
+    assert!(store.approve_qr_login(id, user, None, 2_000).await.unwrap());
     assert!(
-        !store.approve_qr_login(id, user, 2_001).await.unwrap(),
+        !store.approve_qr_login(id, user, None, 2_001).await.unwrap(),
         "approves once"
     );
     assert!(
@@ -120,7 +120,7 @@ async fn qr_login_expiry_denial_and_pruning(store: &Store) {
     let expired = store.insert_qr_login(&qr(1, "EXP")).await.unwrap();
     assert!(
         !store
-            .approve_qr_login(expired, user, 121_000)
+            .approve_qr_login(expired, user, None, 121_000)
             .await
             .unwrap(),
         "expired"
@@ -128,7 +128,12 @@ async fn qr_login_expiry_denial_and_pruning(store: &Store) {
     let denied = store.insert_qr_login(&qr(2, "DEN")).await.unwrap();
     assert!(store.deny_qr_login(denied, 5_000).await.unwrap());
     assert!(!store.deny_qr_login(denied, 5_001).await.unwrap());
-    assert!(!store.approve_qr_login(denied, user, 5_002).await.unwrap());
+    assert!(
+        !store
+            .approve_qr_login(denied, user, None, 5_002)
+            .await
+            .unwrap()
+    );
     assert_eq!(
         store
             .redeem_qr_login(denied, &[2 ^ 0xff; 32], 5_003)
@@ -142,7 +147,7 @@ async fn qr_login_expiry_denial_and_pruning(store: &Store) {
     );
     let fresh = store.insert_qr_login(&qr(3, "FK")).await.unwrap();
     let error = store
-        .approve_qr_login(fresh, user + 1_000, 2_000)
+        .approve_qr_login(fresh, user + 1_000, None, 2_000)
         .await
         .unwrap_err();
     assert!(matches!(error, StoreError::NotFound("user")), "{error:?}");
