@@ -682,3 +682,41 @@ async fn a_correct_login_after_failures_is_explained_in_the_security_events() {
     assert!(detail.starts_with("10 wrong passwords"), "{detail}");
     assert!(detail.contains("locked until"), "{detail}");
 }
+
+#[tokio::test]
+async fn parallel_second_factor_guesses_are_counted_one_at_a_time() {
+    let h = harness().await;
+    h.verified("race@example.com").await;
+    let session = h.session("race@example.com").await;
+    enable_totp(&h, &session).await;
+    h.clock.advance(MINUTE_MS);
+    let (_, step) = h.login("race@example.com", PASSWORD).await;
+    let pre_auth = step["pre_auth_token"].as_str().unwrap().to_string();
+    let guess = |code: &'static str| {
+        h.post(
+            "/api/v1/login/2fa",
+            json!({"pre_auth_token": pre_auth, "totp_code": code}),
+        )
+    };
+    let answers = tokio::join!(
+        guess("000001"),
+        guess("000002"),
+        guess("000003"),
+        guess("000004"),
+        guess("000005"),
+        guess("000006"),
+    );
+    let answers = [
+        answers.0, answers.1, answers.2, answers.3, answers.4, answers.5,
+    ];
+    let checked = answers
+        .iter()
+        .filter(|(_, body)| body["error"]["code"] == "invalid_code")
+        .count();
+    let waited = answers
+        .iter()
+        .filter(|(_, body)| body["error"]["code"] == "try_later")
+        .count();
+    // The first wrong code starts a delay; the other five meet it instead of being checked.
+    assert_eq!((checked, waited), (1, 5), "{answers:?}");
+}

@@ -717,6 +717,7 @@ pub async fn login_2fa(
     };
     let user_id = token.user_id;
     let key = second_factor_key(user_id);
+    let _turn = state.accounts.second_factor_turn(user_id).await;
     if let Err(error) = second_factor_gate(&state, &key, now_ms).await {
         record(&state, &client, Some(user_id), None, method, "throttled").await;
         return Err(error);

@@ -90,6 +90,7 @@ pub(crate) async fn require_second_factor(
         return Ok(());
     }
     let key = second_factor_key(user_id);
+    let _turn = state.accounts.second_factor_turn(user_id).await;
     let now_ms = state.accounts.now_ms();
     second_factor_gate(state, &key, now_ms).await?;
     let checked = match (totp_code, recovery_code) {
