@@ -3,7 +3,7 @@
 //! (partial unique index), and a CHECK keeps a reviewer from deciding their own application.
 
 use crate::Store;
-use crate::error::{StoreError, StoreResult, UniqueKey, classify_keys};
+use crate::error::{StoreError, StoreResult, classify_keys};
 use crate::limits::capped;
 
 /// Application states stored in `kyc_applications.state`.
@@ -25,12 +25,6 @@ macro_rules! select_applications {
         )
     };
 }
-
-const PENDING_KEY: &[UniqueKey] = &[UniqueKey {
-    constraint: "uq_kyc_applications_pending",
-    sqlite_columns: "kyc_applications.user_id",
-    label: "kyc application",
-}];
 
 /// An application to submit.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,35 +84,8 @@ impl Store {
         application: &NewKycApplication,
         documents: &[NewKycDocument],
     ) -> StoreResult<i64> {
-        let invalid = "kyc tier must be 1 or 2 and sizes non-negative";
-        let mut transaction = self.begin_write().await?;
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO kyc_applications (user_id, tier_requested, submitted_ms, state, \
-             fields_ciphertext) VALUES ($1, $2, $3, 'pending', $4) RETURNING id",
-        )
-        .bind(application.user_id)
-        .bind(application.tier_requested)
-        .bind(application.submitted_ms)
-        .bind(application.fields_ciphertext.as_slice())
-        .fetch_one(&mut *transaction)
-        .await
-        .map_err(|error| classify_keys(error, PENDING_KEY, "user", invalid))?;
-        for document in documents {
-            sqlx::query(
-                "INSERT INTO kyc_documents (application_id, kind, content_type, ciphertext, \
-                 size_bytes) VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(id)
-            .bind(document.kind.as_str())
-            .bind(document.content_type.as_str())
-            .bind(document.ciphertext.as_slice())
-            .bind(document.size_bytes)
-            .execute(&mut *transaction)
+        self.submit_kyc_with_residence(application, documents, None)
             .await
-            .map_err(|error| classify_keys(error, &[], "kyc application", invalid))?;
-        }
-        transaction.commit().await?;
-        Ok(id)
     }
 
     /// An application by id.
