@@ -8,9 +8,7 @@
 //! CSRF token.
 
 use askama::Template;
-use axum::Form;
 use axum::body::Body;
-use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
@@ -18,7 +16,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::api::{self, Caller};
-use crate::auth::{CsrfForm, bad_form, csrf_ok, who};
+use crate::auth::{CsrfForm, PageForm, csrf_ok, who};
 use crate::pages::{self, Flash, Who};
 use crate::{WebState, csrf_token};
 
@@ -403,12 +401,8 @@ pub async fn kyc_decide(
     State(state): State<WebState>,
     caller: Caller,
     Path((id, decision)): Path<(String, String)>,
-    form: Result<Form<ReasonForm>, FormRejection>,
+    PageForm(form): PageForm<ReasonForm>,
 ) -> Response {
-    let form = match form {
-        Ok(Form(form)) => form,
-        Err(rejection) => return bad_form(&rejection),
-    };
     let Some(id) = id_of(&id) else {
         let flash = Flash::error("No such application.");
         return console(&state, &caller, StatusCode::NOT_FOUND, flash, None).await;
@@ -484,12 +478,8 @@ fn joined(answer: &api::Answer, key: &str) -> String {
 pub async fn unlock(
     State(state): State<WebState>,
     caller: Caller,
-    form: Result<Form<UnlockForm>, FormRejection>,
+    PageForm(form): PageForm<UnlockForm>,
 ) -> Response {
-    let form = match form {
-        Ok(Form(form)) => form,
-        Err(rejection) => return bad_form(&rejection),
-    };
     if !csrf_ok(&caller, &form.csrf) {
         let flash = expired();
         return console(&state, &caller, StatusCode::FORBIDDEN, flash, None).await;
@@ -551,12 +541,8 @@ pub async fn unfreeze(
     State(state): State<WebState>,
     caller: Caller,
     Path(id): Path<String>,
-    form: Result<Form<CsrfForm>, FormRejection>,
+    PageForm(form): PageForm<CsrfForm>,
 ) -> Response {
-    let form = match form {
-        Ok(Form(form)) => form,
-        Err(rejection) => return bad_form(&rejection),
-    };
     if !csrf_ok(&caller, &form.csrf) {
         let flash = expired();
         return console(&state, &caller, StatusCode::FORBIDDEN, flash, None).await;
@@ -581,12 +567,8 @@ pub async fn reset_decide(
     State(state): State<WebState>,
     caller: Caller,
     Path((id, decision)): Path<(String, String)>,
-    form: Result<Form<ReasonForm>, FormRejection>,
+    PageForm(form): PageForm<ReasonForm>,
 ) -> Response {
-    let form = match form {
-        Ok(Form(form)) => form,
-        Err(rejection) => return bad_form(&rejection),
-    };
     if !csrf_ok(&caller, &form.csrf) {
         let flash = expired();
         return console(&state, &caller, StatusCode::FORBIDDEN, flash, None).await;

@@ -42,6 +42,21 @@ pub fn bad_form(rejection: &FormRejection) -> Response {
         .into_response()
 }
 
+/// A URL-encoded form body. A body that cannot be read (wrong content type, too large, not
+/// UTF-8, bad fields) is answered by [`bad_form`] before the handler runs.
+pub struct PageForm<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<S> for PageForm<T> {
+    type Rejection = Response;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, Response> {
+        match Form::<T>::from_request(request, state).await {
+            Ok(Form(value)) => Ok(PageForm(value)),
+            Err(rejection) => Err(bad_form(&rejection)),
+        }
+    }
+}
+
 /// Whether a logged-in form carries this session's token.
 pub fn csrf_ok(caller: &Caller, submitted: &str) -> bool {
     caller
@@ -103,12 +118,8 @@ pub struct SignupForm {
 pub async fn signup(
     State(state): State<WebState>,
     caller: Caller,
-    form: Result<Form<SignupForm>, FormRejection>,
+    PageForm(form): PageForm<SignupForm>,
 ) -> Response {
-    let form = match form {
-        Ok(Form(form)) => form,
-        Err(rejection) => return bad_form(&rejection),
-    };
     if form.agree.is_none() {
         let flash = Flash::error("Accept the user agreement to create an account.");
         return signup_view(&state, StatusCode::BAD_REQUEST, flash, form.identifier).await;
@@ -159,12 +170,8 @@ pub struct VerifyForm {
 pub async fn verify(
     State(state): State<WebState>,
     caller: Caller,
-    form: Result<Form<VerifyForm>, FormRejection>,
+    PageForm(form): PageForm<VerifyForm>,
 ) -> Response {
-    let form = match form {
-        Ok(Form(form)) => form,
-        Err(rejection) => return bad_form(&rejection),
-    };
     let body = json!({"identifier": form.identifier, "code": form.code.trim()});
     let answer = api::call(
         &state.api,
@@ -239,12 +246,8 @@ fn challenge_of(answer: &Answer) -> Option<Challenge> {
 pub async fn login(
     State(state): State<WebState>,
     caller: Caller,
-    form: Result<Form<LoginForm>, FormRejection>,
+    PageForm(form): PageForm<LoginForm>,
 ) -> Response {
-    let form = match form {
-        Ok(Form(form)) => form,
-        Err(rejection) => return bad_form(&rejection),
-    };
     let body = login_body(&form);
     let answer = api::call(
         &state.api,
@@ -355,12 +358,8 @@ pub struct SecondFactorForm {
 pub async fn login_2fa(
     State(state): State<WebState>,
     caller: Caller,
-    form: Result<Form<SecondFactorForm>, FormRejection>,
+    PageForm(form): PageForm<SecondFactorForm>,
 ) -> Response {
-    let form = match form {
-        Ok(Form(form)) => form,
-        Err(rejection) => return bad_form(&rejection),
-    };
     let field = match form.method.as_str() {
         "recovery_code" => "recovery_code",
         "email" => "email_code",
@@ -410,12 +409,8 @@ pub struct SendCodeForm {
 pub async fn send_login_code(
     State(state): State<WebState>,
     caller: Caller,
-    form: Result<Form<SendCodeForm>, FormRejection>,
+    PageForm(form): PageForm<SendCodeForm>,
 ) -> Response {
-    let form = match form {
-        Ok(Form(form)) => form,
-        Err(rejection) => return bad_form(&rejection),
-    };
     let body = json!({"pre_auth_token": form.pre_auth_token, "method": form.method});
     let answer = api::call(
         &state.api,
@@ -458,13 +453,9 @@ pub struct CsrfForm {
 async fn end_sessions(
     state: &WebState,
     caller: &Caller,
-    form: Result<Form<CsrfForm>, FormRejection>,
+    form: CsrfForm,
     api_path: &str,
 ) -> Response {
-    let form = match form {
-        Ok(Form(form)) => form,
-        Err(rejection) => return bad_form(&rejection),
-    };
     if !csrf_ok(caller, &form.csrf) {
         return (
             StatusCode::FORBIDDEN,
@@ -479,7 +470,7 @@ async fn end_sessions(
 pub async fn logout(
     State(state): State<WebState>,
     caller: Caller,
-    form: Result<Form<CsrfForm>, FormRejection>,
+    PageForm(form): PageForm<CsrfForm>,
 ) -> Response {
     end_sessions(&state, &caller, form, "/api/v1/logout").await
 }
@@ -487,7 +478,7 @@ pub async fn logout(
 pub async fn logout_all(
     State(state): State<WebState>,
     caller: Caller,
-    form: Result<Form<CsrfForm>, FormRejection>,
+    PageForm(form): PageForm<CsrfForm>,
 ) -> Response {
     end_sessions(&state, &caller, form, "/api/v1/logout-all").await
 }

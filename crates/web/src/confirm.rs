@@ -3,8 +3,6 @@
 //! link opens, which confirms only when the owner presses the button (mail scanners that follow
 //! links confirm nothing).
 
-use axum::Form;
-use axum::extract::rejection::FormRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
@@ -13,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::WebState;
 use crate::api::{self, Answer, Caller};
-use crate::auth::{bad_form, login_view};
+use crate::auth::{PageForm, login_view};
 use crate::pages::{self, ConfirmLink, ConfirmWait, Flash, PendingLogin};
 
 /// The cookie holding the waiting browser's confirmation token.
@@ -118,12 +116,8 @@ pub async fn submit_code(
     State(state): State<WebState>,
     caller: Caller,
     headers: HeaderMap,
-    form: Result<Form<CodeForm>, FormRejection>,
+    PageForm(form): PageForm<CodeForm>,
 ) -> Response {
-    let form = match form {
-        Ok(Form(form)) => form,
-        Err(rejection) => return bad_form(&rejection),
-    };
     let Some(token) = token_of(&headers) else {
         return pages::see_other("/login");
     };
@@ -200,12 +194,8 @@ pub struct LinkForm {
 pub async fn confirm_link(
     State(state): State<WebState>,
     caller: Caller,
-    form: Result<Form<LinkForm>, FormRejection>,
+    PageForm(form): PageForm<LinkForm>,
 ) -> Response {
-    let form = match form {
-        Ok(Form(form)) => form,
-        Err(rejection) => return bad_form(&rejection),
-    };
     let body = json!({"token": form.token});
     let path = "/api/v1/login/confirm/link";
     let answer = api::call(&state.api, &caller, Method::POST, path, Some(body)).await;

@@ -5,8 +5,6 @@
 //! with an IP allow-list, at most 20 keys, idle keys without allow-list stop after 90 days).
 
 use askama::Template;
-use axum::Form;
-use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::response::Response;
@@ -16,7 +14,7 @@ use serde_json::{Map, Value, json};
 use bulwark_api::keys::IDLE_EXPIRY_MS;
 
 use crate::api::{self, Caller};
-use crate::auth::{CsrfForm, bad_form, csrf_ok, who};
+use crate::auth::{CsrfForm, PageForm, csrf_ok, who};
 use crate::pages::{self, Flash, Who};
 use crate::security::expired_form;
 use crate::{WebState, csrf_token};
@@ -283,12 +281,8 @@ pub struct CreateForm {
 pub async fn create(
     State(state): State<WebState>,
     mut caller: Caller,
-    form: Result<Form<CreateForm>, FormRejection>,
+    PageForm(form): PageForm<CreateForm>,
 ) -> Response {
-    let form = match form {
-        Ok(Form(form)) => form,
-        Err(rejection) => return bad_form(&rejection),
-    };
     if !csrf_ok(&caller, &form.csrf) {
         return expired_form();
     }
@@ -378,12 +372,8 @@ pub async fn edit(
     State(state): State<WebState>,
     mut caller: Caller,
     Path(id): Path<i64>,
-    form: Result<Form<EditForm>, FormRejection>,
+    PageForm(form): PageForm<EditForm>,
 ) -> Response {
-    let form = match form {
-        Ok(Form(form)) => form,
-        Err(rejection) => return bad_form(&rejection),
-    };
     if !csrf_ok(&caller, &form.csrf) {
         return expired_form();
     }
@@ -423,12 +413,8 @@ pub async fn delete(
     State(state): State<WebState>,
     caller: Caller,
     Path(id): Path<i64>,
-    form: Result<Form<CsrfForm>, FormRejection>,
+    PageForm(form): PageForm<CsrfForm>,
 ) -> Response {
-    let form = match form {
-        Ok(Form(form)) => form,
-        Err(rejection) => return bad_form(&rejection),
-    };
     if !csrf_ok(&caller, &form.csrf) {
         return expired_form();
     }

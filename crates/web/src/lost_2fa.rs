@@ -6,8 +6,7 @@
 //! owner can cancel from the same page without the link.
 
 use askama::Template;
-use axum::Form;
-use axum::extract::rejection::{FormRejection, QueryRejection};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
@@ -15,7 +14,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::api::{self, Caller};
-use crate::auth::{bad_form, csrf_ok, who};
+use crate::auth::{PageForm, csrf_ok, who};
 use crate::pages::{self, Flash, Who};
 use crate::security::expired_form;
 use crate::{WebState, csrf_token};
@@ -91,12 +90,8 @@ pub struct StartForm {
 pub async fn send_codes(
     State(state): State<WebState>,
     caller: Caller,
-    form: Result<Form<StartForm>, FormRejection>,
+    PageForm(form): PageForm<StartForm>,
 ) -> Response {
-    let form = match form {
-        Ok(Form(form)) => form,
-        Err(rejection) => return bad_form(&rejection),
-    };
     let identifier = form.identifier.trim().to_string();
     let body = json!({"identifier": identifier, "password": form.password});
     let path = "/api/v1/2fa/reset-request/codes";
@@ -161,12 +156,8 @@ fn request_body(form: &RequestForm) -> Value {
 pub async fn file_request(
     State(state): State<WebState>,
     caller: Caller,
-    form: Result<Form<RequestForm>, FormRejection>,
+    PageForm(form): PageForm<RequestForm>,
 ) -> Response {
-    let form = match form {
-        Ok(Form(form)) => form,
-        Err(rejection) => return bad_form(&rejection),
-    };
     let path = "/api/v1/2fa/reset-request";
     let body = request_body(&form);
     let answer = api::call(&state.api, &caller, Method::POST, path, Some(body)).await;
@@ -275,12 +266,8 @@ pub async fn cancel_page(
 pub async fn cancel(
     State(state): State<WebState>,
     caller: Caller,
-    form: Result<Form<CancelForm>, FormRejection>,
+    PageForm(form): PageForm<CancelForm>,
 ) -> Response {
-    let form = match form {
-        Ok(Form(form)) => form,
-        Err(rejection) => return bad_form(&rejection),
-    };
     let token = form.token.trim().to_string();
     let body = if token.is_empty() {
         if !csrf_ok(&caller, &form.csrf) {

@@ -1,8 +1,7 @@
 //! Protection actions of the security center: password change and self-service freeze (from a
 //! session, or from the "this wasn't me" link in every email).
 
-use axum::Form;
-use axum::extract::rejection::{FormRejection, QueryRejection};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
@@ -11,7 +10,7 @@ use serde_json::json;
 
 use crate::WebState;
 use crate::api::{self, Caller};
-use crate::auth::{CsrfForm, bad_form, csrf_ok};
+use crate::auth::{CsrfForm, PageForm, csrf_ok};
 use crate::pages::{self, Flash};
 use crate::security::{Extra, expired_form, reauthenticate, view};
 
@@ -29,12 +28,8 @@ pub struct PasswordForm {
 pub async fn change_password(
     State(state): State<WebState>,
     mut caller: Caller,
-    form: Result<Form<PasswordForm>, FormRejection>,
+    PageForm(form): PageForm<PasswordForm>,
 ) -> Response {
-    let form = match form {
-        Ok(Form(form)) => form,
-        Err(rejection) => return bad_form(&rejection),
-    };
     if !csrf_ok(&caller, &form.csrf) {
         return expired_form();
     }
@@ -81,12 +76,8 @@ pub struct AntiPhishingForm {
 pub async fn anti_phishing(
     State(state): State<WebState>,
     mut caller: Caller,
-    form: Result<Form<AntiPhishingForm>, FormRejection>,
+    PageForm(form): PageForm<AntiPhishingForm>,
 ) -> Response {
-    let form = match form {
-        Ok(Form(form)) => form,
-        Err(rejection) => return bad_form(&rejection),
-    };
     if !csrf_ok(&caller, &form.csrf) {
         return expired_form();
     }
@@ -128,12 +119,8 @@ fn frozen_page(cookies: &[axum::http::HeaderValue]) -> Response {
 pub async fn freeze_self(
     State(state): State<WebState>,
     caller: Caller,
-    form: Result<Form<CsrfForm>, FormRejection>,
+    PageForm(form): PageForm<CsrfForm>,
 ) -> Response {
-    let form = match form {
-        Ok(Form(form)) => form,
-        Err(rejection) => return bad_form(&rejection),
-    };
     if !csrf_ok(&caller, &form.csrf) {
         return expired_form();
     }
@@ -198,12 +185,8 @@ pub async fn freeze_link_page(
 pub async fn freeze_by_link(
     State(state): State<WebState>,
     caller: Caller,
-    form: Result<Form<TokenForm>, FormRejection>,
+    PageForm(form): PageForm<TokenForm>,
 ) -> Response {
-    let form = match form {
-        Ok(Form(form)) => form,
-        Err(rejection) => return bad_form(&rejection),
-    };
     if !url_safe(&form.token) {
         let flash = Flash::error("This freeze link is incomplete; open it from the email again.");
         return freeze_view(StatusCode::BAD_REQUEST, flash, String::new(), false);

@@ -6,8 +6,6 @@
 //! load polls the API, which redeems an approval into a session exactly once. An expired code is
 //! replaced by a new one on the next load.
 
-use axum::Form;
-use axum::extract::rejection::FormRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
@@ -17,7 +15,7 @@ use serde_json::{Value, json};
 
 use crate::WebState;
 use crate::api::{self, Answer, Caller};
-use crate::auth::{bad_form, csrf_ok, login_view, who};
+use crate::auth::{PageForm, csrf_ok, login_view, who};
 use crate::pages::{self, Flash, QrApprove, QrRequest, QrWait};
 
 /// The cookie of a waiting browser: `id.poll_secret.nonce.short_code`.
@@ -281,12 +279,8 @@ pub struct DecideForm {
 pub async fn decide(
     State(state): State<WebState>,
     caller: Caller,
-    form: Result<Form<DecideForm>, FormRejection>,
+    PageForm(form): PageForm<DecideForm>,
 ) -> Response {
-    let form = match form {
-        Ok(Form(form)) => form,
-        Err(rejection) => return bad_form(&rejection),
-    };
     let Some(who) = who(&state, &caller).await else {
         return must_log_in();
     };

@@ -1,7 +1,5 @@
 //! Forgot-password and reset pages (the reset link in the email opens `/account/reset-password`).
 
-use axum::Form;
-use axum::extract::rejection::FormRejection;
 use axum::extract::{Query, State};
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
@@ -10,7 +8,7 @@ use serde_json::json;
 
 use crate::WebState;
 use crate::api::{self, Caller};
-use crate::auth::{bad_form, login_view};
+use crate::auth::{PageForm, login_view};
 use crate::pages::{self, Flash};
 
 fn forgot_view(status: StatusCode, flash: Flash, identifier: String) -> Response {
@@ -47,12 +45,8 @@ pub struct ForgotForm {
 pub async fn forgot(
     State(state): State<WebState>,
     caller: Caller,
-    form: Result<Form<ForgotForm>, FormRejection>,
+    PageForm(form): PageForm<ForgotForm>,
 ) -> Response {
-    let form = match form {
-        Ok(Form(form)) => form,
-        Err(rejection) => return bad_form(&rejection),
-    };
     let body = json!({"identifier": form.identifier});
     let path = "/api/v1/password/forgot";
     let answer = api::call(&state.api, &caller, Method::POST, path, Some(body)).await;
@@ -96,12 +90,8 @@ pub struct ResetForm {
 pub async fn reset(
     State(state): State<WebState>,
     caller: Caller,
-    form: Result<Form<ResetForm>, FormRejection>,
+    PageForm(form): PageForm<ResetForm>,
 ) -> Response {
-    let form = match form {
-        Ok(Form(form)) => form,
-        Err(rejection) => return bad_form(&rejection),
-    };
     let mut body = json!({"token": form.token.trim(), "new_password": form.new_password});
     if let Some(object) = body.as_object_mut() {
         if !form.totp_code.trim().is_empty() {

@@ -1,8 +1,6 @@
 //! The security center: TOTP enrolment (QR code, confirmation, recovery codes shown once),
 //! sessions and devices with revoke buttons, and the login-activity table.
 
-use axum::Form;
-use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, State};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -10,7 +8,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::api::{self, Caller};
-use crate::auth::{CsrfForm, bad_form, csrf_ok, who};
+use crate::auth::{CsrfForm, PageForm, csrf_ok, who};
 use crate::pages::{self, ActivityRow, CodeFactor, EventRow, Flash, SessionRow, Setup};
 use crate::{WebState, csrf_token};
 
@@ -217,12 +215,8 @@ pub async fn reauthenticate(
 pub async fn totp_setup(
     State(state): State<WebState>,
     mut caller: Caller,
-    form: Result<Form<SetupForm>, FormRejection>,
+    PageForm(form): PageForm<SetupForm>,
 ) -> Response {
-    let form = match form {
-        Ok(Form(form)) => form,
-        Err(rejection) => return bad_form(&rejection),
-    };
     if !csrf_ok(&caller, &form.csrf) {
         return expired_form();
     }
@@ -281,12 +275,8 @@ pub struct ConfirmForm {
 pub async fn totp_confirm(
     State(state): State<WebState>,
     caller: Caller,
-    form: Result<Form<ConfirmForm>, FormRejection>,
+    PageForm(form): PageForm<ConfirmForm>,
 ) -> Response {
-    let form = match form {
-        Ok(Form(form)) => form,
-        Err(rejection) => return bad_form(&rejection),
-    };
     if !csrf_ok(&caller, &form.csrf) {
         return expired_form();
     }
@@ -312,14 +302,10 @@ pub async fn totp_confirm(
 async fn delete(
     state: &WebState,
     caller: &Caller,
-    form: Result<Form<CsrfForm>, FormRejection>,
+    form: CsrfForm,
     path: String,
     done: &str,
 ) -> Response {
-    let form = match form {
-        Ok(Form(form)) => form,
-        Err(rejection) => return bad_form(&rejection),
-    };
     if !csrf_ok(caller, &form.csrf) {
         return expired_form();
     }
@@ -337,7 +323,7 @@ pub async fn revoke_session(
     State(state): State<WebState>,
     caller: Caller,
     Path(id): Path<i64>,
-    form: Result<Form<CsrfForm>, FormRejection>,
+    PageForm(form): PageForm<CsrfForm>,
 ) -> Response {
     let path = format!("/api/v1/sessions/{id}");
     delete(&state, &caller, form, path, "The session was ended.").await
@@ -347,7 +333,7 @@ pub async fn forget_device(
     State(state): State<WebState>,
     caller: Caller,
     Path(id): Path<i64>,
-    form: Result<Form<CsrfForm>, FormRejection>,
+    PageForm(form): PageForm<CsrfForm>,
 ) -> Response {
     let path = format!("/api/v1/devices/{id}");
     delete(
@@ -386,12 +372,8 @@ pub async fn factor_action(
     State(state): State<WebState>,
     mut caller: Caller,
     Path((method, action)): Path<(String, String)>,
-    form: Result<Form<FactorForm>, FormRejection>,
+    PageForm(form): PageForm<FactorForm>,
 ) -> Response {
-    let form = match form {
-        Ok(Form(form)) => form,
-        Err(rejection) => return bad_form(&rejection),
-    };
     if !csrf_ok(&caller, &form.csrf) {
         return expired_form();
     }
@@ -456,12 +438,8 @@ pub struct RegenerateForm {
 pub async fn regenerate_recovery_codes(
     State(state): State<WebState>,
     mut caller: Caller,
-    form: Result<Form<RegenerateForm>, FormRejection>,
+    PageForm(form): PageForm<RegenerateForm>,
 ) -> Response {
-    let form = match form {
-        Ok(Form(form)) => form,
-        Err(rejection) => return bad_form(&rejection),
-    };
     if !csrf_ok(&caller, &form.csrf) {
         return expired_form();
     }
@@ -515,12 +493,8 @@ pub struct AgreementForm {
 pub async fn accept_agreement(
     State(state): State<WebState>,
     caller: Caller,
-    form: Result<Form<AgreementForm>, FormRejection>,
+    PageForm(form): PageForm<AgreementForm>,
 ) -> Response {
-    let form = match form {
-        Ok(Form(form)) => form,
-        Err(rejection) => return bad_form(&rejection),
-    };
     if !csrf_ok(&caller, &form.csrf) {
         return expired_form();
     }
