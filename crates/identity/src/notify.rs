@@ -189,7 +189,7 @@ pub enum SmtpTls {
 }
 
 /// SMTP server settings.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Deserialize)]
 pub struct SmtpConfig {
     pub host: String,
     pub port: Option<u16>,
@@ -212,7 +212,7 @@ impl std::fmt::Debug for SmtpConfig {
 }
 
 /// HTTP SMS gateway: `POST url` with JSON `{"to": "+…", "text": "…"}`.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Deserialize)]
 pub struct SmsGatewayConfig {
     pub url: String,
     pub bearer_token: Option<String>,

@@ -55,6 +55,14 @@ pub struct Config {
     /// The address people reach the site at, used in emailed links and QR codes; empty means
     /// `http://HTTP_ADDR`. An `https://` URL (behind a TLS proxy) also marks cookies `Secure`.
     pub public_url: String,
+    /// Sender of emails, e.g. `Bulwark <no-reply@exchange.example>`.
+    pub mail_from: String,
+    /// SMTP server for emails (`[smtp]` table: host, port, tls = "none" | "start-tls" |
+    /// "implicit", username, password, timeout_ms). None: emails go to `DATA/outbox/`.
+    pub smtp: Option<bulwark_identity::notify::SmtpConfig>,
+    /// HTTP SMS gateway (`[sms_gateway]` table: url, bearer_token, timeout_ms). None: texts go
+    /// to `DATA/outbox/`.
+    pub sms_gateway: Option<bulwark_identity::notify::SmsGatewayConfig>,
 }
 
 impl Default for Config {
@@ -75,6 +83,9 @@ impl Default for Config {
             kyc_l1_withdraw_usdt: DEFAULT_KYC_L1_WITHDRAW_USDT,
             kyc_l2_withdraw_usdt: DEFAULT_KYC_L2_WITHDRAW_USDT,
             public_url: String::new(),
+            mail_from: bulwark_api::v1::state::DEFAULT_MAIL_FROM.into(),
+            smtp: None,
+            sms_gateway: None,
         }
     }
 }
@@ -242,6 +253,16 @@ impl Config {
         Ok(())
     }
 
+    /// Where messages go: the configured SMTP server and SMS gateway, the outbox otherwise.
+    pub fn notifier(&self, outbox_dir: PathBuf) -> bulwark_identity::notify::NotifierConfig {
+        bulwark_identity::notify::NotifierConfig {
+            from: self.mail_from.clone(),
+            outbox_dir,
+            smtp: self.smtp.clone(),
+            sms_gateway: self.sms_gateway.clone(),
+        }
+    }
+
     /// The URL emailed links and QR codes point at.
     pub fn public_url(&self) -> String {
         let url = self.public_url.trim_end_matches('/');
@@ -405,6 +426,41 @@ mod tests {
             };
             assert!(Config::load(&args).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn smtp_and_sms_gateway_come_from_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bulwark.toml");
+        std::fs::write(
+            &path,
+            "mail_from = \"Ex <no-reply@exchange.example>\"\n\
+             [smtp]\nhost = \"mail.example\"\nport = 587\ntls = \"start-tls\"\n\
+             username = \"bulwark\"\npassword = \"s3cret\"\n\
+             [sms_gateway]\nurl = \"https://sms.example/send\"\n",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            config: Some(path),
+            ..ServeArgs::default()
+        };
+        let config = Config::load(&args).unwrap();
+        let notifier = config.notifier(dir.path().join("outbox"));
+        assert_eq!(notifier.from, "Ex <no-reply@exchange.example>");
+        let smtp = notifier.smtp.unwrap();
+        assert_eq!((smtp.host.as_str(), smtp.port), ("mail.example", Some(587)));
+        assert_eq!(smtp.tls, bulwark_identity::notify::SmtpTls::StartTls);
+        assert_eq!(
+            notifier.sms_gateway.unwrap().url,
+            "https://sms.example/send"
+        );
+        assert!(
+            !format!("{config:?}").contains("s3cret"),
+            "no secret in Debug"
+        );
+        // Without them everything goes to the outbox.
+        let plain = Config::default().notifier(dir.path().join("outbox"));
+        assert!(plain.smtp.is_none() && plain.sms_gateway.is_none());
     }
 
     #[test]

@@ -85,7 +85,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         store.clone(),
         Arc::clone(&master_key),
         &master_key_bytes,
-        data.root.join("outbox"),
+        config.notifier(data.root.join("outbox")),
         config.public_url(),
         std::env::var_os(TEST_CLOCK_ENV).map(std::path::PathBuf::from),
     )

@@ -17,6 +17,19 @@ use sha2::Sha256;
 
 use crate::crypto::MasterKey;
 
+/// The sender of messages when the operator names none.
+pub const DEFAULT_MAIL_FROM: &str = "Bulwark <no-reply@bulwark.invalid>";
+
+/// A notifier that writes every message to `outbox_dir`.
+pub fn outbox_only(outbox_dir: PathBuf) -> NotifierConfig {
+    NotifierConfig {
+        from: DEFAULT_MAIL_FROM.into(),
+        outbox_dir,
+        smtp: None,
+        sms_gateway: None,
+    }
+}
+
 /// The agreement version published on first start when none is current.
 pub const DEFAULT_AGREEMENT_VERSION: &str = "2025-01";
 /// Stripes of the per-user second-factor lock (users share a stripe by id modulo this).
@@ -59,13 +72,19 @@ impl Accounts {
         clock: Arc<dyn Clock>,
         public_url: String,
     ) -> Result<Accounts, NotifyError> {
-        let config = NotifierConfig {
-            from: "Bulwark <no-reply@bulwark.invalid>".into(),
-            outbox_dir,
-            smtp: None,
-            sms_gateway: None,
-        };
-        let notifier = Notifier::new(&config, Arc::clone(&clock))?;
+        let config = outbox_only(outbox_dir);
+        Accounts::with_notifier(master_key_bytes, &config, hash_pool, clock, public_url)
+    }
+
+    /// Services whose messages go where `notifier` says (SMTP, SMS gateway, else the outbox).
+    pub fn with_notifier(
+        master_key_bytes: &[u8],
+        notifier: &NotifierConfig,
+        hash_pool: HashPool,
+        clock: Arc<dyn Clock>,
+        public_url: String,
+    ) -> Result<Accounts, NotifyError> {
+        let notifier = Notifier::new(notifier, Arc::clone(&clock))?;
         Ok(Accounts {
             notifier,
             hash_pool,
@@ -189,14 +208,14 @@ pub enum SetupError {
 }
 
 impl V1State {
-    /// Production wiring: outbox notifier in `outbox_dir`, argon2 pool at policy strength
+    /// Production wiring: the configured notifier, argon2 pool at policy strength
     /// (warmed up), the wall clock, or the test-only offset clock when `test_clock_file` is
     /// given, and a current agreement version.
     pub async fn start(
         store: Store,
         master_key: Arc<MasterKey>,
         master_key_bytes: &[u8],
-        outbox_dir: PathBuf,
+        notifier: NotifierConfig,
         public_url: String,
         test_clock_file: Option<PathBuf>,
     ) -> Result<V1State, SetupError> {
@@ -217,7 +236,8 @@ impl V1State {
         );
         pool.warm_up().await?;
         ensure_agreement(&store, clock.now_ms()).await?;
-        let accounts = Accounts::new(master_key_bytes, outbox_dir, pool, clock, public_url)?;
+        let accounts =
+            Accounts::with_notifier(master_key_bytes, &notifier, pool, clock, public_url)?;
         Ok(V1State {
             store,
             master_key,
