@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 use crate::auth::{Caller, Scope, Signing, authenticate};
 use crate::envelope::{ApiError, ApiResult, ok};
 use crate::extract::{RawRequest, int_param, text_param};
-use crate::format::{MarketFormat, asset_code};
+use crate::format::MarketFormat;
 use crate::orders::{new_order, parse_client_order_id, parse_side, reject_error};
 use crate::state::AppState;
 
@@ -483,7 +483,6 @@ pub async fn trade_fee(State(state): State<AppState>, request: RawRequest) -> Ap
         rate(market.spec.maker_fee_ppm),
         rate(market.spec.taker_fee_ppm),
     );
-    let _ = asset_code(&catalog, market.spec.base);
     Ok(ok(
         json!({"symbol": symbol, "maker_fee_rate": maker, "taker_fee_rate": taker,
                  "buy_maker_fee_rate": maker, "sell_maker_fee_rate": maker,

@@ -309,6 +309,10 @@ pub async fn disable(
     let channel = Channel::parse(&method)?;
     let now_ms = state.accounts.now_ms();
     authed.require_recent_auth(now_ms)?;
+    // A factor that is not on is refused before a code is spent on it.
+    if !enrolled(&state, authed.user_id).await?.contains(&channel) {
+        return Err(not_enabled(channel));
+    }
     require_second_factor(
         &state,
         authed.user_id,
@@ -321,10 +325,7 @@ pub async fn disable(
         .disable_second_factor(authed.user_id, channel.as_str())
         .await?
     {
-        return Err(V1Error::bad_request(
-            "not_enabled",
-            format!("Login codes by {} are not on", channel.as_str()),
-        ));
+        return Err(not_enabled(channel));
     }
     let allowed_after_ms = after_change(&state, &authed, channel, false).await?;
     Ok(Json(json!({
@@ -332,6 +333,13 @@ pub async fn disable(
         "method": channel.as_str(),
         "withdrawals_allowed_after_ms": allowed_after_ms,
     })))
+}
+
+fn not_enabled(channel: Channel) -> V1Error {
+    V1Error::bad_request(
+        "not_enabled",
+        format!("Login codes by {} are not on", channel.as_str()),
+    )
 }
 
 /// Security event, 24 h withdrawal pause and an email for turning a factor on or off.

@@ -9,8 +9,8 @@ use bulwark_identity::codes;
 use bulwark_identity::notify::MessageKind;
 use bulwark_identity::password::HashParams;
 use bulwark_identity::totp;
-use bulwark_identity::withdraw_lock::{self, SecurityChange};
-use bulwark_store::{NewSecurityEvent, StoreError};
+use bulwark_identity::withdraw_lock::SecurityChange;
+use bulwark_store::StoreError;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -19,7 +19,7 @@ use super::error::{V1Error, V1Result};
 use super::login::{open_secret, totp_context, totp_failure};
 use super::recovery::{Change, apply_change, require_second_factor};
 use super::sessions::Authed;
-use super::signup::{account_recipient, busy_or_internal, notify};
+use super::signup::busy_or_internal;
 use super::state::V1State;
 
 /// Issuer shown in authenticator apps.
@@ -110,7 +110,7 @@ pub async fn confirm(
         return Err(already_enabled());
     }
     let codes = store_recovery_codes(&state, user_id, generated, now_ms).await?;
-    let allowed_after_ms = after_enabling(&state, &authed, now_ms).await?;
+    let allowed_after_ms = after_enabling(&state, &authed).await?;
     Ok(Json(json!({
         "status": "enabled",
         "recovery_codes": codes,
@@ -204,36 +204,17 @@ pub async fn regenerate_recovery_codes(
     })))
 }
 
-/// The consequences of turning a second factor on: security event, withdrawal lock, email.
-/// Returns when withdrawals are allowed again.
-async fn after_enabling(state: &V1State, authed: &Authed, now_ms: i64) -> V1Result<i64> {
-    let user_id = authed.user_id;
-    state
-        .store
-        .record_security_event(&NewSecurityEvent {
-            user_id,
-            at_ms: now_ms,
-            kind: "totp_enabled".into(),
-            ip: Some(authed.client.ip.to_string()),
-            detail: None,
-        })
-        .await?;
-    let until_ms = withdraw_lock::extend(None, SecurityChange::SecondFactorChanged, now_ms);
-    let allowed_after_ms = state.store.set_withdraw_lock(user_id, until_ms).await?;
-    if let Some(account) = state.store.get_account(user_id).await?
-        && let Some(to) = account_recipient(&account)
-    {
-        let body = "Two-factor authentication with an authenticator app was turned on for your Bulwark account.\r\nWithdrawals are paused for 24 hours. If this was not you, contact support at once.".to_string();
-        let subject = "2FA enabled on your account";
-        notify(
-            state,
-            user_id,
-            to,
-            MessageKind::SecondFactorEnabled,
-            subject,
-            body,
-        )
-        .await;
-    }
-    Ok(allowed_after_ms)
+const TOTP_ENABLED: Change = Change {
+    event: "totp_enabled",
+    lock: SecurityChange::SecondFactorChanged,
+    kind: MessageKind::SecondFactorEnabled,
+    subject: "2FA enabled on your account",
+    body: "Two-factor authentication with an authenticator app was turned on for your Bulwark account.\nWithdrawals are paused for 24 hours. If this was not you, contact support at once.",
+};
+
+/// The consequences of turning TOTP on: security event, withdrawal lock, email. Returns when
+/// withdrawals are allowed again.
+async fn after_enabling(state: &V1State, authed: &Authed) -> V1Result<i64> {
+    let ip = Some(authed.client.ip.to_string());
+    apply_change(state, authed.user_id, ip, &TOTP_ENABLED).await
 }
