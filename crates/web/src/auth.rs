@@ -14,6 +14,12 @@ use crate::{WebState, csrf_matches, csrf_token};
 
 /// The logged-in account for the header, if the browser has a live session.
 pub async fn who(state: &WebState, caller: &Caller) -> Option<Who> {
+    who_and_me(state, caller).await.map(|(who, _)| who)
+}
+
+/// The header's account and the `/api/v1/me` answer it came from, for pages that show more of
+/// the account (one API call instead of two).
+pub async fn who_and_me(state: &WebState, caller: &Caller) -> Option<(Who, Answer)> {
     let token = caller.session_token()?;
     let me = api::call(&state.api, caller, Method::GET, "/api/v1/me", None).await;
     if !me.is_ok() {
@@ -26,11 +32,12 @@ pub async fn who(state: &WebState, caller: &Caller) -> Option<Who> {
         .or_else(|| me.body.get("phone").and_then(Value::as_str))
         .unwrap_or("")
         .to_string();
-    Some(Who {
+    let who = Who {
         name,
         csrf: csrf_token(&token),
         staff: me.body.get("is_staff").and_then(Value::as_bool) == Some(true),
-    })
+    };
+    Some((who, me))
 }
 
 /// A form that could not be read (wrong content type, too large, not UTF-8).

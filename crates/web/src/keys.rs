@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 use bulwark_api::keys::IDLE_EXPIRY_MS;
 
 use crate::api::{self, Caller};
-use crate::auth::{CsrfForm, PageForm, csrf_ok, who};
+use crate::auth::{CsrfForm, PageForm, csrf_ok, who_and_me};
 use crate::pages::{self, Flash, Who};
 use crate::security::expired_form;
 use crate::{WebState, csrf_token};
@@ -164,10 +164,10 @@ async fn view(
     flash: Flash,
     extra: Extra,
 ) -> Response {
-    let (Some(who), Some(token)) = (who(state, caller).await, caller.session_token()) else {
+    let (Some((who, me)), Some(token)) = (who_and_me(state, caller).await, caller.session_token())
+    else {
         return pages::see_other("/login");
     };
-    let me = api::call(&state.api, caller, Method::GET, "/api/v1/me", None).await;
     let list = api::call(&state.api, caller, Method::GET, KEYS_PATH, None).await;
     let mut flash = flash;
     if !list.is_ok() && flash.error.is_empty() {

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::api::{self, Caller};
-use crate::auth::{CsrfForm, PageForm, csrf_ok, who};
+use crate::auth::{CsrfForm, PageForm, csrf_ok, who_and_me};
 use crate::pages::{self, ActivityRow, CodeFactor, EventRow, Flash, SessionRow, Setup};
 use crate::{WebState, csrf_token};
 
@@ -73,10 +73,10 @@ pub async fn view(
     flash: Flash,
     extra: Extra,
 ) -> Response {
-    let (Some(who), Some(token)) = (who(state, caller).await, caller.session_token()) else {
+    let (Some((who, me)), Some(token)) = (who_and_me(state, caller).await, caller.session_token())
+    else {
         return pages::see_other("/login");
     };
-    let me = get(state, caller, "/api/v1/me").await;
     if me.body.get("agreement_outdated").and_then(Value::as_bool) == Some(true) {
         let page = pages::Agreement {
             who: Some(who),
