@@ -210,3 +210,20 @@ pub async fn fetch(api: &Router, caller: &Caller, path: &str) -> axum::response:
     let Ok(response) = api.clone().oneshot(request).await;
     response
 }
+
+/// Confirms the password through `/api/v1/reauth` and switches `caller` to the fresh session
+/// token for the rest of this page request. Returns the cookies to pass on, or the API's answer
+/// when the password was refused (each page renders that its own way).
+pub async fn reauth(
+    api: &Router,
+    caller: &mut Caller,
+    password: &str,
+) -> Result<Vec<HeaderValue>, Answer> {
+    let body = serde_json::json!({"password": password});
+    let answer = call(api, caller, Method::POST, "/api/v1/reauth", Some(body)).await;
+    if !answer.is_ok() {
+        return Err(answer);
+    }
+    caller.use_session(&answer.text("/session_token"));
+    Ok(answer.cookies)
+}

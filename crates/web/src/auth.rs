@@ -280,17 +280,7 @@ pub async fn login(
     }
     match answer.text("/step").as_str() {
         "second_factor_required" => {
-            let methods = answer
-                .body
-                .get("methods")
-                .and_then(Value::as_array)
-                .map(|list| {
-                    list.iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_string)
-                        .collect()
-                })
-                .unwrap_or_default();
+            let methods = crate::json::strings(&answer.body, "methods");
             second_factor_view(
                 StatusCode::OK,
                 Flash::default(),

@@ -15,6 +15,7 @@ use bulwark_api::keys::IDLE_EXPIRY_MS;
 
 use crate::api::{self, Caller};
 use crate::auth::{CsrfForm, PageForm, csrf_ok, who_and_me};
+use crate::json::{strings, text};
 use crate::pages::{self, Flash, Who};
 use crate::security::expired_form;
 use crate::{WebState, csrf_token};
@@ -69,27 +70,6 @@ pub struct KeysPage {
     pub draft: Draft,
     /// The key whose edit form the error belongs to (0: the create form or none).
     pub error_key: i64,
-}
-
-fn text(value: &Value, key: &str) -> String {
-    value
-        .get(key)
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string()
-}
-
-fn strings(value: &Value, key: &str) -> Vec<String> {
-    value
-        .get(key)
-        .and_then(Value::as_array)
-        .map(|list| {
-            list.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// The status line of a key from the list answer.
@@ -232,21 +212,13 @@ async fn reauth(
     if password.is_empty() {
         return Ok(Vec::new());
     }
-    let body = json!({"password": password});
-    let answer = api::call(
-        &state.api,
-        caller,
-        Method::POST,
-        "/api/v1/reauth",
-        Some(body),
-    )
-    .await;
-    if !answer.is_ok() {
-        let flash = Flash::error(answer.error_message());
-        return Err(view(state, caller, answer.status, flash, on_error()).await);
+    match api::reauth(&state.api, caller, password).await {
+        Ok(cookies) => Ok(cookies),
+        Err(refused) => {
+            let flash = Flash::error(refused.error_message());
+            Err(view(state, caller, refused.status, flash, on_error()).await)
+        }
     }
-    caller.use_session(&answer.text("/session_token"));
-    Ok(answer.cookies)
 }
 
 /// The message for an API error, with a hint when the password is needed.

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use crate::api::{self, Caller};
 use crate::auth::{CsrfForm, PageForm, csrf_ok, who_and_me};
+use crate::json::{rows, strings, text, time};
 use crate::pages::{self, ActivityRow, CodeFactor, EventRow, Flash, SessionRow, Setup};
 use crate::{WebState, csrf_token};
 
@@ -22,33 +23,8 @@ pub struct Extra {
     code_sent: Option<String>,
 }
 
-fn text(value: &Value, key: &str) -> String {
-    value
-        .get(key)
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string()
-}
-
-fn time(value: &Value, key: &str) -> String {
-    value
-        .get(key)
-        .and_then(Value::as_i64)
-        .map(pages::utc_time)
-        .unwrap_or_default()
-}
-
-fn rows(answer: &api::Answer, key: &str) -> Vec<Value> {
-    answer
-        .body
-        .get(key)
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default()
-}
-
 fn session_rows(answer: &api::Answer, key: &str, created_key: &str) -> Vec<SessionRow> {
-    rows(answer, key)
+    rows(&answer.body, key)
         .iter()
         .map(|row| SessionRow {
             id: row.get("id").and_then(Value::as_i64).unwrap_or_default(),
@@ -91,7 +67,7 @@ pub async fn view(
     let sessions = get(state, caller, "/api/v1/sessions").await;
     let devices = get(state, caller, "/api/v1/devices").await;
     let activity = get(state, caller, "/api/v1/activity").await;
-    let logins = rows(&activity, "logins")
+    let logins = rows(&activity.body, "logins")
         .iter()
         .map(|row| ActivityRow {
             at: time(row, "at_ms"),
@@ -102,7 +78,7 @@ pub async fn view(
             user_agent: text(row, "user_agent"),
         })
         .collect();
-    let events = rows(&activity, "security_events")
+    let events = rows(&activity.body, "security_events")
         .iter()
         .map(|row| EventRow {
             at: time(row, "at_ms"),
@@ -200,15 +176,13 @@ pub async fn reauthenticate(
     wrong_password: Option<&str>,
     extra: Extra,
 ) -> Result<Vec<axum::http::HeaderValue>, Response> {
-    let body = json!({"password": password});
-    let path = "/api/v1/reauth";
-    let reauth = api::call(&state.api, caller, Method::POST, path, Some(body)).await;
-    if !reauth.is_ok() {
-        let message = wrong_password.map_or_else(|| reauth.error_message(), str::to_owned);
-        return Err(view(state, caller, reauth.status, Flash::error(message), extra).await);
+    match api::reauth(&state.api, caller, password).await {
+        Ok(cookies) => Ok(cookies),
+        Err(refused) => {
+            let message = wrong_password.map_or_else(|| refused.error_message(), str::to_owned);
+            Err(view(state, caller, refused.status, Flash::error(message), extra).await)
+        }
     }
-    caller.use_session(&reauth.text("/session_token"));
-    Ok(reauth.cookies)
 }
 
 /// Starts TOTP enrolment; asks for the password first when the last one is over 10 minutes old.
@@ -290,7 +264,7 @@ pub async fn totp_confirm(
         ));
         return view(&state, &caller, answer.status, flash, Extra::default()).await;
     }
-    let recovery_codes = string_list(&answer.body, "recovery_codes");
+    let recovery_codes = strings(&answer.body, "recovery_codes");
     let extra = Extra {
         recovery_codes,
         ..Extra::default()
@@ -453,7 +427,7 @@ pub async fn regenerate_recovery_codes(
     let answer = api::call(&state.api, &caller, Method::POST, path, Some(body)).await;
     let response = if answer.is_ok() {
         let extra = Extra {
-            recovery_codes: string_list(&answer.body, "recovery_codes"),
+            recovery_codes: strings(&answer.body, "recovery_codes"),
             ..Extra::default()
         };
         let flash = Flash::notice("New recovery codes are ready; the old ones no longer work.");
@@ -463,20 +437,6 @@ pub async fn regenerate_recovery_codes(
         view(&state, &caller, answer.status, flash, Extra::default()).await
     };
     pages::with_cookies(response, &cookies)
-}
-
-/// A list of strings from an API answer.
-fn string_list(body: &Value, key: &str) -> Vec<String> {
-    body.get(key)
-        .and_then(Value::as_array)
-        .map(|items| {
-            items
-                .iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 #[derive(Deserialize)]
