@@ -106,24 +106,16 @@ impl std::fmt::Display for Latency {
     }
 }
 
+/// The bench crate's nearest-rank percentiles, in microseconds.
 fn percentiles(samples: &mut [u64]) -> Latency {
-    samples.sort_unstable();
-    let at = |per_million: usize| {
-        if samples.is_empty() {
-            return 0;
-        }
-        let rank = (samples.len() * per_million).div_ceil(1_000_000).max(1) - 1;
-        samples
-            .get(rank.min(samples.len() - 1))
-            .copied()
-            .unwrap_or(0)
-    };
+    let p = bulwark_bench::stats::Percentiles::from_samples(samples);
+    let us = |ns: u64| ns as f64 / 1e3;
     Latency {
         count: samples.len(),
-        p50_us: at(500_000) as f64 / 1e3,
-        p99_us: at(990_000) as f64 / 1e3,
-        p99_9_us: at(999_000) as f64 / 1e3,
-        max_us: samples.last().copied().unwrap_or(0) as f64 / 1e3,
+        p50_us: us(p.p50_ns),
+        p99_us: us(p.p99_ns),
+        p99_9_us: us(p.p99_9_ns),
+        max_us: us(p.max_ns),
     }
 }
 
