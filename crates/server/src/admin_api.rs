@@ -22,8 +22,6 @@ use subtle::ConstantTimeEq;
 
 use crate::genesis::command_id_for;
 
-/// Longest email address accepted (RFC 5321 path limit).
-pub const EMAIL_BYTES_MAX: usize = 254;
 /// Longest deposit reference accepted.
 pub const DEPOSIT_REF_BYTES_MAX: usize = 128;
 /// Longest API-key memo accepted (the one rule in `bulwark_api::keys`).
@@ -168,25 +166,11 @@ fn kyc_level(name: &str) -> Result<i64, AdminError> {
         .map_err(|error| AdminError::bad("invalid_kyc_tier", error.to_string()))
 }
 
+/// The one email rule of the project (the same as sign-up), answered as an admin error.
 fn normalise_email(email: &str) -> Result<String, AdminError> {
-    let email = email.trim().to_lowercase();
-    let valid = email.len() <= EMAIL_BYTES_MAX
-        && email.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-        })
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
-        && email.matches('@').count() == 1;
-    if valid {
-        Ok(email)
-    } else {
-        Err(AdminError::bad(
-            "invalid_email",
-            "email must look like name@example.com (at most 254 bytes)",
-        ))
-    }
+    bulwark_identity::account::Email::parse(email)
+        .map(|email| email.as_str().to_string())
+        .map_err(|error| AdminError::bad("invalid_email", error.to_string()))
 }
 
 async fn create_user(State(state): State<AdminState>, Json(body): Json<NewUser>) -> AdminResult {
