@@ -91,6 +91,13 @@ fn field_units(map: &Map<String, Value>, field: &str, scale: u32) -> Result<Opti
     }
 }
 
+/// The market a `symbol` parameter names, or BitMart's 50001.
+pub fn market_of<'a>(catalog: &'a Catalog, symbol: &str) -> Result<&'a MarketInfo, ApiError> {
+    catalog
+        .market(symbol)
+        .ok_or_else(|| ApiError::bad(50001, format!("Symbol not found: {symbol}")))
+}
+
 /// Builds the `PlaceOrder` command of a `submit_order` body.
 pub fn new_order(
     catalog: &Catalog,
@@ -99,10 +106,7 @@ pub fn new_order(
 ) -> Result<(MarketInfo, Command), ApiError> {
     let symbol = text_param(map, "symbol")
         .ok_or_else(|| ApiError::bad(50001, "Parameter symbol is required"))?;
-    let market = catalog
-        .market(&symbol)
-        .cloned()
-        .ok_or_else(|| ApiError::bad(50001, format!("Symbol not found: {symbol}")))?;
+    let market = market_of(catalog, &symbol)?.clone();
     let side = parse_side(map)?;
     let kind = parse_kind(map)?;
     let spec = &market.spec;

@@ -14,7 +14,7 @@ use crate::auth::{Caller, Scope, Signing, authenticate};
 use crate::envelope::{ApiError, ApiResult, ok};
 use crate::extract::{RawRequest, int_param, text_param};
 use crate::format::MarketFormat;
-use crate::orders::{new_order, parse_client_order_id, parse_side, reject_error};
+use crate::orders::{market_of, new_order, parse_client_order_id, parse_side, reject_error};
 use crate::state::AppState;
 
 /// Most orders or trades one query returns (BitMart: 200).
@@ -129,9 +129,7 @@ pub async fn cancel_order(State(state): State<AppState>, request: RawRequest) ->
     let body = request.json_object()?;
     let catalog = state.sequencer.catalog();
     if let Some(symbol) = text_param(&body, "symbol") {
-        catalog
-            .market(&symbol)
-            .ok_or_else(|| ApiError::bad(50001, format!("Symbol not found: {symbol}")))?;
+        market_of(&catalog, &symbol)?;
     }
     let target = order_target(&body)?;
     let user = user_of(&caller)?;
@@ -182,12 +180,7 @@ pub async fn cancel_all(State(state): State<AppState>, request: RawRequest) -> A
     let body = request.json_object()?;
     let catalog = state.sequencer.catalog();
     let market = match text_param(&body, "symbol") {
-        Some(symbol) => Some(
-            catalog
-                .market(&symbol)
-                .ok_or_else(|| ApiError::bad(50001, format!("Symbol not found: {symbol}")))?
-                .id,
-        ),
+        Some(symbol) => Some(market_of(&catalog, &symbol)?.id),
         None => None,
     };
     let side = if body.contains_key("side") {
@@ -309,9 +302,7 @@ struct ListFilter {
 fn list_filter(catalog: &Catalog, body: &Map<String, Value>) -> Result<ListFilter, ApiError> {
     let symbol = text_param(body, "symbol");
     if let Some(symbol) = &symbol {
-        catalog
-            .market(symbol)
-            .ok_or_else(|| ApiError::bad(50001, format!("Symbol not found: {symbol}")))?;
+        market_of(&catalog, symbol)?;
     }
     let limit = int_param(body, "limit")?.unwrap_or(QUERY_ROWS_MAX);
     if !(1..=QUERY_ROWS_MAX).contains(&limit) {
@@ -475,9 +466,7 @@ pub async fn trade_fee(State(state): State<AppState>, request: RawRequest) -> Ap
     let catalog = state.sequencer.catalog();
     let symbol = text_param(&request.query_map(), "symbol")
         .ok_or_else(|| ApiError::bad(50001, "Parameter symbol is required"))?;
-    let market = catalog
-        .market(&symbol)
-        .ok_or_else(|| ApiError::bad(50001, format!("Symbol not found: {symbol}")))?;
+    let market = market_of(&catalog, &symbol)?;
     let rate = |ppm: u32| bulwark_types::format_units(i64::from(ppm), 6);
     let (maker, taker) = (
         rate(market.spec.maker_fee_ppm),
