@@ -302,7 +302,7 @@ struct ListFilter {
 fn list_filter(catalog: &Catalog, body: &Map<String, Value>) -> Result<ListFilter, ApiError> {
     let symbol = text_param(body, "symbol");
     if let Some(symbol) = &symbol {
-        market_of(&catalog, symbol)?;
+        market_of(catalog, symbol)?;
     }
     let limit = int_param(body, "limit")?.unwrap_or(QUERY_ROWS_MAX);
     if !(1..=QUERY_ROWS_MAX).contains(&limit) {
