@@ -4,7 +4,7 @@
 //! links confirm nothing).
 
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -28,11 +28,8 @@ fn cookie(token: &str) -> String {
     format!("{CONFIRM_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}; Secure")
 }
 
-fn with_cookie(mut response: Response, token: &str) -> Response {
-    if let Ok(value) = HeaderValue::from_str(&cookie(token)) {
-        response.headers_mut().append(header::SET_COOKIE, value);
-    }
-    response
+fn with_cookie(response: Response, token: &str) -> Response {
+    pages::append_cookie(response, &cookie(token))
 }
 
 fn wait_view(status: StatusCode, flash: Flash, reason: &str) -> Response {

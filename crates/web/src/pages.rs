@@ -312,6 +312,14 @@ pub fn with_cookies(mut response: Response, cookies: &[HeaderValue]) -> Response
     response
 }
 
+/// Adds one `Set-Cookie` (a cookie the page itself sets, as `name=value; attributes`).
+pub fn append_cookie(mut response: Response, cookie: &str) -> Response {
+    if let Ok(value) = HeaderValue::from_str(cookie) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}
+
 /// "YYYY-MM-DD HH:MM" in UTC for a millisecond timestamp.
 pub fn utc_time(at_ms: i64) -> String {
     bulwark_identity::clock::utc_minute(at_ms)

@@ -7,7 +7,7 @@
 //! replaced by a new one on the next load.
 
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::Response;
 use bulwark_identity::{qr_login, totp};
 use serde::Deserialize;
@@ -67,13 +67,6 @@ fn clear_cookie() -> String {
     format!("{QR_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0; Secure")
 }
 
-fn set_cookie(mut response: Response, cookie: &str) -> Response {
-    if let Ok(value) = HeaderValue::from_str(cookie) {
-        response.headers_mut().append(header::SET_COOKIE, value);
-    }
-    response
-}
-
 fn wait_view(state: &WebState, waiting: &Waiting) -> Response {
     let approve_url = qr_login::approve_url(&state.v1.accounts.public_url, &waiting.nonce);
     let qr_svg = match totp::qr_svg(&approve_url) {
@@ -93,7 +86,7 @@ fn wait_view(state: &WebState, waiting: &Waiting) -> Response {
         approve_url,
         short_code: waiting.short_code.clone(),
     };
-    set_cookie(pages::render(StatusCode::OK, &page), &waiting.cookie())
+    pages::append_cookie(pages::render(StatusCode::OK, &page), &waiting.cookie())
 }
 
 fn denied_view() -> Response {
@@ -107,7 +100,7 @@ fn denied_view() -> Response {
         approve_url: String::new(),
         short_code: String::new(),
     };
-    set_cookie(pages::render(StatusCode::OK, &page), &clear_cookie())
+    pages::append_cookie(pages::render(StatusCode::OK, &page), &clear_cookie())
 }
 
 async fn start(state: &WebState, caller: &Caller) -> Response {
@@ -151,12 +144,12 @@ pub async fn wait_page(
     .await;
     if answer.is_ok() && answer.text("/step") == "done" {
         let response = pages::with_cookies(pages::see_other("/security"), &answer.cookies);
-        return set_cookie(response, &clear_cookie());
+        return pages::append_cookie(response, &clear_cookie());
     }
     if answer.error_code() == "account_frozen" {
         let flash = Flash::error(answer.error_message());
         let response = login_view(answer.status, flash, String::new(), None);
-        return set_cookie(response, &clear_cookie());
+        return pages::append_cookie(response, &clear_cookie());
     }
     match answer.text("/state").as_str() {
         "pending" => wait_view(&state, &waiting),
