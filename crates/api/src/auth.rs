@@ -66,7 +66,7 @@ pub async fn authenticate(
         .map_err(ApiError::internal)?
         .filter(|row| row.revoked == 0)
         .ok_or_else(|| ApiError::auth(30002, "Header X-BM-KEY not found"))?;
-    let now_ms = crate::now_ms();
+    let now_ms = state.clock.now_ms();
     if crate::keys::idle_expired(&row, now_ms) {
         return Err(ApiError::auth(
             30002,
@@ -107,7 +107,9 @@ pub async fn authenticate(
             "Header X-BM-TIMESTAMP must be milliseconds since the epoch",
         )
     })?;
-    if (now_ms - timestamp_ms).abs() > TIMESTAMP_WINDOW_MS {
+    // The signature window compares with the wall clock the client signed by, not the server's
+    // (possibly injected) clock.
+    if (crate::now_ms() - timestamp_ms).abs() > TIMESTAMP_WINDOW_MS {
         return Err(ApiError::auth(
             30007,
             "Header X-BM-TIMESTAMP is more than 60 seconds away from server time",

@@ -22,6 +22,9 @@ pub struct AppState {
     pub projected: tokio::sync::watch::Receiver<u64>,
     /// Region, GeoIP and KYC-tier rules (trading needs L1 and an unrestricted region).
     pub access: Arc<Access>,
+    /// The server's clock (the one the account API reads), for expiries such as the API keys'
+    /// 90-day idle limit, so they can be tested with an injected clock like the others.
+    pub clock: Arc<dyn bulwark_identity::clock::Clock>,
 }
 
 impl AppState {

@@ -210,6 +210,8 @@ async fn change_password_keeps_only_this_session() {
         )
         .await;
     assert_eq!(refused["error"]["code"], "invalid_credentials");
+    // A wrong current password counts like a wrong login: the next try waits a second.
+    h.clock.advance(1_000);
     let (status, changed) = h
         .send(
             Method::POST,

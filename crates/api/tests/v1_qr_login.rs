@@ -252,10 +252,10 @@ async fn a_qr_session_inherits_the_approvers_clock_and_needs_it_alive() {
     let (_, me) = h
         .send(Method::GET, "/api/v1/me", None, Some(&approver))
         .await;
-    let approver_expiry = me["session"]["expires_at_ms"].clone();
+    assert!(me["session"]["expires_at_ms"].as_i64().is_some());
 
     // Eleven minutes later the approver's password is no longer "recent"; neither is the new
-    // session's, and it ends when the approver's would.
+    // session's. The answer reports the new session's own expiry (idle deadline from now).
     h.clock.advance(11 * 60_000);
     let qr = h.start_qr().await;
     let (status, _) = h
@@ -267,9 +267,14 @@ async fn a_qr_session_inherits_the_approvers_clock_and_needs_it_alive() {
         .await;
     assert_eq!(status, StatusCode::OK);
     let (_, done) = h.poll(&qr).await;
-    assert_eq!(done["expires_at_ms"], approver_expiry, "{done}");
+    assert_eq!(
+        done["expires_at_ms"],
+        json!(h.clock_now() + 30 * 60_000),
+        "{done}"
+    );
     let session = done["session_token"].as_str().unwrap();
     let (_, me) = h.send(Method::GET, "/api/v1/me", None, Some(session)).await;
+    assert_eq!(me["session"]["expires_at_ms"], done["expires_at_ms"], "{me}");
     assert_eq!(me["session"]["reauth_valid"], false, "{me}");
     let (status, body) = h
         .send(Method::POST, "/api/v1/2fa/totp/setup", None, Some(session))
@@ -290,4 +295,36 @@ async fn a_qr_session_inherits_the_approvers_clock_and_needs_it_alive() {
     let (status, gone) = h.poll(&qr).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{gone}");
     assert_eq!(gone["error"]["code"], "qr_approver_gone");
+}
+
+/// An approval from an 11-hour-old session: the answer's expiry is the new session's (the
+/// approver's 12-hour end, which is later than now), never a time in the past.
+#[tokio::test]
+async fn a_qr_approval_from_an_old_session_reports_the_new_sessions_expiry() {
+    let h = harness().await;
+    h.verified("old@example.com").await;
+    let approver = h.session("old@example.com").await;
+    let started = h.clock_now();
+    // Keep the approver alive (idle limit 30 min) for 11 h 50 min.
+    for _ in 0..(11 * 6 + 5) {
+        h.clock.advance(10 * 60_000);
+        let (status, _) = h.send(Method::GET, "/api/v1/me", None, Some(&approver)).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let qr = h.start_qr().await;
+    let (status, _) = h
+        .authed_post(
+            "/api/v1/login/qr/decide",
+            json!({"nonce": qr["nonce"], "decision": "approve"}),
+            &approver,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, done) = h.poll(&qr).await;
+    let expires = done["expires_at_ms"].as_i64().unwrap();
+    assert!(expires > h.clock_now(), "{done}");
+    assert_eq!(expires, started + 12 * 3_600_000, "the approver's absolute end");
+    let session = done["session_token"].as_str().unwrap();
+    let (_, me) = h.send(Method::GET, "/api/v1/me", None, Some(session)).await;
+    assert_eq!(me["session"]["expires_at_ms"], json!(expires), "{me}");
 }

@@ -204,6 +204,44 @@ pub fn apply_second_factor_policy(counted: &LockoutState, now_ms: i64) -> (Locko
     (next, Effect::Delayed { until_ms })
 }
 
+/// Which schedule a kind of secret follows. Passwords (login, re-authentication, password
+/// change) follow the password schedule; short codes (TOTP, recovery, emailed and texted codes)
+/// the tighter second-factor one, since their space is far smaller than a password's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Schedule {
+    Password,
+    SecondFactor,
+}
+
+/// The answer to "may this attempt be checked?" under reserve-first counting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reservation {
+    /// Check it. `reserved` already counts this attempt as a failure (store it before checking);
+    /// `effect` is what that failure did, to act on if the check fails.
+    Granted {
+        reserved: LockoutState,
+        effect: Effect,
+    },
+    /// Do not check: the key is waiting, locked or reset-only. Nothing is counted.
+    Refused(Decision),
+}
+
+/// Decides and counts in one step: an attempt that may be checked is counted as a failure
+/// before the secret is compared, and a success afterwards clears the counter. Stored with a
+/// compare-and-swap, this makes N parallel guesses cost exactly N attempts: none of them can be
+/// checked on a state that does not yet include the others.
+pub fn reserve(state: &LockoutState, now_ms: i64, schedule: Schedule) -> Reservation {
+    let decision = check(state, now_ms);
+    if decision != Decision::Allowed {
+        return Reservation::Refused(decision);
+    }
+    let (reserved, effect) = match schedule {
+        Schedule::Password => on_failure(state, now_ms),
+        Schedule::SecondFactor => on_second_factor_failure(state, now_ms),
+    };
+    Reservation::Granted { reserved, effect }
+}
+
 /// A successful authentication clears the counter. A pending reset requirement survives: only
 /// [`cleared`] (after a reset with the second factor, or a staff unlock) lifts it.
 pub fn on_success(state: &LockoutState) -> LockoutState {
@@ -252,6 +290,53 @@ mod tests {
             effects.push(effect);
         }
         (state, now, effects)
+    }
+
+    #[test]
+    fn reserve_counts_before_checking_and_refuses_while_blocked() {
+        let fresh = LockoutState::default();
+        let Reservation::Granted { reserved, effect } = reserve(&fresh, T0, Schedule::Password)
+        else {
+            panic!("a fresh key is granted");
+        };
+        assert_eq!(reserved.failures, 1);
+        assert!(matches!(effect, Effect::Delayed { .. }));
+        // A second attempt in the same instant sees the first one counted.
+        assert_eq!(
+            reserve(&reserved, T0, Schedule::Password),
+            Reservation::Refused(Decision::Wait {
+                until_ms: T0 + SECOND_MS
+            })
+        );
+        let (locked, _, _) = fail_n(LOCK_EVERY_FAILURES, T0);
+        assert!(matches!(
+            reserve(&locked, T0, Schedule::Password),
+            Reservation::Refused(Decision::Locked { .. })
+        ));
+        let Reservation::Granted { reserved, .. } = reserve(&fresh, T0, Schedule::SecondFactor)
+        else {
+            panic!("granted");
+        };
+        assert_eq!(reserved.failures, 1);
+    }
+
+    proptest! {
+        /// Reserving is exactly counting a failure when allowed, and nothing otherwise.
+        #[test]
+        fn reserve_matches_on_failure(failures in 0_u32..120, gap in 0_i64..3_600_000, sf in any::<bool>()) {
+            let (state, now, _) = fail_n(failures, T0);
+            let now = now + gap;
+            let schedule = if sf { Schedule::SecondFactor } else { Schedule::Password };
+            match reserve(&state, now, schedule) {
+                Reservation::Granted { reserved, effect } => {
+                    prop_assert_eq!(check(&state, now), Decision::Allowed);
+                    let expected = if sf { on_second_factor_failure(&state, now) } else { on_failure(&state, now) };
+                    prop_assert_eq!((reserved, effect), expected);
+                    prop_assert_eq!(reserved.failures, state.failures + 1);
+                }
+                Reservation::Refused(decision) => prop_assert_eq!(decision, check(&state, now)),
+            }
+        }
     }
 
     #[test]

@@ -99,6 +99,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         master_key,
         projected: projected_rx,
         access,
+        clock: Arc::clone(&v1.accounts.clock),
     };
     apply_genesis(&app).await?;
     let limit = bulwark_api::rate_limit::IpRateLimit::new(

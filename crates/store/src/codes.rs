@@ -87,24 +87,29 @@ impl Store {
             .bind(code.created_ms)
             .execute(&mut *transaction)
             .await?;
-        let id = sqlx::query_scalar(
-            "INSERT INTO one_time_codes (user_id, channel, destination, purpose, code_hash, \
-             created_ms, expires_ms, attempts, max_attempts, last_sent_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $6) RETURNING id",
-        )
-        .bind(code.user_id)
-        .bind(code.channel.as_str())
-        .bind(code.destination.as_str())
-        .bind(code.purpose.as_str())
-        .bind(code.code_hash.as_slice())
-        .bind(code.created_ms)
-        .bind(code.expires_ms)
-        .bind(code.max_attempts)
-        .fetch_one(&mut *transaction)
-        .await
-        .map_err(|error| classify_keys(error, &[], "user", "max_attempts must be positive"))?;
+        let id = insert_code(&mut *transaction, code).await?;
         transaction.commit().await?;
         Ok(id)
+    }
+
+    /// Inserts a code without voiding the owner's other codes of its purpose: for codes that
+    /// each belong to one of several live requests (sign-up attempts), where a new request must
+    /// not kill another's code.
+    pub async fn issue_code_keeping_others(&self, code: &NewCode) -> StoreResult<i64> {
+        insert_code(&self.pool, code).await
+    }
+
+    /// The live code with this id, if it is still live at `now_ms`.
+    pub async fn find_live_code_by_id(&self, id: i64, now_ms: i64) -> StoreResult<Option<CodeRow>> {
+        let row = sqlx::query_as(select_codes!(
+            "WHERE id = $1 AND consumed_ms IS NULL AND voided_ms IS NULL AND expires_ms > $2 \
+             AND attempts < max_attempts"
+        ))
+            .bind(id)
+            .bind(now_ms)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row)
     }
 
     /// The user's live code for `purpose` at `now_ms`, if any.
@@ -189,4 +194,27 @@ impl Store {
         .await?;
         Ok(result.rows_affected() == 1)
     }
+}
+
+/// The one insert statement for codes (with or without voiding the earlier ones).
+async fn insert_code<'e, E>(executor: E, code: &NewCode) -> StoreResult<i64>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    sqlx::query_scalar(
+        "INSERT INTO one_time_codes (user_id, channel, destination, purpose, code_hash, \
+         created_ms, expires_ms, attempts, max_attempts, last_sent_ms) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $6) RETURNING id",
+    )
+    .bind(code.user_id)
+    .bind(code.channel.as_str())
+    .bind(code.destination.as_str())
+    .bind(code.purpose.as_str())
+    .bind(code.code_hash.as_slice())
+    .bind(code.created_ms)
+    .bind(code.expires_ms)
+    .bind(code.max_attempts)
+    .fetch_one(executor)
+    .await
+    .map_err(|error| classify_keys(error, &[], "user", "max_attempts must be positive"))
 }

@@ -149,21 +149,28 @@ pub async fn signup(
         StatusCode::OK,
         Flash::notice(answer.text("/message")),
         form.identifier,
+        answer.text("/signup_token"),
     )
 }
 
-fn verify_view(status: StatusCode, flash: Flash, identifier: String) -> Response {
+fn verify_view(
+    status: StatusCode,
+    flash: Flash,
+    identifier: String,
+    signup_token: String,
+) -> Response {
     let page = pages::Verify {
         who: None,
         notice: flash.notice,
         error: flash.error,
         identifier,
+        signup_token,
     };
     pages::render(status, &page)
 }
 
 pub async fn verify_page() -> Response {
-    verify_view(StatusCode::OK, Flash::default(), String::new())
+    verify_view(StatusCode::OK, Flash::default(), String::new(), String::new())
 }
 
 #[derive(Deserialize)]
@@ -172,6 +179,10 @@ pub struct VerifyForm {
     identifier: String,
     #[serde(default)]
     code: String,
+    #[serde(default)]
+    signup_token: String,
+    #[serde(default)]
+    password: String,
 }
 
 pub async fn verify(
@@ -179,7 +190,14 @@ pub async fn verify(
     caller: Caller,
     PageForm(form): PageForm<VerifyForm>,
 ) -> Response {
-    let body = json!({"identifier": form.identifier, "code": form.code.trim()});
+    let mut body = json!({"identifier": form.identifier, "code": form.code.trim()});
+    if let Some(object) = body.as_object_mut() {
+        if form.signup_token.is_empty() {
+            object.insert("password".into(), json!(form.password));
+        } else {
+            object.insert("signup_token".into(), json!(form.signup_token));
+        }
+    }
     let answer = api::call(
         &state.api,
         &caller,
@@ -193,6 +211,7 @@ pub async fn verify(
             answer.status,
             Flash::error(answer.error_message()),
             form.identifier,
+            form.signup_token,
         );
     }
     let flash = Flash::notice("Your address is verified. Log in to continue.");
@@ -293,6 +312,7 @@ pub async fn login(
             StatusCode::OK,
             Flash::notice("Verify your address first: we sent a new code if the last one expired."),
             form.identifier,
+            String::new(),
         ),
         "confirmation_required" => crate::confirm::hold(&answer),
         _ => pages::with_cookies(pages::see_other("/security"), &answer.cookies),

@@ -61,6 +61,9 @@ pub struct Verify {
     pub notice: String,
     pub error: String,
     pub identifier: String,
+    /// The token of the sign-up this browser just made; without it the page asks for the
+    /// password chosen at sign-up (the code then completes only that sign-up).
+    pub signup_token: String,
 }
 
 /// A proof-of-work challenge the API asked for.
@@ -345,9 +348,11 @@ mod tests {
             notice: String::new(),
             error: "<script>".into(),
             identifier: "\"><b>".into(),
+            signup_token: "\"><i>".into(),
         };
         let html = page.render().unwrap();
         assert!(!html.contains("<script>"));
         assert!(!html.contains("\"><b>"));
+        assert!(!html.contains("\"><i>"));
     }
 }

@@ -150,7 +150,19 @@ async fn signup_verify_login_logout_through_forms() {
     let page = h.send(Method::POST, "/signup", &signup, &[]).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.html.contains("Verify your address"));
-    let verify = form(&[("identifier", "pat@example.com"), ("code", &h.code())]);
+    // The page carries this sign-up's token, so the code completes this sign-up only.
+    let token = page
+        .html
+        .split("name=\"signup_token\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_string();
+    let verify = form(&[
+        ("identifier", "pat@example.com"),
+        ("code", &h.code()),
+        ("signup_token", &token),
+    ]);
     let page = h.send(Method::POST, "/verify", &verify, &[]).await;
     assert!(page.html.contains("is verified"), "{}", page.html);
 

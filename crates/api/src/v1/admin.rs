@@ -776,7 +776,8 @@ pub struct IdentifierRequest {
 }
 
 /// The lock keys that belong to an identifier: its own password key, and when it names an
-/// account, the password keys of every contact of the account and its second-factor key.
+/// account, the account's other password keys (every contact, every known device) and its
+/// second-factor key.
 async fn lock_keys(
     state: &V1State,
     identifier: &LoginIdentifier,
@@ -788,12 +789,11 @@ async fn lock_keys(
     };
     let mut keys = vec![(format!("password:{text}"), super::login::lock_key(&text))];
     if let Some(account) = account.as_ref() {
-        for other in [account.email.as_deref(), account.phone.as_deref()]
-            .into_iter()
-            .flatten()
-            .filter(|c| *c != text)
-        {
-            keys.push((format!("password:{other}"), super::login::lock_key(other)));
+        let typed = keys.clone();
+        for key in super::attempts::password_keys(state, account).await? {
+            if !typed.contains(&key) {
+                keys.push(key);
+            }
         }
         keys.push((
             "second_factor".to_string(),

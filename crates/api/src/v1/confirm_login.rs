@@ -20,7 +20,8 @@ use serde_json::{Value, json};
 use super::body::{JsonBody, check_len};
 use super::error::{V1Error, V1Result};
 use super::guard::Client;
-use super::login::{record, second_factor_failed, second_factor_gate, second_factor_key};
+use super::attempts::{self, AttemptKey, Checked, second_factor_key};
+use super::login::record;
 use super::signup::{account_recipient, notify};
 use super::state::V1State;
 
@@ -232,10 +233,19 @@ async fn spend(
         return Err(invalid_code());
     };
     let binding = code_binding(row.user_id, row.id);
-    if !super::one_time::spend(state, &live, Purpose::NewDevice, &binding, code, now_ms).await? {
-        return Err(invalid_code());
-    }
-    Ok(())
+    let key = AttemptKey::second_factor(row.user_id);
+    let purpose = Purpose::NewDevice;
+    attempts::attempt(state, &key, async |permit| {
+        let right =
+            super::one_time::spend(state, permit, &live, purpose, &binding, code, now_ms).await?;
+        Ok(if right {
+            Checked::Right(())
+        } else {
+            Checked::Wrong(invalid_code())
+        })
+    })
+    .await?
+    .into_result(now_ms)
 }
 
 #[derive(Debug, Deserialize)]
@@ -272,12 +282,9 @@ pub async fn confirm(
     }
     if let Some(code) = request.code.as_deref() {
         check_len("code", code, 16)?;
-        let key = second_factor_key(row.user_id);
-        second_factor_gate(&state, &key, now_ms).await?;
         if row.confirmed_ms.is_none() {
             if let Err(error) = spend(&state, &row, code, now_ms).await {
                 if error.code == "invalid_code" {
-                    second_factor_failed(&state, &key, row.user_id, now_ms).await?;
                     record(
                         &state,
                         &client,

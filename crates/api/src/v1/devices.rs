@@ -10,7 +10,7 @@ use bulwark_store::NewDevice;
 
 use super::error::{V1Error, V1Result};
 use super::guard::Client;
-use super::signup::{account_recipient, notify};
+use super::notice::{account_recipient, notify};
 use super::state::V1State;
 
 /// Name of the device cookie.

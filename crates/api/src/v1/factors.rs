@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 
 use super::body::{JsonBody, check_len};
 use super::error::{V1Error, V1Result};
+use super::attempts::{self, AttemptKey, Checked, Permit};
 use super::recovery::{Change, apply_change, require_second_factor};
 use super::sessions::Authed;
 use super::signup::notify;
@@ -185,7 +186,8 @@ pub async fn send_code(
     Ok(issued.state.expires_ms)
 }
 
-/// Spends one try of the live code for `code_use` on `channel`, consuming it when right.
+/// Spends one try of the live code for `code_use` on `channel`, consuming it when right, under
+/// the account's second-factor budget.
 pub async fn spend_code(
     state: &V1State,
     user_id: i64,
@@ -193,18 +195,49 @@ pub async fn spend_code(
     code_use: CodeUse,
     code: &str,
 ) -> V1Result<()> {
+    check_code_format(code)?;
+    let key = AttemptKey::second_factor(user_id);
+    let now_ms = state.accounts.now_ms();
+    attempts::attempt(state, &key, async |permit| {
+        Ok(
+            match spend_code_with(state, permit, user_id, channel, code_use, code).await {
+                Ok(()) => Checked::Right(()),
+                Err(error) if error.code == "invalid_code" => Checked::Wrong(error),
+                Err(error) => Checked::Uncounted(error),
+            },
+        )
+    })
+    .await?
+    .into_result(now_ms)
+}
+
+fn check_code_format(code: &str) -> V1Result<()> {
     check_len("code", code, CODE_FIELD_CHARS_MAX)?;
     let code = code.trim();
     if code.len() != codes::CODE_DIGITS || !code.bytes().all(|b| b.is_ascii_digit()) {
         return Err(V1Error::bad_request("malformed_code", "A code is 6 digits"));
     }
+    Ok(())
+}
+
+/// [`spend_code`] inside an attempt the caller already reserved (the login's second step).
+pub async fn spend_code_with(
+    state: &V1State,
+    permit: &Permit,
+    user_id: i64,
+    channel: Channel,
+    code_use: CodeUse,
+    code: &str,
+) -> V1Result<()> {
+    check_code_format(code)?;
+    let code = code.trim();
     let now_ms = state.accounts.now_ms();
     let stored = code_use.stored_purpose(channel);
     let Some(row) = state.store.find_live_code(user_id, &stored, now_ms).await? else {
         return Err(invalid_code());
     };
     let bound = binding(user_id, channel);
-    if !super::one_time::spend(state, &row, code_use.purpose(), &bound, code, now_ms).await? {
+    if !super::one_time::spend(state, permit, &row, code_use.purpose(), &bound, code, now_ms).await? {
         return Err(invalid_code());
     }
     Ok(())

@@ -11,23 +11,26 @@ use axum::response::Response;
 use bulwark_identity::clock::MINUTE_MS;
 use bulwark_identity::codes::{self, CodeError, Purpose, RecoveryEntry, RecoverySet};
 use bulwark_identity::lockout::{self, Decision, LockoutState};
-use bulwark_identity::notify::MessageKind;
 use bulwark_identity::password;
 use bulwark_identity::pow;
-use bulwark_identity::random::{sha256, sha256_hex};
+use bulwark_identity::random::sha256;
 use bulwark_identity::session;
 use bulwark_identity::totp::{self, TotpError, TotpSecret};
-use bulwark_store::{AccountRow, LockoutRow, NewLoginActivity, NewToken, account_status};
+use bulwark_store::{AccountRow, NewLoginActivity, NewToken, account_status};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::attempts::{self, AttemptKey, Checked, Outcome, Permit};
+pub use super::attempts::{
+    dummy_password_work, invalid_credentials, lock_key, second_factor_key, to_row, to_state,
+    try_later, verify_password,
+};
 use super::body::{JsonBody, check_len};
 use super::error::{V1Error, V1Result};
 use super::guard::Client;
 use super::sessions::{self, Authed};
 use super::signup::{
-    PASSWORD_FIELD_CHARS_MAX, account_recipient, busy_or_internal, find_account, identifier_text,
-    notify, parse_identifier,
+    PASSWORD_FIELD_CHARS_MAX, busy_or_internal, find_account, identifier_text, parse_identifier,
 };
 use super::state::V1State;
 
@@ -45,41 +48,6 @@ pub struct LoginRequest {
     pub pow_token: Option<String>,
     #[serde(default)]
     pub pow_nonce: Option<String>,
-}
-
-/// The lockout key of an identifier (hashed, so the table holds no addresses).
-pub fn lock_key(identifier: &str) -> String {
-    format!("login:{}", sha256_hex(identifier.as_bytes()))
-}
-
-pub(crate) fn second_factor_key(user_id: i64) -> String {
-    format!("login2fa:{user_id}")
-}
-
-/// The identity-crate state of a stored row (`0` in the row means "never").
-pub fn to_state(row: Option<&LockoutRow>) -> LockoutState {
-    let Some(row) = row else {
-        return LockoutState::default();
-    };
-    LockoutState {
-        failures: u32::try_from(row.failures.max(0)).unwrap_or(u32::MAX),
-        lock_level: u32::try_from(row.lock_level.max(0)).unwrap_or(u32::MAX),
-        locked_until_ms: (row.locked_until_ms > 0).then_some(row.locked_until_ms),
-        reset_required: row.reset_required != 0,
-        last_failure_ms: (row.last_failure_ms > 0).then_some(row.last_failure_ms),
-    }
-}
-
-/// The row that stores `state` under `key`.
-pub fn to_row(key: &str, state: &LockoutState) -> LockoutRow {
-    LockoutRow {
-        lock_key: key.to_string(),
-        failures: i64::from(state.failures),
-        lock_level: i64::from(state.lock_level),
-        locked_until_ms: state.locked_until_ms.unwrap_or(0),
-        reset_required: i64::from(state.reset_required),
-        last_failure_ms: state.last_failure_ms.unwrap_or(0),
-    }
 }
 
 /// Appends one login-activity row; a failure to record is logged, not shown.
@@ -105,23 +73,6 @@ pub(crate) async fn record(
     if let Err(error) = state.store.record_login_activity(&row).await {
         tracing::warn!("api v1: recording login activity failed: {error}");
     }
-}
-
-pub(crate) fn invalid_credentials() -> V1Error {
-    V1Error::new(
-        StatusCode::UNAUTHORIZED,
-        "invalid_credentials",
-        "The identifier or password is wrong",
-    )
-}
-
-pub(crate) fn try_later(until_ms: i64, now_ms: i64) -> V1Error {
-    V1Error::new(
-        StatusCode::TOO_MANY_REQUESTS,
-        "try_later",
-        "Too many failed attempts; wait before trying again",
-    )
-    .retry_after(until_ms.saturating_sub(now_ms))
 }
 
 fn challenge(state: &V1State, now_ms: i64, why: &str) -> V1Error {
@@ -174,6 +125,14 @@ async fn check_pow(state: &V1State, request: &LoginRequest, now_ms: i64) -> V1Re
     }
 }
 
+/// What the password of a login matched.
+enum Matched {
+    /// The account's own password.
+    Account,
+    /// The password of one of the account's pending sign-up attempts (not verified yet).
+    Signup(bulwark_store::SignupAttemptRow),
+}
+
 /// `POST /api/v1/login`: the password step.
 pub async fn login(
     State(state): State<V1State>,
@@ -183,26 +142,13 @@ pub async fn login(
     let identifier = parse_identifier(&request.identifier)?;
     check_len("password", &request.password, PASSWORD_FIELD_CHARS_MAX)?;
     let id_text = identifier_text(&identifier).to_string();
-    let key = lock_key(&id_text);
     let now_ms = state.accounts.now_ms();
-    let lock_state = to_state(state.store.get_lockout(&key).await?.as_ref());
     let account = find_account(&state, &identifier).await?;
     let user_id = account.as_ref().map(|a| a.id);
-    let decision = lockout::check(&lock_state, now_ms);
-    if let Decision::Wait { until_ms } = decision {
-        record(
-            &state,
-            &client,
-            user_id,
-            Some(&id_text),
-            "password",
-            "throttled",
-        )
-        .await;
-        return Err(try_later(until_ms, now_ms));
-    }
+    let key = attempts::password_key(&state, account.as_ref(), &id_text, &client).await?;
+    let failures_so_far = to_state(state.store.get_lockout(&key.key).await?.as_ref()).failures;
     let ip_failures = state.accounts.ip_failures(client.ip);
-    if lockout::pow_required(ip_failures, lock_state.failures)
+    if lockout::pow_required(ip_failures, failures_so_far)
         && let Err(error) = check_pow(&state, &request, now_ms).await
     {
         record(
@@ -216,26 +162,75 @@ pub async fn login(
         .await;
         return Err(error);
     }
-    let locked = matches!(decision, Decision::Locked { .. } | Decision::ResetRequired);
-    let verified = verify_password(&state, account.as_ref(), &request.password, locked).await?;
-    let Some(account) = account.filter(|_| verified) else {
-        let result = if locked {
-            "locked"
-        } else if user_id.is_some() {
-            "wrong_password"
-        } else {
-            "unknown_account"
+    let outcome = attempts::attempt(&state, &key, async |permit| {
+        let Some(account) = account.as_ref() else {
+            verify_password(&state, permit, None, &request.password).await?;
+            return Ok(Checked::Wrong(invalid_credentials()));
         };
-        if !locked {
-            count_failure(&state, &key, user_id, now_ms).await?;
+        if account.status == account_status::UNVERIFIED {
+            let matched =
+                super::signup::matching_attempt(&state, permit, account.id, &request.password)
+                    .await?;
+            return Ok(match matched {
+                Some(attempt) => Checked::Right(Matched::Signup(attempt)),
+                None => Checked::Wrong(invalid_credentials()),
+            });
         }
-        state.accounts.record_ip_failure(client.ip);
-        record(&state, &client, user_id, Some(&id_text), "password", result).await;
-        return Err(invalid_credentials());
+        Ok(
+            if verify_password(&state, permit, Some(account), &request.password).await? {
+                Checked::Right(Matched::Account)
+            } else {
+                Checked::Wrong(invalid_credentials())
+            },
+        )
+    })
+    .await?;
+    let (matched, earlier) = match outcome {
+        Outcome::Right { value, earlier } => (value, earlier),
+        Outcome::Refused(Decision::Wait { until_ms }) => {
+            let result = "throttled";
+            record(&state, &client, user_id, Some(&id_text), "password", result).await;
+            return Err(try_later(until_ms, now_ms));
+        }
+        Outcome::Refused(_) => {
+            // Locked: the same argon2 work and answer as a wrong password.
+            dummy_password_work(&state, &request.password).await?;
+            state.accounts.record_ip_failure(client.ip);
+            record(&state, &client, user_id, Some(&id_text), "password", "locked").await;
+            return Err(invalid_credentials());
+        }
+        Outcome::Wrong(error) => {
+            let result = if user_id.is_some() {
+                "wrong_password"
+            } else {
+                "unknown_account"
+            };
+            state.accounts.record_ip_failure(client.ip);
+            record(&state, &client, user_id, Some(&id_text), "password", result).await;
+            return Err(error);
+        }
     };
-    state.store.clear_lockout(&key).await?;
-    explain_earlier_failures(&state, &client, account.id, &lock_state, now_ms).await?;
+    let Some(account) = account else {
+        return Err(V1Error::internal("login", "a password matched no account"));
+    };
     state.accounts.record_ip_success(client.ip);
+    if let Matched::Signup(attempt) = matched {
+        record(
+            &state,
+            &client,
+            Some(account.id),
+            Some(&id_text),
+            "password",
+            "verification_required",
+        )
+        .await;
+        super::signup::resend_attempt_code(&state, &attempt, &identifier).await?;
+        return Ok(super::json_response(json!({
+            "step": "verification_required",
+            "message": "Verify your email or phone with the code we sent (POST /api/v1/verify with your password or signup_token)",
+        })));
+    }
+    explain_earlier_failures(&state, &client, account.id, &earlier, now_ms).await?;
     rehash_if_needed(&state, &account, &request.password).await;
     after_password(&state, &client, &account, &id_text).await
 }
@@ -277,77 +272,6 @@ async fn explain_earlier_failures(
     Ok(())
 }
 
-/// Runs argon2 for every attempt: the real hash when it may be checked, a dummy otherwise.
-pub(crate) async fn verify_password(
-    state: &V1State,
-    account: Option<&AccountRow>,
-    password: &str,
-    locked: bool,
-) -> V1Result<bool> {
-    let pool = &state.accounts.hash_pool;
-    let normalized = password::normalize(password);
-    match account.and_then(|a| a.password_phc.clone()) {
-        Some(phc) if !locked => pool
-            .verify(normalized, phc)
-            .await
-            .map_err(|e| busy_or_internal("verifying a password", e)),
-        _ => {
-            pool.verify_dummy(normalized)
-                .await
-                .map_err(|e| busy_or_internal("dummy hash", e))?;
-            Ok(false)
-        }
-    }
-}
-
-/// Counts a failure atomically in the store (parallel guesses are all counted), then applies the
-/// schedule to the counted state.
-pub(crate) async fn count_failure(
-    state: &V1State,
-    key: &str,
-    user_id: Option<i64>,
-    now_ms: i64,
-) -> V1Result<()> {
-    let counted = to_state(Some(
-        &state.store.record_lockout_failure(key, now_ms).await?,
-    ));
-    let (next, effect) = lockout::apply_password_policy(&counted, now_ms);
-    state.store.put_lockout(&to_row(key, &next)).await?;
-    if effect.notify_owner()
-        && let Some(user_id) = user_id
-    {
-        state
-            .store
-            .record_security_event(&bulwark_store::NewSecurityEvent {
-                user_id,
-                at_ms: now_ms,
-                kind: "account_locked".into(),
-                ip: None,
-                detail: next
-                    .locked_until_ms
-                    .map(|until| format!("locked until {until}")),
-            })
-            .await?;
-    }
-    if effect.notify_owner()
-        && let Some(user_id) = user_id
-        && let Some(account) = state.store.get_account(user_id).await?
-        && let Some(to) = account_recipient(&account)
-    {
-        let body = "Your Bulwark account was locked after too many wrong passwords.\r\nIf this was not you, someone may be guessing your password: keep 2FA on and consider changing it.".to_string();
-        notify(
-            state,
-            user_id,
-            to,
-            MessageKind::AccountLocked,
-            "Your Bulwark account is locked",
-            body,
-        )
-        .await;
-    }
-    Ok(())
-}
-
 async fn rehash_if_needed(state: &V1State, account: &AccountRow, password: &str) {
     let Some(phc) = account.password_phc.as_deref() else {
         return;
@@ -383,14 +307,6 @@ async fn after_password(
             result,
         )
     };
-    if account.status == account_status::UNVERIFIED {
-        step("verification_required").await;
-        resend_verification(state, account).await?;
-        return Ok(super::json_response(json!({
-            "step": "verification_required",
-            "message": "Verify your email or phone with the code we sent (POST /api/v1/verify)",
-        })));
-    }
     if account.status != account_status::ACTIVE {
         step("account_frozen").await;
         return Err(V1Error::new(
@@ -421,19 +337,6 @@ async fn after_password(
         return start_second_factor(state, account.id, &methods).await;
     }
     finish(state, client, account.id, "password").await
-}
-
-/// Sends a fresh verification code (at most one a minute) to the unverified contact.
-async fn resend_verification(state: &V1State, account: &AccountRow) -> V1Result<()> {
-    let contact = match (&account.email, &account.phone) {
-        (Some(email), _) if account.email_verified_ms.is_none() => email.clone(),
-        (_, Some(phone)) if account.phone_verified_ms.is_none() => phone.clone(),
-        _ => return Ok(()),
-    };
-    match parse_identifier(&contact) {
-        Ok(identifier) => super::signup::send_verification(state, account.id, &identifier).await,
-        Err(_) => Ok(()),
-    }
 }
 
 /// Issues the short-lived, single-use pre-auth token (stored hashed) for the second step.
@@ -539,6 +442,17 @@ pub struct FactorFailure {
     pub counts: bool,
 }
 
+impl FactorFailure {
+    /// The limiter's view of a factor check: counted guesses are wrong, the rest uncounted.
+    pub fn checked(result: Result<(), FactorFailure>) -> Checked<()> {
+        match result {
+            Ok(()) => Checked::Right(()),
+            Err(failure) if failure.counts => Checked::Wrong(failure.error),
+            Err(failure) => Checked::Uncounted(failure.error),
+        }
+    }
+}
+
 fn factor_failure(
     status: StatusCode,
     code: &'static str,
@@ -594,7 +508,12 @@ pub fn totp_failure(error: TotpError) -> FactorFailure {
 }
 
 /// Checks a TOTP code of an enabled credential and spends its time step.
-pub async fn check_totp(state: &V1State, user_id: i64, code: &str) -> Result<(), FactorFailure> {
+pub async fn check_totp(
+    state: &V1State,
+    _permit: &Permit,
+    user_id: i64,
+    code: &str,
+) -> Result<(), FactorFailure> {
     let internal = |e: V1Error| FactorFailure {
         error: e,
         counts: false,
@@ -631,6 +550,7 @@ pub async fn check_totp(state: &V1State, user_id: i64, code: &str) -> Result<(),
 
 pub(crate) async fn check_recovery(
     state: &V1State,
+    _permit: &Permit,
     user_id: i64,
     code: &str,
 ) -> Result<(), FactorFailure> {
@@ -716,31 +636,26 @@ pub async fn login_2fa(
         ));
     };
     let user_id = token.user_id;
-    let key = second_factor_key(user_id);
-    let _turn = state.accounts.second_factor_turn(user_id).await;
-    if let Err(error) = second_factor_gate(&state, &key, now_ms).await {
-        record(&state, &client, Some(user_id), None, method, "throttled").await;
-        return Err(error);
-    }
-    let checked = match method {
-        "totp" => check_totp(&state, user_id, code).await,
-        "email" | "sms" => check_code_factor(&state, user_id, method, code).await,
-        _ => check_recovery(&state, user_id, code).await,
-    };
-    if let Err(failure) = checked {
-        if failure.counts {
-            second_factor_failed(&state, &key, user_id, now_ms).await?;
-            record(
-                &state,
-                &client,
-                Some(user_id),
-                None,
-                method,
-                failure.error.code,
-            )
-            .await;
+    let key = AttemptKey::second_factor(user_id);
+    let outcome = attempts::attempt(&state, &key, async |permit| {
+        let checked = match method {
+            "totp" => check_totp(&state, permit, user_id, code).await,
+            "email" | "sms" => check_code_factor(&state, permit, user_id, method, code).await,
+            _ => check_recovery(&state, permit, user_id, code).await,
+        };
+        Ok(FactorFailure::checked(checked))
+    })
+    .await?;
+    match outcome {
+        Outcome::Right { .. } => {}
+        Outcome::Refused(decision) => {
+            record(&state, &client, Some(user_id), None, method, "throttled").await;
+            return Err(attempts::refused(decision, now_ms));
         }
-        return Err(failure.error);
+        Outcome::Wrong(error) => {
+            record(&state, &client, Some(user_id), None, method, error.code).await;
+            return Err(error);
+        }
     }
     if state
         .store
@@ -754,7 +669,6 @@ pub async fn login_2fa(
             "The login step was already finished; log in again",
         ));
     }
-    state.store.clear_lockout(&key).await?;
     finish(&state, &client, user_id, method).await
 }
 
@@ -781,6 +695,7 @@ fn chosen_factor(request: &SecondFactorRequest) -> V1Result<(&'static str, &str)
 /// Checks an emailed or texted login code; only enrolled methods count.
 async fn check_code_factor(
     state: &V1State,
+    permit: &Permit,
     user_id: i64,
     method: &str,
     code: &str,
@@ -801,8 +716,9 @@ async fn check_code_factor(
             false,
         ));
     }
-    super::factors::spend_code(
+    super::factors::spend_code_with(
         state,
+        permit,
         user_id,
         channel,
         super::factors::CodeUse::Login,
@@ -874,47 +790,6 @@ pub async fn send_login_code(
     ))
 }
 
-/// Refuses a second-factor attempt while its counter says wait or locked.
-pub(crate) async fn second_factor_gate(state: &V1State, key: &str, now_ms: i64) -> V1Result<()> {
-    let lock_state = to_state(state.store.get_lockout(key).await?.as_ref());
-    match lockout::check(&lock_state, now_ms) {
-        Decision::Allowed => Ok(()),
-        Decision::Wait { until_ms } | Decision::Locked { until_ms } => {
-            Err(try_later(until_ms, now_ms))
-        }
-        Decision::ResetRequired => Err(try_later(now_ms.saturating_add(MINUTE_MS), now_ms)),
-    }
-}
-
-pub(crate) async fn second_factor_failed(
-    state: &V1State,
-    key: &str,
-    user_id: i64,
-    now_ms: i64,
-) -> V1Result<()> {
-    let counted = to_state(Some(
-        &state.store.record_lockout_failure(key, now_ms).await?,
-    ));
-    let (next, effect) = lockout::apply_second_factor_policy(&counted, now_ms);
-    state.store.put_lockout(&to_row(key, &next)).await?;
-    if effect.notify_owner()
-        && let Some(account) = state.store.get_account(user_id).await?
-        && let Some(to) = account_recipient(&account)
-    {
-        let body = "Several wrong second-factor codes were entered for your Bulwark account after a correct password.\r\nIf this was not you, change your password now.".to_string();
-        notify(
-            state,
-            user_id,
-            to,
-            MessageKind::SecondFactorLocked,
-            "Wrong 2FA codes on your account",
-            body,
-        )
-        .await;
-    }
-    Ok(())
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReauthRequest {
@@ -932,35 +807,23 @@ pub async fn reauth(
     let Some(account) = state.store.get_account(authed.user_id).await? else {
         return Err(invalid_credentials());
     };
-    let id_text = account
-        .email
-        .clone()
-        .or_else(|| account.phone.clone())
-        .unwrap_or_default();
-    let key = lock_key(&id_text);
     let now_ms = state.accounts.now_ms();
-    let lock_state = to_state(state.store.get_lockout(&key).await?.as_ref());
-    let decision = lockout::check(&lock_state, now_ms);
-    if let Decision::Wait { until_ms } = decision {
-        return Err(try_later(until_ms, now_ms));
-    }
-    let locked = decision != Decision::Allowed;
-    if !verify_password(&state, Some(&account), &request.password, locked).await? {
-        if !locked {
-            count_failure(&state, &key, Some(account.id), now_ms).await?;
-        }
-        record(
-            &state,
-            &authed.client,
-            Some(account.id),
-            None,
-            "reauth",
-            "wrong_password",
+    let key = attempts::password_key(&state, Some(&account), "", &authed.client).await?;
+    let outcome = attempts::attempt(&state, &key, async |permit| {
+        Ok(
+            if verify_password(&state, permit, Some(&account), &request.password).await? {
+                Checked::Right(())
+            } else {
+                Checked::Wrong(invalid_credentials())
+            },
         )
-        .await;
-        return Err(invalid_credentials());
+    })
+    .await?;
+    if let Outcome::Wrong(_) = outcome {
+        let result = "wrong_password";
+        record(&state, &authed.client, Some(account.id), None, "reauth", result).await;
     }
-    state.store.clear_lockout(&key).await?;
+    outcome.into_result(now_ms)?;
     let token = session::new_session_token().map_err(|e| V1Error::internal("session token", e))?;
     if !state
         .store
@@ -993,6 +856,7 @@ pub async fn reauth(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use bulwark_store::LockoutRow;
     #[allow(unused_imports)]
     use bulwark_identity::clock::SECOND_MS;
     use bulwark_identity::lockout::{FIRST_LOCK_MS, LOCK_EVERY_FAILURES};

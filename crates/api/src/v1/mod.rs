@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod api_keys;
+pub mod attempts;
 pub mod body;
 pub mod confirm_login;
 pub mod devices;
@@ -16,6 +17,7 @@ pub mod guard;
 pub mod kyc;
 pub mod kyc_seal;
 pub mod login;
+pub mod notice;
 pub mod one_time;
 pub mod openapi;
 pub mod qr_login;

@@ -4,14 +4,19 @@
 use bulwark_identity::codes::{self, CodeOutcome, CodeState, Purpose};
 use bulwark_store::CodeRow;
 
+use super::attempts::Permit;
 use super::error::V1Result;
 use super::state::V1State;
 
+/// Takes the limiter's permit (see [`super::attempts`]): the code's own attempt count bounds
+/// guesses at one code, the permit bounds guesses across codes.
+///
 /// Spends one attempt of the live code `row` and consumes it when `code` is right for
 /// `purpose` and `binding`. `Ok(false)` for every kind of refusal (wrong, expired, out of
 /// attempts, raced), so callers give one answer and reveal nothing more.
 pub async fn spend(
     state: &V1State,
+    _permit: &Permit,
     row: &CodeRow,
     purpose: Purpose,
     binding: &str,

@@ -18,10 +18,8 @@ use serde_json::{Value, json};
 use super::body::{JsonBody, check_len};
 use super::error::{V1Error, V1Result};
 use super::guard::Client;
-use super::login::{
-    check_recovery, check_totp, lock_key, second_factor_failed, second_factor_gate,
-    second_factor_key, verify_password,
-};
+use super::attempts::{self, AttemptKey, Outcome};
+use super::login::{FactorFailure, check_recovery, check_totp};
 use super::sessions::Authed;
 use super::signup::{
     PASSWORD_FIELD_CHARS_MAX, account_recipient, busy_or_internal, find_account, notify,
@@ -89,19 +87,9 @@ pub(crate) async fn require_second_factor(
     if !enabled {
         return Ok(());
     }
-    let key = second_factor_key(user_id);
-    let _turn = state.accounts.second_factor_turn(user_id).await;
-    let now_ms = state.accounts.now_ms();
-    second_factor_gate(state, &key, now_ms).await?;
-    let checked = match (totp_code, recovery_code) {
-        (Some(code), None) => {
-            check_len("totp_code", code, FACTOR_FIELD_CHARS_MAX)?;
-            check_totp(state, user_id, code).await
-        }
-        (None, Some(code)) => {
-            check_len("recovery_code", code, FACTOR_FIELD_CHARS_MAX)?;
-            check_recovery(state, user_id, code).await
-        }
+    let (method, code) = match (totp_code, recovery_code) {
+        (Some(code), None) => ("totp_code", code),
+        (None, Some(code)) => ("recovery_code", code),
         _ => {
             return Err(V1Error::new(
                 StatusCode::FORBIDDEN,
@@ -110,14 +98,19 @@ pub(crate) async fn require_second_factor(
             ));
         }
     };
-    if let Err(failure) = checked {
-        if failure.counts {
-            second_factor_failed(state, &key, user_id, now_ms).await?;
-        }
-        return Err(failure.error);
-    }
-    state.store.clear_lockout(&key).await?;
-    Ok(())
+    check_len(method, code, FACTOR_FIELD_CHARS_MAX)?;
+    let now_ms = state.accounts.now_ms();
+    let key = AttemptKey::second_factor(user_id);
+    attempts::attempt(state, &key, async |permit| {
+        let checked = if method == "totp_code" {
+            check_totp(state, permit, user_id, code).await
+        } else {
+            check_recovery(state, permit, user_id, code).await
+        };
+        Ok(FactorFailure::checked(checked))
+    })
+    .await?
+    .into_result(now_ms)
 }
 
 fn context(account: &AccountRow) -> PasswordContext<'_> {
@@ -270,11 +263,8 @@ pub async fn reset(
         .store
         .revoke_all_sessions(account.id, None, now_ms)
         .await?;
-    for contact in [account.email.as_deref(), account.phone.as_deref()]
-        .into_iter()
-        .flatten()
-    {
-        state.store.clear_lockout(&lock_key(contact)).await?;
+    for (_, key) in attempts::password_keys(&state, &account).await? {
+        state.store.clear_lockout(&key).await?;
     }
     let ip = Some(client.ip.to_string());
     let allowed_after_ms = apply_change(&state, account.id, ip, &RESET_CHANGE).await?;
@@ -321,12 +311,24 @@ pub async fn change(
             "No such account",
         ));
     };
-    if !verify_password(&state, Some(&account), &request.current_password, false).await? {
-        return Err(V1Error::new(
-            StatusCode::UNAUTHORIZED,
-            "invalid_credentials",
-            "The current password is wrong",
-        ));
+    let checked = attempts::check_password(
+        &state,
+        Some(&account),
+        "",
+        &authed.client,
+        &request.current_password,
+    )
+    .await?;
+    match checked {
+        Outcome::Right { .. } => {}
+        Outcome::Wrong(_) => {
+            return Err(V1Error::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                "The current password is wrong",
+            ));
+        }
+        Outcome::Refused(decision) => return Err(attempts::refused(decision, now_ms)),
     }
     let phc = new_password_hash(&state, &account, &request.new_password).await?;
     state.store.set_password(account.id, &phc).await?;

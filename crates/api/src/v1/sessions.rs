@@ -96,7 +96,13 @@ pub async fn create(
         id,
         new_device_token,
         token: token.token,
-        expires_at_ms: SessionTimes::new(created_ms).expires_at_ms(),
+        // The new session was last seen now (touched above when it inherits an older start).
+        expires_at_ms: SessionTimes {
+            created_ms,
+            last_seen_ms: now_ms,
+            authenticated_ms,
+        }
+        .expires_at_ms(),
     })
 }
 

@@ -6,19 +6,29 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use bulwark_identity::account::{DisplayName, LoginIdentifier};
 use bulwark_identity::codes::{self, CODE_MAX_ATTEMPTS, Purpose};
-use bulwark_identity::notify::{Message, MessageKind, Recipient};
+use bulwark_identity::notify::MessageKind;
 use bulwark_identity::password::{self, PasswordContext};
-use bulwark_store::{AccountRow, NewAccount, NewCode, StoreError, account_status};
+use bulwark_store::{
+    AccountRow, NewAccount, NewCode, NewSignupAttempt, SignupAttemptRow, StoreError,
+    VerifiedContact, account_status,
+};
 use serde::{Deserialize, Serialize};
 
+use super::attempts::{self, AttemptKey, Checked, Outcome, Permit, verify_password};
 use super::body::{JsonBody, check_len};
 use super::error::{V1Error, V1Result};
+use super::guard::Client;
+pub use super::attempts::busy_or_internal;
+pub(crate) use super::notice::recipient;
+pub use super::notice::{account_recipient, notify};
 use super::state::V1State;
 
 /// Longest identifier accepted (an email address's limit).
 pub const IDENTIFIER_CHARS_MAX: usize = 254;
 /// Longest password field read (the policy's own limit is lower and gives the message).
 pub const PASSWORD_FIELD_CHARS_MAX: usize = 1_024;
+/// Longest sign-up token read.
+const SIGNUP_TOKEN_CHARS_MAX: usize = 128;
 /// Longest agreement version string.
 pub const AGREEMENT_VERSION_CHARS_MAX: usize = 64;
 
@@ -36,11 +46,15 @@ pub struct SignupRequest {
 pub struct SignupResponse {
     pub status: &'static str,
     pub message: &'static str,
+    /// Proves at `POST /api/v1/verify` that this client made this sign-up (every answer has
+    /// one, so it tells nothing about the address).
+    pub signup_token: String,
 }
 
 const SIGNUP_ACCEPTED: SignupResponse = SignupResponse {
     status: "verification_sent",
     message: "If this address can be registered, a 6-digit verification code is on its way",
+    signup_token: String::new(),
 };
 
 /// Parses and checks an identifier field.
@@ -75,79 +89,6 @@ pub async fn find_account(
     }
 }
 
-pub(crate) fn recipient(identifier: &LoginIdentifier) -> Recipient {
-    match identifier {
-        LoginIdentifier::Email(email) => Recipient::Email(email.as_str().to_string()),
-        LoginIdentifier::Phone(phone) => Recipient::Sms(phone.as_str().to_string()),
-    }
-}
-
-/// Where the account's notices go: its email, else its phone.
-pub fn account_recipient(account: &AccountRow) -> Option<Recipient> {
-    account
-        .email
-        .clone()
-        .map(Recipient::Email)
-        .or_else(|| account.phone.clone().map(Recipient::Sms))
-}
-
-/// Sends a message to an account's contact with its anti-phishing code and a "this wasn't me"
-/// freeze link (a stored, hashed single-use token); failures are logged, never shown (the
-/// caller's answer must not change).
-pub async fn notify(
-    state: &V1State,
-    user_id: i64,
-    to: Recipient,
-    kind: MessageKind,
-    subject: &str,
-    body: String,
-) {
-    let now_ms = state.accounts.now_ms();
-    let anti_phishing_code = match state.store.get_account(user_id).await {
-        Ok(account) => account.and_then(|a| a.anti_phishing_code),
-        Err(_) => None,
-    };
-    let freeze_link = match freeze_token(state, user_id, now_ms).await {
-        Ok(token) => format!("{}/account/freeze?token={token}", state.accounts.public_url),
-        Err(error) => {
-            tracing::warn!(
-                "api v1: freeze link for {}: {}",
-                kind.as_str(),
-                error.message
-            );
-            return;
-        }
-    };
-    let message = Message {
-        to,
-        kind,
-        subject: subject.to_string(),
-        body_text: body,
-        anti_phishing_code,
-        freeze_link: Some(freeze_link),
-    };
-    if let Err(error) = state.accounts.notifier.send(&message).await {
-        tracing::warn!("api v1: sending {} failed: {error}", kind.as_str());
-    }
-}
-
-async fn freeze_token(state: &V1State, user_id: i64, now_ms: i64) -> V1Result<String> {
-    let issued = codes::issue_token(Purpose::FreezeAccount, now_ms)
-        .map_err(|e| V1Error::internal("freeze token", e))?;
-    state
-        .store
-        .insert_token(&bulwark_store::NewToken {
-            token_hash: issued.record.token_hash.clone(),
-            user_id,
-            purpose: Purpose::FreezeAccount.as_str().into(),
-            created_ms: now_ms,
-            expires_ms: issued.record.expires_ms,
-            data: None,
-        })
-        .await?;
-    Ok(issued.token)
-}
-
 fn purpose_of(identifier: &LoginIdentifier) -> Purpose {
     match identifier {
         LoginIdentifier::Email(_) => Purpose::VerifyEmail,
@@ -155,31 +96,62 @@ fn purpose_of(identifier: &LoginIdentifier) -> Purpose {
     }
 }
 
-fn binding(user_id: i64) -> String {
-    format!("user:{user_id}")
+fn binding(attempt_id: i64) -> String {
+    format!("signup:{attempt_id}")
 }
 
-/// Issues a verification code to the account's identifier and sends it, unless one was sent
-/// less than a minute ago.
-pub(crate) async fn send_verification(
+/// How long a sign-up attempt can be verified (its code lives 10 minutes; logging in with the
+/// attempt's password sends a new one).
+pub const SIGNUP_ATTEMPT_TTL_MS: i64 = 24 * bulwark_identity::clock::HOUR_MS;
+/// Live attempts kept per address; a newer one ends the oldest. Also bounds the argon2 work of
+/// matching a password against them.
+pub const SIGNUP_ATTEMPTS_KEPT: u32 = 3;
+
+/// Records a sign-up attempt for the unverified account and sends its code; returns the token
+/// the client keeps to verify this attempt.
+async fn start_attempt(
     state: &V1State,
+    user_id: i64,
+    identifier: &LoginIdentifier,
+    phc: String,
+    display_name: Option<String>,
+) -> V1Result<String> {
+    let now_ms = state.accounts.now_ms();
+    let issued = codes::issue_token(Purpose::VerifyEmail, now_ms)
+        .map_err(|e| V1Error::internal("signup token", e))?;
+    let attempt_id = state
+        .store
+        .insert_signup_attempt(&NewSignupAttempt {
+            user_id,
+            password_phc: phc,
+            display_name,
+            token_hash: issued.record.token_hash.clone(),
+            created_ms: now_ms,
+            expires_ms: now_ms.saturating_add(SIGNUP_ATTEMPT_TTL_MS),
+        })
+        .await?;
+    state
+        .store
+        .end_older_signup_attempts(user_id, SIGNUP_ATTEMPTS_KEPT, now_ms)
+        .await?;
+    send_attempt_code(state, attempt_id, user_id, identifier).await?;
+    Ok(issued.token)
+}
+
+/// Issues and sends the code of one attempt (other attempts' codes stay live: a stranger's
+/// sign-up must not void the owner's code).
+async fn send_attempt_code(
+    state: &V1State,
+    attempt_id: i64,
     user_id: i64,
     identifier: &LoginIdentifier,
 ) -> V1Result<()> {
     let now_ms = state.accounts.now_ms();
     let purpose = purpose_of(identifier);
-    if let Some(previous) = state.store.latest_code(user_id, purpose.as_str()).await?
-        && now_ms
-            < previous
-                .last_sent_ms
-                .saturating_add(codes::CODE_RESEND_INTERVAL_MS)
-    {
-        return Ok(());
-    }
     let issued = codes::issue(
         &state.accounts.code_key,
         purpose,
-        &binding(user_id),
+        &binding(attempt_id),
         None,
         now_ms,
     )
@@ -188,9 +160,9 @@ pub(crate) async fn send_verification(
         LoginIdentifier::Email(_) => ("email", MessageKind::VerifyEmail),
         LoginIdentifier::Phone(_) => ("sms", MessageKind::VerifyPhone),
     };
-    state
+    let code_id = state
         .store
-        .issue_code(&NewCode {
+        .issue_code_keeping_others(&NewCode {
             user_id: Some(user_id),
             channel: channel.into(),
             destination: identifier_text(identifier).to_string(),
@@ -201,8 +173,12 @@ pub(crate) async fn send_verification(
             max_attempts: i64::from(CODE_MAX_ATTEMPTS),
         })
         .await?;
+    state
+        .store
+        .set_signup_attempt_code(attempt_id, code_id)
+        .await?;
     let body = format!(
-        "Your Bulwark verification code is {}\r\nIt is valid for 10 minutes. If you did not sign up, ignore this message.",
+        "Your Bulwark verification code is {}\r\nIt is valid for 10 minutes. If you did not sign up, ignore this message: without this code nobody can complete the sign-up.",
         issued.code
     );
     notify(
@@ -215,6 +191,55 @@ pub(crate) async fn send_verification(
     )
     .await;
     Ok(())
+}
+
+/// After a login with an attempt's password: a new code for that attempt, unless its code was
+/// sent less than a minute ago and is still live.
+pub(crate) async fn resend_attempt_code(
+    state: &V1State,
+    attempt: &SignupAttemptRow,
+    identifier: &LoginIdentifier,
+) -> V1Result<()> {
+    let now_ms = state.accounts.now_ms();
+    if let Some(code_id) = attempt.code_id
+        && let Some(code) = state.store.find_live_code_by_id(code_id, now_ms).await?
+        && now_ms < code.last_sent_ms.saturating_add(codes::CODE_RESEND_INTERVAL_MS)
+    {
+        return Ok(());
+    }
+    send_attempt_code(state, attempt.id, attempt.user_id, identifier).await
+}
+
+/// The live sign-up attempt of `user_id` whose password this is, newest first (at most
+/// [`SIGNUP_ATTEMPTS_KEPT`] argon2 checks; one dummy check when there is none).
+pub(crate) async fn matching_attempt(
+    state: &V1State,
+    permit: &Permit,
+    user_id: i64,
+    password: &str,
+) -> V1Result<Option<SignupAttemptRow>> {
+    let now_ms = state.accounts.now_ms();
+    let live = state
+        .store
+        .live_signup_attempts(user_id, now_ms, SIGNUP_ATTEMPTS_KEPT)
+        .await?;
+    if live.is_empty() {
+        verify_password(state, permit, None, password).await?;
+        return Ok(None);
+    }
+    for attempt in live {
+        let phc = attempt.password_phc.clone();
+        let right = state
+            .accounts
+            .hash_pool
+            .verify(password::normalize(password), phc)
+            .await
+            .map_err(|e| busy_or_internal("verifying a password", e))?;
+        if right {
+            return Ok(Some(attempt));
+        }
+    }
+    Ok(None)
 }
 
 /// `POST /api/v1/signup`.
@@ -270,34 +295,49 @@ pub async fn signup(
         .create_account(&NewAccount {
             email: email.map(str::to_string),
             phone: phone.map(str::to_string),
-            display_name: display_name.map(|d| d.as_str().to_string()),
-            password_phc: Some(phc.clone()),
+            display_name: None,
+            // The password arrives with the verified attempt (see `start_attempt`).
+            password_phc: None,
             status: account_status::UNVERIFIED.into(),
             agreement_version: Some(request.agreement_version.clone()),
             residence_country: None,
             created_ms: now_ms,
         })
         .await;
-    match created {
-        Ok(user_id) => send_verification(&state, user_id, &identifier).await?,
-        Err(StoreError::Conflict(_)) => existing_signup(&state, &identifier, &phc).await?,
+    let display_name = display_name.map(|d| d.as_str().to_string());
+    let signup_token = match created {
+        Ok(user_id) => start_attempt(&state, user_id, &identifier, phc, display_name).await?,
+        Err(StoreError::Conflict(_)) => {
+            existing_signup(&state, &identifier, phc, display_name).await?
+        }
         Err(error) => return Err(error.into()),
-    }
-    Ok((StatusCode::ACCEPTED, Json(SIGNUP_ACCEPTED)))
+    };
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(SignupResponse {
+            signup_token,
+            ..SIGNUP_ACCEPTED
+        }),
+    ))
 }
 
-/// A sign-up for a taken identifier: resend the code while unverified, else warn the owner.
-///
-/// The newest sign-up's password replaces the pending one, so someone who registers another
-/// person's address first (pre-account takeover) does not keep a password on the account the
-/// owner later verifies.
-async fn existing_signup(state: &V1State, identifier: &LoginIdentifier, phc: &str) -> V1Result<()> {
+/// A sign-up for a taken identifier: while it is unverified, one more attempt of its own (the
+/// attempt that gets verified decides the password); once verified, a notice to the owner and a
+/// token that verifies nothing, so the answer looks the same.
+async fn existing_signup(
+    state: &V1State,
+    identifier: &LoginIdentifier,
+    phc: String,
+    display_name: Option<String>,
+) -> V1Result<String> {
+    let decoy = codes::issue_token(Purpose::VerifyEmail, state.accounts.now_ms())
+        .map_err(|e| V1Error::internal("signup token", e))?
+        .token;
     let Some(account) = find_account(state, identifier).await? else {
-        return Ok(());
+        return Ok(decoy);
     };
     if account.status == account_status::UNVERIFIED {
-        state.store.set_password(account.id, phc).await?;
-        return send_verification(state, account.id, identifier).await;
+        return start_attempt(state, account.id, identifier, phc, display_name).await;
     }
     let kind = match identifier {
         LoginIdentifier::Email(_) => MessageKind::VerifyEmail,
@@ -314,20 +354,7 @@ async fn existing_signup(state: &V1State, identifier: &LoginIdentifier, phc: &st
         body,
     )
     .await;
-    Ok(())
-}
-
-/// Maps a password-pool error: busy is a 503 with a retry hint, anything else internal.
-pub fn busy_or_internal(what: &str, error: password::PasswordError) -> V1Error {
-    if error == password::PasswordError::Busy {
-        return V1Error::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "busy",
-            "The server is busy checking passwords; try again in a moment",
-        )
-        .retry_after(1_000);
-    }
-    V1Error::internal(what, error)
+    Ok(decoy)
 }
 
 #[derive(Debug, Deserialize)]
@@ -335,6 +362,12 @@ pub fn busy_or_internal(what: &str, error: password::PasswordError) -> V1Error {
 pub struct VerifyRequest {
     pub identifier: String,
     pub code: String,
+    /// The `signup_token` of the sign-up answer (same client), or else…
+    #[serde(default)]
+    pub signup_token: Option<String>,
+    /// …the password chosen at sign-up (the code opened on another device).
+    #[serde(default)]
+    pub password: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -349,32 +382,62 @@ fn invalid_code(message: &str) -> V1Error {
 const NO_CODE: &str =
     "This code is wrong, expired or already used; request a new one by signing up again";
 
-/// Checks `code` against the user's live code for `purpose`, spending one attempt, and consumes
-/// it when right.
-async fn spend_code(
+/// The live attempt the verifying client speaks for: the one its token names, or the one whose
+/// password it knows (checked under the address's password budget). `None` answers as a wrong
+/// code does, so the endpoint does not tell which addresses exist.
+async fn claimed_attempt(
     state: &V1State,
-    user_id: i64,
-    purpose: Purpose,
-    code: &str,
-    now_ms: i64,
-) -> V1Result<()> {
-    let Some(row) = state
-        .store
-        .find_live_code(user_id, purpose.as_str(), now_ms)
-        .await?
-    else {
-        return Err(invalid_code(NO_CODE));
-    };
-    // One answer for every failure, so the endpoint does not tell which identifiers exist.
-    if !super::one_time::spend(state, &row, purpose, &binding(user_id), code, now_ms).await? {
-        return Err(invalid_code(NO_CODE));
+    client: &Client,
+    request: &VerifyRequest,
+    identifier: &LoginIdentifier,
+    account: Option<&AccountRow>,
+) -> V1Result<Option<SignupAttemptRow>> {
+    let now_ms = state.accounts.now_ms();
+    let unverified = account.filter(|a| a.status == account_status::UNVERIFIED);
+    if let Some(token) = request.signup_token.as_deref() {
+        check_len("signup_token", token, SIGNUP_TOKEN_CHARS_MAX)?;
+        let found = state
+            .store
+            .find_signup_attempt_by_token(&codes::token_hash(token), now_ms)
+            .await?;
+        return Ok(found.filter(|attempt| unverified.is_some_and(|a| a.id == attempt.user_id)));
     }
-    Ok(())
+    let Some(password) = request.password.as_deref() else {
+        return Err(V1Error::bad_request(
+            "signup_attempt_required",
+            "Send the signup_token of your sign-up answer, or the password you signed up with",
+        ));
+    };
+    check_len("password", password, PASSWORD_FIELD_CHARS_MAX)?;
+    let typed = identifier_text(identifier);
+    let key = attempts::password_key(state, unverified, typed, client).await?;
+    let outcome = attempts::attempt(state, &key, async |permit| {
+        let matched = match unverified {
+            Some(account) => matching_attempt(state, permit, account.id, password).await?,
+            None => {
+                verify_password(state, permit, None, password).await?;
+                None
+            }
+        };
+        Ok(match matched {
+            Some(attempt) => Checked::Right(attempt),
+            None => Checked::Wrong(invalid_code(NO_CODE)),
+        })
+    })
+    .await?;
+    match outcome {
+        Outcome::Right { value, .. } => Ok(Some(value)),
+        Outcome::Wrong(_) => Ok(None),
+        Outcome::Refused(decision) => Err(attempts::refused(decision, now_ms)),
+    }
 }
 
-/// `POST /api/v1/verify`: the code sent at sign-up marks the identifier verified.
+/// `POST /api/v1/verify`: the code sent for one sign-up attempt completes that attempt (the
+/// account takes its password) and ends every other attempt at the address; the owner is told
+/// when there were others.
 pub async fn verify(
     State(state): State<V1State>,
+    client: Client,
     JsonBody(request): JsonBody<VerifyRequest>,
 ) -> V1Result<Json<VerifyResponse>> {
     let identifier = parse_identifier(&request.identifier)?;
@@ -387,22 +450,67 @@ pub async fn verify(
         ));
     }
     let now_ms = state.accounts.now_ms();
-    let purpose = purpose_of(&identifier);
-    let Some(account) = find_account(&state, &identifier).await? else {
+    let account = find_account(&state, &identifier).await?;
+    let Some(attempt) =
+        claimed_attempt(&state, &client, &request, &identifier, account.as_ref()).await?
+    else {
         return Err(invalid_code(NO_CODE));
     };
-    spend_code(&state, account.id, purpose, code, now_ms).await?;
-    match identifier {
-        LoginIdentifier::Email(_) => state.store.mark_email_verified(account.id, now_ms).await?,
-        LoginIdentifier::Phone(_) => state.store.mark_phone_verified(account.id, now_ms).await?,
-    }
-    state
+    let purpose = purpose_of(&identifier);
+    let key = AttemptKey::signup(attempt.id);
+    attempts::attempt(&state, &key, async |permit| {
+        let live = match attempt.code_id {
+            Some(id) => state.store.find_live_code_by_id(id, now_ms).await?,
+            None => None,
+        };
+        let Some(row) = live else {
+            return Ok(Checked::Uncounted(invalid_code(NO_CODE)));
+        };
+        let bound = binding(attempt.id);
+        let right =
+            super::one_time::spend(&state, permit, &row, purpose, &bound, code, now_ms).await?;
+        Ok(if right {
+            Checked::Right(())
+        } else {
+            Checked::Wrong(invalid_code(NO_CODE))
+        })
+    })
+    .await?
+    .into_result(now_ms)?;
+    let contact = match identifier {
+        LoginIdentifier::Email(_) => VerifiedContact::Email,
+        LoginIdentifier::Phone(_) => VerifiedContact::Phone,
+    };
+    let Some(others) = state
         .store
-        .transition_status(
-            account.id,
-            account_status::UNVERIFIED,
-            account_status::ACTIVE,
-        )
-        .await?;
+        .complete_signup_attempt(attempt.id, contact, now_ms)
+        .await?
+    else {
+        return Err(invalid_code(NO_CODE));
+    };
+    if others > 0 {
+        tell_owner_about_other_attempts(&state, attempt.user_id, &identifier, others).await;
+    }
     Ok(Json(VerifyResponse { status: "verified" }))
+}
+
+/// Tells the new owner that other sign-ups for the address were made and dropped.
+async fn tell_owner_about_other_attempts(
+    state: &V1State,
+    user_id: i64,
+    identifier: &LoginIdentifier,
+    others: u64,
+) {
+    let kind = match identifier {
+        LoginIdentifier::Email(_) => MessageKind::VerifyEmail,
+        LoginIdentifier::Phone(_) => MessageKind::VerifyPhone,
+    };
+    let body = format!(
+        "Your Bulwark account is verified. While it waited for verification, {others} other sign-up{} with this address {} made, perhaps by someone else. {} dropped: only the password you chose works.\r\nIf you did not sign up yourself, freeze the account with the link below.",
+        if others == 1 { "" } else { "s" },
+        if others == 1 { "was" } else { "were" },
+        if others == 1 { "It was" } else { "They were" },
+    );
+    let subject = "Someone else also tried to sign up with your address";
+    notify(state, user_id, recipient(identifier), kind, subject, body).await;
 }

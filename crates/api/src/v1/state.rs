@@ -32,8 +32,6 @@ pub fn outbox_only(outbox_dir: PathBuf) -> NotifierConfig {
 
 /// The agreement version published on first start when none is current.
 pub const DEFAULT_AGREEMENT_VERSION: &str = "2025-01";
-/// Stripes of the per-user second-factor lock (users share a stripe by id modulo this).
-const SECOND_FACTOR_STRIPES: i64 = 64;
 /// Label mixed into the master key to derive the code/challenge HMAC key.
 const CODE_KEY_LABEL: &[u8] = b"bulwark/api-v1/code-key/1";
 
@@ -54,9 +52,6 @@ pub struct Accounts {
     pub(crate) ip_failures: Mutex<IpFailures>,
     /// Per-user limit on QR-login lookups and decisions.
     pub(crate) qr_approvals: super::qr_login::UserLimiter,
-    /// Serialises second-factor checks per user (striped), so parallel guesses cannot all pass
-    /// the lockout gate before the first failure is counted.
-    second_factor_stripes: Vec<tokio::sync::Mutex<()>>,
     /// The engine's way in, attached once the sequencer runs (freezing cancels open orders).
     sequencer: OnceLock<SequencerHandle>,
     /// Region, GeoIP and KYC-tier rules, attached once at start (default: none restricted).
@@ -107,9 +102,6 @@ impl Accounts {
             )),
             ip_failures: Mutex::new(IpFailures::new(ip_bucket::DEFAULT_MAX_ENTRIES)),
             qr_approvals: super::qr_login::approval_limiter(),
-            second_factor_stripes: (0..SECOND_FACTOR_STRIPES)
-                .map(|_| tokio::sync::Mutex::new(()))
-                .collect(),
             sequencer: OnceLock::new(),
             access: OnceLock::new(),
         })
@@ -134,22 +126,6 @@ impl Accounts {
     /// The attached sequencer, if any (router tests run without an engine).
     pub fn sequencer(&self) -> Option<&SequencerHandle> {
         self.sequencer.get()
-    }
-
-    /// Holds the second-factor check of `user_id` (gate, verification, counting) to one at a
-    /// time; the guard ends it.
-    pub async fn second_factor_turn(
-        &self,
-        user_id: i64,
-    ) -> Option<tokio::sync::MutexGuard<'_, ()>> {
-        let stripes = i64::try_from(self.second_factor_stripes.len())
-            .unwrap_or(1)
-            .max(1);
-        let index = usize::try_from(user_id.rem_euclid(stripes)).unwrap_or(0);
-        match self.second_factor_stripes.get(index) {
-            Some(stripe) => Some(stripe.lock().await),
-            None => None,
-        }
     }
 
     pub fn now_ms(&self) -> i64 {

@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use bulwark_identity::clock::HOUR_MS;
 use bulwark_identity::codes::{self, CODE_MAX_ATTEMPTS, Purpose};
-use bulwark_identity::lockout::{self, Decision};
+use bulwark_identity::lockout::Decision;
 use bulwark_identity::notify::{MessageKind, Recipient};
 use bulwark_identity::withdraw_lock::{self, SecurityChange};
 use bulwark_store::{AccountRow, NewCode, NewSecurityEvent, NewToken, StoreError};
@@ -20,7 +20,8 @@ use serde_json::{Value, json};
 use super::body::{JsonBody, check_len};
 use super::error::{V1Error, V1Result};
 use super::guard::Client;
-use super::login::{count_failure, invalid_credentials, lock_key, try_later, verify_password};
+use super::attempts::{self, AttemptKey, Checked, Outcome};
+use super::login::{dummy_password_work, invalid_credentials, try_later};
 use super::sessions::Authed;
 use super::signup::{
     PASSWORD_FIELD_CHARS_MAX, account_recipient, find_account, identifier_text, notify,
@@ -56,28 +57,27 @@ pub struct CodesRequest {
     pub password: String,
 }
 
-/// Checks identifier + password with the login lockout; the account when right.
-async fn password_gate(state: &V1State, identifier: &str, password: &str) -> V1Result<AccountRow> {
+/// Checks identifier + password under the login's password budget; the account when right.
+/// Refusals answer as login does (a lock looks like a wrong password).
+async fn password_gate(
+    state: &V1State,
+    client: &Client,
+    identifier: &str,
+    password: &str,
+) -> V1Result<AccountRow> {
     let identifier = parse_identifier(identifier)?;
     check_len("password", password, PASSWORD_FIELD_CHARS_MAX)?;
-    let key = lock_key(identifier_text(&identifier));
     let now_ms = state.accounts.now_ms();
-    let lock_state = super::login::to_state(state.store.get_lockout(&key).await?.as_ref());
-    let decision = lockout::check(&lock_state, now_ms);
-    if let Decision::Wait { until_ms } = decision {
-        return Err(try_later(until_ms, now_ms));
-    }
-    let locked = decision != Decision::Allowed;
     let account = find_account(state, &identifier).await?;
-    let verified = verify_password(state, account.as_ref(), password, locked).await?;
-    match account.filter(|_| verified) {
-        Some(account) => Ok(account),
-        None => {
-            if !locked {
-                count_failure(state, &key, None, now_ms).await?;
-            }
+    let typed = identifier_text(&identifier);
+    match attempts::check_password(state, account.as_ref(), typed, client, password).await? {
+        Outcome::Right { .. } => account.ok_or_else(invalid_credentials),
+        Outcome::Refused(Decision::Wait { until_ms }) => Err(try_later(until_ms, now_ms)),
+        Outcome::Refused(_) => {
+            dummy_password_work(state, password).await?;
             Err(invalid_credentials())
         }
+        Outcome::Wrong(error) => Err(error),
     }
 }
 
@@ -85,9 +85,10 @@ async fn password_gate(state: &V1State, identifier: &str, password: &str) -> V1R
 /// account's email and to its phone.
 pub async fn send_codes(
     State(state): State<V1State>,
+    client: Client,
     JsonBody(request): JsonBody<CodesRequest>,
 ) -> V1Result<(StatusCode, Json<Value>)> {
-    let account = password_gate(&state, &request.identifier, &request.password).await?;
+    let account = password_gate(&state, &client, &request.identifier, &request.password).await?;
     let now_ms = state.accounts.now_ms();
     let mut sent = Vec::new();
     for (channel, destination, to) in contacts(&account) {
@@ -147,10 +148,18 @@ async fn spend(state: &V1State, user_id: i64, destination: &str, code: &str) -> 
         return Err(invalid_code());
     };
     let bound = binding(user_id, destination);
-    if !super::one_time::spend(state, &row, purpose, &bound, code, now_ms).await? {
-        return Err(invalid_code());
-    }
-    Ok(())
+    let key = AttemptKey::second_factor(user_id);
+    attempts::attempt(state, &key, async |permit| {
+        Ok(
+            if super::one_time::spend(state, permit, &row, purpose, &bound, code, now_ms).await? {
+                Checked::Right(())
+            } else {
+                Checked::Wrong(invalid_code())
+            },
+        )
+    })
+    .await?
+    .into_result(now_ms)
 }
 
 #[derive(Debug, Deserialize)]
@@ -172,7 +181,7 @@ pub async fn request(
     JsonBody(request): JsonBody<ResetRequest>,
 ) -> V1Result<(StatusCode, Json<Value>)> {
     check_len("kyc_note", &request.kyc_note, KYC_NOTE_CHARS_MAX)?;
-    let account = password_gate(&state, &request.identifier, &request.password).await?;
+    let account = password_gate(&state, &client, &request.identifier, &request.password).await?;
     for (channel, destination, _) in contacts(&account) {
         let code = if channel == "email" {
             &request.email_code

@@ -186,10 +186,11 @@ impl Harness {
             .await;
         assert_eq!(status, StatusCode::ACCEPTED, "{body}");
         let code = self.code_for(address);
+        let token = body["signup_token"].as_str().unwrap();
         let (status, body) = self
             .post(
                 "/api/v1/verify",
-                json!({"identifier": address, "code": code}),
+                json!({"identifier": address, "code": code, "signup_token": token}),
             )
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");
