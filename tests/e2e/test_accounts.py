@@ -133,7 +133,8 @@ def signup_verified(srv, identifier):
                            {"identifier": identifier, "password": PASSWORD, "agreement_version": version})
     assert status == 202, body
     code = outbox_code(srv, identifier)
-    status, body, _ = call(srv, "POST", "/api/v1/verify", {"identifier": identifier, "code": code})
+    status, body, _ = call(srv, "POST", "/api/v1/verify",
+                           {"identifier": identifier, "code": code, "signup_token": body["signup_token"]})
     assert status == 200 and body["status"] == "verified", body
 
 
@@ -169,13 +170,19 @@ def test_full_flow_signup_verify_totp_logout_login(acct):
     assert status == 200 and body["step"] == "verification_required", body
     code = outbox_code(acct, email)
     wrong = "000000" if code != "000000" else "111111"
-    known = call(acct, "POST", "/api/v1/verify", {"identifier": email, "code": wrong})
-    unknown = call(acct, "POST", "/api/v1/verify", {"identifier": "zed@example.com", "code": wrong})
+    # The code completes the sign-up of whoever knows its password (or holds its signup_token).
+    known = call(acct, "POST", "/api/v1/verify", {"identifier": email, "code": wrong, "password": PASSWORD})
+    unknown = call(acct, "POST", "/api/v1/verify", {"identifier": "zed@example.com", "code": wrong, "password": PASSWORD})
     assert error_code(known) == "invalid_code" and known[:2] == unknown[:2], "verify does not enumerate"
-    status, body, _ = call(acct, "POST", "/api/v1/verify", {"identifier": email, "code": code})
+    assert error_code(call(acct, "POST", "/api/v1/verify", {"identifier": email, "code": code})) \
+        == "signup_attempt_required"
+    advance(acct, 2000)
+    status, body, _ = call(acct, "POST", "/api/v1/verify", {"identifier": email, "code": code, "password": PASSWORD})
     assert status == 200, body
     # Replaying the verification code fails.
-    assert error_code(call(acct, "POST", "/api/v1/verify", {"identifier": email, "code": code})) == "invalid_code"
+    advance(acct, 2000)
+    assert error_code(call(acct, "POST", "/api/v1/verify",
+                           {"identifier": email, "code": code, "password": PASSWORD})) == "invalid_code"
 
     status, body, headers = login(acct, email)
     assert status == 200 and body["step"] == "done", body
@@ -361,11 +368,13 @@ def test_phone_signup_and_tokens_of_another_account_or_purpose(acct):
     # A code sent to one account does not verify another.
     version = agreement(acct)
     call(acct, "POST", "/api/v1/signup", {"identifier": "jo@example.com", "password": PASSWORD, "agreement_version": version})
-    call(acct, "POST", "/api/v1/signup", {"identifier": "kim@example.com", "password": PASSWORD, "agreement_version": version})
+    _, kim, _ = call(acct, "POST", "/api/v1/signup",
+                     {"identifier": "kim@example.com", "password": PASSWORD, "agreement_version": version})
     jo_code = outbox_code(acct, "jo@example.com")
     kim_code = outbox_code(acct, "kim@example.com")
     if jo_code != kim_code:
-        assert error_code(call(acct, "POST", "/api/v1/verify", {"identifier": "kim@example.com", "code": jo_code})) == "invalid_code"
+        assert error_code(call(acct, "POST", "/api/v1/verify", {"identifier": "kim@example.com", "code": jo_code,
+                                                                 "signup_token": kim["signup_token"]})) == "invalid_code"
     # A session token is not a pre-auth token, and the other way round.
     assert error_code(call(acct, "POST", "/api/v1/login/2fa",
                            {"pre_auth_token": session_token, "totp_code": "123456"})) == "invalid_token"
@@ -413,10 +422,11 @@ def test_presigned_address_keeps_the_owners_password(acct):
     version = agreement(acct)
     call(acct, "POST", "/api/v1/signup",
          {"identifier": "mia@example.com", "password": "squatter password 12345", "agreement_version": version})
-    call(acct, "POST", "/api/v1/signup",
-         {"identifier": "mia@example.com", "password": PASSWORD, "agreement_version": version})
+    _, owner, _ = call(acct, "POST", "/api/v1/signup",
+                       {"identifier": "mia@example.com", "password": PASSWORD, "agreement_version": version})
     code = outbox_code(acct, "mia@example.com")
-    assert call(acct, "POST", "/api/v1/verify", {"identifier": "mia@example.com", "code": code})[0] == 200
+    assert call(acct, "POST", "/api/v1/verify", {"identifier": "mia@example.com", "code": code,
+                                                 "signup_token": owner["signup_token"]})[0] == 200
     assert error_code(login(acct, "mia@example.com", "squatter password 12345")) == "invalid_credentials"
     advance(acct, 2000)
     status, body, _ = login(acct, "mia@example.com")

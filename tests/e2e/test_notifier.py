@@ -44,7 +44,8 @@ def test_sms_goes_through_the_configured_gateway():
             assert auth == "Bearer gw-token" and message["to"] == phone, message
             code = re.search(r"verification code is (\d{6})", message["text"]).group(1)
             assert not glob.glob(os.path.join(data_dir, "outbox", "*.sms.txt")), "not in the outbox"
-            status, body, _ = call(srv, "POST", "/api/v1/verify", {"identifier": phone, "code": code})
+            status, body, _ = call(srv, "POST", "/api/v1/verify",
+                                   {"identifier": phone, "code": code, "signup_token": body["signup_token"]})
             assert status == 200, body
         finally:
             srv.stop()

@@ -71,7 +71,8 @@ def signup_and_verify(b, email):
                                          "agree": "yes", "agreement_version": version})
     assert status == 200 and "Verify your address" in page, page
     code = outbox_code(b.srv, email)
-    status, page, _ = b.post("/verify", {"identifier": email, "code": code})
+    status, page, _ = b.post("/verify", {"identifier": email, "code": code,
+                                         "signup_token": field(page, "signup_token")})
     assert status == 200 and "verified" in page, page
 
 

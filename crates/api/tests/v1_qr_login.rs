@@ -274,7 +274,10 @@ async fn a_qr_session_inherits_the_approvers_clock_and_needs_it_alive() {
     );
     let session = done["session_token"].as_str().unwrap();
     let (_, me) = h.send(Method::GET, "/api/v1/me", None, Some(session)).await;
-    assert_eq!(me["session"]["expires_at_ms"], done["expires_at_ms"], "{me}");
+    assert_eq!(
+        me["session"]["expires_at_ms"], done["expires_at_ms"],
+        "{me}"
+    );
     assert_eq!(me["session"]["reauth_valid"], false, "{me}");
     let (status, body) = h
         .send(Method::POST, "/api/v1/2fa/totp/setup", None, Some(session))
@@ -308,7 +311,9 @@ async fn a_qr_approval_from_an_old_session_reports_the_new_sessions_expiry() {
     // Keep the approver alive (idle limit 30 min) for 11 h 50 min.
     for _ in 0..(11 * 6 + 5) {
         h.clock.advance(10 * 60_000);
-        let (status, _) = h.send(Method::GET, "/api/v1/me", None, Some(&approver)).await;
+        let (status, _) = h
+            .send(Method::GET, "/api/v1/me", None, Some(&approver))
+            .await;
         assert_eq!(status, StatusCode::OK);
     }
     let qr = h.start_qr().await;
@@ -323,7 +328,11 @@ async fn a_qr_approval_from_an_old_session_reports_the_new_sessions_expiry() {
     let (_, done) = h.poll(&qr).await;
     let expires = done["expires_at_ms"].as_i64().unwrap();
     assert!(expires > h.clock_now(), "{done}");
-    assert_eq!(expires, started + 12 * 3_600_000, "the approver's absolute end");
+    assert_eq!(
+        expires,
+        started + 12 * 3_600_000,
+        "the approver's absolute end"
+    );
     let session = done["session_token"].as_str().unwrap();
     let (_, me) = h.send(Method::GET, "/api/v1/me", None, Some(session)).await;
     assert_eq!(me["session"]["expires_at_ms"], json!(expires), "{me}");

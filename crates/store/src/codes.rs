@@ -105,10 +105,10 @@ impl Store {
             "WHERE id = $1 AND consumed_ms IS NULL AND voided_ms IS NULL AND expires_ms > $2 \
              AND attempts < max_attempts"
         ))
-            .bind(id)
-            .bind(now_ms)
-            .fetch_optional(&self.pool)
-            .await?;
+        .bind(id)
+        .bind(now_ms)
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(row)
     }
 

@@ -140,29 +140,6 @@ impl Store {
         Ok(result.rows_affected() == 1)
     }
 
-    /// Adds one failure at `now_ms` (creating the row at one failure) and returns the state
-    /// after it, in one statement, so concurrent failures never overwrite each other's count.
-    pub async fn record_lockout_failure(
-        &self,
-        lock_key: &str,
-        now_ms: i64,
-    ) -> StoreResult<LockoutRow> {
-        let row = sqlx::query_as(concat!(
-            "INSERT INTO lockout_state (",
-            lockout_columns!(),
-            ") VALUES ($1, 1, 0, 0, 0, $2) ON CONFLICT (lock_key) DO UPDATE SET \
-             failures = lockout_state.failures + 1, last_failure_ms = excluded.last_failure_ms, \
-             version = lockout_state.version + 1 \
-             RETURNING ",
-            lockout_columns!()
-        ))
-        .bind(lock_key)
-        .bind(now_ms)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(row)
-    }
-
     /// Forgets the key (after a successful login or a reset); returns whether it existed.
     pub async fn clear_lockout(&self, lock_key: &str) -> StoreResult<bool> {
         let result = sqlx::query("DELETE FROM lockout_state WHERE lock_key = $1")

@@ -170,7 +170,12 @@ fn verify_view(
 }
 
 pub async fn verify_page() -> Response {
-    verify_view(StatusCode::OK, Flash::default(), String::new(), String::new())
+    verify_view(
+        StatusCode::OK,
+        Flash::default(),
+        String::new(),
+        String::new(),
+    )
 }
 
 #[derive(Deserialize)]

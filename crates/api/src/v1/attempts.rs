@@ -57,6 +57,19 @@ impl AttemptKey {
         }
     }
 
+    /// The budget for matching a sign-up password at verification, per typed address and the
+    /// same whether or not the address is taken (so it tells nothing), apart from the login's.
+    pub fn signup_password(typed_identifier: &str) -> Self {
+        Self {
+            key: format!(
+                "signup-password:{}",
+                sha256_hex(typed_identifier.as_bytes())
+            ),
+            schedule: Schedule::Password,
+            owner: None,
+        }
+    }
+
     /// The code budget of one sign-up attempt (its owner is not known yet).
     pub fn signup(attempt_id: i64) -> Self {
         Self {
@@ -240,14 +253,12 @@ async fn reserve(
             }
         }
     }
-    Err(
-        V1Error::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "busy",
-            "Too many simultaneous attempts; try again in a moment",
-        )
-        .retry_after(1_000),
+    Err(V1Error::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "busy",
+        "Too many simultaneous attempts; try again in a moment",
     )
+    .retry_after(1_000))
 }
 
 /// A version number that never repeats for a key (random 63 bits).
@@ -403,7 +414,6 @@ pub fn busy_or_internal(what: &str, error: password::PasswordError) -> V1Error {
     V1Error::internal(what, error)
 }
 
-
 /// Checks `password` for `account` (or for an unknown typed identifier) under this client's
 /// password budget: the one call for re-authentication, password change and other password
 /// gates after login.
@@ -416,11 +426,13 @@ pub async fn check_password(
 ) -> V1Result<Outcome<()>> {
     let key = password_key(state, account, typed_identifier, client).await?;
     attempt(state, &key, async |permit| {
-        Ok(if verify_password(state, permit, account, password).await? {
-            Checked::Right(())
-        } else {
-            Checked::Wrong(invalid_credentials())
-        })
+        Ok(
+            if verify_password(state, permit, account, password).await? {
+                Checked::Right(())
+            } else {
+                Checked::Wrong(invalid_credentials())
+            },
+        )
     })
     .await
 }

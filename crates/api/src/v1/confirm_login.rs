@@ -17,10 +17,10 @@ use bulwark_store::{LoginConfirmationRow, NewCode, NewLoginConfirmation, account
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::attempts::{self, AttemptKey, Checked, second_factor_key};
 use super::body::{JsonBody, check_len};
 use super::error::{V1Error, V1Result};
 use super::guard::Client;
-use super::attempts::{self, AttemptKey, Checked, second_factor_key};
 use super::login::record;
 use super::signup::{account_recipient, notify};
 use super::state::V1State;

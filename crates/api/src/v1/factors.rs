@@ -16,9 +16,9 @@ use bulwark_store::{AccountRow, NewCode, factor_method};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::attempts::{self, AttemptKey, Checked, Permit};
 use super::body::{JsonBody, check_len};
 use super::error::{V1Error, V1Result};
-use super::attempts::{self, AttemptKey, Checked, Permit};
 use super::recovery::{Change, apply_change, require_second_factor};
 use super::sessions::Authed;
 use super::signup::notify;
@@ -237,7 +237,17 @@ pub async fn spend_code_with(
         return Err(invalid_code());
     };
     let bound = binding(user_id, channel);
-    if !super::one_time::spend(state, permit, &row, code_use.purpose(), &bound, code, now_ms).await? {
+    if !super::one_time::spend(
+        state,
+        permit,
+        &row,
+        code_use.purpose(),
+        &bound,
+        code,
+        now_ms,
+    )
+    .await?
+    {
         return Err(invalid_code());
     }
     Ok(())

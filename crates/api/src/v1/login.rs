@@ -196,7 +196,15 @@ pub async fn login(
             // Locked: the same argon2 work and answer as a wrong password.
             dummy_password_work(&state, &request.password).await?;
             state.accounts.record_ip_failure(client.ip);
-            record(&state, &client, user_id, Some(&id_text), "password", "locked").await;
+            record(
+                &state,
+                &client,
+                user_id,
+                Some(&id_text),
+                "password",
+                "locked",
+            )
+            .await;
             return Err(invalid_credentials());
         }
         Outcome::Wrong(error) => {
@@ -821,7 +829,15 @@ pub async fn reauth(
     .await?;
     if let Outcome::Wrong(_) = outcome {
         let result = "wrong_password";
-        record(&state, &authed.client, Some(account.id), None, "reauth", result).await;
+        record(
+            &state,
+            &authed.client,
+            Some(account.id),
+            None,
+            "reauth",
+            result,
+        )
+        .await;
     }
     outcome.into_result(now_ms)?;
     let token = session::new_session_token().map_err(|e| V1Error::internal("session token", e))?;
@@ -856,10 +872,10 @@ pub async fn reauth(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use bulwark_store::LockoutRow;
     #[allow(unused_imports)]
     use bulwark_identity::clock::SECOND_MS;
     use bulwark_identity::lockout::{FIRST_LOCK_MS, LOCK_EVERY_FAILURES};
+    use bulwark_store::LockoutRow;
 
     /// Drives the stored-row round trip through the identity schedule with a fake clock: the
     /// first failure waits 1 s, the tenth starts a 15-minute lock, and the lock ends on time.

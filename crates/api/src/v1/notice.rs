@@ -81,4 +81,3 @@ async fn freeze_token(state: &V1State, user_id: i64, now_ms: i64) -> V1Result<St
         .await?;
     Ok(issued.token)
 }
-

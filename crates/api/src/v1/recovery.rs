@@ -15,10 +15,10 @@ use bulwark_store::{AccountRow, NewSecurityEvent, NewToken, account_status};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::attempts::{self, AttemptKey, Outcome};
 use super::body::{JsonBody, check_len};
 use super::error::{V1Error, V1Result};
 use super::guard::Client;
-use super::attempts::{self, AttemptKey, Outcome};
 use super::login::{FactorFailure, check_recovery, check_totp};
 use super::sessions::Authed;
 use super::signup::{

@@ -14,11 +14,10 @@ use bulwark_store::{
 };
 use serde::{Deserialize, Serialize};
 
+pub use super::attempts::busy_or_internal;
 use super::attempts::{self, AttemptKey, Checked, Outcome, Permit, verify_password};
 use super::body::{JsonBody, check_len};
 use super::error::{V1Error, V1Result};
-use super::guard::Client;
-pub use super::attempts::busy_or_internal;
 pub(crate) use super::notice::recipient;
 pub use super::notice::{account_recipient, notify};
 use super::state::V1State;
@@ -203,7 +202,10 @@ pub(crate) async fn resend_attempt_code(
     let now_ms = state.accounts.now_ms();
     if let Some(code_id) = attempt.code_id
         && let Some(code) = state.store.find_live_code_by_id(code_id, now_ms).await?
-        && now_ms < code.last_sent_ms.saturating_add(codes::CODE_RESEND_INTERVAL_MS)
+        && now_ms
+            < code
+                .last_sent_ms
+                .saturating_add(codes::CODE_RESEND_INTERVAL_MS)
     {
         return Ok(());
     }
@@ -387,7 +389,6 @@ const NO_CODE: &str =
 /// code does, so the endpoint does not tell which addresses exist.
 async fn claimed_attempt(
     state: &V1State,
-    client: &Client,
     request: &VerifyRequest,
     identifier: &LoginIdentifier,
     account: Option<&AccountRow>,
@@ -409,8 +410,7 @@ async fn claimed_attempt(
         ));
     };
     check_len("password", password, PASSWORD_FIELD_CHARS_MAX)?;
-    let typed = identifier_text(identifier);
-    let key = attempts::password_key(state, unverified, typed, client).await?;
+    let key = AttemptKey::signup_password(identifier_text(identifier));
     let outcome = attempts::attempt(state, &key, async |permit| {
         let matched = match unverified {
             Some(account) => matching_attempt(state, permit, account.id, password).await?,
@@ -437,7 +437,6 @@ async fn claimed_attempt(
 /// when there were others.
 pub async fn verify(
     State(state): State<V1State>,
-    client: Client,
     JsonBody(request): JsonBody<VerifyRequest>,
 ) -> V1Result<Json<VerifyResponse>> {
     let identifier = parse_identifier(&request.identifier)?;
@@ -451,8 +450,7 @@ pub async fn verify(
     }
     let now_ms = state.accounts.now_ms();
     let account = find_account(&state, &identifier).await?;
-    let Some(attempt) =
-        claimed_attempt(&state, &client, &request, &identifier, account.as_ref()).await?
+    let Some(attempt) = claimed_attempt(&state, &request, &identifier, account.as_ref()).await?
     else {
         return Err(invalid_code(NO_CODE));
     };

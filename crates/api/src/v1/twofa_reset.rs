@@ -17,10 +17,10 @@ use bulwark_store::{AccountRow, NewCode, NewSecurityEvent, NewToken, StoreError}
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::attempts::{self, AttemptKey, Checked, Outcome};
 use super::body::{JsonBody, check_len};
 use super::error::{V1Error, V1Result};
 use super::guard::Client;
-use super::attempts::{self, AttemptKey, Checked, Outcome};
 use super::login::{dummy_password_work, invalid_credentials, try_later};
 use super::sessions::Authed;
 use super::signup::{

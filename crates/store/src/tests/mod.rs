@@ -16,6 +16,7 @@ use crate::{BalanceRow, OrderRow, Store, TradeRow};
 
 mod accounts;
 mod identity_accounts;
+mod identity_attempts;
 mod identity_confirmations;
 mod identity_factors;
 mod identity_review;

@@ -154,6 +154,7 @@ async fn sqlite_schema_has_every_table_with_known_types() {
         "second_factors",
         "security_events",
         "sessions",
+        "signup_attempts",
         "tokens",
         "totp_credentials",
         "trades",
