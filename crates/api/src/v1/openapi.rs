@@ -40,7 +40,7 @@ pub const ROUTES: &[RouteDoc] = &[
     RouteDoc {
         method: "post",
         path: "/api/v1/signup",
-        summary: "Sign up with email or E.164 phone, password and the current agreement version; a 6-digit code is sent (same answer whether or not the identifier is taken)",
+        summary: "Sign up with email or E.164 phone, password and the current agreement version; a 6-digit code is sent for this sign-up and the answer carries its signup_token (same answer whether or not the identifier is taken). Until verified, every sign-up of an address is a separate attempt with its own password and code",
         authenticated: false,
         request: Some("SignupRequest"),
         errors: &[
@@ -57,10 +57,16 @@ pub const ROUTES: &[RouteDoc] = &[
     RouteDoc {
         method: "post",
         path: "/api/v1/verify",
-        summary: "Verify the identifier with the code sent at sign-up",
+        summary: "Verify the identifier with the code sent for one sign-up, naming that sign-up by its signup_token or its password; the account takes that sign-up's password and every other sign-up of the address ends",
         authenticated: false,
         request: Some("VerifyRequest"),
-        errors: &["malformed_code", "invalid_code", "rate_limited"],
+        errors: &[
+            "malformed_code",
+            "invalid_code",
+            "signup_attempt_required",
+            "try_later",
+            "rate_limited",
+        ],
     },
     RouteDoc {
         method: "post",
@@ -265,7 +271,7 @@ pub const ROUTES: &[RouteDoc] = &[
         summary: "Confirm the password to allow security changes for 10 minutes (issues a new session token)",
         authenticated: true,
         request: Some("ReauthRequest"),
-        errors: &["invalid_credentials", "try_later"],
+        errors: &["invalid_credentials", "try_later", "reset_required"],
     },
     RouteDoc {
         method: "get",
@@ -394,6 +400,8 @@ pub const ROUTES: &[RouteDoc] = &[
         errors: &[
             "reauth_required",
             "invalid_credentials",
+            "try_later",
+            "reset_required",
             "weak_password",
             "busy",
         ],
@@ -594,7 +602,10 @@ fn schemas() -> Value {
             "agreement_version": string(),
             "display_name": string(),
         })),
-        "VerifyRequest": object(&["identifier", "code"], json!({"identifier": string(), "code": {"type": "string", "pattern": "^[0-9]{6}$"}})),
+        "VerifyRequest": object(&["identifier", "code"], json!({
+            "identifier": string(), "code": {"type": "string", "pattern": "^[0-9]{6}$"},
+            "signup_token": string(), "password": string(),
+        })),
         "LoginRequest": object(&["identifier", "password"], json!({
             "identifier": string(), "password": string(), "pow_token": string(), "pow_nonce": string(),
         })),
