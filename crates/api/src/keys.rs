@@ -1,6 +1,8 @@
 //! Minting and checking API keys: the one way keys are made, used by the admin API and the
 //! self-service endpoints, and the idle-expiry rule the BitMart authentication applies.
 
+use std::net::IpAddr;
+
 use bulwark_identity::clock::{DAY_MS, HOUR_MS};
 use bulwark_store::{ApiKeyRow, NewApiKey};
 
@@ -79,10 +81,7 @@ pub fn parse_ips<'a>(entries: impl IntoIterator<Item = &'a str>) -> Result<Strin
     if entries.len() > IP_ENTRIES_MAX {
         return Err(KeyError::TooManyIps);
     }
-    if let Some(bad) = entries
-        .iter()
-        .find(|e| crate::auth::parse_cidr(e).is_none())
-    {
+    if let Some(bad) = entries.iter().find(|e| parse_cidr(e).is_none()) {
         return Err(KeyError::InvalidIp((*bad).to_string()));
     }
     Ok(entries.join(","))
@@ -156,10 +155,69 @@ pub fn idle_expired(row: &ApiKeyRow, now_ms: i64) -> bool {
     row.ip_allowlist.trim().is_empty() && now_ms.saturating_sub(last_ms) >= IDLE_EXPIRY_MS
 }
 
+/// An empty allowlist admits every address; otherwise the peer must fall in one entry
+/// (`1.2.3.4`, `10.0.0.0/8`, `::1`, `fd00::/8`).
+pub fn ip_allowed(allowlist: &str, ip: IpAddr) -> bool {
+    let entries: Vec<&str> = allowlist
+        .split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .collect();
+    entries.is_empty() || entries.iter().any(|entry| cidr_contains(entry, ip))
+}
+
+/// Parses `ADDR[/PREFIX]`; `None` when malformed.
+pub fn parse_cidr(entry: &str) -> Option<(IpAddr, u32)> {
+    let (addr, prefix) = match entry.split_once('/') {
+        Some((addr, prefix)) => (addr, Some(prefix)),
+        None => (entry, None),
+    };
+    let addr: IpAddr = addr.parse().ok()?;
+    let bits = if addr.is_ipv4() { 32 } else { 128 };
+    let prefix = match prefix {
+        Some(p) => p.parse::<u32>().ok().filter(|p| *p <= bits)?,
+        None => bits,
+    };
+    Some((addr, prefix))
+}
+
+fn cidr_contains(entry: &str, ip: IpAddr) -> bool {
+    let Some((network, prefix)) = parse_cidr(entry) else {
+        return false;
+    };
+    let (network, ip, bits) = match (network, ip) {
+        (IpAddr::V4(n), IpAddr::V4(i)) => (u128::from(u32::from(n)), u128::from(u32::from(i)), 32),
+        (IpAddr::V6(n), IpAddr::V6(i)) => (u128::from(n), u128::from(i), 128),
+        (IpAddr::V4(n), IpAddr::V6(i)) => match i.to_ipv4_mapped() {
+            Some(i) => (u128::from(u32::from(n)), u128::from(u32::from(i)), 32),
+            None => return false,
+        },
+        (IpAddr::V6(_), IpAddr::V4(_)) => return false,
+    };
+    if prefix == 0 {
+        return true;
+    }
+    let shift = bits - prefix;
+    (network >> shift) == (ip >> shift)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn allowlists() {
+        let v4: IpAddr = "10.1.2.3".parse().unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        assert!(ip_allowed("", v4));
+        assert!(ip_allowed("10.0.0.0/8", v4));
+        assert!(ip_allowed("192.168.0.1, 10.1.2.3", v4));
+        assert!(!ip_allowed("10.1.2.4", v4));
+        assert!(!ip_allowed("11.0.0.0/8", v4));
+        assert!(!ip_allowed("garbage", v4));
+        assert!(parse_cidr("10.0.0.0/33").is_none());
+        assert!(ip_allowed("::1", "::1".parse().unwrap_or(v4)));
+    }
 
     #[test]
     fn scopes_ips_and_memos() {

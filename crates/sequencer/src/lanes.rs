@@ -3,11 +3,17 @@
 //! Cancels and halts travel on their own lane, drained first, so they keep working when order
 //! entry is saturated; a full lane answers "busy" at once instead of blocking the caller.
 
-use bulwark_engine::{Command, Engine};
+use bulwark_engine::{Command, Engine, Outcome};
 use bulwark_types::CommandId;
 use thiserror::Error;
 
-use crate::pipeline::Receipt;
+/// What happened to a command, released after it is durable.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Receipt {
+    pub seq: u64,
+    pub timestamp_ms: i64,
+    pub outcome: Outcome,
+}
 
 /// Where the outcome of a command goes once it is durable.
 pub enum Reply {

@@ -11,9 +11,7 @@ mod pipeline;
 mod recovery;
 mod view;
 
-pub use lanes::{Reply, SubmitError};
-pub use pipeline::{
-    EventBatch, Receipt, SequencedEvent, Sequencer, SequencerHandle, SequencerOptions,
-};
+pub use lanes::{Receipt, Reply, SubmitError};
+pub use pipeline::{EventBatch, SequencedEvent, Sequencer, SequencerHandle, SequencerOptions};
 pub use recovery::{Recovered, RecoveryError, recover};
 pub use view::{Catalog, DepthView, MarketInfo};

@@ -7,12 +7,14 @@ use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use bulwark_engine::{Command, CommandHeader, Engine, Event, MarketId, Outcome, codec};
+use bulwark_engine::{Command, CommandHeader, Engine, Event, MarketId, codec};
 use bulwark_journal::Journal;
 use bulwark_types::CommandId;
 use crossbeam_channel::{Receiver, Sender, TryRecvError, bounded, select};
 
-use crate::lanes::{Control, Delivery, Query, Reply, Submission, SubmitError, is_priority};
+use crate::lanes::{
+    Control, Delivery, Query, Receipt, Reply, Submission, SubmitError, is_priority,
+};
 use crate::view::{Catalog, DepthView};
 
 /// Commands one batch (one fsync) may hold at most. Bounds ack latency under load.
@@ -47,14 +49,6 @@ impl SequencerOptions {
             priority_queue_max: 16_384,
         }
     }
-}
-
-/// What happened to a command, released after it is durable.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Receipt {
-    pub seq: u64,
-    pub timestamp_ms: i64,
-    pub outcome: Outcome,
 }
 
 /// One event with the command that produced it.

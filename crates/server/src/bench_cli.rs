@@ -3,34 +3,9 @@
 //! ones that need the real durable pipeline (journal, durable, recovery) live in
 //! [`crate::bench_pipeline`]. Build with `--release`; debug figures are meaningless.
 
-use std::path::PathBuf;
-
 use anyhow::Context;
 
-#[derive(Debug, clap::Args)]
-pub struct BenchArgs {
-    /// book | engine | journal | durable | loginflood | recovery
-    pub name: String,
-    /// Throughput runs per subject (best and median are reported).
-    #[arg(long, default_value_t = bulwark_bench::DEFAULT_RUNS)]
-    pub runs: usize,
-    /// Workloads for book/engine (BOOK-A, BOOK-B); default: the benchmark's own set.
-    #[arg(long)]
-    pub workload: Vec<String>,
-    /// Skip the per-op latency pass (book/engine).
-    #[arg(long)]
-    pub no_latency: bool,
-    /// Directory for journal files of journal/durable/recovery (must be on the disk measured,
-    /// not tmpfs). A fresh subdirectory is created and removed.
-    #[arg(long, default_value = "bench-data")]
-    pub dir: PathBuf,
-    /// Offered loads for `durable`, in ops/s (`loginflood` uses the first; pass e.g. 20000).
-    #[arg(long, value_delimiter = ',', default_values_t = vec![100_000_u64, 500_000, 1_000_000])]
-    pub rates: Vec<u64>,
-    /// Commands replayed by `recovery`.
-    #[arg(long, default_value_t = 10_000_000)]
-    pub recovery_commands: u32,
-}
+pub use crate::bench_args::BenchArgs;
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     if cfg!(debug_assertions) {

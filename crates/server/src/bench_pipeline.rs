@@ -21,7 +21,7 @@ use bulwark_sequencer::{Reply, Sequencer, SequencerOptions, SubmitError};
 use bulwark_types::{CommandId, Side};
 use serde_json::json;
 
-use crate::bench_cli::BenchArgs;
+use crate::bench_args::BenchArgs;
 
 /// Seconds of offered load per DURABLE rate (capped by the workload's 1 M ops).
 const DURABLE_SECONDS: u64 = 3;

@@ -3,6 +3,7 @@
 
 pub mod admin_api;
 pub mod admin_cli;
+pub mod bench_args;
 pub mod bench_cli;
 pub mod bench_pipeline;
 pub mod config;

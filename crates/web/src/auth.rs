@@ -1,14 +1,14 @@
 //! Landing, sign-up, verification, login (password, second factor, challenge) and logout pages.
 
-use axum::Form;
 use axum::extract::State;
-use axum::extract::rejection::FormRejection;
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::api::{self, Answer, Caller};
+pub use crate::form::PageForm;
+pub use crate::pages::login_view;
 use crate::pages::{self, Challenge, Flash, Who};
 use crate::{WebState, csrf_matches, csrf_token};
 
@@ -38,30 +38,6 @@ pub async fn who_and_me(state: &WebState, caller: &Caller) -> Option<(Who, Answe
         staff: me.body.get("is_staff").and_then(Value::as_bool) == Some(true),
     };
     Some((who, me))
-}
-
-/// A form that could not be read (wrong content type, too large, not UTF-8).
-pub fn bad_form(rejection: &FormRejection) -> Response {
-    (
-        StatusCode::BAD_REQUEST,
-        format!("The form could not be read: {rejection}"),
-    )
-        .into_response()
-}
-
-/// A URL-encoded form body. A body that cannot be read (wrong content type, too large, not
-/// UTF-8, bad fields) is answered by [`bad_form`] before the handler runs.
-pub struct PageForm<T>(pub T);
-
-impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<S> for PageForm<T> {
-    type Rejection = Response;
-
-    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, Response> {
-        match Form::<T>::from_request(request, state).await {
-            Ok(Form(value)) => Ok(PageForm(value)),
-            Err(rejection) => Err(bad_form(&rejection)),
-        }
-    }
 }
 
 /// Whether a logged-in form carries this session's token.
@@ -221,22 +197,6 @@ pub async fn verify(
     }
     let flash = Flash::notice("Your address is verified. Log in to continue.");
     login_view(StatusCode::OK, flash, form.identifier, None)
-}
-
-pub fn login_view(
-    status: StatusCode,
-    flash: Flash,
-    identifier: String,
-    challenge: Option<Challenge>,
-) -> Response {
-    let page = pages::Login {
-        who: None,
-        notice: flash.notice,
-        error: flash.error,
-        identifier,
-        challenge,
-    };
-    pages::render(status, &page)
 }
 
 pub async fn login_page() -> Response {

@@ -11,7 +11,8 @@ use serde_json::{Value, json};
 
 use crate::WebState;
 use crate::api::{self, Answer, Caller};
-use crate::auth::{PageForm, login_view};
+use crate::form::PageForm;
+use crate::pages::login_view;
 use crate::pages::{self, ConfirmLink, ConfirmWait, Flash, PendingLogin};
 
 /// The cookie holding the waiting browser's confirmation token.

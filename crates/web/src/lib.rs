@@ -10,6 +10,7 @@ mod admin;
 pub mod api;
 mod auth;
 mod confirm;
+mod form;
 mod json;
 mod keys;
 mod kyc;

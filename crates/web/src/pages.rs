@@ -328,6 +328,23 @@ pub fn utc_time(at_ms: i64) -> String {
     bulwark_identity::clock::utc_minute(at_ms)
 }
 
+/// The login page with a message, the identifier typed so far and any challenge to solve.
+pub fn login_view(
+    status: StatusCode,
+    flash: Flash,
+    identifier: String,
+    challenge: Option<Challenge>,
+) -> Response {
+    let page = Login {
+        who: None,
+        notice: flash.notice,
+        error: flash.error,
+        identifier,
+        challenge,
+    };
+    render(status, &page)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]

@@ -28,7 +28,7 @@ use serde_json::{Value, json};
 
 use super::body::{JsonBody, check_len};
 use super::error::{V1Error, V1Result};
-use super::openapi::RouteDoc;
+use super::route_doc::RouteDoc;
 use super::sessions::Authed;
 use super::signup::{account_recipient, identifier_text, notify, parse_identifier};
 use super::state::V1State;

@@ -22,6 +22,7 @@ pub mod one_time;
 pub mod openapi;
 pub mod qr_login;
 pub mod recovery;
+pub mod route_doc;
 pub mod sessions;
 pub mod signup;
 pub mod state;

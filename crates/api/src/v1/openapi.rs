@@ -4,19 +4,7 @@
 use axum::Json;
 use serde_json::{Map, Value, json};
 
-/// One documented operation.
-#[derive(Debug, Clone, Copy)]
-pub struct RouteDoc {
-    pub method: &'static str,
-    pub path: &'static str,
-    pub summary: &'static str,
-    /// Session cookie or bearer token required.
-    pub authenticated: bool,
-    /// Request body schema name under `components/schemas`, if any.
-    pub request: Option<&'static str>,
-    /// Error codes this operation may answer with (besides the generic ones).
-    pub errors: &'static [&'static str],
-}
+pub use super::route_doc::RouteDoc;
 
 const BAD_INPUT: &[&str] = &[
     "unsupported_content_type",
