@@ -46,8 +46,3 @@ impl<'a> MarketFormat<'a> {
         format_units(i64::try_from(scaled).unwrap_or(i64::MAX), self.quote.scale)
     }
 }
-
-/// The asset code by engine id, or `?` for an id the catalog does not know.
-pub fn asset_code(catalog: &Catalog, id: bulwark_engine::AssetId) -> &str {
-    catalog.asset_spec(id).map_or("?", |a| a.code.as_str())
-}

@@ -217,7 +217,7 @@ pub fn reject_error(
             available,
         } => {
             let scale = catalog.asset_spec(*asset).map_or(0, |a| a.scale);
-            let code = crate::format::asset_code(catalog, *asset);
+            let code = catalog.asset_code(*asset);
             ApiError::bad(
                 50020,
                 format!(

@@ -40,6 +40,11 @@ impl Catalog {
         }
     }
 
+    /// The asset code by engine id, or `?` for an id the catalog does not know.
+    pub fn asset_code(&self, id: bulwark_engine::AssetId) -> &str {
+        self.asset_spec(id).map_or("?", |a| a.code.as_str())
+    }
+
     /// Looks a market up by its `BASE_QUOTE` symbol.
     pub fn market(&self, symbol: &str) -> Option<&MarketInfo> {
         self.markets.iter().find(|m| m.spec.symbol == symbol)

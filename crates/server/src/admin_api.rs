@@ -699,7 +699,7 @@ async fn consistency(State(state): State<AdminState>) -> AdminResult {
     let store_orders: BTreeMap<i64, _> =
         store_orders.into_iter().map(|o| (o.order_id, o)).collect();
     for order in &orders {
-        let mut expected = crate::projector::order_row(&catalog, order, 0);
+        let mut expected = bulwark_projector::order_row(&catalog, order, 0);
         match store_orders.get(&expected.order_id) {
             Some(row) => {
                 expected.last_seq = row.last_seq;
@@ -735,7 +735,7 @@ async fn consistency(State(state): State<AdminState>) -> AdminResult {
         .collect();
     let mut checked = 0;
     for (user, asset, available, held) in balances {
-        let code = bulwark_api::format::asset_code(&catalog, asset).to_owned();
+        let code = catalog.asset_code(asset).to_owned();
         let key = (i64::try_from(user).unwrap_or(-1), code);
         let stored = store_balances.get(&key).copied().unwrap_or((0, 0));
         if stored != (available, held) {

@@ -1,4 +1,4 @@
-//! Wiring of the `bulwark` binary: configuration, the data directory, the projector, the admin
+//! Wiring of the `bulwark` binary: configuration, the data directory, the admin
 //! API and its CLI, journal verification and the benchmark runner.
 
 pub mod admin_api;
@@ -9,6 +9,5 @@ pub mod bench_pipeline;
 pub mod config;
 pub mod data_dir;
 pub mod genesis;
-pub mod projector;
 pub mod serve;
 pub mod verify;

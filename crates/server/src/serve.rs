@@ -73,7 +73,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let projector = std::thread::Builder::new()
         .name("projector".into())
         .spawn(move || {
-            crate::projector::run(
+            bulwark_projector::run(
                 runtime,
                 projector_store,
                 projector_handle,
@@ -155,7 +155,7 @@ async fn recover(
                 return;
             }
             let catalog = Catalog::from_engine(engine);
-            if let Err(error) = runtime.block_on(crate::projector::project(
+            if let Err(error) = runtime.block_on(bulwark_projector::project(
                 &store,
                 &catalog,
                 &[Arc::new(batch)],

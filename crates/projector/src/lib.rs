@@ -13,6 +13,7 @@ use bulwark_store::{BalanceRow, OrderRow, ProjectionBatch, Store, TradeRow};
 /// Event batches merged into one SQL transaction at most, when the projector falls behind.
 pub const PROJECTOR_MERGE_BATCHES_MAX: usize = 64;
 
+/// BitMart's name of an order kind, as stored in the read model.
 pub fn kind_name(kind: OrderKind) -> &'static str {
     match kind {
         OrderKind::Limit => "limit",
@@ -23,6 +24,7 @@ pub fn kind_name(kind: OrderKind) -> &'static str {
     }
 }
 
+/// The stored name of an order state.
 pub fn state_name(state: OrderState) -> &'static str {
     match state {
         OrderState::New => "new",
@@ -62,6 +64,8 @@ fn symbol_of(catalog: &Catalog, market: bulwark_engine::MarketId) -> String {
         .map_or_else(|| format!("#{}", market.0), |m| m.spec.symbol.clone())
 }
 
+/// The read-model row of an order as of event `seq` (also what the consistency check compares
+/// the engine's live orders with).
 pub fn order_row(catalog: &Catalog, order: &OrderView, seq: u64) -> OrderRow {
     OrderRow {
         order_id: to_i64(order.id.0),
@@ -86,7 +90,7 @@ pub fn order_row(catalog: &Catalog, order: &OrderView, seq: u64) -> OrderRow {
 }
 
 fn trade_row(catalog: &Catalog, trade: &TradeView, seq: u64) -> TradeRow {
-    let code = |asset| bulwark_api::format::asset_code(catalog, asset).to_owned();
+    let code = |asset| catalog.asset_code(asset).to_owned();
     TradeRow {
         trade_id: to_i64(trade.id.0),
         symbol: symbol_of(catalog, trade.market),
@@ -123,7 +127,7 @@ pub fn rows_of(catalog: &Catalog, batches: &[Arc<EventBatch>]) -> ProjectionBatc
                     held,
                 } => rows.balances.push(BalanceRow {
                     user_id: to_i64(user.0),
-                    asset: bulwark_api::format::asset_code(catalog, *asset).to_owned(),
+                    asset: catalog.asset_code(*asset).to_owned(),
                     available: *available,
                     held: *held,
                     last_seq: to_i64(event.seq),

@@ -1,0 +1,230 @@
+//! The projector against a real engine and a real store. Method: drive an engine through a
+//! deposit and a crossing pair of orders, wrap its events in sequenced batches as the sequencer
+//! does, then check the rows `rows_of` derives and what `project` leaves in a SQLite store.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::sync::Arc;
+
+use bulwark_engine::{
+    AssetId, AssetSpec, Command, CommandHeader, Engine, MarketId, MarketSpec, NewOrder, OrderKind,
+    StpMode,
+};
+use bulwark_sequencer::{Catalog, EventBatch, SequencedEvent};
+use bulwark_store::Store;
+use bulwark_types::{CommandId, Side, UserId};
+
+const BTC: AssetId = AssetId(0);
+const USDT: AssetId = AssetId(1);
+const BUYER: UserId = UserId(1);
+const SELLER: UserId = UserId(2);
+
+/// One engine plus the batches its commands produced (one batch per command, as when every
+/// command commits alone).
+struct Run {
+    engine: Engine,
+    batches: Vec<Arc<EventBatch>>,
+}
+
+impl Run {
+    fn new() -> Run {
+        let mut run = Run {
+            engine: Engine::new(),
+            batches: Vec::new(),
+        };
+        for (code, scale) in [("BTC", 8), ("USDT", 6)] {
+            run.apply(Command::AddAsset(AssetSpec {
+                code: code.into(),
+                name: code.into(),
+                scale,
+            }));
+        }
+        run.apply(Command::AddMarket(MarketSpec {
+            symbol: "BTC_USDT".into(),
+            base: BTC,
+            quote: USDT,
+            price_scale: 2,
+            size_scale: 4,
+            min_size_lots: 1,
+            max_size_lots: 100_000_000,
+            max_price_ticks: 1_000_000_000,
+            min_notional: 1_000,
+            maker_fee_ppm: 1_000,
+            taker_fee_ppm: 2_000,
+        }));
+        run
+    }
+
+    fn apply(&mut self, command: Command) {
+        let seq = self.engine.last_seq() + 1;
+        let mut id = [0_u8; 16];
+        id[..8].copy_from_slice(&seq.to_le_bytes());
+        let header = CommandHeader {
+            seq,
+            timestamp_ms: 1_700_000_000_000 + i64::try_from(seq).unwrap(),
+            id: CommandId(id),
+        };
+        let mut events = Vec::new();
+        self.engine
+            .apply(&header, &command, &mut events)
+            .unwrap_or_else(|r| panic!("{command:?}: {r:?}"));
+        self.batches.push(Arc::new(EventBatch {
+            first_seq: seq,
+            last_seq: seq,
+            events: events
+                .into_iter()
+                .map(|event| SequencedEvent {
+                    seq,
+                    timestamp_ms: header.timestamp_ms,
+                    event,
+                })
+                .collect(),
+        }));
+    }
+
+    fn order(&mut self, user: UserId, side: Side, price_ticks: i64, size_lots: i64) {
+        self.apply(Command::PlaceOrder(NewOrder {
+            user,
+            market: MarketId(0),
+            side,
+            kind: OrderKind::Limit,
+            price_ticks,
+            size_lots,
+            notional: 0,
+            client_order_id: Some(format!("c{}", user.0)),
+            stp: StpMode::None,
+        }));
+    }
+
+    /// Funds both users, rests a sell of 0.5 BTC at 30000 and crosses it with a buy of 0.2.
+    fn traded() -> Run {
+        let mut run = Run::new();
+        for (user, asset, amount) in [(BUYER, USDT, 100_000_000_000), (SELLER, BTC, 100_000_000)] {
+            run.apply(Command::Deposit {
+                user,
+                asset,
+                amount,
+                reference: format!("dep-{}", user.0),
+            });
+        }
+        run.order(SELLER, Side::Sell, 3_000_000, 5_000);
+        run.order(BUYER, Side::Buy, 3_000_000, 2_000);
+        run
+    }
+}
+
+#[test]
+fn rows_follow_the_events_with_names_and_codes() {
+    let run = Run::traded();
+    let catalog = Catalog::from_engine(&run.engine);
+    let rows = bulwark_projector::rows_of(&catalog, &run.batches);
+
+    let [trade] = rows.trades.as_slice() else {
+        panic!("one trade: {:?}", rows.trades);
+    };
+    assert_eq!(trade.symbol, "BTC_USDT");
+    assert_eq!((trade.price_ticks, trade.size_lots), (3_000_000, 2_000));
+    assert_eq!(trade.taker_side, "buy");
+    assert_eq!((trade.maker_user_id, trade.taker_user_id), (2, 1));
+    assert_eq!(trade.maker_fee_asset, "USDT", "the maker sold BTC for USDT");
+    assert_eq!(trade.taker_fee_asset, "BTC", "the taker bought BTC");
+    assert!(trade.maker_fee > 0 && trade.taker_fee > 0);
+
+    let last = |user: i64| {
+        rows.orders
+            .iter()
+            .filter(|o| o.user_id == user)
+            .last()
+            .unwrap()
+    };
+    let (sell, buy) = (last(2), last(1));
+    assert_eq!((sell.kind.as_str(), sell.side.as_str()), ("limit", "sell"));
+    assert_eq!(sell.state, "partially_filled");
+    assert_eq!(sell.filled_lots, 2_000);
+    assert_eq!(buy.state, "filled");
+    assert_eq!(buy.client_order_id.as_deref(), Some("c1"));
+    assert_eq!(buy.stp, "none");
+
+    // The last balance row of each (user, asset) equals the engine's balance.
+    for (user, asset) in [(1, BTC), (1, USDT), (2, BTC), (2, USDT)] {
+        let code = catalog.asset_code(asset);
+        let row = rows
+            .balances
+            .iter()
+            .filter(|b| b.user_id == user && b.asset == code)
+            .last()
+            .unwrap();
+        let (_, available, held) = run
+            .engine
+            .user_balances(UserId(u64::try_from(user).unwrap()))
+            .into_iter()
+            .find(|(a, _, _)| *a == asset)
+            .unwrap();
+        assert_eq!((row.available, row.held), (available, held), "{row:?}");
+    }
+    let held_by_seller = rows
+        .balances
+        .iter()
+        .filter(|b| b.user_id == 2 && b.asset == "BTC")
+        .last()
+        .unwrap();
+    assert_eq!(held_by_seller.held, 3_000 * 10_000, "0.3 BTC still resting");
+}
+
+#[tokio::test]
+async fn project_writes_rows_and_the_sequence_in_one_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("p.db").display());
+    let store = Store::connect(&url).await.unwrap();
+    let run = Run::traded();
+    let catalog = Catalog::from_engine(&run.engine);
+    assert_eq!(
+        bulwark_projector::project(&store, &catalog, &[])
+            .await
+            .unwrap(),
+        0,
+        "nothing to write answers the stored sequence"
+    );
+    let seq = bulwark_projector::project(&store, &catalog, &run.batches)
+        .await
+        .unwrap();
+    assert_eq!(seq, run.engine.last_seq());
+    assert_eq!(store.projected_seq().await.unwrap(), seq);
+
+    let trades = store.recent_trades("BTC_USDT", 10).await.unwrap();
+    assert_eq!(trades.len(), 1);
+    let live = store.all_orders_with_state().await.unwrap();
+    let expected: Vec<_> = run
+        .engine
+        .live_orders()
+        .iter()
+        .map(|o| bulwark_projector::order_row(&catalog, o, 0).order_id)
+        .collect();
+    assert_eq!(
+        live.iter().map(|o| o.order_id).collect::<Vec<_>>(),
+        expected,
+        "the store's live orders are the engine's"
+    );
+    let mut balances = store.all_balances().await.unwrap();
+    balances.sort_by(|a, b| (a.user_id, &a.asset).cmp(&(b.user_id, &b.asset)));
+    for row in &balances {
+        let asset = if row.asset == "BTC" { BTC } else { USDT };
+        let (_, available, held) = run
+            .engine
+            .user_balances(UserId(u64::try_from(row.user_id).unwrap()))
+            .into_iter()
+            .find(|(a, _, _)| *a == asset)
+            .unwrap_or((asset, 0, 0));
+        assert_eq!((row.available, row.held), (available, held), "{row:?}");
+    }
+    assert_eq!(
+        bulwark_projector::project(&store, &catalog, &[])
+            .await
+            .unwrap(),
+        seq
+    );
+}
