@@ -1,5 +1,5 @@
 //! Identity domain for Bulwark: the rules for accounts, passwords, second factors, one-time codes,
-//! sessions, lockout, regions, notifications and KYC tiers.
+//! sessions, lockout, regions and KYC tiers (messages to users live in `bulwark-notify`).
 //!
 //! This crate deliberately knows nothing about HTTP or SQL: the store persists the values it
 //! returns and the web layer calls its functions. Everything that depends on time takes the time as
@@ -14,7 +14,6 @@ pub mod geoip;
 pub mod ip_bucket;
 pub mod kyc;
 pub mod lockout;
-pub mod notify;
 pub mod password;
 pub mod pow;
 pub mod qr_login;

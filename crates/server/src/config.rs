@@ -59,10 +59,10 @@ pub struct Config {
     pub mail_from: String,
     /// SMTP server for emails (`[smtp]` table: host, port, tls = "none" | "start-tls" |
     /// "implicit", username, password, timeout_ms). None: emails go to `DATA/outbox/`.
-    pub smtp: Option<bulwark_identity::notify::SmtpConfig>,
+    pub smtp: Option<bulwark_notify::SmtpConfig>,
     /// HTTP SMS gateway (`[sms_gateway]` table: url, bearer_token, timeout_ms). None: texts go
     /// to `DATA/outbox/`.
-    pub sms_gateway: Option<bulwark_identity::notify::SmsGatewayConfig>,
+    pub sms_gateway: Option<bulwark_notify::SmsGatewayConfig>,
 }
 
 impl Default for Config {
@@ -254,8 +254,8 @@ impl Config {
     }
 
     /// Where messages go: the configured SMTP server and SMS gateway, the outbox otherwise.
-    pub fn notifier(&self, outbox_dir: PathBuf) -> bulwark_identity::notify::NotifierConfig {
-        bulwark_identity::notify::NotifierConfig {
+    pub fn notifier(&self, outbox_dir: PathBuf) -> bulwark_notify::NotifierConfig {
+        bulwark_notify::NotifierConfig {
             from: self.mail_from.clone(),
             outbox_dir,
             smtp: self.smtp.clone(),
@@ -449,7 +449,7 @@ mod tests {
         assert_eq!(notifier.from, "Ex <no-reply@exchange.example>");
         let smtp = notifier.smtp.unwrap();
         assert_eq!((smtp.host.as_str(), smtp.port), ("mail.example", Some(587)));
-        assert_eq!(smtp.tls, bulwark_identity::notify::SmtpTls::StartTls);
+        assert_eq!(smtp.tls, bulwark_notify::SmtpTls::StartTls);
         assert_eq!(
             notifier.sms_gateway.unwrap().url,
             "https://sms.example/send"

@@ -18,7 +18,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use bulwark_identity::account::LoginIdentifier;
-use bulwark_identity::notify::MessageKind;
+use bulwark_notify::MessageKind;
 use bulwark_store::{
     AccountRow, KycApplicationRow, LockoutRow, NewSecurityEvent, Store, StoreError, account_status,
     kyc_state, twofa_reset_state,

@@ -5,8 +5,8 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use bulwark_identity::notify::MessageKind;
 use bulwark_identity::withdraw_lock::SecurityChange;
+use bulwark_notify::MessageKind;
 use bulwark_store::{ApiKeyRow, NewSecurityEvent, StoreError};
 use serde::Deserialize;
 use serde_json::{Value, json};

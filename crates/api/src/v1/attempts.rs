@@ -18,9 +18,9 @@
 
 use axum::http::StatusCode;
 use bulwark_identity::lockout::{self, Decision, Effect, LockoutState, Reservation, Schedule};
-use bulwark_identity::notify::MessageKind;
 use bulwark_identity::password;
 use bulwark_identity::random::{random_bytes, sha256_hex};
+use bulwark_notify::MessageKind;
 use bulwark_store::{AccountRow, LockoutRow};
 
 use super::error::{V1Error, V1Result};

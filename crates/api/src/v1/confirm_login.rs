@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use bulwark_identity::codes::{self, CODE_MAX_ATTEMPTS, Purpose};
-use bulwark_identity::notify::MessageKind;
+use bulwark_notify::MessageKind;
 use bulwark_store::{LoginConfirmationRow, NewCode, NewLoginConfirmation, account_status};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -149,8 +149,8 @@ async fn send_code(
     )
     .map_err(|e| V1Error::internal("issuing a code", e))?;
     let (channel, destination) = match &to {
-        bulwark_identity::notify::Recipient::Email(email) => ("email", email.clone()),
-        bulwark_identity::notify::Recipient::Sms(phone) => ("sms", phone.clone()),
+        bulwark_notify::Recipient::Email(email) => ("email", email.clone()),
+        bulwark_notify::Recipient::Sms(phone) => ("sms", phone.clone()),
     };
     state
         .store

@@ -4,8 +4,8 @@
 
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
-use bulwark_identity::notify::MessageKind;
 use bulwark_identity::random::{base64url, random_bytes, sha256};
+use bulwark_notify::MessageKind;
 use bulwark_store::NewDevice;
 
 use super::error::{V1Error, V1Result};

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use bulwark_engine::Command;
 use bulwark_identity::codes::{self, Purpose};
-use bulwark_identity::notify::MessageKind;
+use bulwark_notify::MessageKind;
 use bulwark_store::{NewSecurityEvent, account_status};
 use bulwark_types::{CommandId, UserId};
 use serde_json::{Value, json};

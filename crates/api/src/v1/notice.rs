@@ -3,7 +3,7 @@
 
 use bulwark_identity::account::LoginIdentifier;
 use bulwark_identity::codes::{self, Purpose};
-use bulwark_identity::notify::{Message, MessageKind, Recipient};
+use bulwark_notify::{Message, MessageKind, Recipient};
 use bulwark_store::AccountRow;
 
 use super::error::{V1Error, V1Result};

@@ -6,8 +6,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use bulwark_identity::account::{DisplayName, LoginIdentifier};
 use bulwark_identity::codes::{self, CODE_MAX_ATTEMPTS, Purpose};
-use bulwark_identity::notify::MessageKind;
 use bulwark_identity::password::{self, PasswordContext};
+use bulwark_notify::MessageKind;
 use bulwark_store::{
     AccountRow, NewAccount, NewCode, NewSignupAttempt, SignupAttemptRow, StoreError,
     VerifiedContact, account_status,

@@ -7,9 +7,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use bulwark_identity::Clock;
 use bulwark_identity::ip_bucket::{self, IpBuckets, IpFailures, RateLimit};
-use bulwark_identity::notify::{Notifier, NotifierConfig, NotifyError};
 use bulwark_identity::password::HashPool;
 use bulwark_identity::random::HmacKey;
+use bulwark_notify::{Notifier, NotifierConfig, NotifyError};
 use bulwark_sequencer::SequencerHandle;
 use bulwark_store::Store;
 use hmac::{Hmac, KeyInit, Mac};

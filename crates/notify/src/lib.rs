@@ -17,7 +17,7 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use serde::Deserialize;
 
-use crate::clock::Clock;
+use bulwark_identity::clock::Clock;
 
 /// The fixed first line, followed by the code.
 pub const ANTI_PHISHING_PREFIX: &str = "Anti-phishing code: ";
@@ -496,7 +496,7 @@ mod tests {
         clippy::panic
     )]
     use super::*;
-    use crate::clock::TestClock;
+    use bulwark_identity::clock::TestClock;
     use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
     use tokio::net::TcpListener;
 
