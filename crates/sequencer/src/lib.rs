@@ -6,11 +6,13 @@
 //! only then are outcomes, query answers, events and market views released. So nothing a command
 //! did is visible outside before it is durable, and the engine thread never waits on the disk.
 
+mod bus;
 mod lanes;
 mod pipeline;
 mod recovery;
 mod view;
 
+pub use bus::{CommandBus, Submitted};
 pub use lanes::{Receipt, Reply, SubmitError};
 pub use pipeline::{EventBatch, SequencedEvent, Sequencer, SequencerHandle, SequencerOptions};
 pub use recovery::{Recovered, RecoveryError, recover};

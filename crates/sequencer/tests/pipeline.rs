@@ -284,3 +284,34 @@ async fn a_full_order_lane_says_busy_and_cancels_still_pass() {
     assert_eq!(receipt.outcome, Ok(Accepted::CancelledAll { count: 0 }));
     sequencer.shutdown();
 }
+
+/// Services see the engine only as `dyn CommandBus`: a submission through it is durable when
+/// answered, and the same idempotency key answers with the first outcome without a second
+/// effect.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_bus_is_durable_and_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sequencer, _events) = start(dir.path(), u64::MAX);
+    let handle = sequencer.handle();
+    let bus: Arc<dyn bulwark_sequencer::CommandBus> = Arc::new(handle.clone());
+    for (n, command) in setup_commands().into_iter().enumerate() {
+        let receipt = bus.submit(id(n as u64 + 1), command).await.unwrap();
+        assert!(receipt.outcome.is_ok(), "{receipt:?}");
+    }
+    let deposit = Command::Deposit {
+        user: UserId(3),
+        asset: AssetId(1),
+        amount: 500,
+        reference: "bus-1".into(),
+    };
+    let first = bus.submit(id(100), deposit.clone()).await.unwrap();
+    assert!(handle.durable_seq() >= first.seq, "answered before durable");
+    let again = bus.submit(id(100), deposit).await.unwrap();
+    assert_eq!(again.outcome, first.outcome, "the first outcome again");
+    let balance = handle
+        .query(|engine: &Engine| engine.user_balances(UserId(3)))
+        .await
+        .unwrap();
+    assert_eq!(balance, vec![(AssetId(1), 500, 0)], "credited once");
+    sequencer.shutdown();
+}

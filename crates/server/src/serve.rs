@@ -91,7 +91,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     )
     .await
     .context("starting the account API")?;
-    v1.accounts.attach_sequencer(handle.clone());
+    v1.accounts.attach_bus(Arc::new(handle.clone()));
     v1.accounts.attach_access(Arc::clone(&access));
     let app = AppState {
         sequencer: handle.clone(),

@@ -93,7 +93,7 @@ pub async fn freeze_account(
 /// Submits `CancelAll` for the user when the engine is attached; failures are logged (the
 /// freeze itself already stands, and a frozen account cannot place new orders).
 async fn cancel_orders(state: &V1State, user_id: i64) -> bool {
-    let Some(sequencer) = state.accounts.sequencer() else {
+    let Some(bus) = state.accounts.bus() else {
         return false;
     };
     let Ok(user) = u64::try_from(user_id).map(UserId) else {
@@ -111,7 +111,7 @@ async fn cancel_orders(state: &V1State, user_id: i64) -> bool {
         market: None,
         side: None,
     };
-    match sequencer.submit(id, command).await {
+    match bus.submit(id, command).await {
         Ok(_) => true,
         Err(error) => {
             tracing::error!("api v1: cancelling orders of frozen user {user_id}: {error}");

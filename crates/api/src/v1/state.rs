@@ -10,7 +10,7 @@ use bulwark_identity::ip_bucket::{self, IpBuckets, IpFailures, RateLimit};
 use bulwark_identity::password::HashPool;
 use bulwark_identity::random::HmacKey;
 use bulwark_notify::{Notifier, NotifierConfig, NotifyError};
-use bulwark_sequencer::SequencerHandle;
+use bulwark_sequencer::CommandBus;
 use bulwark_store::Store;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
@@ -53,7 +53,7 @@ pub struct Accounts {
     /// Per-user limit on QR-login lookups and decisions.
     pub(crate) qr_approvals: super::qr_login::UserLimiter,
     /// The engine's way in, attached once the sequencer runs (freezing cancels open orders).
-    sequencer: OnceLock<SequencerHandle>,
+    bus: OnceLock<Arc<dyn CommandBus>>,
     /// Region, GeoIP and KYC-tier rules, attached once at start (default: none restricted).
     access: OnceLock<Arc<crate::access::Access>>,
 }
@@ -102,14 +102,14 @@ impl Accounts {
             )),
             ip_failures: Mutex::new(IpFailures::new(ip_bucket::DEFAULT_MAX_ENTRIES)),
             qr_approvals: super::qr_login::approval_limiter(),
-            sequencer: OnceLock::new(),
+            bus: OnceLock::new(),
             access: OnceLock::new(),
         })
     }
 
-    /// Attaches the sequencer (once; later calls are ignored) so a freeze can cancel orders.
-    pub fn attach_sequencer(&self, handle: SequencerHandle) {
-        let _ = self.sequencer.set(handle);
+    /// Attaches the command bus (once; later calls are ignored) so a freeze can cancel orders.
+    pub fn attach_bus(&self, bus: Arc<dyn CommandBus>) {
+        let _ = self.bus.set(bus);
     }
 
     /// Attaches the access rules (once, before serving; later calls are ignored).
@@ -123,9 +123,9 @@ impl Accounts {
             .get_or_init(|| Arc::new(crate::access::Access::default()))
     }
 
-    /// The attached sequencer, if any (router tests run without an engine).
-    pub fn sequencer(&self) -> Option<&SequencerHandle> {
-        self.sequencer.get()
+    /// The attached command bus, if any (router tests run without an engine).
+    pub fn bus(&self) -> Option<&dyn CommandBus> {
+        self.bus.get().map(|bus| bus.as_ref())
     }
 
     pub fn now_ms(&self) -> i64 {
