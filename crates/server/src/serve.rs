@@ -37,7 +37,34 @@ pub fn journal_options(config: &Config) -> JournalOptions {
     }
 }
 
-pub async fn run(config: Config) -> anyhow::Result<()> {
+/// A started exchange: the engine, the projector and both routers, not yet bound to sockets
+/// (so tests can drive the routers directly). [`Running::stop`] ends it cleanly.
+pub struct Running {
+    /// Web pages, the account API and the BitMart API.
+    pub public: Router,
+    /// The operator API (token in `DATA/admin.token`).
+    pub admin: Router,
+    /// The operator token.
+    pub admin_token: Arc<String>,
+    sequencer: Sequencer,
+    projector: std::thread::JoinHandle<()>,
+    store: Store,
+}
+
+impl Running {
+    /// Writes a final snapshot, lets the projector drain and closes the store.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        let sequencer = self.sequencer;
+        tokio::task::spawn_blocking(move || sequencer.shutdown()).await?;
+        let _ = self.projector.join();
+        self.store.close().await;
+        Ok(())
+    }
+}
+
+/// Recovers the engine, starts the pipeline and the projector, applies the genesis markets on a
+/// new data directory and builds both routers.
+pub async fn start(config: &Config) -> anyhow::Result<Running> {
     if config.fsync == FsyncMode::NeverUnsafe {
         tracing::warn!(
             "fsync = never-unsafe: acknowledged orders can be LOST on a crash; never use this in production"
@@ -53,7 +80,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .await
         .context("opening the SQL store")?;
     let projected_seq = store.projected_seq().await?;
-    let recovered = recover(&config, &data, store.clone(), projected_seq).await?;
+    let recovered = recover(config, &data, store.clone(), projected_seq).await?;
     let (events_tx, events_rx) = std::sync::mpsc::sync_channel(PROJECTOR_QUEUE_BATCHES_MAX);
     let mut options = SequencerOptions::new(data.snapshots());
     options.snapshot_every_commands = config.snapshot_every_commands;
@@ -107,7 +134,23 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         config.rate_limit_per_ip.saturating_mul(2),
     );
     let public = public_router(app.clone(), limit, v1);
-    let admin = admin_api::router(AdminState { app, token });
+    let admin = admin_api::router(AdminState {
+        app,
+        token: Arc::clone(&token),
+    });
+    Ok(Running {
+        public,
+        admin,
+        admin_token: token,
+        sequencer,
+        projector,
+        store,
+    })
+}
+
+/// `bulwark serve`: [`start`], then serve both listeners until SIGINT/SIGTERM, then stop.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let running = start(&config).await?;
     let public_listener = tokio::net::TcpListener::bind(config.http_addr)
         .await
         .with_context(|| format!("binding {}", config.http_addr))?;
@@ -118,11 +161,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         "bulwark: public API on http://{} , admin API on http://{} , data in {}",
         public_listener.local_addr()?,
         admin_listener.local_addr()?,
-        data.root.display()
+        config.data_dir.display()
     );
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let serve_public = serve_until(public_listener, public, stop_rx.clone());
-    let serve_admin = serve_until(admin_listener, admin, stop_rx);
+    let serve_public = serve_until(public_listener, running.public.clone(), stop_rx.clone());
+    let serve_admin = serve_until(admin_listener, running.admin.clone(), stop_rx);
     let stopper = tokio::spawn(async move {
         shutdown_signal().await;
         let _ = stop_tx.send(true);
@@ -132,10 +175,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     b?;
     stopper.abort();
     tracing::info!("stopping: writing a final snapshot");
-    tokio::task::spawn_blocking(move || sequencer.shutdown()).await?;
-    let _ = projector.join();
-    store.close().await;
-    Ok(())
+    running.stop().await
 }
 
 async fn recover(
