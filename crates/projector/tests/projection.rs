@@ -137,8 +137,8 @@ fn rows_follow_the_events_with_names_and_codes() {
     let last = |user: i64| {
         rows.orders
             .iter()
-            .filter(|o| o.user_id == user)
-            .last()
+            .rev()
+            .find(|o| o.user_id == user)
             .unwrap()
     };
     let (sell, buy) = (last(2), last(1));
@@ -155,8 +155,8 @@ fn rows_follow_the_events_with_names_and_codes() {
         let row = rows
             .balances
             .iter()
-            .filter(|b| b.user_id == user && b.asset == code)
-            .last()
+            .rev()
+            .find(|b| b.user_id == user && b.asset == code)
             .unwrap();
         let (_, available, held) = run
             .engine
@@ -169,8 +169,8 @@ fn rows_follow_the_events_with_names_and_codes() {
     let held_by_seller = rows
         .balances
         .iter()
-        .filter(|b| b.user_id == 2 && b.asset == "BTC")
-        .last()
+        .rev()
+        .find(|b| b.user_id == 2 && b.asset == "BTC")
         .unwrap();
     assert_eq!(held_by_seller.held, 3_000 * 10_000, "0.3 BTC still resting");
 }
