@@ -288,7 +288,10 @@ def test_signup_does_not_reveal_existing_accounts(acct):
                  {"identifier": "erin@example.com", "password": PASSWORD, "agreement_version": version})
     fresh = call(acct, "POST", "/api/v1/signup",
                  {"identifier": "frank@example.com", "password": PASSWORD, "agreement_version": version})
+    # The same answer apart from the random sign-up token, which has the same form either way.
+    taken_token, fresh_token = taken[1].pop("signup_token"), fresh[1].pop("signup_token")
     assert taken[0] == fresh[0] == 202 and taken[1] == fresh[1]
+    assert len(taken_token) == len(fresh_token) == 43 and taken_token != fresh_token
     assert any("erin@example.com" in t and "Someone tried to" in t for t in outbox_texts(acct))
 
 
