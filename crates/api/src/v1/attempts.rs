@@ -156,6 +156,17 @@ pub enum Checked<T> {
     Uncounted(V1Error),
 }
 
+impl Checked<()> {
+    /// `Right` when the comparison matched, else `Wrong` with the caller's answer.
+    pub fn right_if(matched: bool, wrong: V1Error) -> Self {
+        if matched {
+            Checked::Right(())
+        } else {
+            Checked::Wrong(wrong)
+        }
+    }
+}
+
 /// What an attempt came to.
 pub enum Outcome<T> {
     Right {

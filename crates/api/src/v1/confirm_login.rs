@@ -238,11 +238,7 @@ async fn spend(
     attempts::attempt(state, &key, async |permit| {
         let right =
             super::one_time::spend(state, permit, &live, purpose, &binding, code, now_ms).await?;
-        Ok(if right {
-            Checked::Right(())
-        } else {
-            Checked::Wrong(invalid_code())
-        })
+        Ok(Checked::right_if(right, invalid_code()))
     })
     .await?
     .into_result(now_ms)

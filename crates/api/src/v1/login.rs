@@ -816,16 +816,13 @@ pub async fn reauth(
         return Err(invalid_credentials());
     };
     let now_ms = state.accounts.now_ms();
-    let key = attempts::password_key(&state, Some(&account), "", &authed.client).await?;
-    let outcome = attempts::attempt(&state, &key, async |permit| {
-        Ok(
-            if verify_password(&state, permit, Some(&account), &request.password).await? {
-                Checked::Right(())
-            } else {
-                Checked::Wrong(invalid_credentials())
-            },
-        )
-    })
+    let outcome = attempts::check_password(
+        &state,
+        Some(&account),
+        "",
+        &authed.client,
+        &request.password,
+    )
     .await?;
     if let Outcome::Wrong(_) = outcome {
         let result = "wrong_password";

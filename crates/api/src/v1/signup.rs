@@ -467,11 +467,7 @@ pub async fn verify(
         let bound = binding(attempt.id);
         let right =
             super::one_time::spend(&state, permit, &row, purpose, &bound, code, now_ms).await?;
-        Ok(if right {
-            Checked::Right(())
-        } else {
-            Checked::Wrong(invalid_code(NO_CODE))
-        })
+        Ok(Checked::right_if(right, invalid_code(NO_CODE)))
     })
     .await?
     .into_result(now_ms)?;

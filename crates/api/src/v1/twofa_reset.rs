@@ -150,13 +150,9 @@ async fn spend(state: &V1State, user_id: i64, destination: &str, code: &str) -> 
     let bound = binding(user_id, destination);
     let key = AttemptKey::second_factor(user_id);
     attempts::attempt(state, &key, async |permit| {
-        Ok(
-            if super::one_time::spend(state, permit, &row, purpose, &bound, code, now_ms).await? {
-                Checked::Right(())
-            } else {
-                Checked::Wrong(invalid_code())
-            },
-        )
+        let right =
+            super::one_time::spend(state, permit, &row, purpose, &bound, code, now_ms).await?;
+        Ok(Checked::right_if(right, invalid_code()))
     })
     .await?
     .into_result(now_ms)
