@@ -17,11 +17,11 @@ use bulwark_store::{LoginConfirmationRow, NewCode, NewLoginConfirmation, account
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::activity::record;
 use super::attempts::{self, AttemptKey, Checked, second_factor_key};
 use super::body::{JsonBody, check_len};
 use super::error::{V1Error, V1Result};
 use super::guard::Client;
-use super::login::record;
 use super::signup::{account_recipient, notify};
 use super::state::V1State;
 
@@ -350,9 +350,9 @@ pub async fn confirm(
         "success",
     )
     .await;
-    let second_factor = super::login::second_factor_of(&row.method);
+    let second_factor = super::sessions::second_factor_of(&row.method);
     let origin = super::sessions::Origin::Login { second_factor };
-    super::login::issue_session(&state, &client, row.user_id, origin).await
+    super::sessions::issue_session(&state, &client, row.user_id, origin).await
 }
 
 #[derive(Debug, Deserialize)]

@@ -2,35 +2,22 @@
 //! account logged in from before; a full login without it registers a new device and emails the
 //! owner about the new login.
 
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use bulwark_identity::random::{base64url, random_bytes, sha256};
 use bulwark_notify::MessageKind;
 use bulwark_store::NewDevice;
 
+pub use super::cookies::{DEVICE_COOKIE, cookie_value};
 use super::error::{V1Error, V1Result};
 use super::guard::Client;
 use super::notice::{account_recipient, notify};
 use super::state::V1State;
 
-/// Name of the device cookie.
-pub const DEVICE_COOKIE: &str = "__Host-bulwark_device";
 /// How long a browser stays a known device without logging in.
 pub const DEVICE_COOKIE_MAX_AGE_S: i64 = 365 * 24 * 3_600;
 /// Longest device cookie value read.
 const DEVICE_TOKEN_CHARS_MAX: usize = 128;
-
-/// The value of cookie `name`, if the request carries it.
-pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(key, _)| *key == name)
-        .map(|(_, value)| value.to_string())
-}
 
 /// What the devices table keeps of a browser's cookie for one account. The browser keeps one
 /// cookie for every account that logs in on it; salting the hash with the user id keeps rows of
@@ -184,53 +171,5 @@ pub fn set_cookie(state: &V1State, response: &mut Response, token: &str) {
     );
     if let Ok(value) = HeaderValue::from_str(&cookie) {
         response.headers_mut().append(header::SET_COOKIE, value);
-    }
-}
-
-/// `GET /api/v1/devices`: the account's known devices.
-pub async fn list(
-    axum::extract::State(state): axum::extract::State<V1State>,
-    authed: super::sessions::Authed,
-) -> V1Result<axum::Json<serde_json::Value>> {
-    let devices: Vec<serde_json::Value> = state
-        .store
-        .list_devices(authed.user_id)
-        .await?
-        .into_iter()
-        .map(|d| {
-            serde_json::json!({
-                "id": d.id,
-                "current": authed.session.device_id == Some(d.id),
-                "first_seen_ms": d.first_seen_ms,
-                "last_seen_ms": d.last_seen_ms,
-                "ip": d.ip,
-                "country": d.country,
-                "user_agent": d.user_agent,
-            })
-        })
-        .collect();
-    Ok(axum::Json(serde_json::json!({ "devices": devices })))
-}
-
-/// `DELETE /api/v1/devices/{id}`: forgets one of the caller's devices and ends its sessions.
-pub async fn revoke(
-    axum::extract::State(state): axum::extract::State<V1State>,
-    authed: super::sessions::Authed,
-    axum::extract::Path(id): axum::extract::Path<String>,
-) -> V1Result<axum::Json<serde_json::Value>> {
-    let id: i64 = id
-        .parse()
-        .map_err(|_| V1Error::bad_request("invalid_device_id", "Device id must be an integer"))?;
-    let now_ms = state.accounts.now_ms();
-    match state.store.revoke_device(authed.user_id, id, now_ms).await {
-        Ok(sessions) => Ok(axum::Json(
-            serde_json::json!({"status": "revoked", "id": id, "sessions_revoked": sessions}),
-        )),
-        Err(bulwark_store::StoreError::NotFound(_)) => Err(V1Error::new(
-            axum::http::StatusCode::NOT_FOUND,
-            "device_not_found",
-            "You have no device with this id",
-        )),
-        Err(error) => Err(error.into()),
     }
 }

@@ -107,9 +107,9 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Client {
                 .extensions
                 .get::<ClientFacts>()
                 .and_then(|facts| facts.country.clone()),
-            device_token: super::devices::cookie_value(
+            device_token: super::cookies::cookie_value(
                 &parts.headers,
-                super::devices::DEVICE_COOKIE,
+                super::cookies::DEVICE_COOKIE,
             ),
         })
     }

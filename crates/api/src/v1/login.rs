@@ -9,17 +9,16 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use bulwark_identity::clock::MINUTE_MS;
-use bulwark_identity::codes::{self, CodeError, Purpose, RecoveryEntry, RecoverySet};
+use bulwark_identity::codes::{self, Purpose};
 use bulwark_identity::lockout::{self, Decision, LockoutState};
 use bulwark_identity::password;
 use bulwark_identity::pow;
-use bulwark_identity::random::sha256;
 use bulwark_identity::session;
-use bulwark_identity::totp::{self, TotpError, TotpSecret};
-use bulwark_store::{AccountRow, NewLoginActivity, NewToken, account_status};
+use bulwark_store::{AccountRow, NewToken, account_status};
 use serde::Deserialize;
 use serde_json::json;
 
+pub use super::activity::record;
 use super::attempts::{self, AttemptKey, Checked, Outcome, Permit};
 pub use super::attempts::{
     dummy_password_work, invalid_credentials, lock_key, second_factor_key, to_row, to_state,
@@ -28,10 +27,13 @@ pub use super::attempts::{
 use super::body::{JsonBody, check_len};
 use super::error::{V1Error, V1Result};
 use super::guard::Client;
-use super::sessions::{self, Authed};
-use super::signup::{
-    PASSWORD_FIELD_CHARS_MAX, busy_or_internal, find_account, identifier_text, parse_identifier,
+pub use super::second_factor::{
+    FactorFailure, check_recovery, check_totp, factor_failure, open_secret, totp_context,
+    totp_failure,
 };
+use super::sessions::{self, Authed};
+pub use super::sessions::{issue_session, second_factor_of};
+use super::signup::{PASSWORD_FIELD_CHARS_MAX, find_account, identifier_text, parse_identifier};
 use super::state::V1State;
 
 /// How long the pre-auth token between the two login steps lives.
@@ -48,31 +50,6 @@ pub struct LoginRequest {
     pub pow_token: Option<String>,
     #[serde(default)]
     pub pow_nonce: Option<String>,
-}
-
-/// Appends one login-activity row; a failure to record is logged, not shown.
-pub(crate) async fn record(
-    state: &V1State,
-    client: &Client,
-    user_id: Option<i64>,
-    identifier: Option<&str>,
-    method: &str,
-    result: &str,
-) {
-    let row = NewLoginActivity {
-        user_id,
-        identifier_hash: identifier.map(|i| sha256(i.as_bytes())),
-        at_ms: state.accounts.now_ms(),
-        ip: client.ip.to_string(),
-        country: client.country.clone(),
-        user_agent: client.user_agent.clone(),
-        method: method.into(),
-        result: result.into(),
-        detail: None,
-    };
-    if let Err(error) = state.store.record_login_activity(&row).await {
-        tracing::warn!("api v1: recording login activity failed: {error}");
-    }
 }
 
 fn challenge(state: &V1State, now_ms: i64, why: &str) -> V1Error {
@@ -398,36 +375,6 @@ pub(crate) async fn finish(
     .await
 }
 
-/// The second factor a login method stands for (`None` for the password alone).
-pub(crate) fn second_factor_of(method: &str) -> Option<&str> {
-    matches!(method, "totp" | "recovery_code" | "email" | "sms").then_some(method)
-}
-
-/// Issues the session and answers with cookie and token.
-pub(crate) async fn issue_session(
-    state: &V1State,
-    client: &Client,
-    user_id: i64,
-    origin: sessions::Origin<'_>,
-) -> V1Result<Response> {
-    let issued = sessions::create(state, user_id, client, origin).await?;
-    let mut response = sessions::with_cookie(
-        state,
-        &issued.token,
-        json!({
-            "step": "done",
-            "session_token": issued.token,
-            "session_id": issued.id,
-            "expires_at_ms": issued.expires_at_ms,
-            "new_device": issued.new_device_token.is_some(),
-        }),
-    );
-    if let Some(token) = issued.new_device_token.as_deref() {
-        super::devices::set_cookie(state, &mut response, token);
-    }
-    Ok(response)
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SecondFactorRequest {
@@ -442,182 +389,6 @@ pub struct SecondFactorRequest {
     /// The code sent by `POST /api/v1/login/2fa/send` with method `sms`.
     #[serde(default)]
     pub sms_code: Option<String>,
-}
-
-/// Why a second factor was refused; `counts` says whether it is a guess to count.
-pub struct FactorFailure {
-    pub error: V1Error,
-    pub counts: bool,
-}
-
-impl FactorFailure {
-    /// The limiter's view of a factor check: counted guesses are wrong, the rest uncounted.
-    pub fn checked(result: Result<(), FactorFailure>) -> Checked<()> {
-        match result {
-            Ok(()) => Checked::Right(()),
-            Err(failure) if failure.counts => Checked::Wrong(failure.error),
-            Err(failure) => Checked::Uncounted(failure.error),
-        }
-    }
-}
-
-fn factor_failure(
-    status: StatusCode,
-    code: &'static str,
-    message: String,
-    counts: bool,
-) -> FactorFailure {
-    FactorFailure {
-        error: V1Error::new(status, code, message),
-        counts,
-    }
-}
-
-/// The master-key context binding a TOTP secret to its user.
-pub fn totp_context(user_id: i64) -> String {
-    format!("totp:secret:{user_id}")
-}
-
-/// Opens the user's stored TOTP secret.
-pub fn open_secret(state: &V1State, user_id: i64, ciphertext: &[u8]) -> V1Result<TotpSecret> {
-    let bytes = state
-        .master_key
-        .open(ciphertext, &totp_context(user_id))
-        .map_err(|e| V1Error::internal("opening a TOTP secret", e))?;
-    TotpSecret::from_bytes(bytes).map_err(|e| V1Error::internal("TOTP secret", e))
-}
-
-/// Maps a TOTP check error.
-pub fn totp_failure(error: TotpError) -> FactorFailure {
-    match error {
-        TotpError::MalformedCode => factor_failure(
-            StatusCode::BAD_REQUEST,
-            "malformed_code",
-            error.to_string(),
-            false,
-        ),
-        TotpError::Replayed => factor_failure(
-            StatusCode::UNAUTHORIZED,
-            "code_replayed",
-            error.to_string(),
-            true,
-        ),
-        TotpError::WrongCode => factor_failure(
-            StatusCode::UNAUTHORIZED,
-            "invalid_code",
-            error.to_string(),
-            true,
-        ),
-        other => FactorFailure {
-            error: V1Error::internal("TOTP", other),
-            counts: false,
-        },
-    }
-}
-
-/// Checks a TOTP code of an enabled credential and spends its time step.
-pub async fn check_totp(
-    state: &V1State,
-    _permit: &Permit,
-    user_id: i64,
-    code: &str,
-) -> Result<(), FactorFailure> {
-    let internal = |e: V1Error| FactorFailure {
-        error: e,
-        counts: false,
-    };
-    let row = state
-        .store
-        .get_totp(user_id)
-        .await
-        .map_err(|e| internal(e.into()))?;
-    let Some(row) = row.filter(|r| r.enabled_ms.is_some()) else {
-        return Err(factor_failure(
-            StatusCode::BAD_REQUEST,
-            "totp_not_enabled",
-            "TOTP is not enabled on this account".into(),
-            false,
-        ));
-    };
-    let secret = open_secret(state, user_id, &row.secret_ciphertext).map_err(internal)?;
-    let now_ms = state.accounts.now_ms();
-    let last = u64::try_from(row.last_used_step).ok();
-    let step = totp::verify(&secret, code, now_ms, last).map_err(totp_failure)?;
-    let step =
-        i64::try_from(step).map_err(|_| internal(V1Error::internal("TOTP step", "overflow")))?;
-    if !state
-        .store
-        .advance_totp_step(user_id, step)
-        .await
-        .map_err(|e| internal(e.into()))?
-    {
-        return Err(totp_failure(TotpError::Replayed));
-    }
-    Ok(())
-}
-
-pub(crate) async fn check_recovery(
-    state: &V1State,
-    _permit: &Permit,
-    user_id: i64,
-    code: &str,
-) -> Result<(), FactorFailure> {
-    let internal = |e: V1Error| FactorFailure {
-        error: e,
-        counts: false,
-    };
-    let rows = state
-        .store
-        .list_recovery_codes(user_id)
-        .await
-        .map_err(|e| internal(e.into()))?;
-    let set = RecoverySet {
-        entries: rows
-            .iter()
-            .map(|r| RecoveryEntry {
-                phc: r.code_hash.clone(),
-                used_ms: r.used_ms,
-            })
-            .collect(),
-    };
-    let now_ms = state.accounts.now_ms();
-    let input = code.to_string();
-    let redeemed = state
-        .accounts
-        .hash_pool
-        .run(move || set.redeem(&input, now_ms))
-        .await
-        .map_err(|e| internal(busy_or_internal("recovery code", e)))?;
-    let used = |m: &str| factor_failure(StatusCode::UNAUTHORIZED, "code_replayed", m.into(), true);
-    match redeemed {
-        Ok((_, index)) => {
-            let id = rows.get(index).map(|r| r.id).unwrap_or_default();
-            let fresh = state
-                .store
-                .use_recovery_code(user_id, id, now_ms)
-                .await
-                .map_err(|e| internal(e.into()))?;
-            if fresh {
-                Ok(())
-            } else {
-                Err(used("This recovery code was already used"))
-            }
-        }
-        Err(CodeError::MalformedRecoveryCode) => Err(factor_failure(
-            StatusCode::BAD_REQUEST,
-            "malformed_recovery_code",
-            "A recovery code is 16 letters and digits (dashes optional)".into(),
-            false,
-        )),
-        Err(CodeError::RecoveryCodeUsed) => Err(used("This recovery code was already used")),
-        Err(CodeError::RecoveryCodeWrong) => Err(factor_failure(
-            StatusCode::UNAUTHORIZED,
-            "invalid_code",
-            "The recovery code is wrong".into(),
-            true,
-        )),
-        Err(other) => Err(internal(V1Error::internal("recovery code", other))),
-    }
 }
 
 /// `POST /api/v1/login/2fa`: the second step with the pre-auth token.

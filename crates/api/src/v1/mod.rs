@@ -4,11 +4,14 @@
 //! Handlers stay thin: rules come from `bulwark-identity`, rows from `bulwark-store`; this layer
 //! only parses, orders the steps, and maps results to one JSON error shape.
 
+pub mod activity;
 pub mod admin;
 pub mod api_keys;
 pub mod attempts;
 pub mod body;
 pub mod confirm_login;
+pub mod cookies;
+pub mod device_routes;
 pub mod devices;
 pub mod error;
 pub mod factors;
@@ -23,11 +26,13 @@ pub mod openapi;
 pub mod qr_login;
 pub mod recovery;
 pub mod route_doc;
+pub mod second_factor;
 pub mod sessions;
 pub mod signup;
 pub mod state;
 pub mod totp_setup;
 pub mod twofa_reset;
+pub mod user_limit;
 
 use axum::Router;
 use axum::routing::{delete, get, patch, post, put};
@@ -97,8 +102,8 @@ pub fn router(state: V1State) -> Router {
         .route("/api/v1/sessions", get(sessions::list))
         .route("/api/v1/sessions/{id}", delete(sessions::revoke))
         .route("/api/v1/activity", get(sessions::activity))
-        .route("/api/v1/devices", get(devices::list))
-        .route("/api/v1/devices/{id}", delete(devices::revoke))
+        .route("/api/v1/devices", get(device_routes::list))
+        .route("/api/v1/devices/{id}", delete(device_routes::revoke))
         .route("/api/v1/reauth", post(login::reauth))
         .route("/api/v1/login/qr/lookup", post(qr_login::lookup))
         .route("/api/v1/login/qr/decide", post(qr_login::decide))

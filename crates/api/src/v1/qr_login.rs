@@ -8,8 +8,6 @@
 //! ~40 bits only without such a limit). Rules live in `bulwark_identity::qr_login`; the store's
 //! conditional updates make approve/deny and redeem single-winner under concurrency.
 
-use std::num::NonZeroU32;
-
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -20,9 +18,6 @@ use bulwark_identity::qr_login::{
 use bulwark_identity::totp;
 use bulwark_store::{NewQrLogin, QrLoginRow};
 use bulwark_types::UserId;
-use governor::clock::DefaultClock;
-use governor::state::keyed::DefaultKeyedStateStore;
-use governor::{Quota, RateLimiter};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -32,22 +27,13 @@ use super::guard::Client;
 use super::sessions::Authed;
 use super::state::V1State;
 
-/// Lookups plus decisions one approving user may make per minute (burst).
-pub const APPROVALS_PER_MINUTE: u32 = 10;
+pub use super::user_limit::APPROVALS_PER_MINUTE;
 /// Longest nonce, secret or code field read.
 const FIELD_CHARS_MAX: usize = 128;
 /// Draws of a new request before a collision is reported as an error.
 const INSERT_ATTEMPTS: u32 = 4;
 /// Stored requests older than this past their deadline are pruned when new ones are made.
 const PRUNE_AFTER_MS: i64 = 10 * bulwark_identity::clock::MINUTE_MS;
-
-/// GCRA limiter keyed by the approving user's id.
-pub(crate) type UserLimiter = RateLimiter<i64, DefaultKeyedStateStore<i64>, DefaultClock>;
-
-pub(crate) fn approval_limiter() -> UserLimiter {
-    let per_minute = NonZeroU32::new(APPROVALS_PER_MINUTE).unwrap_or(NonZeroU32::MIN);
-    RateLimiter::keyed(Quota::per_minute(per_minute))
-}
 
 fn check_approval_rate(state: &V1State, user_id: i64) -> V1Result<()> {
     state

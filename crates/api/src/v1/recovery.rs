@@ -19,7 +19,7 @@ use super::attempts::{self, AttemptKey, Outcome};
 use super::body::{JsonBody, check_len};
 use super::error::{V1Error, V1Result};
 use super::guard::Client;
-use super::login::{FactorFailure, check_recovery, check_totp};
+use super::second_factor::{FactorFailure, check_recovery, check_totp};
 use super::sessions::Authed;
 use super::signup::{
     PASSWORD_FIELD_CHARS_MAX, account_recipient, busy_or_internal, find_account, notify,

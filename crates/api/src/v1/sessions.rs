@@ -463,3 +463,33 @@ pub async fn accept_agreement(
         json!({"status": "accepted", "agreement_version": request.version}),
     ))
 }
+
+/// The second factor a login method stands for (`None` for the password alone).
+pub fn second_factor_of(method: &str) -> Option<&str> {
+    matches!(method, "totp" | "recovery_code" | "email" | "sms").then_some(method)
+}
+
+/// Issues the session and answers with cookie and token.
+pub async fn issue_session(
+    state: &V1State,
+    client: &Client,
+    user_id: i64,
+    origin: Origin<'_>,
+) -> V1Result<Response> {
+    let issued = create(state, user_id, client, origin).await?;
+    let mut response = with_cookie(
+        state,
+        &issued.token,
+        json!({
+            "step": "done",
+            "session_token": issued.token,
+            "session_id": issued.id,
+            "expires_at_ms": issued.expires_at_ms,
+            "new_device": issued.new_device_token.is_some(),
+        }),
+    );
+    if let Some(token) = issued.new_device_token.as_deref() {
+        super::devices::set_cookie(state, &mut response, token);
+    }
+    Ok(response)
+}

@@ -51,7 +51,7 @@ pub struct Accounts {
     pub(crate) poll_buckets: Mutex<IpBuckets>,
     pub(crate) ip_failures: Mutex<IpFailures>,
     /// Per-user limit on QR-login lookups and decisions.
-    pub(crate) qr_approvals: super::qr_login::UserLimiter,
+    pub(crate) qr_approvals: super::user_limit::UserLimiter,
     /// The engine's way in, attached once the sequencer runs (freezing cancels open orders).
     bus: OnceLock<Arc<dyn CommandBus>>,
     /// Region, GeoIP and KYC-tier rules, attached once at start (default: none restricted).
@@ -101,7 +101,7 @@ impl Accounts {
                 ip_bucket::DEFAULT_MAX_ENTRIES,
             )),
             ip_failures: Mutex::new(IpFailures::new(ip_bucket::DEFAULT_MAX_ENTRIES)),
-            qr_approvals: super::qr_login::approval_limiter(),
+            qr_approvals: super::user_limit::approval_limiter(),
             bus: OnceLock::new(),
             access: OnceLock::new(),
         })

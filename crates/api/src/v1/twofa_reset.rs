@@ -18,10 +18,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::attempts::{self, AttemptKey, Checked, Outcome};
+use super::attempts::{dummy_password_work, invalid_credentials, try_later};
 use super::body::{JsonBody, check_len};
 use super::error::{V1Error, V1Result};
 use super::guard::Client;
-use super::login::{dummy_password_work, invalid_credentials, try_later};
 use super::sessions::Authed;
 use super::signup::{
     PASSWORD_FIELD_CHARS_MAX, account_recipient, find_account, identifier_text, notify,
