@@ -255,8 +255,9 @@ def test_parallel_second_factor_guesses_are_checked_one_at_a_time(srv):
     assert step["step"] == "second_factor_required", step
     good = totp(setup["secret"], server_now_s(srv))
     bad = "000000" if good != "000000" else "111111"
-    results = parallel(8, lambda _: call(srv, "POST", "/api/v1/login/2fa",
-                                       {"pre_auth_token": step["pre_auth_token"], "totp_code": bad}))
+    results = parallel(8, lambda i: call(srv, "POST", "/api/v1/login/2fa",
+                                       {"pre_auth_token": step["pre_auth_token"], "totp_code": bad},
+                                       headers={"X-Forwarded-For": f"198.51.100.{i + 101}"}))
     codes = [error_code(r) for r in results]
     assert codes.count("invalid_code") == 1 and codes.count("try_later") == 7, codes
 
