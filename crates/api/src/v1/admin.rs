@@ -28,9 +28,10 @@ use serde_json::{Value, json};
 
 use super::body::{JsonBody, check_len};
 use super::error::{V1Error, V1Result};
+use super::notice::{account_recipient, notify};
 use super::route_doc::RouteDoc;
 use super::sessions::Authed;
-use super::signup::{account_recipient, identifier_text, notify, parse_identifier};
+use super::signup::{identifier_text, parse_identifier};
 use super::state::V1State;
 
 /// The staff roles, in canonical order.
@@ -787,7 +788,7 @@ async fn lock_keys(
         LoginIdentifier::Email(email) => state.store.find_account_by_email(email.as_str()).await?,
         LoginIdentifier::Phone(phone) => state.store.find_account_by_phone(phone.as_str()).await?,
     };
-    let mut keys = vec![(format!("password:{text}"), super::login::lock_key(&text))];
+    let mut keys = vec![(format!("password:{text}"), super::attempts::lock_key(&text))];
     if let Some(account) = account.as_ref() {
         let typed = keys.clone();
         for key in super::attempts::password_keys(state, account).await? {
@@ -797,7 +798,7 @@ async fn lock_keys(
         }
         keys.push((
             "second_factor".to_string(),
-            super::login::second_factor_key(account.id),
+            super::attempts::second_factor_key(account.id),
         ));
     }
     Ok((account, keys))

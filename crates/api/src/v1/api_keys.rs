@@ -13,9 +13,9 @@ use serde_json::{Value, json};
 
 use super::body::JsonBody;
 use super::error::{V1Error, V1Result};
+use super::notice::{account_recipient, notify};
 use super::recovery::{Change, apply_change, require_second_factor};
 use super::sessions::Authed;
-use super::signup::{account_recipient, notify};
 use super::state::V1State;
 use crate::keys::{self, KEYS_PER_USER_MAX, KeyError};
 

@@ -22,7 +22,7 @@ use super::attempts::{self, AttemptKey, Checked, second_factor_key};
 use super::body::{JsonBody, check_len};
 use super::error::{V1Error, V1Result};
 use super::guard::Client;
-use super::signup::{account_recipient, notify};
+use super::notice::{account_recipient, notify};
 use super::state::V1State;
 
 /// How long a waiting login can be confirmed (the code's lifetime).

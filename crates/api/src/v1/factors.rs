@@ -19,9 +19,9 @@ use serde_json::{Value, json};
 use super::attempts::{self, AttemptKey, Checked, Permit};
 use super::body::{JsonBody, check_len};
 use super::error::{V1Error, V1Result};
+use super::notice::notify;
 use super::recovery::{Change, apply_change, require_second_factor};
 use super::sessions::Authed;
-use super::signup::notify;
 use super::state::V1State;
 
 /// Longest code field read.

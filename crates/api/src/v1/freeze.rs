@@ -15,8 +15,8 @@ use serde_json::{Value, json};
 
 use super::error::{V1Error, V1Result};
 use super::guard::Client;
+use super::notice::{account_recipient, notify};
 use super::sessions::{Authed, with_cookie};
-use super::signup::{account_recipient, notify};
 use super::state::V1State;
 
 /// Longest freeze token read from the path.

@@ -18,21 +18,19 @@ use bulwark_store::{AccountRow, NewToken, account_status};
 use serde::Deserialize;
 use serde_json::json;
 
-pub use super::activity::record;
+use super::activity::record;
+/// The login budget key of an identifier (kept here for the tools and tests that name it).
+pub use super::attempts::lock_key;
 use super::attempts::{self, AttemptKey, Checked, Outcome, Permit};
-pub use super::attempts::{
-    dummy_password_work, invalid_credentials, lock_key, second_factor_key, to_row, to_state,
-    try_later, verify_password,
+use super::attempts::{
+    dummy_password_work, invalid_credentials, to_state, try_later, verify_password,
 };
 use super::body::{JsonBody, check_len};
 use super::error::{V1Error, V1Result};
 use super::guard::Client;
-pub use super::second_factor::{
-    FactorFailure, check_recovery, check_totp, factor_failure, open_secret, totp_context,
-    totp_failure,
-};
+use super::second_factor::{FactorFailure, check_recovery, check_totp, factor_failure};
 use super::sessions::{self, Authed};
-pub use super::sessions::{issue_session, second_factor_of};
+use super::sessions::{issue_session, second_factor_of};
 use super::signup::{PASSWORD_FIELD_CHARS_MAX, find_account, identifier_text, parse_identifier};
 use super::state::V1State;
 
@@ -479,10 +477,7 @@ async fn check_code_factor(
     method: &str,
     code: &str,
 ) -> Result<(), FactorFailure> {
-    let not_counted = |error: V1Error| FactorFailure {
-        error,
-        counts: false,
-    };
+    let not_counted = FactorFailure::uncounted;
     let channel = super::factors::Channel::parse(method).map_err(not_counted)?;
     let enrolled = super::factors::enrolled(state, user_id)
         .await
@@ -640,6 +635,7 @@ pub async fn reauth(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::v1::attempts::{second_factor_key, to_row};
     #[allow(unused_imports)]
     use bulwark_identity::clock::SECOND_MS;
     use bulwark_identity::lockout::{FIRST_LOCK_MS, LOCK_EVERY_FAILURES};

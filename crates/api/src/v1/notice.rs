@@ -9,7 +9,8 @@ use bulwark_store::AccountRow;
 use super::error::{V1Error, V1Result};
 use super::state::V1State;
 
-pub(crate) fn recipient(identifier: &LoginIdentifier) -> Recipient {
+/// Where a message to an identifier goes (email or SMS).
+pub fn recipient(identifier: &LoginIdentifier) -> Recipient {
     match identifier {
         LoginIdentifier::Email(email) => Recipient::Email(email.as_str().to_string()),
         LoginIdentifier::Phone(phone) => Recipient::Sms(phone.as_str().to_string()),

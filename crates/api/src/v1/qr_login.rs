@@ -237,7 +237,7 @@ async fn redeem(
         s.revoked_ms.is_none()
             && super::sessions::status(s, now_ms) == bulwark_identity::session::SessionStatus::Valid
     }) else {
-        super::login::record(state, client, Some(user_id), None, "qr", "approver_gone").await;
+        super::activity::record(state, client, Some(user_id), None, "qr", "approver_gone").await;
         return Err(V1Error::new(
             StatusCode::FORBIDDEN,
             "qr_approver_gone",
@@ -247,9 +247,9 @@ async fn redeem(
     let origin = super::sessions::Origin::Approval {
         approver: &approver,
     };
-    let answer = super::login::issue_session(state, client, user_id, origin).await;
+    let answer = super::sessions::issue_session(state, client, user_id, origin).await;
     let result = if answer.is_ok() { "success" } else { "refused" };
-    super::login::record(state, client, Some(user_id), None, "qr", result).await;
+    super::activity::record(state, client, Some(user_id), None, "qr", result).await;
     answer
 }
 

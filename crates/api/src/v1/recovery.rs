@@ -15,16 +15,15 @@ use bulwark_store::{AccountRow, NewSecurityEvent, NewToken, account_status};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::attempts::busy_or_internal;
 use super::attempts::{self, AttemptKey, Outcome};
 use super::body::{JsonBody, check_len};
 use super::error::{V1Error, V1Result};
 use super::guard::Client;
+use super::notice::{account_recipient, notify, recipient};
 use super::second_factor::{FactorFailure, check_recovery, check_totp};
 use super::sessions::Authed;
-use super::signup::{
-    PASSWORD_FIELD_CHARS_MAX, account_recipient, busy_or_internal, find_account, notify,
-    parse_identifier, recipient,
-};
+use super::signup::{PASSWORD_FIELD_CHARS_MAX, find_account, parse_identifier};
 use super::state::V1State;
 
 /// Longest second-factor code field read.

@@ -17,6 +17,14 @@ pub struct FactorFailure {
 }
 
 impl FactorFailure {
+    /// A refusal that is not a guess (an internal error, a factor that is not on).
+    pub fn uncounted(error: V1Error) -> Self {
+        FactorFailure {
+            error,
+            counts: false,
+        }
+    }
+
     /// The limiter's view of a factor check: counted guesses are wrong, the rest uncounted.
     pub fn checked(result: Result<(), FactorFailure>) -> Checked<()> {
         match result {
@@ -74,10 +82,7 @@ pub fn totp_failure(error: TotpError) -> FactorFailure {
             error.to_string(),
             true,
         ),
-        other => FactorFailure {
-            error: V1Error::internal("TOTP", other),
-            counts: false,
-        },
+        other => FactorFailure::uncounted(V1Error::internal("TOTP", other)),
     }
 }
 
@@ -88,10 +93,7 @@ pub async fn check_totp(
     user_id: i64,
     code: &str,
 ) -> Result<(), FactorFailure> {
-    let internal = |e: V1Error| FactorFailure {
-        error: e,
-        counts: false,
-    };
+    let internal = FactorFailure::uncounted;
     let row = state
         .store
         .get_totp(user_id)
@@ -128,10 +130,7 @@ pub async fn check_recovery(
     user_id: i64,
     code: &str,
 ) -> Result<(), FactorFailure> {
-    let internal = |e: V1Error| FactorFailure {
-        error: e,
-        counts: false,
-    };
+    let internal = FactorFailure::uncounted;
     let rows = state
         .store
         .list_recovery_codes(user_id)

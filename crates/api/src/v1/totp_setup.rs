@@ -14,12 +14,12 @@ use bulwark_store::StoreError;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::attempts::busy_or_internal;
 use super::body::{JsonBody, check_len};
 use super::error::{V1Error, V1Result};
-use super::login::{open_secret, totp_context, totp_failure};
 use super::recovery::{Change, apply_change, require_second_factor};
+use super::second_factor::{open_secret, totp_context, totp_failure};
 use super::sessions::Authed;
-use super::signup::busy_or_internal;
 use super::state::V1State;
 
 /// Issuer shown in authenticator apps.

@@ -22,11 +22,9 @@ use super::attempts::{dummy_password_work, invalid_credentials, try_later};
 use super::body::{JsonBody, check_len};
 use super::error::{V1Error, V1Result};
 use super::guard::Client;
+use super::notice::{account_recipient, notify};
 use super::sessions::Authed;
-use super::signup::{
-    PASSWORD_FIELD_CHARS_MAX, account_recipient, find_account, identifier_text, notify,
-    parse_identifier,
-};
+use super::signup::{PASSWORD_FIELD_CHARS_MAX, find_account, identifier_text, parse_identifier};
 use super::state::V1State;
 
 /// How long after filing a reset may be applied (the owner's window to cancel).
