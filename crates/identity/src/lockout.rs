@@ -146,10 +146,9 @@ fn count_failure(state: &LockoutState, now_ms: i64) -> Option<LockoutState> {
     })
 }
 
-/// The password schedule for a state whose `failures` already includes the new failure — for
-/// stores that increment the counter atomically (`record_lockout_failure`) and then ask what
-/// follows. Locks trigger on reaching a threshold, so concurrent increments cannot skip one.
-pub fn apply_password_policy(counted: &LockoutState, now_ms: i64) -> (LockoutState, Effect) {
+/// The password schedule for a state whose `failures` already includes the new failure. Locks
+/// trigger on reaching a threshold, so no count can skip one.
+fn apply_password_policy(counted: &LockoutState, now_ms: i64) -> (LockoutState, Effect) {
     let mut next = *counted;
     if counted.failures >= RESET_REQUIRED_FAILURES {
         next.reset_required = true;
@@ -177,7 +176,7 @@ pub fn apply_password_policy(counted: &LockoutState, now_ms: i64) -> (LockoutSta
 
 /// The second-factor schedule for a state whose `failures` already includes the new failure:
 /// every 3rd failure locks, first to the end of the current TOTP step, then 5 min doubling.
-pub fn apply_second_factor_policy(counted: &LockoutState, now_ms: i64) -> (LockoutState, Effect) {
+fn apply_second_factor_policy(counted: &LockoutState, now_ms: i64) -> (LockoutState, Effect) {
     let mut next = *counted;
     let threshold = counted
         .lock_level
