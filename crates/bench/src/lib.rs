@@ -14,6 +14,7 @@ pub mod engine_bench;
 
 pub mod harness;
 pub mod matchcore_book;
+pub mod pipeline_bench;
 pub mod report;
 pub mod stats;
 pub mod workload;

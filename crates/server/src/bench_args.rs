@@ -1,5 +1,5 @@
-//! The arguments of `bulwark bench`, shared by the command (`bench_cli`) and the pipeline
-//! benchmarks (`bench_pipeline`) so that neither has to import the other.
+//! The arguments of `bulwark bench`, apart from the command (`bench_cli`) so the top-level
+//! argument parser can name them without importing the runner.
 
 use std::path::PathBuf;
 

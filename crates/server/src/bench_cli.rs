@@ -1,7 +1,7 @@
 //! `bulwark bench …`: runs a benchmark program and prints one JSON line per run (and a Markdown
-//! row for docs/BENCHMARKS.md). Book and engine benchmarks live in the `bulwark-bench` crate; the
-//! ones that need the real durable pipeline (journal, durable, recovery) live in
-//! [`crate::bench_pipeline`]. Build with `--release`; debug figures are meaningless.
+//! row for docs/BENCHMARKS.md). Every benchmark lives in the `bulwark-bench` crate (the durable
+//! pipeline ones in its `pipeline_bench` module); this is only the command line over it. Build
+//! with `--release`; debug figures are meaningless.
 
 use anyhow::Context;
 
@@ -14,13 +14,18 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         );
     }
     match args.name.as_str() {
-        "journal" | "durable" | "loginflood" | "recovery" => {
+        name if bulwark_bench::pipeline_bench::PIPELINE_BENCHMARKS.contains(&name) => {
             std::fs::create_dir_all(&args.dir)
                 .with_context(|| format!("creating {}", args.dir.display()))?;
             let scratch = args.dir.join(format!("run-{}", std::process::id()));
-            let result = crate::bench_pipeline::run(&args, &scratch);
+            let pipeline = bulwark_bench::pipeline_bench::PipelineArgs {
+                runs: args.runs,
+                rates: args.rates.clone(),
+                recovery_commands: args.recovery_commands,
+            };
+            let result = bulwark_bench::pipeline_bench::run(name, &pipeline, &scratch);
             let _ = std::fs::remove_dir_all(&scratch);
-            result
+            Ok(result?)
         }
         name => {
             let workloads = args

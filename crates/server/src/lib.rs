@@ -5,7 +5,6 @@ pub mod admin_api;
 pub mod admin_cli;
 pub mod bench_args;
 pub mod bench_cli;
-pub mod bench_pipeline;
 pub mod config;
 pub mod data_dir;
 pub mod genesis;

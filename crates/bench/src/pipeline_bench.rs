@@ -10,9 +10,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
-use bulwark_bench::engine_bench::{setup_commands, user_of};
-use bulwark_bench::workload::{self, Op, WorkloadSpec};
+use crate::engine_bench::{setup_commands, user_of};
+use crate::workload::{self, Op, WorkloadSpec};
 use bulwark_engine::{
     Command, CommandHeader, Engine, MarketId, NewOrder, OrderKind, OrderTarget, StpMode, codec,
 };
@@ -21,7 +20,44 @@ use bulwark_sequencer::{Reply, Sequencer, SequencerOptions, SubmitError};
 use bulwark_types::{CommandId, Side};
 use serde_json::json;
 
-use crate::bench_args::BenchArgs;
+/// Knobs of the pipeline benchmarks (the CLI fills them from `bulwark bench` flags).
+#[derive(Clone, Debug)]
+pub struct PipelineArgs {
+    /// Recovery runs (best and median are reported).
+    pub runs: usize,
+    /// Offered loads for DURABLE in ops/s (LOGINFLOOD uses the first).
+    pub rates: Vec<u64>,
+    /// Commands RECOVERY replays after its snapshot.
+    pub recovery_commands: u32,
+}
+
+/// Why a pipeline benchmark stopped before printing its figures.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineBenchError {
+    #[error("unknown pipeline benchmark {0:?}; known: {known}", known = PIPELINE_BENCHMARKS.join(", "))]
+    Unknown(String),
+    #[error("journal: {0}")]
+    Journal(#[from] bulwark_journal::JournalError),
+    #[error("recovery: {0}")]
+    Recovery(#[from] bulwark_sequencer::RecoveryError),
+    #[error("sequencer: {0}")]
+    Submit(#[from] SubmitError),
+    #[error("the pipeline stopped before acknowledging a setup command")]
+    Stopped,
+    #[error("setup command rejected: {0}")]
+    Rejected(String),
+    #[error("argon2 pool: {0}")]
+    Password(#[from] bulwark_identity::password::PasswordError),
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("recovered state hash differs from the live state")]
+    HashMismatch,
+}
+
+/// The benchmarks of this module, by the names `bulwark bench` takes.
+pub const PIPELINE_BENCHMARKS: &[&str] = &["journal", "durable", "loginflood", "recovery"];
+
+type Result<T> = std::result::Result<T, PipelineBenchError>;
 
 /// Seconds of offered load per DURABLE rate (capped by the workload's 1 M ops).
 const DURABLE_SECONDS: u64 = 3;
@@ -34,13 +70,13 @@ const JOURNAL_RECORDS_PER_SIZE: usize = 200_000;
 /// Commits at most per JOURNAL batch size (bounds the time of the batch-of-1 case).
 const JOURNAL_COMMITS_MAX: usize = 3_000;
 
-pub fn run(args: &BenchArgs, scratch: &Path) -> anyhow::Result<()> {
-    match args.name.as_str() {
+pub fn run(name: &str, args: &PipelineArgs, scratch: &Path) -> Result<()> {
+    match name {
         "journal" => journal(scratch),
         "durable" => durable(args, scratch),
         "loginflood" => login_flood(args, scratch),
         "recovery" => recovery(args, scratch),
-        other => bail!("unknown pipeline benchmark {other}"),
+        other => Err(PipelineBenchError::Unknown(other.to_owned())),
     }
 }
 
@@ -108,7 +144,7 @@ impl std::fmt::Display for Latency {
 
 /// The bench crate's nearest-rank percentiles, in microseconds.
 fn percentiles(samples: &mut [u64]) -> Latency {
-    let p = bulwark_bench::stats::Percentiles::from_samples(samples);
+    let p = crate::stats::Percentiles::from_samples(samples);
     let us = |ns: u64| ns as f64 / 1e3;
     Latency {
         count: samples.len(),
@@ -119,7 +155,7 @@ fn percentiles(samples: &mut [u64]) -> Latency {
     }
 }
 
-fn journal(scratch: &Path) -> anyhow::Result<()> {
+fn journal(scratch: &Path) -> Result<()> {
     let book = workload::generate(&workload::BOOK_A);
     let mut payloads = Vec::new();
     for (n, op) in book.ops.iter().enumerate().take(JOURNAL_RECORDS_PER_SIZE) {
@@ -171,7 +207,7 @@ fn submit_wait(
     handle: &bulwark_sequencer::SequencerHandle,
     n: u64,
     command: Command,
-) -> anyhow::Result<()> {
+) -> Result<()> {
     let (tx, rx) = std::sync::mpsc::sync_channel(1);
     loop {
         let tx = tx.clone();
@@ -184,17 +220,17 @@ fn submit_wait(
         ) {
             Ok(()) => break,
             Err(SubmitError::Busy) => std::thread::sleep(Duration::from_micros(100)),
-            Err(error) => bail!("{error}"),
+            Err(error) => return Err(error.into()),
         }
     }
     rx.recv()
-        .context("pipeline stopped")?
+        .map_err(|_| PipelineBenchError::Stopped)?
         .outcome
-        .map_err(|r| anyhow::anyhow!("setup command rejected: {r}"))?;
+        .map_err(|r| PipelineBenchError::Rejected(r.to_string()))?;
     Ok(())
 }
 
-fn durable(args: &BenchArgs, scratch: &Path) -> anyhow::Result<()> {
+fn durable(args: &PipelineArgs, scratch: &Path) -> Result<()> {
     let book = workload::generate(&workload::BOOK_A);
     println!(
         "| DURABLE offered ops/s | completed | sustained ops/s | ack p50 / p99 / p99.9 / max (µs) | busy | rejected | fsyncs/s |\n|---|---|---|---|---|---|---|"
@@ -233,7 +269,7 @@ const FLOOD_BACKOFF_MS: u64 = 1;
 /// through an argon2 pool at policy parameters as fast as it lets them (twice the default
 /// workers, then the default); reports order acknowledgement latency for each and the flood's
 /// throughput.
-fn login_flood(args: &BenchArgs, scratch: &Path) -> anyhow::Result<()> {
+fn login_flood(args: &PipelineArgs, scratch: &Path) -> Result<()> {
     use bulwark_identity::password::{DEFAULT_HASH_QUEUE, default_hash_workers};
 
     let book = workload::generate(&workload::BOOK_A);
@@ -283,7 +319,7 @@ fn flooded_run(
     workers: usize,
     queue: usize,
     dir: &Path,
-) -> anyhow::Result<FloodedRun> {
+) -> Result<FloodedRun> {
     use bulwark_identity::password::{HashParams, HashPool, PasswordError};
     use std::sync::atomic::AtomicBool;
 
@@ -333,7 +369,7 @@ fn flooded_run(
     })
 }
 
-fn durable_rate(book: &workload::Workload, rate: u64, dir: &Path) -> anyhow::Result<DurableRun> {
+fn durable_rate(book: &workload::Workload, rate: u64, dir: &Path) -> Result<DurableRun> {
     let recovered = bulwark_sequencer::recover(
         &dir.join("journal"),
         &dir.join("snapshots"),
@@ -431,7 +467,7 @@ fn durable_rate(book: &workload::Workload, rate: u64, dir: &Path) -> anyhow::Res
     })
 }
 
-fn recovery(args: &BenchArgs, scratch: &Path) -> anyhow::Result<()> {
+fn recovery(args: &PipelineArgs, scratch: &Path) -> Result<()> {
     let spec = WorkloadSpec {
         name: "BOOK-A-long",
         measured_ops: args.recovery_commands,
@@ -450,24 +486,23 @@ fn recovery(args: &BenchArgs, scratch: &Path) -> anyhow::Result<()> {
     let mut events = Vec::new();
     let mut buf = Vec::new();
     let mut seq = 0_u64;
-    let mut apply =
-        |engine: &mut Engine, journal: &mut Journal, command: &Command| -> anyhow::Result<()> {
-            seq += 1;
-            let header = CommandHeader {
-                seq,
-                timestamp_ms: i64::try_from(seq).unwrap_or(0),
-                id: command_id(seq),
-            };
-            buf.clear();
-            codec::encode_command_into(&header, command, &mut buf);
-            journal.append(seq, &buf)?;
-            events.clear();
-            let _ = engine.apply(&header, command, &mut events);
-            if seq.is_multiple_of(4_096) {
-                journal.commit()?;
-            }
-            Ok(())
+    let mut apply = |engine: &mut Engine, journal: &mut Journal, command: &Command| -> Result<()> {
+        seq += 1;
+        let header = CommandHeader {
+            seq,
+            timestamp_ms: i64::try_from(seq).unwrap_or(0),
+            id: command_id(seq),
         };
+        buf.clear();
+        codec::encode_command_into(&header, command, &mut buf);
+        journal.append(seq, &buf)?;
+        events.clear();
+        let _ = engine.apply(&header, command, &mut events);
+        if seq.is_multiple_of(4_096) {
+            journal.commit()?;
+        }
+        Ok(())
+    };
     for command in setup_commands().iter().chain(
         book.prefill
             .iter()
@@ -505,7 +540,7 @@ fn recovery(args: &BenchArgs, scratch: &Path) -> anyhow::Result<()> {
         )?;
         seconds.push(started.elapsed().as_secs_f64());
         if recovered.engine.state_hash() != live_hash {
-            bail!("recovered state hash differs from the live state");
+            return Err(PipelineBenchError::HashMismatch);
         }
     }
     seconds.sort_by(f64::total_cmp);
