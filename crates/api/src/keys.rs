@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use bulwark_identity::clock::{DAY_MS, HOUR_MS};
 use bulwark_store::{ApiKeyRow, NewApiKey};
 
-use crate::crypto::MasterKey;
+use bulwark_accounts::crypto::MasterKey;
 
 /// Longest memo (BitMart's limit).
 pub const MEMO_CHARS_MAX: usize = 30;
@@ -127,10 +127,12 @@ pub fn mint(
         return Err(KeyError::IpRequired);
     }
     let crypto = |e: &dyn std::fmt::Display| KeyError::Crypto(e.to_string());
-    let access_key =
-        hex::encode(crate::crypto::random_bytes::<ACCESS_KEY_BYTES>().map_err(|e| crypto(&e))?);
-    let secret =
-        hex::encode(crate::crypto::random_bytes::<SECRET_BYTES>().map_err(|e| crypto(&e))?);
+    let access_key = hex::encode(
+        bulwark_accounts::crypto::random_bytes::<ACCESS_KEY_BYTES>().map_err(|e| crypto(&e))?,
+    );
+    let secret = hex::encode(
+        bulwark_accounts::crypto::random_bytes::<SECRET_BYTES>().map_err(|e| crypto(&e))?,
+    );
     let secret_ciphertext = master_key
         .seal(secret.as_bytes(), &secret_context(&access_key))
         .map_err(|e| crypto(&e))?;

@@ -2,9 +2,7 @@
 //! codes as BitMart's spot API, so unmodified clients (ccxt's `bitmart`, BitMart's SDKs) work.
 //! Handlers are thin: parse into engine commands or store queries, then map the result.
 
-pub mod access;
 pub mod auth;
-pub mod crypto;
 pub mod envelope;
 pub mod extract;
 pub mod format;

@@ -27,7 +27,7 @@ fn user_of(caller: &Caller) -> Result<UserId, ApiError> {
 }
 
 async fn submit(state: &AppState, command: Command) -> Result<Receipt, ApiError> {
-    let id = CommandId(crate::crypto::random_bytes::<16>().map_err(ApiError::internal)?);
+    let id = CommandId(bulwark_accounts::crypto::random_bytes::<16>().map_err(ApiError::internal)?);
     state
         .sequencer
         .submit(id, command)
@@ -42,7 +42,10 @@ async fn check_trading_allowed(
     caller: &Caller,
     request: &RawRequest,
 ) -> Result<(), ApiError> {
-    let ip = state.access.client_ip(request.peer.ip(), &request.headers);
+    let ip = state.access.client_ip(
+        request.peer.ip(),
+        &crate::v1::guard::forwarded_for(&request.headers),
+    );
     let country = state.access.country(ip);
     let refusal = state
         .access

@@ -6,8 +6,8 @@ use std::time::Duration;
 use bulwark_sequencer::SequencerHandle;
 use bulwark_store::Store;
 
-use crate::access::Access;
-use crate::crypto::MasterKey;
+use bulwark_accounts::access::Access;
+use bulwark_accounts::crypto::MasterKey;
 
 /// How long a write waits for its own effects to reach the SQL read models before answering
 /// anyway (the command is durable either way; this only gives read-your-writes).

@@ -11,7 +11,7 @@
 mod common;
 
 use axum::http::{Method, StatusCode};
-use bulwark_api::access::Access;
+use bulwark_accounts::access::Access;
 use bulwark_identity::clock::{MINUTE_MS, SECOND_MS};
 use serde_json::{Value, json};
 

@@ -162,7 +162,7 @@ struct KycTierBody {
 }
 
 fn kyc_level(name: &str) -> Result<i64, AdminError> {
-    bulwark_api::access::tier_level(name)
+    bulwark_accounts::access::tier_level(name)
         .map_err(|error| AdminError::bad("invalid_kyc_tier", error.to_string()))
 }
 
@@ -200,7 +200,7 @@ async fn create_user(State(state): State<AdminState>, Json(body): Json<NewUser>)
             .await
             .map_err(AdminError::internal)?;
     }
-    let tier = bulwark_api::access::tier_of(level).as_str();
+    let tier = bulwark_accounts::access::tier_of(level).as_str();
     audit_action(
         &state,
         "user.create",
@@ -235,8 +235,8 @@ async fn set_kyc_tier(
         .set_kyc_tier(id, level)
         .await
         .map_err(AdminError::internal)?;
-    let previous = bulwark_api::access::tier_of(before.kyc_tier).as_str();
-    let tier = bulwark_api::access::tier_of(level).as_str();
+    let previous = bulwark_accounts::access::tier_of(before.kyc_tier).as_str();
+    let tier = bulwark_accounts::access::tier_of(level).as_str();
     audit_action(
         &state,
         "user.kyc_tier",
@@ -251,7 +251,11 @@ async fn set_kyc_tier(
 fn staff_error(error: StaffOpError) -> AdminError {
     match error {
         StaffOpError::Store(inner) => AdminError::internal(inner),
-        other => AdminError(other.status(), other.code(), other.to_string()),
+        other => AdminError(
+            bulwark_api::v1::error::status_of(other.kind()),
+            other.code(),
+            other.to_string(),
+        ),
     }
 }
 

@@ -83,7 +83,7 @@ impl Default for Config {
             kyc_l1_withdraw_usdt: DEFAULT_KYC_L1_WITHDRAW_USDT,
             kyc_l2_withdraw_usdt: DEFAULT_KYC_L2_WITHDRAW_USDT,
             public_url: String::new(),
-            mail_from: bulwark_api::v1::state::DEFAULT_MAIL_FROM.into(),
+            mail_from: bulwark_accounts::service::DEFAULT_MAIL_FROM.into(),
             smtp: None,
             sms_gateway: None,
         }
@@ -283,8 +283,8 @@ impl Config {
     fn access_rules(
         &self,
         geoip_file: Option<&Path>,
-    ) -> Result<bulwark_api::access::Access, ConfigError> {
-        bulwark_api::access::Access::from_config(
+    ) -> Result<bulwark_accounts::access::Access, ConfigError> {
+        bulwark_accounts::access::Access::from_config(
             geoip_file,
             &self.restricted_regions,
             &self.trusted_proxies,
@@ -295,7 +295,7 @@ impl Config {
     }
 
     /// The access rules of `serve`, loading the GeoIP file when one is configured.
-    pub fn access(&self) -> Result<bulwark_api::access::Access, ConfigError> {
+    pub fn access(&self) -> Result<bulwark_accounts::access::Access, ConfigError> {
         self.access_rules(self.geoip_file.as_deref())
     }
 
@@ -371,7 +371,7 @@ mod tests {
         assert_eq!(config.kyc_l2_withdraw_usdt, 9_000);
         let access = config.access().unwrap();
         assert_eq!(
-            access.withdraw_limit_usdt_micros(bulwark_api::access::tier_of(1)),
+            access.withdraw_limit_usdt_micros(bulwark_accounts::access::tier_of(1)),
             500_000_000
         );
         assert_eq!(

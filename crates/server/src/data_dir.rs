@@ -49,7 +49,7 @@ impl DataDir {
         let path = self.root.join("master.key");
         let hex_key = read_or_create_secret(&path, || {
             Ok(hex::encode(
-                bulwark_api::crypto::MasterKey::generate_bytes()?
+                bulwark_accounts::crypto::MasterKey::generate_bytes()?,
             ))
         })?;
         hex::decode(hex_key.trim()).with_context(|| format!("{} is not hex", path.display()))
@@ -58,7 +58,7 @@ impl DataDir {
     /// The operator token, generated on first start.
     pub fn admin_token(&self) -> anyhow::Result<String> {
         read_or_create_secret(&self.admin_token_path(), || {
-            Ok(hex::encode(bulwark_api::crypto::random_bytes::<32>()?))
+            Ok(hex::encode(bulwark_accounts::crypto::random_bytes::<32>()?))
         })
         .map(|t| t.trim().to_owned())
     }
@@ -67,7 +67,7 @@ impl DataDir {
 /// Reads a secret file, refusing one that others can read; creates it with mode 0600 if absent.
 fn read_or_create_secret(
     path: &Path,
-    make: impl FnOnce() -> Result<String, bulwark_api::crypto::CryptoError>,
+    make: impl FnOnce() -> Result<String, bulwark_accounts::crypto::CryptoError>,
 ) -> anyhow::Result<String> {
     if path.exists() {
         let mode = std::fs::metadata(path)?.permissions().mode() & 0o777;

@@ -73,7 +73,7 @@ impl Caller {
         if let Some(token) = &self.fresh_session {
             return Some(token.clone());
         }
-        bulwark_api::v1::devices::cookie_value(&self.headers, SESSION_COOKIE)
+        bulwark_api::v1::cookies::cookie_value(&self.headers, SESSION_COOKIE)
     }
 
     /// Uses `token` as the session for later calls of this request.

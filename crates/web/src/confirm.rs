@@ -88,7 +88,7 @@ fn after_poll(answer: &Answer) -> Response {
 }
 
 fn token_of(headers: &HeaderMap) -> Option<String> {
-    bulwark_api::v1::devices::cookie_value(headers, CONFIRM_COOKIE).filter(|t| !t.is_empty())
+    bulwark_api::v1::cookies::cookie_value(headers, CONFIRM_COOKIE).filter(|t| !t.is_empty())
 }
 
 /// `GET /login/device`: asks whether the link was used; continues to the account once it was.

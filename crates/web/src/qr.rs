@@ -35,7 +35,7 @@ struct Waiting {
 
 impl Waiting {
     fn from_cookie(headers: &HeaderMap) -> Option<Waiting> {
-        let value = bulwark_api::v1::devices::cookie_value(headers, QR_COOKIE)?;
+        let value = bulwark_api::v1::cookies::cookie_value(headers, QR_COOKIE)?;
         let mut parts = value.split('.');
         let waiting = Waiting {
             id: parts.next()?.parse().ok()?,

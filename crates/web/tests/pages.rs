@@ -12,7 +12,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
-use bulwark_api::crypto::MasterKey;
+use bulwark_accounts::crypto::MasterKey;
 use bulwark_api::v1::{self, Accounts, V1State};
 use bulwark_identity::TestClock;
 use bulwark_identity::password::{HashParams, HashPool};

@@ -10,12 +10,13 @@
 //! live here as plain functions over the store ([`grant_role`], [`revoke_role`],
 //! [`unfreeze_account`], [`decide_twofa_reset`]) so there is one way to do each thing.
 
+use bulwark_accounts::Kind;
 use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use bulwark_identity::account::LoginIdentifier;
 use bulwark_notify::MessageKind;
@@ -26,13 +27,15 @@ use bulwark_store::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::body::{JsonBody, check_len};
+use super::V1State;
+use super::body::JsonBody;
 use super::error::{V1Error, V1Result};
-use super::notice::{account_recipient, notify};
 use super::route_doc::RouteDoc;
 use super::sessions::Authed;
 use super::signup::{identifier_text, parse_identifier};
-use super::state::V1State;
+use bulwark_accounts::Error;
+use bulwark_accounts::notice::{account_recipient, notify};
+use bulwark_accounts::validate::check_len;
 
 /// The staff roles, in canonical order.
 pub const ROLES: [&str; 5] = ["support", "compliance", "security", "treasury", "admin"];
@@ -144,23 +147,29 @@ impl StaffOpError {
         }
     }
 
-    /// The HTTP status that fits.
-    pub fn status(&self) -> StatusCode {
+    /// The kind of refusal it is.
+    pub fn kind(&self) -> Kind {
         match self {
-            StaffOpError::UserNotFound | StaffOpError::RequestNotFound => StatusCode::NOT_FOUND,
-            StaffOpError::UnknownRole(_) | StaffOpError::ReasonTooLong => StatusCode::BAD_REQUEST,
-            StaffOpError::NotFrozen | StaffOpError::NotPending => StatusCode::CONFLICT,
-            StaffOpError::OwnRequest => StatusCode::FORBIDDEN,
-            StaffOpError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            StaffOpError::UserNotFound | StaffOpError::RequestNotFound => Kind::NotFound,
+            StaffOpError::UnknownRole(_) | StaffOpError::ReasonTooLong => Kind::Invalid,
+            StaffOpError::NotFrozen | StaffOpError::NotPending => Kind::Conflict,
+            StaffOpError::OwnRequest => Kind::Forbidden,
+            StaffOpError::Store(_) => Kind::Internal,
         }
     }
 }
 
 impl From<StaffOpError> for V1Error {
     fn from(error: StaffOpError) -> V1Error {
+        Error::from(error).into()
+    }
+}
+
+impl From<StaffOpError> for Error {
+    fn from(error: StaffOpError) -> Error {
         match error {
-            StaffOpError::Store(inner) => V1Error::internal("staff operation", inner),
-            other => V1Error::new(other.status(), other.code(), other.to_string()),
+            StaffOpError::Store(inner) => Error::internal("staff operation", inner),
+            other => Error::new(other.kind(), other.code(), other.to_string()),
         }
     }
 }
@@ -360,8 +369,8 @@ impl Staff {
     }
 }
 
-fn forbidden(code: &'static str, message: impl Into<String>) -> V1Error {
-    V1Error::new(StatusCode::FORBIDDEN, code, message)
+fn forbidden(code: &'static str, message: impl Into<String>) -> Error {
+    Error::new(Kind::Forbidden, code, message)
 }
 
 /// The staff guard: a staff account (`not_staff`), TOTP enabled (`staff_2fa_required`), a
@@ -371,7 +380,7 @@ pub async fn require_staff(
     state: &V1State,
     authed: &Authed,
     any_of: &[Capability],
-) -> V1Result<Staff> {
+) -> bulwark_accounts::Result<Staff> {
     let account = state
         .store
         .get_account(authed.user_id)
@@ -418,7 +427,12 @@ pub async fn require_staff(
     Ok(staff)
 }
 
-async fn audit(state: &V1State, staff: &Staff, action: &str, mut params: Value) -> V1Result<()> {
+async fn audit(
+    state: &V1State,
+    staff: &Staff,
+    action: &str,
+    mut params: Value,
+) -> bulwark_accounts::Result<()> {
     if let Some(object) = params.as_object_mut() {
         object.insert("staff_user_id".into(), json!(staff.user_id));
         object.insert("ip".into(), json!(staff.ip));
@@ -434,11 +448,11 @@ async fn audit(state: &V1State, staff: &Staff, action: &str, mut params: Value) 
     Ok(())
 }
 
-fn parse_id(text: &str, what: &'static str) -> V1Result<i64> {
+fn parse_id(text: &str, what: &'static str) -> bulwark_accounts::Result<i64> {
     text.parse::<i64>()
         .ok()
         .filter(|id| *id > 0)
-        .ok_or_else(|| V1Error::bad_request(what, "the id must be a positive integer"))
+        .ok_or_else(|| Error::bad_request(what, "the id must be a positive integer"))
 }
 
 fn contact(account: Option<&AccountRow>) -> Value {
@@ -489,10 +503,14 @@ pub async fn kyc_queue(State(state): State<V1State>, authed: Authed) -> V1Result
 }
 
 /// Loads an application for review: 404 if missing, 403 `own_application` for the applicant.
-async fn reviewable(state: &V1State, staff: &Staff, id: i64) -> V1Result<KycApplicationRow> {
+async fn reviewable(
+    state: &V1State,
+    staff: &Staff,
+    id: i64,
+) -> bulwark_accounts::Result<KycApplicationRow> {
     let Some(application) = state.store.get_kyc_application(id).await? else {
-        return Err(V1Error::new(
-            StatusCode::NOT_FOUND,
+        return Err(Error::new(
+            Kind::NotFound,
             "application_not_found",
             "No KYC application with this id",
         ));
@@ -520,8 +538,8 @@ pub async fn kyc_detail(
     let id = parse_id(&id, "invalid_id")?;
     let application = reviewable(&state, &staff, id).await?;
     let fields: BTreeMap<String, String> =
-        super::kyc_seal::open_kyc_fields(&state.master_key, &application)
-            .map_err(|e| V1Error::internal("opening kyc fields", e))?;
+        bulwark_accounts::kyc_seal::open_kyc_fields(&state.master_key, &application)
+            .map_err(|e| Error::internal("opening kyc fields", e))?;
     let documents: Vec<Value> = state
         .store
         .list_kyc_documents(application.id)
@@ -577,14 +595,16 @@ pub async fn kyc_document(
     let application = reviewable(&state, &staff, id).await?;
     let documents = state.store.list_kyc_documents(application.id).await?;
     let Some(document) = documents.iter().find(|d| d.id == document_id) else {
-        return Err(V1Error::new(
-            StatusCode::NOT_FOUND,
+        return Err(Error::new(
+            Kind::NotFound,
             "document_not_found",
             "This application has no document with this id",
-        ));
+        )
+        .into());
     };
-    let bytes = super::kyc_seal::open_kyc_document(&state.master_key, &application, document)
-        .map_err(|e| V1Error::internal("opening a kyc document", e))?;
+    let bytes =
+        bulwark_accounts::kyc_seal::open_kyc_document(&state.master_key, &application, document)
+            .map_err(|e| Error::internal("opening a kyc document", e))?;
     audit(
         &state,
         &staff,
@@ -627,13 +647,13 @@ pub struct ReasonRequest {
     pub reason: Option<String>,
 }
 
-fn clean_reason(reason: Option<&str>, required: bool) -> V1Result<Option<String>> {
+fn clean_reason(reason: Option<&str>, required: bool) -> bulwark_accounts::Result<Option<String>> {
     let reason = reason.map(str::trim).filter(|r| !r.is_empty());
     if let Some(text) = reason {
         check_len("reason", text, REASON_CHARS_MAX)?;
     }
     if required && reason.is_none() {
-        return Err(V1Error::bad_request(
+        return Err(Error::bad_request(
             "reason_required",
             "Give the applicant a reason (what is wrong or what to send again)",
         ));
@@ -647,7 +667,7 @@ async fn decide_kyc(
     id: &str,
     decision: &'static str,
     reason: Option<&str>,
-) -> V1Result<Json<Value>> {
+) -> bulwark_accounts::Result<Json<Value>> {
     let staff = require_staff(state, authed, &[Capability::KycReview]).await?;
     let id = parse_id(id, "invalid_id")?;
     let reason = clean_reason(reason, decision != kyc_state::APPROVED)?;
@@ -665,8 +685,8 @@ async fn decide_kyc(
             other => other.into(),
         })?;
     if !decided {
-        return Err(V1Error::new(
-            StatusCode::CONFLICT,
+        return Err(Error::new(
+            Kind::Conflict,
             "not_pending",
             "This application was already decided",
         ));
@@ -722,14 +742,14 @@ pub async fn kyc_approve(
     Path(id): Path<String>,
     JsonBody(request): JsonBody<ReasonRequest>,
 ) -> V1Result<Json<Value>> {
-    decide_kyc(
+    Ok(decide_kyc(
         &state,
         &authed,
         &id,
         kyc_state::APPROVED,
         request.reason.as_deref(),
     )
-    .await
+    .await?)
 }
 
 /// `POST /api/v1/admin/kyc/{id}/reject` (reason required).
@@ -739,14 +759,14 @@ pub async fn kyc_reject(
     Path(id): Path<String>,
     JsonBody(request): JsonBody<ReasonRequest>,
 ) -> V1Result<Json<Value>> {
-    decide_kyc(
+    Ok(decide_kyc(
         &state,
         &authed,
         &id,
         kyc_state::REJECTED,
         request.reason.as_deref(),
     )
-    .await
+    .await?)
 }
 
 /// `POST /api/v1/admin/kyc/{id}/resubmit` (reason required).
@@ -756,14 +776,14 @@ pub async fn kyc_resubmit(
     Path(id): Path<String>,
     JsonBody(request): JsonBody<ReasonRequest>,
 ) -> V1Result<Json<Value>> {
-    decide_kyc(
+    Ok(decide_kyc(
         &state,
         &authed,
         &id,
         kyc_state::RESUBMIT,
         request.reason.as_deref(),
     )
-    .await
+    .await?)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -782,23 +802,26 @@ pub struct IdentifierRequest {
 async fn lock_keys(
     state: &V1State,
     identifier: &LoginIdentifier,
-) -> V1Result<(Option<AccountRow>, Vec<(String, String)>)> {
+) -> bulwark_accounts::Result<(Option<AccountRow>, Vec<(String, String)>)> {
     let text = identifier_text(identifier).to_string();
     let account = match identifier {
         LoginIdentifier::Email(email) => state.store.find_account_by_email(email.as_str()).await?,
         LoginIdentifier::Phone(phone) => state.store.find_account_by_phone(phone.as_str()).await?,
     };
-    let mut keys = vec![(format!("password:{text}"), super::attempts::lock_key(&text))];
+    let mut keys = vec![(
+        format!("password:{text}"),
+        bulwark_accounts::attempts::lock_key(&text),
+    )];
     if let Some(account) = account.as_ref() {
         let typed = keys.clone();
-        for key in super::attempts::password_keys(state, account).await? {
+        for key in bulwark_accounts::attempts::password_keys(state, account).await? {
             if !typed.contains(&key) {
                 keys.push(key);
             }
         }
         keys.push((
             "second_factor".to_string(),
-            super::attempts::second_factor_key(account.id),
+            bulwark_accounts::attempts::second_factor_key(account.id),
         ));
     }
     Ok((account, keys))
@@ -818,7 +841,7 @@ fn lock_json(label: &str, row: &LockoutRow, now_ms: i64) -> Value {
 async fn lock_rows(
     state: &V1State,
     keys: &[(String, String)],
-) -> V1Result<Vec<(String, LockoutRow)>> {
+) -> bulwark_accounts::Result<Vec<(String, LockoutRow)>> {
     let mut rows = Vec::new();
     for (label, key) in keys {
         if let Some(row) = state.store.get_lockout(key).await? {
@@ -934,7 +957,11 @@ pub async fn unfreeze(
 // 2FA reset review
 
 /// The KYC note the owner gave with request `id` (kept in the security event log).
-async fn reset_note(state: &V1State, user_id: i64, id: i64) -> V1Result<Option<String>> {
+async fn reset_note(
+    state: &V1State,
+    user_id: i64,
+    id: i64,
+) -> bulwark_accounts::Result<Option<String>> {
     let prefix = format!("request {id}; kyc note: ");
     let events = state
         .store
@@ -985,7 +1012,7 @@ async fn decide_reset(
     id: &str,
     approve: bool,
     reason: Option<&str>,
-) -> V1Result<Json<Value>> {
+) -> bulwark_accounts::Result<Json<Value>> {
     let staff = require_staff(state, authed, &[Capability::TwofaResetReview]).await?;
     let id = parse_id(id, "invalid_id")?;
     let reason = clean_reason(reason, false)?;
@@ -1009,7 +1036,7 @@ pub async fn twofa_reset_approve(
     Path(id): Path<String>,
     JsonBody(request): JsonBody<ReasonRequest>,
 ) -> V1Result<Json<Value>> {
-    decide_reset(&state, &authed, &id, true, request.reason.as_deref()).await
+    Ok(decide_reset(&state, &authed, &id, true, request.reason.as_deref()).await?)
 }
 
 /// `POST /api/v1/admin/2fa-resets/{id}/reject`.
@@ -1019,7 +1046,7 @@ pub async fn twofa_reset_reject(
     Path(id): Path<String>,
     JsonBody(request): JsonBody<ReasonRequest>,
 ) -> V1Result<Json<Value>> {
-    decide_reset(&state, &authed, &id, false, request.reason.as_deref()).await
+    Ok(decide_reset(&state, &authed, &id, false, request.reason.as_deref()).await?)
 }
 
 /// The router of the staff console API (merged into [`super::router`], under its CSRF and

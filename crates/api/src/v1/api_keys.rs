@@ -5,38 +5,40 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use bulwark_accounts::Kind;
 use bulwark_identity::withdraw_lock::SecurityChange;
 use bulwark_notify::MessageKind;
 use bulwark_store::{ApiKeyRow, NewSecurityEvent, StoreError};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::V1State;
 use super::body::JsonBody;
-use super::error::{V1Error, V1Result};
-use super::notice::{account_recipient, notify};
+use super::error::V1Result;
 use super::recovery::{Change, apply_change, require_second_factor};
 use super::sessions::Authed;
-use super::state::V1State;
 use crate::keys::{self, KEYS_PER_USER_MAX, KeyError};
+use bulwark_accounts::Error;
+use bulwark_accounts::notice::{account_recipient, notify};
 
-fn key_error(error: KeyError) -> V1Error {
+fn key_error(error: KeyError) -> Error {
     match error {
-        KeyError::Crypto(detail) => V1Error::internal("minting an API key", detail),
-        other => V1Error::bad_request(other.code(), other.to_string()),
+        KeyError::Crypto(detail) => Error::internal("minting an API key", detail),
+        other => Error::bad_request(other.code(), other.to_string()),
     }
 }
 
-fn not_found() -> V1Error {
-    V1Error::new(
-        StatusCode::NOT_FOUND,
+fn not_found() -> Error {
+    Error::new(
+        Kind::NotFound,
         "api_key_not_found",
         "You have no live API key with this id",
     )
 }
 
-fn parse_id(id: &str) -> V1Result<i64> {
+fn parse_id(id: &str) -> bulwark_accounts::Result<i64> {
     id.parse()
-        .map_err(|_| V1Error::bad_request("invalid_api_key_id", "API key id must be an integer"))
+        .map_err(|_| Error::bad_request("invalid_api_key_id", "API key id must be an integer"))
 }
 
 /// The public view of a key (never the secret).
@@ -106,11 +108,12 @@ pub async fn create(
         .filter(|k| k.revoked == 0)
         .count();
     if live >= KEYS_PER_USER_MAX {
-        return Err(V1Error::new(
-            StatusCode::CONFLICT,
+        return Err(Error::new(
+            Kind::Conflict,
             "too_many_api_keys",
             format!("At most {KEYS_PER_USER_MAX} API keys; delete one first"),
-        ));
+        )
+        .into());
     }
     let minted = keys::mint(
         &state.master_key,
@@ -180,7 +183,7 @@ async fn record(
     kind: MessageKind,
     subject: &str,
     body: String,
-) -> V1Result<()> {
+) -> bulwark_accounts::Result<()> {
     state
         .store
         .record_security_event(&NewSecurityEvent {
@@ -242,10 +245,10 @@ pub async fn edit(
         .into_iter()
         .find(|k| k.id == id && k.revoked == 0)
     else {
-        return Err(not_found());
+        return Err(not_found().into());
     };
     if row.scopes.split(',').any(|s| s == "withdraw") && ips.is_empty() {
-        return Err(key_error(KeyError::IpRequired));
+        return Err(key_error(KeyError::IpRequired).into());
     }
     require_second_factor(
         &state,
@@ -256,7 +259,7 @@ pub async fn edit(
     .await?;
     match state.store.set_api_key_ips(authed.user_id, id, &ips).await {
         Ok(()) => {}
-        Err(StoreError::NotFound(_)) => return Err(not_found()),
+        Err(StoreError::NotFound(_)) => return Err(not_found().into()),
         Err(error) => return Err(error.into()),
     }
     row.ip_allowlist = ips;
@@ -277,11 +280,11 @@ pub async fn delete(
         .into_iter()
         .any(|k| k.id == id && k.revoked == 0);
     if !live {
-        return Err(not_found());
+        return Err(not_found().into());
     }
     match state.store.revoke_api_key(authed.user_id, id).await {
         Ok(()) => {}
-        Err(StoreError::NotFound(_)) => return Err(not_found()),
+        Err(StoreError::NotFound(_)) => return Err(not_found().into()),
         Err(error) => return Err(error.into()),
     }
     let body = "An API key was deleted from your Bulwark account.\nIf this was not you, freeze your account with the link below.".to_string();

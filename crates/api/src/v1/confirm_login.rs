@@ -9,21 +9,23 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::Response;
+use bulwark_accounts::Kind;
 use bulwark_identity::codes::{self, CODE_MAX_ATTEMPTS, Purpose};
 use bulwark_notify::MessageKind;
 use bulwark_store::{LoginConfirmationRow, NewCode, NewLoginConfirmation, account_status};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::activity::record;
-use super::attempts::{self, AttemptKey, Checked, second_factor_key};
-use super::body::{JsonBody, check_len};
-use super::error::{V1Error, V1Result};
+use super::V1State;
+use super::body::JsonBody;
+use super::error::V1Result;
 use super::guard::Client;
-use super::notice::{account_recipient, notify};
-use super::state::V1State;
+use bulwark_accounts::Error;
+use bulwark_accounts::activity::record;
+use bulwark_accounts::attempts::{self, AttemptKey, Checked, second_factor_key};
+use bulwark_accounts::notice::{account_recipient, notify};
+use bulwark_accounts::validate::check_len;
 
 /// How long a waiting login can be confirmed (the code's lifetime).
 pub const CONFIRM_TTL_MS: i64 = codes::CODE_TTL_MS;
@@ -47,10 +49,14 @@ impl Reason {
 }
 
 /// Whether this fully authenticated login must wait for the owner, and why.
-pub async fn needed(state: &V1State, client: &Client, user_id: i64) -> V1Result<Option<Reason>> {
-    let device = super::devices::find(state, user_id, client).await?;
+pub async fn needed(
+    state: &V1State,
+    client: &Client,
+    user_id: i64,
+) -> bulwark_accounts::Result<Option<Reason>> {
+    let device = bulwark_accounts::devices::find(state, user_id, client).await?;
     let known = device.is_some_and(|d| d.confirmed_ms.is_some());
-    if !known && super::devices::has_confirmed(state, user_id).await? {
+    if !known && bulwark_accounts::devices::has_confirmed(state, user_id).await? {
         return Ok(Some(Reason::NewDevice));
     }
     if let Some(country) = client.country.as_deref() {
@@ -78,13 +84,14 @@ pub async fn hold(
     user_id: i64,
     reason: Reason,
     method: &str,
-) -> V1Result<Response> {
+) -> bulwark_accounts::Result<Response> {
     let now_ms = state.accounts.now_ms();
-    let (device_id, new_cookie) = super::devices::register(state, user_id, client, false).await?;
+    let (device_id, new_cookie) =
+        bulwark_accounts::devices::register(state, user_id, client, false).await?;
     let wait = codes::issue_token(Purpose::NewDevice, now_ms)
-        .map_err(|e| V1Error::internal("wait token", e))?;
+        .map_err(|e| Error::internal("wait token", e))?;
     let link = codes::issue_token(Purpose::NewDevice, now_ms)
-        .map_err(|e| V1Error::internal("link token", e))?;
+        .map_err(|e| Error::internal("link token", e))?;
     let expires_ms = now_ms.saturating_add(CONFIRM_TTL_MS);
     let id = state
         .store
@@ -120,7 +127,7 @@ pub async fn hold(
         "message": "We sent a code and a link to your email (or phone): enter the code, or open the link and confirm, to finish logging in",
     }));
     if let Some(token) = new_cookie.as_deref() {
-        super::devices::set_cookie(state, &mut response, token);
+        super::cookies::set_device_cookie(state.accounts.secure_cookies, &mut response, token);
     }
     Ok(response)
 }
@@ -133,12 +140,12 @@ async fn send_code(
     reason: Reason,
     link_token: &str,
     now_ms: i64,
-) -> V1Result<()> {
+) -> bulwark_accounts::Result<()> {
     let Some(account) = state.store.get_account(user_id).await? else {
-        return Err(V1Error::internal("login confirmation", "no account"));
+        return Err(Error::internal("login confirmation", "no account"));
     };
     let Some(to) = account_recipient(&account) else {
-        return Err(V1Error::internal("login confirmation", "no contact"));
+        return Err(Error::internal("login confirmation", "no contact"));
     };
     let issued = codes::issue(
         &state.accounts.code_key,
@@ -147,7 +154,7 @@ async fn send_code(
         None,
         now_ms,
     )
-    .map_err(|e| V1Error::internal("issuing a code", e))?;
+    .map_err(|e| Error::internal("issuing a code", e))?;
     let (channel, destination) = match &to {
         bulwark_notify::Recipient::Email(email) => ("email", email.clone()),
         bulwark_notify::Recipient::Sms(phone) => ("sms", phone.clone()),
@@ -189,25 +196,25 @@ async fn send_code(
     Ok(())
 }
 
-fn invalid_token() -> V1Error {
-    V1Error::new(
-        StatusCode::UNAUTHORIZED,
+fn invalid_token() -> Error {
+    Error::new(
+        Kind::Unauthenticated,
         "invalid_token",
         "This login confirmation is unknown or finished; log in again",
     )
 }
 
-fn expired() -> V1Error {
-    V1Error::new(
-        StatusCode::GONE,
+fn expired() -> Error {
+    Error::new(
+        Kind::Gone,
         "confirmation_expired",
         "This login confirmation expired; log in again for a new code",
     )
 }
 
-fn invalid_code() -> V1Error {
-    V1Error::new(
-        StatusCode::UNAUTHORIZED,
+fn invalid_code() -> Error {
+    Error::new(
+        Kind::Unauthenticated,
         "invalid_code",
         "The confirmation code is wrong, expired or already used",
     )
@@ -219,10 +226,10 @@ async fn spend(
     row: &LoginConfirmationRow,
     code: &str,
     now_ms: i64,
-) -> V1Result<()> {
+) -> bulwark_accounts::Result<()> {
     let code = code.trim();
     if code.len() != codes::CODE_DIGITS || !code.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(V1Error::bad_request("malformed_code", "A code is 6 digits"));
+        return Err(Error::bad_request("malformed_code", "A code is 6 digits"));
     }
     let purpose = code_purpose(row.id);
     let Some(live) = state
@@ -236,8 +243,10 @@ async fn spend(
     let key = AttemptKey::second_factor(row.user_id);
     let purpose = Purpose::NewDevice;
     attempts::attempt(state, &key, async |permit| {
-        let right =
-            super::one_time::spend(state, permit, &live, purpose, &binding, code, now_ms).await?;
+        let right = bulwark_accounts::one_time::spend(
+            state, permit, &live, purpose, &binding, code, now_ms,
+        )
+        .await?;
         Ok(Checked::right_if(right, invalid_code()))
     })
     .await?
@@ -268,13 +277,13 @@ pub async fn confirm(
     let now_ms = state.accounts.now_ms();
     let hash = codes::token_hash(&request.confirmation_token);
     let Some(row) = state.store.find_login_confirmation(&hash).await? else {
-        return Err(invalid_token());
+        return Err(invalid_token().into());
     };
     if row.redeemed_ms.is_some() {
-        return Err(invalid_token());
+        return Err(invalid_token().into());
     }
     if now_ms >= row.expires_ms {
-        return Err(expired());
+        return Err(expired().into());
     }
     if let Some(code) = request.code.as_deref() {
         check_len("code", code, 16)?;
@@ -291,7 +300,7 @@ pub async fn confirm(
                     )
                     .await;
                 }
-                return Err(error);
+                return Err(error.into());
             }
             state.store.confirm_login(row.id, now_ms).await?;
         }
@@ -309,7 +318,7 @@ pub async fn confirm(
         .redeem_login_confirmation(row.id, now_ms)
         .await?
     {
-        return Err(invalid_token());
+        return Err(invalid_token().into());
     }
     let active = state
         .store
@@ -326,11 +335,12 @@ pub async fn confirm(
             "account_frozen",
         )
         .await;
-        return Err(V1Error::new(
-            StatusCode::FORBIDDEN,
+        return Err(Error::new(
+            Kind::Forbidden,
             "account_frozen",
             "This account is frozen or closed; contact support",
-        ));
+        )
+        .into());
     }
     state
         .store
@@ -340,7 +350,7 @@ pub async fn confirm(
         .store
         .clear_lockout(&second_factor_key(row.user_id))
         .await?;
-    super::devices::notify_new_device_login(&state, row.user_id, &client).await?;
+    bulwark_accounts::devices::notify_new_device_login(&state, row.user_id, &client).await?;
     record(
         &state,
         &client,
@@ -350,9 +360,9 @@ pub async fn confirm(
         "success",
     )
     .await;
-    let second_factor = super::sessions::second_factor_of(&row.method);
-    let origin = super::sessions::Origin::Login { second_factor };
-    super::sessions::issue_session(&state, &client, row.user_id, origin).await
+    let second_factor = bulwark_accounts::sessions::second_factor_of(&row.method);
+    let origin = bulwark_accounts::sessions::Origin::Login { second_factor };
+    Ok(super::sessions::issue_session(&state, &client, row.user_id, origin).await?)
 }
 
 #[derive(Debug, Deserialize)]
@@ -361,15 +371,15 @@ pub struct LinkRequest {
     pub token: String,
 }
 
-async fn by_link(state: &V1State, token: &str) -> V1Result<LoginConfirmationRow> {
+async fn by_link(state: &V1State, token: &str) -> bulwark_accounts::Result<LoginConfirmationRow> {
     check_len("token", token, FIELD_CHARS_MAX)?;
     state
         .store
         .find_login_confirmation_by_link(&codes::token_hash(token))
         .await?
         .ok_or_else(|| {
-            V1Error::new(
-                StatusCode::NOT_FOUND,
+            Error::new(
+                Kind::NotFound,
                 "invalid_link",
                 "This confirmation link is not valid",
             )
@@ -416,14 +426,15 @@ pub async fn confirm_link(
     let row = by_link(&state, &request.token).await?;
     let now_ms = state.accounts.now_ms();
     if row.confirmed_ms.is_some() || row.redeemed_ms.is_some() {
-        return Err(V1Error::new(
-            StatusCode::CONFLICT,
+        return Err(Error::new(
+            Kind::Conflict,
             "already_confirmed",
             "This login was already confirmed",
-        ));
+        )
+        .into());
     }
     if now_ms >= row.expires_ms || !state.store.confirm_login(row.id, now_ms).await? {
-        return Err(expired());
+        return Err(expired().into());
     }
     Ok(Json(json!({"status": "confirmed"})))
 }

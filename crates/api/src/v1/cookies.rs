@@ -1,7 +1,9 @@
-//! Reading cookies from a request, and the device cookie's name: shared by the client extractor
-//! and the device and session modules, which must not import each other for it.
+//! The device cookie: its name, reading cookies from a request and setting the device cookie
+//! on an answer. Shared by the client extractor and the login and session handlers.
 
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::Response;
+use bulwark_accounts::devices::DEVICE_COOKIE_MAX_AGE_S;
 
 /// Name of the device cookie.
 pub const DEVICE_COOKIE: &str = "__Host-bulwark_device";
@@ -15,4 +17,15 @@ pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(key, _)| *key == name)
         .map(|(_, value)| value.to_string())
+}
+
+/// Adds the device cookie to a response (`Secure` behind TLS).
+pub fn set_device_cookie(secure: bool, response: &mut Response, token: &str) {
+    let secure = if secure { "; Secure" } else { "" };
+    let cookie = format!(
+        "{DEVICE_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={DEVICE_COOKIE_MAX_AGE_S}{secure}"
+    );
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
 }

@@ -1,8 +1,10 @@
 //! `GET /api/v1/devices` and `DELETE /api/v1/devices/{id}`: the owner's list of known devices.
 //! Apart from the device rules (`devices`) because these need a logged-in session.
 
-use super::error::{V1Error, V1Result};
-use super::state::V1State;
+use super::V1State;
+use super::error::V1Result;
+use bulwark_accounts::Error;
+use bulwark_accounts::Kind;
 
 /// `GET /api/v1/devices`: the account's known devices.
 pub async fn list(
@@ -37,17 +39,18 @@ pub async fn revoke(
 ) -> V1Result<axum::Json<serde_json::Value>> {
     let id: i64 = id
         .parse()
-        .map_err(|_| V1Error::bad_request("invalid_device_id", "Device id must be an integer"))?;
+        .map_err(|_| Error::bad_request("invalid_device_id", "Device id must be an integer"))?;
     let now_ms = state.accounts.now_ms();
     match state.store.revoke_device(authed.user_id, id, now_ms).await {
         Ok(sessions) => Ok(axum::Json(
             serde_json::json!({"status": "revoked", "id": id, "sessions_revoked": sessions}),
         )),
-        Err(bulwark_store::StoreError::NotFound(_)) => Err(V1Error::new(
-            axum::http::StatusCode::NOT_FOUND,
+        Err(bulwark_store::StoreError::NotFound(_)) => Err(Error::new(
+            Kind::NotFound,
             "device_not_found",
             "You have no device with this id",
-        )),
+        )
+        .into()),
         Err(error) => Err(error.into()),
     }
 }

@@ -9,6 +9,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use bulwark_accounts::Kind;
 use bulwark_identity::codes::{self, CODE_MAX_ATTEMPTS, Purpose};
 use bulwark_identity::withdraw_lock::SecurityChange;
 use bulwark_notify::{MessageKind, Recipient};
@@ -16,13 +17,15 @@ use bulwark_store::{AccountRow, NewCode, factor_method};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::attempts::{self, AttemptKey, Checked, Permit};
-use super::body::{JsonBody, check_len};
-use super::error::{V1Error, V1Result};
-use super::notice::notify;
+use super::V1State;
+use super::body::JsonBody;
+use super::error::V1Result;
 use super::recovery::{Change, apply_change, require_second_factor};
 use super::sessions::Authed;
-use super::state::V1State;
+use bulwark_accounts::Error;
+use bulwark_accounts::attempts::{self, AttemptKey, Checked, Permit};
+use bulwark_accounts::notice::notify;
+use bulwark_accounts::validate::check_len;
 
 /// Longest code field read.
 const CODE_FIELD_CHARS_MAX: usize = 16;
@@ -36,11 +39,11 @@ pub enum Channel {
 
 impl Channel {
     /// The channel a path or body names (`email` or `sms`).
-    pub fn parse(name: &str) -> V1Result<Channel> {
+    pub fn parse(name: &str) -> bulwark_accounts::Result<Channel> {
         match name {
             factor_method::EMAIL => Ok(Channel::Email),
             factor_method::SMS => Ok(Channel::Sms),
-            _ => Err(V1Error::bad_request(
+            _ => Err(Error::bad_request(
                 "invalid_method",
                 "The method must be \"email\" or \"sms\"",
             )),
@@ -100,9 +103,9 @@ fn binding(user_id: i64, channel: Channel) -> String {
     format!("user:{user_id}:{}", channel.as_str())
 }
 
-fn invalid_code() -> V1Error {
-    V1Error::new(
-        StatusCode::UNAUTHORIZED,
+fn invalid_code() -> Error {
+    Error::new(
+        Kind::Unauthenticated,
         "invalid_code",
         "The code is wrong, expired or already used; ask for a new one",
     )
@@ -115,9 +118,9 @@ pub async fn send_code(
     account: &AccountRow,
     channel: Channel,
     code_use: CodeUse,
-) -> V1Result<i64> {
+) -> bulwark_accounts::Result<i64> {
     let Some((destination, to)) = channel.destination(account) else {
-        return Err(V1Error::bad_request(
+        return Err(Error::bad_request(
             "contact_not_verified",
             format!(
                 "This account has no verified {}; add and verify one first",
@@ -136,8 +139,8 @@ pub async fn send_code(
             .last_sent_ms
             .saturating_add(codes::CODE_RESEND_INTERVAL_MS);
         if now_ms < retry_at_ms {
-            return Err(V1Error::new(
-                StatusCode::TOO_MANY_REQUESTS,
+            return Err(Error::new(
+                Kind::TooMany,
                 "resend_too_soon",
                 "A code was sent less than a minute ago; wait before asking for another",
             )
@@ -151,7 +154,7 @@ pub async fn send_code(
         None,
         now_ms,
     )
-    .map_err(|e| V1Error::internal("issuing a code", e))?;
+    .map_err(|e| Error::internal("issuing a code", e))?;
     state
         .store
         .issue_code(&NewCode {
@@ -194,7 +197,7 @@ pub async fn spend_code(
     channel: Channel,
     code_use: CodeUse,
     code: &str,
-) -> V1Result<()> {
+) -> bulwark_accounts::Result<()> {
     check_code_format(code)?;
     let key = AttemptKey::second_factor(user_id);
     let now_ms = state.accounts.now_ms();
@@ -211,11 +214,11 @@ pub async fn spend_code(
     .into_result(now_ms)
 }
 
-fn check_code_format(code: &str) -> V1Result<()> {
+fn check_code_format(code: &str) -> bulwark_accounts::Result<()> {
     check_len("code", code, CODE_FIELD_CHARS_MAX)?;
     let code = code.trim();
     if code.len() != codes::CODE_DIGITS || !code.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(V1Error::bad_request("malformed_code", "A code is 6 digits"));
+        return Err(Error::bad_request("malformed_code", "A code is 6 digits"));
     }
     Ok(())
 }
@@ -228,7 +231,7 @@ pub async fn spend_code_with(
     channel: Channel,
     code_use: CodeUse,
     code: &str,
-) -> V1Result<()> {
+) -> bulwark_accounts::Result<()> {
     check_code_format(code)?;
     let code = code.trim();
     let now_ms = state.accounts.now_ms();
@@ -237,7 +240,7 @@ pub async fn spend_code_with(
         return Err(invalid_code());
     };
     let bound = binding(user_id, channel);
-    if !super::one_time::spend(
+    if !bulwark_accounts::one_time::spend(
         state,
         permit,
         &row,
@@ -254,7 +257,7 @@ pub async fn spend_code_with(
 }
 
 /// The enrolled email/SMS methods of a user.
-pub async fn enrolled(state: &V1State, user_id: i64) -> V1Result<Vec<Channel>> {
+pub async fn enrolled(state: &V1State, user_id: i64) -> bulwark_accounts::Result<Vec<Channel>> {
     let names = state.store.list_second_factors(user_id).await?;
     Ok(names
         .iter()
@@ -262,12 +265,12 @@ pub async fn enrolled(state: &V1State, user_id: i64) -> V1Result<Vec<Channel>> {
         .collect())
 }
 
-async fn own_account(state: &V1State, authed: &Authed) -> V1Result<AccountRow> {
+async fn own_account(state: &V1State, authed: &Authed) -> bulwark_accounts::Result<AccountRow> {
     state
         .store
         .get_account(authed.user_id)
         .await?
-        .ok_or_else(|| V1Error::internal("account", "session without account"))
+        .ok_or_else(|| Error::internal("account", "session without account"))
 }
 
 /// `POST /api/v1/2fa/{method}/send`: sends a confirmation code before turning the factor on.
@@ -305,11 +308,12 @@ pub async fn enable(
     let now_ms = state.accounts.now_ms();
     authed.require_recent_auth(now_ms)?;
     if enrolled(&state, authed.user_id).await?.contains(&channel) {
-        return Err(V1Error::new(
-            StatusCode::CONFLICT,
+        return Err(Error::new(
+            Kind::Conflict,
             "already_enabled",
             format!("Login codes by {} are already on", channel.as_str()),
-        ));
+        )
+        .into());
     }
     spend_code(
         &state,
@@ -354,7 +358,7 @@ pub async fn disable(
     authed.require_recent_auth(now_ms)?;
     // A factor that is not on is refused before a code is spent on it.
     if !enrolled(&state, authed.user_id).await?.contains(&channel) {
-        return Err(not_enabled(channel));
+        return Err(not_enabled(channel).into());
     }
     require_second_factor(
         &state,
@@ -368,7 +372,7 @@ pub async fn disable(
         .disable_second_factor(authed.user_id, channel.as_str())
         .await?
     {
-        return Err(not_enabled(channel));
+        return Err(not_enabled(channel).into());
     }
     let allowed_after_ms = after_change(&state, &authed, channel, false).await?;
     Ok(Json(json!({
@@ -378,8 +382,8 @@ pub async fn disable(
     })))
 }
 
-fn not_enabled(channel: Channel) -> V1Error {
-    V1Error::bad_request(
+fn not_enabled(channel: Channel) -> Error {
+    Error::bad_request(
         "not_enabled",
         format!("Login codes by {} are not on", channel.as_str()),
     )
@@ -391,7 +395,7 @@ async fn after_change(
     authed: &Authed,
     channel: Channel,
     enabled: bool,
-) -> V1Result<i64> {
+) -> bulwark_accounts::Result<i64> {
     let change = match (channel, enabled) {
         (Channel::Email, true) => &EMAIL_ON,
         (Channel::Email, false) => &EMAIL_OFF,

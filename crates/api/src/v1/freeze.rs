@@ -4,8 +4,8 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::Response;
+use bulwark_accounts::Kind;
 use bulwark_engine::Command;
 use bulwark_identity::codes::{self, Purpose};
 use bulwark_notify::MessageKind;
@@ -13,11 +13,12 @@ use bulwark_store::{NewSecurityEvent, account_status};
 use bulwark_types::{CommandId, UserId};
 use serde_json::{Value, json};
 
-use super::error::{V1Error, V1Result};
+use super::V1State;
+use super::error::V1Result;
 use super::guard::Client;
-use super::notice::{account_recipient, notify};
 use super::sessions::{Authed, with_cookie};
-use super::state::V1State;
+use bulwark_accounts::Error;
+use bulwark_accounts::notice::{account_recipient, notify};
 
 /// Longest freeze token read from the path.
 const TOKEN_CHARS_MAX: usize = 256;
@@ -37,7 +38,7 @@ pub async fn freeze_account(
     user_id: i64,
     ip: Option<String>,
     via: &str,
-) -> V1Result<Frozen> {
+) -> bulwark_accounts::Result<Frozen> {
     let now_ms = state.accounts.now_ms();
     state
         .store
@@ -47,7 +48,7 @@ pub async fn freeze_account(
         .store
         .revoke_all_sessions(user_id, None, now_ms)
         .await?;
-    // Unfinished logins end too (sessions::create also refuses a frozen account).
+    // Unfinished logins end too (bulwark_accounts::sessions::create also refuses a frozen account).
     let login_step = bulwark_identity::codes::Purpose::Login2fa.as_str();
     state.store.void_tokens(user_id, login_step, now_ms).await?;
     let mut api_keys_revoked = 0;
@@ -99,7 +100,7 @@ async fn cancel_orders(state: &V1State, user_id: i64) -> bool {
     let Ok(user) = u64::try_from(user_id).map(UserId) else {
         return false;
     };
-    let id = match crate::crypto::random_bytes::<16>() {
+    let id = match bulwark_accounts::crypto::random_bytes::<16>() {
         Ok(bytes) => CommandId(bytes),
         Err(error) => {
             tracing::error!("api v1: freeze command id: {error}");
@@ -136,9 +137,9 @@ pub async fn freeze_self(State(state): State<V1State>, authed: Authed) -> V1Resu
     Ok(with_cookie(&state, "", answer(frozen)))
 }
 
-fn invalid_link() -> V1Error {
-    V1Error::new(
-        StatusCode::NOT_FOUND,
+fn invalid_link() -> Error {
+    Error::new(
+        Kind::NotFound,
         "invalid_token",
         "The freeze link is unknown, expired or already used; log in and freeze from the security page, or contact support",
     )
@@ -151,7 +152,7 @@ pub async fn check_link(
     Path(token): Path<String>,
 ) -> V1Result<Json<Value>> {
     if token.len() > TOKEN_CHARS_MAX {
-        return Err(invalid_link());
+        return Err(invalid_link().into());
     }
     let hash = codes::token_hash(&token);
     let purpose = Purpose::FreezeAccount.as_str();
@@ -161,7 +162,7 @@ pub async fn check_link(
             "status": "valid",
             "message": "POST to this URL to freeze the account: sessions end, API keys are revoked, open orders are cancelled",
         }))),
-        None => Err(invalid_link()),
+        None => Err(invalid_link().into()),
     }
 }
 
@@ -172,13 +173,13 @@ pub async fn freeze_by_link(
     Path(token): Path<String>,
 ) -> V1Result<Json<Value>> {
     if token.len() > TOKEN_CHARS_MAX {
-        return Err(invalid_link());
+        return Err(invalid_link().into());
     }
     let hash = codes::token_hash(&token);
     let purpose = Purpose::FreezeAccount.as_str();
     let now_ms = state.accounts.now_ms();
     let Some(row) = state.store.consume_token(&hash, purpose, now_ms).await? else {
-        return Err(invalid_link());
+        return Err(invalid_link().into());
     };
     let ip = Some(client.ip.to_string());
     let frozen = freeze_account(&state, row.user_id, ip, "email link").await?;

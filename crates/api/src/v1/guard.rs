@@ -1,19 +1,17 @@
 //! Request guards of the account API: CSRF for cookie-authenticated browsers, security headers,
 //! tighter per-IP buckets on unauthenticated endpoints, and client facts (IP, user agent).
 
+use bulwark_accounts::Kind;
 use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use super::V1State;
 use super::error::V1Error;
-use super::state::V1State;
 use bulwark_identity::ip_bucket::IpBucketError;
-
-/// Longest user agent kept in activity rows.
-pub const USER_AGENT_CHARS_MAX: usize = 256;
 
 /// The client's address and country, resolved once per request by [`resolve_client`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,7 +44,7 @@ pub fn refused_from_restricted_country(path: &str) -> bool {
 }
 
 /// Resolves the client address and its country once per request (see
-/// [`crate::access::Access`]) and refuses sign-up and login from a restricted country with
+/// [`bulwark_accounts::access::Access`]) and refuses sign-up and login from a restricted country with
 /// 403 `region_restricted`.
 pub async fn resolve_client(
     State(state): State<V1State>,
@@ -54,16 +52,19 @@ pub async fn resolve_client(
     next: Next,
 ) -> Response {
     let access = state.accounts.access();
-    let ip = access.client_ip(peer_ip(request.extensions()), request.headers());
+    let ip = access.client_ip(
+        peer_ip(request.extensions()),
+        &forwarded_for(request.headers()),
+    );
     let country = access.country(ip);
     if request.method() == Method::POST
         && refused_from_restricted_country(request.uri().path())
         && let Some(restriction) = access.ip_restricted(country.as_deref())
     {
         return V1Error::new(
-            StatusCode::FORBIDDEN,
+            Kind::Forbidden,
             "region_restricted",
-            crate::access::region_message(&restriction),
+            bulwark_accounts::access::region_message(&restriction),
         )
         .into_response();
     }
@@ -71,26 +72,35 @@ pub async fn resolve_client(
     next.run(request).await
 }
 
-/// The user agent, truncated.
-pub fn user_agent(headers: &HeaderMap) -> String {
+/// Every `X-Forwarded-For` value of a request, for [`bulwark_accounts::access::Access::client_ip`].
+pub fn forwarded_for(headers: &HeaderMap) -> Vec<&str> {
     headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .chars()
-        .take(USER_AGENT_CHARS_MAX)
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
         .collect()
 }
 
-/// Facts about the caller recorded with every attempt.
+/// The user agent, truncated.
+pub fn user_agent(headers: &HeaderMap) -> String {
+    bulwark_accounts::client::truncate_user_agent(
+        headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or(""),
+    )
+}
+
+/// The caller's facts as the accounts service takes them, read from the request.
 #[derive(Debug, Clone)]
-pub struct Client {
-    pub ip: IpAddr,
-    pub user_agent: String,
-    /// ISO 3166-1 alpha-2 country of `ip` from the operator's GeoIP file, when known.
-    pub country: Option<String>,
-    /// The device cookie, if the browser has one (see [`super::devices`]).
-    pub device_token: Option<String>,
+pub struct Client(pub bulwark_accounts::Client);
+
+impl std::ops::Deref for Client {
+    type Target = bulwark_accounts::Client;
+
+    fn deref(&self) -> &bulwark_accounts::Client {
+        &self.0
+    }
 }
 
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Client {
@@ -100,7 +110,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Client {
         parts: &mut axum::http::request::Parts,
         _state: &S,
     ) -> Result<Client, V1Error> {
-        Ok(Client {
+        Ok(Client(bulwark_accounts::Client {
             ip: client_ip(&parts.extensions),
             user_agent: user_agent(&parts.headers),
             country: parts
@@ -111,7 +121,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Client {
                 &parts.headers,
                 super::cookies::DEVICE_COOKIE,
             ),
-        })
+        }))
     }
 }
 
@@ -151,7 +161,7 @@ pub async fn csrf(request: Request, next: Next) -> Response {
         return next.run(request).await;
     }
     V1Error::new(
-        StatusCode::FORBIDDEN,
+        Kind::Forbidden,
         "csrf_rejected",
         "Cross-site request refused: send it from this site or with an Authorization: Bearer token",
     )
@@ -185,7 +195,7 @@ fn bucket_refusal(error: IpBucketError) -> Response {
         IpBucketError::InvalidLimit => 1_000,
     };
     V1Error::new(
-        StatusCode::TOO_MANY_REQUESTS,
+        Kind::TooMany,
         "rate_limited",
         "Too many attempts from this IP address; wait and try again",
     )

@@ -6,9 +6,10 @@
 //! bytes only, at most 5 MiB each once decoded; these two routes read bodies up to
 //! [`KYC_BODY_BYTES_MAX`] (every other route keeps the small limit). Personal fields and images
 //! are sealed with the master key bound to the applicant and the application
-//! ([`super::kyc_seal`]) before they reach the store. One application may be pending at a
+//! ([`bulwark_accounts::kyc_seal`]) before they reach the store. One application may be pending at a
 //! time; every refusal has its own code and changes nothing. Staff review lives elsewhere.
 
+use bulwark_accounts::Kind;
 use std::collections::BTreeMap;
 
 use axum::Json;
@@ -21,11 +22,12 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+use super::V1State;
 use super::error::{V1Error, V1Result};
-use super::kyc_seal;
 use super::sessions::Authed;
-use super::state::V1State;
-use crate::access::{region_message, tier_of};
+use bulwark_accounts::Error;
+use bulwark_accounts::access::{region_message, tier_of};
+use bulwark_accounts::kyc_seal;
 
 /// Largest body of the two submission routes: two base64 images of 5 MiB plus the fields.
 pub const KYC_BODY_BYTES_MAX: usize = 15 * 1024 * 1024;
@@ -57,12 +59,12 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for KycBody<T> {
     }
 }
 
-fn input_error(error: &KycInputError) -> V1Error {
-    V1Error::bad_request(error.code(), error.to_string())
+fn input_error(error: &KycInputError) -> Error {
+    Error::bad_request(error.code(), error.to_string())
 }
 
 /// Decodes and checks one base64 image field.
-fn image(field: &'static str, text: &str) -> V1Result<(kyc::ImageKind, Vec<u8>)> {
+fn image(field: &'static str, text: &str) -> bulwark_accounts::Result<(kyc::ImageKind, Vec<u8>)> {
     let text = text.trim();
     if text.len() > IMAGE_BASE64_CHARS_MAX {
         return Err(input_error(&KycInputError::ImageTooLarge { field }));
@@ -70,7 +72,7 @@ fn image(field: &'static str, text: &str) -> V1Result<(kyc::ImageKind, Vec<u8>)>
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(text)
         .map_err(|_| {
-            V1Error::bad_request(
+            Error::bad_request(
                 "invalid_base64",
                 format!("{field} must be the image file encoded as standard base64"),
             )
@@ -90,12 +92,12 @@ fn application_json(row: &bulwark_store::KycApplicationRow) -> Value {
     })
 }
 
-async fn profile(state: &V1State, user_id: i64) -> V1Result<KycProfile> {
+async fn profile(state: &V1State, user_id: i64) -> bulwark_accounts::Result<KycProfile> {
     state
         .store
         .kyc_profile(user_id)
         .await?
-        .ok_or_else(|| V1Error::internal("kyc profile", "session of a missing user"))
+        .ok_or_else(|| Error::internal("kyc profile", "session of a missing user"))
 }
 
 /// `GET /api/v1/kyc`.
@@ -162,9 +164,9 @@ pub struct L2Request {
     pub selfie: String,
 }
 
-fn check_text_lengths(fields: &[(&str, &str, usize)]) -> V1Result<()> {
+fn check_text_lengths(fields: &[(&str, &str, usize)]) -> bulwark_accounts::Result<()> {
     for (name, value, max) in fields {
-        super::body::check_len(name, value, *max)?;
+        bulwark_accounts::validate::check_len(name, value, *max)?;
     }
     Ok(())
 }
@@ -176,18 +178,18 @@ async fn check_can_apply(
     user_id: i64,
     profile: &KycProfile,
     target: KycTier,
-) -> V1Result<()> {
+) -> bulwark_accounts::Result<()> {
     let tier = tier_of(profile.kyc_tier);
     if tier >= target {
-        return Err(V1Error::new(
-            StatusCode::CONFLICT,
+        return Err(Error::new(
+            Kind::Conflict,
             "already_verified",
             format!("This account is already verified at {}", tier.as_str()),
         ));
     }
     if target == KycTier::L2 && tier < KycTier::L1 {
-        return Err(V1Error::new(
-            StatusCode::FORBIDDEN,
+        return Err(Error::new(
+            Kind::Forbidden,
             "kyc_l1_required",
             "Level L2 needs an approved L1 verification first",
         ));
@@ -204,17 +206,17 @@ async fn check_can_apply(
     Ok(())
 }
 
-fn pending_error() -> V1Error {
-    V1Error::new(
-        StatusCode::CONFLICT,
+fn pending_error() -> Error {
+    Error::new(
+        Kind::Conflict,
         "application_pending",
         "An application is already waiting for review; wait for the decision before applying again",
     )
 }
 
-fn region_refusal(region: &str) -> V1Error {
-    V1Error::new(
-        StatusCode::FORBIDDEN,
+fn region_refusal(region: &str) -> Error {
+    Error::new(
+        Kind::Forbidden,
         "region_restricted",
         format!(
             "Residents of {region} cannot be verified: it is a restricted region (you may still \
@@ -223,8 +225,8 @@ fn region_refusal(region: &str) -> V1Error {
     )
 }
 
-fn seal_error(error: kyc_seal::KycSealError) -> V1Error {
-    V1Error::internal("kyc seal", error)
+fn seal_error(error: kyc_seal::KycSealError) -> Error {
+    Error::internal("kyc seal", error)
 }
 
 async fn file(
@@ -235,7 +237,7 @@ async fn file(
     fields: &BTreeMap<String, String>,
     images: &[(&str, kyc::ImageKind, Vec<u8>)],
     residence: Option<&DeclaredResidence>,
-) -> V1Result<i64> {
+) -> bulwark_accounts::Result<i64> {
     let key = &state.master_key;
     let user_id = authed.user_id;
     let fields_ciphertext =
@@ -326,9 +328,7 @@ pub async fn submit_l1(
     let (image_kind, image_bytes) = image("id_document", &request.id_document)?;
     let access = state.accounts.access();
     if access.residence_restricted(&residence, subdivision.as_deref()) {
-        return Err(region_refusal(
-            subdivision.as_deref().unwrap_or(residence.as_str()),
-        ));
+        return Err(region_refusal(subdivision.as_deref().unwrap_or(residence.as_str())).into());
     }
     let profile = profile(&state, authed.user_id).await?;
     check_can_apply(&state, authed.user_id, &profile, KycTier::L1).await?;
@@ -374,9 +374,9 @@ pub async fn submit_l2(
             .access()
             .residence_restricted(country, profile.residence_subdivision.as_deref())
     {
-        return Err(region_refusal(
-            profile.residence_subdivision.as_deref().unwrap_or(country),
-        ));
+        return Err(
+            region_refusal(profile.residence_subdivision.as_deref().unwrap_or(country)).into(),
+        );
     }
     check_can_apply(&state, authed.user_id, &profile, KycTier::L2).await?;
     let id = file(

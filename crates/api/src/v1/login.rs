@@ -8,6 +8,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
+use bulwark_accounts::Kind;
 use bulwark_identity::clock::MINUTE_MS;
 use bulwark_identity::codes::{self, Purpose};
 use bulwark_identity::lockout::{self, Decision, LockoutState};
@@ -18,21 +19,24 @@ use bulwark_store::{AccountRow, NewToken, account_status};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::activity::record;
+use super::V1State;
+use super::body::JsonBody;
+use super::error::V1Result;
+use super::guard::Client;
+use super::sessions::issue_session;
+use super::sessions::{self, Authed};
+use super::signup::{PASSWORD_FIELD_CHARS_MAX, find_account, identifier_text, parse_identifier};
+use bulwark_accounts::Error;
+use bulwark_accounts::activity::record;
 /// The login budget key of an identifier (kept here for the tools and tests that name it).
-pub use super::attempts::lock_key;
-use super::attempts::{self, AttemptKey, Checked, Outcome, Permit};
-use super::attempts::{
+pub use bulwark_accounts::attempts::lock_key;
+use bulwark_accounts::attempts::{self, AttemptKey, Checked, Outcome, Permit};
+use bulwark_accounts::attempts::{
     dummy_password_work, invalid_credentials, to_state, try_later, verify_password,
 };
-use super::body::{JsonBody, check_len};
-use super::error::{V1Error, V1Result};
-use super::guard::Client;
-use super::second_factor::{FactorFailure, check_recovery, check_totp, factor_failure};
-use super::sessions::{self, Authed};
-use super::sessions::{issue_session, second_factor_of};
-use super::signup::{PASSWORD_FIELD_CHARS_MAX, find_account, identifier_text, parse_identifier};
-use super::state::V1State;
+use bulwark_accounts::second_factor::{FactorFailure, check_recovery, check_totp, factor_failure};
+use bulwark_accounts::sessions::second_factor_of;
+use bulwark_accounts::validate::check_len;
 
 /// How long the pre-auth token between the two login steps lives.
 pub const PRE_AUTH_TTL_MS: i64 = 5 * MINUTE_MS;
@@ -50,14 +54,14 @@ pub struct LoginRequest {
     pub pow_nonce: Option<String>,
 }
 
-fn challenge(state: &V1State, now_ms: i64, why: &str) -> V1Error {
+fn challenge(state: &V1State, now_ms: i64, why: &str) -> Error {
     match pow::issue(
         &state.accounts.code_key,
         pow::DEFAULT_DIFFICULTY_BITS,
         now_ms,
     ) {
-        Ok(issued) => V1Error::new(
-            StatusCode::UNAUTHORIZED,
+        Ok(issued) => Error::new(
+            Kind::Unauthenticated,
             "challenge_required",
             format!(
                 "{why}: solve the proof-of-work challenge and resend with pow_token and pow_nonce"
@@ -73,11 +77,15 @@ fn challenge(state: &V1State, now_ms: i64, why: &str) -> V1Error {
                               SHA-256(token + \":\" + nonce) starts with difficulty_bits zero bits",
             }),
         ),
-        Err(error) => V1Error::internal("issuing a challenge", error),
+        Err(error) => Error::internal("issuing a challenge", error),
     }
 }
 
-async fn check_pow(state: &V1State, request: &LoginRequest, now_ms: i64) -> V1Result<()> {
+async fn check_pow(
+    state: &V1State,
+    request: &LoginRequest,
+    now_ms: i64,
+) -> bulwark_accounts::Result<()> {
     let (Some(token), Some(nonce)) = (request.pow_token.as_deref(), request.pow_nonce.as_deref())
     else {
         return Err(challenge(state, now_ms, "Several attempts failed"));
@@ -135,7 +143,7 @@ pub async fn login(
             "challenge_required",
         )
         .await;
-        return Err(error);
+        return Err(error.into());
     }
     let outcome = attempts::attempt(&state, &key, async |permit| {
         let Some(account) = account.as_ref() else {
@@ -165,7 +173,7 @@ pub async fn login(
         Outcome::Refused(Decision::Wait { until_ms }) => {
             let result = "throttled";
             record(&state, &client, user_id, Some(&id_text), "password", result).await;
-            return Err(try_later(until_ms, now_ms));
+            return Err(try_later(until_ms, now_ms).into());
         }
         Outcome::Refused(_) => {
             // Locked: the same argon2 work and answer as a wrong password.
@@ -180,7 +188,7 @@ pub async fn login(
                 "locked",
             )
             .await;
-            return Err(invalid_credentials());
+            return Err(invalid_credentials().into());
         }
         Outcome::Wrong(error) => {
             let result = if user_id.is_some() {
@@ -190,11 +198,11 @@ pub async fn login(
             };
             state.accounts.record_ip_failure(client.ip);
             record(&state, &client, user_id, Some(&id_text), "password", result).await;
-            return Err(error);
+            return Err(error.into());
         }
     };
     let Some(account) = account else {
-        return Err(V1Error::internal("login", "a password matched no account"));
+        return Err(Error::internal("login", "a password matched no account").into());
     };
     state.accounts.record_ip_success(client.ip);
     if let Matched::Signup(attempt) = matched {
@@ -215,7 +223,7 @@ pub async fn login(
     }
     explain_earlier_failures(&state, &client, account.id, &earlier, now_ms).await?;
     rehash_if_needed(&state, &account, &request.password).await;
-    after_password(&state, &client, &account, &id_text).await
+    Ok(after_password(&state, &client, &account, &id_text).await?)
 }
 
 /// After a correct password, leaves the owner a security event about the failures (and any
@@ -227,7 +235,7 @@ async fn explain_earlier_failures(
     user_id: i64,
     earlier: &LockoutState,
     now_ms: i64,
-) -> V1Result<()> {
+) -> bulwark_accounts::Result<()> {
     if earlier.failures == 0 && earlier.lock_level == 0 {
         return Ok(());
     }
@@ -279,7 +287,7 @@ async fn after_password(
     client: &Client,
     account: &AccountRow,
     id_text: &str,
-) -> V1Result<Response> {
+) -> bulwark_accounts::Result<Response> {
     let step = |result| {
         record(
             state,
@@ -292,8 +300,8 @@ async fn after_password(
     };
     if account.status != account_status::ACTIVE {
         step("account_frozen").await;
-        return Err(V1Error::new(
-            StatusCode::FORBIDDEN,
+        return Err(Error::new(
+            Kind::Forbidden,
             "account_frozen",
             "This account is frozen or closed; contact support",
         ));
@@ -327,10 +335,10 @@ async fn start_second_factor(
     state: &V1State,
     user_id: i64,
     methods: &[&str],
-) -> V1Result<Response> {
+) -> bulwark_accounts::Result<Response> {
     let now_ms = state.accounts.now_ms();
     let issued = codes::issue_token(Purpose::Login2fa, now_ms)
-        .map_err(|e| V1Error::internal("pre-auth token", e))?;
+        .map_err(|e| Error::internal("pre-auth token", e))?;
     let expires_ms = now_ms.saturating_add(PRE_AUTH_TTL_MS);
     state
         .store
@@ -358,7 +366,7 @@ pub(crate) async fn finish(
     client: &Client,
     user_id: i64,
     method: &str,
-) -> V1Result<Response> {
+) -> bulwark_accounts::Result<Response> {
     if let Some(reason) = super::confirm_login::needed(state, client, user_id).await? {
         return super::confirm_login::hold(state, client, user_id, reason, method).await;
     }
@@ -368,7 +376,7 @@ pub(crate) async fn finish(
         state,
         client,
         user_id,
-        sessions::Origin::Login { second_factor },
+        bulwark_accounts::sessions::Origin::Login { second_factor },
     )
     .await
 }
@@ -406,11 +414,12 @@ pub async fn login_2fa(
     let hash = codes::token_hash(&request.pre_auth_token);
     let purpose = Purpose::Login2fa.as_str();
     let Some(token) = state.store.find_live_token(&hash, purpose, now_ms).await? else {
-        return Err(V1Error::new(
-            StatusCode::UNAUTHORIZED,
+        return Err(Error::new(
+            Kind::Unauthenticated,
             "invalid_token",
             "The login step is unknown, expired or already finished; log in again",
-        ));
+        )
+        .into());
     };
     let user_id = token.user_id;
     let key = AttemptKey::second_factor(user_id);
@@ -427,11 +436,11 @@ pub async fn login_2fa(
         Outcome::Right { .. } => {}
         Outcome::Refused(decision) => {
             record(&state, &client, Some(user_id), None, method, "throttled").await;
-            return Err(attempts::refused(decision, now_ms));
+            return Err(attempts::refused(decision, now_ms).into());
         }
         Outcome::Wrong(error) => {
             record(&state, &client, Some(user_id), None, method, error.code).await;
-            return Err(error);
+            return Err(error.into());
         }
     }
     if state
@@ -440,17 +449,18 @@ pub async fn login_2fa(
         .await?
         .is_none()
     {
-        return Err(V1Error::new(
-            StatusCode::UNAUTHORIZED,
+        return Err(Error::new(
+            Kind::Unauthenticated,
             "invalid_token",
             "The login step was already finished; log in again",
-        ));
+        )
+        .into());
     }
-    finish(&state, &client, user_id, method).await
+    Ok(finish(&state, &client, user_id, method).await?)
 }
 
 /// Which second factor the request carries: exactly one of them.
-fn chosen_factor(request: &SecondFactorRequest) -> V1Result<(&'static str, &str)> {
+fn chosen_factor(request: &SecondFactorRequest) -> bulwark_accounts::Result<(&'static str, &str)> {
     let given: Vec<(&'static str, &str)> = [
         ("totp", &request.totp_code),
         ("recovery_code", &request.recovery_code),
@@ -462,7 +472,7 @@ fn chosen_factor(request: &SecondFactorRequest) -> V1Result<(&'static str, &str)
     .collect();
     match given.as_slice() {
         [one] => Ok(*one),
-        _ => Err(V1Error::bad_request(
+        _ => Err(Error::bad_request(
             "missing_second_factor",
             "Send exactly one of totp_code, recovery_code, email_code and sms_code",
         )),
@@ -484,7 +494,7 @@ async fn check_code_factor(
         .map_err(not_counted)?;
     if !enrolled.contains(&channel) {
         return Err(factor_failure(
-            StatusCode::BAD_REQUEST,
+            Kind::Invalid,
             "method_not_enabled",
             format!("Login codes by {method} are not on for this account"),
             false,
@@ -532,26 +542,28 @@ pub async fn send_login_code(
         .find_live_token(&hash, Purpose::Login2fa.as_str(), now_ms)
         .await?
     else {
-        return Err(V1Error::new(
-            StatusCode::UNAUTHORIZED,
+        return Err(Error::new(
+            Kind::Unauthenticated,
             "invalid_token",
             "The login step is unknown, expired or already finished; log in again",
-        ));
+        )
+        .into());
     };
     if !super::factors::enrolled(&state, token.user_id)
         .await?
         .contains(&channel)
     {
-        return Err(V1Error::bad_request(
+        return Err(Error::bad_request(
             "method_not_enabled",
             format!(
                 "Login codes by {} are not on for this account",
                 channel.as_str()
             ),
-        ));
+        )
+        .into());
     }
     let Some(account) = state.store.get_account(token.user_id).await? else {
-        return Err(V1Error::internal("login code", "token without account"));
+        return Err(Error::internal("login code", "token without account").into());
     };
     let expires_ms =
         super::factors::send_code(&state, &account, channel, super::factors::CodeUse::Login)
@@ -579,7 +591,7 @@ pub async fn reauth(
 ) -> V1Result<Response> {
     check_len("password", &request.password, PASSWORD_FIELD_CHARS_MAX)?;
     let Some(account) = state.store.get_account(authed.user_id).await? else {
-        return Err(invalid_credentials());
+        return Err(invalid_credentials().into());
     };
     let now_ms = state.accounts.now_ms();
     let outcome = attempts::check_password(
@@ -603,17 +615,18 @@ pub async fn reauth(
         .await;
     }
     outcome.into_result(now_ms)?;
-    let token = session::new_session_token().map_err(|e| V1Error::internal("session token", e))?;
+    let token = session::new_session_token().map_err(|e| Error::internal("session token", e))?;
     if !state
         .store
         .set_session_authenticated(authed.session.id, &token.hash, now_ms)
         .await?
     {
-        return Err(V1Error::new(
-            StatusCode::UNAUTHORIZED,
+        return Err(Error::new(
+            Kind::Unauthenticated,
             "invalid_session",
             "The session was revoked",
-        ));
+        )
+        .into());
     }
     record(
         &state,
@@ -635,7 +648,7 @@ pub async fn reauth(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::v1::attempts::{second_factor_key, to_row};
+    use bulwark_accounts::attempts::{second_factor_key, to_row};
     #[allow(unused_imports)]
     use bulwark_identity::clock::SECOND_MS;
     use bulwark_identity::lockout::{FIRST_LOCK_MS, LOCK_EVERY_FAILURES};

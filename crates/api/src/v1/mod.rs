@@ -1,43 +1,37 @@
 //! The native JSON account API under `/api/v1/`: sign-up, verification, login with a second
 //! factor, sessions, login activity and TOTP enrolment, described by `/api/v1/openapi.json`.
 //!
-//! Handlers stay thin: rules come from `bulwark-identity`, rows from `bulwark-store`; this layer
-//! only parses, orders the steps, and maps results to one JSON error shape.
+//! An adapter over `bulwark-accounts`: it parses requests, calls the service and maps its
+//! results to JSON, cookies and one error shape (`error`).
 
-pub mod activity;
 pub mod admin;
 pub mod api_keys;
-pub mod attempts;
 pub mod body;
 pub mod confirm_login;
 pub mod cookies;
 pub mod device_routes;
-pub mod devices;
 pub mod error;
 pub mod factors;
 pub mod freeze;
 pub mod guard;
 pub mod kyc;
-pub mod kyc_seal;
 pub mod login;
-pub mod notice;
-pub mod one_time;
 pub mod openapi;
 pub mod qr_login;
 pub mod recovery;
 pub mod route_doc;
-pub mod second_factor;
 pub mod sessions;
 pub mod signup;
-pub mod state;
 pub mod totp_setup;
 pub mod twofa_reset;
-pub mod user_limit;
 
 use axum::Router;
 use axum::routing::{delete, get, patch, post, put};
 
-pub use state::{Accounts, OffsetClock, V1State, ensure_agreement};
+pub use bulwark_accounts::{Accounts, OffsetClock, ensure_agreement};
+
+/// The state of every /api/v1 handler: the accounts service the handlers call.
+pub type V1State = bulwark_accounts::Service;
 
 /// A plain JSON answer (for handlers that sometimes add cookies and so return `Response`).
 pub(crate) fn json_response(body: serde_json::Value) -> axum::response::Response {

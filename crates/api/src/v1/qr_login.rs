@@ -10,8 +10,8 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::Response;
+use bulwark_accounts::Kind;
 use bulwark_identity::qr_login::{
     self, PollStatus, QR_SHORT_CODE_CHARS, QrLogin, QrLoginError, QrStatus, Requester,
 };
@@ -21,13 +21,15 @@ use bulwark_types::UserId;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::body::{JsonBody, check_len};
-use super::error::{V1Error, V1Result};
+use super::V1State;
+use super::body::JsonBody;
+use super::error::V1Result;
 use super::guard::Client;
 use super::sessions::Authed;
-use super::state::V1State;
+use bulwark_accounts::Error;
+use bulwark_accounts::validate::check_len;
 
-pub use super::user_limit::APPROVALS_PER_MINUTE;
+pub use bulwark_accounts::user_limit::APPROVALS_PER_MINUTE;
 /// Longest nonce, secret or code field read.
 const FIELD_CHARS_MAX: usize = 128;
 /// Draws of a new request before a collision is reported as an error.
@@ -35,14 +37,14 @@ const INSERT_ATTEMPTS: u32 = 4;
 /// Stored requests older than this past their deadline are pruned when new ones are made.
 const PRUNE_AFTER_MS: i64 = 10 * bulwark_identity::clock::MINUTE_MS;
 
-fn check_approval_rate(state: &V1State, user_id: i64) -> V1Result<()> {
+fn check_approval_rate(state: &V1State, user_id: i64) -> bulwark_accounts::Result<()> {
     state
         .accounts
         .qr_approvals
         .check_key(&user_id)
         .map_err(|_| {
-            V1Error::new(
-                StatusCode::TOO_MANY_REQUESTS,
+            Error::new(
+                Kind::TooMany,
                 "rate_limited",
                 "Too many sign-in approvals or lookups; wait a minute and try again",
             )
@@ -61,35 +63,35 @@ fn short_code_key(state: &V1State, normalized: &str) -> String {
     )
 }
 
-fn qr_error(error: QrLoginError) -> V1Error {
-    let (status, code) = match error {
-        QrLoginError::Expired => (StatusCode::GONE, "qr_expired"),
-        QrLoginError::AlreadyDecided => (StatusCode::CONFLICT, "qr_already_decided"),
-        QrLoginError::Denied => (StatusCode::FORBIDDEN, "qr_denied"),
-        QrLoginError::NotApproved => (StatusCode::CONFLICT, "qr_not_approved"),
-        QrLoginError::AlreadyRedeemed => (StatusCode::GONE, "qr_already_redeemed"),
-        QrLoginError::WrongSecret => (StatusCode::FORBIDDEN, "qr_wrong_secret"),
-        QrLoginError::MalformedShortCode => (StatusCode::BAD_REQUEST, "malformed_short_code"),
-        QrLoginError::Rng(e) => return V1Error::internal("QR login randomness", e),
+fn qr_error(error: QrLoginError) -> Error {
+    let (kind, code) = match error {
+        QrLoginError::Expired => (Kind::Gone, "qr_expired"),
+        QrLoginError::AlreadyDecided => (Kind::Conflict, "qr_already_decided"),
+        QrLoginError::Denied => (Kind::Forbidden, "qr_denied"),
+        QrLoginError::NotApproved => (Kind::Conflict, "qr_not_approved"),
+        QrLoginError::AlreadyRedeemed => (Kind::Gone, "qr_already_redeemed"),
+        QrLoginError::WrongSecret => (Kind::Forbidden, "qr_wrong_secret"),
+        QrLoginError::MalformedShortCode => (Kind::Invalid, "malformed_short_code"),
+        QrLoginError::Rng(e) => return Error::internal("QR login randomness", e),
     };
-    V1Error::new(status, code, error.to_string())
+    Error::new(kind, code, error.to_string())
 }
 
-fn unknown_request() -> V1Error {
-    V1Error::new(
-        StatusCode::NOT_FOUND,
+fn unknown_request() -> Error {
+    Error::new(
+        Kind::NotFound,
         "qr_not_found",
         "No sign-in request matches this code; it may have expired — refresh the sign-in page",
     )
 }
 
 /// The domain record of a stored row (state names are the store's).
-fn to_domain(row: &QrLoginRow) -> V1Result<QrLogin> {
+fn to_domain(row: &QrLoginRow) -> bulwark_accounts::Result<QrLogin> {
     let user = || {
         row.approved_user_id
             .and_then(|id| u64::try_from(id).ok())
             .map(UserId)
-            .ok_or_else(|| V1Error::internal("QR login row", "decided without a user"))
+            .ok_or_else(|| Error::internal("QR login row", "decided without a user"))
     };
     let decided_ms = row.decided_ms.unwrap_or(row.created_ms);
     let status = match row.state.as_str() {
@@ -105,12 +107,12 @@ fn to_domain(row: &QrLoginRow) -> V1Result<QrLogin> {
             user_id: user()?,
             redeemed_ms: row.redeemed_ms.unwrap_or(decided_ms),
         },
-        other => return Err(V1Error::internal("QR login row state", other)),
+        other => return Err(Error::internal("QR login row state", other)),
     };
     let ip = row
         .requester_ip
         .parse()
-        .map_err(|e| V1Error::internal("QR login requester ip", e))?;
+        .map_err(|e| Error::internal("QR login requester ip", e))?;
     Ok(QrLogin {
         nonce_hash: row.nonce_hash.clone(),
         short_code_hash: row.short_code.clone(),
@@ -168,7 +170,7 @@ pub async fn start(State(state): State<V1State>, client: Client) -> V1Result<Jso
     };
     let login = &created.login;
     let approve_url = qr_login::approve_url(&state.accounts.public_url, &created.nonce);
-    let svg = totp::qr_svg(&approve_url).map_err(|e| V1Error::internal("QR code", e))?;
+    let svg = totp::qr_svg(&approve_url).map_err(|e| Error::internal("QR code", e))?;
     Ok(Json(json!({
         "id": id,
         "nonce": created.nonce,
@@ -196,7 +198,7 @@ pub async fn poll(
 ) -> V1Result<Response> {
     check_len("poll_secret", &request.poll_secret, FIELD_CHARS_MAX)?;
     let Some(row) = state.store.get_qr_login(request.id).await? else {
-        return Err(qr_error(QrLoginError::WrongSecret));
+        return Err(qr_error(QrLoginError::WrongSecret).into());
     };
     let login = to_domain(&row)?;
     let now_ms = state.accounts.now_ms();
@@ -207,7 +209,7 @@ pub async fn poll(
         PollStatus::Denied => answer("denied"),
         PollStatus::Expired => answer("expired"),
         PollStatus::Redeemed => answer("redeemed"),
-        PollStatus::Approved => redeem(&state, &client, &row, &login, &request, now_ms).await,
+        PollStatus::Approved => Ok(redeem(&state, &client, &row, &login, &request, now_ms).await?),
     }
 }
 
@@ -218,7 +220,7 @@ async fn redeem(
     login: &QrLogin,
     request: &PollRequest,
     now_ms: i64,
-) -> V1Result<Response> {
+) -> bulwark_accounts::Result<Response> {
     qr_login::redeem(login, &request.poll_secret, now_ms).map_err(qr_error)?;
     let presented = bulwark_identity::random::sha256(request.poll_secret.as_bytes());
     let Some(user_id) = state
@@ -235,21 +237,30 @@ async fn redeem(
     };
     let Some(approver) = approver.filter(|s| {
         s.revoked_ms.is_none()
-            && super::sessions::status(s, now_ms) == bulwark_identity::session::SessionStatus::Valid
+            && bulwark_accounts::sessions::status(s, now_ms)
+                == bulwark_identity::session::SessionStatus::Valid
     }) else {
-        super::activity::record(state, client, Some(user_id), None, "qr", "approver_gone").await;
-        return Err(V1Error::new(
-            StatusCode::FORBIDDEN,
+        bulwark_accounts::activity::record(
+            state,
+            client,
+            Some(user_id),
+            None,
+            "qr",
+            "approver_gone",
+        )
+        .await;
+        return Err(Error::new(
+            Kind::Forbidden,
             "qr_approver_gone",
             "The session that approved this sign-in has ended; approve it again from a logged-in device",
         ));
     };
-    let origin = super::sessions::Origin::Approval {
+    let origin = bulwark_accounts::sessions::Origin::Approval {
         approver: &approver,
     };
     let answer = super::sessions::issue_session(state, client, user_id, origin).await;
     let result = if answer.is_ok() { "success" } else { "refused" };
-    super::activity::record(state, client, Some(user_id), None, "qr", result).await;
+    bulwark_accounts::activity::record(state, client, Some(user_id), None, "qr", result).await;
     answer
 }
 
@@ -264,7 +275,7 @@ pub struct FindRequest {
     pub short_code: Option<String>,
 }
 
-async fn find(state: &V1State, request: &FindRequest) -> V1Result<QrLoginRow> {
+async fn find(state: &V1State, request: &FindRequest) -> bulwark_accounts::Result<QrLoginRow> {
     let row = match (request.nonce.as_deref(), request.short_code.as_deref()) {
         (Some(nonce), None) => {
             check_len("nonce", nonce, FIELD_CHARS_MAX)?;
@@ -280,7 +291,7 @@ async fn find(state: &V1State, request: &FindRequest) -> V1Result<QrLoginRow> {
             state.store.find_qr_login_by_short_code(&key).await?
         }
         _ => {
-            return Err(V1Error::bad_request(
+            return Err(Error::bad_request(
                 "missing_field",
                 format!(
                     "Send exactly one of nonce (from the QR code) or short_code \
@@ -347,10 +358,11 @@ pub async fn decide(
         "approve" => true,
         "deny" => false,
         _ => {
-            return Err(V1Error::bad_request(
+            return Err(Error::bad_request(
                 "invalid_decision",
                 "decision must be \"approve\" or \"deny\"",
-            ));
+            )
+            .into());
         }
     };
     let find_request = FindRequest {
@@ -376,7 +388,7 @@ pub async fn decide(
         state.store.deny_qr_login(row.id, now_ms).await?
     };
     if !won {
-        return Err(qr_error(QrLoginError::AlreadyDecided));
+        return Err(qr_error(QrLoginError::AlreadyDecided).into());
     }
     let kind = if approve {
         "qr_login_approved"

@@ -6,6 +6,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use bulwark_accounts::Kind;
 use bulwark_identity::account::AntiPhishingCode;
 use bulwark_identity::codes::{self, Purpose};
 use bulwark_identity::password::{self, PasswordContext};
@@ -15,16 +16,18 @@ use bulwark_store::{AccountRow, NewSecurityEvent, NewToken, account_status};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::attempts::busy_or_internal;
-use super::attempts::{self, AttemptKey, Outcome};
-use super::body::{JsonBody, check_len};
-use super::error::{V1Error, V1Result};
+use super::V1State;
+use super::body::JsonBody;
+use super::error::V1Result;
 use super::guard::Client;
-use super::notice::{account_recipient, notify, recipient};
-use super::second_factor::{FactorFailure, check_recovery, check_totp};
 use super::sessions::Authed;
 use super::signup::{PASSWORD_FIELD_CHARS_MAX, find_account, parse_identifier};
-use super::state::V1State;
+use bulwark_accounts::Error;
+use bulwark_accounts::attempts::busy_or_internal;
+use bulwark_accounts::attempts::{self, AttemptKey, Outcome};
+use bulwark_accounts::notice::{account_recipient, notify, recipient};
+use bulwark_accounts::second_factor::{FactorFailure, check_recovery, check_totp};
+use bulwark_accounts::validate::check_len;
 
 /// Longest second-factor code field read.
 const FACTOR_FIELD_CHARS_MAX: usize = 64;
@@ -47,7 +50,7 @@ pub(crate) async fn apply_change(
     user_id: i64,
     ip: Option<String>,
     change: &Change,
-) -> V1Result<i64> {
+) -> bulwark_accounts::Result<i64> {
     let now_ms = state.accounts.now_ms();
     state
         .store
@@ -77,7 +80,7 @@ pub(crate) async fn require_second_factor(
     user_id: i64,
     totp_code: Option<&str>,
     recovery_code: Option<&str>,
-) -> V1Result<()> {
+) -> bulwark_accounts::Result<()> {
     let enabled = state
         .store
         .get_totp(user_id)
@@ -90,8 +93,8 @@ pub(crate) async fn require_second_factor(
         (Some(code), None) => ("totp_code", code),
         (None, Some(code)) => ("recovery_code", code),
         _ => {
-            return Err(V1Error::new(
-                StatusCode::FORBIDDEN,
+            return Err(Error::new(
+                Kind::Forbidden,
                 "second_factor_required",
                 "This account has two-factor authentication: send totp_code or recovery_code",
             ));
@@ -121,10 +124,14 @@ fn context(account: &AccountRow) -> PasswordContext<'_> {
 }
 
 /// Checks the policy and hashes a new password.
-async fn new_password_hash(state: &V1State, account: &AccountRow, new: &str) -> V1Result<String> {
+async fn new_password_hash(
+    state: &V1State,
+    account: &AccountRow,
+    new: &str,
+) -> bulwark_accounts::Result<String> {
     check_len("new_password", new, PASSWORD_FIELD_CHARS_MAX)?;
     password::check_policy(new, &context(account))
-        .map_err(|e| V1Error::bad_request("weak_password", e.to_string()))?;
+        .map_err(|e| Error::bad_request("weak_password", e.to_string()))?;
     state
         .accounts
         .hash_pool
@@ -156,7 +163,7 @@ pub async fn forgot(
         let purpose = Purpose::PasswordReset.as_str();
         state.store.void_tokens(account.id, purpose, now_ms).await?;
         let issued = codes::issue_token(Purpose::PasswordReset, now_ms)
-            .map_err(|e| V1Error::internal("reset token", e))?;
+            .map_err(|e| Error::internal("reset token", e))?;
         state
             .store
             .insert_token(&NewToken {
@@ -201,9 +208,9 @@ pub struct ResetRequest {
     pub recovery_code: Option<String>,
 }
 
-fn invalid_token() -> V1Error {
-    V1Error::new(
-        StatusCode::UNAUTHORIZED,
+fn invalid_token() -> Error {
+    Error::new(
+        Kind::Unauthenticated,
         "invalid_token",
         "The reset link or code is unknown, expired or already used; ask for a new one",
     )
@@ -229,10 +236,10 @@ pub async fn reset(
     let hash = codes::token_hash(&request.token);
     let purpose = Purpose::PasswordReset.as_str();
     let Some(token) = state.store.find_live_token(&hash, purpose, now_ms).await? else {
-        return Err(invalid_token());
+        return Err(invalid_token().into());
     };
     let Some(account) = state.store.get_account(token.user_id).await? else {
-        return Err(invalid_token());
+        return Err(invalid_token().into());
     };
     let phc = new_password_hash(&state, &account, &request.new_password).await?;
     require_second_factor(
@@ -248,7 +255,7 @@ pub async fn reset(
         .await?
         .is_none()
     {
-        return Err(invalid_token());
+        return Err(invalid_token().into());
     }
     state.store.set_password(account.id, &phc).await?;
     state.store.void_tokens(account.id, purpose, now_ms).await?;
@@ -304,11 +311,7 @@ pub async fn change(
     let now_ms = state.accounts.now_ms();
     authed.require_recent_auth(now_ms)?;
     let Some(account) = state.store.get_account(authed.user_id).await? else {
-        return Err(V1Error::new(
-            StatusCode::UNAUTHORIZED,
-            "invalid_session",
-            "No such account",
-        ));
+        return Err(Error::new(Kind::Unauthenticated, "invalid_session", "No such account").into());
     };
     let checked = attempts::check_password(
         &state,
@@ -321,13 +324,14 @@ pub async fn change(
     match checked {
         Outcome::Right { .. } => {}
         Outcome::Wrong(_) => {
-            return Err(V1Error::new(
-                StatusCode::UNAUTHORIZED,
+            return Err(Error::new(
+                Kind::Unauthenticated,
                 "invalid_credentials",
                 "The current password is wrong",
-            ));
+            )
+            .into());
         }
-        Outcome::Refused(decision) => return Err(attempts::refused(decision, now_ms)),
+        Outcome::Refused(decision) => return Err(attempts::refused(decision, now_ms).into()),
     }
     let phc = new_password_hash(&state, &account, &request.new_password).await?;
     state.store.set_password(account.id, &phc).await?;
@@ -371,7 +375,7 @@ pub async fn set_anti_phishing(
 ) -> V1Result<Json<Value>> {
     check_len("code", &request.code, FACTOR_FIELD_CHARS_MAX)?;
     let code = AntiPhishingCode::parse(&request.code).map_err(|_| {
-        V1Error::bad_request(
+        Error::bad_request(
             "invalid_anti_phishing_code",
             "The anti-phishing code is 4 to 20 letters, digits or underscores",
         )

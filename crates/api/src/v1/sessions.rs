@@ -4,17 +4,20 @@
 use axum::Json;
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use bulwark_accounts::Kind;
 use bulwark_identity::clock::DAY_MS;
-use bulwark_identity::session::{self, SessionStatus, SessionTimes};
-use bulwark_store::{NewSession, SessionRow, StoreError};
+use bulwark_identity::session::{self};
+use bulwark_store::StoreError;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::V1State;
 use super::error::{V1Error, V1Result};
 use super::guard::Client;
-use super::state::V1State;
+use bulwark_accounts::Error;
+use bulwark_accounts::sessions::{Origin, create, times};
 
 /// Name of the session cookie (`__Host-`: host-only, path /, no Domain).
 pub const SESSION_COOKIE: &str = "__Host-bulwark_session";
@@ -22,89 +25,6 @@ pub const SESSION_COOKIE: &str = "__Host-bulwark_session";
 pub const ACTIVITY_WINDOW_MS: i64 = 90 * DAY_MS;
 /// Rows per activity page.
 pub const ACTIVITY_PAGE_ROWS: u32 = 100;
-/// Longest token accepted from a cookie or header.
-const TOKEN_CHARS_MAX: usize = 128;
-
-/// A new session: the token to hand out once.
-pub struct IssuedSession {
-    pub id: i64,
-    /// A device cookie to set when the login came from a new device.
-    pub new_device_token: Option<String>,
-    pub token: String,
-    pub expires_at_ms: i64,
-}
-
-/// Where a new session's clock starts.
-pub enum Origin<'a> {
-    /// A login that just authenticated the user: the session starts now.
-    Login { second_factor: Option<&'a str> },
-    /// A QR approval from `approver`: the new session inherits its authentication time and its
-    /// absolute lifetime (and no second factor), so approving can neither refresh the
-    /// re-authentication window nor extend a session past its 12 hours.
-    Approval { approver: &'a SessionRow },
-}
-
-/// Creates a session for `user_id` on the device the request comes from. Refuses an account
-/// that is no longer active (a freeze during an unfinished login must not end in a session).
-pub async fn create(
-    state: &V1State,
-    user_id: i64,
-    client: &Client,
-    origin: Origin<'_>,
-) -> V1Result<IssuedSession> {
-    let active = state
-        .store
-        .get_account(user_id)
-        .await?
-        .is_some_and(|a| a.status == bulwark_store::account_status::ACTIVE);
-    if !active {
-        return Err(V1Error::new(
-            StatusCode::FORBIDDEN,
-            "account_frozen",
-            "This account is frozen or closed; contact support",
-        ));
-    }
-    let (device_id, new_device_token) = super::devices::recognise(state, user_id, client).await?;
-    let now_ms = state.accounts.now_ms();
-    let (created_ms, authenticated_ms, second_factor) = match origin {
-        Origin::Login { second_factor } => (now_ms, now_ms, second_factor),
-        Origin::Approval { approver } => (
-            approver.created_ms,
-            approver.authenticated_ms.unwrap_or(approver.created_ms),
-            None,
-        ),
-    };
-    let token = session::new_session_token().map_err(|e| V1Error::internal("session token", e))?;
-    let id = state
-        .store
-        .insert_session(&NewSession {
-            user_id,
-            token_hash: token.hash.clone(),
-            device_id: Some(device_id),
-            created_ms,
-            authenticated_ms: Some(authenticated_ms),
-            ip: client.ip.to_string(),
-            country: client.country.clone(),
-            user_agent: client.user_agent.clone(),
-            second_factor: second_factor.map(str::to_string),
-        })
-        .await?;
-    if created_ms != now_ms {
-        state.store.touch_session(id, now_ms).await?;
-    }
-    Ok(IssuedSession {
-        id,
-        new_device_token,
-        token: token.token,
-        // The new session was last seen now (touched above when it inherits an older start).
-        expires_at_ms: SessionTimes {
-            created_ms,
-            last_seen_ms: now_ms,
-            authenticated_ms,
-        }
-        .expires_at_ms(),
-    })
-}
 
 /// The `Set-Cookie` value carrying a session token (or clearing it when `token` is empty).
 pub fn cookie(token: &str, secure: bool) -> String {
@@ -136,94 +56,37 @@ pub fn presented_token(headers: &HeaderMap) -> Option<(String, bool)> {
             .strip_prefix("Bearer ")
             .map(|t| (t.trim().to_string(), false));
     }
-    super::devices::cookie_value(headers, SESSION_COOKIE).map(|value| (value, true))
+    super::cookies::cookie_value(headers, SESSION_COOKIE).map(|value| (value, true))
 }
 
-/// Whether a stored session is still usable at `now_ms` (expiry only; revocation is the row's).
-pub fn status(row: &SessionRow, now_ms: i64) -> SessionStatus {
-    times(row).status(now_ms)
-}
+/// The signed-in caller, as the accounts service resolved the presented session token.
+pub struct Authed(pub bulwark_accounts::sessions::Authed);
 
-fn times(row: &SessionRow) -> SessionTimes {
-    SessionTimes {
-        created_ms: row.created_ms,
-        last_seen_ms: row.last_seen_ms,
-        authenticated_ms: row.authenticated_ms.unwrap_or(row.created_ms),
+impl std::ops::Deref for Authed {
+    type Target = bulwark_accounts::sessions::Authed;
+
+    fn deref(&self) -> &bulwark_accounts::sessions::Authed {
+        &self.0
     }
-}
-
-/// The authenticated caller.
-pub struct Authed {
-    pub user_id: i64,
-    pub session: SessionRow,
-    pub client: Client,
-}
-
-impl Authed {
-    /// 403 `reauth_required` unless the password was entered within the last 10 minutes.
-    pub fn require_recent_auth(&self, now_ms: i64) -> V1Result<()> {
-        if times(&self.session).needs_reauth(now_ms) {
-            return Err(V1Error::new(
-                StatusCode::FORBIDDEN,
-                "reauth_required",
-                "Confirm your password first (POST /api/v1/reauth); it is valid for 10 minutes",
-            ));
-        }
-        Ok(())
-    }
-}
-
-fn unauthenticated(code: &'static str, message: &str) -> V1Error {
-    V1Error::new(StatusCode::UNAUTHORIZED, code, message.to_string())
 }
 
 impl FromRequestParts<V1State> for Authed {
     type Rejection = V1Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &V1State) -> Result<Authed, V1Error> {
-        let client = Client::from_request_parts(parts, state).await?;
-        let Some((token, _)) = presented_token(&parts.headers) else {
-            return Err(unauthenticated("not_authenticated", "Log in first"));
-        };
-        if token.is_empty() || token.len() > TOKEN_CHARS_MAX {
-            return Err(unauthenticated(
-                "invalid_session",
-                "The session token is not valid",
-            ));
-        }
-        let hash = session::session_token_hash(&token);
-        let Some(row) = state.store.find_session_by_token_hash(&hash).await? else {
-            return Err(unauthenticated(
-                "invalid_session",
-                "The session token is unknown or was revoked; log in again",
-            ));
-        };
-        let now_ms = state.accounts.now_ms();
-        let times = times(&row);
-        match times.status(now_ms) {
-            SessionStatus::Valid => {}
-            SessionStatus::IdleExpired | SessionStatus::AbsoluteExpired => {
-                return Err(unauthenticated(
-                    "session_expired",
-                    "The session expired; log in again",
-                ));
-            }
-        }
-        if times.should_touch(now_ms) {
-            state.store.touch_session(row.id, now_ms).await?;
-        }
-        Ok(Authed {
-            user_id: row.user_id,
-            session: row,
-            client,
-        })
+        let Client(client) = Client::from_request_parts(parts, state).await?;
+        let token = presented_token(&parts.headers).map(|(token, _)| token);
+        Ok(Authed(
+            bulwark_accounts::sessions::authenticate(state, token.as_deref(), client).await?,
+        ))
     }
 }
 
 /// `GET /api/v1/me`.
 pub async fn me(State(state): State<V1State>, authed: Authed) -> V1Result<Json<Value>> {
     let Some(account) = state.store.get_account(authed.user_id).await? else {
-        return Err(unauthenticated(
+        return Err(V1Error::new(
+            Kind::Unauthenticated,
             "invalid_session",
             "The account no longer exists",
         ));
@@ -332,15 +195,16 @@ pub async fn revoke(
 ) -> V1Result<Json<Value>> {
     let id: i64 = id
         .parse()
-        .map_err(|_| V1Error::bad_request("invalid_session_id", "Session id must be an integer"))?;
+        .map_err(|_| Error::bad_request("invalid_session_id", "Session id must be an integer"))?;
     let now_ms = state.accounts.now_ms();
     match state.store.revoke_session(authed.user_id, id, now_ms).await {
         Ok(()) => Ok(Json(json!({"status": "revoked", "id": id}))),
-        Err(StoreError::NotFound(_)) => Err(V1Error::new(
-            StatusCode::NOT_FOUND,
+        Err(StoreError::NotFound(_)) => Err(Error::new(
+            Kind::NotFound,
             "session_not_found",
             "You have no session with this id",
-        )),
+        )
+        .into()),
         Err(error) => Err(error.into()),
     }
 }
@@ -357,7 +221,7 @@ pub async fn activity(
     authed: Authed,
     query: Result<Query<ActivityQuery>, axum::extract::rejection::QueryRejection>,
 ) -> V1Result<Json<Value>> {
-    let Query(query) = query.map_err(|e| V1Error::bad_request("invalid_query", e.body_text()))?;
+    let Query(query) = query.map_err(|e| Error::bad_request("invalid_query", e.body_text()))?;
     let since_ms = state.accounts.now_ms().saturating_sub(ACTIVITY_WINDOW_MS);
     let logins = state
         .store
@@ -429,20 +293,21 @@ pub async fn accept_agreement(
     authed: Authed,
     super::body::JsonBody(request): super::body::JsonBody<AcceptAgreementRequest>,
 ) -> V1Result<Json<Value>> {
-    super::body::check_len(
+    bulwark_accounts::validate::check_len(
         "version",
         &request.version,
         super::signup::AGREEMENT_VERSION_CHARS_MAX,
     )?;
     let current = state.store.current_agreement_version().await?;
     if current.as_ref().map(|c| c.version.as_str()) != Some(request.version.as_str()) {
-        return Err(V1Error::bad_request(
+        return Err(Error::bad_request(
             "agreement_not_current",
             format!(
                 "Accept the current user agreement (version {})",
                 current.map_or_else(|| "none published".to_string(), |c| c.version)
             ),
-        ));
+        )
+        .into());
     }
     let now_ms = state.accounts.now_ms();
     state
@@ -464,18 +329,13 @@ pub async fn accept_agreement(
     ))
 }
 
-/// The second factor a login method stands for (`None` for the password alone).
-pub fn second_factor_of(method: &str) -> Option<&str> {
-    matches!(method, "totp" | "recovery_code" | "email" | "sms").then_some(method)
-}
-
 /// Issues the session and answers with cookie and token.
 pub async fn issue_session(
     state: &V1State,
     client: &Client,
     user_id: i64,
     origin: Origin<'_>,
-) -> V1Result<Response> {
+) -> bulwark_accounts::Result<Response> {
     let issued = create(state, user_id, client, origin).await?;
     let mut response = with_cookie(
         state,
@@ -489,7 +349,7 @@ pub async fn issue_session(
         }),
     );
     if let Some(token) = issued.new_device_token.as_deref() {
-        super::devices::set_cookie(state, &mut response, token);
+        super::cookies::set_device_cookie(state.accounts.secure_cookies, &mut response, token);
     }
     Ok(response)
 }

@@ -14,13 +14,15 @@ use bulwark_store::{
 };
 use serde::{Deserialize, Serialize};
 
-pub use super::attempts::busy_or_internal;
-use super::attempts::{self, AttemptKey, Checked, Outcome, Permit, verify_password};
-use super::body::{JsonBody, check_len};
-use super::error::{V1Error, V1Result};
-pub(crate) use super::notice::recipient;
-pub use super::notice::{account_recipient, notify};
-use super::state::V1State;
+use super::V1State;
+use super::body::JsonBody;
+use super::error::V1Result;
+use bulwark_accounts::Error;
+pub use bulwark_accounts::attempts::busy_or_internal;
+use bulwark_accounts::attempts::{self, AttemptKey, Checked, Outcome, Permit, verify_password};
+pub(crate) use bulwark_accounts::notice::recipient;
+pub use bulwark_accounts::notice::{account_recipient, notify};
+use bulwark_accounts::validate::check_len;
 
 /// Longest identifier accepted (an email address's limit).
 pub const IDENTIFIER_CHARS_MAX: usize = 254;
@@ -57,7 +59,7 @@ const SIGNUP_ACCEPTED: SignupResponse = SignupResponse {
 };
 
 /// Parses and checks an identifier field.
-pub fn parse_identifier(input: &str) -> V1Result<LoginIdentifier> {
+pub fn parse_identifier(input: &str) -> bulwark_accounts::Result<LoginIdentifier> {
     check_len("identifier", input, IDENTIFIER_CHARS_MAX)?;
     LoginIdentifier::parse(input).map_err(|error| {
         let code = match error {
@@ -65,7 +67,7 @@ pub fn parse_identifier(input: &str) -> V1Result<LoginIdentifier> {
             bulwark_identity::account::AccountError::Identifier => "invalid_identifier",
             _ => "invalid_email",
         };
-        V1Error::bad_request(code, error.to_string())
+        Error::bad_request(code, error.to_string())
     })
 }
 
@@ -114,10 +116,10 @@ async fn start_attempt(
     identifier: &LoginIdentifier,
     phc: String,
     display_name: Option<String>,
-) -> V1Result<String> {
+) -> bulwark_accounts::Result<String> {
     let now_ms = state.accounts.now_ms();
     let issued = codes::issue_token(Purpose::VerifyEmail, now_ms)
-        .map_err(|e| V1Error::internal("signup token", e))?;
+        .map_err(|e| Error::internal("signup token", e))?;
     let attempt_id = state
         .store
         .insert_signup_attempt(&NewSignupAttempt {
@@ -144,7 +146,7 @@ async fn send_attempt_code(
     attempt_id: i64,
     user_id: i64,
     identifier: &LoginIdentifier,
-) -> V1Result<()> {
+) -> bulwark_accounts::Result<()> {
     let now_ms = state.accounts.now_ms();
     let purpose = purpose_of(identifier);
     let issued = codes::issue(
@@ -154,7 +156,7 @@ async fn send_attempt_code(
         None,
         now_ms,
     )
-    .map_err(|e| V1Error::internal("issuing a code", e))?;
+    .map_err(|e| Error::internal("issuing a code", e))?;
     let (channel, kind) = match identifier {
         LoginIdentifier::Email(_) => ("email", MessageKind::VerifyEmail),
         LoginIdentifier::Phone(_) => ("sms", MessageKind::VerifyPhone),
@@ -198,7 +200,7 @@ pub(crate) async fn resend_attempt_code(
     state: &V1State,
     attempt: &SignupAttemptRow,
     identifier: &LoginIdentifier,
-) -> V1Result<()> {
+) -> bulwark_accounts::Result<()> {
     let now_ms = state.accounts.now_ms();
     if let Some(code_id) = attempt.code_id
         && let Some(code) = state.store.find_live_code_by_id(code_id, now_ms).await?
@@ -219,7 +221,7 @@ pub(crate) async fn matching_attempt(
     permit: &Permit,
     user_id: i64,
     password: &str,
-) -> V1Result<Option<SignupAttemptRow>> {
+) -> bulwark_accounts::Result<Option<SignupAttemptRow>> {
     let now_ms = state.accounts.now_ms();
     let live = state
         .store
@@ -259,7 +261,7 @@ pub async fn signup(
     let display_name = match request.display_name.as_deref() {
         Some(name) => Some(
             DisplayName::parse(name)
-                .map_err(|e| V1Error::bad_request("invalid_display_name", e.to_string()))?,
+                .map_err(|e| Error::bad_request("invalid_display_name", e.to_string()))?,
         ),
         None => None,
     };
@@ -273,16 +275,17 @@ pub async fn signup(
         display_name: display_name.as_ref().map(DisplayName::as_str),
     };
     password::check_policy(&request.password, &context)
-        .map_err(|e| V1Error::bad_request("weak_password", e.to_string()))?;
+        .map_err(|e| Error::bad_request("weak_password", e.to_string()))?;
     let current = state.store.current_agreement_version().await?;
     if current.as_ref().map(|c| c.version.as_str()) != Some(request.agreement_version.as_str()) {
-        return Err(V1Error::bad_request(
+        return Err(Error::bad_request(
             "agreement_not_accepted",
             format!(
                 "Accept the current user agreement (version {})",
                 current.map_or_else(|| "none published".to_string(), |c| c.version)
             ),
-        ));
+        )
+        .into());
     }
     // Hash whether or not the account exists, so timing does not tell.
     let phc = state
@@ -331,9 +334,9 @@ async fn existing_signup(
     identifier: &LoginIdentifier,
     phc: String,
     display_name: Option<String>,
-) -> V1Result<String> {
+) -> bulwark_accounts::Result<String> {
     let decoy = codes::issue_token(Purpose::VerifyEmail, state.accounts.now_ms())
-        .map_err(|e| V1Error::internal("signup token", e))?
+        .map_err(|e| Error::internal("signup token", e))?
         .token;
     let Some(account) = find_account(state, identifier).await? else {
         return Ok(decoy);
@@ -377,8 +380,8 @@ pub struct VerifyResponse {
     pub status: &'static str,
 }
 
-fn invalid_code(message: &str) -> V1Error {
-    V1Error::bad_request("invalid_code", message.to_string())
+fn invalid_code(message: &str) -> Error {
+    Error::bad_request("invalid_code", message.to_string())
 }
 
 const NO_CODE: &str =
@@ -392,7 +395,7 @@ async fn claimed_attempt(
     request: &VerifyRequest,
     identifier: &LoginIdentifier,
     account: Option<&AccountRow>,
-) -> V1Result<Option<SignupAttemptRow>> {
+) -> bulwark_accounts::Result<Option<SignupAttemptRow>> {
     let now_ms = state.accounts.now_ms();
     let unverified = account.filter(|a| a.status == account_status::UNVERIFIED);
     if let Some(token) = request.signup_token.as_deref() {
@@ -404,7 +407,7 @@ async fn claimed_attempt(
         return Ok(found.filter(|attempt| unverified.is_some_and(|a| a.id == attempt.user_id)));
     }
     let Some(password) = request.password.as_deref() else {
-        return Err(V1Error::bad_request(
+        return Err(Error::bad_request(
             "signup_attempt_required",
             "Send the signup_token of your sign-up answer, or the password you signed up with",
         ));
@@ -443,16 +446,13 @@ pub async fn verify(
     check_len("code", &request.code, 16)?;
     let code = request.code.trim();
     if code.len() != codes::CODE_DIGITS || !code.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(V1Error::bad_request(
-            "malformed_code",
-            "The code is 6 digits",
-        ));
+        return Err(Error::bad_request("malformed_code", "The code is 6 digits").into());
     }
     let now_ms = state.accounts.now_ms();
     let account = find_account(&state, &identifier).await?;
     let Some(attempt) = claimed_attempt(&state, &request, &identifier, account.as_ref()).await?
     else {
-        return Err(invalid_code(NO_CODE));
+        return Err(invalid_code(NO_CODE).into());
     };
     let purpose = purpose_of(&identifier);
     let key = AttemptKey::signup(attempt.id);
@@ -466,7 +466,8 @@ pub async fn verify(
         };
         let bound = binding(attempt.id);
         let right =
-            super::one_time::spend(&state, permit, &row, purpose, &bound, code, now_ms).await?;
+            bulwark_accounts::one_time::spend(&state, permit, &row, purpose, &bound, code, now_ms)
+                .await?;
         Ok(Checked::right_if(right, invalid_code(NO_CODE)))
     })
     .await?
@@ -480,7 +481,7 @@ pub async fn verify(
         .complete_signup_attempt(attempt.id, contact, now_ms)
         .await?
     else {
-        return Err(invalid_code(NO_CODE));
+        return Err(invalid_code(NO_CODE).into());
     };
     if others > 0 {
         tell_owner_about_other_attempts(&state, attempt.user_id, &identifier, others).await;

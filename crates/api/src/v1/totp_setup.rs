@@ -4,7 +4,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use bulwark_accounts::Kind;
 use bulwark_identity::codes;
 use bulwark_identity::password::HashParams;
 use bulwark_identity::totp;
@@ -14,20 +14,22 @@ use bulwark_store::StoreError;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::attempts::busy_or_internal;
-use super::body::{JsonBody, check_len};
-use super::error::{V1Error, V1Result};
+use super::V1State;
+use super::body::JsonBody;
+use super::error::V1Result;
 use super::recovery::{Change, apply_change, require_second_factor};
-use super::second_factor::{open_secret, totp_context, totp_failure};
 use super::sessions::Authed;
-use super::state::V1State;
+use bulwark_accounts::Error;
+use bulwark_accounts::attempts::busy_or_internal;
+use bulwark_accounts::second_factor::{open_secret, totp_context, totp_failure};
+use bulwark_accounts::validate::check_len;
 
 /// Issuer shown in authenticator apps.
 pub const TOTP_ISSUER: &str = "Bulwark";
 
-fn already_enabled() -> V1Error {
-    V1Error::new(
-        StatusCode::CONFLICT,
+fn already_enabled() -> Error {
+    Error::new(
+        Kind::Conflict,
         "totp_already_enabled",
         "TOTP is already enabled on this account",
     )
@@ -38,24 +40,20 @@ pub async fn setup(State(state): State<V1State>, authed: Authed) -> V1Result<Jso
     let now_ms = state.accounts.now_ms();
     authed.require_recent_auth(now_ms)?;
     let Some(account) = state.store.get_account(authed.user_id).await? else {
-        return Err(V1Error::new(
-            StatusCode::UNAUTHORIZED,
-            "invalid_session",
-            "No such account",
-        ));
+        return Err(Error::new(Kind::Unauthenticated, "invalid_session", "No such account").into());
     };
-    let secret = totp::generate_secret().map_err(|e| V1Error::internal("TOTP secret", e))?;
+    let secret = totp::generate_secret().map_err(|e| Error::internal("TOTP secret", e))?;
     let sealed = state
         .master_key
         .seal(secret.as_bytes(), &totp_context(account.id))
-        .map_err(|e| V1Error::internal("sealing a TOTP secret", e))?;
+        .map_err(|e| Error::internal("sealing a TOTP secret", e))?;
     match state
         .store
         .begin_totp_enrollment(account.id, &sealed, now_ms)
         .await
     {
         Ok(()) => {}
-        Err(StoreError::Conflict(_)) => return Err(already_enabled()),
+        Err(StoreError::Conflict(_)) => return Err(already_enabled().into()),
         Err(error) => return Err(error.into()),
     }
     let label = account
@@ -64,8 +62,8 @@ pub async fn setup(State(state): State<V1State>, authed: Authed) -> V1Result<Jso
         .or(account.phone.clone())
         .unwrap_or_default();
     let uri = totp::otpauth_uri(&secret, TOTP_ISSUER, &label)
-        .map_err(|e| V1Error::internal("otpauth uri", e))?;
-    let svg = totp::qr_svg(&uri).map_err(|e| V1Error::internal("QR code", e))?;
+        .map_err(|e| Error::internal("otpauth uri", e))?;
+    let svg = totp::qr_svg(&uri).map_err(|e| Error::internal("QR code", e))?;
     Ok(Json(json!({
         "secret": secret.to_base32(),
         "otpauth_uri": uri,
@@ -93,21 +91,22 @@ pub async fn confirm(
     authed.require_recent_auth(now_ms)?;
     let user_id = authed.user_id;
     let Some(row) = state.store.get_totp(user_id).await? else {
-        return Err(V1Error::bad_request(
+        return Err(Error::bad_request(
             "totp_not_pending",
             "Start with POST /api/v1/2fa/totp/setup",
-        ));
+        )
+        .into());
     };
     if row.enabled_ms.is_some() {
-        return Err(already_enabled());
+        return Err(already_enabled().into());
     }
     let secret = open_secret(&state, user_id, &row.secret_ciphertext)?;
     let step =
         totp::verify(&secret, &request.code, now_ms, None).map_err(|e| totp_failure(e).error)?;
-    let step = i64::try_from(step).map_err(|_| V1Error::internal("TOTP step", "overflow"))?;
+    let step = i64::try_from(step).map_err(|_| Error::internal("TOTP step", "overflow"))?;
     let generated = generate_recovery_codes(&state).await?;
     if !state.store.enable_totp(user_id, step, now_ms).await? {
-        return Err(already_enabled());
+        return Err(already_enabled().into());
     }
     let codes = store_recovery_codes(&state, user_id, generated, now_ms).await?;
     let allowed_after_ms = after_enabling(&state, &authed).await?;
@@ -119,14 +118,16 @@ pub async fn confirm(
 }
 
 /// Ten fresh recovery codes, hashed in the bounded pool.
-async fn generate_recovery_codes(state: &V1State) -> V1Result<codes::RecoveryCodes> {
+async fn generate_recovery_codes(
+    state: &V1State,
+) -> bulwark_accounts::Result<codes::RecoveryCodes> {
     state
         .accounts
         .hash_pool
         .run(|| codes::generate_recovery_codes(&HashParams::RECOVERY_CODE))
         .await
         .map_err(|e| busy_or_internal("recovery codes", e))?
-        .map_err(|e| V1Error::internal("recovery codes", e))
+        .map_err(|e| Error::internal("recovery codes", e))
 }
 
 /// Replaces the user's recovery codes (voiding every old one) and returns the new plaintexts,
@@ -136,7 +137,7 @@ async fn store_recovery_codes(
     user_id: i64,
     generated: codes::RecoveryCodes,
     now_ms: i64,
-) -> V1Result<Vec<String>> {
+) -> bulwark_accounts::Result<Vec<String>> {
     let hashes: Vec<String> = generated
         .set
         .entries
@@ -180,17 +181,19 @@ pub async fn regenerate_recovery_codes(
         .await?
         .is_some_and(|t| t.enabled_ms.is_some());
     if !totp_on {
-        return Err(V1Error::bad_request(
+        return Err(Error::bad_request(
             "totp_not_enabled",
             "Recovery codes come with an authenticator app; turn TOTP on first",
-        ));
+        )
+        .into());
     }
     let Some(code) = request.totp_code.as_deref() else {
-        return Err(V1Error::new(
-            StatusCode::FORBIDDEN,
+        return Err(Error::new(
+            Kind::Forbidden,
             "second_factor_required",
             "Send totp_code: new recovery codes need your authenticator",
-        ));
+        )
+        .into());
     };
     require_second_factor(&state, authed.user_id, Some(code), None).await?;
     let generated = generate_recovery_codes(&state).await?;
@@ -214,7 +217,7 @@ const TOTP_ENABLED: Change = Change {
 
 /// The consequences of turning TOTP on: security event, withdrawal lock, email. Returns when
 /// withdrawals are allowed again.
-async fn after_enabling(state: &V1State, authed: &Authed) -> V1Result<i64> {
+async fn after_enabling(state: &V1State, authed: &Authed) -> bulwark_accounts::Result<i64> {
     let ip = Some(authed.client.ip.to_string());
     apply_change(state, authed.user_id, ip, &TOTP_ENABLED).await
 }

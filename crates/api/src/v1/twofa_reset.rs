@@ -8,6 +8,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
+use bulwark_accounts::Kind;
 use bulwark_identity::clock::HOUR_MS;
 use bulwark_identity::codes::{self, CODE_MAX_ATTEMPTS, Purpose};
 use bulwark_identity::lockout::Decision;
@@ -17,15 +18,17 @@ use bulwark_store::{AccountRow, NewCode, NewSecurityEvent, NewToken, StoreError}
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::attempts::{self, AttemptKey, Checked, Outcome};
-use super::attempts::{dummy_password_work, invalid_credentials, try_later};
-use super::body::{JsonBody, check_len};
+use super::V1State;
+use super::body::JsonBody;
 use super::error::{V1Error, V1Result};
 use super::guard::Client;
-use super::notice::{account_recipient, notify};
 use super::sessions::Authed;
 use super::signup::{PASSWORD_FIELD_CHARS_MAX, find_account, identifier_text, parse_identifier};
-use super::state::V1State;
+use bulwark_accounts::Error;
+use bulwark_accounts::attempts::{self, AttemptKey, Checked, Outcome};
+use bulwark_accounts::attempts::{dummy_password_work, invalid_credentials, try_later};
+use bulwark_accounts::notice::{account_recipient, notify};
+use bulwark_accounts::validate::check_len;
 
 /// How long after filing a reset may be applied (the owner's window to cancel).
 pub const RESET_DELAY_MS: i64 = 48 * HOUR_MS;
@@ -62,7 +65,7 @@ async fn password_gate(
     client: &Client,
     identifier: &str,
     password: &str,
-) -> V1Result<AccountRow> {
+) -> bulwark_accounts::Result<AccountRow> {
     let identifier = parse_identifier(identifier)?;
     check_len("password", password, PASSWORD_FIELD_CHARS_MAX)?;
     let now_ms = state.accounts.now_ms();
@@ -97,7 +100,7 @@ pub async fn send_codes(
             None,
             now_ms,
         )
-        .map_err(|e| V1Error::internal("issuing a code", e))?;
+        .map_err(|e| Error::internal("issuing a code", e))?;
         state
             .store
             .issue_code(&NewCode {
@@ -126,16 +129,21 @@ pub async fn send_codes(
     ))
 }
 
-fn invalid_code() -> V1Error {
-    V1Error::new(
-        StatusCode::UNAUTHORIZED,
+fn invalid_code() -> Error {
+    Error::new(
+        Kind::Unauthenticated,
         "invalid_code",
         "A reset code is wrong, expired or missing; ask for new codes",
     )
 }
 
 /// Spends the live reset code sent to `destination`.
-async fn spend(state: &V1State, user_id: i64, destination: &str, code: &str) -> V1Result<()> {
+async fn spend(
+    state: &V1State,
+    user_id: i64,
+    destination: &str,
+    code: &str,
+) -> bulwark_accounts::Result<()> {
     let now_ms = state.accounts.now_ms();
     let purpose = Purpose::SecondFactorReset;
     let Some(row) = state
@@ -149,7 +157,8 @@ async fn spend(state: &V1State, user_id: i64, destination: &str, code: &str) -> 
     let key = AttemptKey::second_factor(user_id);
     attempts::attempt(state, &key, async |permit| {
         let right =
-            super::one_time::spend(state, permit, &row, purpose, &bound, code, now_ms).await?;
+            bulwark_accounts::one_time::spend(state, permit, &row, purpose, &bound, code, now_ms)
+                .await?;
         Ok(Checked::right_if(right, invalid_code()))
     })
     .await?
@@ -183,10 +192,10 @@ pub async fn request(
             &request.phone_code
         };
         let Some(code) = code.as_deref() else {
-            return Err(V1Error::bad_request(
+            return Err(Error::bad_request(
                 "codes_required",
                 "Send email_code and phone_code (for every contact on the account); get them from POST /api/v1/2fa/reset-request/codes",
-            ));
+            ).into());
         };
         check_len("code", code, 16)?;
         spend(&state, account.id, &destination, code).await?;
@@ -197,10 +206,11 @@ pub async fn request(
         .await?
         .is_some_and(|t| t.enabled_ms.is_some());
     if !totp_on {
-        return Err(V1Error::bad_request(
+        return Err(Error::bad_request(
             "totp_not_enabled",
             "This account has no second factor to reset",
-        ));
+        )
+        .into());
     }
     let now_ms = state.accounts.now_ms();
     let effective_ms = now_ms.saturating_add(RESET_DELAY_MS);
@@ -211,11 +221,12 @@ pub async fn request(
     {
         Ok(id) => id,
         Err(StoreError::Conflict(_)) => {
-            return Err(V1Error::new(
-                StatusCode::CONFLICT,
+            return Err(Error::new(
+                Kind::Conflict,
                 "reset_already_requested",
                 "A 2FA reset request is already open for this account",
-            ));
+            )
+            .into());
         }
         Err(error) => return Err(error.into()),
     };
@@ -241,7 +252,7 @@ async fn event(
     kind: &str,
     ip: Option<String>,
     detail: Option<String>,
-) -> V1Result<()> {
+) -> bulwark_accounts::Result<()> {
     state
         .store
         .record_security_event(&NewSecurityEvent {
@@ -256,10 +267,14 @@ async fn event(
 }
 
 /// Emails the owner a single-use cancel link.
-async fn tell_requested(state: &V1State, account: &AccountRow, effective_ms: i64) -> V1Result<()> {
+async fn tell_requested(
+    state: &V1State,
+    account: &AccountRow,
+    effective_ms: i64,
+) -> bulwark_accounts::Result<()> {
     let now_ms = state.accounts.now_ms();
     let issued = codes::issue_token(Purpose::CancelSecondFactorReset, now_ms)
-        .map_err(|e| V1Error::internal("cancel token", e))?;
+        .map_err(|e| Error::internal("cancel token", e))?;
     state
         .store
         .insert_token(&NewToken {
@@ -314,31 +329,34 @@ pub async fn cancel(
         match state.store.consume_token(&hash, purpose, now_ms).await? {
             Some(row) => row.user_id,
             None => {
-                return Err(V1Error::new(
-                    StatusCode::UNAUTHORIZED,
+                return Err(Error::new(
+                    Kind::Unauthenticated,
                     "invalid_token",
                     "The cancel link is unknown, expired or already used",
-                ));
+                )
+                .into());
             }
         }
     };
     let Some(open) = state.store.find_open_twofa_reset(user_id).await? else {
-        return Err(V1Error::new(
-            StatusCode::NOT_FOUND,
+        return Err(Error::new(
+            Kind::NotFound,
             "no_open_request",
             "There is no open 2FA reset request",
-        ));
+        )
+        .into());
     };
     if !state
         .store
         .cancel_twofa_reset(user_id, open.id, now_ms)
         .await?
     {
-        return Err(V1Error::new(
-            StatusCode::NOT_FOUND,
+        return Err(Error::new(
+            Kind::NotFound,
             "no_open_request",
             "There is no open 2FA reset request",
-        ));
+        )
+        .into());
     }
     event(
         &state,
@@ -354,7 +372,7 @@ pub async fn cancel(
 /// Applies the user's approved request once its delay has passed: TOTP and recovery codes
 /// removed, 72 h withdrawal lock, event and notice. Called at login and by staff approval;
 /// returns whether a reset was applied.
-pub async fn apply_due(state: &V1State, user_id: i64) -> V1Result<bool> {
+pub async fn apply_due(state: &V1State, user_id: i64) -> bulwark_accounts::Result<bool> {
     let Some(open) = state.store.find_open_twofa_reset(user_id).await? else {
         return Ok(false);
     };

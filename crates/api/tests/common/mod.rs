@@ -14,7 +14,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
-use bulwark_api::crypto::MasterKey;
+use bulwark_accounts::crypto::MasterKey;
 use bulwark_api::v1::{self, Accounts, V1State};
 use bulwark_identity::TestClock;
 use bulwark_identity::password::{HashParams, HashPool};
@@ -42,7 +42,7 @@ pub async fn harness() -> Harness {
 
 /// A harness whose requests resolve client addresses and countries with `access` (GeoIP file,
 /// restricted regions, trusted proxies).
-pub async fn harness_with_access(access: Option<bulwark_api::access::Access>) -> Harness {
+pub async fn harness_with_access(access: Option<bulwark_accounts::access::Access>) -> Harness {
     let store = Store::connect("sqlite::memory:").await.unwrap();
     let clock = Arc::new(TestClock::new(T0));
     v1::ensure_agreement(&store, T0).await.unwrap();
@@ -86,7 +86,7 @@ impl Harness {
             request = request.header("authorization", format!("Bearer {token}"));
         }
         if let Some(device) = self.device_cookie.lock().unwrap().clone() {
-            request = request.header("cookie", format!("{}={device}", v1::devices::DEVICE_COOKIE));
+            request = request.header("cookie", format!("{}={device}", v1::cookies::DEVICE_COOKIE));
         }
         let body = match body {
             Some(value) => {
@@ -124,7 +124,7 @@ impl Harness {
                 40_000,
             ))));
         if let Some(device) = self.device_cookie.lock().unwrap().clone() {
-            request = request.header("cookie", format!("{}={device}", v1::devices::DEVICE_COOKIE));
+            request = request.header("cookie", format!("{}={device}", v1::cookies::DEVICE_COOKIE));
         }
         let response = self
             .app
@@ -145,7 +145,7 @@ impl Harness {
 
     /// Keeps a device cookie the answer sets, as a browser would.
     fn keep_device_cookie(&self, headers: &axum::http::HeaderMap) {
-        let prefix = format!("{}=", v1::devices::DEVICE_COOKIE);
+        let prefix = format!("{}=", v1::cookies::DEVICE_COOKIE);
         for cookie in headers.get_all("set-cookie") {
             if let Some(rest) = cookie.to_str().unwrap().strip_prefix(&prefix) {
                 let value = rest.split(';').next().unwrap().to_string();

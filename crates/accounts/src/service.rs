@@ -46,12 +46,12 @@ pub struct Accounts {
     pub secure_cookies: bool,
     /// Base URL of the public site, for links in messages.
     pub public_url: String,
-    pub(crate) open_buckets: Mutex<IpBuckets>,
-    pub(crate) login_buckets: Mutex<IpBuckets>,
-    pub(crate) poll_buckets: Mutex<IpBuckets>,
-    pub(crate) ip_failures: Mutex<IpFailures>,
+    pub open_buckets: Mutex<IpBuckets>,
+    pub login_buckets: Mutex<IpBuckets>,
+    pub poll_buckets: Mutex<IpBuckets>,
+    pub ip_failures: Mutex<IpFailures>,
     /// Per-user limit on QR-login lookups and decisions.
-    pub(crate) qr_approvals: super::user_limit::UserLimiter,
+    pub qr_approvals: crate::user_limit::UserLimiter,
     /// The engine's way in, attached once the sequencer runs (freezing cancels open orders).
     bus: OnceLock<Arc<dyn CommandBus>>,
     /// Region, GeoIP and KYC-tier rules, attached once at start (default: none restricted).
@@ -101,7 +101,7 @@ impl Accounts {
                 ip_bucket::DEFAULT_MAX_ENTRIES,
             )),
             ip_failures: Mutex::new(IpFailures::new(ip_bucket::DEFAULT_MAX_ENTRIES)),
-            qr_approvals: super::user_limit::approval_limiter(),
+            qr_approvals: crate::user_limit::approval_limiter(),
             bus: OnceLock::new(),
             access: OnceLock::new(),
         })
@@ -166,7 +166,7 @@ fn derive_code_key(master_key_bytes: &[u8]) -> HmacKey {
 
 /// State of every /api/v1 handler.
 #[derive(Clone)]
-pub struct V1State {
+pub struct Service {
     pub store: Store,
     pub master_key: Arc<MasterKey>,
     pub accounts: Arc<Accounts>,
@@ -183,7 +183,7 @@ pub enum SetupError {
     Store(#[from] bulwark_store::StoreError),
 }
 
-impl V1State {
+impl Service {
     /// Production wiring: the configured notifier, argon2 pool at policy strength
     /// (warmed up), the wall clock, or the test-only offset clock when `test_clock_file` is
     /// given, and a current agreement version.
@@ -194,7 +194,7 @@ impl V1State {
         notifier: NotifierConfig,
         public_url: String,
         test_clock_file: Option<PathBuf>,
-    ) -> Result<V1State, SetupError> {
+    ) -> Result<Service, SetupError> {
         let clock: Arc<dyn Clock> = match test_clock_file {
             Some(path) => {
                 tracing::warn!(
@@ -214,7 +214,7 @@ impl V1State {
         ensure_agreement(&store, clock.now_ms()).await?;
         let accounts =
             Accounts::with_notifier(master_key_bytes, &notifier, pool, clock, public_url)?;
-        Ok(V1State {
+        Ok(Service {
             store,
             master_key,
             accounts: Arc::new(accounts),

@@ -2,19 +2,16 @@
 //! account logged in from before; a full login without it registers a new device and emails the
 //! owner about the new login.
 
-use axum::http::{HeaderValue, header};
-use axum::response::Response;
 use bulwark_identity::random::{base64url, random_bytes, sha256};
 use bulwark_notify::MessageKind;
 use bulwark_store::NewDevice;
 
-pub use super::cookies::{DEVICE_COOKIE, cookie_value};
-use super::error::{V1Error, V1Result};
-use super::guard::Client;
-use super::notice::{account_recipient, notify};
-use super::state::V1State;
+use crate::client::Client;
+use crate::error::Error;
+use crate::notice::{account_recipient, notify};
+use crate::service::Service;
 
-/// How long a browser stays a known device without logging in.
+/// How long a browser stays a known device without logging in (the cookie's lifetime).
 pub const DEVICE_COOKIE_MAX_AGE_S: i64 = 365 * 24 * 3_600;
 /// Longest device cookie value read.
 const DEVICE_TOKEN_CHARS_MAX: usize = 128;
@@ -36,10 +33,10 @@ fn presented(client: &Client) -> Option<&str> {
 
 /// The user's device this request comes from, confirmed or pending (not revoked).
 pub async fn find(
-    state: &V1State,
+    state: &Service,
     user_id: i64,
     client: &Client,
-) -> V1Result<Option<bulwark_store::DeviceRow>> {
+) -> crate::Result<Option<bulwark_store::DeviceRow>> {
     let Some(token) = presented(client) else {
         return Ok(None);
     };
@@ -52,7 +49,7 @@ pub async fn find(
 /// Whether the account ever had a confirmed device (its very first login is trusted: the
 /// sign-up just proved the address from some browser, and there is nothing to compare with).
 /// Forgotten devices count, so forgetting every device does not turn confirmation off.
-pub async fn has_confirmed(state: &V1State, user_id: i64) -> V1Result<bool> {
+pub async fn has_confirmed(state: &Service, user_id: i64) -> crate::Result<bool> {
     Ok(state.store.ever_confirmed_a_device(user_id).await?)
 }
 
@@ -60,11 +57,11 @@ pub async fn has_confirmed(state: &V1State, user_id: i64) -> V1Result<bool> {
 /// cookie when it has one, else mints one. Returns the device id and the cookie value to set
 /// when it is new.
 pub async fn register(
-    state: &V1State,
+    state: &Service,
     user_id: i64,
     client: &Client,
     confirmed: bool,
-) -> V1Result<(i64, Option<String>)> {
+) -> crate::Result<(i64, Option<String>)> {
     if let Some(device) = find(state, user_id, client).await? {
         return Ok((device.id, None));
     }
@@ -75,7 +72,7 @@ pub async fn register(
             Some(token) => (token, false),
             None => {
                 let bytes: [u8; 32] =
-                    random_bytes().map_err(|e| V1Error::internal("device token", e))?;
+                    random_bytes().map_err(|e| Error::internal("device token", e))?;
                 (base64url(&bytes), true)
             }
         };
@@ -103,10 +100,10 @@ pub async fn register(
 /// The device a fully authenticated login uses: the known device (touched), or a new confirmed
 /// one whose owner is emailed about the new login.
 pub async fn recognise(
-    state: &V1State,
+    state: &Service,
     user_id: i64,
     client: &Client,
-) -> V1Result<(i64, Option<String>)> {
+) -> crate::Result<(i64, Option<String>)> {
     let now_ms = state.accounts.now_ms();
     if let Some(device) = find(state, user_id, client).await? {
         if device.confirmed_ms.is_none() {
@@ -133,10 +130,10 @@ pub async fn recognise(
 
 /// Emails the owner that a new device logged in.
 pub async fn notify_new_device_login(
-    state: &V1State,
+    state: &Service,
     user_id: i64,
     client: &Client,
-) -> V1Result<()> {
+) -> crate::Result<()> {
     if let Some(account) = state.store.get_account(user_id).await?
         && let Some(to) = account_recipient(&account)
     {
@@ -157,19 +154,4 @@ pub async fn notify_new_device_login(
         .await;
     }
     Ok(())
-}
-
-/// Adds the device cookie to a response.
-pub fn set_cookie(state: &V1State, response: &mut Response, token: &str) {
-    let secure = if state.accounts.secure_cookies {
-        "; Secure"
-    } else {
-        ""
-    };
-    let cookie = format!(
-        "{DEVICE_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={DEVICE_COOKIE_MAX_AGE_S}{secure}"
-    );
-    if let Ok(value) = HeaderValue::from_str(&cookie) {
-        response.headers_mut().append(header::SET_COOKIE, value);
-    }
 }

@@ -6,8 +6,8 @@ use bulwark_identity::codes::{self, Purpose};
 use bulwark_notify::{Message, MessageKind, Recipient};
 use bulwark_store::AccountRow;
 
-use super::error::{V1Error, V1Result};
-use super::state::V1State;
+use crate::error::Error;
+use crate::service::Service;
 
 /// Where a message to an identifier goes (email or SMS).
 pub fn recipient(identifier: &LoginIdentifier) -> Recipient {
@@ -30,7 +30,7 @@ pub fn account_recipient(account: &AccountRow) -> Option<Recipient> {
 /// freeze link (a stored, hashed single-use token); failures are logged, never shown (the
 /// caller's answer must not change).
 pub async fn notify(
-    state: &V1State,
+    state: &Service,
     user_id: i64,
     to: Recipient,
     kind: MessageKind,
@@ -66,9 +66,9 @@ pub async fn notify(
     }
 }
 
-async fn freeze_token(state: &V1State, user_id: i64, now_ms: i64) -> V1Result<String> {
+async fn freeze_token(state: &Service, user_id: i64, now_ms: i64) -> crate::Result<String> {
     let issued = codes::issue_token(Purpose::FreezeAccount, now_ms)
-        .map_err(|e| V1Error::internal("freeze token", e))?;
+        .map_err(|e| Error::internal("freeze token", e))?;
     state
         .store
         .insert_token(&bulwark_store::NewToken {

@@ -4,25 +4,25 @@
 use bulwark_identity::codes::{self, CodeOutcome, CodeState, Purpose};
 use bulwark_store::CodeRow;
 
-use super::attempts::Permit;
-use super::error::V1Result;
-use super::state::V1State;
+use crate::attempts::Permit;
 
-/// Takes the limiter's permit (see [`super::attempts`]): the code's own attempt count bounds
+use crate::service::Service;
+
+/// Takes the limiter's permit (see [`crate::attempts`]): the code's own attempt count bounds
 /// guesses at one code, the permit bounds guesses across codes.
 ///
 /// Spends one attempt of the live code `row` and consumes it when `code` is right for
 /// `purpose` and `binding`. `Ok(false)` for every kind of refusal (wrong, expired, out of
 /// attempts, raced), so callers give one answer and reveal nothing more.
 pub async fn spend(
-    state: &V1State,
+    state: &Service,
     _permit: &Permit,
     row: &CodeRow,
     purpose: Purpose,
     binding: &str,
     code: &str,
     now_ms: i64,
-) -> V1Result<bool> {
+) -> crate::Result<bool> {
     if state
         .store
         .record_code_attempt(row.id, now_ms)

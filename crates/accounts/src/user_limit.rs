@@ -11,9 +11,9 @@ use governor::{Quota, RateLimiter};
 pub const APPROVALS_PER_MINUTE: u32 = 10;
 
 /// GCRA limiter keyed by the approving user's id.
-pub(crate) type UserLimiter = RateLimiter<i64, DefaultKeyedStateStore<i64>, DefaultClock>;
+pub type UserLimiter = RateLimiter<i64, DefaultKeyedStateStore<i64>, DefaultClock>;
 
-pub(crate) fn approval_limiter() -> UserLimiter {
+pub fn approval_limiter() -> UserLimiter {
     let per_minute = NonZeroU32::new(APPROVALS_PER_MINUTE).unwrap_or(NonZeroU32::MIN);
     RateLimiter::keyed(Quota::per_minute(per_minute))
 }

@@ -2,23 +2,22 @@
 //! refusal is told apart from a counted guess. The checks take the limiter's permit, so they only
 //! run inside an attempt (see `attempts`).
 
-use axum::http::StatusCode;
 use bulwark_identity::codes::{CodeError, RecoveryEntry, RecoverySet};
 use bulwark_identity::totp::{self, TotpError, TotpSecret};
 
-use super::attempts::{Checked, Permit, busy_or_internal};
-use super::error::{V1Error, V1Result};
-use super::state::V1State;
+use crate::attempts::{Checked, Permit, busy_or_internal};
+use crate::error::{Error, Kind};
+use crate::service::Service;
 
 /// Why a second factor was refused; `counts` says whether it is a guess to count.
 pub struct FactorFailure {
-    pub error: V1Error,
+    pub error: Error,
     pub counts: bool,
 }
 
 impl FactorFailure {
     /// A refusal that is not a guess (an internal error, a factor that is not on).
-    pub fn uncounted(error: V1Error) -> Self {
+    pub fn uncounted(error: Error) -> Self {
         FactorFailure {
             error,
             counts: false,
@@ -36,13 +35,13 @@ impl FactorFailure {
 }
 
 pub fn factor_failure(
-    status: StatusCode,
+    kind: Kind,
     code: &'static str,
     message: String,
     counts: bool,
 ) -> FactorFailure {
     FactorFailure {
-        error: V1Error::new(status, code, message),
+        error: Error::new(kind, code, message),
         counts,
     }
 }
@@ -53,42 +52,39 @@ pub fn totp_context(user_id: i64) -> String {
 }
 
 /// Opens the user's stored TOTP secret.
-pub fn open_secret(state: &V1State, user_id: i64, ciphertext: &[u8]) -> V1Result<TotpSecret> {
+pub fn open_secret(state: &Service, user_id: i64, ciphertext: &[u8]) -> crate::Result<TotpSecret> {
     let bytes = state
         .master_key
         .open(ciphertext, &totp_context(user_id))
-        .map_err(|e| V1Error::internal("opening a TOTP secret", e))?;
-    TotpSecret::from_bytes(bytes).map_err(|e| V1Error::internal("TOTP secret", e))
+        .map_err(|e| Error::internal("opening a TOTP secret", e))?;
+    TotpSecret::from_bytes(bytes).map_err(|e| Error::internal("TOTP secret", e))
 }
 
 /// Maps a TOTP check error.
 pub fn totp_failure(error: TotpError) -> FactorFailure {
     match error {
-        TotpError::MalformedCode => factor_failure(
-            StatusCode::BAD_REQUEST,
-            "malformed_code",
-            error.to_string(),
-            false,
-        ),
+        TotpError::MalformedCode => {
+            factor_failure(Kind::Invalid, "malformed_code", error.to_string(), false)
+        }
         TotpError::Replayed => factor_failure(
-            StatusCode::UNAUTHORIZED,
+            Kind::Unauthenticated,
             "code_replayed",
             error.to_string(),
             true,
         ),
         TotpError::WrongCode => factor_failure(
-            StatusCode::UNAUTHORIZED,
+            Kind::Unauthenticated,
             "invalid_code",
             error.to_string(),
             true,
         ),
-        other => FactorFailure::uncounted(V1Error::internal("TOTP", other)),
+        other => FactorFailure::uncounted(Error::internal("TOTP", other)),
     }
 }
 
 /// Checks a TOTP code of an enabled credential and spends its time step.
 pub async fn check_totp(
-    state: &V1State,
+    state: &Service,
     _permit: &Permit,
     user_id: i64,
     code: &str,
@@ -101,7 +97,7 @@ pub async fn check_totp(
         .map_err(|e| internal(e.into()))?;
     let Some(row) = row.filter(|r| r.enabled_ms.is_some()) else {
         return Err(factor_failure(
-            StatusCode::BAD_REQUEST,
+            Kind::Invalid,
             "totp_not_enabled",
             "TOTP is not enabled on this account".into(),
             false,
@@ -112,7 +108,7 @@ pub async fn check_totp(
     let last = u64::try_from(row.last_used_step).ok();
     let step = totp::verify(&secret, code, now_ms, last).map_err(totp_failure)?;
     let step =
-        i64::try_from(step).map_err(|_| internal(V1Error::internal("TOTP step", "overflow")))?;
+        i64::try_from(step).map_err(|_| internal(Error::internal("TOTP step", "overflow")))?;
     if !state
         .store
         .advance_totp_step(user_id, step)
@@ -125,7 +121,7 @@ pub async fn check_totp(
 }
 
 pub async fn check_recovery(
-    state: &V1State,
+    state: &Service,
     _permit: &Permit,
     user_id: i64,
     code: &str,
@@ -153,7 +149,7 @@ pub async fn check_recovery(
         .run(move || set.redeem(&input, now_ms))
         .await
         .map_err(|e| internal(busy_or_internal("recovery code", e)))?;
-    let used = |m: &str| factor_failure(StatusCode::UNAUTHORIZED, "code_replayed", m.into(), true);
+    let used = |m: &str| factor_failure(Kind::Unauthenticated, "code_replayed", m.into(), true);
     match redeemed {
         Ok((_, index)) => {
             let id = rows.get(index).map(|r| r.id).unwrap_or_default();
@@ -169,18 +165,18 @@ pub async fn check_recovery(
             }
         }
         Err(CodeError::MalformedRecoveryCode) => Err(factor_failure(
-            StatusCode::BAD_REQUEST,
+            Kind::Invalid,
             "malformed_recovery_code",
             "A recovery code is 16 letters and digits (dashes optional)".into(),
             false,
         )),
         Err(CodeError::RecoveryCodeUsed) => Err(used("This recovery code was already used")),
         Err(CodeError::RecoveryCodeWrong) => Err(factor_failure(
-            StatusCode::UNAUTHORIZED,
+            Kind::Unauthenticated,
             "invalid_code",
             "The recovery code is wrong".into(),
             true,
         )),
-        Err(other) => Err(internal(V1Error::internal("recovery code", other))),
+        Err(other) => Err(internal(Error::internal("recovery code", other))),
     }
 }

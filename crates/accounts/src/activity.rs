@@ -4,12 +4,12 @@
 use bulwark_identity::random::sha256;
 use bulwark_store::NewLoginActivity;
 
-use super::guard::Client;
-use super::state::V1State;
+use crate::client::Client;
+use crate::service::Service;
 
 /// Appends one login-activity row; a failure to record is logged, not shown.
 pub async fn record(
-    state: &V1State,
+    state: &Service,
     client: &Client,
     user_id: Option<i64>,
     identifier: Option<&str>,

@@ -16,17 +16,16 @@
 //! strangers then lock out strangers only (OWASP's device-cookie pattern). Codes share one
 //! second-factor budget per account; a sign-up attempt has its own.
 
-use axum::http::StatusCode;
 use bulwark_identity::lockout::{self, Decision, Effect, LockoutState, Reservation, Schedule};
 use bulwark_identity::password;
 use bulwark_identity::random::{random_bytes, sha256_hex};
 use bulwark_notify::MessageKind;
 use bulwark_store::{AccountRow, LockoutRow};
 
-use super::error::{V1Error, V1Result};
-use super::guard::Client;
-use super::notice::{account_recipient, notify};
-use super::state::V1State;
+use crate::client::Client;
+use crate::error::{Error, Kind};
+use crate::notice::{account_recipient, notify};
+use crate::service::Service;
 
 /// How often a reservation is retried when other attempts on the same key keep winning the
 /// compare-and-swap (each retry re-reads; under contention most retries end in a refusal).
@@ -84,11 +83,11 @@ impl AttemptKey {
 /// this client: its own when the client holds a device cookie confirmed for the account, else
 /// the account's budget for unknown clients.
 pub async fn password_key(
-    state: &V1State,
+    state: &Service,
     account: Option<&AccountRow>,
     typed_identifier: &str,
     client: &Client,
-) -> V1Result<AttemptKey> {
+) -> crate::Result<AttemptKey> {
     let Some(account) = account else {
         return Ok(AttemptKey {
             key: lock_key(typed_identifier),
@@ -102,7 +101,7 @@ pub async fn password_key(
         .or(account.phone.as_deref())
         .unwrap_or(typed_identifier);
     let base = lock_key(first_contact);
-    let known_device = super::devices::find(state, account.id, client)
+    let known_device = crate::devices::find(state, account.id, client)
         .await?
         .filter(|device| device.confirmed_ms.is_some());
     let key = match known_device {
@@ -120,9 +119,9 @@ pub async fn password_key(
 /// (the first contact's is the one in use; older keys of the other contact are listed so staff
 /// can see and lift them) and one per device. A completed password reset clears them all.
 pub async fn password_keys(
-    state: &V1State,
+    state: &Service,
     account: &AccountRow,
-) -> V1Result<Vec<(String, String)>> {
+) -> crate::Result<Vec<(String, String)>> {
     let contacts = [account.email.as_deref(), account.phone.as_deref()];
     let mut keys: Vec<(String, String)> = contacts
         .into_iter()
@@ -150,15 +149,15 @@ pub enum Checked<T> {
     /// The secret is right: the key is cleared.
     Right(T),
     /// The secret is wrong: the attempt stays counted.
-    Wrong(V1Error),
+    Wrong(Error),
     /// The request could not be checked (no such factor, a malformed code): the reservation is
     /// given back when nobody else touched the key meanwhile.
-    Uncounted(V1Error),
+    Uncounted(Error),
 }
 
 impl Checked<()> {
     /// `Right` when the comparison matched, else `Wrong` with the caller's answer.
-    pub fn right_if(matched: bool, wrong: V1Error) -> Self {
+    pub fn right_if(matched: bool, wrong: Error) -> Self {
         if matched {
             Checked::Right(())
         } else {
@@ -174,7 +173,7 @@ pub enum Outcome<T> {
         /// The key's state before this attempt (failures since the last success).
         earlier: LockoutState,
     },
-    Wrong(V1Error),
+    Wrong(Error),
     /// Not checked: the key is waiting, locked or reset-only.
     Refused(Decision),
 }
@@ -182,7 +181,7 @@ pub enum Outcome<T> {
 impl<T> Outcome<T> {
     /// The value when right; the wrong answer or the refusal as an error otherwise (for callers
     /// that answer every refusal the same way).
-    pub fn into_result(self, now_ms: i64) -> V1Result<T> {
+    pub fn into_result(self, now_ms: i64) -> crate::Result<T> {
         match self {
             Outcome::Right { value, .. } => Ok(value),
             Outcome::Wrong(error) => Err(error),
@@ -193,11 +192,11 @@ impl<T> Outcome<T> {
 
 /// The answer to a refused attempt where telling the caller is safe (an authenticated session or
 /// a step after the password): wait until the lock ends, or reset the password.
-pub fn refused(decision: Decision, now_ms: i64) -> V1Error {
+pub fn refused(decision: Decision, now_ms: i64) -> Error {
     match decision {
         Decision::Wait { until_ms } | Decision::Locked { until_ms } => try_later(until_ms, now_ms),
-        Decision::Allowed | Decision::ResetRequired => V1Error::new(
-            StatusCode::FORBIDDEN,
+        Decision::Allowed | Decision::ResetRequired => Error::new(
+            Kind::Forbidden,
             "reset_required",
             "Too many failed attempts: reset your password (with your second factor) to unlock",
         ),
@@ -208,10 +207,10 @@ pub fn refused(decision: Decision, now_ms: i64) -> V1Error {
 /// `check`), runs `check` with the permit, then clears the key on a right secret or keeps the
 /// attempt counted (and notifies the owner of a new lock) on a wrong one.
 pub async fn attempt<T>(
-    state: &V1State,
+    state: &Service,
     key: &AttemptKey,
-    check: impl AsyncFnOnce(&Permit) -> V1Result<Checked<T>>,
-) -> V1Result<Outcome<T>> {
+    check: impl AsyncFnOnce(&Permit) -> crate::Result<Checked<T>>,
+) -> crate::Result<Outcome<T>> {
     let now_ms = state.accounts.now_ms();
     let (earlier, effect, version) = match reserve(state, key, now_ms).await? {
         Ok(reserved) => reserved,
@@ -245,10 +244,10 @@ pub async fn attempt<T>(
 /// another attempt got in between. Returns the state before, the effect of counting this attempt
 /// as a failure, and the version written.
 async fn reserve(
-    state: &V1State,
+    state: &Service,
     key: &AttemptKey,
     now_ms: i64,
-) -> V1Result<Result<(LockoutState, Effect, i64), Decision>> {
+) -> crate::Result<Result<(LockoutState, Effect, i64), Decision>> {
     for _ in 0..SWAP_TRIES_MAX {
         let read = state.store.get_lockout_versioned(&key.key).await?;
         let earlier = to_state(read.as_ref().map(|(row, _)| row));
@@ -264,8 +263,8 @@ async fn reserve(
             }
         }
     }
-    Err(V1Error::new(
-        StatusCode::SERVICE_UNAVAILABLE,
+    Err(Error::new(
+        Kind::Unavailable,
         "busy",
         "Too many simultaneous attempts; try again in a moment",
     )
@@ -273,20 +272,20 @@ async fn reserve(
 }
 
 /// A version number that never repeats for a key (random 63 bits).
-fn new_version() -> V1Result<i64> {
-    let bytes = random_bytes::<8>().map_err(|e| V1Error::internal("lock version", e))?;
+fn new_version() -> crate::Result<i64> {
+    let bytes = random_bytes::<8>().map_err(|e| Error::internal("lock version", e))?;
     Ok(i64::from_le_bytes(bytes) & i64::MAX)
 }
 
 /// Tells the owner that a lock started: a security event and a message, worded for the kind of
 /// secret that was guessed.
 async fn notify_lock(
-    state: &V1State,
+    state: &Service,
     schedule: Schedule,
     user_id: i64,
     effect: Effect,
     now_ms: i64,
-) -> V1Result<()> {
+) -> crate::Result<()> {
     let (event, kind, subject, body) = match schedule {
         Schedule::Password => (
             "account_locked",
@@ -362,17 +361,17 @@ pub fn to_row(key: &str, state: &LockoutState) -> LockoutRow {
     }
 }
 
-pub fn invalid_credentials() -> V1Error {
-    V1Error::new(
-        StatusCode::UNAUTHORIZED,
+pub fn invalid_credentials() -> Error {
+    Error::new(
+        Kind::Unauthenticated,
         "invalid_credentials",
         "The identifier or password is wrong",
     )
 }
 
-pub fn try_later(until_ms: i64, now_ms: i64) -> V1Error {
-    V1Error::new(
-        StatusCode::TOO_MANY_REQUESTS,
+pub fn try_later(until_ms: i64, now_ms: i64) -> Error {
+    Error::new(
+        Kind::TooMany,
         "try_later",
         "Too many failed attempts; wait before trying again",
     )
@@ -383,11 +382,11 @@ pub fn try_later(until_ms: i64, now_ms: i64) -> V1Error {
 /// and password-less accounts cost the same argon2 work). Takes the limiter's permit: see
 /// [`attempts`].
 pub async fn verify_password(
-    state: &V1State,
+    state: &Service,
     _permit: &Permit,
     account: Option<&AccountRow>,
     password: &str,
-) -> V1Result<bool> {
+) -> crate::Result<bool> {
     let pool = &state.accounts.hash_pool;
     match account.and_then(|a| a.password_phc.clone()) {
         Some(phc) => pool
@@ -403,7 +402,7 @@ pub async fn verify_password(
 
 /// The argon2 work of a password check without a hash to check against, so refusals cost as much
 /// as checks and timing tells nothing.
-pub async fn dummy_password_work(state: &V1State, password: &str) -> V1Result<()> {
+pub async fn dummy_password_work(state: &Service, password: &str) -> crate::Result<()> {
     state
         .accounts
         .hash_pool
@@ -413,28 +412,28 @@ pub async fn dummy_password_work(state: &V1State, password: &str) -> V1Result<()
 }
 
 /// Maps a password-pool error: busy is a 503 with a retry hint, anything else internal.
-pub fn busy_or_internal(what: &str, error: password::PasswordError) -> V1Error {
+pub fn busy_or_internal(what: &str, error: password::PasswordError) -> Error {
     if error == password::PasswordError::Busy {
-        return V1Error::new(
-            StatusCode::SERVICE_UNAVAILABLE,
+        return Error::new(
+            Kind::Unavailable,
             "busy",
             "The server is busy checking passwords; try again in a moment",
         )
         .retry_after(1_000);
     }
-    V1Error::internal(what, error)
+    Error::internal(what, error)
 }
 
 /// Checks `password` for `account` (or for an unknown typed identifier) under this client's
 /// password budget: the one call for re-authentication, password change and other password
 /// gates after login.
 pub async fn check_password(
-    state: &V1State,
+    state: &Service,
     account: Option<&AccountRow>,
     typed_identifier: &str,
     client: &Client,
     password: &str,
-) -> V1Result<Outcome<()>> {
+) -> crate::Result<Outcome<()>> {
     let key = password_key(state, account, typed_identifier, client).await?;
     attempt(state, &key, async |permit| {
         Ok(
