@@ -23,6 +23,7 @@ pub mod one_time;
 pub mod second_factor;
 pub mod service;
 pub mod sessions;
+pub mod signup;
 pub mod user_limit;
 pub mod validate;
 

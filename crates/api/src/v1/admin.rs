@@ -32,7 +32,7 @@ use super::body::JsonBody;
 use super::error::{V1Error, V1Result};
 use super::route_doc::RouteDoc;
 use super::sessions::Authed;
-use super::signup::{identifier_text, parse_identifier};
+use bulwark_accounts::validate::{identifier_text, parse_identifier};
 use bulwark_accounts::Error;
 use bulwark_accounts::notice::{account_recipient, notify};
 use bulwark_accounts::validate::check_len;

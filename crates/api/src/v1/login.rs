@@ -25,7 +25,8 @@ use super::error::V1Result;
 use super::guard::Client;
 use super::sessions::issue_session;
 use super::sessions::{self, Authed};
-use super::signup::{PASSWORD_FIELD_CHARS_MAX, find_account, identifier_text, parse_identifier};
+use bulwark_accounts::signup::{PASSWORD_FIELD_CHARS_MAX, find_account};
+use bulwark_accounts::validate::{identifier_text, parse_identifier};
 use bulwark_accounts::Error;
 use bulwark_accounts::activity::record;
 /// The login budget key of an identifier (kept here for the tools and tests that name it).
@@ -152,7 +153,7 @@ pub async fn login(
         };
         if account.status == account_status::UNVERIFIED {
             let matched =
-                super::signup::matching_attempt(&state, permit, account.id, &request.password)
+                bulwark_accounts::signup::matching_attempt(&state, permit, account.id, &request.password)
                     .await?;
             return Ok(match matched {
                 Some(attempt) => Checked::Right(Matched::Signup(attempt)),
@@ -215,7 +216,7 @@ pub async fn login(
             "verification_required",
         )
         .await;
-        super::signup::resend_attempt_code(&state, &attempt, &identifier).await?;
+        bulwark_accounts::signup::resend_attempt_code(&state, &attempt, &identifier).await?;
         return Ok(super::json_response(json!({
             "step": "verification_required",
             "message": "Verify your email or phone with the code we sent (POST /api/v1/verify with your password or signup_token)",

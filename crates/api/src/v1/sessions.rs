@@ -296,7 +296,7 @@ pub async fn accept_agreement(
     bulwark_accounts::validate::check_len(
         "version",
         &request.version,
-        super::signup::AGREEMENT_VERSION_CHARS_MAX,
+        bulwark_accounts::signup::AGREEMENT_VERSION_CHARS_MAX,
     )?;
     let current = state.store.current_agreement_version().await?;
     if current.as_ref().map(|c| c.version.as_str()) != Some(request.version.as_str()) {
