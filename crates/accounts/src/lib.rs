@@ -22,6 +22,7 @@ pub mod notice;
 pub mod one_time;
 pub mod second_factor;
 pub mod service;
+pub mod recovery;
 pub mod sessions;
 pub mod signup;
 pub mod user_limit;

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use super::V1State;
 use super::body::JsonBody;
 use super::error::V1Result;
-use super::recovery::{Change, apply_change, require_second_factor};
+use bulwark_accounts::recovery::{Change, apply_change, require_second_factor};
 use super::sessions::Authed;
 use crate::keys::{self, KEYS_PER_USER_MAX, KeyError};
 use bulwark_accounts::Error;

@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use super::V1State;
 use super::body::JsonBody;
 use super::error::V1Result;
-use super::recovery::{Change, apply_change, require_second_factor};
+use bulwark_accounts::recovery::{Change, apply_change, require_second_factor};
 use super::sessions::Authed;
 use bulwark_accounts::Error;
 use bulwark_accounts::attempts::{self, AttemptKey, Checked, Permit};
