@@ -17,6 +17,7 @@ pub mod client;
 pub mod crypto;
 pub mod devices;
 pub mod error;
+pub mod factors;
 pub mod kyc_seal;
 pub mod notice;
 pub mod one_time;

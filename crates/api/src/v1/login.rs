@@ -314,7 +314,7 @@ async fn after_password(
         .get_totp(account.id)
         .await?
         .is_some_and(|t| t.enabled_ms.is_some());
-    let code_factors = super::factors::enrolled(state, account.id).await?;
+    let code_factors = bulwark_accounts::factors::enrolled(state, account.id).await?;
     if totp_on || !code_factors.is_empty() {
         step("second_factor_required").await;
         let mut methods: Vec<&str> = Vec::new();
@@ -489,8 +489,8 @@ async fn check_code_factor(
     code: &str,
 ) -> Result<(), FactorFailure> {
     let not_counted = FactorFailure::uncounted;
-    let channel = super::factors::Channel::parse(method).map_err(not_counted)?;
-    let enrolled = super::factors::enrolled(state, user_id)
+    let channel = bulwark_accounts::factors::Channel::parse(method).map_err(not_counted)?;
+    let enrolled = bulwark_accounts::factors::enrolled(state, user_id)
         .await
         .map_err(not_counted)?;
     if !enrolled.contains(&channel) {
@@ -501,12 +501,12 @@ async fn check_code_factor(
             false,
         ));
     }
-    super::factors::spend_code_with(
+    bulwark_accounts::factors::spend_code_with(
         state,
         permit,
         user_id,
         channel,
-        super::factors::CodeUse::Login,
+        bulwark_accounts::factors::CodeUse::Login,
         code,
     )
     .await
@@ -535,7 +535,7 @@ pub async fn send_login_code(
         &request.pre_auth_token,
         TOKEN_FIELD_CHARS_MAX,
     )?;
-    let channel = super::factors::Channel::parse(&request.method)?;
+    let channel = bulwark_accounts::factors::Channel::parse(&request.method)?;
     let now_ms = state.accounts.now_ms();
     let hash = codes::token_hash(&request.pre_auth_token);
     let Some(token) = state
@@ -550,7 +550,7 @@ pub async fn send_login_code(
         )
         .into());
     };
-    if !super::factors::enrolled(&state, token.user_id)
+    if !bulwark_accounts::factors::enrolled(&state, token.user_id)
         .await?
         .contains(&channel)
     {
@@ -567,7 +567,7 @@ pub async fn send_login_code(
         return Err(Error::internal("login code", "token without account").into());
     };
     let expires_ms =
-        super::factors::send_code(&state, &account, channel, super::factors::CodeUse::Login)
+        bulwark_accounts::factors::send_code(&state, &account, channel, bulwark_accounts::factors::CodeUse::Login)
             .await?;
     Ok((
         StatusCode::ACCEPTED,
