@@ -25,6 +25,7 @@ pub mod second_factor;
 pub mod service;
 pub mod recovery;
 pub mod sessions;
+pub mod totp_setup;
 pub mod signup;
 pub mod user_limit;
 pub mod validate;

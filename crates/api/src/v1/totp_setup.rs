@@ -1,83 +1,21 @@
-//! TOTP enrolment: setup (after a recent password) returns the secret, otpauth URI and QR code;
-//! confirm with a code enables it, issues recovery codes, records the security event, starts the
-//! withdrawal lock and tells the owner.
+//! The /api/v1 handlers of `bulwark_accounts::totp_setup`: parse, call the service, answer JSON.
 
 use axum::Json;
 use axum::extract::State;
-use bulwark_accounts::Kind;
-use bulwark_identity::codes;
-use bulwark_identity::password::HashParams;
-use bulwark_identity::totp;
-use bulwark_identity::withdraw_lock::SecurityChange;
-use bulwark_notify::MessageKind;
-use bulwark_store::StoreError;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use bulwark_accounts::totp_setup::{self, ConfirmRequest, RegenerateRequest};
+use serde_json::Value;
 
 use super::V1State;
 use super::body::JsonBody;
 use super::error::V1Result;
-use bulwark_accounts::recovery::{Change, apply_change, require_second_factor};
 use super::sessions::Authed;
-use bulwark_accounts::Error;
-use bulwark_accounts::attempts::busy_or_internal;
-use bulwark_accounts::second_factor::{open_secret, totp_context, totp_failure};
-use bulwark_accounts::validate::check_len;
-
-/// Issuer shown in authenticator apps.
-pub const TOTP_ISSUER: &str = "Bulwark";
-
-fn already_enabled() -> Error {
-    Error::new(
-        Kind::Conflict,
-        "totp_already_enabled",
-        "TOTP is already enabled on this account",
-    )
-}
 
 /// `POST /api/v1/2fa/totp/setup`.
-pub async fn setup(State(state): State<V1State>, authed: Authed) -> V1Result<Json<Value>> {
-    let now_ms = state.accounts.now_ms();
-    authed.require_recent_auth(now_ms)?;
-    let Some(account) = state.store.get_account(authed.user_id).await? else {
-        return Err(Error::new(Kind::Unauthenticated, "invalid_session", "No such account").into());
-    };
-    let secret = totp::generate_secret().map_err(|e| Error::internal("TOTP secret", e))?;
-    let sealed = state
-        .master_key
-        .seal(secret.as_bytes(), &totp_context(account.id))
-        .map_err(|e| Error::internal("sealing a TOTP secret", e))?;
-    match state
-        .store
-        .begin_totp_enrollment(account.id, &sealed, now_ms)
-        .await
-    {
-        Ok(()) => {}
-        Err(StoreError::Conflict(_)) => return Err(already_enabled().into()),
-        Err(error) => return Err(error.into()),
-    }
-    let label = account
-        .email
-        .clone()
-        .or(account.phone.clone())
-        .unwrap_or_default();
-    let uri = totp::otpauth_uri(&secret, TOTP_ISSUER, &label)
-        .map_err(|e| Error::internal("otpauth uri", e))?;
-    let svg = totp::qr_svg(&uri).map_err(|e| Error::internal("QR code", e))?;
-    Ok(Json(json!({
-        "secret": secret.to_base32(),
-        "otpauth_uri": uri,
-        "qr_svg": svg,
-        "digits": totp::TOTP_DIGITS,
-        "period_s": totp::TOTP_STEP_S,
-        "algorithm": "SHA1",
-    })))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ConfirmRequest {
-    pub code: String,
+pub async fn setup(
+    State(state): State<V1State>,
+    authed: Authed,
+) -> V1Result<Json<Value>> {
+    Ok(Json(totp_setup::setup(&state, &authed).await?))
 }
 
 /// `POST /api/v1/2fa/totp/confirm`.
@@ -86,85 +24,8 @@ pub async fn confirm(
     authed: Authed,
     JsonBody(request): JsonBody<ConfirmRequest>,
 ) -> V1Result<Json<Value>> {
-    check_len("code", &request.code, 16)?;
-    let now_ms = state.accounts.now_ms();
-    authed.require_recent_auth(now_ms)?;
-    let user_id = authed.user_id;
-    let Some(row) = state.store.get_totp(user_id).await? else {
-        return Err(Error::bad_request(
-            "totp_not_pending",
-            "Start with POST /api/v1/2fa/totp/setup",
-        )
-        .into());
-    };
-    if row.enabled_ms.is_some() {
-        return Err(already_enabled().into());
-    }
-    let secret = open_secret(&state, user_id, &row.secret_ciphertext)?;
-    let step =
-        totp::verify(&secret, &request.code, now_ms, None).map_err(|e| totp_failure(e).error)?;
-    let step = i64::try_from(step).map_err(|_| Error::internal("TOTP step", "overflow"))?;
-    let generated = generate_recovery_codes(&state).await?;
-    if !state.store.enable_totp(user_id, step, now_ms).await? {
-        return Err(already_enabled().into());
-    }
-    let codes = store_recovery_codes(&state, user_id, generated, now_ms).await?;
-    let allowed_after_ms = after_enabling(&state, &authed).await?;
-    Ok(Json(json!({
-        "status": "enabled",
-        "recovery_codes": codes,
-        "withdrawals_allowed_after_ms": allowed_after_ms,
-    })))
+    Ok(Json(totp_setup::confirm(&state, &authed, request).await?))
 }
-
-/// Ten fresh recovery codes, hashed in the bounded pool.
-async fn generate_recovery_codes(
-    state: &V1State,
-) -> bulwark_accounts::Result<codes::RecoveryCodes> {
-    state
-        .accounts
-        .hash_pool
-        .run(|| codes::generate_recovery_codes(&HashParams::RECOVERY_CODE))
-        .await
-        .map_err(|e| busy_or_internal("recovery codes", e))?
-        .map_err(|e| Error::internal("recovery codes", e))
-}
-
-/// Replaces the user's recovery codes (voiding every old one) and returns the new plaintexts,
-/// shown once.
-async fn store_recovery_codes(
-    state: &V1State,
-    user_id: i64,
-    generated: codes::RecoveryCodes,
-    now_ms: i64,
-) -> bulwark_accounts::Result<Vec<String>> {
-    let hashes: Vec<String> = generated
-        .set
-        .entries
-        .iter()
-        .map(|e| e.phc.clone())
-        .collect();
-    state
-        .store
-        .replace_recovery_codes(user_id, &hashes, now_ms)
-        .await?;
-    Ok(generated.codes)
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RegenerateRequest {
-    #[serde(default)]
-    pub totp_code: Option<String>,
-}
-
-const RECOVERY_REGENERATED: Change = Change {
-    event: "recovery_codes_regenerated",
-    lock: SecurityChange::SecondFactorChanged,
-    kind: MessageKind::RecoveryCodesRegenerated,
-    subject: "New recovery codes for your account",
-    body: "New recovery codes were made for your Bulwark account; the old ones no longer work.\nWithdrawals are paused for 24 hours. If this was not you, freeze your account with the link below.",
-};
 
 /// `POST /api/v1/2fa/recovery-codes`: ten new recovery codes (shown once); every old code
 /// stops working. Needs a recent password and the authenticator code.
@@ -173,51 +34,5 @@ pub async fn regenerate_recovery_codes(
     authed: Authed,
     JsonBody(request): JsonBody<RegenerateRequest>,
 ) -> V1Result<Json<Value>> {
-    let now_ms = state.accounts.now_ms();
-    authed.require_recent_auth(now_ms)?;
-    let totp_on = state
-        .store
-        .get_totp(authed.user_id)
-        .await?
-        .is_some_and(|t| t.enabled_ms.is_some());
-    if !totp_on {
-        return Err(Error::bad_request(
-            "totp_not_enabled",
-            "Recovery codes come with an authenticator app; turn TOTP on first",
-        )
-        .into());
-    }
-    let Some(code) = request.totp_code.as_deref() else {
-        return Err(Error::new(
-            Kind::Forbidden,
-            "second_factor_required",
-            "Send totp_code: new recovery codes need your authenticator",
-        )
-        .into());
-    };
-    require_second_factor(&state, authed.user_id, Some(code), None).await?;
-    let generated = generate_recovery_codes(&state).await?;
-    let codes = store_recovery_codes(&state, authed.user_id, generated, now_ms).await?;
-    let ip = Some(authed.client.ip.to_string());
-    let allowed_after_ms = apply_change(&state, authed.user_id, ip, &RECOVERY_REGENERATED).await?;
-    Ok(Json(json!({
-        "status": "regenerated",
-        "recovery_codes": codes,
-        "withdrawals_allowed_after_ms": allowed_after_ms,
-    })))
-}
-
-const TOTP_ENABLED: Change = Change {
-    event: "totp_enabled",
-    lock: SecurityChange::SecondFactorChanged,
-    kind: MessageKind::SecondFactorEnabled,
-    subject: "2FA enabled on your account",
-    body: "Two-factor authentication with an authenticator app was turned on for your Bulwark account.\nWithdrawals are paused for 24 hours. If this was not you, contact support at once.",
-};
-
-/// The consequences of turning TOTP on: security event, withdrawal lock, email. Returns when
-/// withdrawals are allowed again.
-async fn after_enabling(state: &V1State, authed: &Authed) -> bulwark_accounts::Result<i64> {
-    let ip = Some(authed.client.ip.to_string());
-    apply_change(state, authed.user_id, ip, &TOTP_ENABLED).await
+    Ok(Json(totp_setup::regenerate_recovery_codes(&state, &authed, request).await?))
 }
