@@ -26,6 +26,7 @@ pub mod service;
 pub mod recovery;
 pub mod sessions;
 pub mod totp_setup;
+pub mod twofa_reset;
 pub mod signup;
 pub mod user_limit;
 pub mod validate;

@@ -308,7 +308,7 @@ async fn after_password(
         ));
     }
     // An approved 2FA reset whose 48 h have passed takes effect at the next login.
-    super::twofa_reset::apply_due(state, account.id).await?;
+    bulwark_accounts::twofa_reset::apply_due(state, account.id).await?;
     let totp_on = state
         .store
         .get_totp(account.id)
