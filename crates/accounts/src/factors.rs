@@ -14,12 +14,12 @@ use bulwark_store::{AccountRow, NewCode, factor_method};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::service::Service;
-use crate::recovery::{Change, apply_change, require_second_factor};
-use crate::sessions::Authed;
 use crate::Error;
 use crate::attempts::{self, AttemptKey, Checked, Permit};
 use crate::notice::notify;
+use crate::recovery::{Change, apply_change, require_second_factor};
+use crate::service::Service;
+use crate::sessions::Authed;
 use crate::validate::check_len;
 
 /// Longest code field read.
@@ -269,14 +269,16 @@ async fn own_account(state: &Service, authed: &Authed) -> crate::Result<AccountR
 }
 
 /// `POST /api/v1/2fa/{method}/send`: sends a confirmation code before turning the factor on.
-pub async fn send_enable_code(state: &Service, authed: &Authed, method: String) -> crate::Result<Value> {
+pub async fn send_enable_code(
+    state: &Service,
+    authed: &Authed,
+    method: String,
+) -> crate::Result<Value> {
     let channel = Channel::parse(&method)?;
     authed.require_recent_auth(state.accounts.now_ms())?;
     let account = own_account(state, authed).await?;
     let expires_ms = send_code(state, &account, channel, CodeUse::Enable).await?;
-    Ok(
-            json!({"status": "code_sent", "method": channel.as_str(), "expires_at_ms": expires_ms}),
-        )
+    Ok(json!({"status": "code_sent", "method": channel.as_str(), "expires_at_ms": expires_ms}))
 }
 
 #[derive(Debug, Deserialize)]
@@ -286,7 +288,12 @@ pub struct EnableRequest {
 }
 
 /// `POST /api/v1/2fa/{method}/enable`: the code sent to the contact turns the factor on.
-pub async fn enable(state: &Service, authed: &Authed, method: String, request: EnableRequest) -> crate::Result<Value> {
+pub async fn enable(
+    state: &Service,
+    authed: &Authed,
+    method: String,
+    request: EnableRequest,
+) -> crate::Result<Value> {
     let channel = Channel::parse(&method)?;
     let now_ms = state.accounts.now_ms();
     authed.require_recent_auth(now_ms)?;
@@ -330,7 +337,12 @@ pub struct DisableRequest {
 
 /// `POST /api/v1/2fa/{method}/disable`: turns the factor off (recent password, and the
 /// authenticator code when one is on).
-pub async fn disable(state: &Service, authed: &Authed, method: String, request: DisableRequest) -> crate::Result<Value> {
+pub async fn disable(
+    state: &Service,
+    authed: &Authed,
+    method: String,
+    request: DisableRequest,
+) -> crate::Result<Value> {
     let channel = Channel::parse(&method)?;
     let now_ms = state.accounts.now_ms();
     authed.require_recent_auth(now_ms)?;

@@ -13,17 +13,17 @@ use bulwark_store::{AccountRow, NewSecurityEvent, NewToken, account_status};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::service::Service;
-use crate::client::Client;
-use crate::sessions::Authed;
-use crate::signup::{PASSWORD_FIELD_CHARS_MAX, find_account};
-use crate::validate::parse_identifier;
 use crate::Error;
 use crate::attempts::busy_or_internal;
 use crate::attempts::{self, AttemptKey, Outcome};
+use crate::client::Client;
 use crate::notice::{account_recipient, notify, recipient};
 use crate::second_factor::{FactorFailure, check_recovery, check_totp};
+use crate::service::Service;
+use crate::sessions::Authed;
+use crate::signup::{PASSWORD_FIELD_CHARS_MAX, find_account};
 use crate::validate::check_len;
+use crate::validate::parse_identifier;
 
 /// Longest second-factor code field read.
 const FACTOR_FIELD_CHARS_MAX: usize = 64;
@@ -216,7 +216,11 @@ const RESET_CHANGE: Change = Change {
 
 /// `POST /api/v1/password/reset`: sets a new password with a reset token (and the second factor
 /// when enrolled); ends every session and locks withdrawals for 24 hours.
-pub async fn reset(state: &Service, client: &Client, request: ResetRequest) -> crate::Result<Value> {
+pub async fn reset(
+    state: &Service,
+    client: &Client,
+    request: ResetRequest,
+) -> crate::Result<Value> {
     check_len("token", &request.token, TOKEN_FIELD_CHARS_MAX)?;
     let now_ms = state.accounts.now_ms();
     let hash = codes::token_hash(&request.token);
@@ -284,7 +288,11 @@ const CHANGE_CHANGE: Change = Change {
 
 /// `POST /api/v1/password/change`: current + new password after a recent re-authentication;
 /// ends every other session and locks withdrawals for 24 hours.
-pub async fn change(state: &Service, authed: &Authed, request: ChangePasswordRequest) -> crate::Result<Value> {
+pub async fn change(
+    state: &Service,
+    authed: &Authed,
+    request: ChangePasswordRequest,
+) -> crate::Result<Value> {
     check_len(
         "current_password",
         &request.current_password,
@@ -350,7 +358,11 @@ const ANTI_PHISHING_CHANGE: Change = Change {
 
 /// `PUT /api/v1/anti-phishing`: sets the code shown first in every email (re-auth and, when
 /// enrolled, a second factor); locks withdrawals for 24 hours.
-pub async fn set_anti_phishing(state: &Service, authed: &Authed, request: AntiPhishingRequest) -> crate::Result<Value> {
+pub async fn set_anti_phishing(
+    state: &Service,
+    authed: &Authed,
+    request: AntiPhishingRequest,
+) -> crate::Result<Value> {
     check_len("code", &request.code, FACTOR_FIELD_CHARS_MAX)?;
     let code = AntiPhishingCode::parse(&request.code).map_err(|_| {
         Error::bad_request(

@@ -11,12 +11,12 @@ use bulwark_store::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::service::Service;
 use crate::Error;
 pub use crate::attempts::busy_or_internal;
 use crate::attempts::{self, AttemptKey, Checked, Outcome, Permit, verify_password};
 pub(crate) use crate::notice::recipient;
 pub use crate::notice::{account_recipient, notify};
+use crate::service::Service;
 use crate::validate::{check_len, identifier_text, parse_identifier};
 
 /// Longest password field read (the policy's own limit is lower and gives the message).
@@ -431,8 +431,7 @@ pub async fn verify(state: &Service, request: VerifyRequest) -> crate::Result<Ve
         };
         let bound = binding(attempt.id);
         let right =
-            crate::one_time::spend(&state, permit, &row, purpose, &bound, code, now_ms)
-                .await?;
+            crate::one_time::spend(&state, permit, &row, purpose, &bound, code, now_ms).await?;
         Ok(Checked::right_if(right, invalid_code(NO_CODE)))
     })
     .await?

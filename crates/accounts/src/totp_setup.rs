@@ -12,12 +12,12 @@ use bulwark_store::StoreError;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::service::Service;
-use crate::recovery::{Change, apply_change, require_second_factor};
-use crate::sessions::Authed;
 use crate::Error;
 use crate::attempts::busy_or_internal;
+use crate::recovery::{Change, apply_change, require_second_factor};
 use crate::second_factor::{open_secret, totp_context, totp_failure};
+use crate::service::Service;
+use crate::sessions::Authed;
 use crate::validate::check_len;
 
 /// Issuer shown in authenticator apps.
@@ -77,7 +77,11 @@ pub struct ConfirmRequest {
 }
 
 /// `POST /api/v1/2fa/totp/confirm`.
-pub async fn confirm(state: &Service, authed: &Authed, request: ConfirmRequest) -> crate::Result<Value> {
+pub async fn confirm(
+    state: &Service,
+    authed: &Authed,
+    request: ConfirmRequest,
+) -> crate::Result<Value> {
     check_len("code", &request.code, 16)?;
     let now_ms = state.accounts.now_ms();
     authed.require_recent_auth(now_ms)?;
@@ -110,9 +114,7 @@ pub async fn confirm(state: &Service, authed: &Authed, request: ConfirmRequest) 
 }
 
 /// Ten fresh recovery codes, hashed in the bounded pool.
-async fn generate_recovery_codes(
-    state: &Service,
-) -> crate::Result<codes::RecoveryCodes> {
+async fn generate_recovery_codes(state: &Service) -> crate::Result<codes::RecoveryCodes> {
     state
         .accounts
         .hash_pool
@@ -160,7 +162,11 @@ const RECOVERY_REGENERATED: Change = Change {
 
 /// `POST /api/v1/2fa/recovery-codes`: ten new recovery codes (shown once); every old code
 /// stops working. Needs a recent password and the authenticator code.
-pub async fn regenerate_recovery_codes(state: &Service, authed: &Authed, request: RegenerateRequest) -> crate::Result<Value> {
+pub async fn regenerate_recovery_codes(
+    state: &Service,
+    authed: &Authed,
+    request: RegenerateRequest,
+) -> crate::Result<Value> {
     let now_ms = state.accounts.now_ms();
     authed.require_recent_auth(now_ms)?;
     let totp_on = state

@@ -14,16 +14,16 @@ use bulwark_store::{AccountRow, NewCode, NewSecurityEvent, NewToken, StoreError}
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::service::Service;
-use crate::client::Client;
-use crate::sessions::Authed;
-use crate::signup::{PASSWORD_FIELD_CHARS_MAX, find_account};
-use crate::validate::{identifier_text, parse_identifier};
 use crate::Error;
 use crate::attempts::{self, AttemptKey, Checked, Outcome};
 use crate::attempts::{dummy_password_work, invalid_credentials, try_later};
+use crate::client::Client;
 use crate::notice::{account_recipient, notify};
+use crate::service::Service;
+use crate::sessions::Authed;
+use crate::signup::{PASSWORD_FIELD_CHARS_MAX, find_account};
 use crate::validate::check_len;
+use crate::validate::{identifier_text, parse_identifier};
 
 /// How long after filing a reset may be applied (the owner's window to cancel).
 pub const RESET_DELAY_MS: i64 = 48 * HOUR_MS;
@@ -79,7 +79,11 @@ async fn password_gate(
 
 /// `POST /api/v1/2fa/reset-request/codes`: after the password, sends a 6-digit code to the
 /// account's email and to its phone.
-pub async fn send_codes(state: &Service, client: &Client, request: CodesRequest) -> crate::Result<Value> {
+pub async fn send_codes(
+    state: &Service,
+    client: &Client,
+    request: CodesRequest,
+) -> crate::Result<Value> {
     let account = password_gate(state, client, &request.identifier, &request.password).await?;
     let now_ms = state.accounts.now_ms();
     let mut sent = Vec::new();
@@ -126,12 +130,7 @@ fn invalid_code() -> Error {
 }
 
 /// Spends the live reset code sent to `destination`.
-async fn spend(
-    state: &Service,
-    user_id: i64,
-    destination: &str,
-    code: &str,
-) -> crate::Result<()> {
+async fn spend(state: &Service, user_id: i64, destination: &str, code: &str) -> crate::Result<()> {
     let now_ms = state.accounts.now_ms();
     let purpose = Purpose::SecondFactorReset;
     let Some(row) = state
@@ -145,8 +144,7 @@ async fn spend(
     let key = AttemptKey::second_factor(user_id);
     attempts::attempt(state, &key, async |permit| {
         let right =
-            crate::one_time::spend(state, permit, &row, purpose, &bound, code, now_ms)
-                .await?;
+            crate::one_time::spend(state, permit, &row, purpose, &bound, code, now_ms).await?;
         Ok(Checked::right_if(right, invalid_code()))
     })
     .await?
@@ -166,7 +164,11 @@ pub struct ResetRequest {
 }
 
 /// `POST /api/v1/2fa/reset-request`: files the request (effective after staff approval and 48 h).
-pub async fn request(state: &Service, client: &Client, request: ResetRequest) -> crate::Result<Value> {
+pub async fn request(
+    state: &Service,
+    client: &Client,
+    request: ResetRequest,
+) -> crate::Result<Value> {
     check_len("kyc_note", &request.kyc_note, KYC_NOTE_CHARS_MAX)?;
     let account = password_gate(state, client, &request.identifier, &request.password).await?;
     for (channel, destination, _) in contacts(&account) {
@@ -305,20 +307,20 @@ pub async fn cancel(state: &Service, by: Canceller) -> crate::Result<Value> {
     let user_id = match by {
         Canceller::Session(user_id) => user_id,
         Canceller::Link(request) => {
-        check_len("token", &request.token, 256)?;
-        let hash = codes::token_hash(&request.token);
-        let purpose = Purpose::CancelSecondFactorReset.as_str();
-        match state.store.consume_token(&hash, purpose, now_ms).await? {
-            Some(row) => row.user_id,
-            None => {
-                return Err(Error::new(
-                    Kind::Unauthenticated,
-                    "invalid_token",
-                    "The cancel link is unknown, expired or already used",
-                )
-                .into());
+            check_len("token", &request.token, 256)?;
+            let hash = codes::token_hash(&request.token);
+            let purpose = Purpose::CancelSecondFactorReset.as_str();
+            match state.store.consume_token(&hash, purpose, now_ms).await? {
+                Some(row) => row.user_id,
+                None => {
+                    return Err(Error::new(
+                        Kind::Unauthenticated,
+                        "invalid_token",
+                        "The cancel link is unknown, expired or already used",
+                    )
+                    .into());
+                }
             }
-        }
         }
     };
     let Some(open) = state.store.find_open_twofa_reset(user_id).await? else {

@@ -438,7 +438,7 @@ async fn unlock_clears_time_locks_but_not_the_reset_only_lock() {
     h.verified("locked@example.com").await;
     let locked = user_id(&h, "locked@example.com").await;
     let now = h.clock_now();
-    let key = bulwark_api::v1::login::lock_key("locked@example.com");
+    let key = bulwark_accounts::attempts::lock_key("locked@example.com");
     h.store
         .put_lockout(&LockoutRow {
             lock_key: key.clone(),

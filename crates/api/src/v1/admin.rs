@@ -32,10 +32,10 @@ use super::body::JsonBody;
 use super::error::{V1Error, V1Result};
 use super::route_doc::RouteDoc;
 use super::sessions::Authed;
-use bulwark_accounts::validate::{identifier_text, parse_identifier};
 use bulwark_accounts::Error;
 use bulwark_accounts::notice::{account_recipient, notify};
 use bulwark_accounts::validate::check_len;
+use bulwark_accounts::validate::{identifier_text, parse_identifier};
 
 /// The staff roles, in canonical order.
 pub const ROLES: [&str; 5] = ["support", "compliance", "security", "treasury", "admin"];

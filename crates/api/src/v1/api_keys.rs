@@ -15,11 +15,11 @@ use serde_json::{Value, json};
 use super::V1State;
 use super::body::JsonBody;
 use super::error::V1Result;
-use bulwark_accounts::recovery::{Change, apply_change, require_second_factor};
 use super::sessions::Authed;
 use crate::keys::{self, KEYS_PER_USER_MAX, KeyError};
 use bulwark_accounts::Error;
 use bulwark_accounts::notice::{account_recipient, notify};
+use bulwark_accounts::recovery::{Change, apply_change, require_second_factor};
 
 fn key_error(error: KeyError) -> Error {
     match error {

@@ -17,7 +17,10 @@ pub async fn send_enable_code(
     authed: Authed,
     Path(method): Path<String>,
 ) -> V1Result<(StatusCode, Json<Value>)> {
-    Ok((StatusCode::ACCEPTED, Json(factors::send_enable_code(&state, &authed, method).await?)))
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(factors::send_enable_code(&state, &authed, method).await?),
+    ))
 }
 
 /// `POST /api/v1/2fa/{method}/enable`: the code sent to the contact turns the factor on.
@@ -27,7 +30,9 @@ pub async fn enable(
     Path(method): Path<String>,
     JsonBody(request): JsonBody<EnableRequest>,
 ) -> V1Result<Json<Value>> {
-    Ok(Json(factors::enable(&state, &authed, method, request).await?))
+    Ok(Json(
+        factors::enable(&state, &authed, method, request).await?,
+    ))
 }
 
 /// `POST /api/v1/2fa/{method}/disable`: turns the factor off (recent password, and the
@@ -38,5 +43,7 @@ pub async fn disable(
     Path(method): Path<String>,
     JsonBody(request): JsonBody<DisableRequest>,
 ) -> V1Result<Json<Value>> {
-    Ok(Json(factors::disable(&state, &authed, method, request).await?))
+    Ok(Json(
+        factors::disable(&state, &authed, method, request).await?,
+    ))
 }

@@ -3,7 +3,9 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use bulwark_accounts::recovery::{self, AntiPhishingRequest, ChangePasswordRequest, ForgotRequest, ResetRequest};
+use bulwark_accounts::recovery::{
+    self, AntiPhishingRequest, ChangePasswordRequest, ForgotRequest, ResetRequest,
+};
 use serde_json::Value;
 
 use super::V1State;
@@ -18,7 +20,10 @@ pub async fn forgot(
     State(state): State<V1State>,
     JsonBody(request): JsonBody<ForgotRequest>,
 ) -> V1Result<(StatusCode, Json<Value>)> {
-    Ok((StatusCode::ACCEPTED, Json(recovery::forgot(&state, request).await?)))
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(recovery::forgot(&state, request).await?),
+    ))
 }
 
 /// `POST /api/v1/password/reset`: sets a new password with a reset token (and the second factor
@@ -48,5 +53,7 @@ pub async fn set_anti_phishing(
     authed: Authed,
     JsonBody(request): JsonBody<AntiPhishingRequest>,
 ) -> V1Result<Json<Value>> {
-    Ok(Json(recovery::set_anti_phishing(&state, &authed, request).await?))
+    Ok(Json(
+        recovery::set_anti_phishing(&state, &authed, request).await?,
+    ))
 }

@@ -17,7 +17,8 @@ use super::V1State;
 use super::error::{V1Error, V1Result};
 use super::guard::Client;
 use bulwark_accounts::Error;
-use bulwark_accounts::sessions::{Origin, create, times};
+use bulwark_accounts::login_step::LoginStep;
+use bulwark_accounts::sessions::{IssuedSession, times};
 
 /// Name of the session cookie (`__Host-`: host-only, path /, no Domain).
 pub const SESSION_COOKIE: &str = "__Host-bulwark_session";
@@ -329,14 +330,9 @@ pub async fn accept_agreement(
     ))
 }
 
-/// Issues the session and answers with cookie and token.
-pub async fn issue_session(
-    state: &V1State,
-    client: &Client,
-    user_id: i64,
-    origin: Origin<'_>,
-) -> bulwark_accounts::Result<Response> {
-    let issued = create(state, user_id, client, origin).await?;
+/// The answer for a new session: its token in the body and the cookie, plus the device cookie
+/// when the login came from a new device.
+pub fn session_response(state: &V1State, issued: &IssuedSession) -> Response {
     let mut response = with_cookie(
         state,
         &issued.token,
@@ -351,5 +347,53 @@ pub async fn issue_session(
     if let Some(token) = issued.new_device_token.as_deref() {
         super::cookies::set_device_cookie(state.accounts.secure_cookies, &mut response, token);
     }
-    Ok(response)
+    response
+}
+
+/// The answer for each step of a login (the one place the JSON API renders them).
+pub fn step_response(state: &V1State, step: LoginStep) -> Response {
+    match step {
+        LoginStep::VerificationRequired => super::json_response(json!({
+            "step": "verification_required",
+            "message": "Verify your email or phone with the code we sent (POST /api/v1/verify with your password or signup_token)",
+        })),
+        LoginStep::SecondFactor {
+            pre_auth_token,
+            methods,
+            expires_at_ms,
+        } => super::json_response(json!({
+            "step": "second_factor_required",
+            "pre_auth_token": pre_auth_token,
+            "methods": methods,
+            "expires_at_ms": expires_at_ms,
+        })),
+        LoginStep::ConfirmationRequired {
+            reason,
+            confirmation_token,
+            expires_at_ms,
+            new_device_token,
+        } => {
+            let mut response = super::json_response(json!({
+                "step": "confirmation_required",
+                "reason": reason.as_str(),
+                "confirmation_token": confirmation_token,
+                "expires_at_ms": expires_at_ms,
+                "message": "We sent a code and a link to your email (or phone): enter the code, or open the link and confirm, to finish logging in",
+            }));
+            if let Some(token) = new_device_token.as_deref() {
+                super::cookies::set_device_cookie(
+                    state.accounts.secure_cookies,
+                    &mut response,
+                    token,
+                );
+            }
+            response
+        }
+        LoginStep::ConfirmationPending { expires_at_ms } => super::json_response(json!({
+            "step": "confirmation_required",
+            "state": "pending",
+            "expires_at_ms": expires_at_ms,
+        })),
+        LoginStep::Done(issued) => session_response(state, &issued),
+    }
 }

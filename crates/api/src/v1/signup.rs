@@ -3,7 +3,9 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use bulwark_accounts::signup::{self, SignupRequest, SignupResponse, VerifyRequest, VerifyResponse};
+use bulwark_accounts::signup::{
+    self, SignupRequest, SignupResponse, VerifyRequest, VerifyResponse,
+};
 
 use super::V1State;
 use super::body::JsonBody;

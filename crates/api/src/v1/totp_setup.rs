@@ -11,10 +11,7 @@ use super::error::V1Result;
 use super::sessions::Authed;
 
 /// `POST /api/v1/2fa/totp/setup`.
-pub async fn setup(
-    State(state): State<V1State>,
-    authed: Authed,
-) -> V1Result<Json<Value>> {
+pub async fn setup(State(state): State<V1State>, authed: Authed) -> V1Result<Json<Value>> {
     Ok(Json(totp_setup::setup(&state, &authed).await?))
 }
 
@@ -34,5 +31,7 @@ pub async fn regenerate_recovery_codes(
     authed: Authed,
     JsonBody(request): JsonBody<RegenerateRequest>,
 ) -> V1Result<Json<Value>> {
-    Ok(Json(totp_setup::regenerate_recovery_codes(&state, &authed, request).await?))
+    Ok(Json(
+        totp_setup::regenerate_recovery_codes(&state, &authed, request).await?,
+    ))
 }

@@ -9,9 +9,9 @@ use serde_json::Value;
 use super::V1State;
 use super::body::JsonBody;
 use super::error::{V1Error, V1Result};
-use axum::body::Bytes;
 use super::guard::Client;
 use super::sessions::Authed;
+use axum::body::Bytes;
 
 /// `POST /api/v1/2fa/reset-request/codes`: after the password, sends a 6-digit code to the
 /// account's email and to its phone.
@@ -20,7 +20,10 @@ pub async fn send_codes(
     client: Client,
     JsonBody(request): JsonBody<CodesRequest>,
 ) -> V1Result<(StatusCode, Json<Value>)> {
-    Ok((StatusCode::ACCEPTED, Json(twofa_reset::send_codes(&state, &client, request).await?)))
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(twofa_reset::send_codes(&state, &client, request).await?),
+    ))
 }
 
 /// `POST /api/v1/2fa/reset-request`: files the request (effective after staff approval and 48 h).
@@ -29,7 +32,10 @@ pub async fn request(
     client: Client,
     JsonBody(request): JsonBody<ResetRequest>,
 ) -> V1Result<(StatusCode, Json<Value>)> {
-    Ok((StatusCode::ACCEPTED, Json(twofa_reset::request(&state, &client, request).await?)))
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(twofa_reset::request(&state, &client, request).await?),
+    ))
 }
 
 /// `POST /api/v1/2fa/reset-request/cancel`: from any logged-in session (no body) or with the
