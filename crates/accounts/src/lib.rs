@@ -19,6 +19,7 @@ pub mod crypto;
 pub mod devices;
 pub mod error;
 pub mod factors;
+pub mod freeze;
 pub mod kyc_seal;
 pub mod login;
 pub mod login_step;
