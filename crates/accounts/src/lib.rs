@@ -20,6 +20,7 @@ pub mod devices;
 pub mod error;
 pub mod factors;
 pub mod freeze;
+pub mod kyc;
 pub mod kyc_seal;
 pub mod login;
 pub mod login_step;
