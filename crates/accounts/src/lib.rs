@@ -12,6 +12,7 @@
 
 pub mod access;
 pub mod activity;
+pub mod api_keys;
 pub mod attempts;
 pub mod client;
 pub mod confirm_login;
@@ -20,6 +21,7 @@ pub mod devices;
 pub mod error;
 pub mod factors;
 pub mod freeze;
+pub mod keys;
 pub mod kyc;
 pub mod kyc_seal;
 pub mod login;

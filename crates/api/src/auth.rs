@@ -10,7 +10,7 @@ use subtle::ConstantTimeEq;
 
 use crate::envelope::ApiError;
 use crate::extract::RawRequest;
-use crate::keys::ip_allowed;
+use bulwark_accounts::keys::ip_allowed;
 use crate::state::AppState;
 
 /// Allowed distance between the client's timestamp and ours.
@@ -66,7 +66,7 @@ pub async fn authenticate(
         .filter(|row| row.revoked == 0)
         .ok_or_else(|| ApiError::auth(30002, "Header X-BM-KEY not found"))?;
     let now_ms = state.clock.now_ms();
-    if crate::keys::idle_expired(&row, now_ms) {
+    if bulwark_accounts::keys::idle_expired(&row, now_ms) {
         return Err(ApiError::auth(
             30002,
             "Header X-BM-KEY expired: keys without an IP allowlist stop working after 90 days unused",
@@ -114,7 +114,7 @@ pub async fn authenticate(
             "Header X-BM-TIMESTAMP is more than 60 seconds away from server time",
         ));
     }
-    let context = crate::keys::secret_context(&row.access_key);
+    let context = bulwark_accounts::keys::secret_context(&row.access_key);
     let secret = state
         .master_key
         .open(&row.secret_ciphertext, &context)
@@ -136,12 +136,12 @@ pub async fn authenticate(
 /// Records the key's use when the stored time is over an hour old (one cheap conditional
 /// write per key per hour); a failure is logged, never shown.
 async fn touch(state: &AppState, row: &bulwark_store::ApiKeyRow, now_ms: i64) {
-    if now_ms.saturating_sub(row.last_used_ms) < crate::keys::LAST_USED_WRITE_INTERVAL_MS {
+    if now_ms.saturating_sub(row.last_used_ms) < bulwark_accounts::keys::LAST_USED_WRITE_INTERVAL_MS {
         return;
     }
     if let Err(error) = state
         .store
-        .touch_api_key(row.id, now_ms, crate::keys::LAST_USED_WRITE_INTERVAL_MS)
+        .touch_api_key(row.id, now_ms, bulwark_accounts::keys::LAST_USED_WRITE_INTERVAL_MS)
         .await
     {
         tracing::warn!("api key last-use update failed: {error}");

@@ -6,7 +6,6 @@ pub mod auth;
 pub mod envelope;
 pub mod extract;
 pub mod format;
-pub mod keys;
 pub mod orders;
 pub mod private;
 pub mod public;

@@ -20,7 +20,7 @@ use axum::http::{Method, Request, StatusCode};
 use bulwark_accounts::access::Access;
 use bulwark_accounts::crypto::MasterKey;
 use bulwark_accounts::kyc_seal;
-use bulwark_api::v1::kyc::encode_image;
+use bulwark_accounts::kyc::encode_image;
 use bulwark_api::v1::{self, Accounts, V1State};
 use bulwark_identity::TestClock;
 use bulwark_identity::password::{HashParams, HashPool};

@@ -24,8 +24,8 @@ use crate::genesis::command_id_for;
 
 /// Longest deposit reference accepted.
 pub const DEPOSIT_REF_BYTES_MAX: usize = 128;
-/// Longest API-key memo accepted (the one rule in `bulwark_api::keys`).
-pub use bulwark_api::keys::MEMO_CHARS_MAX;
+/// Longest API-key memo accepted (the one rule in `bulwark_accounts::keys`).
+pub use bulwark_accounts::keys::MEMO_CHARS_MAX;
 
 #[derive(Clone)]
 pub struct AdminState {
@@ -448,15 +448,15 @@ struct NewKey {
     memo: Option<String>,
 }
 
-fn key_error(error: bulwark_api::keys::KeyError) -> AdminError {
+fn key_error(error: bulwark_accounts::keys::KeyError) -> AdminError {
     match error {
-        bulwark_api::keys::KeyError::Crypto(detail) => AdminError::internal(detail),
+        bulwark_accounts::keys::KeyError::Crypto(detail) => AdminError::internal(detail),
         other => AdminError::bad(other.code(), other.to_string()),
     }
 }
 
 async fn create_api_key(State(state): State<AdminState>, Json(body): Json<NewKey>) -> AdminResult {
-    use bulwark_api::keys;
+    use bulwark_accounts::keys;
     let scopes = keys::parse_scopes(body.scopes.split(',')).map_err(key_error)?;
     let ip = keys::parse_ips(body.ip.split(',')).map_err(key_error)?;
     let memo = body.memo.unwrap_or_else(|| "bulwark".into());

@@ -11,7 +11,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use bulwark_api::keys::IDLE_EXPIRY_MS;
+use bulwark_accounts::keys::IDLE_EXPIRY_MS;
 
 use crate::api::{self, Caller};
 use crate::auth::{CsrfForm, PageForm, csrf_ok, who_and_me};

@@ -198,7 +198,7 @@ async fn submit(
         let bytes = file_of(&parts, field);
         body.insert(
             (*field).to_string(),
-            json!(bulwark_api::v1::kyc::encode_image(&bytes)),
+            json!(bulwark_accounts::kyc::encode_image(&bytes)),
         );
     }
     let typed = KycPage {

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use bulwark_identity::clock::{DAY_MS, HOUR_MS};
 use bulwark_store::{ApiKeyRow, NewApiKey};
 
-use bulwark_accounts::crypto::MasterKey;
+use crate::crypto::MasterKey;
 
 /// Longest memo (BitMart's limit).
 pub const MEMO_CHARS_MAX: usize = 30;
@@ -128,10 +128,10 @@ pub fn mint(
     }
     let crypto = |e: &dyn std::fmt::Display| KeyError::Crypto(e.to_string());
     let access_key = hex::encode(
-        bulwark_accounts::crypto::random_bytes::<ACCESS_KEY_BYTES>().map_err(|e| crypto(&e))?,
+        crate::crypto::random_bytes::<ACCESS_KEY_BYTES>().map_err(|e| crypto(&e))?,
     );
     let secret = hex::encode(
-        bulwark_accounts::crypto::random_bytes::<SECRET_BYTES>().map_err(|e| crypto(&e))?,
+        crate::crypto::random_bytes::<SECRET_BYTES>().map_err(|e| crypto(&e))?,
     );
     let secret_ciphertext = master_key
         .seal(secret.as_bytes(), &secret_context(&access_key))
