@@ -26,6 +26,7 @@ pub mod kyc;
 pub mod kyc_seal;
 pub mod login;
 pub mod login_step;
+pub mod my_account;
 pub mod notice;
 pub mod one_time;
 pub mod qr_login;

@@ -9,7 +9,7 @@ pub mod api_keys;
 pub mod body;
 pub mod confirm_login;
 pub mod cookies;
-pub mod device_routes;
+pub mod my_account;
 pub mod error;
 pub mod factors;
 pub mod freeze;
@@ -89,15 +89,15 @@ pub fn router(state: V1State) -> Router {
         ));
     Router::new()
         .route("/api/v1/openapi.json", get(openapi::serve))
-        .route("/api/v1/me", get(sessions::me))
-        .route("/api/v1/agreement", post(sessions::accept_agreement))
-        .route("/api/v1/logout", post(sessions::logout))
-        .route("/api/v1/logout-all", post(sessions::logout_all))
-        .route("/api/v1/sessions", get(sessions::list))
-        .route("/api/v1/sessions/{id}", delete(sessions::revoke))
-        .route("/api/v1/activity", get(sessions::activity))
-        .route("/api/v1/devices", get(device_routes::list))
-        .route("/api/v1/devices/{id}", delete(device_routes::revoke))
+        .route("/api/v1/me", get(my_account::me))
+        .route("/api/v1/agreement", post(my_account::accept_agreement))
+        .route("/api/v1/logout", post(my_account::logout))
+        .route("/api/v1/logout-all", post(my_account::logout_all))
+        .route("/api/v1/sessions", get(my_account::list))
+        .route("/api/v1/sessions/{id}", delete(my_account::revoke))
+        .route("/api/v1/activity", get(my_account::activity))
+        .route("/api/v1/devices", get(my_account::list_devices))
+        .route("/api/v1/devices/{id}", delete(my_account::revoke_device))
         .route("/api/v1/reauth", post(login::reauth))
         .route("/api/v1/login/qr/lookup", post(qr_login::lookup))
         .route("/api/v1/login/qr/decide", post(qr_login::decide))
