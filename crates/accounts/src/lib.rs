@@ -12,6 +12,7 @@
 
 pub mod access;
 pub mod activity;
+pub mod admin;
 pub mod api_keys;
 pub mod attempts;
 pub mod client;

@@ -16,7 +16,7 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use bulwark_accounts::crypto::MasterKey;
 use bulwark_accounts::kyc_seal;
-use bulwark_api::v1::admin;
+use bulwark_accounts::admin;
 use bulwark_identity::clock::{MINUTE_MS, SECOND_MS};
 use bulwark_identity::totp::{self, TotpSecret};
 use bulwark_store::{LockoutRow, NewKycApplication, NewKycDocument};
@@ -150,7 +150,7 @@ async fn audit_actions(h: &Harness, actor: &str) -> Vec<(String, Value)> {
 async fn every_staff_route_is_routed_and_documented() {
     let h = harness().await;
     let document = bulwark_api::v1::openapi::document();
-    for route in admin::ROUTES {
+    for route in bulwark_api::v1::admin::ROUTES {
         let method = Method::from_bytes(route.method.to_uppercase().as_bytes()).unwrap();
         let path = route
             .path

@@ -13,7 +13,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use bulwark_api::AppState;
-use bulwark_api::v1::admin::{self as staff, StaffOpError};
+use bulwark_accounts::admin::{self as staff, StaffOpError};
 use bulwark_engine::{Accepted, Command, Engine};
 use bulwark_types::UserId;
 use serde::Deserialize;
