@@ -22,10 +22,10 @@ use bulwark_store::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::service::Service;
-use crate::sessions::Authed;
 use crate::Error;
 use crate::notice::{account_recipient, notify};
+use crate::service::Service;
+use crate::sessions::Authed;
 use crate::validate::check_len;
 use crate::validate::{identifier_text, parse_identifier};
 
@@ -456,11 +456,11 @@ pub async fn me(state: &Service, authed: &Authed) -> crate::Result<Value> {
         .iter()
         .map(|c| c.name())
         .collect();
-    Ok((json!({
+    Ok(json!({
         "user_id": staff.user_id,
         "roles": staff.roles,
         "capabilities": capabilities,
-    })))
+    }))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -485,15 +485,11 @@ pub async fn kyc_queue(state: &Service, authed: &Authed) -> crate::Result<Value>
                    "submitted_ms": a.submitted_ms, "own": a.user_id == staff.user_id})
         })
         .collect();
-    Ok((json!({ "applications": applications })))
+    Ok(json!({ "applications": applications }))
 }
 
 /// Loads an application for review: 404 if missing, 403 `own_application` for the applicant.
-async fn reviewable(
-    state: &Service,
-    staff: &Staff,
-    id: i64,
-) -> crate::Result<KycApplicationRow> {
+async fn reviewable(state: &Service, staff: &Staff, id: i64) -> crate::Result<KycApplicationRow> {
     let Some(application) = state.store.get_kyc_application(id).await? else {
         return Err(Error::new(
             Kind::NotFound,
@@ -540,7 +536,7 @@ pub async fn kyc_detail(state: &Service, authed: &Authed, id: String) -> crate::
         json!({"application_id": application.id, "user_id": application.user_id}),
     )
     .await?;
-    Ok((json!({
+    Ok(json!({
         "id": application.id,
         "user_id": application.user_id,
         "tier_requested": application.tier_requested,
@@ -552,7 +548,7 @@ pub async fn kyc_detail(state: &Service, authed: &Authed, id: String) -> crate::
         "fields": fields,
         "documents": documents,
         "applicant": contact(applicant.as_ref()),
-    })))
+    }))
 }
 
 /// Content types a document is served with; anything else is sent as a download.
@@ -591,9 +587,8 @@ pub async fn open_document(
             "This application has no document with this id",
         ));
     };
-    let bytes =
-        crate::kyc_seal::open_kyc_document(&state.master_key, &application, document)
-            .map_err(|e| Error::internal("opening a kyc document", e))?;
+    let bytes = crate::kyc_seal::open_kyc_document(&state.master_key, &application, document)
+        .map_err(|e| Error::internal("opening a kyc document", e))?;
     audit(
         state,
         &staff,
@@ -703,45 +698,58 @@ async fn decide_kyc(
         .await;
     }
     let kyc_tier = applicant.map_or(0, |a| a.kyc_tier);
-    Ok(
-        json!({"id": id, "state": decision, "kyc_tier": kyc_tier}),
-    )
+    Ok(json!({"id": id, "state": decision, "kyc_tier": kyc_tier}))
 }
 
 /// `POST /api/v1/admin/kyc/{id}/approve`: raises the applicant to the requested tier.
-pub async fn kyc_approve(state: &Service, authed: &Authed, id: String, request: ReasonRequest) -> crate::Result<Value> {
-    Ok(decide_kyc(
+pub async fn kyc_approve(
+    state: &Service,
+    authed: &Authed,
+    id: String,
+    request: ReasonRequest,
+) -> crate::Result<Value> {
+    decide_kyc(
         state,
         authed,
         &id,
         kyc_state::APPROVED,
         request.reason.as_deref(),
     )
-    .await?)
+    .await
 }
 
 /// `POST /api/v1/admin/kyc/{id}/reject` (reason required).
-pub async fn kyc_reject(state: &Service, authed: &Authed, id: String, request: ReasonRequest) -> crate::Result<Value> {
-    Ok(decide_kyc(
+pub async fn kyc_reject(
+    state: &Service,
+    authed: &Authed,
+    id: String,
+    request: ReasonRequest,
+) -> crate::Result<Value> {
+    decide_kyc(
         state,
         authed,
         &id,
         kyc_state::REJECTED,
         request.reason.as_deref(),
     )
-    .await?)
+    .await
 }
 
 /// `POST /api/v1/admin/kyc/{id}/resubmit` (reason required).
-pub async fn kyc_resubmit(state: &Service, authed: &Authed, id: String, request: ReasonRequest) -> crate::Result<Value> {
-    Ok(decide_kyc(
+pub async fn kyc_resubmit(
+    state: &Service,
+    authed: &Authed,
+    id: String,
+    request: ReasonRequest,
+) -> crate::Result<Value> {
+    decide_kyc(
         state,
         authed,
         &id,
         kyc_state::RESUBMIT,
         request.reason.as_deref(),
     )
-    .await?)
+    .await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -766,10 +774,7 @@ async fn lock_keys(
         LoginIdentifier::Email(email) => state.store.find_account_by_email(email.as_str()).await?,
         LoginIdentifier::Phone(phone) => state.store.find_account_by_phone(phone.as_str()).await?,
     };
-    let mut keys = vec![(
-        format!("password:{text}"),
-        crate::attempts::lock_key(&text),
-    )];
+    let mut keys = vec![(format!("password:{text}"), crate::attempts::lock_key(&text))];
     if let Some(account) = account.as_ref() {
         let typed = keys.clone();
         for key in crate::attempts::password_keys(state, account).await? {
@@ -811,7 +816,11 @@ async fn lock_rows(
 
 /// `POST /api/v1/admin/lockouts/lookup`: the login locks of an identifier (a POST so the
 /// identifier stays out of URLs and logs).
-pub async fn lockout_lookup(state: &Service, authed: &Authed, request: IdentifierRequest) -> crate::Result<Value> {
+pub async fn lockout_lookup(
+    state: &Service,
+    authed: &Authed,
+    request: IdentifierRequest,
+) -> crate::Result<Value> {
     let staff = require_staff(state, authed, &[Capability::Unlock]).await?;
     let identifier = parse_identifier(&request.identifier)?;
     let (account, keys) = lock_keys(state, &identifier).await?;
@@ -829,18 +838,22 @@ pub async fn lockout_lookup(state: &Service, authed: &Authed, request: Identifie
                "user_id": account.as_ref().map(|a| a.id)}),
     )
     .await?;
-    Ok((json!({
+    Ok(json!({
         "identifier": identifier_text(&identifier),
         "user_id": account.as_ref().map(|a| a.id),
         "locks": locks,
-    })))
+    }))
 }
 
 /// `POST /api/v1/admin/lockouts/unlock`: lifts the time-based locks of an identifier (its
 /// password counters and, for an account, the second-factor counter): the rows are deleted, so
 /// failure counts and the doubling lock level start again from zero. A lock after 100 failures
 /// (`reset_required`) is kept: only a password reset with the second factor lifts it.
-pub async fn lockout_unlock(state: &Service, authed: &Authed, request: IdentifierRequest) -> crate::Result<Value> {
+pub async fn lockout_unlock(
+    state: &Service,
+    authed: &Authed,
+    request: IdentifierRequest,
+) -> crate::Result<Value> {
     let staff = require_staff(state, authed, &[Capability::Unlock]).await?;
     let identifier = parse_identifier(&request.identifier)?;
     let (account, keys) = lock_keys(state, &identifier).await?;
@@ -862,12 +875,12 @@ pub async fn lockout_unlock(state: &Service, authed: &Authed, request: Identifie
                "cleared": cleared, "kept_reset_required": kept}),
     )
     .await?;
-    Ok((json!({
+    Ok(json!({
         "identifier": identifier_text(&identifier),
         "user_id": account.as_ref().map(|a| a.id),
         "cleared": cleared,
         "reset_required": kept,
-    })))
+    }))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -886,7 +899,7 @@ pub async fn frozen(state: &Service, authed: &Authed) -> crate::Result<Value> {
         .list_accounts_by_status(account_status::FROZEN, QUEUE_ROWS)
         .await?;
     let accounts: Vec<Value> = rows.iter().map(|a| contact(Some(a))).collect();
-    Ok((json!({ "accounts": accounts })))
+    Ok(json!({ "accounts": accounts }))
 }
 
 /// `POST /api/v1/admin/users/{id}/unfreeze`.
@@ -894,20 +907,14 @@ pub async fn unfreeze(state: &Service, authed: &Authed, id: String) -> crate::Re
     let staff = require_staff(state, authed, &[Capability::Unfreeze]).await?;
     let id = parse_id(&id, "invalid_id")?;
     unfreeze_account(&state.store, id, &staff.actor(), state.accounts.now_ms()).await?;
-    Ok(
-        json!({"user_id": id, "status": account_status::ACTIVE}),
-    )
+    Ok(json!({"user_id": id, "status": account_status::ACTIVE}))
 }
 
 // ---------------------------------------------------------------------------------------------
 // 2FA reset review
 
 /// The KYC note the owner gave with request `id` (kept in the security event log).
-async fn reset_note(
-    state: &Service,
-    user_id: i64,
-    id: i64,
-) -> crate::Result<Option<String>> {
+async fn reset_note(state: &Service, user_id: i64, id: i64) -> crate::Result<Option<String>> {
     let prefix = format!("request {id}; kyc note: ");
     let events = state
         .store
@@ -949,7 +956,7 @@ pub async fn twofa_resets(state: &Service, authed: &Authed) -> crate::Result<Val
             "own": row.user_id == staff.user_id,
         }));
     }
-    Ok((json!({ "requests": requests })))
+    Ok(json!({ "requests": requests }))
 }
 
 async fn decide_reset(
@@ -976,13 +983,23 @@ async fn decide_reset(
 }
 
 /// `POST /api/v1/admin/2fa-resets/{id}/approve`.
-pub async fn twofa_reset_approve(state: &Service, authed: &Authed, id: String, request: ReasonRequest) -> crate::Result<Value> {
-    Ok(decide_reset(state, authed, &id, true, request.reason.as_deref()).await?)
+pub async fn twofa_reset_approve(
+    state: &Service,
+    authed: &Authed,
+    id: String,
+    request: ReasonRequest,
+) -> crate::Result<Value> {
+    decide_reset(state, authed, &id, true, request.reason.as_deref()).await
 }
 
 /// `POST /api/v1/admin/2fa-resets/{id}/reject`.
-pub async fn twofa_reset_reject(state: &Service, authed: &Authed, id: String, request: ReasonRequest) -> crate::Result<Value> {
-    Ok(decide_reset(state, authed, &id, false, request.reason.as_deref()).await?)
+pub async fn twofa_reset_reject(
+    state: &Service,
+    authed: &Authed,
+    id: String,
+    request: ReasonRequest,
+) -> crate::Result<Value> {
+    decide_reset(state, authed, &id, false, request.reason.as_deref()).await
 }
 
 #[cfg(test)]

@@ -9,12 +9,12 @@ use bulwark_store::{ApiKeyRow, NewSecurityEvent, StoreError};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::service::Service;
-use crate::sessions::Authed;
-use crate::keys::{self, KEYS_PER_USER_MAX, KeyError};
 use crate::Error;
+use crate::keys::{self, KEYS_PER_USER_MAX, KeyError};
 use crate::notice::{account_recipient, notify};
 use crate::recovery::{Change, apply_change, require_second_factor};
+use crate::service::Service;
+use crate::sessions::Authed;
 
 fn key_error(error: KeyError) -> Error {
     match error {
@@ -83,7 +83,11 @@ const WITHDRAW_KEY_CHANGE: Change = Change {
 };
 
 /// `POST /api/v1/api-keys`: returns the access key and the secret once.
-pub async fn create(state: &Service, authed: &Authed, request: CreateKeyRequest) -> crate::Result<Value> {
+pub async fn create(
+    state: &Service,
+    authed: &Authed,
+    request: CreateKeyRequest,
+) -> crate::Result<Value> {
     keys::check_memo(&request.memo).map_err(key_error)?;
     let scopes =
         keys::parse_scopes(request.scopes.iter().map(String::as_str)).map_err(key_error)?;
@@ -103,8 +107,7 @@ pub async fn create(state: &Service, authed: &Authed, request: CreateKeyRequest)
             Kind::Conflict,
             "too_many_api_keys",
             format!("At most {KEYS_PER_USER_MAX} API keys; delete one first"),
-        )
-        .into());
+        ));
     }
     let minted = keys::mint(
         &state.master_key,
@@ -204,7 +207,7 @@ pub async fn list(state: &Service, authed: &Authed) -> crate::Result<Value> {
         .filter(|k| k.revoked == 0)
         .map(|k| view(k, now_ms))
         .collect();
-    Ok((json!({ "api_keys": keys })))
+    Ok(json!({ "api_keys": keys }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -218,7 +221,12 @@ pub struct EditKeyRequest {
 }
 
 /// `PATCH /api/v1/api-keys/{id}`: replaces the IP allow-list (re-auth and second factor).
-pub async fn edit(state: &Service, authed: &Authed, id: String, request: EditKeyRequest) -> crate::Result<Value> {
+pub async fn edit(
+    state: &Service,
+    authed: &Authed,
+    id: String,
+    request: EditKeyRequest,
+) -> crate::Result<Value> {
     let id = parse_id(&id)?;
     let ips =
         keys::parse_ips(request.ip_allowlist.iter().map(String::as_str)).map_err(key_error)?;
@@ -231,10 +239,10 @@ pub async fn edit(state: &Service, authed: &Authed, id: String, request: EditKey
         .into_iter()
         .find(|k| k.id == id && k.revoked == 0)
     else {
-        return Err(not_found().into());
+        return Err(not_found());
     };
     if row.scopes.split(',').any(|s| s == "withdraw") && ips.is_empty() {
-        return Err(key_error(KeyError::IpRequired).into());
+        return Err(key_error(KeyError::IpRequired));
     }
     require_second_factor(
         state,
@@ -245,11 +253,11 @@ pub async fn edit(state: &Service, authed: &Authed, id: String, request: EditKey
     .await?;
     match state.store.set_api_key_ips(authed.user_id, id, &ips).await {
         Ok(()) => {}
-        Err(StoreError::NotFound(_)) => return Err(not_found().into()),
+        Err(StoreError::NotFound(_)) => return Err(not_found()),
         Err(error) => return Err(error.into()),
     }
     row.ip_allowlist = ips;
-    Ok((view(&row, now_ms)))
+    Ok(view(&row, now_ms))
 }
 
 /// `DELETE /api/v1/api-keys/{id}`: revokes one of the caller's keys.
@@ -262,11 +270,11 @@ pub async fn delete(state: &Service, authed: &Authed, id: String) -> crate::Resu
         .into_iter()
         .any(|k| k.id == id && k.revoked == 0);
     if !live {
-        return Err(not_found().into());
+        return Err(not_found());
     }
     match state.store.revoke_api_key(authed.user_id, id).await {
         Ok(()) => {}
-        Err(StoreError::NotFound(_)) => return Err(not_found().into()),
+        Err(StoreError::NotFound(_)) => return Err(not_found()),
         Err(error) => return Err(error.into()),
     }
     let body = "An API key was deleted from your Bulwark account.\nIf this was not you, freeze your account with the link below.".to_string();
@@ -279,5 +287,5 @@ pub async fn delete(state: &Service, authed: &Authed, id: String) -> crate::Resu
         body,
     )
     .await?;
-    Ok((json!({"status": "deleted", "id": id})))
+    Ok(json!({"status": "deleted", "id": id}))
 }

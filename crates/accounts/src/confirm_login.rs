@@ -249,13 +249,13 @@ pub async fn confirm(
     let now_ms = state.accounts.now_ms();
     let hash = codes::token_hash(&request.confirmation_token);
     let Some(row) = state.store.find_login_confirmation(&hash).await? else {
-        return Err(invalid_token().into());
+        return Err(invalid_token());
     };
     if row.redeemed_ms.is_some() {
-        return Err(invalid_token().into());
+        return Err(invalid_token());
     }
     if now_ms >= row.expires_ms {
-        return Err(expired().into());
+        return Err(expired());
     }
     if let Some(code) = request.code.as_deref() {
         check_len("code", code, 16)?;
@@ -272,7 +272,7 @@ pub async fn confirm(
                     )
                     .await;
                 }
-                return Err(error.into());
+                return Err(error);
             }
             state.store.confirm_login(row.id, now_ms).await?;
         }
@@ -288,7 +288,7 @@ pub async fn confirm(
         .redeem_login_confirmation(row.id, now_ms)
         .await?
     {
-        return Err(invalid_token().into());
+        return Err(invalid_token());
     }
     let active = state
         .store
@@ -309,8 +309,7 @@ pub async fn confirm(
             Kind::Forbidden,
             "account_frozen",
             "This account is frozen or closed; contact support",
-        )
-        .into());
+        ));
     }
     state
         .store
@@ -384,7 +383,7 @@ fn describe(row: &LoginConfirmationRow, now_ms: i64) -> Value {
 /// that follow links cannot confirm an attacker's login).
 pub async fn check_link(state: &Service, request: LinkRequest) -> crate::Result<Value> {
     let row = by_link(state, &request.token).await?;
-    Ok((describe(&row, state.accounts.now_ms())))
+    Ok(describe(&row, state.accounts.now_ms()))
 }
 
 /// `POST /api/v1/login/confirm/link`: the owner confirms the waiting login from the link.
@@ -396,11 +395,10 @@ pub async fn confirm_link(state: &Service, request: LinkRequest) -> crate::Resul
             Kind::Conflict,
             "already_confirmed",
             "This login was already confirmed",
-        )
-        .into());
+        ));
     }
     if now_ms >= row.expires_ms || !state.store.confirm_login(row.id, now_ms).await? {
-        return Err(expired().into());
+        return Err(expired());
     }
-    Ok((json!({"status": "confirmed"})))
+    Ok(json!({"status": "confirmed"}))
 }

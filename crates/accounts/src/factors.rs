@@ -302,8 +302,7 @@ pub async fn enable(
             Kind::Conflict,
             "already_enabled",
             format!("Login codes by {} are already on", channel.as_str()),
-        )
-        .into());
+        ));
     }
     spend_code(
         state,
@@ -318,11 +317,11 @@ pub async fn enable(
         .enable_second_factor(authed.user_id, channel.as_str(), now_ms)
         .await?;
     let allowed_after_ms = after_change(state, authed, channel, true).await?;
-    Ok((json!({
+    Ok(json!({
         "status": "enabled",
         "method": channel.as_str(),
         "withdrawals_allowed_after_ms": allowed_after_ms,
-    })))
+    }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -348,7 +347,7 @@ pub async fn disable(
     authed.require_recent_auth(now_ms)?;
     // A factor that is not on is refused before a code is spent on it.
     if !enrolled(state, authed.user_id).await?.contains(&channel) {
-        return Err(not_enabled(channel).into());
+        return Err(not_enabled(channel));
     }
     require_second_factor(
         state,
@@ -362,14 +361,14 @@ pub async fn disable(
         .disable_second_factor(authed.user_id, channel.as_str())
         .await?
     {
-        return Err(not_enabled(channel).into());
+        return Err(not_enabled(channel));
     }
     let allowed_after_ms = after_change(state, authed, channel, false).await?;
-    Ok((json!({
+    Ok(json!({
         "status": "disabled",
         "method": channel.as_str(),
         "withdrawals_allowed_after_ms": allowed_after_ms,
-    })))
+    }))
 }
 
 fn not_enabled(channel: Channel) -> Error {

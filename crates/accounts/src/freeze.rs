@@ -10,11 +10,11 @@ use bulwark_store::{NewSecurityEvent, account_status};
 use bulwark_types::{CommandId, UserId};
 use serde_json::{Value, json};
 
-use crate::service::Service;
-use crate::client::Client;
-use crate::sessions::Authed;
 use crate::Error;
+use crate::client::Client;
 use crate::notice::{account_recipient, notify};
+use crate::service::Service;
+use crate::sessions::Authed;
 
 /// Longest freeze token read from the path.
 const TOKEN_CHARS_MAX: usize = 256;
@@ -145,32 +145,36 @@ fn invalid_link() -> Error {
 /// scanners that fetch links cannot freeze accounts).
 pub async fn check_link(state: &Service, token: String) -> crate::Result<Value> {
     if token.len() > TOKEN_CHARS_MAX {
-        return Err(invalid_link().into());
+        return Err(invalid_link());
     }
     let hash = codes::token_hash(&token);
     let purpose = Purpose::FreezeAccount.as_str();
     let now_ms = state.accounts.now_ms();
     match state.store.find_live_token(&hash, purpose, now_ms).await? {
-        Some(_) => Ok((json!({
+        Some(_) => Ok(json!({
             "status": "valid",
             "message": "POST to this URL to freeze the account: sessions end, API keys are revoked, open orders are cancelled",
-        }))),
-        None => Err(invalid_link().into()),
+        })),
+        None => Err(invalid_link()),
     }
 }
 
 /// `POST /api/v1/freeze/{token}`: the "this wasn't me" link; single use, no login needed.
-pub async fn freeze_by_link(state: &Service, client: &Client, token: String) -> crate::Result<Value> {
+pub async fn freeze_by_link(
+    state: &Service,
+    client: &Client,
+    token: String,
+) -> crate::Result<Value> {
     if token.len() > TOKEN_CHARS_MAX {
-        return Err(invalid_link().into());
+        return Err(invalid_link());
     }
     let hash = codes::token_hash(&token);
     let purpose = Purpose::FreezeAccount.as_str();
     let now_ms = state.accounts.now_ms();
     let Some(row) = state.store.consume_token(&hash, purpose, now_ms).await? else {
-        return Err(invalid_link().into());
+        return Err(invalid_link());
     };
     let ip = Some(client.ip.to_string());
     let frozen = freeze_account(state, row.user_id, ip, "email link").await?;
-    Ok((answer(frozen)))
+    Ok(answer(frozen))
 }

@@ -127,12 +127,10 @@ pub fn mint(
         return Err(KeyError::IpRequired);
     }
     let crypto = |e: &dyn std::fmt::Display| KeyError::Crypto(e.to_string());
-    let access_key = hex::encode(
-        crate::crypto::random_bytes::<ACCESS_KEY_BYTES>().map_err(|e| crypto(&e))?,
-    );
-    let secret = hex::encode(
-        crate::crypto::random_bytes::<SECRET_BYTES>().map_err(|e| crypto(&e))?,
-    );
+    let access_key =
+        hex::encode(crate::crypto::random_bytes::<ACCESS_KEY_BYTES>().map_err(|e| crypto(&e))?);
+    let secret =
+        hex::encode(crate::crypto::random_bytes::<SECRET_BYTES>().map_err(|e| crypto(&e))?);
     let secret_ciphertext = master_key
         .seal(secret.as_bytes(), &secret_context(&access_key))
         .map_err(|e| crypto(&e))?;

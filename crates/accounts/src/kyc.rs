@@ -18,11 +18,11 @@ use bulwark_store::{DeclaredResidence, KycProfile, NewKycApplication, NewKycDocu
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::service::Service;
-use crate::sessions::Authed;
 use crate::Error;
 use crate::access::{region_message, tier_of};
 use crate::kyc_seal;
+use crate::service::Service;
+use crate::sessions::Authed;
 
 /// Largest body of the two submission routes: two base64 images of 5 MiB plus the fields.
 pub const KYC_BODY_BYTES_MAX: usize = 15 * 1024 * 1024;
@@ -96,7 +96,7 @@ pub async fn status(state: &Service, authed: &Authed) -> crate::Result<Value> {
     let latest = applications.first();
     let pending = latest.is_some_and(|a| a.state == bulwark_store::kyc_state::PENDING);
     let usdt = |micros: u64| (micros / kyc::USDT_MICROS).to_string();
-    Ok((json!({
+    Ok(json!({
         "tier": tier.as_str(),
         "residence_country": profile.residence_country,
         "residence_subdivision": profile.residence_subdivision,
@@ -114,7 +114,7 @@ pub async fn status(state: &Service, authed: &Authed) -> crate::Result<Value> {
             "l1": tier == KycTier::L0 && !pending,
             "l2": tier == KycTier::L1 && !pending,
         },
-    })))
+    }))
 }
 
 /// Body of `POST /api/v1/kyc/l1`.
@@ -275,7 +275,11 @@ fn submitted(id: i64, tier: KycTier, now_ms: i64) -> Value {
 }
 
 /// `POST /api/v1/kyc/l1`.
-pub async fn submit_l1(state: &Service, authed: &Authed, request: L1Request) -> crate::Result<Value> {
+pub async fn submit_l1(
+    state: &Service,
+    authed: &Authed,
+    request: L1Request,
+) -> crate::Result<Value> {
     check_text_lengths(&[
         ("full_name", &request.full_name, 200),
         ("date_of_birth", &request.date_of_birth, 32),
@@ -303,7 +307,9 @@ pub async fn submit_l1(state: &Service, authed: &Authed, request: L1Request) -> 
     let (image_kind, image_bytes) = image("id_document", &request.id_document)?;
     let access = state.accounts.access();
     if access.residence_restricted(&residence, subdivision.as_deref()) {
-        return Err(region_refusal(subdivision.as_deref().unwrap_or(residence.as_str())).into());
+        return Err(region_refusal(
+            subdivision.as_deref().unwrap_or(residence.as_str()),
+        ));
     }
     let profile = profile(state, authed.user_id).await?;
     check_can_apply(state, authed.user_id, &profile, KycTier::L1).await?;
@@ -334,7 +340,11 @@ pub async fn submit_l1(state: &Service, authed: &Authed, request: L1Request) -> 
 }
 
 /// `POST /api/v1/kyc/l2`.
-pub async fn submit_l2(state: &Service, authed: &Authed, request: L2Request) -> crate::Result<Value> {
+pub async fn submit_l2(
+    state: &Service,
+    authed: &Authed,
+    request: L2Request,
+) -> crate::Result<Value> {
     let (address_kind, address) = image("proof_of_address", &request.proof_of_address)?;
     let (selfie_kind, selfie) = image("selfie", &request.selfie)?;
     let now_ms = state.accounts.now_ms();
@@ -345,9 +355,9 @@ pub async fn submit_l2(state: &Service, authed: &Authed, request: L2Request) -> 
             .access()
             .residence_restricted(country, profile.residence_subdivision.as_deref())
     {
-        return Err(
-            region_refusal(profile.residence_subdivision.as_deref().unwrap_or(country)).into(),
-        );
+        return Err(region_refusal(
+            profile.residence_subdivision.as_deref().unwrap_or(country),
+        ));
     }
     check_can_apply(state, authed.user_id, &profile, KycTier::L2).await?;
     let id = file(

@@ -16,7 +16,7 @@ use bulwark_store::{AccountRow, NewToken, account_status};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::sessions::{self, Authed};
+use super::sessions::Authed;
 use crate::Error;
 use crate::activity::record;
 /// The login budget key of an identifier (kept here for the tools and tests that name it).
@@ -135,7 +135,7 @@ pub async fn login(
             "challenge_required",
         )
         .await;
-        return Err(error.into());
+        return Err(error);
     }
     let outcome = attempts::attempt(state, &key, async |permit| {
         let Some(account) = account.as_ref() else {
@@ -165,14 +165,14 @@ pub async fn login(
         Outcome::Refused(Decision::Wait { until_ms }) => {
             let result = "throttled";
             record(state, client, user_id, Some(&id_text), "password", result).await;
-            return Err(try_later(until_ms, now_ms).into());
+            return Err(try_later(until_ms, now_ms));
         }
         Outcome::Refused(_) => {
             // Locked: the same argon2 work and answer as a wrong password.
             dummy_password_work(state, &request.password).await?;
             state.accounts.record_ip_failure(client.ip);
             record(state, client, user_id, Some(&id_text), "password", "locked").await;
-            return Err(invalid_credentials().into());
+            return Err(invalid_credentials());
         }
         Outcome::Wrong(error) => {
             let result = if user_id.is_some() {
@@ -182,11 +182,11 @@ pub async fn login(
             };
             state.accounts.record_ip_failure(client.ip);
             record(state, client, user_id, Some(&id_text), "password", result).await;
-            return Err(error.into());
+            return Err(error);
         }
     };
     let Some(account) = account else {
-        return Err(Error::internal("login", "a password matched no account").into());
+        return Err(Error::internal("login", "a password matched no account"));
     };
     state.accounts.record_ip_success(client.ip);
     if let Matched::Signup(attempt) = matched {
@@ -204,7 +204,7 @@ pub async fn login(
     }
     explain_earlier_failures(state, client, account.id, &earlier, now_ms).await?;
     rehash_if_needed(state, &account, &request.password).await;
-    Ok(after_password(state, client, &account, &id_text).await?)
+    after_password(state, client, &account, &id_text).await
 }
 
 /// After a correct password, leaves the owner a security event about the failures (and any
@@ -395,8 +395,7 @@ pub async fn login_2fa(
             Kind::Unauthenticated,
             "invalid_token",
             "The login step is unknown, expired or already finished; log in again",
-        )
-        .into());
+        ));
     };
     let user_id = token.user_id;
     let key = AttemptKey::second_factor(user_id);
@@ -413,11 +412,11 @@ pub async fn login_2fa(
         Outcome::Right { .. } => {}
         Outcome::Refused(decision) => {
             record(state, client, Some(user_id), None, method, "throttled").await;
-            return Err(attempts::refused(decision, now_ms).into());
+            return Err(attempts::refused(decision, now_ms));
         }
         Outcome::Wrong(error) => {
             record(state, client, Some(user_id), None, method, error.code).await;
-            return Err(error.into());
+            return Err(error);
         }
     }
     if state
@@ -430,10 +429,9 @@ pub async fn login_2fa(
             Kind::Unauthenticated,
             "invalid_token",
             "The login step was already finished; log in again",
-        )
-        .into());
+        ));
     }
-    Ok(finish(state, client, user_id, method).await?)
+    finish(state, client, user_id, method).await
 }
 
 /// Which second factor the request carries: exactly one of them.
@@ -523,8 +521,7 @@ pub async fn send_login_code(
             Kind::Unauthenticated,
             "invalid_token",
             "The login step is unknown, expired or already finished; log in again",
-        )
-        .into());
+        ));
     };
     if !crate::factors::enrolled(state, token.user_id)
         .await?
@@ -536,11 +533,10 @@ pub async fn send_login_code(
                 "Login codes by {} are not on for this account",
                 channel.as_str()
             ),
-        )
-        .into());
+        ));
     }
     let Some(account) = state.store.get_account(token.user_id).await? else {
-        return Err(Error::internal("login code", "token without account").into());
+        return Err(Error::internal("login code", "token without account"));
     };
     let expires_ms =
         crate::factors::send_code(state, &account, channel, crate::factors::CodeUse::Login).await?;
@@ -562,7 +558,7 @@ pub async fn reauth(
 ) -> crate::Result<Reauthenticated> {
     check_len("password", &request.password, PASSWORD_FIELD_CHARS_MAX)?;
     let Some(account) = state.store.get_account(authed.user_id).await? else {
-        return Err(invalid_credentials().into());
+        return Err(invalid_credentials());
     };
     let now_ms = state.accounts.now_ms();
     let outcome =
@@ -591,8 +587,7 @@ pub async fn reauth(
             Kind::Unauthenticated,
             "invalid_session",
             "The session was revoked",
-        )
-        .into());
+        ));
     }
     record(
         state,

@@ -2,14 +2,13 @@
 //! user agreement.
 
 use crate::Kind;
-use bulwark_identity::session::SessionStatus;
 use bulwark_store::StoreError;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::Error;
 use crate::service::Service;
 use crate::sessions::Authed;
-use crate::Error;
 use crate::sessions::times;
 
 /// How far back the activity page reaches.
@@ -36,7 +35,7 @@ pub async fn me(state: &Service, authed: &Authed) -> crate::Result<Value> {
         .count();
     let now_ms = state.accounts.now_ms();
     let current_agreement = state.store.current_agreement_version().await?;
-    Ok((json!({
+    Ok(json!({
         "user_id": account.id,
         "email": account.email,
         "phone": account.phone,
@@ -60,7 +59,7 @@ pub async fn me(state: &Service, authed: &Authed) -> crate::Result<Value> {
             "expires_at_ms": times(&authed.session).expires_at_ms(),
             "reauth_valid": !times(&authed.session).needs_reauth(now_ms),
         },
-    })))
+    }))
 }
 
 /// `POST /api/v1/logout`: ends this session and clears the cookie.
@@ -70,7 +69,7 @@ pub async fn logout(state: &Service, authed: &Authed) -> crate::Result<Value> {
         .store
         .revoke_session(authed.user_id, authed.session.id, now_ms)
         .await?;
-    Ok((json!({"status": "logged_out"})))
+    Ok(json!({"status": "logged_out"}))
 }
 
 /// `POST /api/v1/logout-all`: ends every session of the account, this one included.
@@ -80,7 +79,7 @@ pub async fn logout_all(state: &Service, authed: &Authed) -> crate::Result<Value
         .store
         .revoke_all_sessions(authed.user_id, None, now_ms)
         .await?;
-    Ok((json!({"status": "logged_out", "sessions_revoked": revoked})))
+    Ok(json!({"status": "logged_out", "sessions_revoked": revoked}))
 }
 
 #[derive(Debug, Serialize)]
@@ -115,7 +114,7 @@ pub async fn list(state: &Service, authed: &Authed) -> crate::Result<Value> {
             user_agent: row.user_agent,
         })
         .collect();
-    Ok((json!({ "sessions": sessions })))
+    Ok(json!({ "sessions": sessions }))
 }
 
 /// `DELETE /api/v1/sessions/{id}`: revokes one of the caller's own sessions.
@@ -125,13 +124,12 @@ pub async fn revoke(state: &Service, authed: &Authed, id: String) -> crate::Resu
         .map_err(|_| Error::bad_request("invalid_session_id", "Session id must be an integer"))?;
     let now_ms = state.accounts.now_ms();
     match state.store.revoke_session(authed.user_id, id, now_ms).await {
-        Ok(()) => Ok((json!({"status": "revoked", "id": id}))),
+        Ok(()) => Ok(json!({"status": "revoked", "id": id})),
         Err(StoreError::NotFound(_)) => Err(Error::new(
             Kind::NotFound,
             "session_not_found",
             "You have no session with this id",
-        )
-        .into()),
+        )),
         Err(error) => Err(error.into()),
     }
 }
@@ -143,7 +141,11 @@ pub struct ActivityQuery {
 }
 
 /// `GET /api/v1/activity`: login attempts and security events of the last 90 days.
-pub async fn activity(state: &Service, authed: &Authed, query: ActivityQuery) -> crate::Result<Value> {
+pub async fn activity(
+    state: &Service,
+    authed: &Authed,
+    query: ActivityQuery,
+) -> crate::Result<Value> {
     let since_ms = state.accounts.now_ms().saturating_sub(ACTIVITY_WINDOW_MS);
     let logins = state
         .store
@@ -169,10 +171,8 @@ pub async fn activity(state: &Service, authed: &Authed, query: ActivityQuery) ->
         .into_iter()
         .map(|r| json!({"id": r.id, "at_ms": r.at_ms, "kind": r.kind, "ip": r.ip, "detail": r.detail}))
         .collect();
-    Ok((json!({"logins": logins, "security_events": events})))
+    Ok(json!({"logins": logins, "security_events": events}))
 }
-
-
 
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -182,7 +182,11 @@ pub struct AcceptAgreementRequest {
 
 /// `POST /api/v1/agreement`: accepts the current user agreement (after the operator published a
 /// new version; the old acceptance stays in the security events).
-pub async fn accept_agreement(state: &Service, authed: &Authed, request: AcceptAgreementRequest) -> crate::Result<Value> {
+pub async fn accept_agreement(
+    state: &Service,
+    authed: &Authed,
+    request: AcceptAgreementRequest,
+) -> crate::Result<Value> {
     crate::validate::check_len(
         "version",
         &request.version,
@@ -196,8 +200,7 @@ pub async fn accept_agreement(state: &Service, authed: &Authed, request: AcceptA
                 "Accept the current user agreement (version {})",
                 current.map_or_else(|| "none published".to_string(), |c| c.version)
             ),
-        )
-        .into());
+        ));
     }
     let now_ms = state.accounts.now_ms();
     state
@@ -216,7 +219,6 @@ pub async fn accept_agreement(state: &Service, authed: &Authed, request: AcceptA
         .await?;
     Ok(json!({"status": "accepted", "agreement_version": request.version}))
 }
-
 
 /// `GET /api/v1/devices`: the account's known devices.
 pub async fn list_devices(state: &Service, authed: &Authed) -> crate::Result<Value> {
@@ -237,7 +239,7 @@ pub async fn list_devices(state: &Service, authed: &Authed) -> crate::Result<Val
             })
         })
         .collect();
-    Ok((serde_json::json!({ "devices": devices })))
+    Ok(serde_json::json!({ "devices": devices }))
 }
 
 /// `DELETE /api/v1/devices/{id}`: forgets one of the caller's devices and ends its sessions.
@@ -247,15 +249,14 @@ pub async fn revoke_device(state: &Service, authed: &Authed, id: String) -> crat
         .map_err(|_| Error::bad_request("invalid_device_id", "Device id must be an integer"))?;
     let now_ms = state.accounts.now_ms();
     match state.store.revoke_device(authed.user_id, id, now_ms).await {
-        Ok(sessions) => Ok(
-            serde_json::json!({"status": "revoked", "id": id, "sessions_revoked": sessions}),
-        ),
+        Ok(sessions) => {
+            Ok(serde_json::json!({"status": "revoked", "id": id, "sessions_revoked": sessions}))
+        }
         Err(bulwark_store::StoreError::NotFound(_)) => Err(Error::new(
             Kind::NotFound,
             "device_not_found",
             "You have no device with this id",
-        )
-        .into()),
+        )),
         Err(error) => Err(error.into()),
     }
 }

@@ -166,7 +166,7 @@ pub async fn start(state: &Service, client: &Client) -> crate::Result<Value> {
     let login = &created.login;
     let approve_url = qr_login::approve_url(&state.accounts.public_url, &created.nonce);
     let svg = totp::qr_svg(&approve_url).map_err(|e| Error::internal("QR code", e))?;
-    Ok((json!({
+    Ok(json!({
         "id": id,
         "nonce": created.nonce,
         "short_code": created.short_code,
@@ -174,7 +174,7 @@ pub async fn start(state: &Service, client: &Client) -> crate::Result<Value> {
         "approve_url": approve_url,
         "qr_svg": svg,
         "expires_at_ms": login.expires_ms,
-    })))
+    }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -189,7 +189,7 @@ pub struct PollRequest {
 pub async fn poll(state: &Service, client: &Client, request: PollRequest) -> crate::Result<QrPoll> {
     check_len("poll_secret", &request.poll_secret, FIELD_CHARS_MAX)?;
     let Some(row) = state.store.get_qr_login(request.id).await? else {
-        return Err(qr_error(QrLoginError::WrongSecret).into());
+        return Err(qr_error(QrLoginError::WrongSecret));
     };
     let login = to_domain(&row)?;
     let now_ms = state.accounts.now_ms();
@@ -321,7 +321,7 @@ pub async fn lookup(
     check_approval_rate(state, authed.user_id)?;
     let row = find(state, &request).await?;
     let login = to_domain(&row)?;
-    Ok((describe(&login, state.accounts.now_ms())))
+    Ok(describe(&login, state.accounts.now_ms()))
 }
 
 #[derive(Debug, Deserialize)]
@@ -350,8 +350,7 @@ pub async fn decide(
             return Err(Error::bad_request(
                 "invalid_decision",
                 "decision must be \"approve\" or \"deny\"",
-            )
-            .into());
+            ));
         }
     };
     let find_request = FindRequest {
@@ -377,7 +376,7 @@ pub async fn decide(
         state.store.deny_qr_login(row.id, now_ms).await?
     };
     if !won {
-        return Err(qr_error(QrLoginError::AlreadyDecided).into());
+        return Err(qr_error(QrLoginError::AlreadyDecided));
     }
     let kind = if approve {
         "qr_login_approved"
@@ -397,7 +396,7 @@ pub async fn decide(
             )),
         })
         .await?;
-    Ok((json!({
+    Ok(json!({
         "state": if approve { "approved" } else { "denied" },
-    })))
+    }))
 }

@@ -226,10 +226,10 @@ pub async fn reset(
     let hash = codes::token_hash(&request.token);
     let purpose = Purpose::PasswordReset.as_str();
     let Some(token) = state.store.find_live_token(&hash, purpose, now_ms).await? else {
-        return Err(invalid_token().into());
+        return Err(invalid_token());
     };
     let Some(account) = state.store.get_account(token.user_id).await? else {
-        return Err(invalid_token().into());
+        return Err(invalid_token());
     };
     let phc = new_password_hash(state, &account, &request.new_password).await?;
     require_second_factor(
@@ -245,7 +245,7 @@ pub async fn reset(
         .await?
         .is_none()
     {
-        return Err(invalid_token().into());
+        return Err(invalid_token());
     }
     state.store.set_password(account.id, &phc).await?;
     state.store.void_tokens(account.id, purpose, now_ms).await?;
@@ -264,11 +264,11 @@ pub async fn reset(
     }
     let ip = Some(client.ip.to_string());
     let allowed_after_ms = apply_change(state, account.id, ip, &RESET_CHANGE).await?;
-    Ok((json!({
+    Ok(json!({
         "status": "password_reset",
         "sessions_revoked": revoked,
         "withdrawals_allowed_after_ms": allowed_after_ms,
-    })))
+    }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -301,7 +301,11 @@ pub async fn change(
     let now_ms = state.accounts.now_ms();
     authed.require_recent_auth(now_ms)?;
     let Some(account) = state.store.get_account(authed.user_id).await? else {
-        return Err(Error::new(Kind::Unauthenticated, "invalid_session", "No such account").into());
+        return Err(Error::new(
+            Kind::Unauthenticated,
+            "invalid_session",
+            "No such account",
+        ));
     };
     let checked = attempts::check_password(
         state,
@@ -318,10 +322,9 @@ pub async fn change(
                 Kind::Unauthenticated,
                 "invalid_credentials",
                 "The current password is wrong",
-            )
-            .into());
+            ));
         }
-        Outcome::Refused(decision) => return Err(attempts::refused(decision, now_ms).into()),
+        Outcome::Refused(decision) => return Err(attempts::refused(decision, now_ms)),
     }
     let phc = new_password_hash(state, &account, &request.new_password).await?;
     state.store.set_password(account.id, &phc).await?;
@@ -331,11 +334,11 @@ pub async fn change(
         .await?;
     let ip = Some(authed.client.ip.to_string());
     let allowed_after_ms = apply_change(state, account.id, ip, &CHANGE_CHANGE).await?;
-    Ok((json!({
+    Ok(json!({
         "status": "password_changed",
         "sessions_revoked": revoked,
         "withdrawals_allowed_after_ms": allowed_after_ms,
-    })))
+    }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -384,8 +387,8 @@ pub async fn set_anti_phishing(
         .await?;
     let ip = Some(authed.client.ip.to_string());
     let allowed_after_ms = apply_change(state, authed.user_id, ip, &ANTI_PHISHING_CHANGE).await?;
-    Ok((json!({
+    Ok(json!({
         "status": "anti_phishing_set",
         "withdrawals_allowed_after_ms": allowed_after_ms,
-    })))
+    }))
 }

@@ -255,8 +255,7 @@ pub async fn signup(state: &Service, request: SignupRequest) -> crate::Result<Si
                 "Accept the current user agreement (version {})",
                 current.map_or_else(|| "none published".to_string(), |c| c.version)
             ),
-        )
-        .into());
+        ));
     }
     // Hash whether or not the account exists, so timing does not tell.
     let phc = state
@@ -282,9 +281,9 @@ pub async fn signup(state: &Service, request: SignupRequest) -> crate::Result<Si
         .await;
     let display_name = display_name.map(|d| d.as_str().to_string());
     let signup_token = match created {
-        Ok(user_id) => start_attempt(&state, user_id, &identifier, phc, display_name).await?,
+        Ok(user_id) => start_attempt(state, user_id, &identifier, phc, display_name).await?,
         Err(StoreError::Conflict(_)) => {
-            existing_signup(&state, &identifier, phc, display_name).await?
+            existing_signup(state, &identifier, phc, display_name).await?
         }
         Err(error) => return Err(error.into()),
     };
@@ -411,17 +410,17 @@ pub async fn verify(state: &Service, request: VerifyRequest) -> crate::Result<Ve
     check_len("code", &request.code, 16)?;
     let code = request.code.trim();
     if code.len() != codes::CODE_DIGITS || !code.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(Error::bad_request("malformed_code", "The code is 6 digits").into());
+        return Err(Error::bad_request("malformed_code", "The code is 6 digits"));
     }
     let now_ms = state.accounts.now_ms();
-    let account = find_account(&state, &identifier).await?;
-    let Some(attempt) = claimed_attempt(&state, &request, &identifier, account.as_ref()).await?
+    let account = find_account(state, &identifier).await?;
+    let Some(attempt) = claimed_attempt(state, &request, &identifier, account.as_ref()).await?
     else {
-        return Err(invalid_code(NO_CODE).into());
+        return Err(invalid_code(NO_CODE));
     };
     let purpose = purpose_of(&identifier);
     let key = AttemptKey::signup(attempt.id);
-    attempts::attempt(&state, &key, async |permit| {
+    attempts::attempt(state, &key, async |permit| {
         let live = match attempt.code_id {
             Some(id) => state.store.find_live_code_by_id(id, now_ms).await?,
             None => None,
@@ -431,7 +430,7 @@ pub async fn verify(state: &Service, request: VerifyRequest) -> crate::Result<Ve
         };
         let bound = binding(attempt.id);
         let right =
-            crate::one_time::spend(&state, permit, &row, purpose, &bound, code, now_ms).await?;
+            crate::one_time::spend(state, permit, &row, purpose, &bound, code, now_ms).await?;
         Ok(Checked::right_if(right, invalid_code(NO_CODE)))
     })
     .await?
@@ -445,10 +444,10 @@ pub async fn verify(state: &Service, request: VerifyRequest) -> crate::Result<Ve
         .complete_signup_attempt(attempt.id, contact, now_ms)
         .await?
     else {
-        return Err(invalid_code(NO_CODE).into());
+        return Err(invalid_code(NO_CODE));
     };
     if others > 0 {
-        tell_owner_about_other_attempts(&state, attempt.user_id, &identifier, others).await;
+        tell_owner_about_other_attempts(state, attempt.user_id, &identifier, others).await;
     }
     Ok(VerifyResponse { status: "verified" })
 }

@@ -36,7 +36,11 @@ pub async fn setup(state: &Service, authed: &Authed) -> crate::Result<Value> {
     let now_ms = state.accounts.now_ms();
     authed.require_recent_auth(now_ms)?;
     let Some(account) = state.store.get_account(authed.user_id).await? else {
-        return Err(Error::new(Kind::Unauthenticated, "invalid_session", "No such account").into());
+        return Err(Error::new(
+            Kind::Unauthenticated,
+            "invalid_session",
+            "No such account",
+        ));
     };
     let secret = totp::generate_secret().map_err(|e| Error::internal("TOTP secret", e))?;
     let sealed = state
@@ -49,7 +53,7 @@ pub async fn setup(state: &Service, authed: &Authed) -> crate::Result<Value> {
         .await
     {
         Ok(()) => {}
-        Err(StoreError::Conflict(_)) => return Err(already_enabled().into()),
+        Err(StoreError::Conflict(_)) => return Err(already_enabled()),
         Err(error) => return Err(error.into()),
     }
     let label = account
@@ -60,14 +64,14 @@ pub async fn setup(state: &Service, authed: &Authed) -> crate::Result<Value> {
     let uri = totp::otpauth_uri(&secret, TOTP_ISSUER, &label)
         .map_err(|e| Error::internal("otpauth uri", e))?;
     let svg = totp::qr_svg(&uri).map_err(|e| Error::internal("QR code", e))?;
-    Ok((json!({
+    Ok(json!({
         "secret": secret.to_base32(),
         "otpauth_uri": uri,
         "qr_svg": svg,
         "digits": totp::TOTP_DIGITS,
         "period_s": totp::TOTP_STEP_S,
         "algorithm": "SHA1",
-    })))
+    }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -90,11 +94,10 @@ pub async fn confirm(
         return Err(Error::bad_request(
             "totp_not_pending",
             "Start with POST /api/v1/2fa/totp/setup",
-        )
-        .into());
+        ));
     };
     if row.enabled_ms.is_some() {
-        return Err(already_enabled().into());
+        return Err(already_enabled());
     }
     let secret = open_secret(state, user_id, &row.secret_ciphertext)?;
     let step =
@@ -102,15 +105,15 @@ pub async fn confirm(
     let step = i64::try_from(step).map_err(|_| Error::internal("TOTP step", "overflow"))?;
     let generated = generate_recovery_codes(state).await?;
     if !state.store.enable_totp(user_id, step, now_ms).await? {
-        return Err(already_enabled().into());
+        return Err(already_enabled());
     }
     let codes = store_recovery_codes(state, user_id, generated, now_ms).await?;
     let allowed_after_ms = after_enabling(state, authed).await?;
-    Ok((json!({
+    Ok(json!({
         "status": "enabled",
         "recovery_codes": codes,
         "withdrawals_allowed_after_ms": allowed_after_ms,
-    })))
+    }))
 }
 
 /// Ten fresh recovery codes, hashed in the bounded pool.
@@ -178,27 +181,25 @@ pub async fn regenerate_recovery_codes(
         return Err(Error::bad_request(
             "totp_not_enabled",
             "Recovery codes come with an authenticator app; turn TOTP on first",
-        )
-        .into());
+        ));
     }
     let Some(code) = request.totp_code.as_deref() else {
         return Err(Error::new(
             Kind::Forbidden,
             "second_factor_required",
             "Send totp_code: new recovery codes need your authenticator",
-        )
-        .into());
+        ));
     };
     require_second_factor(state, authed.user_id, Some(code), None).await?;
     let generated = generate_recovery_codes(state).await?;
     let codes = store_recovery_codes(state, authed.user_id, generated, now_ms).await?;
     let ip = Some(authed.client.ip.to_string());
     let allowed_after_ms = apply_change(state, authed.user_id, ip, &RECOVERY_REGENERATED).await?;
-    Ok((json!({
+    Ok(json!({
         "status": "regenerated",
         "recovery_codes": codes,
         "withdrawals_allowed_after_ms": allowed_after_ms,
-    })))
+    }))
 }
 
 const TOTP_ENABLED: Change = Change {

@@ -20,7 +20,6 @@ use crate::attempts::{dummy_password_work, invalid_credentials, try_later};
 use crate::client::Client;
 use crate::notice::{account_recipient, notify};
 use crate::service::Service;
-use crate::sessions::Authed;
 use crate::signup::{PASSWORD_FIELD_CHARS_MAX, find_account};
 use crate::validate::check_len;
 use crate::validate::{identifier_text, parse_identifier};
@@ -181,7 +180,7 @@ pub async fn request(
             return Err(Error::bad_request(
                 "codes_required",
                 "Send email_code and phone_code (for every contact on the account); get them from POST /api/v1/2fa/reset-request/codes",
-            ).into());
+            ));
         };
         check_len("code", code, 16)?;
         spend(state, account.id, &destination, code).await?;
@@ -195,8 +194,7 @@ pub async fn request(
         return Err(Error::bad_request(
             "totp_not_enabled",
             "This account has no second factor to reset",
-        )
-        .into());
+        ));
     }
     let now_ms = state.accounts.now_ms();
     let effective_ms = now_ms.saturating_add(RESET_DELAY_MS);
@@ -211,8 +209,7 @@ pub async fn request(
                 Kind::Conflict,
                 "reset_already_requested",
                 "A 2FA reset request is already open for this account",
-            )
-            .into());
+            ));
         }
         Err(error) => return Err(error.into()),
     };
@@ -317,8 +314,7 @@ pub async fn cancel(state: &Service, by: Canceller) -> crate::Result<Value> {
                         Kind::Unauthenticated,
                         "invalid_token",
                         "The cancel link is unknown, expired or already used",
-                    )
-                    .into());
+                    ));
                 }
             }
         }
@@ -328,8 +324,7 @@ pub async fn cancel(state: &Service, by: Canceller) -> crate::Result<Value> {
             Kind::NotFound,
             "no_open_request",
             "There is no open 2FA reset request",
-        )
-        .into());
+        ));
     };
     if !state
         .store
@@ -340,8 +335,7 @@ pub async fn cancel(state: &Service, by: Canceller) -> crate::Result<Value> {
             Kind::NotFound,
             "no_open_request",
             "There is no open 2FA reset request",
-        )
-        .into());
+        ));
     }
     event(
         state,
@@ -351,7 +345,7 @@ pub async fn cancel(state: &Service, by: Canceller) -> crate::Result<Value> {
         Some(format!("request {}", open.id)),
     )
     .await?;
-    Ok((json!({"status": "cancelled", "id": open.id})))
+    Ok(json!({"status": "cancelled", "id": open.id}))
 }
 
 /// Applies the user's approved request once its delay has passed: TOTP and recovery codes

@@ -10,8 +10,8 @@ use subtle::ConstantTimeEq;
 
 use crate::envelope::ApiError;
 use crate::extract::RawRequest;
-use bulwark_accounts::keys::ip_allowed;
 use crate::state::AppState;
+use bulwark_accounts::keys::ip_allowed;
 
 /// Allowed distance between the client's timestamp and ours.
 pub const TIMESTAMP_WINDOW_MS: i64 = 60_000;
@@ -136,12 +136,17 @@ pub async fn authenticate(
 /// Records the key's use when the stored time is over an hour old (one cheap conditional
 /// write per key per hour); a failure is logged, never shown.
 async fn touch(state: &AppState, row: &bulwark_store::ApiKeyRow, now_ms: i64) {
-    if now_ms.saturating_sub(row.last_used_ms) < bulwark_accounts::keys::LAST_USED_WRITE_INTERVAL_MS {
+    if now_ms.saturating_sub(row.last_used_ms) < bulwark_accounts::keys::LAST_USED_WRITE_INTERVAL_MS
+    {
         return;
     }
     if let Err(error) = state
         .store
-        .touch_api_key(row.id, now_ms, bulwark_accounts::keys::LAST_USED_WRITE_INTERVAL_MS)
+        .touch_api_key(
+            row.id,
+            now_ms,
+            bulwark_accounts::keys::LAST_USED_WRITE_INTERVAL_MS,
+        )
         .await
     {
         tracing::warn!("api key last-use update failed: {error}");

@@ -14,9 +14,9 @@ use std::collections::BTreeMap;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
+use bulwark_accounts::admin;
 use bulwark_accounts::crypto::MasterKey;
 use bulwark_accounts::kyc_seal;
-use bulwark_accounts::admin;
 use bulwark_identity::clock::{MINUTE_MS, SECOND_MS};
 use bulwark_identity::totp::{self, TotpSecret};
 use bulwark_store::{LockoutRow, NewKycApplication, NewKycDocument};

@@ -1,11 +1,11 @@
 //! The /api/v1 handlers of `bulwark_accounts::admin`: parse, call the service, answer JSON.
 
 use axum::Json;
-use axum::extract::{Path, State};
-use bulwark_accounts::admin::{self, IdentifierRequest, ReasonRequest};
 use axum::body::Body;
+use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
+use bulwark_accounts::admin::{self, IdentifierRequest, ReasonRequest};
 use serde_json::{Value, json};
 
 use super::route_doc::RouteDoc;
@@ -16,18 +16,12 @@ use super::error::V1Result;
 use super::sessions::Authed;
 
 /// `GET /api/v1/admin/me`: the caller's roles and capabilities.
-pub async fn me(
-    State(state): State<V1State>,
-    authed: Authed,
-) -> V1Result<Json<Value>> {
+pub async fn me(State(state): State<V1State>, authed: Authed) -> V1Result<Json<Value>> {
     Ok(Json(admin::me(&state, &authed).await?))
 }
 
 /// `GET /api/v1/admin/kyc`: pending applications, oldest first (no personal data).
-pub async fn kyc_queue(
-    State(state): State<V1State>,
-    authed: Authed,
-) -> V1Result<Json<Value>> {
+pub async fn kyc_queue(State(state): State<V1State>, authed: Authed) -> V1Result<Json<Value>> {
     Ok(Json(admin::kyc_queue(&state, &authed).await?))
 }
 
@@ -47,7 +41,9 @@ pub async fn kyc_approve(
     Path(id): Path<String>,
     JsonBody(request): JsonBody<ReasonRequest>,
 ) -> V1Result<Json<Value>> {
-    Ok(Json(admin::kyc_approve(&state, &authed, id, request).await?))
+    Ok(Json(
+        admin::kyc_approve(&state, &authed, id, request).await?,
+    ))
 }
 
 /// `POST /api/v1/admin/kyc/{id}/reject` (reason required).
@@ -67,7 +63,9 @@ pub async fn kyc_resubmit(
     Path(id): Path<String>,
     JsonBody(request): JsonBody<ReasonRequest>,
 ) -> V1Result<Json<Value>> {
-    Ok(Json(admin::kyc_resubmit(&state, &authed, id, request).await?))
+    Ok(Json(
+        admin::kyc_resubmit(&state, &authed, id, request).await?,
+    ))
 }
 
 /// `POST /api/v1/admin/lockouts/lookup`: the login locks of an identifier (a POST so the
@@ -93,10 +91,7 @@ pub async fn lockout_unlock(
 }
 
 /// `GET /api/v1/admin/frozen`: frozen accounts, oldest first.
-pub async fn frozen(
-    State(state): State<V1State>,
-    authed: Authed,
-) -> V1Result<Json<Value>> {
+pub async fn frozen(State(state): State<V1State>, authed: Authed) -> V1Result<Json<Value>> {
     Ok(Json(admin::frozen(&state, &authed).await?))
 }
 
@@ -110,10 +105,7 @@ pub async fn unfreeze(
 }
 
 /// `GET /api/v1/admin/2fa-resets`: requests pending review, oldest first.
-pub async fn twofa_resets(
-    State(state): State<V1State>,
-    authed: Authed,
-) -> V1Result<Json<Value>> {
+pub async fn twofa_resets(State(state): State<V1State>, authed: Authed) -> V1Result<Json<Value>> {
     Ok(Json(admin::twofa_resets(&state, &authed).await?))
 }
 
@@ -124,7 +116,9 @@ pub async fn twofa_reset_approve(
     Path(id): Path<String>,
     JsonBody(request): JsonBody<ReasonRequest>,
 ) -> V1Result<Json<Value>> {
-    Ok(Json(admin::twofa_reset_approve(&state, &authed, id, request).await?))
+    Ok(Json(
+        admin::twofa_reset_approve(&state, &authed, id, request).await?,
+    ))
 }
 
 /// `POST /api/v1/admin/2fa-resets/{id}/reject`.
@@ -134,7 +128,9 @@ pub async fn twofa_reset_reject(
     Path(id): Path<String>,
     JsonBody(request): JsonBody<ReasonRequest>,
 ) -> V1Result<Json<Value>> {
-    Ok(Json(admin::twofa_reset_reject(&state, &authed, id, request).await?))
+    Ok(Json(
+        admin::twofa_reset_reject(&state, &authed, id, request).await?,
+    ))
 }
 
 /// `GET /api/v1/admin/kyc/{id}/documents/{document_id}`: the decrypted document bytes with
@@ -145,7 +141,11 @@ pub async fn kyc_document(
     Path((id, document_id)): Path<(String, String)>,
 ) -> V1Result<Response> {
     let document = admin::open_document(&state, &authed, &id, &document_id).await?;
-    let disposition = if document.inline { "inline" } else { "attachment" };
+    let disposition = if document.inline {
+        "inline"
+    } else {
+        "attachment"
+    };
     let mut response = Response::new(Body::from(document.bytes));
     let headers = response.headers_mut();
     headers.insert(
@@ -316,4 +316,3 @@ pub fn schemas() -> Value {
         }},
     })
 }
-

@@ -17,14 +17,14 @@ pub async fn create(
     authed: Authed,
     JsonBody(request): JsonBody<CreateKeyRequest>,
 ) -> V1Result<(StatusCode, Json<Value>)> {
-    Ok((StatusCode::CREATED, Json(api_keys::create(&state, &authed, request).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(api_keys::create(&state, &authed, request).await?),
+    ))
 }
 
 /// `GET /api/v1/api-keys`: the caller's live keys, without secrets.
-pub async fn list(
-    State(state): State<V1State>,
-    authed: Authed,
-) -> V1Result<Json<Value>> {
+pub async fn list(State(state): State<V1State>, authed: Authed) -> V1Result<Json<Value>> {
     Ok(Json(api_keys::list(&state, &authed).await?))
 }
 

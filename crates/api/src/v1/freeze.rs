@@ -8,8 +8,8 @@ use serde_json::Value;
 
 use super::V1State;
 use super::error::V1Result;
-use super::sessions::Authed;
 use super::guard::Client;
+use super::sessions::Authed;
 
 /// `GET /api/v1/freeze/{token}`: whether the link is still usable (changes nothing, so mail
 /// scanners that fetch links cannot freeze accounts).

@@ -2,8 +2,8 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
 use bulwark_accounts::kyc::{self, KYC_BODY_BYTES_MAX, L1Request, L2Request};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -13,10 +13,7 @@ use super::error::{V1Error, V1Result};
 use super::sessions::Authed;
 
 /// `GET /api/v1/kyc`.
-pub async fn status(
-    State(state): State<V1State>,
-    authed: Authed,
-) -> V1Result<Json<Value>> {
+pub async fn status(State(state): State<V1State>, authed: Authed) -> V1Result<Json<Value>> {
     Ok(Json(kyc::status(&state, &authed).await?))
 }
 
@@ -26,7 +23,10 @@ pub async fn submit_l1(
     authed: Authed,
     KycBody(request): KycBody<L1Request>,
 ) -> V1Result<(StatusCode, Json<Value>)> {
-    Ok((StatusCode::CREATED, Json(kyc::submit_l1(&state, &authed, request).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(kyc::submit_l1(&state, &authed, request).await?),
+    ))
 }
 
 /// `POST /api/v1/kyc/l2`.
@@ -35,7 +35,10 @@ pub async fn submit_l2(
     authed: Authed,
     KycBody(request): KycBody<L2Request>,
 ) -> V1Result<(StatusCode, Json<Value>)> {
-    Ok((StatusCode::CREATED, Json(kyc::submit_l2(&state, &authed, request).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(kyc::submit_l2(&state, &authed, request).await?),
+    ))
 }
 
 /// A JSON body of a KYC submission: like [`super::body::JsonBody`] with the larger limit.

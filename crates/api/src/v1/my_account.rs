@@ -2,46 +2,34 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use bulwark_accounts::my_account::{self, ActivityQuery, AcceptAgreementRequest};
+use bulwark_accounts::my_account::{self, AcceptAgreementRequest, ActivityQuery};
 use serde_json::Value;
 
 use super::V1State;
 use super::body::JsonBody;
 use super::error::{V1Error, V1Result};
-use axum::response::Response;
 use super::sessions::Authed;
+use axum::response::Response;
 
 /// `GET /api/v1/me`.
-pub async fn me(
-    State(state): State<V1State>,
-    authed: Authed,
-) -> V1Result<Json<Value>> {
+pub async fn me(State(state): State<V1State>, authed: Authed) -> V1Result<Json<Value>> {
     Ok(Json(my_account::me(&state, &authed).await?))
 }
 
 /// `POST /api/v1/logout`: ends this session and clears the cookie.
-pub async fn logout(
-    State(state): State<V1State>,
-    authed: Authed,
-) -> V1Result<Response> {
+pub async fn logout(State(state): State<V1State>, authed: Authed) -> V1Result<Response> {
     let answer = my_account::logout(&state, &authed).await?;
     Ok(super::sessions::with_cookie(&state, "", answer))
 }
 
 /// `POST /api/v1/logout-all`: ends every session of the account, this one included.
-pub async fn logout_all(
-    State(state): State<V1State>,
-    authed: Authed,
-) -> V1Result<Response> {
+pub async fn logout_all(State(state): State<V1State>, authed: Authed) -> V1Result<Response> {
     let answer = my_account::logout_all(&state, &authed).await?;
     Ok(super::sessions::with_cookie(&state, "", answer))
 }
 
 /// `GET /api/v1/sessions`: the account's live sessions.
-pub async fn list(
-    State(state): State<V1State>,
-    authed: Authed,
-) -> V1Result<Json<Value>> {
+pub async fn list(State(state): State<V1State>, authed: Authed) -> V1Result<Json<Value>> {
     Ok(Json(my_account::list(&state, &authed).await?))
 }
 
@@ -76,14 +64,13 @@ pub async fn accept_agreement(
     authed: Authed,
     JsonBody(request): JsonBody<AcceptAgreementRequest>,
 ) -> V1Result<Json<Value>> {
-    Ok(Json(my_account::accept_agreement(&state, &authed, request).await?))
+    Ok(Json(
+        my_account::accept_agreement(&state, &authed, request).await?,
+    ))
 }
 
 /// `GET /api/v1/devices`: the account's known devices.
-pub async fn list_devices(
-    State(state): State<V1State>,
-    authed: Authed,
-) -> V1Result<Json<Value>> {
+pub async fn list_devices(State(state): State<V1State>, authed: Authed) -> V1Result<Json<Value>> {
     Ok(Json(my_account::list_devices(&state, &authed).await?))
 }
 

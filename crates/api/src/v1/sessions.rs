@@ -2,23 +2,19 @@
 //! token), and the endpoints that show and end sessions and show login activity.
 
 use axum::Json;
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use bulwark_accounts::Kind;
 use bulwark_identity::clock::DAY_MS;
 use bulwark_identity::session::{self};
-use bulwark_store::StoreError;
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::V1State;
-use super::error::{V1Error, V1Result};
+use super::error::V1Error;
 use super::guard::Client;
-use bulwark_accounts::Error;
 use bulwark_accounts::login_step::LoginStep;
-use bulwark_accounts::sessions::{IssuedSession, times};
+use bulwark_accounts::sessions::IssuedSession;
 
 /// Name of the session cookie (`__Host-`: host-only, path /, no Domain).
 pub const SESSION_COOKIE: &str = "__Host-bulwark_session";
