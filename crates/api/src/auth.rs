@@ -8,9 +8,9 @@ use axum::http::Method;
 use hmac::{KeyInit, Mac};
 use subtle::ConstantTimeEq;
 
+use crate::AppState;
 use crate::envelope::ApiError;
 use crate::extract::RawRequest;
-use crate::state::AppState;
 use bulwark_accounts::keys::ip_allowed;
 
 /// Allowed distance between the client's timestamp and ours.
@@ -59,11 +59,9 @@ pub async fn authenticate(
     let key = header(request, "x-bm-key")
         .ok_or_else(|| ApiError::auth(30001, "Header X-BM-KEY is empty"))?;
     let row = state
-        .store
-        .find_api_key(key)
+        .live_api_key(key)
         .await
         .map_err(ApiError::internal)?
-        .filter(|row| row.revoked == 0)
         .ok_or_else(|| ApiError::auth(30002, "Header X-BM-KEY not found"))?;
     let now_ms = state.clock.now_ms();
     if bulwark_accounts::keys::idle_expired(&row, now_ms) {
@@ -93,7 +91,7 @@ pub async fn authenticate(
     };
     let Some(sign) = header(request, "x-bm-sign") else {
         if signing == Signing::KeyedRead {
-            touch(state, &row, now_ms).await;
+            state.touch_api_key(&row, now_ms).await;
             return Ok(caller);
         }
         return Err(ApiError::auth(30004, "Header X-BM-SIGN is empty"));
@@ -114,11 +112,7 @@ pub async fn authenticate(
             "Header X-BM-TIMESTAMP is more than 60 seconds away from server time",
         ));
     }
-    let context = bulwark_accounts::keys::secret_context(&row.access_key);
-    let secret = state
-        .master_key
-        .open(&row.secret_ciphertext, &context)
-        .map_err(ApiError::internal)?;
+    let secret = state.api_secret(&row).map_err(ApiError::internal)?;
     let payloads: &[&[u8]] = match request.method {
         Method::GET | Method::DELETE => &[request.uri.query().unwrap_or("").as_bytes(), b""],
         _ => &[&request.body],
@@ -129,28 +123,8 @@ pub async fn authenticate(
     if !valid {
         return Err(ApiError::auth(30005, "Header X-BM-SIGN is wrong"));
     }
-    touch(state, &row, now_ms).await;
+    state.touch_api_key(&row, now_ms).await;
     Ok(caller)
-}
-
-/// Records the key's use when the stored time is over an hour old (one cheap conditional
-/// write per key per hour); a failure is logged, never shown.
-async fn touch(state: &AppState, row: &bulwark_store::ApiKeyRow, now_ms: i64) {
-    if now_ms.saturating_sub(row.last_used_ms) < bulwark_accounts::keys::LAST_USED_WRITE_INTERVAL_MS
-    {
-        return;
-    }
-    if let Err(error) = state
-        .store
-        .touch_api_key(
-            row.id,
-            now_ms,
-            bulwark_accounts::keys::LAST_USED_WRITE_INTERVAL_MS,
-        )
-        .await
-    {
-        tracing::warn!("api key last-use update failed: {error}");
-    }
 }
 
 fn header<'a>(request: &'a RawRequest, name: &str) -> Option<&'a str> {

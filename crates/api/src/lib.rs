@@ -1,6 +1,7 @@
 //! The BitMart-compatible public API: the same paths, parameters, signatures, envelope and error
 //! codes as BitMart's spot API, so unmodified clients (ccxt's `bitmart`, BitMart's SDKs) work.
-//! Handlers are thin: parse into engine commands or store queries, then map the result.
+//! Handlers are thin: parse, call the trading service (engine commands, read-model queries),
+//! then map the result to BitMart's envelope and codes.
 
 pub mod auth;
 pub mod envelope;
@@ -10,13 +11,13 @@ pub mod orders;
 pub mod private;
 pub mod public;
 pub mod rate_limit;
-pub mod state;
 pub mod v1;
 
 use axum::Router;
 use axum::routing::{get, post};
 
-pub use state::AppState;
+/// The state of every BitMart handler: the trading service they call.
+pub type AppState = bulwark_trading::Trading;
 
 /// Milliseconds since the Unix epoch (for timestamps shown to clients and the signing window).
 pub fn now_ms() -> i64 {

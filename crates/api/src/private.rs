@@ -6,16 +6,17 @@
 use axum::extract::State;
 use bulwark_engine::{Accepted, Command, OrderTarget};
 use bulwark_sequencer::{Catalog, Receipt};
-use bulwark_store::{OrderRow, TradeRow};
-use bulwark_types::{CommandId, UserId};
+use bulwark_trading::reads::Window;
+use bulwark_trading::{OrderRow, TradeRow};
+use bulwark_types::UserId;
 use serde_json::{Map, Value, json};
 
+use crate::AppState;
 use crate::auth::{Caller, Scope, Signing, authenticate};
 use crate::envelope::{ApiError, ApiResult, ok};
 use crate::extract::{RawRequest, int_param, text_param};
 use crate::format::MarketFormat;
 use crate::orders::{market_of, new_order, parse_client_order_id, parse_side, reject_error};
-use crate::state::AppState;
 
 /// Most orders or trades one query returns (BitMart: 200).
 pub const QUERY_ROWS_MAX: i64 = 200;
@@ -27,12 +28,10 @@ fn user_of(caller: &Caller) -> Result<UserId, ApiError> {
 }
 
 async fn submit(state: &AppState, command: Command) -> Result<Receipt, ApiError> {
-    let id = CommandId(bulwark_accounts::crypto::random_bytes::<16>().map_err(ApiError::internal)?);
-    state
-        .sequencer
-        .submit(id, command)
-        .await
-        .map_err(|e| ApiError::busy(e.to_string()))
+    state.submit(command).await.map_err(|e| match e {
+        bulwark_trading::writes::SubmitFailure::Sequencer(e) => ApiError::busy(e.to_string()),
+        other => ApiError::internal(other),
+    })
 }
 
 /// KYC and region gating of order placement: L1 or higher, and neither the request's country
@@ -48,8 +47,7 @@ async fn check_trading_allowed(
     );
     let country = state.access.country(ip);
     let refusal = state
-        .access
-        .check_trade(&state.store, caller.user_id, country.as_deref())
+        .check_trade(caller.user_id, country.as_deref())
         .await
         .map_err(ApiError::internal)?;
     match refusal {
@@ -66,8 +64,7 @@ pub async fn wallet(State(state): State<AppState>, request: RawRequest) -> ApiRe
     let caller = authenticate(&state, &request, Scope::Read, Signing::KeyedRead).await?;
     let catalog = state.sequencer.catalog();
     let rows = state
-        .store
-        .user_balances(caller.user_id)
+        .balances(caller.user_id)
         .await
         .map_err(ApiError::internal)?;
     let wallet: Vec<Value> = catalog
@@ -160,14 +157,13 @@ async fn finished_order_error(state: &AppState, user_id: i64, target: &OrderTarg
     let row = match target {
         OrderTarget::Id(id) => {
             state
-                .store
-                .get_order(i64::try_from(id.0).unwrap_or(-1))
+                .own_order(user_id, i64::try_from(id.0).unwrap_or(-1))
                 .await
         }
-        OrderTarget::Client(client) => state.store.find_order_by_client_id(user_id, client).await,
+        OrderTarget::Client(client) => state.own_order_by_client_id(user_id, client).await,
     };
     match row {
-        Ok(Some(row)) if row.user_id == user_id => match row.state.as_str() {
+        Ok(Some(row)) => match row.state.as_str() {
             "filled" => ApiError::bad(50031, "Order is already completed"),
             "canceled" | "partially_canceled" => ApiError::bad(50030, "Order is already canceled"),
             _ => ApiError::bad(50036, "Order is not in a cancellable state"),
@@ -266,14 +262,11 @@ pub async fn query_order(State(state): State<AppState>, request: RawRequest) -> 
         .parse()
         .map_err(|_| ApiError::bad(50005, "Order Id not found"))?;
     let row = state
-        .store
-        .get_order(id)
+        .own_order(caller.user_id, id)
         .await
         .map_err(ApiError::internal)?;
     match row {
-        Some(row) if row.user_id == caller.user_id => {
-            Ok(ok(order_json(&state.sequencer.catalog(), &row)))
-        }
+        Some(row) => Ok(ok(order_json(&state.sequencer.catalog(), &row))),
         _ => Err(ApiError::bad(50005, "Order Id not found")),
     }
 }
@@ -285,8 +278,7 @@ pub async fn query_client_order(State(state): State<AppState>, request: RawReque
     let client = parse_client_order_id(&body)?
         .ok_or_else(|| ApiError::bad(50005, "Order Id not found: clientOrderId is required"))?;
     let row = state
-        .store
-        .find_order_by_client_id(caller.user_id, &client)
+        .own_order_by_client_id(caller.user_id, &client)
         .await
         .map_err(ApiError::internal)?;
     match row {
@@ -300,6 +292,17 @@ struct ListFilter {
     start_ms: Option<i64>,
     end_ms: Option<i64>,
     limit: u32,
+}
+
+impl ListFilter {
+    fn window(&self) -> Window<'_> {
+        Window {
+            symbol: self.symbol.as_deref(),
+            start_ms: self.start_ms,
+            end_ms: self.end_ms,
+            limit: self.limit,
+        }
+    }
 }
 
 fn list_filter(catalog: &Catalog, body: &Map<String, Value>) -> Result<ListFilter, ApiError> {
@@ -335,8 +338,7 @@ pub async fn open_orders(State(state): State<AppState>, request: RawRequest) -> 
     let catalog = state.sequencer.catalog();
     let filter = list_filter(&catalog, &request.json_object()?)?;
     let rows = state
-        .store
-        .open_orders(caller.user_id, filter.symbol.as_deref(), filter.limit)
+        .open_orders(caller.user_id, &filter.window())
         .await
         .map_err(ApiError::internal)?;
     Ok(ok(rows
@@ -351,14 +353,7 @@ pub async fn history_orders(State(state): State<AppState>, request: RawRequest) 
     let catalog = state.sequencer.catalog();
     let f = list_filter(&catalog, &request.json_object()?)?;
     let rows = state
-        .store
-        .history_orders(
-            caller.user_id,
-            f.symbol.as_deref(),
-            f.start_ms,
-            f.end_ms,
-            f.limit,
-        )
+        .history_orders(caller.user_id, &f.window())
         .await
         .map_err(ApiError::internal)?;
     Ok(ok(rows
@@ -419,14 +414,7 @@ pub async fn my_trades(State(state): State<AppState>, request: RawRequest) -> Ap
     let catalog = state.sequencer.catalog();
     let f = list_filter(&catalog, &request.json_object()?)?;
     let rows = state
-        .store
-        .user_trades(
-            caller.user_id,
-            f.symbol.as_deref(),
-            f.start_ms,
-            f.end_ms,
-            f.limit,
-        )
+        .user_trades(caller.user_id, &f.window())
         .await
         .map_err(ApiError::internal)?;
     Ok(ok(rows
@@ -442,20 +430,14 @@ pub async fn order_trades(State(state): State<AppState>, request: RawRequest) ->
     let id: i64 = text_param(&body, "orderId")
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| ApiError::bad(50005, "Order Id not found: orderId is required"))?;
-    let order = state
-        .store
-        .get_order(id)
+    let Some(rows) = state
+        .own_order_trades(caller.user_id, id)
         .await
-        .map_err(ApiError::internal)?;
-    if order.is_none_or(|o| o.user_id != caller.user_id) {
+        .map_err(ApiError::internal)?
+    else {
         return Err(ApiError::bad(50005, "Order Id not found"));
-    }
+    };
     let catalog = state.sequencer.catalog();
-    let rows = state
-        .store
-        .order_trades(id)
-        .await
-        .map_err(ApiError::internal)?;
     Ok(ok(rows
         .iter()
         .flat_map(|t| trade_json(&catalog, t, caller.user_id))

@@ -5,10 +5,10 @@ use axum::response::Response;
 use bulwark_sequencer::{Catalog, MarketInfo};
 use serde_json::{Value, json};
 
+use crate::AppState;
 use crate::envelope::{ApiError, ApiResult, ok};
 use crate::extract::{RawRequest, int_param, text_param};
 use crate::format::MarketFormat;
-use crate::state::AppState;
 
 /// Order book levels returned when the client does not ask (BitMart default).
 pub const BOOK_LEVELS_DEFAULT: i64 = 35;
@@ -123,7 +123,6 @@ async fn ticker_value(
         .ok_or_else(|| ApiError::internal("market assets missing"))?;
     let now = crate::now_ms();
     let stats = state
-        .store
         .trade_stats_since(&market.spec.symbol, now - DAY_MS)
         .await
         .map_err(ApiError::internal)?;
@@ -161,7 +160,6 @@ async fn ticker_value(
         }
         None => {
             let last = state
-                .store
                 .recent_trades(&market.spec.symbol, 1)
                 .await
                 .map_err(ApiError::internal)?;
@@ -248,7 +246,6 @@ pub async fn trades(State(state): State<AppState>, request: RawRequest) -> ApiRe
     let f = MarketFormat::resolve(&catalog, &market.spec)
         .ok_or_else(|| ApiError::internal("market assets missing"))?;
     let rows = state
-        .store
         .recent_trades(&market.spec.symbol, u32::try_from(limit).unwrap_or(50))
         .await
         .map_err(ApiError::internal)?;

@@ -126,7 +126,7 @@ const OPERATOR: &str = "operator-token";
 async fn audit_action(state: &AdminState, action: &str, params: &Value) -> Result<(), AdminError> {
     state
         .app
-        .store
+        .store()
         .append_audit(OPERATOR, action, &params.to_string(), bulwark_api::now_ms())
         .await
         .map(|_| ())
@@ -178,7 +178,7 @@ async fn create_user(State(state): State<AdminState>, Json(body): Json<NewUser>)
     let level = kyc_level(body.kyc_tier.as_deref().unwrap_or("L0"))?;
     let id = match state
         .app
-        .store
+        .store()
         .create_user(&email, bulwark_api::now_ms())
         .await
     {
@@ -195,7 +195,7 @@ async fn create_user(State(state): State<AdminState>, Json(body): Json<NewUser>)
     if level > 0 {
         state
             .app
-            .store
+            .store()
             .set_kyc_tier(id, level)
             .await
             .map_err(AdminError::internal)?;
@@ -223,7 +223,7 @@ async fn set_kyc_tier(
         .parse()
         .map_err(|_| AdminError::bad("invalid_user_id", "user id must be an integer"))?;
     let level = kyc_level(&body.tier)?;
-    let store = &state.app.store;
+    let store = state.app.store();
     let Some(before) = store.kyc_profile(id).await.map_err(AdminError::internal)? else {
         return Err(AdminError(
             StatusCode::NOT_FOUND,
@@ -269,7 +269,7 @@ fn parse_user_id(id: &str) -> Result<i64, AdminError> {
 /// The same function serves the staff console.
 async fn unfreeze_user(State(state): State<AdminState>, Path(id): Path<String>) -> AdminResult {
     let id = parse_user_id(&id)?;
-    staff::unfreeze_account(&state.app.store, id, OPERATOR, bulwark_api::now_ms())
+    staff::unfreeze_account(state.app.store(), id, OPERATOR, bulwark_api::now_ms())
         .await
         .map_err(staff_error)?;
     Ok(Json(json!({"user_id": id, "status": "active"})))
@@ -300,7 +300,7 @@ async fn decide_twofa_reset(
         _ => return Err(AdminError::bad("invalid_decision", "use approve or reject")),
     };
     let status = staff::decide_twofa_reset(
-        &state.app.store,
+        state.app.store(),
         id,
         body.reviewer_id,
         approve,
@@ -332,7 +332,7 @@ async fn change_staff_role(
     Json(body): Json<RoleChange>,
 ) -> AdminResult {
     let now_ms = bulwark_api::now_ms();
-    let store = &state.app.store;
+    let store = state.app.store();
     let roles = match action.as_str() {
         "grant" => staff::grant_role(store, body.user_id, &body.role, OPERATOR, now_ms).await,
         "revoke" => staff::revoke_role(store, body.user_id, &body.role, OPERATOR, now_ms).await,
@@ -346,7 +346,7 @@ async fn change_staff_role(
 
 /// `GET /admin/v1/staff`: every staff account with its roles and whether TOTP is on.
 async fn list_staff(State(state): State<AdminState>) -> AdminResult {
-    let store = &state.app.store;
+    let store = state.app.store();
     let accounts = store
         .list_staff_accounts()
         .await
@@ -403,7 +403,7 @@ async fn publish_agreement(
     }
     state
         .app
-        .store
+        .store()
         .publish_agreement_version(version, bulwark_api::now_ms(), body.current)
         .await
         .map_err(|error| match error {
@@ -427,7 +427,7 @@ async fn publish_agreement(
 async fn list_agreements(State(state): State<AdminState>) -> AdminResult {
     let rows = state
         .app
-        .store
+        .store()
         .list_agreement_versions()
         .await
         .map_err(AdminError::internal)?;
@@ -463,7 +463,7 @@ async fn create_api_key(State(state): State<AdminState>, Json(body): Json<NewKey
     keys::check_memo(&memo).map_err(key_error)?;
     let user = state
         .app
-        .store
+        .store()
         .get_user(body.user_id)
         .await
         .map_err(AdminError::internal)?;
@@ -486,7 +486,7 @@ async fn create_api_key(State(state): State<AdminState>, Json(body): Json<NewKey
     let access_key = minted.row.access_key.clone();
     state
         .app
-        .store
+        .store()
         .insert_api_key(&minted.row)
         .await
         .map_err(AdminError::internal)?;
@@ -525,7 +525,7 @@ async fn credit_deposit(
     }
     if state
         .app
-        .store
+        .store()
         .get_user(body.user_id)
         .await
         .map_err(AdminError::internal)?
@@ -696,7 +696,7 @@ async fn consistency(State(state): State<AdminState>) -> AdminResult {
     let mut problems = Vec::new();
     let store_orders = state
         .app
-        .store
+        .store()
         .all_orders_with_state()
         .await
         .map_err(AdminError::internal)?;
@@ -729,7 +729,7 @@ async fn consistency(State(state): State<AdminState>) -> AdminResult {
     }
     let store_balances = state
         .app
-        .store
+        .store()
         .all_balances()
         .await
         .map_err(AdminError::internal)?;
@@ -767,7 +767,7 @@ fn default_audit_limit() -> u32 {
 async fn audit(State(state): State<AdminState>, Query(query): Query<AuditQuery>) -> AdminResult {
     let rows = state
         .app
-        .store
+        .store()
         .list_audit(query.limit.min(1_000))
         .await
         .map_err(AdminError::internal)?;

@@ -120,14 +120,14 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     .context("starting the account API")?;
     v1.accounts.attach_bus(Arc::new(handle.clone()));
     v1.accounts.attach_access(Arc::clone(&access));
-    let app = AppState {
-        sequencer: handle.clone(),
-        store: store.clone(),
+    let app = AppState::new(
+        handle.clone(),
+        store.clone(),
         master_key,
-        projected: projected_rx,
+        projected_rx,
         access,
-        clock: Arc::clone(&v1.accounts.clock),
-    };
+        Arc::clone(&v1.accounts.clock),
+    );
     apply_genesis(&app).await?;
     let limit = bulwark_api::rate_limit::IpRateLimit::new(
         config.rate_limit_per_ip,

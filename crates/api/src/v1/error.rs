@@ -41,12 +41,6 @@ impl From<Error> for V1Error {
     }
 }
 
-impl From<bulwark_store::StoreError> for V1Error {
-    fn from(error: bulwark_store::StoreError) -> V1Error {
-        Error::from(error).into()
-    }
-}
-
 impl V1Error {
     pub fn new(kind: Kind, code: &'static str, message: impl Into<String>) -> V1Error {
         Error::new(kind, code, message).into()

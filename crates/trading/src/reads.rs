@@ -1,0 +1,117 @@
+//! Queries of the read models on behalf of one user: balances, orders and trades. Ownership is
+//! checked here, so an adapter cannot show one user another's order by forgetting to.
+
+use bulwark_store::{BalanceRow, OrderRow, StoreError, TradeRow, TradeStats};
+
+use crate::Trading;
+
+/// A time and symbol window of an order or trade list.
+#[derive(Debug, Clone, Default)]
+pub struct Window<'a> {
+    pub symbol: Option<&'a str>,
+    pub start_ms: Option<i64>,
+    pub end_ms: Option<i64>,
+    pub limit: u32,
+}
+
+impl Trading {
+    pub async fn balances(&self, user_id: i64) -> Result<Vec<BalanceRow>, StoreError> {
+        self.store.user_balances(user_id).await
+    }
+
+    /// The order `order_id` if it is `user_id`'s (`None` for unknown and foreign alike).
+    pub async fn own_order(
+        &self,
+        user_id: i64,
+        order_id: i64,
+    ) -> Result<Option<OrderRow>, StoreError> {
+        Ok(self
+            .store
+            .get_order(order_id)
+            .await?
+            .filter(|row| row.user_id == user_id))
+    }
+
+    /// The user's order with this client order id.
+    pub async fn own_order_by_client_id(
+        &self,
+        user_id: i64,
+        client_order_id: &str,
+    ) -> Result<Option<OrderRow>, StoreError> {
+        self.store
+            .find_order_by_client_id(user_id, client_order_id)
+            .await
+    }
+
+    pub async fn open_orders(
+        &self,
+        user_id: i64,
+        window: &Window<'_>,
+    ) -> Result<Vec<OrderRow>, StoreError> {
+        self.store
+            .open_orders(user_id, window.symbol, window.limit)
+            .await
+    }
+
+    pub async fn history_orders(
+        &self,
+        user_id: i64,
+        window: &Window<'_>,
+    ) -> Result<Vec<OrderRow>, StoreError> {
+        self.store
+            .history_orders(
+                user_id,
+                window.symbol,
+                window.start_ms,
+                window.end_ms,
+                window.limit,
+            )
+            .await
+    }
+
+    pub async fn user_trades(
+        &self,
+        user_id: i64,
+        window: &Window<'_>,
+    ) -> Result<Vec<TradeRow>, StoreError> {
+        self.store
+            .user_trades(
+                user_id,
+                window.symbol,
+                window.start_ms,
+                window.end_ms,
+                window.limit,
+            )
+            .await
+    }
+
+    /// The fills of one of the user's orders (`None` when the order is not theirs).
+    pub async fn own_order_trades(
+        &self,
+        user_id: i64,
+        order_id: i64,
+    ) -> Result<Option<Vec<TradeRow>>, StoreError> {
+        if self.own_order(user_id, order_id).await?.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(self.store.order_trades(order_id).await?))
+    }
+
+    /// Public market data: the last trades of a market, newest first.
+    pub async fn recent_trades(
+        &self,
+        symbol: &str,
+        limit: u32,
+    ) -> Result<Vec<TradeRow>, StoreError> {
+        self.store.recent_trades(symbol, limit).await
+    }
+
+    /// Public market data: open, high, low, last and volumes since `since_ms`.
+    pub async fn trade_stats_since(
+        &self,
+        symbol: &str,
+        since_ms: i64,
+    ) -> Result<Option<TradeStats>, StoreError> {
+        self.store.trade_stats_since(symbol, since_ms).await
+    }
+}

@@ -1,0 +1,37 @@
+//! Commands to the engine: every write of the trading API is one command, submitted with a
+//! fresh idempotency id and acknowledged once durable; placing orders is gated by KYC tier and
+//! region first.
+
+use bulwark_accounts::access::TradeRefusal;
+use bulwark_engine::Command;
+use bulwark_sequencer::{Receipt, SubmitError};
+use bulwark_types::CommandId;
+
+use crate::Trading;
+
+/// Why a command did not reach the engine.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitFailure {
+    #[error("no randomness for a command id: {0}")]
+    Random(String),
+    #[error("{0}")]
+    Sequencer(#[from] SubmitError),
+}
+
+impl Trading {
+    /// Submits `command` under a new random id and returns its durable receipt.
+    pub async fn submit(&self, command: Command) -> Result<Receipt, SubmitFailure> {
+        let id = bulwark_accounts::crypto::random_bytes::<16>()
+            .map_err(|e| SubmitFailure::Random(e.to_string()))?;
+        Ok(self.sequencer.submit(CommandId(id), command).await?)
+    }
+
+    /// Whether `user_id` may place orders from `country` (KYC tier, residence, request region).
+    pub async fn check_trade(
+        &self,
+        user_id: i64,
+        country: Option<&str>,
+    ) -> Result<Option<TradeRefusal>, bulwark_store::StoreError> {
+        self.access.check_trade(&self.store, user_id, country).await
+    }
+}
