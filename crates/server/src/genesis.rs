@@ -2,19 +2,8 @@
 //! commands on first start, so replay rebuilds them like everything else.
 
 use bulwark_engine::{AssetId, AssetSpec, Command, MarketSpec};
+use bulwark_operator::command_id_for;
 use bulwark_types::CommandId;
-use sha2::{Digest, Sha256};
-
-/// Idempotency key derived from a stable text (a deposit reference, a genesis step), so that a
-/// retried submission is the same command.
-pub fn command_id_for(text: &str) -> CommandId {
-    let digest = Sha256::digest(text.as_bytes());
-    let mut id = [0_u8; 16];
-    for (slot, byte) in id.iter_mut().zip(digest.iter()) {
-        *slot = *byte;
-    }
-    CommandId(id)
-}
 
 fn asset(code: &str, name: &str) -> AssetSpec {
     AssetSpec {

@@ -1,7 +1,6 @@
 //! Wiring of the `bulwark` binary: configuration, the data directory, the admin
 //! API and its CLI, journal verification and the benchmark runner.
 
-pub mod admin_api;
 pub mod admin_cli;
 pub mod bench_args;
 pub mod bench_cli;

@@ -15,10 +15,10 @@ use bulwark_sequencer::{Catalog, Sequencer, SequencerOptions};
 use bulwark_store::Store;
 use tower_http::set_header::SetResponseHeaderLayer;
 
-use crate::admin_api::{self, AdminState};
 use crate::config::{Config, FsyncMode};
 use crate::data_dir::DataDir;
 use crate::genesis;
+use bulwark_admin::AdminState;
 
 /// Test-only: a file holding a millisecond offset added to the account API's clock, so
 /// end-to-end tests can let lockouts and codes expire without sleeping.
@@ -134,8 +134,8 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         config.rate_limit_per_ip.saturating_mul(2),
     );
     let public = public_router(app.clone(), limit, v1);
-    let admin = admin_api::router(AdminState {
-        app,
+    let admin = bulwark_admin::router(AdminState {
+        operator: bulwark_operator::Operator::new(app),
         token: Arc::clone(&token),
     });
     Ok(Running {

@@ -1,0 +1,253 @@
+//! The admin API: the operator's HTTP adapter over `bulwark-operator`, served only on the staff
+//! listener and authenticated by the operator token in `DATA/admin.token` (compared in constant
+//! time). It parses, calls one operator use case and maps the result; `bulwark admin …` is its
+//! client.
+
+#![forbid(unsafe_code)]
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use bulwark_accounts::{Error, Kind};
+use bulwark_operator::{self as operator, Operator};
+use serde_json::{Value, json};
+use subtle::ConstantTimeEq;
+
+#[derive(Clone)]
+pub struct AdminState {
+    pub operator: Operator,
+    pub token: Arc<String>,
+}
+
+/// An admin error: HTTP status, stable code, message naming the problem.
+#[derive(Debug)]
+pub struct AdminError(StatusCode, &'static str, String);
+
+/// The HTTP status of each kind of refusal: the one place the admin API decides it.
+fn status_of(kind: Kind) -> StatusCode {
+    match kind {
+        Kind::Invalid => StatusCode::BAD_REQUEST,
+        Kind::Unauthenticated => StatusCode::UNAUTHORIZED,
+        Kind::Forbidden => StatusCode::FORBIDDEN,
+        Kind::NotFound => StatusCode::NOT_FOUND,
+        Kind::Conflict => StatusCode::CONFLICT,
+        Kind::Gone => StatusCode::GONE,
+        Kind::TooMany => StatusCode::TOO_MANY_REQUESTS,
+        Kind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        Kind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+impl From<Error> for AdminError {
+    fn from(error: Error) -> AdminError {
+        // The operator API has always called its internal failures "internal".
+        let code = if error.kind == Kind::Internal {
+            "internal"
+        } else {
+            error.code
+        };
+        let message = if error.kind == Kind::Internal {
+            "internal error; see the server log".to_string()
+        } else {
+            error.message
+        };
+        AdminError(status_of(error.kind), code, message)
+    }
+}
+
+impl IntoResponse for AdminError {
+    fn into_response(self) -> Response {
+        (
+            self.0,
+            Json(json!({"error": {"code": self.1, "message": self.2}})),
+        )
+            .into_response()
+    }
+}
+
+type AdminResult = Result<Json<Value>, AdminError>;
+
+pub fn router(state: AdminState) -> Router {
+    Router::new()
+        .route("/admin/v1/users", post(create_user))
+        .route("/admin/v1/users/{id}/unfreeze", post(unfreeze_user))
+        .route("/admin/v1/users/{id}/kyc-tier", post(set_kyc_tier))
+        .route(
+            "/admin/v1/2fa-resets/{id}/{decision}",
+            post(decide_twofa_reset),
+        )
+        .route("/admin/v1/staff", get(list_staff))
+        .route("/admin/v1/staff/{action}", post(change_staff_role))
+        .route(
+            "/admin/v1/agreements",
+            get(list_agreements).post(publish_agreement),
+        )
+        .route("/admin/v1/apikeys", post(create_api_key))
+        .route("/admin/v1/deposits", post(credit_deposit))
+        .route("/admin/v1/balances", get(balances))
+        .route("/admin/v1/markets/{symbol}/{action}", post(market_halt))
+        .route("/admin/v1/trading/{action}", post(global_halt))
+        .route("/admin/v1/engine", get(engine_status))
+        .route("/admin/v1/consistency", get(consistency))
+        .route("/admin/v1/audit", get(audit))
+        .fallback(|| async {
+            AdminError(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "no such admin route".into(),
+            )
+        })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            require_token,
+        ))
+        .with_state(state)
+}
+
+async fn require_token(State(state): State<AdminState>, request: Request, next: Next) -> Response {
+    let given = request
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let valid = given.len() == state.token.len()
+        && bool::from(given.as_bytes().ct_eq(state.token.as_bytes()));
+    if !valid {
+        return AdminError(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "missing or wrong admin token".into(),
+        )
+        .into_response();
+    }
+    next.run(request).await
+}
+
+async fn create_user(
+    State(state): State<AdminState>,
+    Json(body): Json<operator::NewUser>,
+) -> AdminResult {
+    Ok(Json(operator::create_user(&state.operator, body).await?))
+}
+
+/// `POST /admin/v1/users/{id}/kyc-tier` `{"tier":"L1"}`: sets the KYC level directly (for
+/// operators and bots; people go through the KYC review). Audited with the previous level.
+async fn set_kyc_tier(
+    State(state): State<AdminState>,
+    Path(id): Path<String>,
+    Json(body): Json<operator::KycTierBody>,
+) -> AdminResult {
+    Ok(Json(
+        operator::set_kyc_tier(&state.operator, id, body).await?,
+    ))
+}
+
+/// `POST /admin/v1/users/{id}/unfreeze`: frozen -> active after staff review (audited, and a
+/// security event the owner sees). Sessions and API keys revoked by the freeze stay revoked.
+/// The same function serves the staff console.
+async fn unfreeze_user(State(state): State<AdminState>, Path(id): Path<String>) -> AdminResult {
+    Ok(Json(operator::unfreeze_user(&state.operator, id).await?))
+}
+
+/// `POST /admin/v1/2fa-resets/{id}/approve|reject` (audited). An approved request takes effect
+/// at the owner's next login once its 48 hours have passed. The same function serves the staff
+/// console.
+async fn decide_twofa_reset(
+    State(state): State<AdminState>,
+    Path((id, decision)): Path<(String, String)>,
+    Json(body): Json<operator::TwofaDecision>,
+) -> AdminResult {
+    Ok(Json(
+        operator::decide_twofa_reset(&state.operator, (id, decision), body).await?,
+    ))
+}
+
+/// `POST /admin/v1/staff/grant|revoke`: gives or takes a staff role (audited). Staff accounts
+/// still need TOTP and a TOTP login before the console lets them in.
+async fn change_staff_role(
+    State(state): State<AdminState>,
+    Path(action): Path<String>,
+    Json(body): Json<operator::RoleChange>,
+) -> AdminResult {
+    Ok(Json(
+        operator::change_staff_role(&state.operator, action, body).await?,
+    ))
+}
+
+/// `GET /admin/v1/staff`: every staff account with its roles and whether TOTP is on.
+async fn list_staff(State(state): State<AdminState>) -> AdminResult {
+    Ok(Json(operator::list_staff(&state.operator).await?))
+}
+
+/// `POST /admin/v1/agreements`: publishes a user-agreement version (audited); a current one is
+/// shown to every user whose accepted version differs until they accept it.
+async fn publish_agreement(
+    State(state): State<AdminState>,
+    Json(body): Json<operator::NewAgreement>,
+) -> AdminResult {
+    Ok(Json(
+        operator::publish_agreement(&state.operator, body).await?,
+    ))
+}
+
+/// `GET /admin/v1/agreements`: every published version.
+async fn list_agreements(State(state): State<AdminState>) -> AdminResult {
+    Ok(Json(operator::list_agreements(&state.operator).await?))
+}
+
+async fn create_api_key(
+    State(state): State<AdminState>,
+    Json(body): Json<operator::NewKey>,
+) -> AdminResult {
+    Ok(Json(operator::create_api_key(&state.operator, body).await?))
+}
+
+async fn credit_deposit(
+    State(state): State<AdminState>,
+    Json(body): Json<operator::NewDeposit>,
+) -> AdminResult {
+    Ok(Json(operator::credit_deposit(&state.operator, body).await?))
+}
+
+async fn balances(
+    State(state): State<AdminState>,
+    Query(query): Query<operator::UserQuery>,
+) -> AdminResult {
+    Ok(Json(operator::balances(&state.operator, query).await?))
+}
+
+async fn market_halt(
+    State(state): State<AdminState>,
+    Path((symbol, action)): Path<(String, String)>,
+) -> AdminResult {
+    Ok(Json(
+        operator::market_halt(&state.operator, (symbol, action)).await?,
+    ))
+}
+
+async fn global_halt(State(state): State<AdminState>, Path(action): Path<String>) -> AdminResult {
+    Ok(Json(operator::global_halt(&state.operator, action).await?))
+}
+
+async fn engine_status(State(state): State<AdminState>) -> AdminResult {
+    Ok(Json(operator::engine_status(&state.operator).await?))
+}
+
+/// Compares the SQL read models with the engine: every live order and every balance must match.
+async fn consistency(State(state): State<AdminState>) -> AdminResult {
+    Ok(Json(operator::consistency(&state.operator).await?))
+}
+
+async fn audit(
+    State(state): State<AdminState>,
+    Query(query): Query<operator::AuditQuery>,
+) -> AdminResult {
+    Ok(Json(operator::audit(&state.operator, query).await?))
+}
