@@ -151,3 +151,28 @@ def test_per_ip_rate_limit_answers_30013():
             expect(limited[0], 30013, 429, "too many")
         finally:
             srv.stop()
+
+
+def test_orders_of_another_user_are_invisible_and_untouchable(server):
+    """Authorization on every object: a valid key of one user gets "not found" for another user's
+    order by id or client id, its fills, and its cancellation, and nothing changes."""
+    _, alice = server.funded_user("alice-iso@example.com", {"USDT": "1000"})
+    _, mallory = server.funded_user("mallory-iso@example.com", {"USDT": "1000"})
+    b = server.base
+    status, placed = call(b, "/spot/v2/submit_order", order(client_order_id="aliceiso1"), key=alice)
+    assert status == 200 and placed["code"] == 1000, placed
+    oid = placed["data"]["order_id"]
+    before = state(server, alice)
+    expect(call(b, "/spot/v4/query/order", {"orderId": oid}, key=mallory), 50005)
+    expect(call(b, "/spot/v4/query/client-order", {"clientOrderId": "aliceiso1"}, key=mallory), 50005)
+    expect(call(b, "/spot/v4/query/order-trades", {"orderId": oid}, key=mallory), 50005)
+    expect(call(b, "/spot/v3/cancel_order", {"symbol": "BTC_USDT", "order_id": oid}, key=mallory), 50032)
+    expect(
+        call(b, "/spot/v3/cancel_order", {"symbol": "BTC_USDT", "client_order_id": "aliceiso1"}, key=mallory),
+        50032,
+    )
+    status, open_orders = call(b, "/spot/v4/query/open-orders", {}, key=mallory)
+    assert status == 200 and open_orders["data"] == [], open_orders
+    assert state(server, alice) == before
+    status, mine = call(b, "/spot/v4/query/order", {"orderId": oid}, key=alice)
+    assert status == 200 and mine["data"]["state"] == "new", mine
