@@ -19,6 +19,7 @@ pub mod client;
 pub mod confirm_login;
 pub mod crypto;
 pub mod devices;
+pub mod doors;
 pub mod error;
 pub mod factors;
 pub mod freeze;

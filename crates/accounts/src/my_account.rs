@@ -180,6 +180,17 @@ pub struct AcceptAgreementRequest {
     pub version: String,
 }
 
+/// The version of the user agreement a new account accepts (none before the operator
+/// published one), shown on the sign-up form.
+pub async fn current_agreement_version(state: &Service) -> crate::Result<String> {
+    Ok(state
+        .store
+        .current_agreement_version()
+        .await?
+        .map(|row| row.version)
+        .unwrap_or_default())
+}
+
 /// `POST /api/v1/agreement`: accepts the current user agreement (after the operator published a
 /// new version; the old acceptance stays in the security events).
 pub async fn accept_agreement(

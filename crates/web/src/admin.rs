@@ -2,21 +2,22 @@
 //! approve / reject with reason / ask for resubmission), login unlock, frozen accounts with
 //! unfreeze, and the lost-second-factor reset queue. Server-rendered, no JavaScript.
 //!
-//! Like every page, each action is one in-process call of the `/api/v1/admin` router, so the
-//! staff guard (role, TOTP, TOTP login), the per-object checks and the audit rows are the API's;
-//! this module only turns forms into JSON and answers into HTML. Forms carry the per-session
-//! CSRF token.
+//! Like every page, each action is one call of a `bulwark_accounts::admin` use case, the same
+//! one `/api/v1/admin` calls, so the staff guard (role, TOTP, TOTP login), the per-object checks
+//! and the audit rows live in one place; this module only turns forms into requests and
+//! answers into HTML. Forms carry the per-session CSRF token.
 
 use askama::Template;
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
+use bulwark_accounts::admin::{self, IdentifierRequest, ReasonRequest};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use crate::api::{self, Caller};
 use crate::auth::{CsrfForm, PageForm, csrf_ok, who};
+use crate::caller::{Answer, Caller};
 use crate::pages::{self, Flash, Who};
 use crate::{WebState, csrf_token};
 
@@ -133,7 +134,7 @@ fn time(value: &Value, pointer: &str) -> String {
         .unwrap_or_default()
 }
 
-fn rows(answer: &api::Answer, key: &str) -> Vec<Value> {
+fn rows(answer: &Answer, key: &str) -> Vec<Value> {
     answer
         .body
         .get(key)
@@ -151,17 +152,93 @@ fn contact(account: &Value) -> String {
     }
 }
 
-/// A positive integer id from the path (anything else never reaches the API).
+/// A positive integer id from the path (anything else never reaches the service).
 fn id_of(text: &str) -> Option<i64> {
     text.parse::<i64>().ok().filter(|id| *id > 0)
 }
 
-async fn get(state: &WebState, caller: &Caller, path: &str) -> api::Answer {
-    api::call(&state.api, caller, Method::GET, path, None).await
+/// A decision on a KYC application.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KycDecision {
+    Approve,
+    Reject,
+    Resubmit,
 }
 
-async fn post(state: &WebState, caller: &Caller, path: &str, body: Value) -> api::Answer {
-    api::call(&state.api, caller, Method::POST, path, Some(body)).await
+impl KycDecision {
+    fn parse(text: &str) -> Option<KycDecision> {
+        match text {
+            "approve" => Some(KycDecision::Approve),
+            "reject" => Some(KycDecision::Reject),
+            "resubmit" => Some(KycDecision::Resubmit),
+            _ => None,
+        }
+    }
+
+    /// How the notice says it.
+    fn done(self) -> &'static str {
+        match self {
+            KycDecision::Approve => "approved",
+            KycDecision::Reject => "rejected",
+            KycDecision::Resubmit => "sent back for resubmission",
+        }
+    }
+}
+
+/// A decision on a 2FA reset request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ResetDecision {
+    Approve,
+    Reject,
+}
+
+impl ResetDecision {
+    fn parse(text: &str) -> Option<ResetDecision> {
+        match text {
+            "approve" => Some(ResetDecision::Approve),
+            "reject" => Some(ResetDecision::Reject),
+            _ => None,
+        }
+    }
+}
+
+/// What staff lists the console reads.
+#[derive(Debug, Clone, Copy)]
+enum Queue {
+    Me,
+    Kyc,
+    Frozen,
+    Resets,
+}
+
+async fn queue(state: &WebState, caller: &Caller, queue: Queue) -> Answer {
+    caller
+        .signed_in(state, StatusCode::OK, async |authed| match queue {
+            Queue::Me => admin::me(&state.v1, &authed).await,
+            Queue::Kyc => admin::kyc_queue(&state.v1, &authed).await,
+            Queue::Frozen => admin::frozen(&state.v1, &authed).await,
+            Queue::Resets => admin::twofa_resets(&state.v1, &authed).await,
+        })
+        .await
+}
+
+/// The locks of an identifier: looked up, or lifted.
+#[derive(Debug, Clone, Copy)]
+enum Locks {
+    Lookup,
+    Unlock,
+}
+
+async fn locks(state: &WebState, caller: &Caller, identifier: &str, action: Locks) -> Answer {
+    let request = IdentifierRequest {
+        identifier: identifier.to_string(),
+    };
+    caller
+        .signed_in(state, StatusCode::OK, async |authed| match action {
+            Locks::Lookup => admin::lockout_lookup(&state.v1, &authed, request).await,
+            Locks::Unlock => admin::lockout_unlock(&state.v1, &authed, request).await,
+        })
+        .await
 }
 
 /// Renders the console home with the sections the caller's roles allow.
@@ -194,7 +271,7 @@ async fn console(
         resets: Vec::new(),
         lookup,
     };
-    let me = get(state, caller, "/api/v1/admin/me").await;
+    let me = queue(state, caller, Queue::Me).await;
     if !me.is_ok() {
         page.error = me.error_message();
         return pages::render(me.status, &page);
@@ -218,7 +295,7 @@ async fn console(
     page.can_decide_resets = can("twofa_reset_review");
     page.resets_list = page.can_decide_resets || can("view_queues");
     if page.kyc_list {
-        let answer = get(state, caller, "/api/v1/admin/kyc").await;
+        let answer = queue(state, caller, Queue::Kyc).await;
         page.kyc = rows(&answer, "applications")
             .iter()
             .map(|a| KycItem {
@@ -231,7 +308,7 @@ async fn console(
             .collect();
     }
     if page.frozen_list {
-        let answer = get(state, caller, "/api/v1/admin/frozen").await;
+        let answer = queue(state, caller, Queue::Frozen).await;
         page.frozen = rows(&answer, "accounts")
             .iter()
             .map(|a| FrozenItem {
@@ -241,7 +318,7 @@ async fn console(
             .collect();
     }
     if page.resets_list {
-        let answer = get(state, caller, "/api/v1/admin/2fa-resets").await;
+        let answer = queue(state, caller, Queue::Resets).await;
         page.resets = rows(&answer, "requests")
             .iter()
             .map(|r| ResetItem {
@@ -267,7 +344,7 @@ pub async fn home(State(state): State<WebState>, caller: Caller) -> Response {
     console(&state, &caller, StatusCode::OK, Flash::default(), None).await
 }
 
-/// Renders the review page of application `id` (or the console with the API's refusal).
+/// Renders the review page of application `id` (or the console with the service's refusal).
 async fn review(
     state: &WebState,
     caller: &Caller,
@@ -278,7 +355,11 @@ async fn review(
     let (Some(who), Some(token)) = (who(state, caller).await, caller.session_token()) else {
         return pages::see_other("/login");
     };
-    let answer = get(state, caller, &format!("/api/v1/admin/kyc/{id}")).await;
+    let answer = caller
+        .signed_in(state, StatusCode::OK, async |authed| {
+            admin::kyc_detail(&state.v1, &authed, id.to_string()).await
+        })
+        .await;
     if !answer.is_ok() {
         let flash = Flash::error(answer.error_message());
         return console(state, caller, answer.status, flash, None).await;
@@ -338,8 +419,8 @@ pub async fn review_page(
     review(&state, &caller, id, StatusCode::OK, Flash::default()).await
 }
 
-/// `GET /admin/kyc/{id}/documents/{document_id}`: the image, through the API's checks, with
-/// its content type and never cached.
+/// `GET /admin/kyc/{id}/documents/{document_id}`: the image, through the reviewer checks of
+/// the service, with its content type and never cached.
 pub async fn document(
     State(state): State<WebState>,
     caller: Caller,
@@ -348,24 +429,36 @@ pub async fn document(
     let (Some(id), Some(document_id)) = (id_of(&id), id_of(&document_id)) else {
         return plain(StatusCode::NOT_FOUND, "No such document.");
     };
-    let path = format!("/api/v1/admin/kyc/{id}/documents/{document_id}");
-    let answer = api::fetch(&state.api, &caller, &path).await;
-    if !answer.status().is_success() {
-        return plain(answer.status(), "This document cannot be shown to you.");
-    }
-    let content_type = answer
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .cloned()
-        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
-    let disposition = answer.headers().get(header::CONTENT_DISPOSITION).cloned();
-    let mut response = Response::new(answer.into_body());
+    let opened = match caller.authed(&state).await {
+        Ok(authed) => {
+            let (id, document_id) = (id.to_string(), document_id.to_string());
+            admin::open_document(&state.v1, &authed, &id, &document_id).await
+        }
+        Err(refusal) => Err(refusal),
+    };
+    let document = match opened {
+        Ok(document) => document,
+        Err(refusal) => {
+            let status = Answer::refused(refusal).status;
+            return plain(status, "This document cannot be shown to you.");
+        }
+    };
+    let disposition = if document.inline {
+        "inline"
+    } else {
+        "attachment"
+    };
+    let mut response = Response::new(Body::from(document.bytes));
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, content_type);
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(document.content_type),
+    );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if let Some(disposition) = disposition {
-        headers.insert(header::CONTENT_DISPOSITION, disposition);
-    }
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_static(disposition),
+    );
     response
 }
 
@@ -387,12 +480,10 @@ pub struct ReasonForm {
     reason: String,
 }
 
-fn reason_body(reason: &str) -> Value {
+fn reason_request(reason: &str) -> ReasonRequest {
     let reason = reason.trim();
-    if reason.is_empty() {
-        json!({})
-    } else {
-        json!({"reason": reason})
+    ReasonRequest {
+        reason: (!reason.is_empty()).then(|| reason.to_string()),
     }
 }
 
@@ -407,27 +498,32 @@ pub async fn kyc_decide(
         let flash = Flash::error("No such application.");
         return console(&state, &caller, StatusCode::NOT_FOUND, flash, None).await;
     };
-    let done = match decision.as_str() {
-        "approve" => "approved",
-        "reject" => "rejected",
-        "resubmit" => "sent back for resubmission",
-        _ => {
-            let flash = Flash::error("Unknown decision.");
-            return review(&state, &caller, id, StatusCode::BAD_REQUEST, flash).await;
-        }
+    let Some(decision) = KycDecision::parse(&decision) else {
+        let flash = Flash::error("Unknown decision.");
+        return review(&state, &caller, id, StatusCode::BAD_REQUEST, flash).await;
     };
     if !csrf_ok(&caller, &form.csrf) {
         let flash = expired();
         return review(&state, &caller, id, StatusCode::FORBIDDEN, flash).await;
     }
-    let path = format!("/api/v1/admin/kyc/{id}/{decision}");
-    let answer = post(&state, &caller, &path, reason_body(&form.reason)).await;
+    let request = reason_request(&form.reason);
+    let answer = caller
+        .signed_in(&state, StatusCode::OK, async |authed| {
+            let (service, id) = (&state.v1, id.to_string());
+            match decision {
+                KycDecision::Approve => admin::kyc_approve(service, &authed, id, request).await,
+                KycDecision::Reject => admin::kyc_reject(service, &authed, id, request).await,
+                KycDecision::Resubmit => admin::kyc_resubmit(service, &authed, id, request).await,
+            }
+        })
+        .await;
     if !answer.is_ok() {
         let flash = Flash::error(answer.error_message());
         return review(&state, &caller, id, answer.status, flash).await;
     }
     let flash = Flash::notice(format!(
-        "Application {id} {done}; the applicant was emailed."
+        "Application {id} {}; the applicant was emailed.",
+        decision.done()
     ));
     console(&state, &caller, StatusCode::OK, flash, None).await
 }
@@ -443,7 +539,7 @@ pub struct UnlockForm {
     action: String,
 }
 
-fn lookup_of(answer: &api::Answer) -> Lookup {
+fn lookup_of(answer: &Answer) -> Lookup {
     Lookup {
         identifier: answer.text("/identifier"),
         user_id: answer
@@ -465,7 +561,7 @@ fn lookup_of(answer: &api::Answer) -> Lookup {
     }
 }
 
-fn joined(answer: &api::Answer, key: &str) -> String {
+fn joined(answer: &Answer, key: &str) -> String {
     rows(answer, key)
         .iter()
         .filter_map(Value::as_str)
@@ -484,15 +580,9 @@ pub async fn unlock(
         let flash = expired();
         return console(&state, &caller, StatusCode::FORBIDDEN, flash, None).await;
     }
-    let body = json!({"identifier": form.identifier.trim()});
+    let identifier = form.identifier.trim();
     if form.action == "unlock" {
-        let answer = post(
-            &state,
-            &caller,
-            "/api/v1/admin/lockouts/unlock",
-            body.clone(),
-        )
-        .await;
+        let answer = locks(&state, &caller, identifier, Locks::Unlock).await;
         if !answer.is_ok() {
             let flash = Flash::error(answer.error_message());
             return console(&state, &caller, answer.status, flash, None).await;
@@ -509,7 +599,7 @@ pub async fn unlock(
                 " Kept {kept}: after 100 failures only a password reset with the second factor lifts the lock."
             ));
         }
-        let lookup = post(&state, &caller, "/api/v1/admin/lockouts/lookup", body).await;
+        let lookup = locks(&state, &caller, identifier, Locks::Lookup).await;
         let lookup = lookup.is_ok().then(|| lookup_of(&lookup));
         return console(
             &state,
@@ -520,7 +610,7 @@ pub async fn unlock(
         )
         .await;
     }
-    let answer = post(&state, &caller, "/api/v1/admin/lockouts/lookup", body).await;
+    let answer = locks(&state, &caller, identifier, Locks::Lookup).await;
     if !answer.is_ok() {
         let flash = Flash::error(answer.error_message());
         return console(&state, &caller, answer.status, flash, None).await;
@@ -551,8 +641,11 @@ pub async fn unfreeze(
         let flash = Flash::error("No such user.");
         return console(&state, &caller, StatusCode::NOT_FOUND, flash, None).await;
     };
-    let path = format!("/api/v1/admin/users/{id}/unfreeze");
-    let answer = post(&state, &caller, &path, json!({})).await;
+    let answer = caller
+        .signed_in(&state, StatusCode::OK, async |authed| {
+            admin::unfreeze(&state.v1, &authed, id.to_string()).await
+        })
+        .await;
     let (status, flash) = if answer.is_ok() {
         let message = format!("User {id} is unfrozen; they can log in again.");
         (StatusCode::OK, Flash::notice(message))
@@ -573,12 +666,24 @@ pub async fn reset_decide(
         let flash = expired();
         return console(&state, &caller, StatusCode::FORBIDDEN, flash, None).await;
     }
-    let (Some(id), true) = (id_of(&id), decision == "approve" || decision == "reject") else {
+    let (Some(id), Some(decision)) = (id_of(&id), ResetDecision::parse(&decision)) else {
         let flash = Flash::error("No such request or decision.");
         return console(&state, &caller, StatusCode::NOT_FOUND, flash, None).await;
     };
-    let path = format!("/api/v1/admin/2fa-resets/{id}/{decision}");
-    let answer = post(&state, &caller, &path, reason_body(&form.reason)).await;
+    let request = reason_request(&form.reason);
+    let answer = caller
+        .signed_in(&state, StatusCode::OK, async |authed| {
+            let (service, id) = (&state.v1, id.to_string());
+            match decision {
+                ResetDecision::Approve => {
+                    admin::twofa_reset_approve(service, &authed, id, request).await
+                }
+                ResetDecision::Reject => {
+                    admin::twofa_reset_reject(service, &authed, id, request).await
+                }
+            }
+        })
+        .await;
     let (status, flash) = if answer.is_ok() {
         let message = format!("2FA reset request {id}: {}.", answer.text("/status"));
         (StatusCode::OK, Flash::notice(message))
@@ -611,7 +716,17 @@ mod tests {
         assert_eq!(id_of("0"), None);
         assert_eq!(id_of("-1"), None);
         assert_eq!(id_of("1/../../x"), None);
-        assert_eq!(reason_body("  "), json!({}));
-        assert_eq!(reason_body(" blurred "), json!({"reason": "blurred"}));
+        assert_eq!(reason_request("  ").reason, None);
+        assert_eq!(
+            reason_request(" blurred ").reason.as_deref(),
+            Some("blurred")
+        );
+        assert_eq!(KycDecision::parse("resubmit"), Some(KycDecision::Resubmit));
+        assert_eq!(KycDecision::parse("delete"), None);
+        assert_eq!(
+            ResetDecision::parse("approve"),
+            Some(ResetDecision::Approve)
+        );
+        assert_eq!(ResetDecision::parse("resubmit"), None);
     }
 }

@@ -1,27 +1,33 @@
 //! Landing, sign-up, verification, login (password, second factor, challenge) and logout pages.
 
 use axum::extract::State;
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use bulwark_accounts::login::{self, LoginRequest, SecondFactorRequest, SendCodeRequest};
+use bulwark_accounts::login_step::LoginStep;
+use bulwark_accounts::signup::{self, SignupRequest, VerifyRequest};
+use bulwark_accounts::{Error, my_account};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use crate::api::{self, Answer, Caller};
+use crate::caller::{Answer, Caller, Gate, issued_cookies, session_cookie};
 pub use crate::form::PageForm;
 pub use crate::pages::login_view;
 use crate::pages::{self, Challenge, Flash, Who};
 use crate::{WebState, csrf_matches, csrf_token};
+use bulwark_accounts::doors::Door;
 
 /// The logged-in account for the header, if the browser has a live session.
 pub async fn who(state: &WebState, caller: &Caller) -> Option<Who> {
     who_and_me(state, caller).await.map(|(who, _)| who)
 }
 
-/// The header's account and the `/api/v1/me` answer it came from, for pages that show more of
-/// the account (one API call instead of two).
+/// The header's account and the account document it came from, for pages that show more of
+/// the account (one lookup instead of two).
 pub async fn who_and_me(state: &WebState, caller: &Caller) -> Option<(Who, Answer)> {
     let token = caller.session_token()?;
-    let me = api::call(&state.api, caller, Method::GET, "/api/v1/me", None).await;
+    let authed = caller.authed(state).await.ok()?;
+    let me = Answer::of(my_account::me(&state.v1, &authed).await, StatusCode::OK);
     if !me.is_ok() {
         return None;
     }
@@ -60,10 +66,9 @@ pub async fn landing(State(state): State<WebState>, caller: Caller) -> Response 
 }
 
 async fn agreement_version(state: &WebState) -> String {
-    match state.v1.store.current_agreement_version().await {
-        Ok(Some(row)) => row.version,
-        _ => String::new(),
-    }
+    my_account::current_agreement_version(&state.v1)
+        .await
+        .unwrap_or_default()
 }
 
 async fn signup_view(
@@ -107,25 +112,29 @@ pub async fn signup(
         let flash = Flash::error("Accept the user agreement to create an account.");
         return signup_view(&state, StatusCode::BAD_REQUEST, flash, form.identifier).await;
     }
-    let body = json!({"identifier": form.identifier, "password": form.password,
-                      "agreement_version": form.agreement_version});
-    let answer = api::call(
-        &state.api,
-        &caller,
-        Method::POST,
-        "/api/v1/signup",
-        Some(body),
-    )
-    .await;
-    if !answer.is_ok() {
-        let flash = Flash::error(answer.error_message());
-        return signup_view(&state, answer.status, flash, form.identifier).await;
-    }
+    let request = SignupRequest {
+        identifier: form.identifier.clone(),
+        password: form.password,
+        agreement_version: form.agreement_version,
+        display_name: None,
+    };
+    let result = match caller.admit(&state, Gate::Regional(Door::Open)) {
+        Ok(()) => signup::signup(&state.v1, request).await,
+        Err(refusal) => Err(refusal),
+    };
+    let accepted = match result {
+        Ok(accepted) => accepted,
+        Err(refusal) => {
+            let refused = Answer::refused(refusal);
+            let flash = Flash::error(refused.error_message());
+            return signup_view(&state, refused.status, flash, form.identifier).await;
+        }
+    };
     verify_view(
         StatusCode::OK,
-        Flash::notice(answer.text("/message")),
+        Flash::notice(accepted.message),
         form.identifier,
-        answer.text("/signup_token"),
+        accepted.signup_token,
     )
 }
 
@@ -171,26 +180,26 @@ pub async fn verify(
     caller: Caller,
     PageForm(form): PageForm<VerifyForm>,
 ) -> Response {
-    let mut body = json!({"identifier": form.identifier, "code": form.code.trim()});
-    if let Some(object) = body.as_object_mut() {
-        if form.signup_token.is_empty() {
-            object.insert("password".into(), json!(form.password));
-        } else {
-            object.insert("signup_token".into(), json!(form.signup_token));
-        }
-    }
-    let answer = api::call(
-        &state.api,
-        &caller,
-        Method::POST,
-        "/api/v1/verify",
-        Some(body),
-    )
-    .await;
-    if !answer.is_ok() {
+    let (signup_token, password) = if form.signup_token.is_empty() {
+        (None, Some(form.password))
+    } else {
+        (Some(form.signup_token.clone()), None)
+    };
+    let request = VerifyRequest {
+        identifier: form.identifier.clone(),
+        code: form.code.trim().to_string(),
+        signup_token,
+        password,
+    };
+    let result = match caller.admit(&state, Gate::Regional(Door::Open)) {
+        Ok(()) => signup::verify(&state.v1, request).await,
+        Err(refusal) => Err(refusal),
+    };
+    if let Err(refusal) = result {
+        let refused = Answer::refused(refusal);
         return verify_view(
-            answer.status,
-            Flash::error(answer.error_message()),
+            refused.status,
+            Flash::error(refused.error_message()),
             form.identifier,
             form.signup_token,
         );
@@ -215,19 +224,21 @@ pub struct LoginForm {
     pow_nonce: String,
 }
 
-fn login_body(form: &LoginForm) -> Value {
-    let mut body = json!({"identifier": form.identifier, "password": form.password});
-    if !form.pow_token.is_empty()
-        && let Some(object) = body.as_object_mut()
-    {
-        object.insert("pow_token".into(), json!(form.pow_token));
-        object.insert("pow_nonce".into(), json!(form.pow_nonce.trim()));
+fn login_request(form: &LoginForm) -> LoginRequest {
+    let with_pow = !form.pow_token.is_empty();
+    LoginRequest {
+        identifier: form.identifier.clone(),
+        password: form.password.clone(),
+        pow_token: with_pow.then(|| form.pow_token.clone()),
+        pow_nonce: with_pow.then(|| form.pow_nonce.trim().to_string()),
     }
-    body
 }
 
-fn challenge_of(answer: &Answer) -> Option<Challenge> {
-    let challenge = answer.body.pointer("/error/challenge")?;
+fn challenge_of(error: &Error) -> Option<Challenge> {
+    let challenge = match &error.extra {
+        Some(("challenge", challenge)) => challenge,
+        _ => return None,
+    };
     Some(Challenge {
         token: challenge.get("token")?.as_str()?.to_string(),
         difficulty_bits: challenge.get("difficulty_bits")?.as_u64()?,
@@ -239,48 +250,75 @@ pub async fn login(
     caller: Caller,
     PageForm(form): PageForm<LoginForm>,
 ) -> Response {
-    let body = login_body(&form);
-    let answer = api::call(
-        &state.api,
-        &caller,
-        Method::POST,
-        "/api/v1/login",
-        Some(body),
-    )
-    .await;
-    if !answer.is_ok() {
-        let challenge = challenge_of(&answer);
-        let message = if challenge.is_some() {
-            "Please complete the security check below.".to_string()
-        } else {
-            answer.error_message()
-        };
-        return login_view(
-            answer.status,
-            Flash::error(message),
-            form.identifier,
-            challenge,
-        );
-    }
-    match answer.text("/step").as_str() {
-        "second_factor_required" => {
-            let methods = crate::json::strings(&answer.body, "methods");
-            second_factor_view(
-                StatusCode::OK,
-                Flash::default(),
-                answer.text("/pre_auth_token"),
-                methods,
-                None,
-            )
+    let request = login_request(&form);
+    let result = match caller.admit(&state, Gate::Regional(Door::Login)) {
+        Ok(()) => login::login(&state.v1, caller.client(), request).await,
+        Err(refusal) => Err(refusal),
+    };
+    let step = match result {
+        Ok(step) => step,
+        Err(error) => {
+            let challenge = challenge_of(&error);
+            let refused = Answer::refused(error);
+            let message = if challenge.is_some() {
+                "Please complete the security check below.".to_string()
+            } else {
+                refused.error_message()
+            };
+            return login_view(
+                refused.status,
+                Flash::error(message),
+                form.identifier,
+                challenge,
+            );
         }
-        "verification_required" => verify_view(
+    };
+    match step {
+        LoginStep::SecondFactor {
+            pre_auth_token,
+            methods,
+            ..
+        } => second_factor_view(
+            StatusCode::OK,
+            Flash::default(),
+            pre_auth_token,
+            methods.into_iter().map(str::to_string).collect(),
+            None,
+        ),
+        LoginStep::VerificationRequired => verify_view(
             StatusCode::OK,
             Flash::notice("Verify your address first: we sent a new code if the last one expired."),
             form.identifier,
             String::new(),
         ),
-        "confirmation_required" => crate::confirm::hold(&answer),
-        _ => pages::with_cookies(pages::see_other("/security"), &answer.cookies),
+        step => after_login(&state, step),
+    }
+}
+
+/// The page after a login step that needs no more input here: the account once logged in, or
+/// the waiting page while the owner confirms a new device.
+pub fn after_login(state: &WebState, step: LoginStep) -> Response {
+    match step {
+        LoginStep::Done(issued) => pages::with_cookies(
+            pages::see_other("/security"),
+            &issued_cookies(state, &issued),
+        ),
+        LoginStep::ConfirmationRequired {
+            reason,
+            confirmation_token,
+            new_device_token,
+            ..
+        } => crate::confirm::hold(
+            state,
+            reason.as_str(),
+            &confirmation_token,
+            new_device_token.as_deref(),
+        ),
+        LoginStep::ConfirmationPending { .. } => crate::confirm::hold(state, "", "", None),
+        // Not produced after a password was checked; shown as a fresh login page.
+        LoginStep::VerificationRequired | LoginStep::SecondFactor { .. } => {
+            login_view(StatusCode::OK, Flash::default(), String::new(), None)
+        }
     }
 }
 
@@ -342,27 +380,28 @@ pub async fn login_2fa(
     caller: Caller,
     PageForm(form): PageForm<SecondFactorForm>,
 ) -> Response {
-    let field = match form.method.as_str() {
-        "recovery_code" => "recovery_code",
-        "email" => "email_code",
-        "sms" => "sms_code",
-        _ => "totp_code",
+    let code = Some(form.code.trim().to_string());
+    let mut request = SecondFactorRequest {
+        pre_auth_token: form.pre_auth_token.clone(),
+        totp_code: None,
+        recovery_code: None,
+        email_code: None,
+        sms_code: None,
     };
-    let body = json!({"pre_auth_token": form.pre_auth_token, field: form.code.trim()});
-    let answer = api::call(
-        &state.api,
-        &caller,
-        Method::POST,
-        "/api/v1/login/2fa",
-        Some(body),
-    )
-    .await;
-    if answer.is_ok() && answer.text("/step") == "confirmation_required" {
-        return crate::confirm::hold(&answer);
+    match form.method.as_str() {
+        "recovery_code" => request.recovery_code = code,
+        "email" => request.email_code = code,
+        "sms" => request.sms_code = code,
+        _ => request.totp_code = code,
     }
-    if answer.is_ok() {
-        return pages::with_cookies(pages::see_other("/security"), &answer.cookies);
-    }
+    let result = match caller.admit(&state, Gate::Regional(Door::Login)) {
+        Ok(()) => login::login_2fa(&state.v1, caller.client(), request).await,
+        Err(refusal) => Err(refusal),
+    };
+    let answer = match result {
+        Ok(step) => return after_login(&state, step),
+        Err(error) => Answer::refused(error),
+    };
     if answer.error_code() == "invalid_token" {
         let flash = Flash::error(answer.error_message());
         return login_view(answer.status, flash, String::new(), None);
@@ -393,15 +432,15 @@ pub async fn send_login_code(
     caller: Caller,
     PageForm(form): PageForm<SendCodeForm>,
 ) -> Response {
-    let body = json!({"pre_auth_token": form.pre_auth_token, "method": form.method});
-    let answer = api::call(
-        &state.api,
-        &caller,
-        Method::POST,
-        "/api/v1/login/2fa/send",
-        Some(body),
-    )
-    .await;
+    let request = SendCodeRequest {
+        pre_auth_token: form.pre_auth_token.clone(),
+        method: form.method.clone(),
+    };
+    let result = match caller.admit(&state, Gate::Regional(Door::Login)) {
+        Ok(()) => login::send_login_code(&state.v1, request).await,
+        Err(refusal) => Err(refusal),
+    };
+    let answer = Answer::of(result, StatusCode::ACCEPTED);
     if answer.error_code() == "invalid_token" {
         let flash = Flash::error(answer.error_message());
         return login_view(answer.status, flash, String::new(), None);
@@ -431,12 +470,19 @@ pub struct CsrfForm {
     pub csrf: String,
 }
 
+/// Which sessions a logout ends.
+#[derive(Clone, Copy)]
+enum Ending {
+    This,
+    All,
+}
+
 /// Ends this session (`/logout`) or every session of the account (`/logout-all`).
 async fn end_sessions(
     state: &WebState,
     caller: &Caller,
     form: CsrfForm,
-    api_path: &str,
+    ending: Ending,
 ) -> Response {
     if !csrf_ok(caller, &form.csrf) {
         return (
@@ -445,7 +491,20 @@ async fn end_sessions(
         )
             .into_response();
     }
-    let answer = api::call(&state.api, caller, Method::POST, api_path, None).await;
+    let ended = match caller.authed(state).await {
+        Ok(authed) => match ending {
+            Ending::This => my_account::logout(&state.v1, &authed).await,
+            Ending::All => my_account::logout_all(&state.v1, &authed).await,
+        },
+        Err(refusal) => Err(refusal),
+    };
+    let answer = Answer::of(ended, StatusCode::OK);
+    // The cookie is cleared once the session ended; a refused logout leaves it as it was.
+    let answer = if answer.is_ok() {
+        answer.with_cookie(session_cookie(state, ""))
+    } else {
+        answer
+    };
     pages::with_cookies(pages::see_other("/"), &answer.cookies)
 }
 
@@ -454,7 +513,7 @@ pub async fn logout(
     caller: Caller,
     PageForm(form): PageForm<CsrfForm>,
 ) -> Response {
-    end_sessions(&state, &caller, form, "/api/v1/logout").await
+    end_sessions(&state, &caller, form, Ending::This).await
 }
 
 pub async fn logout_all(
@@ -462,5 +521,5 @@ pub async fn logout_all(
     caller: Caller,
     PageForm(form): PageForm<CsrfForm>,
 ) -> Response {
-    end_sessions(&state, &caller, form, "/api/v1/logout-all").await
+    end_sessions(&state, &caller, form, Ending::All).await
 }

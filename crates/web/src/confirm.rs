@@ -4,13 +4,16 @@
 //! links confirm nothing).
 
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use bulwark_accounts::confirm_login::{self, ConfirmRequest, LinkRequest};
+use bulwark_accounts::doors::Door;
+use bulwark_accounts::login_step::LoginStep;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::WebState;
-use crate::api::{self, Answer, Caller};
+use crate::caller::{Answer, Caller, Gate, cookie_values, device_cookie, issued_cookies};
 use crate::form::PageForm;
 use crate::pages::login_view;
 use crate::pages::{self, ConfirmLink, ConfirmWait, Flash, PendingLogin};
@@ -43,39 +46,51 @@ fn wait_view(status: StatusCode, flash: Flash, reason: &str) -> Response {
     pages::render(status, &page)
 }
 
-/// Answers a login step that said `confirmation_required`: remembers the token in a cookie and
-/// shows the waiting page (with the API's cookies, such as the device cookie).
-pub fn hold(answer: &Answer) -> Response {
-    let response = wait_view(StatusCode::OK, Flash::default(), &answer.text("/reason"));
-    let response = pages::with_cookies(response, &answer.cookies);
-    with_cookie(response, &answer.text("/confirmation_token"))
+/// Answers a login step that needs the owner's confirmation: remembers the token in a cookie
+/// and shows the waiting page (setting the device cookie when the browser was registered).
+pub fn hold(
+    state: &WebState,
+    reason: &str,
+    confirmation_token: &str,
+    new_device_token: Option<&str>,
+) -> Response {
+    let response = wait_view(StatusCode::OK, Flash::default(), reason);
+    let response = match new_device_token {
+        Some(device) => {
+            pages::with_cookies(response, &cookie_values([device_cookie(state, device)]))
+        }
+        None => response,
+    };
+    with_cookie(response, confirmation_token)
 }
 
-async fn poll(state: &WebState, caller: &Caller, token: &str, code: Option<&str>) -> Answer {
-    let mut body = json!({"confirmation_token": token});
-    if let Some(code) = code
-        && let Some(object) = body.as_object_mut()
-    {
-        object.insert("code".into(), json!(code.trim()));
-    }
-    api::call(
-        &state.api,
-        caller,
-        Method::POST,
-        "/api/v1/login/confirm",
-        Some(body),
-    )
-    .await
+async fn poll(
+    state: &WebState,
+    caller: &Caller,
+    token: &str,
+    code: Option<&str>,
+) -> Result<LoginStep, Answer> {
+    let request = ConfirmRequest {
+        confirmation_token: token.to_string(),
+        code: code.map(|code| code.trim().to_string()),
+    };
+    let result = match caller.admit(state, Gate::Regional(Door::Poll)) {
+        Ok(()) => confirm_login::confirm(&state.v1, caller.client(), request).await,
+        Err(refusal) => Err(refusal),
+    };
+    result.map_err(Answer::refused)
 }
 
-fn after_poll(answer: &Answer) -> Response {
-    if answer.is_ok() && answer.text("/step") == "done" {
-        let response = pages::with_cookies(pages::see_other("/security"), &answer.cookies);
-        return with_cookie(response, "");
-    }
-    if answer.is_ok() {
-        return wait_view(StatusCode::OK, Flash::default(), "");
-    }
+fn after_poll(state: &WebState, polled: Result<LoginStep, Answer>) -> Response {
+    let answer = match polled {
+        Ok(LoginStep::Done(issued)) => {
+            let cookies = issued_cookies(state, &issued);
+            let response = pages::with_cookies(pages::see_other("/security"), &cookies);
+            return with_cookie(response, "");
+        }
+        Ok(_) => return wait_view(StatusCode::OK, Flash::default(), ""),
+        Err(answer) => answer,
+    };
     match answer.error_code() {
         "invalid_code" | "malformed_code" | "try_later" => {
             wait_view(answer.status, Flash::error(answer.error_message()), "")
@@ -100,7 +115,7 @@ pub async fn wait_page(
     let Some(token) = token_of(&headers) else {
         return pages::see_other("/login");
     };
-    after_poll(&poll(&state, &caller, &token, None).await)
+    after_poll(&state, poll(&state, &caller, &token, None).await)
 }
 
 #[derive(Deserialize)]
@@ -119,7 +134,10 @@ pub async fn submit_code(
     let Some(token) = token_of(&headers) else {
         return pages::see_other("/login");
     };
-    after_poll(&poll(&state, &caller, &token, Some(&form.code)).await)
+    after_poll(
+        &state,
+        poll(&state, &caller, &token, Some(&form.code)).await,
+    )
 }
 
 #[derive(Deserialize)]
@@ -150,9 +168,14 @@ pub async fn link_page(
     caller: Caller,
     Query(query): Query<LinkQuery>,
 ) -> Response {
-    let body = json!({"token": query.token});
-    let path = "/api/v1/login/confirm/link/check";
-    let answer = api::call(&state.api, &caller, Method::POST, path, Some(body)).await;
+    let request = LinkRequest {
+        token: query.token.clone(),
+    };
+    let result = match caller.admit(&state, Gate::Regional(Door::Open)) {
+        Ok(()) => confirm_login::check_link(&state.v1, request).await,
+        Err(refusal) => Err(refusal),
+    };
+    let answer = Answer::of(result, StatusCode::OK);
     if !answer.is_ok() {
         return link_view(
             answer.status,
@@ -194,9 +217,12 @@ pub async fn confirm_link(
     caller: Caller,
     PageForm(form): PageForm<LinkForm>,
 ) -> Response {
-    let body = json!({"token": form.token});
-    let path = "/api/v1/login/confirm/link";
-    let answer = api::call(&state.api, &caller, Method::POST, path, Some(body)).await;
+    let request = LinkRequest { token: form.token };
+    let result = match caller.admit(&state, Gate::Regional(Door::Open)) {
+        Ok(()) => confirm_login::confirm_link(&state.v1, request).await,
+        Err(refusal) => Err(refusal),
+    };
+    let answer = Answer::of(result, StatusCode::OK);
     let flash = if answer.is_ok() {
         Flash::notice("Confirmed. The browser that was waiting is now logged in.")
     } else {

@@ -1,26 +1,25 @@
 //! The API keys page (`/security/api-keys`): list the account's keys, create one (password
 //! re-authentication and, with TOTP on, an authenticator or recovery code; the secret is shown
 //! once), replace a key's IP allow-list, delete a key. Every action is one call of
-//! `/api/v1/api-keys`, so the page and the JSON API apply the same rules (withdraw scope only
-//! with an IP allow-list, at most 20 keys, idle keys without allow-list stop after 90 days).
+//! `bulwark_accounts::api_keys`, the service behind `/api/v1/api-keys` too, so the page and the
+//! JSON API apply the same rules (withdraw scope only with an IP allow-list, at most 20 keys,
+//! idle keys without allow-list stop after 90 days).
 
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, Method, StatusCode};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
-
+use bulwark_accounts::api_keys::{self, CreateKeyRequest, EditKeyRequest};
 use bulwark_accounts::keys::IDLE_EXPIRY_MS;
+use serde::Deserialize;
+use serde_json::Value;
 
-use crate::api::{self, Caller};
 use crate::auth::{CsrfForm, PageForm, csrf_ok, who_and_me};
+use crate::caller::{self, Answer, Caller};
 use crate::json::{strings, text};
 use crate::pages::{self, Flash, Who};
 use crate::security::expired_form;
 use crate::{WebState, csrf_token};
-
-const KEYS_PATH: &str = "/api/v1/api-keys";
 
 /// One key as the list shows it.
 pub struct KeyRow {
@@ -94,7 +93,7 @@ fn status(row: &Value, ips_empty: bool) -> (String, bool) {
     )
 }
 
-/// The table rows from `GET /api/v1/api-keys`.
+/// The table rows from the key list.
 fn key_rows(body: &Value) -> Vec<KeyRow> {
     body.get("api_keys")
         .and_then(Value::as_array)
@@ -148,7 +147,11 @@ async fn view(
     else {
         return pages::see_other("/login");
     };
-    let list = api::call(&state.api, caller, Method::GET, KEYS_PATH, None).await;
+    let list = caller
+        .signed_in(state, StatusCode::OK, async |authed| {
+            api_keys::list(&state.v1, &authed).await
+        })
+        .await;
     let mut flash = flash;
     if !list.is_ok() && flash.error.is_empty() {
         flash.error = list.error_message();
@@ -187,19 +190,19 @@ pub fn parse_ip_lines(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// Adds the second factor: six digits are an authenticator code, anything else a recovery code.
-fn add_second_factor(body: &mut Map<String, Value>, code: &str) {
+/// The second factor typed in the one code field, as (authenticator code, recovery code):
+/// six digits are an authenticator code, anything else a recovery code.
+fn second_factor(code: &str) -> (Option<String>, Option<String>) {
     let code = code.trim();
     if code.is_empty() {
-        return;
+        return (None, None);
     }
     let six_digits = code.len() == 6 && code.chars().all(|c| c.is_ascii_digit());
-    let name = if six_digits {
-        "totp_code"
+    if six_digits {
+        (Some(code.to_string()), None)
     } else {
-        "recovery_code"
-    };
-    body.insert(name.into(), json!(code));
+        (None, Some(code.to_string()))
+    }
 }
 
 /// Re-authenticates with `password` when one was typed; the page with the API's error otherwise.
@@ -212,7 +215,7 @@ async fn reauth(
     if password.is_empty() {
         return Ok(Vec::new());
     }
-    match api::reauth(&state.api, caller, password).await {
+    match caller::reauth(state, caller, password).await {
         Ok(cookies) => Ok(cookies),
         Err(refused) => {
             let flash = Flash::error(refused.error_message());
@@ -222,7 +225,7 @@ async fn reauth(
 }
 
 /// The message for an API error, with a hint when the password is needed.
-fn error_flash(answer: &api::Answer) -> Flash {
+fn error_flash(answer: &Answer) -> Flash {
     if answer.error_code() == "reauth_required" {
         return Flash::error("Confirm your password to change API keys.");
     }
@@ -273,31 +276,28 @@ pub async fn create(
         Ok(cookies) => cookies,
         Err(page) => return page,
     };
-    let scopes: Vec<&str> = [
+    let scopes = [
         ("read", &form.scope_read),
         ("trade", &form.scope_trade),
         ("withdraw", &form.scope_withdraw),
     ]
     .into_iter()
     .filter(|(_, ticked)| ticked.is_some())
-    .map(|(name, _)| name)
+    .map(|(name, _)| name.to_string())
     .collect();
-    let mut body = Map::new();
-    body.insert("memo".into(), json!(form.memo.trim()));
-    body.insert("scopes".into(), json!(scopes));
-    body.insert(
-        "ip_allowlist".into(),
-        json!(parse_ip_lines(&form.ip_allowlist)),
-    );
-    add_second_factor(&mut body, &form.code);
-    let answer = api::call(
-        &state.api,
-        &caller,
-        Method::POST,
-        KEYS_PATH,
-        Some(Value::Object(body)),
-    )
-    .await;
+    let (totp_code, recovery_code) = second_factor(&form.code);
+    let request = CreateKeyRequest {
+        memo: form.memo.trim().to_string(),
+        scopes,
+        ip_allowlist: parse_ip_lines(&form.ip_allowlist),
+        totp_code,
+        recovery_code,
+    };
+    let answer = caller
+        .signed_in(&state, StatusCode::CREATED, async |authed| {
+            api_keys::create(&state.v1, &authed, request).await
+        })
+        .await;
     let response = if answer.is_ok() {
         let withdrawals_after = answer
             .body
@@ -361,15 +361,17 @@ pub async fn edit(
         Ok(cookies) => cookies,
         Err(page) => return page,
     };
-    let mut body = Map::new();
-    body.insert(
-        "ip_allowlist".into(),
-        json!(parse_ip_lines(&form.ip_allowlist)),
-    );
-    add_second_factor(&mut body, &form.code);
-    let path = format!("{KEYS_PATH}/{id}");
-    let body = Some(Value::Object(body));
-    let answer = api::call(&state.api, &caller, Method::PATCH, &path, body).await;
+    let (totp_code, recovery_code) = second_factor(&form.code);
+    let request = EditKeyRequest {
+        ip_allowlist: parse_ip_lines(&form.ip_allowlist),
+        totp_code,
+        recovery_code,
+    };
+    let answer = caller
+        .signed_in(&state, StatusCode::OK, async |authed| {
+            api_keys::edit(&state.v1, &authed, id.to_string(), request).await
+        })
+        .await;
     let response = if answer.is_ok() {
         let flash = Flash::notice("The key's IP allow-list was saved.");
         view(&state, &caller, StatusCode::OK, flash, on_error()).await
@@ -390,8 +392,11 @@ pub async fn delete(
     if !csrf_ok(&caller, &form.csrf) {
         return expired_form();
     }
-    let path = format!("{KEYS_PATH}/{id}");
-    let answer = api::call(&state.api, &caller, Method::DELETE, &path, None).await;
+    let answer = caller
+        .signed_in(&state, StatusCode::OK, async |authed| {
+            api_keys::delete(&state.v1, &authed, id.to_string()).await
+        })
+        .await;
     let (status, flash) = if answer.is_ok() {
         (StatusCode::OK, Flash::notice("The API key was deleted."))
     } else {
@@ -423,20 +428,18 @@ mod tests {
 
     #[test]
     fn second_factor_field_by_shape() {
-        let mut body = Map::new();
-        add_second_factor(&mut body, " 123456 ");
-        assert_eq!(body.get("totp_code").unwrap(), "123456");
-        let mut body = Map::new();
-        add_second_factor(&mut body, "ABCD-EFGH-IJKL-MNOP");
-        assert!(body.contains_key("recovery_code") && !body.contains_key("totp_code"));
-        let mut body = Map::new();
-        add_second_factor(&mut body, "  ");
-        assert!(body.is_empty());
+        assert_eq!(second_factor(" 123456 "), (Some("123456".into()), None));
+        assert_eq!(
+            second_factor("ABCD-EFGH-IJKL-MNOP"),
+            (None, Some("ABCD-EFGH-IJKL-MNOP".into()))
+        );
+        assert_eq!(second_factor("12345"), (None, Some("12345".into())));
+        assert_eq!(second_factor("  "), (None, None));
     }
 
     #[test]
     fn rows_show_status_and_never_a_secret() {
-        let body = json!({"api_keys": [
+        let body = serde_json::json!({"api_keys": [
             {"id": 3, "access_key": "ak", "memo": "bot", "scopes": ["read", "trade"],
              "ip_allowlist": [], "created_ms": 0, "last_used_ms": null, "expired": false},
             {"id": 4, "access_key": "ak2", "memo": "w", "scopes": ["read", "withdraw"],

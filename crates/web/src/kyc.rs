@@ -1,18 +1,19 @@
 //! The KYC page (`/kyc`): status, the L1 form (identity data and an ID document upload) and the
 //! L2 form (proof of address and selfie). Uploads are `multipart/form-data` (no JavaScript
-//! needed), checked against the session's form token, turned into the JSON of
-//! `POST /api/v1/kyc/l1|l2` (images as base64) and sent through the API router, so the page and
-//! the API apply the same rules.
+//! needed), checked against the session's form token, turned into the same requests as
+//! `POST /api/v1/kyc/l1|l2` (images as base64) and handed to `bulwark_accounts::kyc`, so the
+//! page and the API apply the same rules.
 
 use askama::Template;
 use axum::extract::multipart::MultipartError;
 use axum::extract::{FromRequest, Multipart, Request, State};
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
-use serde_json::{Map, Value, json};
+use bulwark_accounts::kyc::{self, L1Request, L2Request, encode_image};
+use serde_json::Value;
 
-use crate::api::{self, Caller};
 use crate::auth::{csrf_ok, who};
+use crate::caller::Caller;
 use crate::pages::{self, Flash, Who};
 use crate::{WebState, csrf_token};
 
@@ -70,7 +71,7 @@ fn file_of(parts: &[Part], name: &str) -> Vec<u8> {
         .unwrap_or_default()
 }
 
-/// Renders the page from `GET /api/v1/kyc`, keeping what the user typed in `typed`.
+/// Renders the page from the account's KYC status, keeping what the user typed in `typed`.
 async fn view(
     state: &WebState,
     caller: &Caller,
@@ -81,7 +82,11 @@ async fn view(
     let (Some(who), Some(token)) = (who(state, caller).await, caller.session_token()) else {
         return pages::see_other("/login");
     };
-    let answer = api::call(&state.api, caller, Method::GET, "/api/v1/kyc", None).await;
+    let answer = caller
+        .signed_in(state, StatusCode::OK, async |authed| {
+            kyc::status(&state.v1, &authed).await
+        })
+        .await;
     if !answer.is_ok() {
         return pages::see_other("/login");
     }
@@ -155,14 +160,14 @@ fn upload_error(error: MultipartError) -> String {
     }
 }
 
-async fn submit(
-    state: &WebState,
-    caller: &Caller,
-    request: Request,
-    api_path: &str,
-    text_fields: &[&str],
-    file_fields: &[&str],
-) -> Response {
+/// Which application a form files.
+#[derive(Debug, Clone, Copy)]
+enum Tier {
+    L1,
+    L2,
+}
+
+async fn submit(state: &WebState, caller: &Caller, request: Request, tier: Tier) -> Response {
     let parts = match read_form(request).await {
         Ok(parts) => parts,
         Err(message) => {
@@ -186,21 +191,7 @@ async fn submit(
         )
         .await;
     }
-    let mut body = Map::new();
-    for field in text_fields {
-        let value = text_of(&parts, field);
-        if *field == "residence_subdivision" && value.is_empty() {
-            continue;
-        }
-        body.insert((*field).to_string(), json!(value));
-    }
-    for field in file_fields {
-        let bytes = file_of(&parts, field);
-        body.insert(
-            (*field).to_string(),
-            json!(bulwark_accounts::kyc::encode_image(&bytes)),
-        );
-    }
+    let image = |field: &str| encode_image(&file_of(&parts, field));
     let typed = KycPage {
         full_name: text_of(&parts, "full_name"),
         date_of_birth: text_of(&parts, "date_of_birth"),
@@ -210,14 +201,36 @@ async fn submit(
         id_number: text_of(&parts, "id_number"),
         ..KycPage::default()
     };
-    let answer = api::call(
-        &state.api,
-        caller,
-        Method::POST,
-        api_path,
-        Some(Value::Object(body)),
-    )
-    .await;
+    let answer = match tier {
+        Tier::L1 => {
+            let subdivision = text_of(&parts, "residence_subdivision");
+            let request = L1Request {
+                full_name: typed.full_name.clone(),
+                date_of_birth: typed.date_of_birth.clone(),
+                nationality: typed.nationality.clone(),
+                residence_country: typed.residence_country.clone(),
+                residence_subdivision: (!subdivision.is_empty()).then_some(subdivision),
+                id_number: typed.id_number.clone(),
+                id_document: image(kyc::document_kind::ID_DOCUMENT),
+            };
+            caller
+                .signed_in(state, StatusCode::CREATED, async |authed| {
+                    kyc::submit_l1(&state.v1, &authed, request).await
+                })
+                .await
+        }
+        Tier::L2 => {
+            let request = L2Request {
+                proof_of_address: image(kyc::document_kind::PROOF_OF_ADDRESS),
+                selfie: image(kyc::document_kind::SELFIE),
+            };
+            caller
+                .signed_in(state, StatusCode::CREATED, async |authed| {
+                    kyc::submit_l2(&state.v1, &authed, request).await
+                })
+                .await
+        }
+    };
     if answer.is_ok() {
         return view(
             state,
@@ -246,22 +259,7 @@ pub async fn submit_l1(
     caller: Caller,
     request: Request,
 ) -> Response {
-    submit(
-        &state,
-        &caller,
-        request,
-        "/api/v1/kyc/l1",
-        &[
-            "full_name",
-            "date_of_birth",
-            "nationality",
-            "residence_country",
-            "residence_subdivision",
-            "id_number",
-        ],
-        &["id_document"],
-    )
-    .await
+    submit(&state, &caller, request, Tier::L1).await
 }
 
 /// `POST /kyc/l2` (multipart).
@@ -270,15 +268,7 @@ pub async fn submit_l2(
     caller: Caller,
     request: Request,
 ) -> Response {
-    submit(
-        &state,
-        &caller,
-        request,
-        "/api/v1/kyc/l2",
-        &[],
-        &["proof_of_address", "selfie"],
-    )
-    .await
+    submit(&state, &caller, request, Tier::L2).await
 }
 
 #[cfg(test)]

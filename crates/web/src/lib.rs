@@ -1,14 +1,16 @@
 //! Server-rendered account pages (landing, sign-up, verification, login with second factor and
 //! proof-of-work challenge, logout, security center) that work without JavaScript.
 //!
-//! Pages never reimplement account rules: every action is one in-process call of the `/api/v1`
-//! router (see [`api`]), so the browser and the JSON API share lockout, enumeration resistance,
-//! CSRF checks and rate limits. This crate adds forms, a per-session CSRF token, HTML, and strict
-//! page headers (CSP without inline scripts).
+//! Pages never reimplement account rules: every action is one call of a `bulwark-accounts` use
+//! case, the same one the `/api/v1` handlers call, behind the same guards (same-site check,
+//! restricted regions, per-IP buckets from `bulwark_accounts::doors`; see [`caller`]), so the
+//! browser and the JSON API share lockout, enumeration resistance, CSRF checks and rate limits.
+//! This crate adds forms, a per-session CSRF token, HTML, and strict page headers (CSP without
+//! inline scripts).
 
 mod admin;
-pub mod api;
 mod auth;
+mod caller;
 mod confirm;
 mod form;
 mod json;
@@ -48,18 +50,15 @@ const POW_JS: &str = include_str!("../static/pow.js");
 /// Camera scanning on "Approve a login" (where the browser supports it).
 const QR_SCAN_JS: &str = include_str!("../static/qr-scan.js");
 
-/// State of the pages: the account API state (for read-only facts such as the agreement
-/// version) and the API router every action goes through.
+/// State of the pages: the accounts service (the same state the `/api/v1` handlers hold).
 #[derive(Clone)]
 pub struct WebState {
     pub v1: V1State,
-    pub api: Router,
 }
 
 /// The pages router, to merge into the public router (it sets its own security headers).
 pub fn router(v1: V1State) -> Router {
-    let api = bulwark_api::v1::router(v1.clone());
-    let state = WebState { v1, api };
+    let state = WebState { v1 };
     Router::new()
         .route("/", get(auth::landing))
         .route("/signup", get(auth::signup_page).post(auth::signup))

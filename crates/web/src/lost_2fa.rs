@@ -8,13 +8,15 @@
 use askama::Template;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
+use bulwark_accounts::doors::Door;
+use bulwark_accounts::twofa_reset::{self, CancelRequest, Canceller, CodesRequest, ResetRequest};
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
-use crate::api::{self, Caller};
 use crate::auth::{PageForm, csrf_ok, who};
+use crate::caller::{Answer, Caller, Gate};
 use crate::pages::{self, Flash, Who};
 use crate::security::expired_form;
 use crate::{WebState, csrf_token};
@@ -93,9 +95,15 @@ pub async fn send_codes(
     PageForm(form): PageForm<StartForm>,
 ) -> Response {
     let identifier = form.identifier.trim().to_string();
-    let body = json!({"identifier": identifier, "password": form.password});
-    let path = "/api/v1/2fa/reset-request/codes";
-    let answer = api::call(&state.api, &caller, Method::POST, path, Some(body)).await;
+    let request = CodesRequest {
+        identifier: identifier.clone(),
+        password: form.password,
+    };
+    let result = match caller.admit(&state, Gate::Door(Door::Open)) {
+        Ok(()) => twofa_reset::send_codes(&state.v1, caller.client(), request).await,
+        Err(refusal) => Err(refusal),
+    };
+    let answer = Answer::of(result, StatusCode::ACCEPTED);
     if !answer.is_ok() {
         let flash = Flash::error(answer.error_message());
         let page = Lost2fa::new(Step::Start, flash, identifier, "");
@@ -135,21 +143,15 @@ pub struct RequestForm {
     kyc_note: String,
 }
 
-/// The JSON of `POST /api/v1/2fa/reset-request` from step 2 (codes only for the channels sent).
-fn request_body(form: &RequestForm) -> Value {
-    let mut body = Map::new();
-    body.insert("identifier".into(), json!(form.identifier.trim()));
-    body.insert("password".into(), json!(form.password));
-    for (field, code) in [
-        ("email_code", &form.email_code),
-        ("phone_code", &form.phone_code),
-    ] {
-        if !code.trim().is_empty() {
-            body.insert(field.into(), json!(code.trim()));
-        }
+/// The reset request of step 2 (codes only for the channels that were filled in).
+fn reset_request(form: &RequestForm) -> ResetRequest {
+    ResetRequest {
+        identifier: form.identifier.trim().to_string(),
+        password: form.password.clone(),
+        email_code: crate::form::filled(&form.email_code),
+        phone_code: crate::form::filled(&form.phone_code),
+        kyc_note: form.kyc_note.trim().to_string(),
     }
-    body.insert("kyc_note".into(), json!(form.kyc_note.trim()));
-    Value::Object(body)
 }
 
 /// Step 2: files the reset request.
@@ -158,9 +160,12 @@ pub async fn file_request(
     caller: Caller,
     PageForm(form): PageForm<RequestForm>,
 ) -> Response {
-    let path = "/api/v1/2fa/reset-request";
-    let body = request_body(&form);
-    let answer = api::call(&state.api, &caller, Method::POST, path, Some(body)).await;
+    let request = reset_request(&form);
+    let result = match caller.admit(&state, Gate::Door(Door::Open)) {
+        Ok(()) => twofa_reset::request(&state.v1, caller.client(), request).await,
+        Err(refusal) => Err(refusal),
+    };
+    let answer = Answer::of(result, StatusCode::ACCEPTED);
     let identifier = form.identifier.trim().to_string();
     if !answer.is_ok() {
         let flash = Flash::error(answer.error_message());
@@ -269,16 +274,23 @@ pub async fn cancel(
     PageForm(form): PageForm<CancelForm>,
 ) -> Response {
     let token = form.token.trim().to_string();
-    let body = if token.is_empty() {
-        if !csrf_ok(&caller, &form.csrf) {
-            return expired_form();
+    if token.is_empty() && !csrf_ok(&caller, &form.csrf) {
+        return expired_form();
+    }
+    let result = match caller.admit(&state, Gate::Door(Door::Open)) {
+        Ok(()) if token.is_empty() => match caller.authed(&state).await {
+            Ok(authed) => twofa_reset::cancel(&state.v1, Canceller::Session(authed.user_id)).await,
+            Err(refusal) => Err(refusal),
+        },
+        Ok(()) => {
+            let by = Canceller::Link(CancelRequest {
+                token: token.clone(),
+            });
+            twofa_reset::cancel(&state.v1, by).await
         }
-        None
-    } else {
-        Some(json!({"token": token}))
+        Err(refusal) => Err(refusal),
     };
-    let path = "/api/v1/2fa/reset-request/cancel";
-    let answer = api::call(&state.api, &caller, Method::POST, path, body).await;
+    let answer = Answer::of(result, StatusCode::OK);
     if !answer.is_ok() {
         let flash = Flash::error(answer.error_message());
         return cancel_view(&state, &caller, answer.status, flash, token, false).await;
@@ -317,7 +329,7 @@ mod tests {
     }
 
     #[test]
-    fn request_body_sends_filled_codes_only() {
+    fn reset_request_sends_filled_codes_only() {
         let form = RequestForm {
             identifier: " a@example.com ".into(),
             password: "pw".into(),
@@ -326,12 +338,12 @@ mod tests {
             phone_code: String::new(),
             kyc_note: "passport".into(),
         };
-        let body = request_body(&form);
-        assert_eq!(
-            body,
-            json!({"identifier": "a@example.com", "password": "pw",
-                   "email_code": "123456", "kyc_note": "passport"})
-        );
+        let request = reset_request(&form);
+        assert_eq!(request.identifier, "a@example.com");
+        assert_eq!(request.password, "pw");
+        assert_eq!(request.email_code.as_deref(), Some("123456"));
+        assert_eq!(request.phone_code, None);
+        assert_eq!(request.kyc_note, "passport");
     }
 
     #[test]

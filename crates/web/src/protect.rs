@@ -3,14 +3,16 @@
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
+use bulwark_accounts::doors::Door;
+use bulwark_accounts::freeze;
+use bulwark_accounts::recovery::{self, AntiPhishingRequest, ChangePasswordRequest};
 use serde::Deserialize;
-use serde_json::json;
 
 use crate::WebState;
-use crate::api::{self, Caller};
 use crate::auth::{CsrfForm, PageForm, csrf_ok};
+use crate::caller::{Answer, Caller, Gate, session_cookie};
 use crate::pages::{self, Flash};
 use crate::security::{Extra, expired_form, reauthenticate, view};
 
@@ -46,10 +48,15 @@ pub async fn change_password(
         Ok(cookies) => cookies,
         Err(page) => return page,
     };
-    let body = json!({"current_password": form.current_password,
-                      "new_password": form.new_password});
-    let path = "/api/v1/password/change";
-    let answer = api::call(&state.api, &caller, Method::POST, path, Some(body)).await;
+    let request = ChangePasswordRequest {
+        current_password: form.current_password,
+        new_password: form.new_password,
+    };
+    let result = match caller.authed(&state).await {
+        Ok(authed) => recovery::change(&state.v1, &authed, request).await,
+        Err(refusal) => Err(refusal),
+    };
+    let answer = Answer::of(result, StatusCode::OK);
     let (status, flash) = if answer.is_ok() {
         let message = "Your password was changed; your other sessions were logged out.";
         (StatusCode::OK, Flash::notice(message))
@@ -86,14 +93,16 @@ pub async fn anti_phishing(
             Ok(cookies) => cookies,
             Err(page) => return page,
         };
-    let mut body = json!({"code": form.code.trim()});
-    if !form.totp_code.trim().is_empty()
-        && let Some(object) = body.as_object_mut()
-    {
-        object.insert("totp_code".into(), json!(form.totp_code.trim()));
-    }
-    let path = "/api/v1/anti-phishing";
-    let answer = api::call(&state.api, &caller, Method::PUT, path, Some(body)).await;
+    let request = AntiPhishingRequest {
+        code: form.code.trim().to_string(),
+        totp_code: crate::form::filled(&form.totp_code),
+        recovery_code: None,
+    };
+    let result = match caller.authed(&state).await {
+        Ok(authed) => recovery::set_anti_phishing(&state.v1, &authed, request).await,
+        Err(refusal) => Err(refusal),
+    };
+    let answer = Answer::of(result, StatusCode::OK);
     let (status, flash) = if answer.is_ok() {
         let message = "Your anti-phishing code is saved; it appears at the top of every email.";
         (StatusCode::OK, Flash::notice(message))
@@ -124,11 +133,17 @@ pub async fn freeze_self(
     if !csrf_ok(&caller, &form.csrf) {
         return expired_form();
     }
-    let answer = api::call(&state.api, &caller, Method::POST, "/api/v1/freeze", None).await;
+    let result = match caller.authed(&state).await {
+        Ok(authed) => freeze::freeze_self(&state.v1, &authed).await,
+        Err(refusal) => Err(refusal),
+    };
+    let answer = Answer::of(result, StatusCode::OK);
     if !answer.is_ok() {
         let flash = Flash::error(answer.error_message());
         return view(&state, &caller, answer.status, flash, Extra::default()).await;
     }
+    // Frozen means logged out: the session cookie is cleared.
+    let answer = answer.with_cookie(session_cookie(&state, ""));
     frozen_page(&answer.cookies)
 }
 
@@ -169,8 +184,11 @@ pub async fn freeze_link_page(
         let flash = Flash::error("This freeze link is incomplete; open it from the email again.");
         return freeze_view(StatusCode::BAD_REQUEST, flash, String::new(), false);
     }
-    let path = format!("/api/v1/freeze/{token}");
-    let answer = api::call(&state.api, &caller, Method::GET, &path, None).await;
+    let result = match caller.admit(&state, Gate::Door(Door::Open)) {
+        Ok(()) => freeze::check_link(&state.v1, token.clone()).await,
+        Err(refusal) => Err(refusal),
+    };
+    let answer = Answer::of(result, StatusCode::OK);
     if !answer.is_ok() {
         return freeze_view(
             answer.status,
@@ -191,8 +209,11 @@ pub async fn freeze_by_link(
         let flash = Flash::error("This freeze link is incomplete; open it from the email again.");
         return freeze_view(StatusCode::BAD_REQUEST, flash, String::new(), false);
     }
-    let path = format!("/api/v1/freeze/{}", form.token);
-    let answer = api::call(&state.api, &caller, Method::POST, &path, None).await;
+    let result = match caller.admit(&state, Gate::Door(Door::Open)) {
+        Ok(()) => freeze::freeze_by_link(&state.v1, caller.client(), form.token.clone()).await,
+        Err(refusal) => Err(refusal),
+    };
+    let answer = Answer::of(result, StatusCode::OK);
     if !answer.is_ok() {
         let flash = Flash::error(answer.error_message());
         return freeze_view(answer.status, flash, form.token, false);

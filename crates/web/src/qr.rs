@@ -7,15 +7,17 @@
 //! replaced by a new one on the next load.
 
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
+use bulwark_accounts::doors::Door;
+use bulwark_accounts::qr_login::{DecideRequest, FindRequest, PollRequest, QrPoll};
 use bulwark_identity::{qr_login, totp};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::WebState;
-use crate::api::{self, Answer, Caller};
 use crate::auth::{PageForm, csrf_ok, login_view, who};
+use crate::caller::{Answer, Caller, Gate, issued_cookies};
 use crate::pages::{self, Flash, QrApprove, QrRequest, QrWait};
 
 /// The cookie of a waiting browser: `id.poll_secret.nonce.short_code`.
@@ -104,7 +106,11 @@ fn denied_view() -> Response {
 }
 
 async fn start(state: &WebState, caller: &Caller) -> Response {
-    let answer = api::call(&state.api, caller, Method::POST, "/api/v1/login/qr", None).await;
+    let result = match caller.admit(state, Gate::Regional(Door::Open)) {
+        Ok(()) => bulwark_accounts::qr_login::start(&state.v1, caller.client()).await,
+        Err(refusal) => Err(refusal),
+    };
+    let answer = Answer::of(result, StatusCode::OK);
     match Waiting::from_answer(&answer).filter(|_| answer.is_ok()) {
         Some(waiting) => wait_view(state, &waiting),
         None => login_view(
@@ -133,25 +139,30 @@ pub async fn wait_page(
     let Some(waiting) = waiting else {
         return start(&state, &caller).await;
     };
-    let body = json!({"id": waiting.id, "poll_secret": waiting.poll_secret});
-    let answer = api::call(
-        &state.api,
-        &caller,
-        Method::POST,
-        "/api/v1/login/qr/poll",
-        Some(body),
-    )
-    .await;
-    if answer.is_ok() && answer.text("/step") == "done" {
-        let response = pages::with_cookies(pages::see_other("/security"), &answer.cookies);
-        return pages::append_cookie(response, &clear_cookie());
-    }
-    if answer.error_code() == "account_frozen" {
-        let flash = Flash::error(answer.error_message());
-        let response = login_view(answer.status, flash, String::new(), None);
-        return pages::append_cookie(response, &clear_cookie());
-    }
-    match answer.text("/state").as_str() {
+    let request = PollRequest {
+        id: waiting.id,
+        poll_secret: waiting.poll_secret.clone(),
+    };
+    let result = match caller.admit(&state, Gate::Regional(Door::Poll)) {
+        Ok(()) => bulwark_accounts::qr_login::poll(&state.v1, caller.client(), request).await,
+        Err(refusal) => Err(refusal),
+    };
+    let polled = match result {
+        Ok(QrPoll::Session(issued)) => {
+            let cookies = issued_cookies(&state, &issued);
+            let response = pages::with_cookies(pages::see_other("/security"), &cookies);
+            return pages::append_cookie(response, &clear_cookie());
+        }
+        Ok(QrPoll::Waiting(name)) => name,
+        Err(error) if error.code == "account_frozen" => {
+            let answer = Answer::refused(error);
+            let flash = Flash::error(answer.error_message());
+            let response = login_view(answer.status, flash, String::new(), None);
+            return pages::append_cookie(response, &clear_cookie());
+        }
+        Err(_) => "",
+    };
+    match polled {
         "pending" => wait_view(&state, &waiting),
         "denied" => denied_view(),
         // Expired, already used, or unknown: a fresh code.
@@ -169,11 +180,18 @@ pub struct ApproveQuery {
     code: Option<String>,
 }
 
-fn find_body(nonce: &str, short_code: &str) -> Value {
+/// The scanned nonce if there is one, else the typed short code.
+fn find_request(nonce: &str, short_code: &str) -> FindRequest {
     if nonce.is_empty() {
-        json!({"short_code": short_code})
+        FindRequest {
+            nonce: None,
+            short_code: Some(short_code.to_string()),
+        }
     } else {
-        json!({"nonce": nonce})
+        FindRequest {
+            nonce: Some(nonce.to_string()),
+            short_code: None,
+        }
     }
 }
 
@@ -221,14 +239,12 @@ pub async fn approve_page(
     if nonce.is_empty() && short_code.trim().is_empty() {
         return approve_view(StatusCode::OK, Flash::default(), Some(who), None);
     }
-    let answer = api::call(
-        &state.api,
-        &caller,
-        Method::POST,
-        "/api/v1/login/qr/lookup",
-        Some(find_body(&nonce, short_code.trim())),
-    )
-    .await;
+    let request = find_request(&nonce, short_code.trim());
+    let result = match caller.authed_in_region(&state).await {
+        Ok(authed) => bulwark_accounts::qr_login::lookup(&state.v1, &authed, request).await,
+        Err(refusal) => Err(refusal),
+    };
+    let answer = Answer::of(result, StatusCode::OK);
     if !answer.is_ok() {
         let flash = Flash::error(answer.error_message());
         return approve_view(answer.status, flash, Some(who), None);
@@ -281,18 +297,17 @@ pub async fn decide(
         let flash = Flash::error("This form expired; scan or type the code again.");
         return approve_view(StatusCode::FORBIDDEN, flash, Some(who), None);
     }
-    let mut body = find_body(&form.nonce, form.short_code.trim());
-    if let Some(object) = body.as_object_mut() {
-        object.insert("decision".into(), json!(form.decision));
-    }
-    let answer = api::call(
-        &state.api,
-        &caller,
-        Method::POST,
-        "/api/v1/login/qr/decide",
-        Some(body),
-    )
-    .await;
+    let found = find_request(&form.nonce, form.short_code.trim());
+    let request = DecideRequest {
+        nonce: found.nonce,
+        short_code: found.short_code,
+        decision: form.decision,
+    };
+    let result = match caller.authed_in_region(&state).await {
+        Ok(authed) => bulwark_accounts::qr_login::decide(&state.v1, &authed, request).await,
+        Err(refusal) => Err(refusal),
+    };
+    let answer = Answer::of(result, StatusCode::OK);
     let flash = if !answer.is_ok() {
         Flash::error(answer.error_message())
     } else if answer.text("/state") == "approved" {

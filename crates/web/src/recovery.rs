@@ -1,14 +1,15 @@
 //! Forgot-password and reset pages (the reset link in the email opens `/account/reset-password`).
 
 use axum::extract::{Query, State};
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
+use bulwark_accounts::doors::Door;
+use bulwark_accounts::recovery::{self, ForgotRequest, ResetRequest};
 use serde::Deserialize;
-use serde_json::json;
 
 use crate::WebState;
-use crate::api::{self, Caller};
 use crate::auth::{PageForm, login_view};
+use crate::caller::{Answer, Caller, Gate};
 use crate::pages::{self, Flash};
 
 fn forgot_view(status: StatusCode, flash: Flash, identifier: String) -> Response {
@@ -47,9 +48,14 @@ pub async fn forgot(
     caller: Caller,
     PageForm(form): PageForm<ForgotForm>,
 ) -> Response {
-    let body = json!({"identifier": form.identifier});
-    let path = "/api/v1/password/forgot";
-    let answer = api::call(&state.api, &caller, Method::POST, path, Some(body)).await;
+    let request = ForgotRequest {
+        identifier: form.identifier.clone(),
+    };
+    let result = match caller.admit(&state, Gate::Door(Door::Open)) {
+        Ok(()) => recovery::forgot(&state.v1, request).await,
+        Err(refusal) => Err(refusal),
+    };
+    let answer = Answer::of(result, StatusCode::ACCEPTED);
     if !answer.is_ok() {
         let flash = Flash::error(answer.error_message());
         return forgot_view(answer.status, flash, form.identifier);
@@ -92,17 +98,17 @@ pub async fn reset(
     caller: Caller,
     PageForm(form): PageForm<ResetForm>,
 ) -> Response {
-    let mut body = json!({"token": form.token.trim(), "new_password": form.new_password});
-    if let Some(object) = body.as_object_mut() {
-        if !form.totp_code.trim().is_empty() {
-            object.insert("totp_code".into(), json!(form.totp_code.trim()));
-        }
-        if !form.recovery_code.trim().is_empty() {
-            object.insert("recovery_code".into(), json!(form.recovery_code.trim()));
-        }
-    }
-    let path = "/api/v1/password/reset";
-    let answer = api::call(&state.api, &caller, Method::POST, path, Some(body)).await;
+    let request = ResetRequest {
+        token: form.token.trim().to_string(),
+        new_password: form.new_password,
+        totp_code: crate::form::filled(&form.totp_code),
+        recovery_code: crate::form::filled(&form.recovery_code),
+    };
+    let result = match caller.admit(&state, Gate::Door(Door::Open)) {
+        Ok(()) => recovery::reset(&state.v1, caller.client(), request).await,
+        Err(refusal) => Err(refusal),
+    };
+    let answer = Answer::of(result, StatusCode::OK);
     if !answer.is_ok() {
         return reset_view(
             answer.status,

@@ -2,13 +2,17 @@
 //! sessions and devices with revoke buttons, and the login-activity table.
 
 use axum::extract::{Path, State};
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use bulwark_accounts::factors::{self, DisableRequest, EnableRequest};
+use bulwark_accounts::my_account::{self, AcceptAgreementRequest, ActivityQuery};
+use bulwark_accounts::sessions::Authed;
+use bulwark_accounts::totp_setup::{self, ConfirmRequest, RegenerateRequest};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use crate::api::{self, Caller};
 use crate::auth::{CsrfForm, PageForm, csrf_ok, who_and_me};
+use crate::caller::{self, Answer, Caller};
 use crate::json::{rows, strings, text, time};
 use crate::pages::{self, ActivityRow, CodeFactor, EventRow, Flash, SessionRow, Setup};
 use crate::{WebState, csrf_token};
@@ -23,7 +27,7 @@ pub struct Extra {
     code_sent: Option<String>,
 }
 
-fn session_rows(answer: &api::Answer, key: &str, created_key: &str) -> Vec<SessionRow> {
+fn session_rows(answer: &Answer, key: &str, created_key: &str) -> Vec<SessionRow> {
     rows(&answer.body, key)
         .iter()
         .map(|row| SessionRow {
@@ -37,8 +41,28 @@ fn session_rows(answer: &api::Answer, key: &str, created_key: &str) -> Vec<Sessi
         .collect()
 }
 
-async fn get(state: &WebState, caller: &Caller, path: &str) -> api::Answer {
-    api::call(&state.api, caller, Method::GET, path, None).await
+/// The lists of the security center, each read as the signed-in account.
+#[derive(Clone, Copy)]
+enum List {
+    Sessions,
+    Devices,
+    Activity,
+}
+
+async fn list(state: &WebState, caller: &Caller, list: List) -> Answer {
+    let authed = match caller.authed(state).await {
+        Ok(authed) => authed,
+        Err(refusal) => return Answer::refused(refusal),
+    };
+    let result = match list {
+        List::Sessions => my_account::list(&state.v1, &authed).await,
+        List::Devices => my_account::list_devices(&state.v1, &authed).await,
+        List::Activity => {
+            let query = ActivityQuery { before_id: None };
+            my_account::activity(&state.v1, &authed, query).await
+        }
+    };
+    Answer::of(result, StatusCode::OK)
 }
 
 /// Renders the security center, or sends the browser to the login page without a session.
@@ -64,9 +88,9 @@ pub async fn view(
         };
         return pages::render(status, &page);
     }
-    let sessions = get(state, caller, "/api/v1/sessions").await;
-    let devices = get(state, caller, "/api/v1/devices").await;
-    let activity = get(state, caller, "/api/v1/activity").await;
+    let sessions = list(state, caller, List::Sessions).await;
+    let devices = list(state, caller, List::Devices).await;
+    let activity = list(state, caller, List::Activity).await;
     let logins = rows(&activity.body, "logins")
         .iter()
         .map(|row| ActivityRow {
@@ -166,9 +190,9 @@ pub struct SetupForm {
     password: String,
 }
 
-/// Re-authenticates with the password through the API's `/api/v1/reauth` and switches `caller`
-/// to the fresh session token, returning its cookies. On failure the answer is the security page
-/// with the API's error (or `wrong_password` when given) and `extra`.
+/// Re-authenticates with the password and switches `caller` to the fresh session token,
+/// returning its cookies. On failure the answer is the security page with the service's refusal
+/// (or `wrong_password` when given) and `extra`.
 pub async fn reauthenticate(
     state: &WebState,
     caller: &mut Caller,
@@ -176,7 +200,7 @@ pub async fn reauthenticate(
     wrong_password: Option<&str>,
     extra: Extra,
 ) -> Result<Vec<axum::http::HeaderValue>, Response> {
-    match api::reauth(&state.api, caller, password).await {
+    match caller::reauth(state, caller, password).await {
         Ok(cookies) => Ok(cookies),
         Err(refused) => {
             let message = wrong_password.map_or_else(|| refused.error_message(), str::to_owned);
@@ -205,14 +229,11 @@ pub async fn totp_setup(
             Err(page) => return page,
         };
     }
-    let answer = api::call(
-        &state.api,
-        &caller,
-        Method::POST,
-        "/api/v1/2fa/totp/setup",
-        None,
-    )
-    .await;
+    let result = match caller.authed(&state).await {
+        Ok(authed) => totp_setup::setup(&state.v1, &authed).await,
+        Err(refusal) => Err(refusal),
+    };
+    let answer = Answer::of(result, StatusCode::OK);
     let (status, flash, extra) = if answer.is_ok() {
         let setup = Setup {
             qr_svg: answer.text("/qr_svg"),
@@ -254,9 +275,14 @@ pub async fn totp_confirm(
     if !csrf_ok(&caller, &form.csrf) {
         return expired_form();
     }
-    let body = json!({"code": form.code.trim()});
-    let path = "/api/v1/2fa/totp/confirm";
-    let answer = api::call(&state.api, &caller, Method::POST, path, Some(body)).await;
+    let request = ConfirmRequest {
+        code: form.code.trim().to_string(),
+    };
+    let result = match caller.authed(&state).await {
+        Ok(authed) => totp_setup::confirm(&state.v1, &authed, request).await,
+        Err(refusal) => Err(refusal),
+    };
+    let answer = Answer::of(result, StatusCode::OK);
     if !answer.is_ok() {
         let flash = Flash::error(format!(
             "{} Start the setup again to get a new key.",
@@ -273,24 +299,44 @@ pub async fn totp_confirm(
     view(&state, &caller, StatusCode::OK, flash, extra).await
 }
 
-async fn delete(
+/// What a revoke button ends.
+enum Revoke {
+    Session(i64),
+    Device(i64),
+}
+
+async fn revoke(
     state: &WebState,
     caller: &Caller,
     form: CsrfForm,
-    path: String,
+    what: Revoke,
     done: &str,
 ) -> Response {
     if !csrf_ok(caller, &form.csrf) {
         return expired_form();
     }
-    let answer = api::call(&state.api, caller, Method::DELETE, &path, None).await;
+    let result = match caller.authed(state).await {
+        Ok(authed) => revoke_one(state, &authed, what).await,
+        Err(refusal) => Err(refusal),
+    };
+    let answer = Answer::of(result, StatusCode::OK);
     let (status, flash) = if answer.is_ok() {
         (StatusCode::OK, Flash::notice(done))
     } else {
         (answer.status, Flash::error(answer.error_message()))
     };
-    let response = view(state, caller, status, flash, Extra::default()).await;
-    pages::with_cookies(response, &answer.cookies)
+    view(state, caller, status, flash, Extra::default()).await
+}
+
+async fn revoke_one(
+    state: &WebState,
+    authed: &Authed,
+    what: Revoke,
+) -> Result<Value, bulwark_accounts::Error> {
+    match what {
+        Revoke::Session(id) => my_account::revoke(&state.v1, authed, id.to_string()).await,
+        Revoke::Device(id) => my_account::revoke_device(&state.v1, authed, id.to_string()).await,
+    }
 }
 
 pub async fn revoke_session(
@@ -299,8 +345,14 @@ pub async fn revoke_session(
     Path(id): Path<i64>,
     PageForm(form): PageForm<CsrfForm>,
 ) -> Response {
-    let path = format!("/api/v1/sessions/{id}");
-    delete(&state, &caller, form, path, "The session was ended.").await
+    revoke(
+        &state,
+        &caller,
+        form,
+        Revoke::Session(id),
+        "The session was ended.",
+    )
+    .await
 }
 
 pub async fn forget_device(
@@ -309,15 +361,8 @@ pub async fn forget_device(
     Path(id): Path<i64>,
     PageForm(form): PageForm<CsrfForm>,
 ) -> Response {
-    let path = format!("/api/v1/devices/{id}");
-    delete(
-        &state,
-        &caller,
-        form,
-        path,
-        "The device was forgotten and its sessions ended.",
-    )
-    .await
+    let done = "The device was forgotten and its sessions ended.";
+    revoke(&state, &caller, form, Revoke::Device(id), done).await
 }
 
 #[derive(Deserialize)]
@@ -364,15 +409,30 @@ pub async fn factor_action(
             Err(page) => return page,
         };
     }
-    let body = match action.as_str() {
-        "send" => Value::Null,
-        "enable" => json!({"code": form.code.trim()}),
-        _ if form.totp_code.is_empty() => json!({}),
-        _ => json!({"totp_code": form.totp_code.trim()}),
+    let result = match caller.authed(&state).await {
+        Ok(authed) => {
+            let method = method.to_string();
+            match action.as_str() {
+                "send" => factors::send_enable_code(&state.v1, &authed, method).await,
+                "enable" => {
+                    let request = EnableRequest {
+                        code: form.code.trim().to_string(),
+                    };
+                    factors::enable(&state.v1, &authed, method, request).await
+                }
+                _ => {
+                    let request = DisableRequest {
+                        totp_code: (!form.totp_code.is_empty())
+                            .then(|| form.totp_code.trim().to_string()),
+                        recovery_code: None,
+                    };
+                    factors::disable(&state.v1, &authed, method, request).await
+                }
+            }
+        }
+        Err(refusal) => Err(refusal),
     };
-    let body = (!body.is_null()).then_some(body);
-    let path = format!("/api/v1/2fa/{method}/{action}");
-    let answer = api::call(&state.api, &caller, Method::POST, &path, body).await;
+    let answer = Answer::of(result, StatusCode::OK);
     let label = crate::auth::method_label(method);
     let (status, flash, extra) = if !answer.is_ok() {
         let extra = Extra {
@@ -422,9 +482,14 @@ pub async fn regenerate_recovery_codes(
             Ok(cookies) => cookies,
             Err(page) => return page,
         };
-    let body = json!({"totp_code": form.totp_code.trim()});
-    let path = "/api/v1/2fa/recovery-codes";
-    let answer = api::call(&state.api, &caller, Method::POST, path, Some(body)).await;
+    let request = RegenerateRequest {
+        totp_code: Some(form.totp_code.trim().to_string()),
+    };
+    let result = match caller.authed(&state).await {
+        Ok(authed) => totp_setup::regenerate_recovery_codes(&state.v1, &authed, request).await,
+        Err(refusal) => Err(refusal),
+    };
+    let answer = Answer::of(result, StatusCode::OK);
     let response = if answer.is_ok() {
         let extra = Extra {
             recovery_codes: strings(&answer.body, "recovery_codes"),
@@ -469,15 +534,14 @@ pub async fn accept_agreement(
         )
         .await;
     }
-    let body = json!({"version": form.version});
-    let answer = api::call(
-        &state.api,
-        &caller,
-        Method::POST,
-        "/api/v1/agreement",
-        Some(body),
-    )
-    .await;
+    let request = AcceptAgreementRequest {
+        version: form.version,
+    };
+    let result = match caller.authed(&state).await {
+        Ok(authed) => my_account::accept_agreement(&state.v1, &authed, request).await,
+        Err(refusal) => Err(refusal),
+    };
+    let answer = Answer::of(result, StatusCode::OK);
     let (status, flash) = if answer.is_ok() {
         (
             StatusCode::OK,

@@ -19,13 +19,17 @@ pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, value)| value.to_string())
 }
 
-/// Adds the device cookie to a response (`Secure` behind TLS).
-pub fn set_device_cookie(secure: bool, response: &mut Response, token: &str) {
+/// The `Set-Cookie` value of the device cookie (`Secure` behind TLS).
+pub fn device_cookie(secure: bool, token: &str) -> String {
     let secure = if secure { "; Secure" } else { "" };
-    let cookie = format!(
+    format!(
         "{DEVICE_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={DEVICE_COOKIE_MAX_AGE_S}{secure}"
-    );
-    if let Ok(value) = HeaderValue::from_str(&cookie) {
+    )
+}
+
+/// Adds the device cookie to a response.
+pub fn set_device_cookie(secure: bool, response: &mut Response, token: &str) {
+    if let Ok(value) = HeaderValue::from_str(&device_cookie(secure, token)) {
         response.headers_mut().append(header::SET_COOKIE, value);
     }
 }

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::V1State;
 use super::error::V1Error;
-use bulwark_identity::ip_bucket::IpBucketError;
+use bulwark_accounts::doors::Door;
 
 /// The client's address and country, resolved once per request by [`resolve_client`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,14 +59,10 @@ pub async fn resolve_client(
     let country = access.country(ip);
     if request.method() == Method::POST
         && refused_from_restricted_country(request.uri().path())
-        && let Some(restriction) = access.ip_restricted(country.as_deref())
+        && let Err(refusal) =
+            bulwark_accounts::doors::refuse_restricted_region(&state, country.as_deref())
     {
-        return V1Error::new(
-            Kind::Forbidden,
-            "region_restricted",
-            bulwark_accounts::access::region_message(&restriction),
-        )
-        .into_response();
+        return V1Error::from(refusal).into_response();
     }
     request.extensions_mut().insert(ClientFacts { ip, country });
     next.run(request).await
@@ -189,34 +185,9 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
     response
 }
 
-fn bucket_refusal(error: IpBucketError) -> Response {
-    let wait_ms = match error {
-        IpBucketError::RateLimited { retry_after_ms } => retry_after_ms,
-        IpBucketError::InvalidLimit => 1_000,
-    };
-    V1Error::new(
-        Kind::TooMany,
-        "rate_limited",
-        "Too many attempts from this IP address; wait and try again",
-    )
-    .retry_after(wait_ms)
-    .into_response()
-}
-
-async fn bucket(
-    state: &V1State,
-    buckets: &std::sync::Mutex<bulwark_identity::ip_bucket::IpBuckets>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let ip = client_ip(request.extensions());
-    let now_ms = state.accounts.now_ms();
-    let verdict = match buckets.lock() {
-        Ok(mut buckets) => buckets.check(ip, now_ms),
-        Err(_) => Ok(()),
-    };
-    match verdict {
-        Err(error) => bucket_refusal(error),
+async fn bucket(state: &V1State, door: Door, request: Request, next: Next) -> Response {
+    match bulwark_accounts::doors::admit(state, client_ip(request.extensions()), door) {
+        Err(refusal) => V1Error::from(refusal).into_response(),
         Ok(()) => next.run(request).await,
     }
 }
@@ -227,17 +198,17 @@ pub async fn unauthenticated_bucket(
     request: Request,
     next: Next,
 ) -> Response {
-    bucket(&state, &state.accounts.open_buckets, request, next).await
+    bucket(&state, Door::Open, request, next).await
 }
 
 /// Tighter per-IP bucket for the login steps.
 pub async fn login_bucket(State(state): State<V1State>, request: Request, next: Next) -> Response {
-    bucket(&state, &state.accounts.login_buckets, request, next).await
+    bucket(&state, Door::Login, request, next).await
 }
 
 /// Looser per-IP bucket for the endpoints waiting pages poll.
 pub async fn poll_bucket(State(state): State<V1State>, request: Request, next: Next) -> Response {
-    bucket(&state, &state.accounts.poll_buckets, request, next).await
+    bucket(&state, Door::Poll, request, next).await
 }
 
 #[cfg(test)]
