@@ -1,5 +1,6 @@
-//! The staff console API under `/api/v1/admin/`: KYC review, account unlock, unfreeze and
-//! lost-second-factor reset review.
+//! The staff console's use cases (KYC review, account unlock, unfreeze and lost-second-factor
+//! reset review), served by the `/api/v1/admin/` routes and the web console alike, so the rules
+//! of who may decide what live once, here and not in either adapter or the store.
 //!
 //! Every endpoint runs [`require_staff`] first: the caller must be a staff account holding a role
 //! that grants the capability, with TOTP enabled, on a session whose login passed the TOTP step.

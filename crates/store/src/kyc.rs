@@ -1,6 +1,8 @@
 //! KYC applications and their documents. Personal fields and document images arrive encrypted
 //! by the caller and are stored as opaque ciphertext. One application per user may be pending
-//! (partial unique index), and a CHECK keeps a reviewer from deciding their own application.
+//! (partial unique index). Who may decide an application is the accounts service's rule
+//! (`accounts::admin`); the table's CHECK that a reviewer is not the applicant is only a last
+//! line of integrity under it, so a bug there cannot write such a row.
 
 use crate::Store;
 use crate::error::{StoreError, StoreResult, classify_keys};
@@ -146,8 +148,9 @@ impl Store {
 
     /// Records a staff decision on a pending application (`state` approved, rejected or
     /// resubmit); true for exactly one caller. An approval also raises the applicant's KYC tier
-    /// to the requested one (never lowers it) in the same transaction. `Invalid` if the reviewer
-    /// is the applicant (refused by the database too) or `state` is not a decision.
+    /// to the requested one (never lowers it) in the same transaction, so a tier never exists
+    /// without its approved application. `Invalid` if `state` is not a decision or the row would
+    /// break the reviewer CHECK (the service refuses that case before it gets here).
     pub async fn decide_kyc_application(
         &self,
         id: i64,

@@ -1,6 +1,7 @@
 //! Lost-second-factor reset requests: reviewed by staff, effective only after a delay, and
 //! cancellable by the owner until applied. A partial unique index allows one open request per
-//! user, and a CHECK keeps a reviewer from deciding their own request.
+//! user. The rule that a reviewer never decides their own request belongs to the accounts
+//! service (`accounts::admin::decide_twofa_reset`); the table's CHECK only backs it up.
 
 use crate::Store;
 use crate::error::{StoreResult, classify, classify_keys};
@@ -98,7 +99,7 @@ impl Store {
     }
 
     /// Records a staff decision on a request pending review; true for exactly one caller.
-    /// `Invalid` if the reviewer is the requester (refused by the database too).
+    /// `Invalid` if the row would break the reviewer CHECK (the service refuses that first).
     pub async fn decide_twofa_reset(
         &self,
         id: i64,
