@@ -110,16 +110,21 @@ pub fn router(state: AdminState) -> Router {
         .with_state(state)
 }
 
+/// Whether an `Authorization` header value carries exactly the operator token, compared in
+/// constant time so the answer's timing says nothing about how much of a guess was right.
+fn bearer_matches(header: Option<&str>, token: &str) -> bool {
+    let given = header.and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("");
+    !token.is_empty()
+        && given.len() == token.len()
+        && bool::from(given.as_bytes().ct_eq(token.as_bytes()))
+}
+
 async fn require_token(State(state): State<AdminState>, request: Request, next: Next) -> Response {
     let given = request
         .headers()
         .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    let valid = given.len() == state.token.len()
-        && bool::from(given.as_bytes().ct_eq(state.token.as_bytes()));
-    if !valid {
+        .and_then(|v| v.to_str().ok());
+    if !bearer_matches(given, &state.token) {
         return AdminError(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
@@ -250,4 +255,60 @@ async fn audit(
     Query(query): Query<operator::AuditQuery>,
 ) -> AdminResult {
     Ok(Json(operator::audit(&state.operator, query).await?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_exact_bearer_token_opens_the_api() {
+        let token = "0123456789abcdef";
+        assert!(bearer_matches(Some("Bearer 0123456789abcdef"), token));
+        for header in [
+            None,
+            Some(""),
+            Some("0123456789abcdef"),
+            Some("Basic 0123456789abcdef"),
+            Some("Bearer 0123456789abcdeF"),
+            Some("Bearer 0123456789abcde"),
+            Some("Bearer 0123456789abcdef0"),
+            Some("bearer 0123456789abcdef"),
+        ] {
+            assert!(!bearer_matches(header, token), "{header:?}");
+        }
+        assert!(
+            !bearer_matches(Some("Bearer "), ""),
+            "an empty token opens nothing"
+        );
+    }
+
+    #[test]
+    fn each_kind_maps_to_one_status_and_internal_detail_stays_in_the_log() {
+        let cases = [
+            (Kind::Invalid, 400),
+            (Kind::Unauthenticated, 401),
+            (Kind::Forbidden, 403),
+            (Kind::NotFound, 404),
+            (Kind::Conflict, 409),
+            (Kind::Gone, 410),
+            (Kind::TooMany, 429),
+            (Kind::Unavailable, 503),
+            (Kind::Internal, 500),
+        ];
+        for (kind, status) in cases {
+            let AdminError(got, code, message) =
+                AdminError::from(Error::new(kind, "some_code", "database at /secret/path"));
+            assert_eq!(got.as_u16(), status, "{kind:?}");
+            if kind == Kind::Internal {
+                assert_eq!(code, "internal");
+                assert!(!message.contains("/secret/path"), "{message}");
+            } else {
+                assert_eq!(
+                    (code, message.as_str()),
+                    ("some_code", "database at /secret/path")
+                );
+            }
+        }
+    }
 }
