@@ -47,6 +47,8 @@ fn routes(state: AppState) -> Router {
         .route("/spot/quotation/v3/tickers", get(public::tickers))
         .route("/spot/quotation/v3/books", get(public::books))
         .route("/spot/quotation/v3/trades", get(public::trades))
+        .route("/spot/quotation/v3/klines", get(public::klines))
+        .route("/spot/quotation/v3/lite-klines", get(public::klines))
         .route("/spot/v1/wallet", get(private::wallet))
         .route("/account/v1/wallet", get(private::wallet))
         .route("/spot/v1/trade_fee", get(private::trade_fee))

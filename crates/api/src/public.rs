@@ -3,6 +3,7 @@
 use axum::extract::State;
 use axum::response::Response;
 use bulwark_sequencer::{Catalog, MarketInfo};
+use bulwark_trading::CandleWindow;
 use serde_json::{Value, json};
 
 use crate::AppState;
@@ -15,6 +16,8 @@ pub const BOOK_LEVELS_DEFAULT: i64 = 35;
 pub const BOOK_LEVELS_MAX: i64 = 50;
 pub const PUBLIC_TRADES_DEFAULT: i64 = 50;
 pub const PUBLIC_TRADES_MAX: i64 = 50;
+pub const KLINES_DEFAULT: i64 = 100;
+pub const KLINES_MAX: i64 = 200;
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// `GET /system/time` (§5.1).
@@ -258,6 +261,104 @@ pub async fn trades(State(state): State<AppState>, request: RawRequest) -> ApiRe
                 f.price(t.price_ticks),
                 f.size(t.size_lots),
                 t.taker_side
+            ])
+        })
+        .collect();
+    Ok(ok(data))
+}
+
+/// A kline time bound (`after` or `before`): whole seconds since the epoch, never negative.
+fn seconds_param(request: &RawRequest, name: &str, code: u32) -> Result<Option<i64>, ApiError> {
+    let Some(text) = text_param(&request.query_map(), name) else {
+        return Ok(None);
+    };
+    match text.parse::<i64>() {
+        Ok(seconds) if seconds >= 0 => Ok(Some(seconds)),
+        _ => Err(ApiError::bad(
+            code,
+            format!("Invalid {name}: must be a time in whole seconds, 0 or more"),
+        )),
+    }
+}
+
+/// `GET /spot/quotation/v3/klines` and `lite-klines` (§5.10): with `after`, the oldest `limit`
+/// candles opening after it (how CCXT pages forwards); otherwise the newest `limit` opening at
+/// or before `before` (default now). Rows are `[t_s, open, high, low, close, base_vol,
+/// quote_vol]`, oldest first; intervals without trades have no row.
+pub async fn klines(State(state): State<AppState>, request: RawRequest) -> ApiResult {
+    let catalog = state.sequencer.catalog();
+    let market = market_param(&catalog, &request)?;
+    let query = request.query_map();
+    let step = match text_param(&query, "step") {
+        None => 1,
+        Some(text) => text
+            .parse::<u32>()
+            .ok()
+            .filter(|step| bulwark_types::candle::is_step(*step))
+            .ok_or_else(|| {
+                ApiError::bad(
+                    71005,
+                    format!(
+                        "Invalid step: {text}; use one of {:?} (minutes)",
+                        bulwark_types::candle::STEPS_MINUTES
+                    ),
+                )
+            })?,
+    };
+    let limit = match text_param(&query, "limit") {
+        None => KLINES_DEFAULT,
+        Some(text) => text
+            .parse::<i64>()
+            .ok()
+            .filter(|limit| (1..=KLINES_MAX).contains(limit))
+            .ok_or_else(|| {
+                ApiError::bad(
+                    71004,
+                    format!("Invalid limit: {text}; must be between 1 and {KLINES_MAX}"),
+                )
+            })?,
+    };
+    let after = seconds_param(&request, "after", 71001)?;
+    let before = seconds_param(&request, "before", 71002)?;
+    if let (Some(after), Some(before)) = (after, before)
+        && after >= before
+    {
+        return Err(ApiError::bad(
+            71003,
+            format!("Invalid range: after ({after}) must be earlier than before ({before})"),
+        ));
+    }
+    let window = match after {
+        Some(after_s) => CandleWindow::After {
+            after_s,
+            before_s: before,
+        },
+        None => CandleWindow::Before {
+            before_s: before.unwrap_or_else(|| crate::now_ms().div_euclid(1_000)),
+        },
+    };
+    let f = MarketFormat::resolve(&catalog, &market.spec)
+        .ok_or_else(|| ApiError::internal("market assets missing"))?;
+    let rows = state
+        .candles(
+            &market.spec.symbol,
+            step,
+            window,
+            u32::try_from(limit).unwrap_or(1),
+        )
+        .await
+        .map_err(ApiError::internal)?;
+    let data: Vec<Value> = rows
+        .iter()
+        .map(|c| {
+            json!([
+                c.open_s.to_string(),
+                f.price(c.open_ticks),
+                f.price(c.high_ticks),
+                f.price(c.low_ticks),
+                f.price(c.close_ticks),
+                f.size(c.volume_lots),
+                f.quote(c.volume_quote)
             ])
         })
         .collect();

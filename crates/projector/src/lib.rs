@@ -1,7 +1,9 @@
-//! The projector: turns durable engine events into SQL read models (orders, trades, balances),
-//! writing each batch together with its last sequence number in one transaction. After a crash
-//! it resumes exactly after what the store already holds, because recovery replays the events
-//! after `projected_seq` into it.
+//! The projector: turns durable engine events into SQL read models (orders, trades, balances,
+//! candles), writing each batch together with its last sequence number in one transaction.
+//! After a crash it resumes exactly after what the store already holds, because recovery
+//! replays the events after `projected_seq` into it.
+
+pub mod candles;
 
 use std::sync::Arc;
 use std::sync::mpsc::Receiver;
@@ -148,7 +150,15 @@ pub async fn project(
     let Some(last) = batches.last() else {
         return store.projected_seq().await;
     };
-    let rows = rows_of(catalog, batches);
+    // Candles add up trades, so only trades the store does not hold yet may count: a run that
+    // overlaps what was projected before (a replay) adds nothing twice.
+    let stored = store.projected_seq().await?;
+    let mut rows = rows_of(catalog, batches);
+    rows.candles = candles::candle_rows(
+        rows.trades
+            .iter()
+            .filter(|trade| u64::try_from(trade.seq).is_ok_and(|seq| seq > stored)),
+    );
     store.apply_projection(last.last_seq, &rows).await?;
     Ok(last.last_seq)
 }

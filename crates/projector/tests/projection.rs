@@ -378,3 +378,131 @@ proptest::proptest! {
         proptest::prop_assert_eq!(trade_ids.len(), rows.trades.len(), "no trade twice");
     }
 }
+
+/// The candles a trade list makes, computed the slow way: for every interval, group the trades
+/// by open time and fold them in trade order.
+fn candles_by_hand(trades: &[bulwark_store::TradeRow]) -> Vec<bulwark_store::CandleRow> {
+    let mut sorted = trades.to_vec();
+    sorted.sort_by_key(|t| t.trade_id);
+    let mut expected = Vec::new();
+    for step in bulwark_types::candle::STEPS_MINUTES {
+        let mut opens: Vec<i64> = sorted
+            .iter()
+            .map(|t| bulwark_types::candle::open_seconds(step, t.timestamp_ms))
+            .collect();
+        opens.dedup();
+        for open_s in opens {
+            let inside: Vec<_> = sorted
+                .iter()
+                .filter(|t| bulwark_types::candle::open_seconds(step, t.timestamp_ms) == open_s)
+                .collect();
+            let (first, last) = (inside[0], inside[inside.len() - 1]);
+            expected.push(bulwark_store::CandleRow {
+                symbol: first.symbol.clone(),
+                step_minutes: i64::from(step),
+                open_s,
+                open_ticks: first.price_ticks,
+                high_ticks: inside.iter().map(|t| t.price_ticks).max().unwrap(),
+                low_ticks: inside.iter().map(|t| t.price_ticks).min().unwrap(),
+                close_ticks: last.price_ticks,
+                volume_lots: inside.iter().map(|t| t.size_lots).sum(),
+                volume_quote: inside.iter().map(|t| t.quote_amount).sum(),
+                trades: i64::try_from(inside.len()).unwrap(),
+                first_seq: 0,
+                last_seq: 0,
+            });
+        }
+    }
+    expected
+}
+
+async fn stored_candles(store: &Store) -> Vec<bulwark_store::CandleRow> {
+    let mut all = Vec::new();
+    for step in bulwark_types::candle::STEPS_MINUTES {
+        let rows = store
+            .candles_after("BTC_USDT", step, i64::MIN, None, 1_000)
+            .await
+            .unwrap();
+        all.extend(rows.into_iter().map(|mut c| {
+            (c.first_seq, c.last_seq) = (0, 0);
+            c
+        }));
+    }
+    all
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+
+    /// Candles in the store equal a recomputation from the stored trades, however the batches
+    /// were split into projector runs, across a restart (a new connection to the same file) and
+    /// after replaying runs the store already held.
+    #[test]
+    fn candles_equal_a_recomputation_from_the_trades_across_a_restart(
+        steps in proptest::collection::vec(
+            (proptest::bool::ANY, 2_995_000_i64..3_005_000, 1_i64..3_000, 0_i64..10_800_000),
+            1..40,
+        ),
+        cuts in proptest::collection::vec(0_usize..100, 0..4),
+        replay in 0_usize..100,
+    ) {
+        let mut run = Run::traded();
+        let mut now_ms = 1_796_552_265_500_i64;
+        for (n, (buy, price, size, gap_ms)) in steps.into_iter().enumerate() {
+            now_ms += gap_ms;
+            let (user, side) = if buy { (BUYER, Side::Buy) } else { (SELLER, Side::Sell) };
+            let command = Command::PlaceOrder(NewOrder {
+                user,
+                market: MarketId(0),
+                side,
+                kind: OrderKind::Limit,
+                price_ticks: price,
+                size_lots: size,
+                notional: 0,
+                client_order_id: Some(format!("k{n}")),
+                stp: StpMode::None,
+            });
+            let seq = run.engine.last_seq() + 1;
+            let mut id = [0_u8; 16];
+            id[..8].copy_from_slice(&seq.to_le_bytes());
+            let header = CommandHeader { seq, timestamp_ms: now_ms, id: CommandId(id) };
+            let mut events = Vec::new();
+            if run.engine.apply(&header, &command, &mut events).is_ok() {
+                run.batches.push(Arc::new(EventBatch {
+                    first_seq: seq,
+                    last_seq: seq,
+                    events: events
+                        .into_iter()
+                        .map(|event| SequencedEvent { seq, timestamp_ms: now_ms, event })
+                        .collect(),
+                }));
+            }
+        }
+        let catalog = Catalog::from_engine(&run.engine);
+        let batches = run.batches.clone();
+        let mut bounds: Vec<usize> = cuts.iter().map(|c| c % (batches.len() + 1)).collect();
+        bounds.push(0);
+        bounds.push(batches.len());
+        bounds.sort_unstable();
+        bounds.dedup();
+        let restart_at = bounds.len() / 2;
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let (stored, recomputed) = runtime.block_on(async {
+            let dir = tempfile::tempdir().unwrap();
+            let mut store = sqlite_store(&dir).await;
+            for (i, pair) in bounds.windows(2).enumerate() {
+                if i == restart_at {
+                    store.close().await;
+                    store = sqlite_store(&dir).await;
+                    // A replay of something already projected, as recovery may offer it.
+                    let upto = replay % (pair[0] + 1);
+                    bulwark_projector::project(&store, &catalog, &batches[..upto]).await.unwrap();
+                }
+                bulwark_projector::project(&store, &catalog, &batches[pair[0]..pair[1]]).await.unwrap();
+            }
+            let trades = store.recent_trades("BTC_USDT", 1_000).await.unwrap();
+            (stored_candles(&store).await, candles_by_hand(&trades))
+        });
+        proptest::prop_assert_eq!(stored, recomputed);
+    }
+}

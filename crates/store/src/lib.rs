@@ -10,6 +10,7 @@ mod agreements;
 mod api_keys;
 mod audit;
 mod balances;
+mod candles;
 mod codes;
 mod db;
 mod devices;
@@ -50,7 +51,7 @@ pub use limits::{ORDER_TRADES_MAX, PROJECTION_ROWS_PER_STATEMENT_MAX, ROWS_PER_Q
 pub use lockout::LockoutRow;
 pub use login_confirmations::{LoginConfirmationRow, NewLoginConfirmation};
 pub use orders::order_state;
-pub use projection::{BalanceRow, MAIN_PROJECTION, OrderRow, ProjectionBatch, TradeRow};
+pub use projection::{BalanceRow, CandleRow, MAIN_PROJECTION, OrderRow, ProjectionBatch, TradeRow};
 pub use qr_logins::{NewQrLogin, QrLoginRow, qr_state};
 pub use recovery::RecoveryCodeRow;
 pub use second_factors::factor_method;

@@ -70,17 +70,42 @@ pub struct BalanceRow {
     pub last_seq: i64,
 }
 
+/// One candle of one market and interval, or (in a [`ProjectionBatch`]) what a run of trades
+/// adds to it: merged into the stored row by keeping its open, taking the new close, widening
+/// high and low and adding the volumes.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct CandleRow {
+    pub symbol: String,
+    pub step_minutes: i64,
+    /// Open time in seconds since the epoch (UTC).
+    pub open_s: i64,
+    pub open_ticks: i64,
+    pub high_ticks: i64,
+    pub low_ticks: i64,
+    pub close_ticks: i64,
+    pub volume_lots: i64,
+    pub volume_quote: i64,
+    pub trades: i64,
+    /// Sequence numbers of the first and last trade merged into the row.
+    pub first_seq: i64,
+    pub last_seq: i64,
+}
+
 /// Everything one projector step writes, applied in one transaction.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProjectionBatch {
     pub orders: Vec<OrderRow>,
     pub trades: Vec<TradeRow>,
     pub balances: Vec<BalanceRow>,
+    /// At most one row per (symbol, interval, open time), built from trades after the stored
+    /// projection sequence only.
+    pub candles: Vec<CandleRow>,
 }
 
 const ORDER_COLUMNS: usize = 18;
 const TRADE_COLUMNS: usize = 16;
 const BALANCE_COLUMNS: usize = 5;
+const CANDLE_COLUMNS: usize = 12;
 
 const ORDER_INSERT: &str = "INSERT INTO orders (order_id, user_id, symbol, side, kind, \
      price_ticks, size_lots, notional, filled_lots, filled_quote, fee_paid, state, cancel_reason, \
@@ -104,6 +129,22 @@ const BALANCE_INSERT: &str =
 const BALANCE_CONFLICT: &str = " ON CONFLICT (user_id, asset) DO UPDATE SET \
      available = excluded.available, held = excluded.held, last_seq = excluded.last_seq \
      WHERE excluded.last_seq >= balances.last_seq";
+
+const CANDLE_INSERT: &str = "INSERT INTO candles (symbol, step_minutes, open_s, open_ticks, \
+     high_ticks, low_ticks, close_ticks, volume_lots, volume_quote, trades, first_seq, last_seq) \
+     VALUES ";
+// A row only ever grows by trades after the ones it holds: a delta starting at or before the
+// row's last merged sequence was merged already (a replay) and is skipped whole.
+const CANDLE_CONFLICT: &str = " ON CONFLICT (symbol, step_minutes, open_s) DO UPDATE SET \
+     high_ticks = CASE WHEN excluded.high_ticks > candles.high_ticks \
+     THEN excluded.high_ticks ELSE candles.high_ticks END, \
+     low_ticks = CASE WHEN excluded.low_ticks < candles.low_ticks \
+     THEN excluded.low_ticks ELSE candles.low_ticks END, \
+     close_ticks = excluded.close_ticks, \
+     volume_lots = candles.volume_lots + excluded.volume_lots, \
+     volume_quote = candles.volume_quote + excluded.volume_quote, \
+     trades = candles.trades + excluded.trades, last_seq = excluded.last_seq \
+     WHERE excluded.first_seq > candles.last_seq";
 
 type AnyQuery<'q> = Query<'q, Any, AnyArguments>;
 
@@ -152,6 +193,16 @@ impl Store {
             BALANCE_INSERT,
             BALANCE_CONFLICT,
             bind_balance,
+        )
+        .await?;
+        let candles: Vec<&CandleRow> = batch.candles.iter().collect();
+        write_chunked(
+            connection,
+            &candles,
+            CANDLE_COLUMNS,
+            CANDLE_INSERT,
+            CANDLE_CONFLICT,
+            bind_candle,
         )
         .await?;
         sqlx::query(
@@ -296,6 +347,22 @@ fn bind_balance<'q>(query: AnyQuery<'q>, row: &BalanceRow) -> AnyQuery<'q> {
         .bind(row.asset.clone())
         .bind(row.available)
         .bind(row.held)
+        .bind(row.last_seq)
+}
+
+fn bind_candle<'q>(query: AnyQuery<'q>, row: &CandleRow) -> AnyQuery<'q> {
+    query
+        .bind(row.symbol.clone())
+        .bind(row.step_minutes)
+        .bind(row.open_s)
+        .bind(row.open_ticks)
+        .bind(row.high_ticks)
+        .bind(row.low_ticks)
+        .bind(row.close_ticks)
+        .bind(row.volume_lots)
+        .bind(row.volume_quote)
+        .bind(row.trades)
+        .bind(row.first_seq)
         .bind(row.last_seq)
 }
 

@@ -17,7 +17,10 @@ use bulwark_accounts::crypto::MasterKey;
 use bulwark_sequencer::SequencerHandle;
 use bulwark_store::Store;
 
-pub use bulwark_store::{ApiKeyRow, BalanceRow, OrderRow, StoreError, TradeRow, TradeStats};
+pub use bulwark_store::{
+    ApiKeyRow, BalanceRow, CandleRow, OrderRow, StoreError, TradeRow, TradeStats,
+};
+pub use reads::CandleWindow;
 
 /// How long a write waits for its own effects to reach the SQL read models before answering
 /// anyway (the command is durable either way; this only gives read-your-writes).

@@ -1,9 +1,18 @@
 //! Queries of the read models on behalf of one user: balances, orders and trades. Ownership is
 //! checked here, so an adapter cannot show one user another's order by forgetting to.
 
-use bulwark_store::{BalanceRow, OrderRow, StoreError, TradeRow, TradeStats};
+use bulwark_store::{BalanceRow, CandleRow, OrderRow, StoreError, TradeRow, TradeStats};
 
 use crate::Trading;
+
+/// Which candles of a market to page through (times are candle open times in seconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CandleWindow {
+    /// The oldest candles opening after `after_s`, up to `before_s` when given: paging forwards.
+    After { after_s: i64, before_s: Option<i64> },
+    /// The newest candles opening at or before `before_s`.
+    Before { before_s: i64 },
+}
 
 /// A time and symbol window of an order or trade list.
 #[derive(Debug, Clone, Default)]
@@ -113,5 +122,27 @@ impl Trading {
         since_ms: i64,
     ) -> Result<Option<TradeStats>, StoreError> {
         self.store.trade_stats_since(symbol, since_ms).await
+    }
+
+    /// Public market data: candles of one interval (`step` minutes), oldest first.
+    pub async fn candles(
+        &self,
+        symbol: &str,
+        step: u32,
+        window: CandleWindow,
+        limit: u32,
+    ) -> Result<Vec<CandleRow>, StoreError> {
+        match window {
+            CandleWindow::After { after_s, before_s } => {
+                self.store
+                    .candles_after(symbol, step, after_s, before_s, limit)
+                    .await
+            }
+            CandleWindow::Before { before_s } => {
+                self.store
+                    .candles_before(symbol, step, before_s, limit)
+                    .await
+            }
+        }
     }
 }

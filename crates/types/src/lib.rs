@@ -4,6 +4,7 @@
 //! smallest unit of its asset (or of a market's tick/lot), and the decimal strings of the
 //! BitMart-style API are parsed into those integers by one strict parser.
 
+pub mod candle;
 pub mod decimal;
 pub mod ids;
 

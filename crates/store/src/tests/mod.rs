@@ -15,6 +15,7 @@ use tempfile::TempDir;
 use crate::{BalanceRow, OrderRow, Store, TradeRow};
 
 mod accounts;
+mod candles;
 mod identity_accounts;
 mod identity_attempts;
 mod identity_confirmations;

@@ -42,6 +42,7 @@ fn sample_batch() -> ProjectionBatch {
         orders: vec![order(1, 7, "BTC_USDT", order_state::NEW), filled],
         trades: vec![trade(1, "BTC_USDT", (1, 7), (2, 8))],
         balances: vec![balance(7, "BTC", 5, 3), balance(7, "USDT", 50, 3)],
+        ..ProjectionBatch::default()
     }
 }
 
@@ -67,6 +68,7 @@ async fn older_rows_never_overwrite_newer(store: &Store) {
         orders: vec![newer_order.clone()],
         trades: vec![],
         balances: vec![balance(7, "BTC", 40, 10)],
+        ..ProjectionBatch::default()
     };
     store.apply_projection(10, &newer).await.unwrap();
 
@@ -76,6 +78,7 @@ async fn older_rows_never_overwrite_newer(store: &Store) {
         orders: vec![older_order],
         trades: vec![trade(9, "BTC_USDT", (1, 7), (2, 8))],
         balances: vec![balance(7, "BTC", 1, 4), balance(7, "ETH", 2, 4)],
+        ..ProjectionBatch::default()
     };
     store.apply_projection(4, &older).await.unwrap();
 
@@ -120,6 +123,7 @@ async fn duplicates_within_one_batch(store: &Store) {
             balance(7, "BTC", 2, 2),
             balance(7, "BTC", 3, 2),
         ],
+        ..ProjectionBatch::default()
     };
     store.apply_projection(2, &batch).await.unwrap();
     assert_eq!(store.get_order(5).await.unwrap(), Some(second));
@@ -145,6 +149,7 @@ async fn large_batch_lands_completely(store: &Store) {
             .map(|id| trade(id, "BTC_USDT", (id, 1), (id + 1, 2)))
             .collect(),
         balances: (1..=count).map(|id| balance(id, "USDT", id, 1)).collect(),
+        ..ProjectionBatch::default()
     };
     store
         .apply_projection(u64::try_from(count).unwrap(), &batch)

@@ -61,6 +61,7 @@ async fn project_fixture(store: &Store) {
             balance(7, "BTC", 3, 1),
             balance(8, "BTC", 4, 1),
         ],
+        ..ProjectionBatch::default()
     };
     store.apply_projection(20, &batch).await.unwrap();
 }
@@ -272,6 +273,7 @@ async fn limits_are_capped(store: &Store) {
             .map(|id| trade(id, "BTC_USDT", (id, 1), (id, 2)))
             .collect(),
         balances: vec![],
+        ..ProjectionBatch::default()
     };
     store.apply_projection(1, &batch).await.unwrap();
     let cap = usize::try_from(ROWS_PER_QUERY_MAX).unwrap();

@@ -139,6 +139,7 @@ async fn sqlite_schema_has_every_table_with_known_types() {
         "api_keys",
         "audit_log",
         "balances",
+        "candles",
         "devices",
         "kyc_applications",
         "kyc_documents",
