@@ -176,3 +176,33 @@ def test_orders_of_another_user_are_invisible_and_untouchable(server):
     assert state(server, alice) == before
     status, mine = call(b, "/spot/v4/query/order", {"orderId": oid}, key=alice)
     assert status == 200 and mine["data"]["state"] == "new", mine
+
+
+def test_bad_batches_and_legacy_queries_change_nothing(server):
+    _, key = server.funded_user("badbatch@example.com", {"BTC": "1", "USDT": "1000"})
+    b = server.base
+    before = state(server, key)
+    item = {"side": "sell", "type": "limit", "size": "0.01", "price": "30000"}
+    batch = "/spot/v4/batch_orders"
+    expect(call(b, batch, {"orderParams": [item]}, key=key), 50001, 400, "symbol")
+    expect(call(b, batch, {"symbol": "NOPE_USDT", "orderParams": [item]}, key=key), 50001, 400)
+    expect(call(b, batch, {"symbol": "BTC_USDT", "orderParams": item}, key=key), 50021, 400, "list")
+    expect(call(b, batch, {"symbol": "BTC_USDT", "orderParams": []}, key=key), 50021, 400, "1 to 10")
+    expect(call(b, batch, {"symbol": "BTC_USDT", "orderParams": [item] * 11}, key=key), 50021, 400)
+    expect(call(b, batch, {"symbol": "BTC_USDT", "orderParams": [item, "x"]}, key=key), 50021, 400,
+           "orderParams[1]")
+    expect(call(b, batch, {"symbol": "BTC_USDT", "orderParams": [item, dict(item, side="up")]},
+                key=key), 52002, 400, "orderParams[1]")
+    cancel = "/spot/v4/cancel_orders"
+    expect(call(b, cancel, {"symbol": "BTC_USDT", "orderIds": []}, key=key), 50021, 400)
+    expect(call(b, cancel, {"symbol": "BTC_USDT", "orderIds": ["abc"]}, key=key), 50032, 400)
+    expect(call(b, cancel, {"symbol": "BTC_USDT", "orderIds": [{"id": 1}]}, key=key), 50021, 400)
+    expect(call(b, cancel, {"symbol": "BTC_USDT", "clientOrderIds": ["bad id!"]}, key=key), 50038, 400)
+    legacy = "/spot/v3/orders"
+    expect(call(b, legacy, key=key, query="symbol=BTC_USDT&status=3"), 52003, 400)
+    expect(call(b, legacy, key=key, query="symbol=BTC_USDT"), 52003, 400)
+    expect(call(b, legacy, key=key, query="status=8"), 50001, 400)
+    expect(call(b, legacy, key=key, query="symbol=BTC_USDT&status=8&N=101"), 50021, 400, "N")
+    expect(call(b, legacy, key=key, query="symbol=BTC_USDT&status=8&offset=6&N=100"), 50021, 400)
+    expect(call(b, legacy, query="symbol=BTC_USDT&status=8"), 30001, 401)
+    assert state(server, key) == before

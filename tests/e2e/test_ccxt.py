@@ -115,3 +115,57 @@ def test_acknowledged_order_survives_sigkill(server):
     assert o["status"] == "open" and o["amount"] == 0.25
     assert ex.fetch_balance()["BTC"]["used"] == 0.25
     assert server.admin("consistency")["consistent"] is True
+
+
+def test_batch_orders_batch_cancels_and_canceled_orders(server):
+    _, mk = server.funded_user("batch@example.com", {"BTC": "1", "USDT": "10000"})
+    _, other = server.funded_user("other@example.com", {"BTC": "1"})
+    ex, them = client(server.base, mk), client(server.base, other)
+    ex.load_markets()
+    them.markets = ex.markets
+    placed = ex.create_orders([
+        {"symbol": "BTC/USDT", "type": "limit", "side": "sell", "amount": 0.1, "price": 40000},
+        {"symbol": "BTC/USDT", "type": "limit", "side": "sell", "amount": 0.2, "price": 41000,
+         "params": {"clientOrderId": "batch2"}},
+        {"symbol": "BTC/USDT", "type": "limit", "side": "buy", "amount": 0.01, "price": 20000},
+    ])
+    ids = [o["id"] for o in placed]
+    assert len(ids) == 3 and all(ids)
+    assert sorted(o["id"] for o in ex.fetch_open_orders("BTC/USDT")) == sorted(ids)
+    assert ex.fetch_order(None, "BTC/USDT", {"clientOrderId": "batch2"})["id"] == ids[1]
+
+    # A malformed item refuses the whole batch and places nothing.
+    with pytest.raises(ccxt.InvalidOrder):
+        ex.create_orders([
+            {"symbol": "BTC/USDT", "type": "limit", "side": "sell", "amount": 0.1, "price": 42000},
+            {"symbol": "BTC/USDT", "type": "limit", "side": "sell", "amount": 0.1, "price": 0},
+        ])
+    assert len(ex.fetch_open_orders("BTC/USDT")) == 3
+    # The engine refusing an item stops the batch there; the error names what was placed.
+    with pytest.raises(ccxt.InsufficientFunds) as refused:
+        ex.create_orders([
+            {"symbol": "BTC/USDT", "type": "limit", "side": "sell", "amount": 0.1, "price": 43000},
+            {"symbol": "BTC/USDT", "type": "limit", "side": "sell", "amount": 5, "price": 43000},
+            {"symbol": "BTC/USDT", "type": "limit", "side": "sell", "amount": 0.1, "price": 44000},
+        ])
+    opened = ex.fetch_open_orders("BTC/USDT")
+    assert len(opened) == 4
+    extra = next(o["id"] for o in opened if o["id"] not in ids)
+    assert "orderParams[1]" in str(refused.value) and extra in str(refused.value)
+
+    theirs = them.create_order("BTC/USDT", "limit", "sell", 0.1, 45000)
+    result = ex.cancel_orders([ids[0], ids[2], theirs["id"], "999999"], "BTC/USDT")
+    status = {o["id"]: o["status"] for o in result}
+    assert status == {ids[0]: "canceled", ids[2]: "canceled", theirs["id"]: "failed",
+                      "999999": "failed"}
+    assert them.fetch_order(theirs["id"], "BTC/USDT")["status"] == "open", "not theirs to cancel"
+    by_client = ex.cancel_orders([], "BTC/USDT", {"clientOrderIds": ["batch2"]})
+    assert [o["status"] for o in by_client] == ["canceled"]
+
+    canceled = ex.fetch_canceled_orders("BTC/USDT")
+    assert sorted(o["id"] for o in canceled) == sorted([ids[0], ids[1], ids[2]])
+    assert all(o["status"] == "canceled" for o in canceled)
+    one = next(o for o in canceled if o["id"] == ids[1])
+    assert one["amount"] == 0.2 and one["price"] == 41000 and one["filled"] == 0
+    assert [o["id"] for o in ex.fetch_orders_by_status("open", "BTC/USDT")] == [extra]
+    assert ex.fetch_balance()["BTC"]["used"] == pytest.approx(0.1)

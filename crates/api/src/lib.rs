@@ -4,9 +4,11 @@
 //! then map the result to BitMart's envelope and codes.
 
 pub mod auth;
+pub mod batch;
 pub mod envelope;
 pub mod extract;
 pub mod format;
+pub mod legacy_orders;
 pub mod orders;
 pub mod private;
 pub mod public;
@@ -55,6 +57,9 @@ fn routes(state: AppState) -> Router {
         .route("/spot/v2/submit_order", post(private::submit_order))
         .route("/spot/v3/cancel_order", post(private::cancel_order))
         .route("/spot/v4/cancel_all", post(private::cancel_all))
+        .route("/spot/v4/batch_orders", post(batch::batch_orders))
+        .route("/spot/v4/cancel_orders", post(batch::cancel_orders))
+        .route("/spot/v3/orders", get(legacy_orders::orders))
         .route("/spot/v4/query/order", post(private::query_order))
         .route(
             "/spot/v4/query/client-order",

@@ -21,13 +21,13 @@ use crate::orders::{market_of, new_order, parse_client_order_id, parse_side, rej
 /// Most orders or trades one query returns (BitMart: 200).
 pub const QUERY_ROWS_MAX: i64 = 200;
 
-fn user_of(caller: &Caller) -> Result<UserId, ApiError> {
+pub(crate) fn user_of(caller: &Caller) -> Result<UserId, ApiError> {
     u64::try_from(caller.user_id)
         .map(UserId)
         .map_err(ApiError::internal)
 }
 
-async fn submit(state: &AppState, command: Command) -> Result<Receipt, ApiError> {
+pub(crate) async fn submit(state: &AppState, command: Command) -> Result<Receipt, ApiError> {
     state.submit(command).await.map_err(|e| match e {
         bulwark_trading::writes::SubmitFailure::Sequencer(e) => ApiError::busy(e.to_string()),
         other => ApiError::internal(other),
@@ -36,7 +36,7 @@ async fn submit(state: &AppState, command: Command) -> Result<Receipt, ApiError>
 
 /// KYC and region gating of order placement: L1 or higher, and neither the request's country
 /// nor the user's residence restricted (30019 / 30020, HTTP 403). Cancels stay allowed.
-async fn check_trading_allowed(
+pub(crate) async fn check_trading_allowed(
     state: &AppState,
     caller: &Caller,
     request: &RawRequest,

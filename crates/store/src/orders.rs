@@ -100,6 +100,31 @@ impl Store {
         Ok(rows)
     }
 
+    /// One page of the user's orders in one market whose state is one of `states`, newest first
+    /// (BitMart's legacy paged order list: page `page` counting from 0, `per_page` rows).
+    pub async fn orders_in_states(
+        &self,
+        user_id: i64,
+        symbol: &str,
+        states: [&str; 2],
+        page: u32,
+        per_page: u32,
+    ) -> StoreResult<Vec<OrderRow>> {
+        let rows = sqlx::query_as(select_orders!(
+            "WHERE user_id = $1 AND symbol = $2 AND state IN ($3, $4) \
+             ORDER BY created_ms DESC, order_id DESC LIMIT $5 OFFSET $6"
+        ))
+        .bind(user_id)
+        .bind(symbol)
+        .bind(states[0])
+        .bind(states[1])
+        .bind(capped(per_page))
+        .bind(i64::from(page) * capped(per_page))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows)
+    }
+
     /// Every live order, by id: the projector's view of what should rest on the books.
     /// Unbounded on purpose (it mirrors the engine's books, which have their own limits).
     pub async fn all_orders_with_state(&self) -> StoreResult<Vec<OrderRow>> {

@@ -62,6 +62,20 @@ impl Trading {
             .await
     }
 
+    /// One page of the user's orders in `symbol` whose state is one of `states`, newest first.
+    pub async fn orders_in_states(
+        &self,
+        user_id: i64,
+        symbol: &str,
+        states: [&str; 2],
+        page: u32,
+        per_page: u32,
+    ) -> Result<Vec<OrderRow>, StoreError> {
+        self.store
+            .orders_in_states(user_id, symbol, states, page, per_page)
+            .await
+    }
+
     pub async fn history_orders(
         &self,
         user_id: i64,
