@@ -1,15 +1,14 @@
-//! Several orders in one request (BitMart spot API v4): `batch_orders` places up to ten orders in
-//! one market and `cancel_orders` cancels up to ten by id or client id. Each order is still its
-//! own engine command, journaled and acknowledged like a single one; the batch only saves round
-//! trips.
+//! The BitMart shapes of batches (spot API v4): `batch_orders` places up to ten orders in one
+//! market and `cancel_orders` cancels up to ten by id or client id; the trading service
+//! (`bulwark_trading::batch`) carries them out.
 //!
-//! Every order of a batch is parsed before any is sent, so a malformed item refuses the whole
-//! request and places nothing. The engine can still refuse an order that parsed (funds, a
-//! duplicate client id): placing stops there, and the error names the refused item and the ids
-//! of the orders already placed before it, so the client knows exactly what rests on the book.
+//! Every order of a batch is parsed here before any is sent, so a malformed item refuses the
+//! whole request and places nothing. When the engine refuses an order that parsed (funds, a
+//! duplicate client id), the error names the refused item and the ids placed before it.
 
 use axum::extract::State;
-use bulwark_engine::{Accepted, Command, OrderTarget};
+use bulwark_engine::{Command, OrderTarget};
+use bulwark_trading::batch::{BatchFailure, BatchPlaced};
 use serde_json::{Map, Value, json};
 
 use crate::AppState;
@@ -17,7 +16,7 @@ use crate::auth::{Scope, Signing, authenticate};
 use crate::envelope::{ApiError, ApiResult, ok};
 use crate::extract::{RawRequest, text_param};
 use crate::orders::{market_of, new_order, parse_client_order_id, reject_error};
-use crate::private::{check_trading_allowed, submit, user_of};
+use crate::private::{check_trading_allowed, user_of};
 
 /// Most orders one batch request may place or cancel (BitMart: 10).
 pub const BATCH_ORDERS_MAX: usize = 10;
@@ -70,37 +69,54 @@ pub async fn batch_orders(State(state): State<AppState>, request: RawRequest) ->
         })?;
         commands.push((market, command));
     }
-    let mut placed: Vec<String> = Vec::with_capacity(commands.len());
-    let mut last_seq = 0;
-    for (index, (market, command)) in commands.into_iter().enumerate() {
-        let side = match &command {
-            Command::PlaceOrder(order) => Some(order.side),
-            _ => None,
-        };
-        let receipt = submit(&state, command).await?;
-        last_seq = receipt.seq;
-        match receipt.outcome {
-            Ok(Accepted::Order { id }) => placed.push(id.0.to_string()),
-            Ok(other) => return Err(ApiError::internal(format!("unexpected outcome {other:?}"))),
-            Err(reject) => {
-                state.wait_projected(last_seq).await;
-                let error = reject_error(&reject, side, &catalog, Some(&market.spec));
-                return Err(ApiError::new(
-                    error.status,
-                    error.code,
-                    format!(
-                        "orderParams[{index}] refused: {}; placed before it: [{}]",
-                        error.message,
-                        placed.join(", ")
-                    ),
-                ));
-            }
+    let sides: Vec<_> = commands
+        .iter()
+        .map(|(market, command)| match command {
+            Command::PlaceOrder(order) => (market.spec.clone(), Some(order.side)),
+            _ => (market.spec.clone(), None),
+        })
+        .collect();
+    let outcome = state
+        .place_batch(commands.into_iter().map(|(_, command)| command).collect())
+        .await
+        .map_err(batch_error)?;
+    let ids = |placed: &[bulwark_types::OrderId]| -> Vec<String> {
+        placed.iter().map(|id| id.0.to_string()).collect()
+    };
+    match outcome {
+        BatchPlaced::All(placed) => Ok(ok(
+            json!({"code": 0, "msg": "success", "data": {"orderIds": ids(&placed)}}),
+        )),
+        BatchPlaced::Stopped {
+            index,
+            reject,
+            placed,
+        } => {
+            let (spec, side) = sides
+                .get(index)
+                .cloned()
+                .ok_or_else(|| ApiError::internal("batch index out of range"))?;
+            let error = reject_error(&reject, side, &catalog, Some(&spec));
+            Err(ApiError::new(
+                error.status,
+                error.code,
+                format!(
+                    "orderParams[{index}] refused: {}; placed before it: [{}]",
+                    error.message,
+                    ids(&placed).join(", ")
+                ),
+            ))
         }
     }
-    state.wait_projected(last_seq).await;
-    Ok(ok(
-        json!({"code": 0, "msg": "success", "data": {"orderIds": placed}}),
-    ))
+}
+
+fn batch_error(error: BatchFailure) -> ApiError {
+    match error {
+        BatchFailure::Submit(bulwark_trading::writes::SubmitFailure::Sequencer(e)) => {
+            ApiError::busy(e.to_string())
+        }
+        other => ApiError::internal(other),
+    }
 }
 
 /// `POST /spot/v4/cancel_orders` `{"symbol", "orderIds": […]}` or `{"symbol",
@@ -150,22 +166,19 @@ pub async fn cancel_orders(State(state): State<AppState>, request: RawRequest) -
         };
         targets.push((text, target));
     }
-    let user = user_of(&caller)?;
+    let (texts, targets): (Vec<String>, Vec<OrderTarget>) = targets.into_iter().unzip();
+    let cancelled = state
+        .cancel_batch(user_of(&caller)?, &symbol, targets)
+        .await
+        .map_err(batch_error)?;
     let (mut success, mut failed) = (Vec::new(), Vec::new());
-    let mut last_seq = 0;
-    for (text, target) in targets {
-        if !in_market(&state, caller.user_id, &target, &symbol).await? {
+    for (text, done) in texts.into_iter().zip(cancelled) {
+        if done {
+            success.push(text);
+        } else {
             failed.push(text);
-            continue;
-        }
-        let receipt = submit(&state, Command::CancelOrder { user, target }).await?;
-        last_seq = receipt.seq;
-        match receipt.outcome {
-            Ok(_) => success.push(text),
-            Err(_) => failed.push(text),
         }
     }
-    state.wait_projected(last_seq).await;
     Ok(ok(json!({
         "totalCount": success.len() + failed.len(),
         "successCount": success.len(),
@@ -173,23 +186,4 @@ pub async fn cancel_orders(State(state): State<AppState>, request: RawRequest) -
         "successIds": success,
         "failIds": failed,
     })))
-}
-
-/// Whether the caller's order named by `target` is in `symbol` (a batch cancels in one market).
-async fn in_market(
-    state: &AppState,
-    user_id: i64,
-    target: &OrderTarget,
-    symbol: &str,
-) -> Result<bool, ApiError> {
-    let row = match target {
-        OrderTarget::Id(id) => {
-            state
-                .own_order(user_id, i64::try_from(id.0).unwrap_or(-1))
-                .await
-        }
-        OrderTarget::Client(client) => state.own_order_by_client_id(user_id, client).await,
-    }
-    .map_err(ApiError::internal)?;
-    Ok(row.is_some_and(|order| order.symbol == symbol))
 }

@@ -27,7 +27,7 @@ pub(crate) fn user_of(caller: &Caller) -> Result<UserId, ApiError> {
         .map_err(ApiError::internal)
 }
 
-pub(crate) async fn submit(state: &AppState, command: Command) -> Result<Receipt, ApiError> {
+async fn submit(state: &AppState, command: Command) -> Result<Receipt, ApiError> {
     state.submit(command).await.map_err(|e| match e {
         bulwark_trading::writes::SubmitFailure::Sequencer(e) => ApiError::busy(e.to_string()),
         other => ApiError::internal(other),

@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api_keys;
+pub mod batch;
 pub mod reads;
 pub mod writes;
 
