@@ -84,7 +84,7 @@ impl Trading {
                 }
                 OrderTarget::Client(client) => self.own_order_by_client_id(user_id, client).await?,
             };
-            if !row.is_some_and(|order| order.symbol == symbol) {
+            if row.is_none_or(|order| order.symbol != symbol) {
                 cancelled.push(false);
                 continue;
             }
