@@ -14,6 +14,7 @@ pub mod private;
 pub mod public;
 pub mod rate_limit;
 pub mod v1;
+pub mod ws;
 
 use axum::Router;
 use axum::routing::{get, post};

@@ -18,7 +18,6 @@ pub const PUBLIC_TRADES_DEFAULT: i64 = 50;
 pub const PUBLIC_TRADES_MAX: i64 = 50;
 pub const KLINES_DEFAULT: i64 = 100;
 pub const KLINES_MAX: i64 = 200;
-const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// `GET /system/time` (§5.1).
 pub async fn system_time() -> Response {
@@ -125,64 +124,21 @@ async fn ticker_value(
     let f = MarketFormat::resolve(catalog, &market.spec)
         .ok_or_else(|| ApiError::internal("market assets missing"))?;
     let now = crate::now_ms();
-    let stats = state
-        .trade_stats_since(&market.spec.symbol, now - DAY_MS)
+    let t = state
+        .ticker(market, now)
         .await
         .map_err(ApiError::internal)?;
-    let depth = state.sequencer.depth(market.id).unwrap_or_default();
-    let (bid_px, bid_sz) = depth
-        .bids
-        .first()
-        .map_or((String::new(), String::new()), |&(p, s)| {
+    let level = |level: Option<(i64, i64)>| {
+        level.map_or((String::new(), String::new()), |(p, s)| {
             (f.price(p), f.size(s))
-        });
-    let (ask_px, ask_sz) = depth
-        .asks
-        .first()
-        .map_or((String::new(), String::new()), |&(p, s)| {
-            (f.price(p), f.size(s))
-        });
-    let (last, open, high, low, volume, quote_volume, fluctuation) = match stats {
-        Some(s) => {
-            let change = if s.open_ticks > 0 {
-                let ratio = (i128::from(s.last_ticks) - i128::from(s.open_ticks)) * 100_000
-                    / i128::from(s.open_ticks);
-                bulwark_types::format_units(i64::try_from(ratio).unwrap_or(0), 5)
-            } else {
-                "0.00000".into()
-            };
-            (
-                f.price(s.last_ticks),
-                f.price(s.open_ticks),
-                f.price(s.high_ticks),
-                f.price(s.low_ticks),
-                f.size(s.volume_lots),
-                f.quote(s.volume_quote),
-                change,
-            )
-        }
-        None => {
-            let last = state
-                .recent_trades(&market.spec.symbol, 1)
-                .await
-                .map_err(ApiError::internal)?;
-            let last = last
-                .first()
-                .map_or_else(|| f.price(0), |t| f.price(t.price_ticks));
-            (
-                last.clone(),
-                last.clone(),
-                last.clone(),
-                last,
-                f.size(0),
-                f.quote(0),
-                "0.00000".into(),
-            )
-        }
+        })
     };
+    let ((bid_px, bid_sz), (ask_px, ask_sz)) = (level(t.best_bid), level(t.best_ask));
     Ok(
-        json!({"symbol": market.spec.symbol, "last": last, "v_24h": volume, "qv_24h": quote_volume,
-              "open_24h": open, "high_24h": high, "low_24h": low, "fluctuation": fluctuation,
+        json!({"symbol": market.spec.symbol, "last": f.price(t.last_ticks), "v_24h": f.size(t.volume_lots),
+              "qv_24h": f.quote(t.volume_quote), "open_24h": f.price(t.open_ticks),
+              "high_24h": f.price(t.high_ticks), "low_24h": f.price(t.low_ticks),
+              "fluctuation": bulwark_types::format_units(t.change_e5, 5),
               "bid_px": bid_px, "bid_sz": bid_sz, "ask_px": ask_px, "ask_sz": ask_sz, "ts": now.to_string()}),
     )
 }

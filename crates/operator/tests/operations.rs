@@ -65,6 +65,7 @@ impl Exchange {
                 projector_handle,
                 events_rx,
                 projected_tx,
+                Vec::new(),
             );
         });
         let key = MasterKey::from_bytes(&MasterKey::generate_bytes().unwrap()).unwrap();

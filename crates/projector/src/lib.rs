@@ -164,14 +164,17 @@ pub async fn project(
 }
 
 /// The projector thread: blocks on the sequencer's event channel, merges what is queued, writes
-/// it, publishes the projected seq. A store failure is retried (the events stay in memory) so a
-/// database restart does not lose read-model updates.
+/// it, publishes the projected seq, then hands the batches to `followers` (the live market-data
+/// feed), so they see an event only once it is durable and readable in the store. A store
+/// failure is retried (the events stay in memory) so a database restart does not lose
+/// read-model updates. A follower that went away is skipped.
 pub fn run(
     runtime: tokio::runtime::Handle,
     store: Store,
     sequencer: bulwark_sequencer::SequencerHandle,
     events: Receiver<Arc<EventBatch>>,
     projected: tokio::sync::watch::Sender<u64>,
+    followers: Vec<tokio::sync::mpsc::UnboundedSender<Arc<EventBatch>>>,
 ) {
     while let Ok(first) = events.recv() {
         let mut run = vec![first];
@@ -186,6 +189,11 @@ pub fn run(
             match runtime.block_on(project(&store, &catalog, &run)) {
                 Ok(seq) => {
                     projected.send_replace(seq);
+                    for follower in &followers {
+                        for batch in &run {
+                            let _ = follower.send(Arc::clone(batch));
+                        }
+                    }
                     break;
                 }
                 Err(error) => {

@@ -97,6 +97,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     let runtime = tokio::runtime::Handle::current();
     let projector_store = store.clone();
     let projector_handle = handle.clone();
+    let (feed_tx, feed_rx) = tokio::sync::mpsc::unbounded_channel();
     let projector = std::thread::Builder::new()
         .name("projector".into())
         .spawn(move || {
@@ -106,6 +107,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
                 projector_handle,
                 events_rx,
                 projected_tx,
+                vec![feed_tx],
             )
         })?;
     let v1 = bulwark_api::v1::V1State::start(
@@ -133,7 +135,8 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         config.rate_limit_per_ip,
         config.rate_limit_per_ip.saturating_mul(2),
     );
-    let public = public_router(app.clone(), limit, v1);
+    let feed = bulwark_api::ws::feed::Feed::start(app.clone(), feed_rx);
+    let public = public_router(app.clone(), limit, v1, feed);
     let admin = bulwark_admin::router(AdminState {
         operator: bulwark_operator::Operator::new(app),
         token: Arc::clone(&token),
@@ -238,6 +241,7 @@ fn public_router(
     app: AppState,
     limit: bulwark_api::rate_limit::IpRateLimit,
     v1: bulwark_api::v1::V1State,
+    feed: bulwark_api::ws::feed::Feed,
 ) -> Router {
     // The pages set their own headers (a CSP that allows the stylesheet), so they are merged
     // outside the API-wide header layers below.
@@ -258,8 +262,13 @@ fn public_router(
             "/readyz",
             axum::routing::get(|| async { axum::Json(serde_json::json!({"status": "ready"})) }),
         );
+    let stream = bulwark_api::ws::router(feed).layer(axum::middleware::from_fn_with_state(
+        limit.clone(),
+        bulwark_api::rate_limit::limit_by_ip,
+    ));
     health
         .merge(accounts)
+        .merge(stream)
         .merge(bulwark_api::router(app, limit))
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,

@@ -5,6 +5,26 @@ use bulwark_store::{BalanceRow, CandleRow, OrderRow, StoreError, TradeRow, Trade
 
 use crate::Trading;
 
+/// A market's 24-hour ticker in integer units: the one computation behind the REST ticker and
+/// the WebSocket ticker push, so both always agree.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ticker {
+    pub last_ticks: i64,
+    pub open_ticks: i64,
+    pub high_ticks: i64,
+    pub low_ticks: i64,
+    pub volume_lots: i64,
+    pub volume_quote: i64,
+    /// (last − open) / open in units of 10⁻⁵ (BitMart's `fluctuation` with five decimals).
+    pub change_e5: i64,
+    /// Best bid and ask as (price ticks, size lots), from the durable book view.
+    pub best_bid: Option<(i64, i64)>,
+    pub best_ask: Option<(i64, i64)>,
+}
+
+/// The window a ticker covers.
+pub const TICKER_WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
+
 /// Which candles of a market to page through (times are candle open times in seconds).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CandleWindow {
@@ -158,5 +178,54 @@ impl Trading {
                     .await
             }
         }
+    }
+
+    /// The 24-hour ticker of `market` as of `now_ms`: trades in the window, else the last trade
+    /// price (or zero) everywhere and no volume.
+    pub async fn ticker(
+        &self,
+        market: &bulwark_sequencer::MarketInfo,
+        now_ms: i64,
+    ) -> Result<Ticker, StoreError> {
+        let symbol = market.spec.symbol.as_str();
+        let depth = self.sequencer.depth(market.id).unwrap_or_default();
+        let mut ticker = Ticker {
+            best_bid: depth.bids.first().copied(),
+            best_ask: depth.asks.first().copied(),
+            ..Ticker::default()
+        };
+        match self
+            .store
+            .trade_stats_since(symbol, now_ms - TICKER_WINDOW_MS)
+            .await?
+        {
+            Some(stats) => {
+                if stats.open_ticks > 0 {
+                    let ratio = (i128::from(stats.last_ticks) - i128::from(stats.open_ticks))
+                        * 100_000
+                        / i128::from(stats.open_ticks);
+                    ticker.change_e5 = i64::try_from(ratio).unwrap_or(0);
+                }
+                ticker.last_ticks = stats.last_ticks;
+                ticker.open_ticks = stats.open_ticks;
+                ticker.high_ticks = stats.high_ticks;
+                ticker.low_ticks = stats.low_ticks;
+                ticker.volume_lots = stats.volume_lots;
+                ticker.volume_quote = stats.volume_quote;
+            }
+            None => {
+                let last = self
+                    .store
+                    .recent_trades(symbol, 1)
+                    .await?
+                    .first()
+                    .map_or(0, |t| t.price_ticks);
+                ticker.last_ticks = last;
+                ticker.open_ticks = last;
+                ticker.high_ticks = last;
+                ticker.low_ticks = last;
+            }
+        }
+        Ok(ticker)
     }
 }
