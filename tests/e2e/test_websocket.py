@@ -4,7 +4,10 @@ two users trade; an idle connection that outlives ccxt's ping deadline; and ever
 answered with an error that leaves the connection and the server working."""
 
 import asyncio
+import hashlib
+import hmac
 import json
+import time
 
 import aiohttp
 import ccxt.pro as ccxtpro
@@ -128,5 +131,114 @@ def test_bad_requests_get_errors_and_the_connection_survives(server):
             async with session.ws_connect(url) as ws:
                 await ws.send_str("ping")
                 assert await ws.receive_str(timeout=10) == "pong"
+
+    asyncio.run(scenario())
+
+
+def pro_user(server, key):
+    ex = pro(server)
+    ex.apiKey, ex.secret, ex.uid = key["access_key"], key["secret"], key["memo"]
+    return ex
+
+
+def test_ccxt_pro_watches_its_orders_and_balance_during_a_trade(server):
+    _, mk = server.funded_user("wso-m@example.com", {"BTC": "2", "USDT": "100000"})
+    _, tk = server.funded_user("wso-t@example.com", {"USDT": "100000"})
+    maker, taker = client(server.base, mk), client(server.base, tk)
+    maker.load_markets()
+    taker.markets = maker.markets
+
+    async def scenario():
+        mine, theirs = pro_user(server, mk), pro_user(server, tk)
+        try:
+            await mine.load_markets()
+            await theirs.load_markets()
+            orders_task = asyncio.ensure_future(mine.watch_orders("BTC/USDT"))
+            all_task = asyncio.ensure_future(theirs.watch_orders())
+            balance_task = asyncio.ensure_future(mine.watch_balance())
+            await asyncio.sleep(1.0)  # logged in and subscribed before the first order
+            placed = await asyncio.to_thread(maker.create_order, "BTC/USDT", "limit", "sell",
+                                             0.5, 30000, {"clientOrderId": "wsask"})
+            first = await asyncio.wait_for(orders_task, 20)
+            assert first[-1]["id"] == placed["id"] and first[-1]["status"] == "open"
+            assert first[-1]["clientOrderId"] == "wsask" and first[-1]["amount"] == 0.5
+            balance = await asyncio.wait_for(balance_task, 20)
+            assert balance["BTC"]["used"] == pytest.approx(0.5)
+
+            await asyncio.to_thread(taker.create_order, "BTC/USDT", "limit", "buy", 0.2, 30000)
+            bought = await asyncio.wait_for(all_task, 20)
+            assert bought[-1]["status"] == "closed" and bought[-1]["filled"] == 0.2
+            deadline = asyncio.get_running_loop().time() + 20
+            while True:
+                cached = {o["id"]: o for o in mine.orders}
+                if cached.get(placed["id"], {}).get("filled") == 0.2:
+                    break
+                assert asyncio.get_running_loop().time() < deadline, mine.orders
+                await asyncio.sleep(0.1)
+            assert cached[placed["id"]]["status"] == "open"
+            spot = lambda: mine.balance.get("spot", {})  # noqa: E731  ccxt files it by account type
+            while spot().get("USDT", {}).get("free") != pytest.approx(105994):
+                assert asyncio.get_running_loop().time() < deadline, mine.balance
+                await asyncio.sleep(0.1)
+            assert spot()["BTC"]["used"] == pytest.approx(0.3)
+            assert all(o["id"] != placed["id"] for o in theirs.orders), "no one sees another's"
+
+            await asyncio.to_thread(maker.cancel_order, placed["id"], "BTC/USDT")
+            while {o["id"]: o for o in mine.orders}[placed["id"]]["status"] != "canceled":
+                assert asyncio.get_running_loop().time() < deadline, mine.orders
+                await asyncio.sleep(0.1)
+
+            bad = pro_user(server, dict(mk, secret="0" * 64))
+            try:
+                with pytest.raises(ccxtpro.AuthenticationError):
+                    await asyncio.wait_for(bad.watch_orders("BTC/USDT"), 20)
+            finally:
+                await bad.close()
+        finally:
+            await mine.close()
+            await theirs.close()
+
+    asyncio.run(scenario())
+
+
+def test_private_stream_needs_a_valid_login(server):
+    _, key = server.funded_user("wsl@example.com", {"USDT": "10"})
+    url = server.base.replace("http://", "ws://") + "/user?protocol=1.1"
+
+    def login(secret=None, ts=None, memo=None, access_key=None):
+        ts = ts or str(int(time.time() * 1000))
+        payload = f"{ts}#{memo or key['memo']}#bitmart.WebSocket".encode()
+        sign = hmac.new((secret or key["secret"]).encode(), payload, hashlib.sha256).hexdigest()
+        return json.dumps({"op": "login", "args": [access_key or key["access_key"], ts, sign]})
+
+    async def scenario():
+        async with aiohttp.ClientSession() as session:
+            async with session.ws_connect(url) as ws:
+                await ws.send_str(json.dumps({"op": "subscribe",
+                                              "args": ["spot/user/balance:BALANCE_UPDATE"]}))
+                answer = json.loads(await ws.receive_str(timeout=10))
+                assert answer["errorCode"] == 30001 and "data" not in answer
+                await ws.send_str(json.dumps({"op": "subscribe", "args": ["spot/ticker:BTC_USDT"]}))
+                assert json.loads(await ws.receive_str(timeout=10))["errorCode"] == 30039
+                await ws.send_str(login())
+                assert json.loads(await ws.receive_str(timeout=10)) == {"event": "login"}
+                await ws.send_str(json.dumps({"op": "subscribe", "args": [
+                    "spot/user/order:BTC_USDT", "spot/user/orders:ALL_SYMBOLS",
+                    "spot/user/balance:BALANCE_UPDATE", "spot/user/order:NOPE_USDT"]}))
+                replies = [json.loads(await ws.receive_str(timeout=10)) for _ in range(4)]
+                assert [r.get("topic") for r in replies[:3]] == [
+                    "spot/user/order:BTC_USDT", "spot/user/orders:ALL_SYMBOLS",
+                    "spot/user/balance:BALANCE_UPDATE"]
+                assert replies[3]["errorCode"] == 70002
+            for bad, code in [(login(secret="f" * 64), 30005),
+                              (login(ts=str(int(time.time() * 1000) - 120_000)), 30007),
+                              (login(access_key="nope"), 30002),
+                              (json.dumps({"op": "login", "args": [key["access_key"]]}), 30006)]:
+                async with session.ws_connect(url) as ws:
+                    await ws.send_str(bad)
+                    answer = json.loads(await ws.receive_str(timeout=10))
+                    assert answer["event"] == "error" and answer["errorCode"] == code, answer
+                    closing = await ws.receive(timeout=10)
+                    assert closing.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
 
     asyncio.run(scenario())

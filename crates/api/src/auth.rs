@@ -58,19 +58,48 @@ pub async fn authenticate(
 ) -> Result<Caller, ApiError> {
     let key = header(request, "x-bm-key")
         .ok_or_else(|| ApiError::auth(30001, "Header X-BM-KEY is empty"))?;
+    let key = usable_key(state, key, request.peer.ip(), scope).await?;
+    let Some(sign) = header(request, "x-bm-sign") else {
+        if signing == Signing::KeyedRead {
+            return Ok(key.accept(state).await);
+        }
+        return Err(ApiError::auth(30004, "Header X-BM-SIGN is empty"));
+    };
+    let timestamp = header(request, "x-bm-timestamp")
+        .ok_or_else(|| ApiError::auth(30006, "Header X-BM-TIMESTAMP is empty"))?;
+    let payloads: &[&[u8]] = match request.method {
+        Method::GET | Method::DELETE => &[request.uri.query().unwrap_or("").as_bytes(), b""],
+        _ => &[&request.body],
+    };
+    key.check_signature(state, timestamp, sign, payloads)?;
+    Ok(key.accept(state).await)
+}
+
+/// A key that exists, is not idle-expired, allows the caller's address and has the scope; its
+/// signature is still to be checked.
+pub struct UsableKey {
+    row: bulwark_trading::ApiKeyRow,
+}
+
+/// Looks `access_key` up and checks everything but the signature (30002, 30010, 30012).
+pub async fn usable_key(
+    state: &AppState,
+    access_key: &str,
+    peer: std::net::IpAddr,
+    scope: Scope,
+) -> Result<UsableKey, ApiError> {
     let row = state
-        .live_api_key(key)
+        .live_api_key(access_key)
         .await
         .map_err(ApiError::internal)?
         .ok_or_else(|| ApiError::auth(30002, "Header X-BM-KEY not found"))?;
-    let now_ms = state.clock.now_ms();
-    if bulwark_accounts::keys::idle_expired(&row, now_ms) {
+    if bulwark_accounts::keys::idle_expired(&row, state.clock.now_ms()) {
         return Err(ApiError::auth(
             30002,
             "Header X-BM-KEY expired: keys without an IP allowlist stop working after 90 days unused",
         ));
     }
-    if !ip_allowed(&row.ip_allowlist, request.peer.ip()) {
+    if !ip_allowed(&row.ip_allowlist, peer) {
         return Err(ApiError::forbidden(
             30010,
             "IP is forbidden for this API key",
@@ -85,46 +114,51 @@ pub async fn authenticate(
             ),
         ));
     }
-    let caller = Caller {
-        user_id: row.user_id,
-        access_key: row.access_key.clone(),
-    };
-    let Some(sign) = header(request, "x-bm-sign") else {
-        if signing == Signing::KeyedRead {
-            state.touch_api_key(&row, now_ms).await;
-            return Ok(caller);
+    Ok(UsableKey { row })
+}
+
+impl UsableKey {
+    /// Checks `timestamp` (30008, 30007: within 60 s of the wall clock the client signed by,
+    /// not the server's possibly injected clock) and that `sign` signs one of `payloads`
+    /// (30005), in constant time.
+    pub fn check_signature(
+        &self,
+        state: &AppState,
+        timestamp: &str,
+        sign: &str,
+        payloads: &[&[u8]],
+    ) -> Result<(), ApiError> {
+        let timestamp_ms: i64 = timestamp.parse().map_err(|_| {
+            ApiError::auth(
+                30008,
+                "Header X-BM-TIMESTAMP must be milliseconds since the epoch",
+            )
+        })?;
+        if (crate::now_ms() - timestamp_ms).abs() > TIMESTAMP_WINDOW_MS {
+            return Err(ApiError::auth(
+                30007,
+                "Header X-BM-TIMESTAMP is more than 60 seconds away from server time",
+            ));
         }
-        return Err(ApiError::auth(30004, "Header X-BM-SIGN is empty"));
-    };
-    let timestamp = header(request, "x-bm-timestamp")
-        .ok_or_else(|| ApiError::auth(30006, "Header X-BM-TIMESTAMP is empty"))?;
-    let timestamp_ms: i64 = timestamp.parse().map_err(|_| {
-        ApiError::auth(
-            30008,
-            "Header X-BM-TIMESTAMP must be milliseconds since the epoch",
-        )
-    })?;
-    // The signature window compares with the wall clock the client signed by, not the server's
-    // (possibly injected) clock.
-    if (crate::now_ms() - timestamp_ms).abs() > TIMESTAMP_WINDOW_MS {
-        return Err(ApiError::auth(
-            30007,
-            "Header X-BM-TIMESTAMP is more than 60 seconds away from server time",
-        ));
+        let secret = state.api_secret(&self.row).map_err(ApiError::internal)?;
+        let valid = payloads
+            .iter()
+            .any(|payload| signature_matches(&secret, timestamp, &self.row.memo, payload, sign));
+        if valid {
+            Ok(())
+        } else {
+            Err(ApiError::auth(30005, "Header X-BM-SIGN is wrong"))
+        }
     }
-    let secret = state.api_secret(&row).map_err(ApiError::internal)?;
-    let payloads: &[&[u8]] = match request.method {
-        Method::GET | Method::DELETE => &[request.uri.query().unwrap_or("").as_bytes(), b""],
-        _ => &[&request.body],
-    };
-    let valid = payloads
-        .iter()
-        .any(|payload| signature_matches(&secret, timestamp, &row.memo, payload, sign));
-    if !valid {
-        return Err(ApiError::auth(30005, "Header X-BM-SIGN is wrong"));
+
+    /// Records the key's use and answers the caller it identifies.
+    pub async fn accept(self, state: &AppState) -> Caller {
+        state.touch_api_key(&self.row, state.clock.now_ms()).await;
+        Caller {
+            user_id: self.row.user_id,
+            access_key: self.row.access_key,
+        }
     }
-    state.touch_api_key(&row, now_ms).await;
-    Ok(caller)
 }
 
 fn header<'a>(request: &'a RawRequest, name: &str) -> Option<&'a str> {

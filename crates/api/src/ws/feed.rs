@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use bulwark_engine::{Event, MarketId, TradeView};
+use bulwark_engine::{AssetId, Event, MarketId, TradeView};
 use bulwark_sequencer::{Catalog, EventBatch, MarketInfo};
 use bulwark_trading::{CandleWindow, Trading};
 use tokio::sync::mpsc;
@@ -15,8 +15,8 @@ use tokio::sync::mpsc;
 use crate::format::MarketFormat;
 use crate::ws::book::{BookState, changed_levels};
 use crate::ws::hub::{Message, Registry, Subscribed};
-use crate::ws::push;
-use crate::ws::topic::{Channel, DEPTH_LEVELS, Topic};
+use crate::ws::push::{self, LastFill};
+use crate::ws::topic::{Channel, DEPTH_LEVELS, PrivateTopic, Topic};
 
 /// Event batches the feed merges into one round of pushes at most.
 pub const FEED_MERGE_BATCHES_MAX: usize = 64;
@@ -181,25 +181,65 @@ impl Feed {
         }
     }
 
-    /// One round of pushes for a run of batches.
+    /// One round of pushes for a run of batches: each user's order events in order as they
+    /// happen, then books, trades, tickers and candles per market, then each user's balances
+    /// as the run left them.
     async fn publish(&self, run: &[Arc<EventBatch>]) {
+        let catalog = self.catalog();
         let mut touched = BTreeSet::new();
         let mut trades: BTreeMap<MarketId, Vec<TradeView>> = BTreeMap::new();
+        let mut fills: BTreeMap<u64, (u64, LastFill)> = BTreeMap::new();
+        let mut balances: BTreeMap<(u64, AssetId), (i64, i64, i64)> = BTreeMap::new();
         for batch in run {
             for event in &batch.events {
                 match &event.event {
                     Event::Order(order) => {
                         touched.insert(order.market);
+                        let fill = fills
+                            .get(&order.id.0)
+                            .filter(|(seq, _)| *seq == event.seq)
+                            .map(|(_, fill)| *fill);
+                        self.publish_order(&catalog, order, event.seq, fill);
                     }
                     Event::Trade(trade) => {
                         touched.insert(trade.market);
                         trades.entry(trade.market).or_default().push(trade.clone());
+                        let fill = LastFill {
+                            trade_id: trade.id.0,
+                            price_ticks: trade.price_ticks,
+                            size_lots: trade.size_lots,
+                            timestamp_ms: trade.timestamp_ms,
+                        };
+                        for order in [trade.maker_order, trade.taker_order] {
+                            fills.insert(order.0, (event.seq, fill));
+                        }
+                    }
+                    Event::Balance {
+                        user,
+                        asset,
+                        available,
+                        held,
+                    } => {
+                        balances.insert((user.0, *asset), (*available, *held, event.timestamp_ms));
                     }
                     _ => {}
                 }
             }
         }
-        let catalog = self.catalog();
+        for ((user, asset), (available, held, at_ms)) in balances {
+            let key = PrivateTopic::Balance.key(i64::try_from(user).unwrap_or(-1));
+            let mut state = self.lock();
+            if !state.hub.has_subscribers(&key) {
+                continue;
+            }
+            let Some(spec) = catalog.asset_spec(asset) else {
+                continue;
+            };
+            let available = bulwark_types::format_units(available, spec.scale);
+            let held = bulwark_types::format_units(held, spec.scale);
+            let message = push::user_balance(&spec.code, &available, &held, at_ms);
+            state.hub.publish(&key, &message);
+        }
         for market in &touched {
             self.publish_book(&catalog, *market);
         }
@@ -234,6 +274,67 @@ impl Feed {
                 }
             }
         }
+    }
+
+    /// Pushes one order event to its owner's order subscriptions (this market's and all).
+    fn publish_order(
+        &self,
+        catalog: &Catalog,
+        order: &bulwark_engine::OrderView,
+        seq: u64,
+        fill: Option<LastFill>,
+    ) {
+        let user = i64::try_from(order.user.0).unwrap_or(-1);
+        let Some(market) = catalog.markets.iter().find(|m| m.id == order.market) else {
+            return;
+        };
+        let keys: Vec<String> = [
+            PrivateTopic::Orders(Some(market.spec.symbol.clone())),
+            PrivateTopic::Orders(None),
+        ]
+        .iter()
+        .map(|topic| topic.key(user))
+        .collect();
+        let mut state = self.lock();
+        if !keys.iter().any(|key| state.hub.has_subscribers(key)) {
+            return;
+        }
+        let Some(f) = MarketFormat::resolve(catalog, &market.spec) else {
+            return;
+        };
+        let row = bulwark_projector::order_row(catalog, order, seq);
+        let v4 = crate::private::order_json(catalog, &row);
+        // Fees are charged in what the order receives: base for a buy, quote for a sell.
+        let fee_asset = match order.side {
+            bulwark_types::Side::Buy => f.base,
+            bulwark_types::Side::Sell => f.quote,
+        };
+        let fee = bulwark_types::format_units(order.fee_paid, fee_asset.scale);
+        let message = push::user_order(&f, &v4, &fee_asset.code, &fee, fill);
+        for key in &keys {
+            state.hub.publish(key, &message);
+        }
+    }
+
+    /// Subscribes a logged-in connection to one of its user's private topics and acks it.
+    pub fn subscribe_private(&self, id: u64, user_id: i64, topic: &PrivateTopic) -> Subscribed {
+        let mut state = self.lock();
+        let outcome = state.hub.subscribe(id, &topic.key(user_id));
+        if outcome == Subscribed::New || outcome == Subscribed::Already {
+            state
+                .hub
+                .send_to(id, &push::ack("subscribe", &topic.shown()));
+        }
+        outcome
+    }
+
+    pub fn unsubscribe_private(&self, id: u64, user_id: i64, topic: &PrivateTopic) {
+        self.lock().hub.unsubscribe(id, &topic.key(user_id));
+    }
+
+    /// The trading service (API-key checks for the private endpoint's login).
+    pub fn trading(&self) -> &Trading {
+        &self.trading
     }
 
     /// Compares the market's latest durable book with what was last published and pushes the

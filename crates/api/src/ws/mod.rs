@@ -1,7 +1,8 @@
-//! BitMart's public spot WebSocket (`/api`, any query string such as `?protocol=1.1`): subscribe
-//! and unsubscribe with acks, errors with BitMart's codes, protocol and text ping, and the
-//! market-data pushes of [`feed::Feed`]. Plain text JSON frames (clients inflate only binary
-//! ones). A connection reads and writes in one task, so pongs go out while it waits.
+//! BitMart's spot WebSocket: the public stream `/api` and the private one `/user` (any query
+//! string such as `?protocol=1.1`): login with an API-key signature on `/user`, subscribe and
+//! unsubscribe with acks, errors with BitMart's codes, protocol and text ping, and the pushes of
+//! [`feed::Feed`]. Plain text JSON frames (clients inflate only binary ones). A connection reads
+//! and writes in one task, so pongs go out while it waits.
 
 pub mod book;
 pub mod feed;
@@ -9,34 +10,67 @@ pub mod hub;
 pub mod push;
 pub mod topic;
 
+use std::net::SocketAddr;
+
 use axum::Router;
-use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message as Frame, WebSocket, WebSocketUpgrade, close_code};
+use axum::extract::{ConnectInfo, State};
 use axum::response::Response;
 use axum::routing::get;
 use serde_json::Value;
 
+use crate::auth::{Scope, usable_key};
+use crate::envelope::ApiError;
 use crate::ws::feed::Feed;
 use crate::ws::hub::Subscribed;
-use crate::ws::topic::Topic;
+use crate::ws::topic::{PrivateTopic, Topic};
+
+/// What private-endpoint logins sign after `timestamp#memo#`.
+pub const LOGIN_PAYLOAD: &[u8] = b"bitmart.WebSocket";
+
+/// Which stream a connection is on, and on the private one who logged in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Endpoint {
+    Public,
+    Private { user: Option<i64> },
+}
 
 /// Largest frame or message a client may send: requests are short JSON.
 pub const CLIENT_MESSAGE_BYTES_MAX: usize = 4_096;
 /// Topics one subscribe or unsubscribe request may carry.
 pub const ARGS_PER_REQUEST_MAX: usize = 20;
 
-/// The public WebSocket route.
+/// The public and private WebSocket routes.
 pub fn router(feed: Feed) -> Router {
-    Router::new().route("/api", get(upgrade)).with_state(feed)
+    Router::new()
+        .route("/api", get(public))
+        .route("/user", get(private))
+        .with_state(feed)
 }
 
-async fn upgrade(ws: WebSocketUpgrade, State(feed): State<Feed>) -> Response {
+async fn public(
+    ws: WebSocketUpgrade,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    State(feed): State<Feed>,
+) -> Response {
+    upgrade(ws, feed, peer, Endpoint::Public)
+}
+
+async fn private(
+    ws: WebSocketUpgrade,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    State(feed): State<Feed>,
+) -> Response {
+    upgrade(ws, feed, peer, Endpoint::Private { user: None })
+}
+
+fn upgrade(ws: WebSocketUpgrade, feed: Feed, peer: SocketAddr, endpoint: Endpoint) -> Response {
     ws.max_message_size(CLIENT_MESSAGE_BYTES_MAX)
         .max_frame_size(CLIENT_MESSAGE_BYTES_MAX)
-        .on_upgrade(move |socket| serve(feed, socket))
+        .on_upgrade(move |socket| serve(feed, socket, peer, endpoint))
 }
 
-async fn serve(feed: Feed, mut socket: WebSocket) {
+async fn serve(feed: Feed, mut socket: WebSocket, peer: SocketAddr, mut endpoint: Endpoint) {
     let (id, mut outbox) = feed.connect();
     loop {
         tokio::select! {
@@ -46,8 +80,18 @@ async fn serve(feed: Feed, mut socket: WebSocket) {
                         if socket.send(Frame::Text("pong".into())).await.is_err() {
                             break;
                         }
-                    } else {
-                        request(&feed, id, text.as_str()).await;
+                    } else if let Err(error) =
+                        request(&feed, id, peer, &mut endpoint, text.as_str()).await
+                    {
+                        // A failed login ends the connection, after saying why.
+                        let reply = push::error(error.code, &error.message);
+                        let _ = socket.send(Frame::Text(reply.as_ref().into())).await;
+                        let frame = CloseFrame {
+                            code: close_code::POLICY,
+                            reason: "login failed".into(),
+                        };
+                        let _ = socket.send(Frame::Close(Some(frame))).await;
+                        break;
                     }
                 }
                 Some(Ok(Frame::Binary(_))) => {
@@ -77,8 +121,15 @@ async fn serve(feed: Feed, mut socket: WebSocket) {
     feed.disconnect(id);
 }
 
-/// One client request: `{"op":"subscribe"|"unsubscribe","args":["channel:SYMBOL", …]}`.
-async fn request(feed: &Feed, id: u64, text: &str) {
+/// One client request: `{"op":"login"|"subscribe"|"unsubscribe","args":[…]}`. Refusals are
+/// replied and the connection goes on; only a failed login is returned, to end it.
+async fn request(
+    feed: &Feed,
+    id: u64,
+    peer: SocketAddr,
+    endpoint: &mut Endpoint,
+    text: &str,
+) -> Result<(), ApiError> {
     let parsed: Option<Value> = serde_json::from_str(text).ok();
     let op = parsed
         .as_ref()
@@ -92,21 +143,31 @@ async fn request(feed: &Feed, id: u64, text: &str) {
         let shown: String = text.chars().take(200).collect();
         let message = format!("Unrecognized request: {shown}");
         feed.reply(id, &push::error(30039, &message));
-        return;
+        return Ok(());
     };
-    if op != "subscribe" && op != "unsubscribe" {
-        let message = if op == "login" {
-            "Unrecognized request: login belongs on the private endpoint /user".to_owned()
-        } else {
-            format!("Unrecognized request: op {op:?}; use subscribe or unsubscribe")
-        };
-        feed.reply(id, &push::error(30039, &message));
-        return;
+    match (op, *endpoint) {
+        ("login", Endpoint::Private { .. }) => {
+            let user = login(feed, peer, args).await?;
+            *endpoint = Endpoint::Private { user: Some(user) };
+            feed.reply(id, &push::logged_in());
+            return Ok(());
+        }
+        ("login", Endpoint::Public) => {
+            let message = "Unrecognized request: login belongs on the private endpoint /user";
+            feed.reply(id, &push::error(30039, message));
+            return Ok(());
+        }
+        ("subscribe" | "unsubscribe", _) => {}
+        _ => {
+            let message = format!("Unrecognized request: op {op:?}; use subscribe or unsubscribe");
+            feed.reply(id, &push::error(30039, &message));
+            return Ok(());
+        }
     }
     if args.is_empty() || args.len() > ARGS_PER_REQUEST_MAX {
         let message = format!("Unrecognized request: give 1 to {ARGS_PER_REQUEST_MAX} args");
         feed.reply(id, &push::error(30039, &message));
-        return;
+        return Ok(());
     }
     let catalog = feed.catalog();
     for arg in args {
@@ -117,19 +178,38 @@ async fn request(feed: &Feed, id: u64, text: &str) {
             );
             continue;
         };
-        let topic = match Topic::parse(text, &catalog) {
-            Ok(topic) => topic,
-            Err(error) => {
-                feed.reply(id, &push::error(error.code(), &error.to_string()));
-                continue;
-            }
+        let outcome = match *endpoint {
+            Endpoint::Public => match Topic::parse(text, &catalog) {
+                Ok(topic) if op == "unsubscribe" => {
+                    feed.unsubscribe(id, &topic);
+                    feed.reply(id, &push::ack("unsubscribe", &topic.key()));
+                    continue;
+                }
+                Ok(topic) => feed.subscribe(id, &topic).await,
+                Err(error) => {
+                    feed.reply(id, &push::error(error.code(), &error.to_string()));
+                    continue;
+                }
+            },
+            Endpoint::Private { user } => match (PrivateTopic::parse(text, &catalog), user) {
+                (Err(error), _) => {
+                    feed.reply(id, &push::error(error.code(), &error.to_string()));
+                    continue;
+                }
+                (Ok(_), None) => {
+                    let message = "Not logged in: send login before private subscriptions";
+                    feed.reply(id, &push::error(30001, message));
+                    continue;
+                }
+                (Ok(topic), Some(user)) if op == "unsubscribe" => {
+                    feed.unsubscribe_private(id, user, &topic);
+                    feed.reply(id, &push::ack("unsubscribe", &topic.shown()));
+                    continue;
+                }
+                (Ok(topic), Some(user)) => feed.subscribe_private(id, user, &topic),
+            },
         };
-        if op == "unsubscribe" {
-            feed.unsubscribe(id, &topic);
-            feed.reply(id, &push::ack("unsubscribe", &topic.key()));
-            continue;
-        }
-        if feed.subscribe(id, &topic).await == Subscribed::TooMany {
+        if outcome == Subscribed::TooMany {
             let message = format!(
                 "Too many subscriptions: at most {} per connection",
                 hub::SUBSCRIPTIONS_PER_CONNECTION_MAX
@@ -137,4 +217,23 @@ async fn request(feed: &Feed, id: u64, text: &str) {
             feed.reply(id, &push::error(30013, &message));
         }
     }
+    Ok(())
+}
+
+/// `{"op":"login","args":[access_key, timestamp_ms, sign]}` with sign = hex HMAC-SHA256 of
+/// `timestamp#memo#bitmart.WebSocket` under the key's secret: the REST key checks (existence,
+/// idle expiry, IP allowlist, read scope, 60 s window, constant-time signature).
+async fn login(feed: &Feed, peer: SocketAddr, args: &[Value]) -> Result<i64, ApiError> {
+    let arg = |index: usize| {
+        args.get(index)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+    };
+    let key = arg(0).ok_or_else(|| ApiError::auth(30001, "Login needs the API key first"))?;
+    let timestamp = arg(1).ok_or_else(|| ApiError::auth(30006, "Login needs a timestamp"))?;
+    let sign = arg(2).ok_or_else(|| ApiError::auth(30004, "Login needs a signature"))?;
+    let trading = feed.trading();
+    let usable = usable_key(trading, key, peer.ip(), Scope::Read).await?;
+    usable.check_signature(trading, timestamp, sign, &[LOGIN_PAYLOAD])?;
+    Ok(usable.accept(trading).await.user_id)
 }

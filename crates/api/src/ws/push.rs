@@ -123,3 +123,80 @@ pub fn kline(f: &MarketFormat<'_>, table: &str, candle: &CandleRow) -> Message {
                f.price(candle.close_ticks), f.size(candle.volume_lots)]}),
     )
 }
+
+/// What the order push says about the fill that produced it, when one did.
+#[derive(Debug, Clone, Copy)]
+pub struct LastFill {
+    pub trade_id: u64,
+    pub price_ticks: i64,
+    pub size_lots: i64,
+    pub timestamp_ms: i64,
+}
+
+/// One order event (`spot/user/order`): the v4 order object's figures in BitMart's push names,
+/// with the numeric `state` and `clientOid` that CCXT reads.
+pub fn user_order(
+    f: &MarketFormat<'_>,
+    v4: &Value,
+    fee_coin: &str,
+    fee: &str,
+    fill: Option<LastFill>,
+) -> Message {
+    let field = |name: &str| v4.get(name).cloned().unwrap_or(Value::Null);
+    let state = field("state");
+    let numeric = match state.as_str() {
+        Some("new") => "4",
+        Some("partially_filled") => "5",
+        Some("filled") => "6",
+        _ => "8",
+    };
+    let text = |value: Value| match value {
+        Value::Number(n) => Value::String(n.to_string()),
+        other => other,
+    };
+    let (fill_time, fill_price, fill_size, detail, exec) = match fill {
+        Some(fill) => (
+            fill.timestamp_ms.to_string(),
+            f.price(fill.price_ticks),
+            f.size(fill.size_lots),
+            fill.trade_id.to_string(),
+            "T",
+        ),
+        None => (
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            "",
+        ),
+    };
+    push(
+        "spot/user/order",
+        json!({"symbol": f.spec.symbol, "order_id": field("orderId"),
+               "client_order_id": field("clientOrderId"), "clientOid": field("clientOrderId"),
+               "side": field("side"), "type": field("type"), "notional": field("notional"),
+               "price": field("price"), "size": field("size"), "filled_size": field("filledSize"),
+               "filled_notional": field("filledNotional"), "state": numeric, "order_state": state,
+               "ms_t": text(field("updateTime")), "create_time": text(field("createTime")),
+               "update_time": text(field("updateTime")), "last_fill_time": fill_time,
+               "last_fill_price": fill_price, "last_fill_count": fill_size, "exec_type": exec,
+               "detail_id": detail, "dealFee": fee, "deal_fee_coin_name": fee_coin,
+               "margin_trading": "0", "order_type": "0", "order_mode": "0",
+               "entrust_type": "normal"}),
+    )
+}
+
+/// One currency's balance after a change (`spot/user/balance`): exactly one `data` item with
+/// exactly one `balance_details` entry, the only layout CCXT 4.5.70 reads correctly.
+pub fn user_balance(code: &str, available: &str, held: &str, at_ms: i64) -> Message {
+    push(
+        "spot/user/balance",
+        json!({"event_type": "TRANSACTION_COMPLETED", "event_time": at_ms.to_string(),
+               "balance_details": [{"ccy": code, "av_bal": available, "fz_bal": held}]}),
+    )
+}
+
+/// `{"event":"login"}`.
+pub fn logged_in() -> Message {
+    message(&json!({"event": "login"}))
+}

@@ -131,6 +131,47 @@ impl Topic {
     }
 }
 
+/// A private topic (the `/user` endpoint, after login). Its hub key carries the user, so one
+/// user's pushes can never reach another's subscription.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PrivateTopic {
+    /// `spot/user/order:SYMBOL`, or every market with `spot/user/orders:ALL_SYMBOLS`.
+    Orders(Option<String>),
+    /// `spot/user/balance:BALANCE_UPDATE`.
+    Balance,
+}
+
+impl PrivateTopic {
+    pub fn parse(text: &str, catalog: &Catalog) -> Result<PrivateTopic, TopicError> {
+        let (name, arg) = text
+            .split_once(':')
+            .ok_or_else(|| TopicError::Malformed(text.to_owned()))?;
+        match (name, arg) {
+            ("spot/user/orders", "ALL_SYMBOLS") => Ok(PrivateTopic::Orders(None)),
+            ("spot/user/order", symbol) => catalog
+                .market(symbol)
+                .map(|m| PrivateTopic::Orders(Some(m.spec.symbol.clone())))
+                .ok_or_else(|| TopicError::UnknownSymbol(symbol.to_owned())),
+            ("spot/user/balance", "BALANCE_UPDATE") => Ok(PrivateTopic::Balance),
+            _ => Err(TopicError::UnknownChannel(name.to_owned())),
+        }
+    }
+
+    /// The topic as the client named it (what acks echo).
+    pub fn shown(&self) -> String {
+        match self {
+            PrivateTopic::Orders(Some(symbol)) => format!("spot/user/order:{symbol}"),
+            PrivateTopic::Orders(None) => "spot/user/orders:ALL_SYMBOLS".into(),
+            PrivateTopic::Balance => "spot/user/balance:BALANCE_UPDATE".into(),
+        }
+    }
+
+    /// The hub key: the shown topic and the user it belongs to.
+    pub fn key(&self, user_id: i64) -> String {
+        format!("{}#{user_id}", self.shown())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
