@@ -23,13 +23,15 @@ def free_port():
 
 
 class Server:
-    def __init__(self, data_dir, database_url=None, rate_limit=100_000, extra_args=()):
+    def __init__(self, data_dir, database_url=None, rate_limit=100_000, extra_args=(),
+                 api_rate_scale=1_000):
         self.data_dir = data_dir
         self.extra_args = list(extra_args)
         self.http_port = free_port()
         self.admin_port = free_port()
         self.database_url = database_url
         self.rate_limit = rate_limit
+        self.api_rate_scale = api_rate_scale
         self.proc = None
         self.log = open(os.path.join(data_dir, "server.log"), "ab")
 
@@ -46,7 +48,9 @@ class Server:
                 "--http-addr", f"127.0.0.1:{self.http_port}",
                 "--admin-addr", f"127.0.0.1:{self.admin_port}",
                 # Every test client shares 127.0.0.1; the limit itself is tested on its own.
-                "--rate-limit-per-ip", str(self.rate_limit)]
+                "--rate-limit-per-ip", str(self.rate_limit),
+                # The endpoint groups' budgets likewise; tests of the budgets pass 1.
+                "--api-rate-limit-scale", str(self.api_rate_scale)]
         if self.database_url:
             args += ["--database-url", self.database_url]
         args += self.extra_args

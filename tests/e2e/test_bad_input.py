@@ -8,7 +8,8 @@ import urllib.error
 import urllib.request
 
 
-def call(base, path, body=None, key=None, method=None, sign=True, ts=None, raw=None, secret=None, query=""):
+def call(base, path, body=None, key=None, method=None, sign=True, ts=None, raw=None, secret=None, query="",
+         headers_out=None):
     data = raw if raw is not None else (json.dumps(body, separators=(",", ":")).encode() if body is not None else None)
     method = method or ("POST" if data is not None else "GET")
     headers = {"Content-Type": "application/json"}
@@ -24,8 +25,12 @@ def call(base, path, body=None, key=None, method=None, sign=True, ts=None, raw=N
     req = urllib.request.Request(url, data=data, method=method, headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=10) as r:
+            if headers_out is not None:
+                headers_out.update({k.lower(): v for k, v in r.headers.items()})
             return r.status, json.load(r)
     except urllib.error.HTTPError as e:
+        if headers_out is not None:
+            headers_out.update({k.lower(): v for k, v in e.headers.items()})
         return e.code, json.load(e)
 
 
@@ -206,3 +211,45 @@ def test_bad_batches_and_legacy_queries_change_nothing(server):
     expect(call(b, legacy, key=key, query="symbol=BTC_USDT&status=8&offset=6&N=100"), 50021, 400)
     expect(call(b, legacy, query="symbol=BTC_USDT&status=8"), 30001, 401)
     assert state(server, key) == before
+
+
+def test_endpoint_budgets_refuse_order_floods_but_cancels_keep_working():
+    import tempfile
+    from conftest import Server
+    with tempfile.TemporaryDirectory(prefix="bulwark-groups-") as data_dir:
+        srv = Server(data_dir, api_rate_scale=1).start()
+        try:
+            _, key = srv.funded_user("budget@example.com", {"USDT": "100000"})
+            b = srv.base
+            seen = {}
+            expect_ok = call(b, "/spot/v2/submit_order", order(size="0.001", price="10000"), key=key,
+                             headers_out=seen)
+            assert expect_ok[0] == 200, expect_ok
+            assert seen["x-bm-ratelimit-limit"] == "40"
+            assert 0 <= int(seen["x-bm-ratelimit-remaining"]) < 40
+            assert int(seen["x-bm-ratelimit-reset"]) >= 0
+            answers = []
+            for _ in range(80):
+                headers = {}
+                answers.append((call(b, "/spot/v2/submit_order", order(size="0.001", price="10000"),
+                                     key=key, headers_out=headers), headers))
+            refused = [(a, h) for a, h in answers if a[0] == 429]
+            assert refused, "80 orders at once were never limited"
+            (status, body), headers = refused[0]
+            expect((status, body), 30013, 429, "order entry")
+            assert int(headers["retry-after"]) >= 1 and headers["x-bm-ratelimit-remaining"] == "0"
+            placed = 1 + sum(1 for a, _ in answers if a[0] == 200)
+            _, opened = call(b, "/spot/v4/query/open-orders", {}, key=key)
+            assert len(opened["data"]) == placed, "a refused order placed nothing"
+            # Cancels and market data have budgets of their own.
+            status, _ = call(b, "/spot/v4/cancel_all", {"symbol": "BTC_USDT"}, key=key)
+            assert status == 200
+            _, opened = call(b, "/spot/v4/query/open-orders", {}, key=key)
+            assert opened["data"] == []
+            status, _ = call(b, "/spot/quotation/v3/ticker", query="symbol=BTC_USDT")
+            assert status == 200
+            # Market data alone: a flood from one address is refused too.
+            flood = [call(b, "/spot/quotation/v3/ticker", query="symbol=BTC_USDT")[0] for _ in range(60)]
+            assert 429 in flood
+        finally:
+            srv.stop()

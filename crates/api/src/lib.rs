@@ -8,6 +8,7 @@ pub mod batch;
 pub mod envelope;
 pub mod extract;
 pub mod format;
+pub mod group_limits;
 pub mod legacy_orders;
 pub mod orders;
 pub mod private;
@@ -30,13 +31,23 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// Every BitMart route, behind the per-IP rate limit; unknown paths answer with the envelope and
-/// code 30000.
-pub fn router(state: AppState, limit: rate_limit::IpRateLimit) -> Router {
-    routes(state).layer(axum::middleware::from_fn_with_state(
-        limit,
-        rate_limit::limit_by_ip,
-    ))
+/// Every BitMart route, behind the per-IP rate limit and the endpoint groups' budgets; unknown
+/// paths answer with the envelope and code 30000.
+pub fn router(
+    state: AppState,
+    limit: rate_limit::IpRateLimit,
+    groups: group_limits::GroupLimits,
+) -> Router {
+    // Layers run outside in: the per-IP limit first, then the endpoint group's budgets.
+    routes(state.clone())
+        .layer(axum::middleware::from_fn_with_state(
+            (state, groups),
+            group_limits::limit_by_group,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            limit,
+            rate_limit::limit_by_ip,
+        ))
 }
 
 fn routes(state: AppState) -> Router {

@@ -40,6 +40,9 @@ pub struct Config {
     pub order_queue_max: usize,
     /// Public API requests per second from one IP address (bursts of twice that).
     pub rate_limit_per_ip: u32,
+    /// Multiplies every BitMart endpoint group's budget (order entry, cancels, queries, account,
+    /// market data); 1 keeps BitMart's published limits.
+    pub api_rate_limit_scale: u32,
     /// Restricted regions: countries ("KP") and subdivisions ("US-NY"). Sign-up and login from
     /// a restricted country are refused; users residing in one may only view and withdraw.
     pub restricted_regions: Vec<String>,
@@ -77,6 +80,7 @@ impl Default for Config {
             snapshot_every_commands: 100_000,
             order_queue_max: 65_536,
             rate_limit_per_ip: bulwark_api::rate_limit::REQUESTS_PER_SECOND_PER_IP,
+            api_rate_limit_scale: 1,
             restricted_regions: Vec::new(),
             geoip_file: None,
             trusted_proxies: Vec::new(),
@@ -114,6 +118,9 @@ pub struct ServeArgs {
     /// Public API requests per second per IP address.
     #[arg(long, env = "BULWARK_RATE_LIMIT_PER_IP")]
     pub rate_limit_per_ip: Option<u32>,
+    /// Multiplier of every BitMart endpoint group's request budget (default 1).
+    #[arg(long, env = "BULWARK_API_RATE_LIMIT_SCALE")]
+    pub api_rate_limit_scale: Option<u32>,
     /// Restricted region codes, comma-separated (e.g. `KP,IR,US-NY`).
     #[arg(long, env = "BULWARK_RESTRICTED_REGIONS", value_delimiter = ',')]
     pub restricted_regions: Option<Vec<String>>,
@@ -185,6 +192,9 @@ impl Config {
         }
         if let Some(v) = args.rate_limit_per_ip {
             config.rate_limit_per_ip = v;
+        }
+        if let Some(v) = args.api_rate_limit_scale {
+            config.api_rate_limit_scale = v;
         }
         if let Some(v) = &args.restricted_regions {
             config.restricted_regions =

@@ -136,7 +136,8 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         config.rate_limit_per_ip.saturating_mul(2),
     );
     let feed = bulwark_api::ws::feed::Feed::start(app.clone(), feed_rx);
-    let public = public_router(app.clone(), limit, v1, feed);
+    let groups = bulwark_api::group_limits::GroupLimits::new(config.api_rate_limit_scale);
+    let public = public_router(app.clone(), limit, groups, v1, feed);
     let admin = bulwark_admin::router(AdminState {
         operator: bulwark_operator::Operator::new(app),
         token: Arc::clone(&token),
@@ -240,6 +241,7 @@ async fn apply_genesis(app: &AppState) -> anyhow::Result<()> {
 fn public_router(
     app: AppState,
     limit: bulwark_api::rate_limit::IpRateLimit,
+    groups: bulwark_api::group_limits::GroupLimits,
     v1: bulwark_api::v1::V1State,
     feed: bulwark_api::ws::feed::Feed,
 ) -> Router {
@@ -269,7 +271,7 @@ fn public_router(
     health
         .merge(accounts)
         .merge(stream)
-        .merge(bulwark_api::router(app, limit))
+        .merge(bulwark_api::router(app, limit, groups))
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
