@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
-    /// book | engine | journal | durable | loginflood | recovery
+    /// book | engine | journal | durable | loginflood | recovery | httporder | wsfanout
     pub name: String,
     /// Throughput runs per subject (best and median are reported).
     #[arg(long, default_value_t = bulwark_bench::DEFAULT_RUNS)]
@@ -26,4 +26,19 @@ pub struct BenchArgs {
     /// Commands replayed by `recovery`.
     #[arg(long, default_value_t = 10_000_000)]
     pub recovery_commands: u32,
+    /// Concurrent keep-alive clients of `httporder`.
+    #[arg(long, default_value_t = 16)]
+    pub clients: usize,
+    /// Seconds each phase of `httporder` (and the trading of `wsfanout`) runs.
+    #[arg(long, default_value_t = 10)]
+    pub seconds: u64,
+    /// Clients of `wsfanout` that subscribe and never read (they must be cut off, not wait on).
+    #[arg(long, default_value_t = 10)]
+    pub slow: usize,
+    /// Crossing order pairs per second of `wsfanout` (one trade each).
+    #[arg(long, default_value_t = 500)]
+    pub pairs_per_second: u64,
+    /// The feed the `wsclients` helper connects to (set by `wsfanout`).
+    #[arg(long, default_value = "")]
+    pub ws_url: String,
 }

@@ -1,7 +1,8 @@
 //! `bulwark bench …`: runs a benchmark program and prints one JSON line per run (and a Markdown
 //! row for docs/BENCHMARKS.md). Every benchmark lives in the `bulwark-bench` crate (the durable
-//! pipeline ones in its `pipeline_bench` module); this is only the command line over it. Build
-//! with `--release`; debug figures are meaningless.
+//! pipeline ones in its `pipeline_bench` module) except `httporder` and `wsfanout`, which need
+//! the whole server and so live beside it (`http_bench`, `ws_bench`); this is only the command
+//! line over them. Build with `--release`; debug figures are meaningless.
 
 use anyhow::Context;
 
@@ -14,6 +15,27 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         );
     }
     match args.name.as_str() {
+        "wsfanout" => {
+            let scratch = args.dir.join(format!("ws-{}", std::process::id()));
+            let result = crate::ws_bench::run(
+                &scratch,
+                args.clients,
+                args.slow,
+                args.pairs_per_second,
+                args.seconds,
+            );
+            let _ = std::fs::remove_dir_all(&scratch);
+            result
+        }
+        "wsclients" => {
+            crate::ws_bench::clients(&args.ws_url, args.clients, args.slow, args.seconds)
+        }
+        "httporder" => {
+            let scratch = args.dir.join(format!("http-{}", std::process::id()));
+            let result = crate::http_bench::run(&scratch, args.clients, args.seconds);
+            let _ = std::fs::remove_dir_all(&scratch);
+            result
+        }
         name if bulwark_bench::pipeline_bench::PIPELINE_BENCHMARKS.contains(&name) => {
             std::fs::create_dir_all(&args.dir)
                 .with_context(|| format!("creating {}", args.dir.display()))?;

@@ -7,5 +7,7 @@ pub mod bench_cli;
 pub mod config;
 pub mod data_dir;
 pub mod genesis;
+pub mod http_bench;
 pub mod serve;
 pub mod verify;
+pub mod ws_bench;

@@ -52,6 +52,11 @@ pub struct Running {
 }
 
 impl Running {
+    /// The sequencer, for benchmarks that drive the engine directly while clients watch.
+    pub fn sequencer(&self) -> bulwark_sequencer::SequencerHandle {
+        self.sequencer.handle()
+    }
+
     /// Writes a final snapshot, lets the projector drain and closes the store.
     pub async fn stop(self) -> anyhow::Result<()> {
         let sequencer = self.sequencer;
