@@ -1,7 +1,8 @@
 //! Signed spot endpoints (BitMart spot API §6): wallet, place, cancel, and order/trade queries.
 //!
-//! Writes go to the sequencer and are answered after the command is durable and projected, so a
-//! client can read its own write at once. Reads come from the SQL read models.
+//! Writes go to the sequencer and are answered once the command is durable. Reads come from the
+//! SQL read models through the trading service, which first lets them catch up with everything
+//! durable, so a client can read its own write at once.
 
 use axum::extract::State;
 use bulwark_engine::{Accepted, Command, OrderTarget};
@@ -94,10 +95,7 @@ pub async fn submit_order(State(state): State<AppState>, request: RawRequest) ->
     };
     let receipt = submit(&state, command).await?;
     match receipt.outcome {
-        Ok(Accepted::Order { id }) => {
-            state.wait_projected(receipt.seq).await;
-            Ok(ok(json!({"order_id": id.0.to_string()})))
-        }
+        Ok(Accepted::Order { id }) => Ok(ok(json!({"order_id": id.0.to_string()}))),
         Ok(other) => Err(ApiError::internal(format!("unexpected outcome {other:?}"))),
         Err(reject) => Err(reject_error(&reject, side, &catalog, Some(&market.spec))),
     }
@@ -142,10 +140,7 @@ pub async fn cancel_order(State(state): State<AppState>, request: RawRequest) ->
     )
     .await?;
     match receipt.outcome {
-        Ok(_) => {
-            state.wait_projected(receipt.seq).await;
-            Ok(ok(json!({"result": true})))
-        }
+        Ok(_) => Ok(ok(json!({"result": true}))),
         Err(bulwark_engine::Reject::OrderNotFound) => {
             Err(finished_order_error(&state, caller.user_id, &target).await)
         }
@@ -197,10 +192,7 @@ pub async fn cancel_all(State(state): State<AppState>, request: RawRequest) -> A
     )
     .await?;
     match receipt.outcome {
-        Ok(_) => {
-            state.wait_projected(receipt.seq).await;
-            Ok(ok(json!({})))
-        }
+        Ok(_) => Ok(ok(json!({}))),
         Err(reject) => Err(reject_error(&reject, None, &catalog, None)),
     }
 }

@@ -35,15 +35,13 @@ pub enum BatchFailure {
 }
 
 impl Trading {
-    /// Places `orders` (each a `PlaceOrder` command) one after another and answers once the read
-    /// models include the last one.
+    /// Places `orders` (each a `PlaceOrder` command) one after another; answers once the last
+    /// one is durable (reads then wait for the read models to include it).
     pub async fn place_batch(&self, orders: Vec<Command>) -> Result<BatchPlaced, BatchFailure> {
         let mut placed = Vec::with_capacity(orders.len());
-        let mut last_seq = 0;
         let mut outcome = None;
         for (index, command) in orders.into_iter().enumerate() {
             let receipt = self.submit(command).await?;
-            last_seq = receipt.seq;
             match receipt.outcome {
                 Ok(Accepted::Order { id }) => placed.push(id),
                 Ok(other) => return Err(BatchFailure::Unexpected(other)),
@@ -53,7 +51,6 @@ impl Trading {
                 }
             }
         }
-        self.wait_projected(last_seq).await;
         Ok(match outcome {
             None => BatchPlaced::All(placed),
             Some((index, reject)) => BatchPlaced::Stopped {
@@ -75,7 +72,6 @@ impl Trading {
     ) -> Result<Vec<bool>, BatchFailure> {
         let user_id = i64::try_from(user.0).unwrap_or(-1);
         let mut cancelled = Vec::with_capacity(targets.len());
-        let mut last_seq = 0;
         for target in targets {
             let row = match &target {
                 OrderTarget::Id(id) => {
@@ -89,10 +85,8 @@ impl Trading {
                 continue;
             }
             let receipt = self.submit(Command::CancelOrder { user, target }).await?;
-            last_seq = receipt.seq;
             cancelled.push(receipt.outcome.is_ok());
         }
-        self.wait_projected(last_seq).await;
         Ok(cancelled)
     }
 }

@@ -1,6 +1,7 @@
 //! The trading service: what the BitMart-compatible API (and later the web trade pages) may do
 //! with orders, balances and API keys. Writes go to the engine as commands through the
-//! sequencer and are answered once durable and projected; reads come from the SQL read models.
+//! sequencer and are answered once durable; reads come from the SQL read models, after waiting
+//! until they include everything durable when the read began (read-your-writes).
 //! Adapters get the read-model rows as the service's own types and never touch the store.
 
 #![forbid(unsafe_code)]
@@ -23,7 +24,7 @@ pub use bulwark_store::{
 };
 pub use reads::CandleWindow;
 
-/// How long a write waits for its own effects to reach the SQL read models before answering
+/// How long a read waits for durable effects to reach the SQL read models before answering
 /// anyway (the command is durable either way; this only gives read-your-writes).
 pub const PROJECTION_WAIT_MS: u64 = 5_000;
 
@@ -67,8 +68,15 @@ impl Trading {
         &self.store
     }
 
-    /// Waits until the read models include `seq`, so a client that just placed an order can
-    /// query it at once.
+    /// Waits until the read models include everything that was durable when the read began:
+    /// every read of this service starts here, so a client that was just told its order is
+    /// accepted (which happens once the command is durable) finds it at once, without the
+    /// acknowledgement itself waiting for the SQL write.
+    pub async fn settle(&self) {
+        self.wait_projected(self.sequencer.durable_seq()).await;
+    }
+
+    /// Waits until the read models include `seq`.
     pub async fn wait_projected(&self, seq: u64) {
         let mut watch = self.projected.clone();
         let _ = tokio::time::timeout(

@@ -45,6 +45,7 @@ pub struct Window<'a> {
 
 impl Trading {
     pub async fn balances(&self, user_id: i64) -> Result<Vec<BalanceRow>, StoreError> {
+        self.settle().await;
         self.store.user_balances(user_id).await
     }
 
@@ -54,6 +55,7 @@ impl Trading {
         user_id: i64,
         order_id: i64,
     ) -> Result<Option<OrderRow>, StoreError> {
+        self.settle().await;
         Ok(self
             .store
             .get_order(order_id)
@@ -67,6 +69,7 @@ impl Trading {
         user_id: i64,
         client_order_id: &str,
     ) -> Result<Option<OrderRow>, StoreError> {
+        self.settle().await;
         self.store
             .find_order_by_client_id(user_id, client_order_id)
             .await
@@ -77,6 +80,7 @@ impl Trading {
         user_id: i64,
         window: &Window<'_>,
     ) -> Result<Vec<OrderRow>, StoreError> {
+        self.settle().await;
         self.store
             .open_orders(user_id, window.symbol, window.limit)
             .await
@@ -91,6 +95,7 @@ impl Trading {
         page: u32,
         per_page: u32,
     ) -> Result<Vec<OrderRow>, StoreError> {
+        self.settle().await;
         self.store
             .orders_in_states(user_id, symbol, states, page, per_page)
             .await
@@ -101,6 +106,7 @@ impl Trading {
         user_id: i64,
         window: &Window<'_>,
     ) -> Result<Vec<OrderRow>, StoreError> {
+        self.settle().await;
         self.store
             .history_orders(
                 user_id,
@@ -117,6 +123,7 @@ impl Trading {
         user_id: i64,
         window: &Window<'_>,
     ) -> Result<Vec<TradeRow>, StoreError> {
+        self.settle().await;
         self.store
             .user_trades(
                 user_id,
@@ -134,6 +141,7 @@ impl Trading {
         user_id: i64,
         order_id: i64,
     ) -> Result<Option<Vec<TradeRow>>, StoreError> {
+        self.settle().await;
         if self.own_order(user_id, order_id).await?.is_none() {
             return Ok(None);
         }
@@ -146,6 +154,7 @@ impl Trading {
         symbol: &str,
         limit: u32,
     ) -> Result<Vec<TradeRow>, StoreError> {
+        self.settle().await;
         self.store.recent_trades(symbol, limit).await
     }
 
@@ -155,6 +164,7 @@ impl Trading {
         symbol: &str,
         since_ms: i64,
     ) -> Result<Option<TradeStats>, StoreError> {
+        self.settle().await;
         self.store.trade_stats_since(symbol, since_ms).await
     }
 
@@ -166,6 +176,7 @@ impl Trading {
         window: CandleWindow,
         limit: u32,
     ) -> Result<Vec<CandleRow>, StoreError> {
+        self.settle().await;
         match window {
             CandleWindow::After { after_s, before_s } => {
                 self.store
@@ -187,6 +198,7 @@ impl Trading {
         market: &bulwark_sequencer::MarketInfo,
         now_ms: i64,
     ) -> Result<Ticker, StoreError> {
+        self.settle().await;
         let symbol = market.spec.symbol.as_str();
         let depth = self.sequencer.depth(market.id).unwrap_or_default();
         let mut ticker = Ticker {
