@@ -58,7 +58,8 @@ pub async fn authenticate(
 ) -> Result<Caller, ApiError> {
     let key = header(request, "x-bm-key")
         .ok_or_else(|| ApiError::auth(30001, "Header X-BM-KEY is empty"))?;
-    let key = usable_key(state, key, request.peer.ip(), scope).await?;
+    let known = request.looked_up_key.clone();
+    let key = usable_key(state, key, known, request.peer.ip(), scope).await?;
     let Some(sign) = header(request, "x-bm-sign") else {
         if signing == Signing::KeyedRead {
             return Ok(key.accept(state).await);
@@ -81,18 +82,23 @@ pub struct UsableKey {
     row: bulwark_trading::ApiKeyRow,
 }
 
-/// Looks `access_key` up and checks everything but the signature (30002, 30010, 30012).
+/// Looks `access_key` up (unless `known` is its row, read earlier in the same request) and
+/// checks everything but the signature (30002, 30010, 30012).
 pub async fn usable_key(
     state: &AppState,
     access_key: &str,
+    known: Option<bulwark_trading::ApiKeyRow>,
     peer: std::net::IpAddr,
     scope: Scope,
 ) -> Result<UsableKey, ApiError> {
-    let row = state
-        .live_api_key(access_key)
-        .await
-        .map_err(ApiError::internal)?
-        .ok_or_else(|| ApiError::auth(30002, "Header X-BM-KEY not found"))?;
+    let row = match known.filter(|row| row.access_key == access_key) {
+        Some(row) => row,
+        None => state
+            .live_api_key(access_key)
+            .await
+            .map_err(ApiError::internal)?
+            .ok_or_else(|| ApiError::auth(30002, "Header X-BM-KEY not found"))?,
+    };
     if bulwark_accounts::keys::idle_expired(&row, state.clock.now_ms()) {
         return Err(ApiError::auth(
             30002,

@@ -15,8 +15,8 @@ use crate::AppState;
 use crate::auth::{Scope, Signing, authenticate};
 use crate::envelope::{ApiError, ApiResult, ok};
 use crate::extract::{RawRequest, text_param};
-use crate::orders::{market_of, new_order, parse_client_order_id, reject_error};
-use crate::private::{check_trading_allowed, user_of};
+use crate::orders::{client_order_id, market_of, new_order, reject_error};
+use crate::private::{check_trading_allowed, submit_failure, user_of};
 
 /// Most orders one batch request may place or cancel (BitMart: 10).
 pub const BATCH_ORDERS_MAX: usize = 10;
@@ -50,9 +50,9 @@ pub async fn batch_orders(State(state): State<AppState>, request: RawRequest) ->
     let body = request.json_object()?;
     let symbol = symbol_of(&body)?;
     let catalog = state.sequencer.catalog();
-    market_of(&catalog, &symbol)?;
+    let market = market_of(&catalog, &symbol)?;
     let user = user_of(&caller)?;
-    let mut commands = Vec::new();
+    let (mut commands, mut sides) = (Vec::new(), Vec::new());
     for (index, item) in batch_items(&body, "orderParams")?.iter().enumerate() {
         let mut params = item.as_object().cloned().ok_or_else(|| {
             ApiError::bad(
@@ -61,25 +61,19 @@ pub async fn batch_orders(State(state): State<AppState>, request: RawRequest) ->
             )
         })?;
         params.insert("symbol".into(), Value::String(symbol.clone()));
-        let (market, command) = new_order(&catalog, user, &params).map_err(|error| {
+        let (_, command) = new_order(&catalog, user, &params).map_err(|error| {
             ApiError::bad(
                 error.code,
                 format!("orderParams[{index}]: {}", error.message),
             )
         })?;
-        commands.push((market, command));
+        sides.push(match &command {
+            Command::PlaceOrder(order) => Some(order.side),
+            _ => None,
+        });
+        commands.push(command);
     }
-    let sides: Vec<_> = commands
-        .iter()
-        .map(|(market, command)| match command {
-            Command::PlaceOrder(order) => (market.spec.clone(), Some(order.side)),
-            _ => (market.spec.clone(), None),
-        })
-        .collect();
-    let outcome = state
-        .place_batch(commands.into_iter().map(|(_, command)| command).collect())
-        .await
-        .map_err(batch_error)?;
+    let outcome = state.place_batch(commands).await.map_err(batch_error)?;
     let ids = |placed: &[bulwark_types::OrderId]| -> Vec<String> {
         placed.iter().map(|id| id.0.to_string()).collect()
     };
@@ -92,11 +86,8 @@ pub async fn batch_orders(State(state): State<AppState>, request: RawRequest) ->
             reject,
             placed,
         } => {
-            let (spec, side) = sides
-                .get(index)
-                .cloned()
-                .ok_or_else(|| ApiError::internal("batch index out of range"))?;
-            let error = reject_error(&reject, side, &catalog, Some(&spec));
+            let side = sides.get(index).copied().flatten();
+            let error = reject_error(&reject, side, &catalog, Some(&market.spec));
             Err(ApiError::new(
                 error.status,
                 error.code,
@@ -112,9 +103,7 @@ pub async fn batch_orders(State(state): State<AppState>, request: RawRequest) ->
 
 fn batch_error(error: BatchFailure) -> ApiError {
     match error {
-        BatchFailure::Submit(bulwark_trading::writes::SubmitFailure::Sequencer(e)) => {
-            ApiError::busy(e.to_string())
-        }
+        BatchFailure::Submit(failure) => submit_failure(failure),
         other => ApiError::internal(other),
     }
 }
@@ -147,9 +136,7 @@ pub async fn cancel_orders(State(state): State<AppState>, request: RawRequest) -
             }
         };
         let target = if by_client {
-            let mut one = Map::new();
-            one.insert("clientOrderId".into(), Value::String(text.clone()));
-            match parse_client_order_id(&one)? {
+            match client_order_id(&text)? {
                 Some(client) => OrderTarget::Client(client),
                 None => {
                     return Err(ApiError::bad(

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequest, Request};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use bulwark_trading::ApiKeyRow;
 use serde_json::{Map, Value};
 
 use crate::envelope::ApiError;
@@ -20,13 +21,21 @@ pub struct RawRequest {
     pub headers: HeaderMap,
     pub peer: SocketAddr,
     pub body: Bytes,
+    /// The API key row a middleware already read for this request, if any.
+    pub looked_up_key: Option<ApiKeyRow>,
 }
+
+/// An API key row read by a middleware in front of the handler (the per-user budget), handed on
+/// in the request's extensions so authentication does not read it a second time.
+#[derive(Debug, Clone)]
+pub struct LookedUpKey(pub ApiKeyRow);
 
 impl<S: Send + Sync> FromRequest<S> for RawRequest {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, _state: &S) -> Result<Self, Self::Rejection> {
-        let (parts, body) = request.into_parts();
+        let (mut parts, body) = request.into_parts();
+        let looked_up_key = parts.extensions.remove::<LookedUpKey>().map(|key| key.0);
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
@@ -47,6 +56,7 @@ impl<S: Send + Sync> FromRequest<S> for RawRequest {
             headers: parts.headers,
             peer,
             body,
+            looked_up_key,
         })
     }
 }
@@ -125,4 +135,27 @@ pub fn int_param(map: &Map<String, Value>, name: &str) -> Result<Option<i64>, Ap
             .map(Some)
             .map_err(|_| ApiError::bad(50021, format!("Invalid {name}: must be an integer"))),
     }
+}
+
+/// A count parameter between 1 and `max` (`default` when absent); `code` names the refusal of
+/// anything else (not a number, 0, over the maximum).
+pub fn count_param(
+    map: &Map<String, Value>,
+    name: &str,
+    default: u32,
+    max: u32,
+    code: u32,
+) -> Result<u32, ApiError> {
+    let Some(text) = text_param(map, name) else {
+        return Ok(default);
+    };
+    text.parse::<u32>()
+        .ok()
+        .filter(|n| (1..=max).contains(n))
+        .ok_or_else(|| {
+            ApiError::bad(
+                code,
+                format!("Invalid {name}: {text}; must be between 1 and {max}"),
+            )
+        })
 }

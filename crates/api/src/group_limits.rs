@@ -24,6 +24,8 @@ use governor::{Quota, RateLimiter};
 
 use crate::AppState;
 use crate::envelope::ApiError;
+use crate::extract::LookedUpKey;
+use crate::rate_limit::whole_seconds;
 
 /// The endpoint groups, each with its own budget.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -215,11 +217,10 @@ impl Verdict {
     }
 
     fn headers(&self, headers: &mut HeaderMap) {
-        let seconds = |d: Duration| d.as_secs() + u64::from(d.subsec_nanos() > 0);
         for (name, value) in [
             ("x-bm-ratelimit-limit", u64::from(self.limit)),
             ("x-bm-ratelimit-remaining", u64::from(self.remaining)),
-            ("x-bm-ratelimit-reset", seconds(self.reset)),
+            ("x-bm-ratelimit-reset", whole_seconds(self.reset)),
         ] {
             if let Ok(value) = HeaderValue::from_str(&value.to_string()) {
                 headers.insert(name, value);
@@ -231,7 +232,7 @@ impl Verdict {
 /// The middleware over the BitMart routes.
 pub async fn limit_by_group(
     State((state, limits)): State<(AppState, GroupLimits)>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
     let Some((group, weight)) = Group::of(request.uri().path()) else {
@@ -256,9 +257,11 @@ pub async fn limit_by_group(
     if let Some(key) = &key {
         verdict.take(&limiters.by_key, key, weight, limiters.budget);
         if group.per_user() && verdict.refused_for.is_none() {
-            // One indexed read; a key that does not resolve is refused by the handler anyway.
+            // A key that does not resolve is refused by the handler anyway. The row found here
+            // goes on with the request, so the handler does not look the key up again.
             if let Ok(Some(row)) = state.live_api_key(key).await {
                 verdict.take(&limiters.by_user, &row.user_id, weight, limiters.budget);
+                request.extensions_mut().insert(LookedUpKey(row));
             }
         }
     }
@@ -276,7 +279,7 @@ pub async fn limit_by_group(
                 ),
             )
             .into_response();
-            let seconds = (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1);
+            let seconds = whole_seconds(wait).max(1);
             if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
                 refused.headers_mut().insert(header::RETRY_AFTER, value);
             }

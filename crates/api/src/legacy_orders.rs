@@ -10,9 +10,9 @@ use serde_json::{Value, json};
 use crate::AppState;
 use crate::auth::{Scope, Signing, authenticate};
 use crate::envelope::{ApiError, ApiResult, ok};
-use crate::extract::{RawRequest, text_param};
+use crate::extract::{RawRequest, count_param, text_param};
 use crate::orders::market_of;
-use crate::private::order_json;
+use crate::private::{numeric_state, order_json};
 
 /// Most rows on one page (BitMart: `N` ≤ 100).
 pub const PAGE_ROWS_MAX: u32 = 100;
@@ -29,32 +29,6 @@ fn states_of(status: &str) -> Option<[&'static str; 2]> {
         "8" => Some(["canceled", "partially_canceled"]),
         "9" => Some(["new", "partially_filled"]),
         _ => None,
-    }
-}
-
-/// The numeric state BitMart's v1–v3 order objects carry.
-fn numeric_state(state: &str) -> &'static str {
-    match state {
-        "new" => "4",
-        "partially_filled" => "5",
-        "filled" => "6",
-        _ => "8",
-    }
-}
-
-fn page_param(text: Option<String>, name: &str, default: u32, max: u32) -> Result<u32, ApiError> {
-    match text {
-        None => Ok(default),
-        Some(text) => text
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (1..=max).contains(n))
-            .ok_or_else(|| {
-                ApiError::bad(
-                    50021,
-                    format!("Invalid {name}: {text}; must be between 1 and {max}"),
-                )
-            }),
     }
 }
 
@@ -99,8 +73,8 @@ pub async fn orders(State(state): State<AppState>, request: RawRequest) -> ApiRe
             format!("Unsupported query state {status}: use 4, 5, 6, 8 or 9"),
         )
     })?;
-    let page = page_param(text_param(&query, "offset"), "offset", 1, u32::MAX)?;
-    let per_page = page_param(text_param(&query, "N"), "N", PAGE_ROWS_MAX, PAGE_ROWS_MAX)?;
+    let page = count_param(&query, "offset", 1, u32::MAX, 50021)?;
+    let per_page = count_param(&query, "N", PAGE_ROWS_MAX, PAGE_ROWS_MAX, 50021)?;
     if u64::from(page) * u64::from(per_page) > u64::from(PAGED_ROWS_MAX) {
         return Err(ApiError::bad(
             50021,

@@ -59,10 +59,14 @@ fn parse_stp(map: &Map<String, Value>) -> Result<StpMode, ApiError> {
 
 /// Validates a client order id's form (uniqueness is the engine's job).
 pub fn parse_client_order_id(map: &Map<String, Value>) -> Result<Option<String>, ApiError> {
-    let Some(id) = text_param(map, "client_order_id").or_else(|| text_param(map, "clientOrderId"))
-    else {
-        return Ok(None);
-    };
+    match text_param(map, "client_order_id").or_else(|| text_param(map, "clientOrderId")) {
+        Some(id) => client_order_id(&id),
+        None => Ok(None),
+    }
+}
+
+/// One client order id as given: `None` when empty, else checked for length and characters.
+pub fn client_order_id(id: &str) -> Result<Option<String>, ApiError> {
     if id.is_empty() {
         return Ok(None);
     }
@@ -78,7 +82,7 @@ pub fn parse_client_order_id(map: &Map<String, Value>) -> Result<Option<String>,
             "Invalid clientOrderId: letters and digits only",
         ));
     }
-    Ok(Some(id))
+    Ok(Some(id.to_owned()))
 }
 
 fn field_units(map: &Map<String, Value>, field: &str, scale: u32) -> Result<Option<i64>, ApiError> {

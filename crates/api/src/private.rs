@@ -29,10 +29,16 @@ pub(crate) fn user_of(caller: &Caller) -> Result<UserId, ApiError> {
 }
 
 async fn submit(state: &AppState, command: Command) -> Result<Receipt, ApiError> {
-    state.submit(command).await.map_err(|e| match e {
+    state.submit(command).await.map_err(submit_failure)
+}
+
+/// A command that did not reach the engine: "system busy" when the sequencer's queue is full,
+/// an internal error otherwise.
+pub(crate) fn submit_failure(failure: bulwark_trading::writes::SubmitFailure) -> ApiError {
+    match failure {
         bulwark_trading::writes::SubmitFailure::Sequencer(e) => ApiError::busy(e.to_string()),
         other => ApiError::internal(other),
-    })
+    }
 }
 
 /// KYC and region gating of order placement: L1 or higher, and neither the request's country
@@ -194,6 +200,17 @@ pub async fn cancel_all(State(state): State<AppState>, request: RawRequest) -> A
     match receipt.outcome {
         Ok(_) => Ok(ok(json!({}))),
         Err(reject) => Err(reject_error(&reject, None, &catalog, None)),
+    }
+}
+
+/// The numeric state of a v4 `state` as BitMart's v1–v3 order objects and order pushes carry
+/// it: 4 pending, 5 partially filled, 6 filled, 8 canceled (with or without fills).
+pub fn numeric_state(state: &str) -> &'static str {
+    match state {
+        "new" => "4",
+        "partially_filled" => "5",
+        "filled" => "6",
+        _ => "8",
     }
 }
 

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::envelope::{ApiError, ApiResult, ok};
-use crate::extract::{RawRequest, int_param, text_param};
+use crate::extract::{RawRequest, count_param, int_param, text_param};
 use crate::format::MarketFormat;
 
 /// Order book levels returned when the client does not ask (BitMart default).
@@ -16,8 +16,8 @@ pub const BOOK_LEVELS_DEFAULT: i64 = 35;
 pub const BOOK_LEVELS_MAX: i64 = 50;
 pub const PUBLIC_TRADES_DEFAULT: i64 = 50;
 pub const PUBLIC_TRADES_MAX: i64 = 50;
-pub const KLINES_DEFAULT: i64 = 100;
-pub const KLINES_MAX: i64 = 200;
+pub const KLINES_DEFAULT: u32 = 100;
+pub const KLINES_MAX: u32 = 200;
 
 /// `GET /system/time` (§5.1).
 pub async fn system_time() -> Response {
@@ -261,19 +261,7 @@ pub async fn klines(State(state): State<AppState>, request: RawRequest) -> ApiRe
                 )
             })?,
     };
-    let limit = match text_param(&query, "limit") {
-        None => KLINES_DEFAULT,
-        Some(text) => text
-            .parse::<i64>()
-            .ok()
-            .filter(|limit| (1..=KLINES_MAX).contains(limit))
-            .ok_or_else(|| {
-                ApiError::bad(
-                    71004,
-                    format!("Invalid limit: {text}; must be between 1 and {KLINES_MAX}"),
-                )
-            })?,
-    };
+    let limit = count_param(&query, "limit", KLINES_DEFAULT, KLINES_MAX, 71004)?;
     let after = seconds_param(&request, "after", 71001)?;
     let before = seconds_param(&request, "before", 71002)?;
     if let (Some(after), Some(before)) = (after, before)
@@ -296,12 +284,7 @@ pub async fn klines(State(state): State<AppState>, request: RawRequest) -> ApiRe
     let f = MarketFormat::resolve(&catalog, &market.spec)
         .ok_or_else(|| ApiError::internal("market assets missing"))?;
     let rows = state
-        .candles(
-            &market.spec.symbol,
-            step,
-            window,
-            u32::try_from(limit).unwrap_or(1),
-        )
+        .candles(&market.spec.symbol, step, window, limit)
         .await
         .map_err(ApiError::internal)?;
     let data: Vec<Value> = rows

@@ -55,6 +55,11 @@ impl Default for IpRateLimit {
     }
 }
 
+/// A wait in whole seconds, rounded up (what `Retry-After` and the budget headers carry).
+pub fn whole_seconds(wait: std::time::Duration) -> u64 {
+    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+}
+
 /// The middleware: admit or answer 30013.
 pub async fn limit_by_ip(
     State(limit): State<IpRateLimit>,
@@ -75,7 +80,7 @@ pub async fn limit_by_ip(
         Ok(()) => next.run(request).await,
         Err(not_until) => {
             let wait = not_until.wait_time_from(DefaultClock::default().now());
-            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            let seconds = whole_seconds(wait);
             let mut response = ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 30013,

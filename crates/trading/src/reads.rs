@@ -141,7 +141,7 @@ impl Trading {
         user_id: i64,
         order_id: i64,
     ) -> Result<Option<Vec<TradeRow>>, StoreError> {
-        self.settle().await;
+        // `own_order` settles the read models first.
         if self.own_order(user_id, order_id).await?.is_none() {
             return Ok(None);
         }

@@ -233,7 +233,7 @@ async fn login(feed: &Feed, peer: SocketAddr, args: &[Value]) -> Result<i64, Api
     let timestamp = arg(1).ok_or_else(|| ApiError::auth(30006, "Login needs a timestamp"))?;
     let sign = arg(2).ok_or_else(|| ApiError::auth(30004, "Login needs a signature"))?;
     let trading = feed.trading();
-    let usable = usable_key(trading, key, peer.ip(), Scope::Read).await?;
+    let usable = usable_key(trading, key, None, peer.ip(), Scope::Read).await?;
     usable.check_signature(trading, timestamp, sign, &[LOGIN_PAYLOAD])?;
     Ok(usable.accept(trading).await.user_id)
 }

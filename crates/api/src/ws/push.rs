@@ -144,12 +144,7 @@ pub fn user_order(
 ) -> Message {
     let field = |name: &str| v4.get(name).cloned().unwrap_or(Value::Null);
     let state = field("state");
-    let numeric = match state.as_str() {
-        Some("new") => "4",
-        Some("partially_filled") => "5",
-        Some("filled") => "6",
-        _ => "8",
-    };
+    let numeric = crate::private::numeric_state(state.as_str().unwrap_or_default());
     let text = |value: Value| match value {
         Value::Number(n) => Value::String(n.to_string()),
         other => other,
