@@ -141,18 +141,28 @@ pub fn rows_of(catalog: &Catalog, batches: &[Arc<EventBatch>]) -> ProjectionBatc
     rows
 }
 
-/// Writes one run of batches and reports the new projected seq.
+/// Writes one run of batches and reports the last seq it held.
 pub async fn project(
     store: &Store,
     catalog: &Catalog,
     batches: &[Arc<EventBatch>],
 ) -> Result<u64, bulwark_store::StoreError> {
-    let Some(last) = batches.last() else {
-        return store.projected_seq().await;
-    };
-    // Candles add up trades, so only trades the store does not hold yet may count: a run that
-    // overlaps what was projected before (a replay) adds nothing twice.
     let stored = store.projected_seq().await?;
+    project_after(store, catalog, batches, stored).await
+}
+
+/// [`project`] when the caller knows what the store is projected up to (the projector thread
+/// keeps it, saving a read per run). Candles add up trades, so only trades after `stored` may
+/// count: a run that overlaps what was projected before (a replay) adds nothing twice.
+pub async fn project_after(
+    store: &Store,
+    catalog: &Catalog,
+    batches: &[Arc<EventBatch>],
+    stored: u64,
+) -> Result<u64, bulwark_store::StoreError> {
+    let Some(last) = batches.last() else {
+        return Ok(stored);
+    };
     let mut rows = rows_of(catalog, batches);
     rows.candles = candles::candle_rows(
         rows.trades
@@ -176,6 +186,8 @@ pub fn run(
     projected: tokio::sync::watch::Sender<u64>,
     followers: Vec<tokio::sync::mpsc::UnboundedSender<Arc<EventBatch>>>,
 ) {
+    // What the store is projected up to: read once, then kept as runs are written.
+    let mut stored: Option<u64> = None;
     while let Ok(first) = events.recv() {
         let mut run = vec![first];
         while run.len() < PROJECTOR_MERGE_BATCHES_MAX {
@@ -186,8 +198,16 @@ pub fn run(
         }
         let catalog = sequencer.catalog();
         loop {
-            match runtime.block_on(project(&store, &catalog, &run)) {
+            let written = runtime.block_on(async {
+                let after = match stored {
+                    Some(seq) => seq,
+                    None => store.projected_seq().await?,
+                };
+                project_after(&store, &catalog, &run, after).await
+            });
+            match written {
                 Ok(seq) => {
+                    stored = Some(seq);
                     projected.send_replace(seq);
                     for follower in &followers {
                         for batch in &run {

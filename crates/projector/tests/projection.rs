@@ -23,6 +23,21 @@ const USDT: AssetId = AssetId(1);
 const BUYER: UserId = UserId(1);
 const SELLER: UserId = UserId(2);
 
+/// A limit order of `user` in the one market, with a client id.
+fn limit(user: UserId, side: Side, price_ticks: i64, size_lots: i64, client: String) -> Command {
+    Command::PlaceOrder(NewOrder {
+        user,
+        market: MarketId(0),
+        side,
+        kind: OrderKind::Limit,
+        price_ticks,
+        size_lots,
+        notional: 0,
+        client_order_id: Some(client),
+        stp: StpMode::None,
+    })
+}
+
 /// One engine plus the batches its commands produced (one batch per command, as when every
 /// command commits alone).
 struct Run {
@@ -60,18 +75,28 @@ impl Run {
     }
 
     fn apply(&mut self, command: Command) {
+        let timestamp_ms = 1_700_000_000_000 + i64::try_from(self.engine.last_seq() + 1).unwrap();
+        self.try_apply(&command, timestamp_ms)
+            .unwrap_or_else(|r| panic!("{command:?}: {r:?}"));
+    }
+
+    /// Applies one command stamped `timestamp_ms`; a refused one leaves no batch (the engine
+    /// emits nothing for it), as in the pipeline.
+    fn try_apply(
+        &mut self,
+        command: &Command,
+        timestamp_ms: i64,
+    ) -> Result<(), bulwark_engine::Reject> {
         let seq = self.engine.last_seq() + 1;
         let mut id = [0_u8; 16];
         id[..8].copy_from_slice(&seq.to_le_bytes());
         let header = CommandHeader {
             seq,
-            timestamp_ms: 1_700_000_000_000 + i64::try_from(seq).unwrap(),
+            timestamp_ms,
             id: CommandId(id),
         };
         let mut events = Vec::new();
-        self.engine
-            .apply(&header, &command, &mut events)
-            .unwrap_or_else(|r| panic!("{command:?}: {r:?}"));
+        self.engine.apply(&header, command, &mut events)?;
         self.batches.push(Arc::new(EventBatch {
             first_seq: seq,
             last_seq: seq,
@@ -79,25 +104,22 @@ impl Run {
                 .into_iter()
                 .map(|event| SequencedEvent {
                     seq,
-                    timestamp_ms: header.timestamp_ms,
+                    timestamp_ms,
                     event,
                 })
                 .collect(),
         }));
+        Ok(())
     }
 
     fn order(&mut self, user: UserId, side: Side, price_ticks: i64, size_lots: i64) {
-        self.apply(Command::PlaceOrder(NewOrder {
+        self.apply(limit(
             user,
-            market: MarketId(0),
             side,
-            kind: OrderKind::Limit,
             price_ticks,
             size_lots,
-            notional: 0,
-            client_order_id: Some(format!("c{}", user.0)),
-            stp: StpMode::None,
-        }));
+            format!("c{}", user.0),
+        ));
     }
 
     /// Funds both users, rests a sell of 0.5 BTC at 30000 and crosses it with a buy of 0.2.
@@ -328,33 +350,8 @@ proptest::proptest! {
                 continue;
             }
             let side = if buy { Side::Buy } else { Side::Sell };
-            let command = Command::PlaceOrder(NewOrder {
-                user,
-                market: MarketId(0),
-                side,
-                kind: OrderKind::Limit,
-                price_ticks: price,
-                size_lots: size,
-                notional: 0,
-                client_order_id: Some(format!("p{n}")),
-                stp: StpMode::None,
-            });
-            // Orders the engine rejects (funds) produce no events; that is part of the flow.
-            let seq = run.engine.last_seq() + 1;
-            let mut id = [0_u8; 16];
-            id[..8].copy_from_slice(&seq.to_le_bytes());
-            let header = CommandHeader { seq, timestamp_ms: 1_700_000_000_000, id: CommandId(id) };
-            let mut events = Vec::new();
-            if run.engine.apply(&header, &command, &mut events).is_ok() {
-                run.batches.push(Arc::new(EventBatch {
-                    first_seq: seq,
-                    last_seq: seq,
-                    events: events
-                        .into_iter()
-                        .map(|event| SequencedEvent { seq, timestamp_ms: 1_700_000_000_000, event })
-                        .collect(),
-                }));
-            }
+            // Orders the engine refuses (funds) produce no events; that is part of the flow.
+            let _ = run.try_apply(&limit(user, side, price, size, format!("p{n}")), 1_700_000_000_000);
         }
         let catalog = Catalog::from_engine(&run.engine);
         let rows = bulwark_projector::rows_of(&catalog, &run.batches);
@@ -451,32 +448,7 @@ proptest::proptest! {
         for (n, (buy, price, size, gap_ms)) in steps.into_iter().enumerate() {
             now_ms += gap_ms;
             let (user, side) = if buy { (BUYER, Side::Buy) } else { (SELLER, Side::Sell) };
-            let command = Command::PlaceOrder(NewOrder {
-                user,
-                market: MarketId(0),
-                side,
-                kind: OrderKind::Limit,
-                price_ticks: price,
-                size_lots: size,
-                notional: 0,
-                client_order_id: Some(format!("k{n}")),
-                stp: StpMode::None,
-            });
-            let seq = run.engine.last_seq() + 1;
-            let mut id = [0_u8; 16];
-            id[..8].copy_from_slice(&seq.to_le_bytes());
-            let header = CommandHeader { seq, timestamp_ms: now_ms, id: CommandId(id) };
-            let mut events = Vec::new();
-            if run.engine.apply(&header, &command, &mut events).is_ok() {
-                run.batches.push(Arc::new(EventBatch {
-                    first_seq: seq,
-                    last_seq: seq,
-                    events: events
-                        .into_iter()
-                        .map(|event| SequencedEvent { seq, timestamp_ms: now_ms, event })
-                        .collect(),
-                }));
-            }
+            let _ = run.try_apply(&limit(user, side, price, size, format!("k{n}")), now_ms);
         }
         let catalog = Catalog::from_engine(&run.engine);
         let batches = run.batches.clone();
