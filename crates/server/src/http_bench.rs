@@ -40,7 +40,27 @@ struct Phase {
     errors: u64,
 }
 
+/// One client task's latencies and failed requests.
+type ClientTask = tokio::task::JoinHandle<(Vec<u64>, u64)>;
+
 impl Phase {
+    /// Waits for every client task and pools what they measured since `started`.
+    async fn gather(tasks: Vec<ClientTask>, started: Instant) -> Phase {
+        let mut phase = Phase {
+            latencies_us: Vec::new(),
+            elapsed: Duration::ZERO,
+            errors: 0,
+        };
+        for task in tasks {
+            if let Ok((latencies, errors)) = task.await {
+                phase.latencies_us.extend(latencies);
+                phase.errors += errors;
+            }
+        }
+        phase.elapsed = started.elapsed();
+        phase
+    }
+
     fn ops_per_second(&self) -> f64 {
         self.latencies_us.len() as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
@@ -251,19 +271,7 @@ async fn closed_loop(
             (latencies, errors)
         }));
     }
-    let mut phase = Phase {
-        latencies_us: Vec::new(),
-        elapsed: Duration::ZERO,
-        errors: 0,
-    };
-    for task in tasks {
-        if let Ok((latencies, errors)) = task.await {
-            phase.latencies_us.extend(latencies);
-            phase.errors += errors;
-        }
-    }
-    phase.elapsed = started.elapsed();
-    phase
+    Phase::gather(tasks, started).await
 }
 
 /// Open loop: order pairs are scheduled at `pairs_per_second` whether or not earlier ones were
@@ -308,27 +316,22 @@ async fn open_loop(
         }));
     }
     let _ = scheduler.await;
-    let mut phase = Phase {
-        latencies_us: Vec::new(),
-        elapsed: Duration::ZERO,
-        errors: 0,
-    };
-    for task in tasks {
-        if let Ok((latencies, errors)) = task.await {
-            phase.latencies_us.extend(latencies);
-            phase.errors += errors;
-        }
-    }
-    phase.elapsed = started.elapsed();
-    phase
+    Phase::gather(tasks, started).await
 }
 
 /// Runs the benchmark with `clients` connections for `seconds` per phase in `dir`.
 pub fn run(dir: &Path, clients: usize, seconds: u64) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    block_on(run_async(dir, clients, seconds))
+}
+
+/// Runs a benchmark's async body on a multi-threaded runtime of its own.
+pub(crate) fn block_on<F: std::future::Future<Output = anyhow::Result<()>>>(
+    body: F,
+) -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .build()?;
-    runtime.block_on(run_async(dir, clients, seconds))
+        .build()?
+        .block_on(body)
 }
 
 async fn run_async(dir: &Path, clients: usize, seconds: u64) -> anyhow::Result<()> {

@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::http_bench::{BenchExchange, NULL};
+use crate::http_bench::{BenchExchange, NULL, block_on};
 
 /// Connections opened at once while the clients connect.
 const CONNECT_CONCURRENCY: usize = 256;
@@ -54,10 +54,7 @@ pub fn run(
     pairs_per_second: u64,
     seconds: u64,
 ) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(run_async(dir, clients, slow, pairs_per_second, seconds))
+    block_on(run_async(dir, clients, slow, pairs_per_second, seconds))
 }
 
 async fn run_async(
@@ -178,10 +175,7 @@ async fn run_async(
 
 /// The client side (a child process): connects, subscribes, says READY, measures, reports.
 pub fn clients(url: &str, clients: usize, slow: usize, seconds: u64) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(clients_async(url, clients, slow, seconds))
+    block_on(clients_async(url, clients, slow, seconds))
 }
 
 async fn subscribe(
