@@ -68,6 +68,16 @@ pub struct NewOrder {
     pub stp: StpMode,
 }
 
+/// A stop order: `order` is placed when the market's last trade price reaches
+/// `trigger_price_ticks` (from below if the trigger was above the last price when accepted,
+/// from above otherwise). Its funds are held from acceptance, so firing can never fail for
+/// want of balance.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewTrigger {
+    pub order: NewOrder,
+    pub trigger_price_ticks: i64,
+}
+
 /// Which order a cancel is aimed at.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum OrderTarget {
@@ -136,6 +146,19 @@ pub enum Command {
         market: Option<MarketId>,
     },
     Resume {
+        market: Option<MarketId>,
+    },
+    // New variants go last: the journal encodes a command by its variant index.
+    /// Accepts a stop order (see [`NewTrigger`]).
+    PlaceTrigger(NewTrigger),
+    /// Cancels one of the user's waiting stop orders, by id or client order id.
+    CancelTrigger {
+        user: UserId,
+        target: OrderTarget,
+    },
+    /// Cancels the user's waiting stop orders, optionally only in one market.
+    CancelAllTriggers {
+        user: UserId,
         market: Option<MarketId>,
     },
 }

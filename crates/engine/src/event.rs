@@ -5,6 +5,7 @@ use bulwark_types::{OrderId, Side, TradeId, UserId};
 use serde::{Deserialize, Serialize};
 
 use crate::command::{OrderKind, StpMode};
+use crate::reject::Reject;
 use crate::spec::{AssetId, AssetSpec, MarketId, MarketSpec};
 
 /// Lifecycle of an order (BitMart v4 names).
@@ -61,6 +62,48 @@ pub struct OrderView {
     pub cancel_reason: Option<CancelReason>,
     pub client_order_id: Option<String>,
     pub stp: StpMode,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+}
+
+/// Which way the last price must move for a stop order to fire, fixed when it is accepted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum TriggerDirection {
+    /// Fires when the last price is at or above the trigger price.
+    Rise,
+    /// Fires when the last price is at or below the trigger price.
+    Fall,
+}
+
+/// Lifecycle of a stop order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TriggerState {
+    /// Waiting for the price; its funds are held.
+    Waiting,
+    /// Fired and placed order `0` (which then lives its own life).
+    Triggered(OrderId),
+    /// Fired, but the order it placed was refused; its funds went back to available.
+    Failed(Reject),
+    /// Cancelled by its owner before firing; its funds went back to available.
+    Canceled,
+}
+
+/// Full state of one stop order after a change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TriggerView {
+    pub id: OrderId,
+    pub user: UserId,
+    pub market: MarketId,
+    pub side: Side,
+    pub kind: OrderKind,
+    pub price_ticks: i64,
+    pub size_lots: i64,
+    pub notional: i64,
+    pub trigger_price_ticks: i64,
+    pub direction: TriggerDirection,
+    pub client_order_id: Option<String>,
+    pub stp: StpMode,
+    pub state: TriggerState,
     pub created_ms: i64,
     pub updated_ms: i64,
 }
@@ -138,4 +181,6 @@ pub enum Event {
     GlobalHalted {
         halted: bool,
     },
+    /// A stop order was accepted, fired or cancelled.
+    Trigger(TriggerView),
 }

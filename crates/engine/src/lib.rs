@@ -22,11 +22,14 @@ pub mod reject;
 mod snapshot;
 pub mod spec;
 
-pub use command::{Command, CommandHeader, NewOrder, OrderKind, OrderTarget, StpMode};
+pub use command::{Command, CommandHeader, NewOrder, NewTrigger, OrderKind, OrderTarget, StpMode};
 pub use engine::{Depth, Engine, MarketInfo};
-pub use event::{CancelReason, Event, OrderState, OrderView, SystemAccount, TradeView};
+pub use event::{
+    CancelReason, Event, OrderState, OrderView, SystemAccount, TradeView, TriggerDirection,
+    TriggerState, TriggerView,
+};
 pub use invariant::InvariantError;
 pub use ledger::AssetTotals;
 pub use reject::{Accepted, Outcome, Reject};
-pub use snapshot::{SNAPSHOT_FORMAT_VERSION, SnapshotError};
+pub use snapshot::{SNAPSHOT_FORMAT_VERSION, SnapshotError, snapshot_format_version};
 pub use spec::{AssetId, AssetSpec, MarketId, MarketSpec};

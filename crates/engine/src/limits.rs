@@ -6,6 +6,9 @@ pub use crate::book::BOOK_PRICE_LEVELS_MAX;
 /// Live (resting) orders one user may have across all markets.
 pub const ORDERS_OPEN_PER_USER_MAX: u32 = 500;
 
+/// Waiting stop orders one user may have across all markets.
+pub const TRIGGERS_OPEN_PER_USER_MAX: u32 = 100;
+
 /// For how many sequence numbers a command's outcome is remembered by its command id.
 pub const IDEMPOTENCY_WINDOW_COMMANDS: u64 = 100_000;
 

@@ -19,6 +19,8 @@ pub enum Accepted {
     Done,
     /// A deposit or payout whose reference was already applied: nothing changed.
     AlreadyApplied,
+    /// A stop order was accepted (it may already have fired: see its events).
+    Trigger { id: OrderId },
 }
 
 /// Why a command was refused. Each names the field or limit, so the API can say it exactly.
@@ -80,6 +82,14 @@ pub enum Reject {
     InvalidSpec(String),
     #[error("reference text is too long or empty")]
     ReferenceInvalid,
+    #[error("trigger price is required and must be positive, at most {max_ticks} ticks")]
+    TriggerPriceInvalid { max_ticks: i64 },
+    #[error("the market has no last trade price for a stop order to compare against")]
+    NoLastPrice,
+    #[error("too many waiting stop orders: at most {max} per user")]
+    TooManyTriggers { max: u32 },
+    #[error("stop order not found among waiting stop orders")]
+    TriggerNotFound,
 }
 
 /// Result of applying one command.

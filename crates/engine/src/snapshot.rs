@@ -15,14 +15,15 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
-use crate::command::{OrderKind, StpMode};
-use crate::engine::{Engine, LiveOrder, Market, WithdrawalHold};
+use crate::command::{NewOrder, OrderKind, StpMode};
+use crate::engine::{Engine, LiveOrder, Market, Trigger, WithdrawalHold, order_amounts};
+use crate::event::TriggerDirection;
 use crate::ledger::{Balance, Ledger};
 use crate::reject::Outcome;
 use crate::spec::{AssetId, AssetSpec, MarketId, MarketSpec};
 
 /// Version of the snapshot layout; bumped on any change to it.
-pub const SNAPSHOT_FORMAT_VERSION: u32 = 1;
+pub const SNAPSHOT_FORMAT_VERSION: u32 = 2;
 
 /// Why bytes are not a usable snapshot.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
@@ -35,6 +36,14 @@ pub enum SnapshotError {
     Version { found: u32 },
     #[error("snapshot is inconsistent: {0}")]
     Invalid(String),
+}
+
+/// The layout version a snapshot was written with (its first field), so recovery can pass over
+/// snapshots of an older layout and rebuild from the journal instead.
+pub fn snapshot_format_version(bytes: &[u8]) -> Option<u32> {
+    postcard::take_from_bytes::<u32>(bytes)
+        .ok()
+        .map(|(version, _)| version)
 }
 
 #[derive(Serialize, Deserialize)]
@@ -58,9 +67,20 @@ struct SnapOrder {
 struct SnapMarket {
     spec: MarketSpec,
     halted: bool,
+    last_price_ticks: Option<i64>,
     /// Priority order.
     bids: Vec<SnapOrder>,
     asks: Vec<SnapOrder>,
+}
+
+/// A waiting stop order; its hold is derived from the order again on restore.
+#[derive(Serialize, Deserialize)]
+struct SnapTrigger {
+    id: OrderId,
+    order: NewOrder,
+    trigger_price_ticks: i64,
+    direction: TriggerDirection,
+    created_ms: i64,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -86,6 +106,8 @@ struct Snapshot {
     /// Open holds sorted by withdrawal id: `(id, user, asset, amount)`.
     withdrawals: Vec<(u64, UserId, AssetId, i64)>,
     withdrawal_ids: Vec<u64>,
+    /// Waiting stop orders by id.
+    triggers: Vec<SnapTrigger>,
     deposit_refs: Vec<[u8; 32]>,
     payout_claims: Vec<u64>,
     /// Remembered outcomes, oldest first: `(seq, command id, outcome)`.
@@ -129,6 +151,7 @@ impl Engine {
             .map(|m| SnapMarket {
                 spec: m.spec.clone(),
                 halted: m.halted,
+                last_price_ticks: m.last_price_ticks,
                 bids: self.snap_side(m, Side::Buy),
                 asks: self.snap_side(m, Side::Sell),
             })
@@ -167,6 +190,17 @@ impl Engine {
             system,
             withdrawals,
             withdrawal_ids: sorted(self.withdrawal_ids.iter().copied()),
+            triggers: self
+                .triggers
+                .values()
+                .map(|t| SnapTrigger {
+                    id: t.id,
+                    order: t.order.clone(),
+                    trigger_price_ticks: t.trigger_price_ticks,
+                    direction: t.direction,
+                    created_ms: t.created_ms,
+                })
+                .collect(),
             deposit_refs: sorted(self.deposit_refs.iter().copied()),
             payout_claims: sorted(self.payout_claims.iter().copied()),
             idempotency: self.window.live_entries(self.last_seq),
@@ -261,6 +295,9 @@ impl Engine {
             );
         }
         e.withdrawal_ids.extend(snap.withdrawal_ids);
+        for t in snap.triggers {
+            e.restore_trigger(t)?;
+        }
         e.deposit_refs.extend(snap.deposit_refs);
         e.payout_claims.extend(snap.payout_claims);
         for (seq, id, outcome) in snap.idempotency {
@@ -274,12 +311,9 @@ impl Engine {
             .derive_params(&m.spec)
             .and_then(|p| Engine::check_market_limits(&m.spec, &p).map(|()| p))
             .map_err(|r| SnapshotError::Invalid(r.to_string()))?;
-        self.markets.push(Market {
-            spec: m.spec,
-            halted: m.halted,
-            book: crate::engine::market_book(),
-            params,
-        });
+        let mut market = Market::new(m.spec, m.halted, params);
+        market.last_price_ticks = m.last_price_ticks;
+        self.markets.push(market);
         for (side, orders) in [(Side::Buy, m.bids), (Side::Sell, m.asks)] {
             for o in orders {
                 let slot = self
@@ -324,6 +358,35 @@ impl Engine {
                     .map_err(|e| SnapshotError::Invalid(e.to_string()))?;
             }
         }
+        Ok(())
+    }
+
+    fn restore_trigger(&mut self, t: SnapTrigger) -> Result<(), SnapshotError> {
+        let invalid = || SnapshotError::Invalid(format!("bad stop order {:?}", t.id));
+        let market = self
+            .markets
+            .get(t.order.market.0 as usize)
+            .ok_or_else(invalid)?;
+        let (_, _, _, hold_asset, hold_units) =
+            order_amounts(&market.spec, &market.params, &t.order).map_err(|_| invalid())?;
+        let fresh = t.id.0 < self.next_order_id
+            && !self.orders.contains_key(&t.id.0)
+            && !self.triggers.contains_key(&t.id.0)
+            && (1..=market.spec.max_price_ticks).contains(&t.trigger_price_ticks);
+        let slot = self.ledger.slot(t.order.user).filter(|_| fresh);
+        let Some(slot) = slot else {
+            return Err(invalid());
+        };
+        self.insert_trigger(Trigger {
+            id: t.id,
+            slot,
+            order: t.order,
+            trigger_price_ticks: t.trigger_price_ticks,
+            direction: t.direction,
+            hold_asset,
+            hold_units,
+            created_ms: t.created_ms,
+        });
         Ok(())
     }
 }

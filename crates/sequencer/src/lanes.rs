@@ -71,6 +71,8 @@ pub(crate) fn is_priority(command: &Command) -> bool {
         command,
         Command::CancelOrder { .. }
             | Command::CancelAll { .. }
+            | Command::CancelTrigger { .. }
+            | Command::CancelAllTriggers { .. }
             | Command::Halt { .. }
             | Command::Resume { .. }
     )

@@ -350,7 +350,7 @@ impl Stepper {
                 | Event::MarketHalted { .. }
                 | Event::GlobalHalted { .. }
                 | Event::SafeguardShareSet { .. } => batch.catalog = Some(Catalog::default()),
-                Event::Balance { .. } | Event::System { .. } => {}
+                Event::Balance { .. } | Event::System { .. } | Event::Trigger(_) => {}
             }
             batch.events.push(SequencedEvent {
                 seq,

@@ -59,7 +59,8 @@ pub fn recover(
     let (journal, _recovered) = Journal::open(journal_dir, journal_options)?;
     let durable = journal.last_seq();
     let snapshot =
-        bulwark_journal::latest_snapshot_at_or_below(snapshot_dir, projected_seq.min(durable))?;
+        bulwark_journal::latest_snapshot_at_or_below(snapshot_dir, projected_seq.min(durable))?
+            .filter(|snapshot| current_format(snapshot.seq, &snapshot.payload));
     let (mut engine, snapshot_seq) = match snapshot {
         Some(snapshot) => {
             let engine = Engine::decode_snapshot(&snapshot.payload).map_err(|e| {
@@ -120,6 +121,21 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Whether a snapshot has this build's layout. One written by an older build (before a layout
+/// change) is passed over: the journal, which every build reads, rebuilds the same state.
+fn current_format(seq: u64, payload: &[u8]) -> bool {
+    let version = bulwark_engine::snapshot_format_version(payload);
+    let current = version == Some(bulwark_engine::SNAPSHOT_FORMAT_VERSION);
+    if !current {
+        tracing::warn!(
+            seq,
+            ?version,
+            "ignoring a snapshot of another format version"
+        );
+    }
+    current
+}
+
 fn later_snapshot_hashes(
     dir: &Path,
     after_seq: u64,
@@ -131,7 +147,10 @@ fn later_snapshot_hashes(
         }
         // A snapshot that does not read back is only an optimisation lost; the journal decides.
         match bulwark_journal::read_snapshot(&info.path) {
-            Ok(snapshot) => hashes.push((snapshot.seq, snapshot.state_hash)),
+            Ok(snapshot) if current_format(snapshot.seq, &snapshot.payload) => {
+                hashes.push((snapshot.seq, snapshot.state_hash));
+            }
+            Ok(_) => {}
             Err(error) => tracing::warn!(%error, "ignoring unreadable snapshot"),
         }
     }

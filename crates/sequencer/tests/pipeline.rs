@@ -251,6 +251,37 @@ async fn a_snapshot_that_lies_stops_recovery() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snapshot_of_an_older_format_is_passed_over_for_the_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sequencer, _events) = start(dir.path(), 0);
+    run_workload(&sequencer).await;
+    let hash = sequencer
+        .handle()
+        .query(|e: &Engine| e.state_hash())
+        .await
+        .unwrap();
+    sequencer.shutdown();
+    let snapshots = dir.path().join("snapshots");
+    let snap = &bulwark_journal::list_snapshots(&snapshots).unwrap()[0];
+    let real = bulwark_journal::read_snapshot(&snap.path).unwrap();
+    // The same snapshot as an older build would have labelled it (format version 1 first).
+    std::fs::remove_file(&snap.path).unwrap();
+    let mut old = vec![1_u8];
+    old.extend_from_slice(&real.payload[1..]);
+    bulwark_journal::write_snapshot(&snapshots, real.seq, real.state_hash, &old).unwrap();
+    let recovered = recover(
+        &dir.path().join("journal"),
+        &snapshots,
+        JournalOptions::default(),
+        u64::MAX,
+        &mut |_, _| {},
+    )
+    .unwrap();
+    assert_eq!(recovered.snapshot_seq, None);
+    assert_eq!(recovered.engine.state_hash(), hash);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_order_lane_says_busy_and_cancels_still_pass() {
     let dir = tempfile::tempdir().unwrap();
     let recovered = recover(

@@ -4,8 +4,9 @@
 
 use rustc_hash::FxHashMap;
 
-use super::{Engine, reservation};
+use super::{Engine, order_amounts, reservation};
 use crate::command::OrderKind;
+use crate::event::TriggerDirection;
 use crate::invariant::InvariantError;
 use crate::spec::AssetId;
 
@@ -16,8 +17,9 @@ fn fail<T>(what: String) -> Result<T, InvariantError> {
 impl Engine {
     /// Checks: every asset's accounts sum to zero and no internal account is negative; every
     /// book is well formed and not crossed; the order table, the books, the per-user order
-    /// lists and the client-id index agree; and each user's held balance equals the remaining
-    /// reservations of their live orders plus their open withdrawal holds.
+    /// lists and the client-id index agree; waiting stop orders are indexed once in their
+    /// market, owner list and client-id index; and each user's held balance equals the remaining
+    /// reservations of their live orders plus the holds of their stop orders and withdrawals.
     pub fn check_invariants(&self) -> Result<(), InvariantError> {
         self.ledger.check()?;
         if self.ledger.asset_count() != self.assets.len() {
@@ -35,6 +37,7 @@ impl Engine {
             ));
         }
         self.check_orders()?;
+        self.check_triggers()?;
         self.check_users()?;
         self.check_holds()?;
         if !self.window.is_consistent(self.last_seq) {
@@ -98,11 +101,75 @@ impl Engine {
         Ok(())
     }
 
+    fn check_triggers(&self) -> Result<(), InvariantError> {
+        let mut indexed = 0;
+        for m in &self.markets {
+            indexed += m.rises.len() + m.falls.len();
+        }
+        if indexed != self.triggers.len() {
+            return fail(format!(
+                "markets index {indexed} stop orders, table {}",
+                self.triggers.len()
+            ));
+        }
+        for (&id, t) in &self.triggers {
+            let Some(market) = self.markets.get(t.order.market.0 as usize) else {
+                return fail(format!("stop order {id} in unknown market"));
+            };
+            let key = (t.trigger_price_ticks, id);
+            let in_index = match t.direction {
+                TriggerDirection::Rise => market.rises.contains(&key),
+                TriggerDirection::Fall => market.falls.contains(&key),
+            };
+            if t.id.0 != id || !in_index || self.orders.contains_key(&id) {
+                return fail(format!("stop order {id} is not indexed as itself"));
+            }
+            if self.ledger.user_id(t.slot) != Some(t.order.user) {
+                return fail(format!("stop order {id} has a wrong user slot"));
+            }
+            let user = self.user_orders.get(t.slot as usize);
+            if !user.is_some_and(|u| u.triggers.contains(&id)) {
+                return fail(format!("stop order {id} is not in its owner's list"));
+            }
+            if let Some(c) = &t.order.client_order_id
+                && user.and_then(|u| u.trigger_client_ids.get(c.as_str())) != Some(&id)
+            {
+                return fail(format!("stop order {id} client id not indexed"));
+            }
+            let amounts = order_amounts(&market.spec, &market.params, &t.order);
+            if amounts.map(|a| (a.3, a.4)) != Ok((t.hold_asset, t.hold_units)) {
+                return fail(format!("stop order {id} holds the wrong amount"));
+            }
+        }
+        Ok(())
+    }
+
     fn check_users(&self) -> Result<(), InvariantError> {
         if self.user_orders.len() != self.ledger.user_count() {
             return fail("user order lists and ledger slots disagree".into());
         }
         for (slot, u) in self.user_orders.iter().enumerate() {
+            let foreign_trigger = u.triggers.iter().any(|id| {
+                self.triggers
+                    .get(id)
+                    .is_none_or(|t| t.slot as usize != slot)
+            });
+            let stale_trigger_client = u.trigger_client_ids.iter().any(|(c, id)| {
+                self.triggers.get(id).is_none_or(|t| {
+                    t.slot as usize != slot || t.order.client_order_id.as_deref() != Some(&**c)
+                })
+            });
+            if foreign_trigger || stale_trigger_client {
+                return fail(format!(
+                    "user slot {slot} lists a stop order it does not own"
+                ));
+            }
+            if u.client_ids
+                .keys()
+                .any(|c| u.trigger_client_ids.contains_key(c))
+            {
+                return fail(format!("user slot {slot} uses a client id twice"));
+            }
             if u.refs.iter().enumerate().any(|(pos, &at)| {
                 self.orders
                     .by_ref(at)
@@ -140,6 +207,9 @@ impl Engine {
             };
             let (asset, units) = reservation(&params, o.side, o.price_ticks, o.remaining_lots());
             *expected.entry((o.slot, asset)).or_default() += i128::from(units);
+        }
+        for t in self.triggers.values() {
+            *expected.entry((t.slot, t.hold_asset)).or_default() += i128::from(t.hold_units);
         }
         let mut withdrawals: Vec<_> = self.withdrawals.iter().collect();
         withdrawals.sort_unstable_by_key(|(id, _)| **id);

@@ -151,12 +151,7 @@ impl Engine {
         }
         let id =
             MarketId(u32::try_from(self.markets.len()).map_err(|_| invalid("too many markets"))?);
-        self.markets.push(Market {
-            spec: spec.clone(),
-            halted: false,
-            book: super::market_book(),
-            params,
-        });
+        self.markets.push(Market::new(spec.clone(), false, params));
         events.push(Event::MarketAdded {
             id,
             spec: spec.clone(),

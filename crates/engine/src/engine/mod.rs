@@ -20,10 +20,16 @@
 //! - The price-level limit is checked before matching: a limit order at a new price on a full
 //!   side is refused even if it would have filled completely.
 //! - IOC, FOK and market orders never rest, so they do not count against the open-order limit.
+//! - Stop orders fire on the last trade price: one accepted above the last price fires when a
+//!   trade prints at or above it, one at or below when a trade prints at or below it (so one
+//!   at exactly the last price fires at once). After every order that traded, the due stop
+//!   orders of that market fire in id order, each placing its order in the same command;
+//!   their trades can make more due, which fire next, until none is due. A firing emits the
+//!   stop order's event first, then its order's events.
 //! - A command id's outcome is remembered for `IDEMPOTENCY_WINDOW_COMMANDS` sequence numbers.
 //!
 //! Split by concern: `orders` (place, match, cancel), `funds` (deposits, withdrawals,
-//! adjustments, payouts), `config` (assets, markets, halts, Safeguard share), `query`
+//! adjustments, payouts), `triggers` (stop orders), `config` (assets, markets, halts, Safeguard share), `query`
 //! (read-only views) and `check` (the full invariant check).
 
 mod check;
@@ -32,6 +38,9 @@ mod funds;
 mod orders;
 mod query;
 mod table;
+mod triggers;
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use bulwark_types::{OrderId, Side, UserId};
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -46,7 +55,9 @@ use crate::reject::{Outcome, Reject};
 use crate::spec::{AssetId, MarketId, MarketSpec};
 use table::{OrderRef, OrderTable};
 
+pub(crate) use orders::order_amounts;
 pub use query::{Depth, MarketInfo};
+pub(crate) use triggers::Trigger;
 
 /// One market: its spec, halt flag, book and the unit factors derived from the spec.
 #[derive(Clone, Debug)]
@@ -55,6 +66,26 @@ pub(crate) struct Market {
     pub(crate) halted: bool,
     pub(crate) book: Book,
     pub(crate) params: MarketParams,
+    /// Price of the market's last trade: what stop orders compare against.
+    pub(crate) last_price_ticks: Option<i64>,
+    /// Waiting stop orders that fire when the price rises to them, as (trigger price, id).
+    pub(crate) rises: BTreeSet<(i64, u64)>,
+    /// Waiting stop orders that fire when the price falls to them, as (trigger price, id).
+    pub(crate) falls: BTreeSet<(i64, u64)>,
+}
+
+impl Market {
+    pub(crate) fn new(spec: MarketSpec, halted: bool, params: MarketParams) -> Market {
+        Market {
+            spec,
+            halted,
+            book: market_book(),
+            params,
+            last_price_ticks: None,
+            rises: BTreeSet::new(),
+            falls: BTreeSet::new(),
+        }
+    }
 }
 
 /// The numbers a fill needs, copied out of the market so the ledger can be borrowed freely.
@@ -146,6 +177,18 @@ pub(crate) struct UserOrders {
     pub(crate) refs: Vec<OrderRef>,
     /// Client order id -> order id, for live orders only.
     pub(crate) client_ids: FxHashMap<Box<str>, u64>,
+    /// Ids of the user's waiting stop orders.
+    pub(crate) triggers: BTreeSet<u64>,
+    /// Client order id -> stop order id, for waiting stop orders (one namespace with
+    /// `client_ids`, so a firing stop order never meets a live order with its client id).
+    pub(crate) trigger_client_ids: FxHashMap<Box<str>, u64>,
+}
+
+impl UserOrders {
+    /// Whether a live order or a waiting stop order uses `client_id`.
+    pub(crate) fn uses_client_id(&self, client_id: &str) -> bool {
+        self.client_ids.contains_key(client_id) || self.trigger_client_ids.contains_key(client_id)
+    }
 }
 
 /// An open withdrawal hold.
@@ -174,6 +217,8 @@ pub struct Engine {
     pub(crate) ledger: Ledger,
     pub(crate) user_orders: Vec<UserOrders>,
     pub(crate) orders: OrderTable,
+    /// Waiting stop orders by id (ordered, so nothing depends on hash order).
+    pub(crate) triggers: BTreeMap<u64, Trigger>,
     pub(crate) withdrawals: FxHashMap<u64, WithdrawalHold>,
     /// Every withdrawal id ever held, so an id is never reused.
     pub(crate) withdrawal_ids: FxHashSet<u64>,
@@ -205,6 +250,7 @@ impl Engine {
             ledger: Ledger::new(),
             user_orders: Vec::new(),
             orders: OrderTable::default(),
+            triggers: BTreeMap::new(),
             withdrawals: FxHashMap::default(),
             withdrawal_ids: FxHashSet::default(),
             deposit_refs: FxHashSet::default(),
@@ -296,6 +342,13 @@ impl Engine {
             } => self.safeguard_payout(*user, *asset, *amount, *claim_id),
             Command::Halt { market } => self.set_halt(*market, true, events),
             Command::Resume { market } => self.set_halt(*market, false, events),
+            Command::PlaceTrigger(trigger) => self.place_trigger(now_ms, trigger, events),
+            Command::CancelTrigger { user, target } => {
+                self.cancel_trigger(now_ms, *user, target, events)
+            }
+            Command::CancelAllTriggers { user, market } => {
+                self.cancel_all_triggers(now_ms, *user, *market, events)
+            }
         }
     }
 
@@ -355,3 +408,5 @@ pub(crate) fn reservation(
 mod prop_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod trigger_tests;

@@ -85,7 +85,7 @@ fn check_size(spec: &MarketSpec, size_lots: i64) -> Result<(), Reject> {
 }
 
 /// Price, size, notional and reservation `(asset, units)` of an order, or why it is invalid.
-fn order_amounts(
+pub(crate) fn order_amounts(
     spec: &MarketSpec,
     p: &MarketParams,
     o: &NewOrder,
@@ -148,7 +148,7 @@ impl Engine {
             if !client_order_id_valid(client_id) {
                 return Err(Reject::ClientOrderIdInvalid);
             }
-            if user.is_some_and(|u| u.client_ids.contains_key(client_id.as_str())) {
+            if user.is_some_and(|u| u.uses_client_id(client_id)) {
                 return Err(Reject::DuplicateClientOrderId);
             }
         }
@@ -199,13 +199,25 @@ impl Engine {
         })
     }
 
-    /// `PlaceOrder`: validate, reserve, match, settle, then rest or expire the remainder.
+    /// `PlaceOrder`: execute the order, then fire the stop orders its trades made due.
     pub(super) fn place_order(
         &mut self,
         now_ms: i64,
         o: &NewOrder,
         events: &mut Vec<Event>,
     ) -> Outcome {
+        let id = self.execute_order(now_ms, o, events)?;
+        self.fire_due_triggers(o.market, now_ms, events);
+        Ok(Accepted::Order { id })
+    }
+
+    /// Validate, reserve, match, settle, then rest or expire the remainder.
+    pub(super) fn execute_order(
+        &mut self,
+        now_ms: i64,
+        o: &NewOrder,
+        events: &mut Vec<Event>,
+    ) -> Result<OrderId, Reject> {
         let plan = self.validate_order(o)?;
         let id = OrderId(self.next_order_id);
         self.next_order_id = self.next_order_id.saturating_add(1);
@@ -245,7 +257,7 @@ impl Engine {
         );
         let summary = self.match_taker(&mut run, &taker, &plan.params, now_ms, events);
         self.finish_taker(run, &plan, summary, events, start);
-        Ok(Accepted::Order { id })
+        Ok(id)
     }
 
     fn match_taker(
@@ -343,6 +355,9 @@ impl Engine {
             (p.base, p.quote)
         };
         run.held_units -= if taker_buys { quote } else { base };
+        if let Some(market) = self.markets.get_mut(run.order.market.0 as usize) {
+            market.last_price_ticks = Some(fill.price_ticks);
+        }
         let taker = &mut run.order;
         taker.filled_lots += fill.qty_lots;
         taker.filled_quote = taker.filled_quote.saturating_add(quote);

@@ -19,8 +19,8 @@ use proptest::prelude::*;
 
 use super::tests::{BTC, ETH, Harness, USDT, command_id, core_hash};
 use super::*;
-use crate::command::{NewOrder, OrderTarget};
-use crate::event::SystemAccount;
+use crate::command::{NewOrder, NewTrigger, OrderTarget};
+use crate::event::{SystemAccount, TriggerDirection, TriggerState};
 use crate::reject::Accepted;
 
 const USERS: u64 = 4;
@@ -43,6 +43,20 @@ enum Op {
         user: u64,
         pick: usize,
         by_client: bool,
+    },
+    /// A stop order: `place` is a `Place` op, `trigger` its trigger price.
+    Trigger {
+        place: Box<Op>,
+        trigger: i64,
+    },
+    CancelTrigger {
+        user: u64,
+        pick: usize,
+        by_client: bool,
+    },
+    CancelAllTriggers {
+        user: u64,
+        market: Option<u32>,
     },
     CancelAll {
         user: u64,
@@ -90,11 +104,40 @@ enum Op {
     },
 }
 
+fn place_op() -> impl Strategy<Value = Op> {
+    (
+        0..USERS,
+        0_u32..2,
+        any::<bool>(),
+        0_u8..5,
+        994_i64..1_006,
+        1_i64..9,
+        500_i64..20_000,
+        prop::option::weighted(0.3, 0_u8..3),
+        0_u8..4,
+    )
+        .prop_map(
+            |(user, market, buy, kind, price, size, notional, client, stp)| Op::Place {
+                user,
+                market,
+                buy,
+                kind,
+                price,
+                size,
+                notional,
+                client,
+                stp,
+            },
+        )
+}
+
 fn op() -> impl Strategy<Value = Op> {
     let user = 0..USERS;
     prop_oneof![
-        20 => (user.clone(), 0_u32..2, any::<bool>(), 0_u8..5, 994_i64..1_006, 1_i64..9, 500_i64..20_000, prop::option::weighted(0.3, 0_u8..3), 0_u8..4)
-            .prop_map(|(user, market, buy, kind, price, size, notional, client, stp)| Op::Place { user, market, buy, kind, price, size, notional, client, stp }),
+        20 => place_op(),
+        5 => (place_op(), 993_i64..1_007).prop_map(|(place, trigger)| Op::Trigger { place: Box::new(place), trigger }),
+        2 => (user.clone(), any::<usize>(), prop::bool::weighted(0.3)).prop_map(|(user, pick, by_client)| Op::CancelTrigger { user, pick, by_client }),
+        1 => (user.clone(), prop::option::of(0_u32..3)).prop_map(|(user, market)| Op::CancelAllTriggers { user, market }),
         4 => (user.clone(), any::<usize>(), prop::bool::weighted(0.2)).prop_map(|(user, pick, by_client)| Op::Cancel { user, pick, by_client }),
         1 => (user.clone(), prop::option::of(0_u32..3), prop::option::of(any::<bool>())).prop_map(|(user, market, side)| Op::CancelAll { user, market, side }),
         2 => (user.clone(), 0_usize..3, 1_i64..200_000, 0_u8..12).prop_map(|(user, asset, amount, reference)| Op::Deposit { user, asset, amount, reference }),
@@ -173,6 +216,35 @@ fn place_of(op: &Op) -> Command {
 fn command_of(op: &Op, e: &Engine) -> Command {
     match *op {
         Op::Place { .. } => place_of(op),
+        Op::Trigger { ref place, trigger } => match place_of(place) {
+            Command::PlaceOrder(order) => Command::PlaceTrigger(NewTrigger {
+                order,
+                trigger_price_ticks: trigger,
+            }),
+            other => other,
+        },
+        Op::CancelTrigger {
+            user,
+            pick,
+            by_client,
+        } => {
+            let waiting = e.waiting_triggers(Some(UserId(user)));
+            let target = match waiting.get(pick % (waiting.len() + 1)) {
+                Some(t) if by_client && t.client_order_id.is_some() => {
+                    OrderTarget::Client(t.client_order_id.clone().unwrap_or_default())
+                }
+                Some(t) => OrderTarget::Id(t.id),
+                None => OrderTarget::Id(OrderId(pick as u64 % 50)),
+            };
+            Command::CancelTrigger {
+                user: UserId(user),
+                target,
+            }
+        }
+        Op::CancelAllTriggers { user, market } => Command::CancelAllTriggers {
+            user: UserId(user),
+            market: market.map(MarketId),
+        },
         Op::Cancel {
             user,
             pick,
@@ -270,9 +342,11 @@ fn check_priority(events: &[Event], live: &[OrderView]) -> Result<(), TestCaseEr
     for event in events {
         let Event::Trade(t) = event else { continue };
         let maker_side = t.taker_side.opposite();
+        // Orders placed later in the same command (by stop orders firing) have larger ids
+        // than the trade's taker and did not exist when it matched.
         for o in live
             .iter()
-            .filter(|o| o.market == t.market && o.side == maker_side)
+            .filter(|o| o.market == t.market && o.side == maker_side && o.id < t.taker_order)
         {
             prop_assert!(
                 !ahead(o, t.price_ticks, t.maker_order),
@@ -280,6 +354,47 @@ fn check_priority(events: &[Event], live: &[OrderView]) -> Result<(), TestCaseEr
                 o.id,
                 t.maker_order
             );
+        }
+    }
+    Ok(())
+}
+
+/// After a command no waiting stop order is due, and every stop order that fired in it was
+/// due at the price of the trade that preceded it in the events.
+fn check_triggers(e: &Engine, events: &[Event]) -> Result<(), TestCaseError> {
+    for t in e.waiting_triggers(None) {
+        let last = e.last_price_ticks(t.market);
+        prop_assert!(last.is_some(), "stop order {:?} without a last price", t.id);
+        let last = last.unwrap_or_default();
+        let due = match t.direction {
+            TriggerDirection::Rise => last >= t.trigger_price_ticks,
+            TriggerDirection::Fall => last <= t.trigger_price_ticks,
+        };
+        prop_assert!(!due, "stop order {:?} is due at {} but waits", t.id, last);
+    }
+    // Stop orders due together fire together, so one may fire after an earlier one moved the
+    // price back: a firing is checked against the range of trade prices so far in the command.
+    // One accepted at exactly the last price fires before any trade, so is checked only after one.
+    let mut range: [Option<(i64, i64)>; 3] = [None; 3];
+    for event in events {
+        match event {
+            Event::Trade(t) => {
+                let r = &mut range[t.market.0 as usize];
+                let (low, high) = r.unwrap_or((t.price_ticks, t.price_ticks));
+                *r = Some((low.min(t.price_ticks), high.max(t.price_ticks)));
+            }
+            Event::Trigger(t)
+                if t.state != TriggerState::Waiting && t.state != TriggerState::Canceled =>
+            {
+                if let Some((low, high)) = range[t.market.0 as usize] {
+                    let due = match t.direction {
+                        TriggerDirection::Rise => high >= t.trigger_price_ticks,
+                        TriggerDirection::Fall => low <= t.trigger_price_ticks,
+                    };
+                    prop_assert!(due, "stop order {:?} fired outside {low}..={high}", t.id);
+                }
+            }
+            _ => {}
         }
     }
     Ok(())
@@ -335,6 +450,7 @@ fn run(ops: &[Op], cut: usize) -> Result<Run, TestCaseError> {
             prop_assert_eq!(core_hash(&h.e), before, "{:?} changed state", command);
         }
         check_priority(&h.events, &h.e.live_orders())?;
+        check_triggers(&h.e, &h.events)?;
         let header = CommandHeader {
             seq: h.seq,
             timestamp_ms: 1_000 + h.seq as i64,

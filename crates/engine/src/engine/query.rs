@@ -7,7 +7,7 @@ use bulwark_types::{CommandId, OrderId, Side, UserId};
 
 use super::Engine;
 use crate::book::Book;
-use crate::event::{OrderView, SystemAccount};
+use crate::event::{OrderView, SystemAccount, TriggerState, TriggerView};
 use crate::ledger::AssetTotals;
 use crate::reject::Outcome;
 use crate::spec::{AssetId, AssetSpec, MarketId, MarketSpec};
@@ -164,6 +164,20 @@ impl Engine {
             .filter_map(|id| self.orders.get(id))
             .map(|o| o.view(o.live_state(), None))
             .collect()
+    }
+
+    /// Every waiting stop order, optionally only one user's, sorted by id.
+    pub fn waiting_triggers(&self, user: Option<UserId>) -> Vec<TriggerView> {
+        self.triggers
+            .values()
+            .filter(|t| user.is_none_or(|u| t.order.user == u))
+            .map(|t| t.view(TriggerState::Waiting, t.created_ms))
+            .collect()
+    }
+
+    /// Price of a market's last trade, what its stop orders compare against.
+    pub fn last_price_ticks(&self, market: MarketId) -> Option<i64> {
+        self.markets.get(market.0 as usize)?.last_price_ticks
     }
 
     /// Number of live orders.
