@@ -54,9 +54,12 @@ impl Group {
     /// the groups (system time and status, market lists), which only the per-IP limit covers.
     pub fn of(path: &str) -> Option<(Group, u32)> {
         let group = match path {
-            "/spot/v2/submit_order" => (Group::Order, 1),
+            "/spot/v2/submit_order" | "/spot/v4/algo/submit_order" => (Group::Order, 1),
             "/spot/v4/batch_orders" => (Group::Order, BATCH_WEIGHT),
-            "/spot/v3/cancel_order" | "/spot/v4/cancel_all" => (Group::Cancel, 1),
+            "/spot/v3/cancel_order"
+            | "/spot/v4/cancel_all"
+            | "/spot/v4/algo/cancel_order"
+            | "/spot/v4/algo/cancel_all" => (Group::Cancel, 1),
             "/spot/v4/cancel_orders" => (Group::Cancel, BATCH_WEIGHT),
             "/spot/v1/wallet" | "/account/v1/wallet" | "/spot/v1/trade_fee" => (Group::Account, 1),
             "/spot/v3/orders" => (Group::Query, 1),
@@ -314,6 +317,18 @@ mod tests {
         );
         assert_eq!(Group::of("/spot/v3/cancel_order"), Some((Group::Cancel, 1)));
         assert_eq!(Group::of("/spot/v4/cancel_all"), Some((Group::Cancel, 1)));
+        assert_eq!(
+            Group::of("/spot/v4/algo/submit_order"),
+            Some((Group::Order, 1))
+        );
+        assert_eq!(
+            Group::of("/spot/v4/algo/cancel_all"),
+            Some((Group::Cancel, 1))
+        );
+        assert_eq!(
+            Group::of("/spot/v4/query/algo/open-orders"),
+            Some((Group::Query, 1))
+        );
         assert_eq!(
             Group::of("/spot/v4/query/open-orders"),
             Some((Group::Query, 1))

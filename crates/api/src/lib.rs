@@ -3,6 +3,7 @@
 //! Handlers are thin: parse, call the trading service (engine commands, read-model queries),
 //! then map the result to BitMart's envelope and codes.
 
+pub mod algo;
 pub mod auth;
 pub mod batch;
 pub mod envelope;
@@ -84,6 +85,19 @@ fn routes(state: AppState) -> Router {
         )
         .route("/spot/v4/query/trades", post(private::my_trades))
         .route("/spot/v4/query/order-trades", post(private::order_trades))
+        .route("/spot/v4/algo/submit_order", post(algo::submit_order))
+        .route("/spot/v4/algo/cancel_order", post(algo::cancel_order))
+        .route("/spot/v4/algo/cancel_all", post(algo::cancel_all))
+        .route("/spot/v4/query/algo/order", post(algo::query_order))
+        .route(
+            "/spot/v4/query/algo/client-order",
+            post(algo::query_client_order),
+        )
+        .route("/spot/v4/query/algo/open-orders", post(algo::open_orders))
+        .route(
+            "/spot/v4/query/algo/history-orders",
+            post(algo::history_orders),
+        )
         .fallback(envelope::not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

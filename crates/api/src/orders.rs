@@ -268,6 +268,25 @@ pub fn reject_error(
             format!("Too many price levels in this book: at most {max} per side"),
         ),
         Reject::Overflow => ApiError::bad(50021, "Invalid amount: value too large"),
+        Reject::TriggerPriceInvalid { max_ticks } => ApiError::bad(
+            50021,
+            format!(
+                "Invalid trigger_price: must be positive and at most {}",
+                spec.map_or_else(
+                    || max_ticks.to_string(),
+                    |s| bulwark_types::format_units(*max_ticks, s.price_scale)
+                )
+            ),
+        ),
+        Reject::NoLastPrice => ApiError::bad(
+            50021,
+            "This market has not traded yet: a stop order needs a last price to compare with",
+        ),
+        Reject::TooManyTriggers { max } => ApiError::bad(
+            50021,
+            format!("Too many open stop orders: at most {max} per user"),
+        ),
+        Reject::TriggerNotFound => ApiError::bad(50032, "Order does not exist"),
         other => ApiError::bad(50000, other.to_string()),
     }
 }

@@ -107,7 +107,7 @@ pub async fn submit_order(State(state): State<AppState>, request: RawRequest) ->
     }
 }
 
-fn order_target(body: &Map<String, Value>) -> Result<OrderTarget, ApiError> {
+pub(crate) fn order_target(body: &Map<String, Value>) -> Result<OrderTarget, ApiError> {
     if let Some(id) = text_param(body, "order_id")
         .or_else(|| text_param(body, "orderId"))
         .filter(|s| !s.is_empty())
@@ -252,7 +252,7 @@ pub fn order_json(catalog: &Catalog, row: &OrderRow) -> Value {
     })
 }
 
-fn quote_per_tick_lot(f: &MarketFormat<'_>) -> i128 {
+pub(crate) fn quote_per_tick_lot(f: &MarketFormat<'_>) -> i128 {
     let exponent = f
         .quote
         .scale
@@ -296,7 +296,7 @@ pub async fn query_client_order(State(state): State<AppState>, request: RawReque
     }
 }
 
-struct ListFilter {
+pub(crate) struct ListFilter {
     symbol: Option<String>,
     start_ms: Option<i64>,
     end_ms: Option<i64>,
@@ -304,7 +304,7 @@ struct ListFilter {
 }
 
 impl ListFilter {
-    fn window(&self) -> Window<'_> {
+    pub(crate) fn window(&self) -> Window<'_> {
         Window {
             symbol: self.symbol.as_deref(),
             start_ms: self.start_ms,
@@ -314,7 +314,10 @@ impl ListFilter {
     }
 }
 
-fn list_filter(catalog: &Catalog, body: &Map<String, Value>) -> Result<ListFilter, ApiError> {
+pub(crate) fn list_filter(
+    catalog: &Catalog,
+    body: &Map<String, Value>,
+) -> Result<ListFilter, ApiError> {
     let symbol = text_param(body, "symbol");
     if let Some(symbol) = &symbol {
         market_of(catalog, symbol)?;

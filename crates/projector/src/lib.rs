@@ -1,5 +1,5 @@
-//! The projector: turns durable engine events into SQL read models (orders, trades, balances,
-//! candles), writing each batch together with its last sequence number in one transaction.
+//! The projector: turns durable engine events into SQL read models (orders, stop orders,
+//! trades, balances, candles), writing each batch together with its last sequence number in one transaction.
 //! After a crash it resumes exactly after what the store already holds, because recovery
 //! replays the events after `projected_seq` into it.
 
@@ -8,9 +8,14 @@ pub mod candles;
 use std::sync::Arc;
 use std::sync::mpsc::Receiver;
 
-use bulwark_engine::{CancelReason, Event, OrderKind, OrderState, OrderView, StpMode, TradeView};
+use bulwark_engine::{
+    CancelReason, Event, OrderKind, OrderState, OrderView, StpMode, TradeView, TriggerDirection,
+    TriggerState, TriggerView,
+};
 use bulwark_sequencer::{Catalog, EventBatch};
-use bulwark_store::{BalanceRow, OrderRow, ProjectionBatch, Store, TradeRow};
+use bulwark_store::{
+    BalanceRow, OrderRow, ProjectionBatch, Store, TradeRow, TriggerRow, trigger_state,
+};
 
 /// Event batches merged into one SQL transaction at most, when the projector falls behind.
 pub const PROJECTOR_MERGE_BATCHES_MAX: usize = 64;
@@ -91,6 +96,41 @@ pub fn order_row(catalog: &Catalog, order: &OrderView, seq: u64) -> OrderRow {
     }
 }
 
+/// The read-model row of a stop order as of event `seq`. A failure keeps the engine's reason
+/// text, so the owner can see why the order it placed was refused.
+pub fn trigger_row(catalog: &Catalog, trigger: &TriggerView, seq: u64) -> TriggerRow {
+    let (state, order_id, fail_reason) = match &trigger.state {
+        TriggerState::Waiting => (trigger_state::NEW, None, None),
+        TriggerState::Triggered(id) => (trigger_state::TRIGGERED, Some(to_i64(id.0)), None),
+        TriggerState::Failed(reject) => (trigger_state::FAILED, None, Some(reject.to_string())),
+        TriggerState::Canceled => (trigger_state::CANCELED, None, None),
+    };
+    TriggerRow {
+        trigger_id: to_i64(trigger.id.0),
+        user_id: to_i64(trigger.user.0),
+        symbol: symbol_of(catalog, trigger.market),
+        side: trigger.side.as_str().into(),
+        kind: kind_name(trigger.kind).into(),
+        price_ticks: trigger.price_ticks,
+        size_lots: trigger.size_lots,
+        notional: trigger.notional,
+        trigger_price_ticks: trigger.trigger_price_ticks,
+        direction: match trigger.direction {
+            TriggerDirection::Rise => "rise",
+            TriggerDirection::Fall => "fall",
+        }
+        .into(),
+        state: state.into(),
+        order_id,
+        fail_reason,
+        client_order_id: trigger.client_order_id.clone(),
+        stp: stp_name(trigger.stp).into(),
+        created_ms: trigger.created_ms,
+        updated_ms: trigger.updated_ms,
+        last_seq: to_i64(seq),
+    }
+}
+
 fn trade_row(catalog: &Catalog, trade: &TradeView, seq: u64) -> TradeRow {
     let code = |asset| catalog.asset_code(asset).to_owned();
     TradeRow {
@@ -122,6 +162,9 @@ pub fn rows_of(catalog: &Catalog, batches: &[Arc<EventBatch>]) -> ProjectionBatc
             match &event.event {
                 Event::Order(order) => rows.orders.push(order_row(catalog, order, event.seq)),
                 Event::Trade(trade) => rows.trades.push(trade_row(catalog, trade, event.seq)),
+                Event::Trigger(trigger) => {
+                    rows.triggers.push(trigger_row(catalog, trigger, event.seq));
+                }
                 Event::Balance {
                     user,
                     asset,

@@ -333,12 +333,13 @@ fn a_canceled_order_carries_its_reason_and_releases_what_it_held() {
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
 
-    /// For any run of orders and cancels, the newest row of every order and every balance the
-    /// projector derives equals the engine's own state, and trade rows are exactly the trades.
+    /// For any run of orders, stop orders and cancels, the newest row of every order, stop
+    /// order and balance the projector derives equals the engine's own state, and trade rows
+    /// are exactly the trades.
     #[test]
     fn rows_agree_with_the_engine_for_any_order_flow(
         steps in proptest::collection::vec(
-            (0_u8..3, proptest::bool::ANY, 2_990_000_i64..3_010_000, 1_i64..4_000),
+            (0_u8..5, proptest::bool::ANY, 2_990_000_i64..3_010_000, 1_i64..4_000),
             1..60,
         )
     ) {
@@ -347,6 +348,19 @@ proptest::proptest! {
             let user = if buy { BUYER } else { SELLER };
             if what == 2 {
                 run.apply(Command::CancelAll { user, market: None, side: None });
+                continue;
+            }
+            if what == 3 {
+                run.apply(Command::CancelAllTriggers { user, market: None });
+                continue;
+            }
+            if what == 4 {
+                let side = if buy { Side::Buy } else { Side::Sell };
+                let Command::PlaceOrder(order) = limit(user, side, price, size, format!("t{n}")) else {
+                    continue;
+                };
+                let trigger = Command::PlaceTrigger(bulwark_engine::NewTrigger { order, trigger_price_ticks: price + 500 - 1_000 * i64::from(buy) });
+                let _ = run.try_apply(&trigger, 1_700_000_000_000);
                 continue;
             }
             let side = if buy { Side::Buy } else { Side::Sell };
@@ -364,6 +378,16 @@ proptest::proptest! {
         live.sort_unstable();
         engine_live.sort_unstable();
         proptest::prop_assert_eq!(live, engine_live);
+        let mut triggers = std::collections::BTreeMap::new();
+        for row in &rows.triggers {
+            triggers.insert(row.trigger_id, row);
+        }
+        let waiting: Vec<_> = triggers.values().filter(|t| t.state == "new").map(|t| t.trigger_id).collect();
+        let engine_waiting: Vec<_> = run.engine.waiting_triggers(None).iter().map(|t| bulwark_projector::trigger_row(&catalog, t, 0).trigger_id).collect();
+        proptest::prop_assert_eq!(waiting, engine_waiting);
+        for row in triggers.values().filter(|t| t.state == "triggered") {
+            proptest::prop_assert!(newest.contains_key(&row.order_id.unwrap()), "a fired stop order's order is projected");
+        }
         for user in [BUYER, SELLER] {
             for (asset, available, held) in run.engine.user_balances(user) {
                 let code = catalog.asset_code(asset);

@@ -31,6 +31,7 @@ mod signup_attempts;
 mod tokens;
 mod totp;
 mod trades;
+mod triggers;
 mod twofa_reset;
 mod users;
 
@@ -51,7 +52,9 @@ pub use limits::{ORDER_TRADES_MAX, PROJECTION_ROWS_PER_STATEMENT_MAX, ROWS_PER_Q
 pub use lockout::LockoutRow;
 pub use login_confirmations::{LoginConfirmationRow, NewLoginConfirmation};
 pub use orders::order_state;
-pub use projection::{BalanceRow, CandleRow, MAIN_PROJECTION, OrderRow, ProjectionBatch, TradeRow};
+pub use projection::{
+    BalanceRow, CandleRow, MAIN_PROJECTION, OrderRow, ProjectionBatch, TradeRow, TriggerRow,
+};
 pub use qr_logins::{NewQrLogin, QrLoginRow, qr_state};
 pub use recovery::RecoveryCodeRow;
 pub use second_factors::factor_method;
@@ -60,5 +63,6 @@ pub use signup_attempts::{NewSignupAttempt, SignupAttemptRow, VerifiedContact};
 pub use tokens::{NewToken, TokenRow};
 pub use totp::TotpRow;
 pub use trades::TradeStats;
+pub use triggers::trigger_state;
 pub use twofa_reset::{TwofaResetRow, twofa_reset_state};
 pub use users::{AccountRow, NewAccount, UserRow, account_status};

@@ -39,6 +39,33 @@ pub struct OrderRow {
     pub last_seq: i64,
 }
 
+/// Full state of one stop order after the event at `last_seq`.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct TriggerRow {
+    pub trigger_id: i64,
+    pub user_id: i64,
+    pub symbol: String,
+    pub side: String,
+    pub kind: String,
+    pub price_ticks: i64,
+    pub size_lots: i64,
+    pub notional: i64,
+    pub trigger_price_ticks: i64,
+    /// `rise` or `fall`: which way the price had to move from the last price at acceptance.
+    pub direction: String,
+    /// One of the [`trigger_state`](crate::trigger_state) names.
+    pub state: String,
+    /// The order it placed when it fired.
+    pub order_id: Option<i64>,
+    /// Why the order it placed was refused.
+    pub fail_reason: Option<String>,
+    pub client_order_id: Option<String>,
+    pub stp: String,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+    pub last_seq: i64,
+}
+
 /// One fill; immutable once written.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct TradeRow {
@@ -95,6 +122,7 @@ pub struct CandleRow {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProjectionBatch {
     pub orders: Vec<OrderRow>,
+    pub triggers: Vec<TriggerRow>,
     pub trades: Vec<TradeRow>,
     pub balances: Vec<BalanceRow>,
     /// At most one row per (symbol, interval, open time), built from trades after the stored
@@ -103,6 +131,7 @@ pub struct ProjectionBatch {
 }
 
 const ORDER_COLUMNS: usize = 18;
+const TRIGGER_COLUMNS: usize = 18;
 const TRADE_COLUMNS: usize = 16;
 const BALANCE_COLUMNS: usize = 5;
 const CANDLE_COLUMNS: usize = 12;
@@ -118,6 +147,14 @@ const ORDER_CONFLICT: &str = " ON CONFLICT (order_id) DO UPDATE SET user_id = ex
      cancel_reason = excluded.cancel_reason, client_order_id = excluded.client_order_id, \
      stp = excluded.stp, created_ms = excluded.created_ms, updated_ms = excluded.updated_ms, \
      last_seq = excluded.last_seq WHERE excluded.last_seq >= orders.last_seq";
+
+const TRIGGER_INSERT: &str = "INSERT INTO trigger_orders (trigger_id, user_id, symbol, side, \
+     kind, price_ticks, size_lots, notional, trigger_price_ticks, direction, state, order_id, \
+     fail_reason, client_order_id, stp, created_ms, updated_ms, last_seq) VALUES ";
+const TRIGGER_CONFLICT: &str = " ON CONFLICT (trigger_id) DO UPDATE SET \
+     state = excluded.state, order_id = excluded.order_id, fail_reason = excluded.fail_reason, \
+     updated_ms = excluded.updated_ms, last_seq = excluded.last_seq \
+     WHERE excluded.last_seq >= trigger_orders.last_seq";
 
 const TRADE_INSERT: &str = "INSERT INTO trades (trade_id, symbol, price_ticks, size_lots, \
      quote_amount, taker_side, maker_order_id, taker_order_id, maker_user_id, taker_user_id, \
@@ -151,8 +188,8 @@ type AnyQuery<'q> = Query<'q, Any, AnyArguments>;
 impl Store {
     /// Applies a batch atomically and advances the projection to `up_to_seq` (never back).
     ///
-    /// Orders and balances only overwrite rows with an equal or older `last_seq`; trades are
-    /// insert-once. So applying the same batch twice, or an old batch late, changes nothing.
+    /// Orders, stop orders and balances only overwrite rows with an equal or older `last_seq`;
+    /// trades are insert-once. So applying the same batch twice, or an old batch late, changes nothing.
     pub async fn apply_projection(
         &self,
         up_to_seq: u64,
@@ -174,6 +211,16 @@ impl Store {
             ORDER_INSERT,
             ORDER_CONFLICT,
             bind_order,
+        )
+        .await?;
+        let triggers = newest_per_key(&batch.triggers, |row| row.trigger_id, |row| row.last_seq);
+        write_chunked(
+            connection,
+            &triggers,
+            TRIGGER_COLUMNS,
+            TRIGGER_INSERT,
+            TRIGGER_CONFLICT,
+            bind_trigger,
         )
         .await?;
         let trades: Vec<&TradeRow> = batch.trades.iter().collect();
@@ -314,6 +361,28 @@ fn bind_order<'q>(query: AnyQuery<'q>, row: &OrderRow) -> AnyQuery<'q> {
         .bind(row.fee_paid)
         .bind(row.state.clone())
         .bind(row.cancel_reason.clone())
+        .bind(row.client_order_id.clone())
+        .bind(row.stp.clone())
+        .bind(row.created_ms)
+        .bind(row.updated_ms)
+        .bind(row.last_seq)
+}
+
+fn bind_trigger<'q>(query: AnyQuery<'q>, row: &TriggerRow) -> AnyQuery<'q> {
+    query
+        .bind(row.trigger_id)
+        .bind(row.user_id)
+        .bind(row.symbol.clone())
+        .bind(row.side.clone())
+        .bind(row.kind.clone())
+        .bind(row.price_ticks)
+        .bind(row.size_lots)
+        .bind(row.notional)
+        .bind(row.trigger_price_ticks)
+        .bind(row.direction.clone())
+        .bind(row.state.clone())
+        .bind(row.order_id)
+        .bind(row.fail_reason.clone())
         .bind(row.client_order_id.clone())
         .bind(row.stp.clone())
         .bind(row.created_ms)

@@ -20,7 +20,8 @@ use bulwark_sequencer::SequencerHandle;
 use bulwark_store::Store;
 
 pub use bulwark_store::{
-    ApiKeyRow, BalanceRow, CandleRow, OrderRow, StoreError, TradeRow, TradeStats,
+    ApiKeyRow, BalanceRow, CandleRow, OrderRow, StoreError, TradeRow, TradeStats, TriggerRow,
+    trigger_state,
 };
 pub use reads::CandleWindow;
 

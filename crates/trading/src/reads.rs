@@ -1,7 +1,9 @@
 //! Queries of the read models on behalf of one user: balances, orders and trades. Ownership is
 //! checked here, so an adapter cannot show one user another's order by forgetting to.
 
-use bulwark_store::{BalanceRow, CandleRow, OrderRow, StoreError, TradeRow, TradeStats};
+use bulwark_store::{
+    BalanceRow, CandleRow, OrderRow, StoreError, TradeRow, TradeStats, TriggerRow,
+};
 
 use crate::Trading;
 
@@ -72,6 +74,52 @@ impl Trading {
         self.settle().await;
         self.store
             .find_order_by_client_id(user_id, client_order_id)
+            .await
+    }
+
+    /// The stop order `trigger_id` if it is `user_id`'s (`None` for unknown and foreign alike).
+    pub async fn own_trigger(
+        &self,
+        user_id: i64,
+        trigger_id: i64,
+    ) -> Result<Option<TriggerRow>, StoreError> {
+        self.settle().await;
+        Ok(self
+            .store
+            .get_trigger(trigger_id)
+            .await?
+            .filter(|row| row.user_id == user_id))
+    }
+
+    /// The user's most recent stop order with this client order id.
+    pub async fn own_trigger_by_client_id(
+        &self,
+        user_id: i64,
+        client_order_id: &str,
+    ) -> Result<Option<TriggerRow>, StoreError> {
+        self.settle().await;
+        self.store
+            .find_trigger_by_client_id(user_id, client_order_id)
+            .await
+    }
+
+    /// The user's waiting stop orders (`open`), or the finished ones, newest first.
+    pub async fn triggers(
+        &self,
+        user_id: i64,
+        open: bool,
+        window: &Window<'_>,
+    ) -> Result<Vec<TriggerRow>, StoreError> {
+        self.settle().await;
+        self.store
+            .list_triggers(
+                user_id,
+                open,
+                window.symbol,
+                window.start_ms,
+                window.end_ms,
+                window.limit,
+            )
             .await
     }
 

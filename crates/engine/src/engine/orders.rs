@@ -5,7 +5,7 @@
 //! spends from the payer's held balance at the maker's price; what a taker buy saves by filling
 //! below its limit, and whatever is left when the order stops, goes back to available. So at
 //! every command boundary each user's held balance equals the remaining reservations of their
-//! live orders plus their open withdrawal holds.
+//! live orders plus the holds of their waiting stop orders and open withdrawals.
 //!
 //! Fees come out of what each side receives, `ceil(received * fee_ppm / 10^6)`; the Safeguard
 //! share `floor(fee * share_bps / 10^4)` goes to the Safeguard account, the rest to revenue.

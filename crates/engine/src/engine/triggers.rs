@@ -70,8 +70,8 @@ pub(crate) fn direction_of(trigger: i64, last: i64) -> TriggerDirection {
 
 impl Engine {
     /// Everything that can refuse a stop order, checked before anything changes: the same
-    /// amount rules as an order, a valid trigger price, a last price to compare with, a free
-    /// client order id, the per-user limit and the funds to hold.
+    /// amount rules as an order, a valid trigger price, a free client order id, the per-user
+    /// limit, the funds to hold and, last, a last price to compare with.
     fn validate_trigger(&self, t: &NewTrigger) -> Result<Trigger, Reject> {
         let o = &t.order;
         let market = self
@@ -100,7 +100,6 @@ impl Engine {
                 max_ticks: market.spec.max_price_ticks,
             });
         }
-        let last = market.last_price_ticks.ok_or(Reject::NoLastPrice)?;
         if user.is_some_and(|u| u.triggers.len() >= TRIGGERS_OPEN_PER_USER_MAX as usize) {
             return Err(Reject::TooManyTriggers {
                 max: TRIGGERS_OPEN_PER_USER_MAX,
@@ -114,6 +113,7 @@ impl Engine {
                 available,
             });
         };
+        let last = market.last_price_ticks.ok_or(Reject::NoLastPrice)?;
         Ok(Trigger {
             id: OrderId(0),
             slot,

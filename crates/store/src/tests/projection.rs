@@ -235,3 +235,87 @@ both_backends!(
     failed_batch_writes_nothing_on_both,
     failed_batch_writes_nothing
 );
+
+fn trigger(id: i64, user_id: i64, symbol: &str, state: &str, seq: i64) -> crate::TriggerRow {
+    crate::TriggerRow {
+        trigger_id: id,
+        user_id,
+        symbol: symbol.to_owned(),
+        side: "sell".to_owned(),
+        kind: "limit".to_owned(),
+        price_ticks: 9_000,
+        size_lots: 2,
+        notional: 0,
+        trigger_price_ticks: 9_500,
+        direction: "fall".to_owned(),
+        state: state.to_owned(),
+        order_id: None,
+        fail_reason: None,
+        client_order_id: Some(format!("t{id}")),
+        stp: "cancel_maker".to_owned(),
+        created_ms: 1_000 + id,
+        updated_ms: 1_000 + seq,
+        last_seq: seq,
+    }
+}
+
+/// Stop orders: a later state wins whatever the order the batches arrive in, and the open and
+/// history lists, the client-id lookup and the symbol and time filters see the right rows.
+async fn stop_orders_project_and_list(store: &Store) {
+    use crate::trigger_state;
+    let waiting = trigger(5, 7, "BTC_USDT", trigger_state::NEW, 3);
+    let mut fired = trigger(5, 7, "BTC_USDT", trigger_state::TRIGGERED, 9);
+    fired.order_id = Some(12);
+    let other = trigger(6, 7, "ETH_USDT", trigger_state::NEW, 4);
+    let foreign = trigger(8, 9, "BTC_USDT", trigger_state::NEW, 4);
+    let batch = |rows: Vec<crate::TriggerRow>| ProjectionBatch {
+        triggers: rows,
+        ..ProjectionBatch::default()
+    };
+    store
+        .apply_projection(9, &batch(vec![fired.clone(), other.clone(), foreign]))
+        .await
+        .unwrap();
+    // The older "waiting" state arrives late (a replay) and changes nothing.
+    store
+        .apply_projection(3, &batch(vec![waiting]))
+        .await
+        .unwrap();
+    assert_eq!(store.get_trigger(5).await.unwrap(), Some(fired.clone()));
+    let open = store
+        .list_triggers(7, true, None, None, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(open, vec![other.clone()]);
+    let history = store
+        .list_triggers(7, false, None, None, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(history, vec![fired.clone()]);
+    assert!(
+        store
+            .list_triggers(7, true, Some("BTC_USDT"), None, None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .list_triggers(7, true, None, Some(1_007), None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store.find_trigger_by_client_id(7, "t6").await.unwrap(),
+        Some(other)
+    );
+    assert_eq!(
+        store.find_trigger_by_client_id(9, "t6").await.unwrap(),
+        None
+    );
+}
+both_backends!(
+    stop_orders_project_and_list_on_both,
+    stop_orders_project_and_list
+);
