@@ -253,3 +253,46 @@ def test_endpoint_budgets_refuse_order_floods_but_cancels_keep_working():
             assert 429 in flood
         finally:
             srv.stop()
+
+
+def test_order_entry_at_capacity_says_busy_at_once_and_loses_nothing():
+    """With room for one order in progress, a burst of concurrent orders gets 30014 "system
+    busy" for some (fast, HTTP 503, nothing placed) while every accepted one is placed, and
+    cancels are never turned away."""
+    import tempfile
+    import threading
+    from conftest import Server
+    with tempfile.TemporaryDirectory(prefix="bulwark-admission-") as data_dir:
+        srv = Server(data_dir, extra_args=["--order-inflight-max", "1"]).start()
+        try:
+            _, key = srv.funded_user("busy@example.com", {"USDT": "100000"})
+            b, answers, lock = srv.base, [], threading.Lock()
+            start = threading.Barrier(32)
+
+            def burst():
+                start.wait()
+                for _ in range(4):
+                    t = time.monotonic()
+                    got = call(b, "/spot/v2/submit_order", order(size="0.001", price="10000"), key=key)
+                    with lock:
+                        answers.append((got, time.monotonic() - t))
+
+            threads = [threading.Thread(target=burst) for _ in range(32)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            busy = [(a, s) for a, s in answers if a[1]["code"] == 30014]
+            placed = [a for a, _ in answers if a[1]["code"] == 1000]
+            assert busy, "128 concurrent orders with one slot were never turned away"
+            assert len(busy) + len(placed) == len(answers), [a for a, _ in answers]
+            expect(busy[0][0], 30014, 503, "system busy")
+            _, opened = call(b, "/spot/v4/query/open-orders", {}, key=key)
+            assert sorted(o["orderId"] for o in opened["data"]) == sorted(
+                a[1]["data"]["order_id"] for a in placed), "every accepted order, and only those"
+            status, _ = call(b, "/spot/v4/cancel_all", {"symbol": "BTC_USDT"}, key=key)
+            assert status == 200
+            _, opened = call(b, "/spot/v4/query/open-orders", {}, key=key)
+            assert opened["data"] == []
+        finally:
+            srv.stop()

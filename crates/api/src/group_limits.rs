@@ -6,6 +6,11 @@
 //! `X-BM-RateLimit-Remaining` (what is left of it for the tightest of the caller's budgets) and
 //! `X-BM-RateLimit-Reset` (seconds until that budget is full again); over budget answers 30013
 //! with HTTP 429 and `Retry-After`, before any signature or database work.
+//!
+//! Admission: order entry also has a server-wide cap on requests in progress. When it is
+//! reached, a new order is answered "system busy" (30014, HTTP 503) at once instead of
+//! queueing, so under overload orders fail fast, what was admitted finishes quickly, and
+//! cancels (never capped) keep their latency.
 
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
@@ -118,7 +123,15 @@ struct GroupLimiters {
 pub struct GroupLimits {
     groups: Arc<Vec<GroupLimiters>>,
     requests: Arc<AtomicU64>,
+    /// Order-entry requests that may be in progress at once.
+    order_slots: Arc<tokio::sync::Semaphore>,
+    order_slots_max: usize,
 }
+
+/// Order-entry requests in progress at once when nothing else is configured: enough to keep
+/// the engine and the journal busy, few enough that an admitted order is answered in
+/// milliseconds (docs/BENCHMARKS.md, overload).
+pub const ORDER_INFLIGHT_DEFAULT: usize = 16;
 
 impl GroupLimits {
     /// Every group's default budget multiplied by `scale` (1 in production; tests that are not
@@ -149,7 +162,17 @@ impl GroupLimits {
         GroupLimits {
             groups: Arc::new(groups),
             requests: Arc::new(AtomicU64::new(0)),
+            order_slots: Arc::new(tokio::sync::Semaphore::new(ORDER_INFLIGHT_DEFAULT)),
+            order_slots_max: ORDER_INFLIGHT_DEFAULT,
         }
+    }
+
+    /// The same budgets with at most `max` order-entry requests in progress (at least one).
+    pub fn with_order_inflight_max(mut self, max: usize) -> GroupLimits {
+        let max = max.clamp(1, tokio::sync::Semaphore::MAX_PERMITS);
+        self.order_slots = Arc::new(tokio::sync::Semaphore::new(max));
+        self.order_slots_max = max;
+        self
     }
 
     fn limiters(&self, group: Group) -> Option<&GroupLimiters> {
@@ -243,6 +266,21 @@ pub async fn limit_by_group(
     };
     let Some(limiters) = limits.limiters(group) else {
         return next.run(request).await;
+    };
+    // Held until the order's answer is ready; none free means the server is at capacity.
+    let _slot = if group == Group::Order {
+        match Arc::clone(&limits.order_slots).try_acquire_owned() {
+            Ok(slot) => Some(slot),
+            Err(_) => {
+                return ApiError::busy(format!(
+                    "System busy: {} orders are in progress, retry shortly",
+                    limits.order_slots_max
+                ))
+                .into_response();
+            }
+        }
+    } else {
+        None
     };
     limits.sweep();
     let ip = request

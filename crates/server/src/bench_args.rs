@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
-    /// book | engine | journal | durable | loginflood | recovery | httporder | wsfanout
+    /// book | engine | journal | durable | loginflood | recovery | httporder | overload | wsfanout
     pub name: String,
     /// Throughput runs per subject (best and median are reported).
     #[arg(long, default_value_t = bulwark_bench::DEFAULT_RUNS)]
@@ -26,7 +26,7 @@ pub struct BenchArgs {
     /// Commands replayed by `recovery`.
     #[arg(long, default_value_t = 10_000_000)]
     pub recovery_commands: u32,
-    /// Concurrent keep-alive clients of `httporder`.
+    /// Concurrent keep-alive clients of `httporder` (and of the peak phase of `overload`).
     #[arg(long, default_value_t = 16)]
     pub clients: usize,
     /// Seconds each phase of `httporder` (and the trading of `wsfanout`) runs.

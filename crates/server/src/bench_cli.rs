@@ -1,8 +1,8 @@
 //! `bulwark bench …`: runs a benchmark program and prints one JSON line per run (and a Markdown
 //! row for docs/BENCHMARKS.md). Every benchmark lives in the `bulwark-bench` crate (the durable
-//! pipeline ones in its `pipeline_bench` module) except `httporder` and `wsfanout`, which need
-//! the whole server and so live beside it (`http_bench`, `ws_bench`); this is only the command
-//! line over them. Build with `--release`; debug figures are meaningless.
+//! pipeline ones in its `pipeline_bench` module) except `httporder`, `overload` and `wsfanout`,
+//! which need the whole server and so live beside it (`http_bench`, `overload_bench`,
+//! `ws_bench`); this is only the command line over them. Build with `--release`; debug figures are meaningless.
 
 use anyhow::Context;
 
@@ -29,6 +29,12 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         }
         "wsclients" => {
             crate::ws_bench::clients(&args.ws_url, args.clients, args.slow, args.seconds)
+        }
+        "overload" => {
+            let scratch = args.dir.join(format!("overload-{}", std::process::id()));
+            let result = crate::overload_bench::run(&scratch, args.clients, args.seconds);
+            let _ = std::fs::remove_dir_all(&scratch);
+            result
         }
         "httporder" => {
             let scratch = args.dir.join(format!("http-{}", std::process::id()));

@@ -38,6 +38,8 @@ pub struct Config {
     pub snapshot_every_commands: u64,
     /// Orders that may wait for the engine before new ones get "system busy".
     pub order_queue_max: usize,
+    /// Order-entry HTTP requests in progress at once before new ones get "system busy".
+    pub order_inflight_max: usize,
     /// Public API requests per second from one IP address (bursts of twice that).
     pub rate_limit_per_ip: u32,
     /// Multiplies every BitMart endpoint group's budget (order entry, cancels, queries, account,
@@ -81,6 +83,7 @@ impl Default for Config {
             order_queue_max: 65_536,
             rate_limit_per_ip: bulwark_api::rate_limit::REQUESTS_PER_SECOND_PER_IP,
             api_rate_limit_scale: 1,
+            order_inflight_max: bulwark_api::group_limits::ORDER_INFLIGHT_DEFAULT,
             restricted_regions: Vec::new(),
             geoip_file: None,
             trusted_proxies: Vec::new(),
@@ -121,6 +124,9 @@ pub struct ServeArgs {
     /// Multiplier of every BitMart endpoint group's request budget (default 1).
     #[arg(long, env = "BULWARK_API_RATE_LIMIT_SCALE")]
     pub api_rate_limit_scale: Option<u32>,
+    /// Order-entry requests in progress at once before new ones get "system busy" (30014).
+    #[arg(long, env = "BULWARK_ORDER_INFLIGHT_MAX")]
+    pub order_inflight_max: Option<usize>,
     /// Restricted region codes, comma-separated (e.g. `KP,IR,US-NY`).
     #[arg(long, env = "BULWARK_RESTRICTED_REGIONS", value_delimiter = ',')]
     pub restricted_regions: Option<Vec<String>>,
@@ -196,6 +202,9 @@ impl Config {
         if let Some(v) = args.api_rate_limit_scale {
             config.api_rate_limit_scale = v;
         }
+        if let Some(v) = args.order_inflight_max {
+            config.order_inflight_max = v;
+        }
         if let Some(v) = &args.restricted_regions {
             config.restricted_regions =
                 v.iter().filter(|s| !s.trim().is_empty()).cloned().collect();
@@ -244,6 +253,11 @@ impl Config {
         if self.order_queue_max == 0 {
             return Err(ConfigError::Invalid(
                 "order_queue_max must be positive".into(),
+            ));
+        }
+        if self.order_inflight_max == 0 {
+            return Err(ConfigError::Invalid(
+                "order_inflight_max must be positive".into(),
             ));
         }
         if self.http_addr == self.admin_addr {

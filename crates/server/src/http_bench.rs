@@ -26,15 +26,15 @@ pub(crate) static NULL: Value = Value::Null;
 static FIRST_ERROR: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 /// One bench client: its key and its own HTTP connection.
-struct Trader {
-    http: reqwest::Client,
+pub(crate) struct Trader {
+    pub(crate) http: reqwest::Client,
     access_key: String,
     secret: String,
     memo: String,
 }
 
 /// Latencies of one phase, in microseconds, and how long it ran.
-struct Phase {
+pub(crate) struct Phase {
     latencies_us: Vec<u64>,
     elapsed: Duration,
     errors: u64,
@@ -61,19 +61,24 @@ impl Phase {
         phase
     }
 
-    fn ops_per_second(&self) -> f64 {
+    pub(crate) fn ops_per_second(&self) -> f64 {
         self.latencies_us.len() as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
 
-    fn percentile_ms(&mut self, p: f64) -> f64 {
-        self.latencies_us.sort_unstable();
-        if self.latencies_us.is_empty() {
-            return 0.0;
-        }
-        let rank = ((self.latencies_us.len() as f64 - 1.0) * p).round() as usize;
-        let index = rank.min(self.latencies_us.len() - 1);
-        self.latencies_us.get(index).copied().unwrap_or(0) as f64 / 1_000.0
+    pub(crate) fn percentile_ms(&mut self, p: f64) -> f64 {
+        percentile_ms(&mut self.latencies_us, p)
     }
+}
+
+/// The `p` quantile of latencies in microseconds, in milliseconds (0 when there are none).
+pub(crate) fn percentile_ms(latencies_us: &mut [u64], p: f64) -> f64 {
+    latencies_us.sort_unstable();
+    if latencies_us.is_empty() {
+        return 0.0;
+    }
+    let rank = ((latencies_us.len() as f64 - 1.0) * p).round() as usize;
+    let index = rank.min(latencies_us.len() - 1);
+    latencies_us.get(index).copied().unwrap_or(0) as f64 / 1_000.0
 }
 
 /// Serves `router` on a fresh loopback port until the process ends.
@@ -155,7 +160,58 @@ impl BenchExchange {
 }
 
 impl Trader {
-    async fn signed_post(&self, base: &str, path: &str, body: &Value) -> anyhow::Result<Value> {
+    /// A funded KYC L1 user of `exchange` with a trading key, on a connection of its own.
+    pub(crate) async fn new(
+        exchange: &BenchExchange,
+        email: &str,
+        deposits: &[(&str, &str)],
+    ) -> anyhow::Result<Trader> {
+        let user_id = exchange.funded_user(email, deposits).await?;
+        let key = exchange
+            .admin(
+                "/admin/v1/apikeys",
+                json!({"user_id": user_id, "scopes": "read,trade", "memo": "bench"}),
+            )
+            .await?;
+        let text = |field: &str| {
+            key.get(field)
+                .unwrap_or(&NULL)
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        };
+        Ok(Trader {
+            http: reqwest::Client::builder()
+                .pool_max_idle_per_host(1)
+                .build()?,
+            access_key: text("access_key"),
+            secret: text("secret"),
+            memo: text("memo"),
+        })
+    }
+
+    /// A signed POST whose BitMart answer must be code 1000.
+    pub(crate) async fn signed_post(
+        &self,
+        base: &str,
+        path: &str,
+        body: &Value,
+    ) -> anyhow::Result<Value> {
+        let value = self.signed_call(&self.http, base, path, body).await?;
+        if value.get("code") != Some(&json!(1000)) {
+            bail!("{path}: {value}");
+        }
+        Ok(value)
+    }
+
+    /// A signed POST over `http`, answering whatever BitMart body came back.
+    pub(crate) async fn signed_call(
+        &self,
+        http: &reqwest::Client,
+        base: &str,
+        path: &str,
+        body: &Value,
+    ) -> anyhow::Result<Value> {
         let body = body.to_string();
         let timestamp = bulwark_api::now_ms().to_string();
         let sign = bulwark_api::auth::sign(
@@ -164,8 +220,7 @@ impl Trader {
             &self.memo,
             body.as_bytes(),
         );
-        let answer = self
-            .http
+        let answer = http
             .post(format!("{base}{path}"))
             .header("content-type", "application/json")
             .header("x-bm-key", &self.access_key)
@@ -174,11 +229,7 @@ impl Trader {
             .body(body)
             .send()
             .await?;
-        let value: Value = answer.json().await?;
-        if value.get("code") != Some(&json!(1000)) {
-            bail!("{path}: {value}");
-        }
-        Ok(value)
+        Ok(answer.json().await?)
     }
 
     /// Places a resting buy far below the market and cancels it: two timed requests.
@@ -344,38 +395,10 @@ async fn run_async(dir: &Path, clients: usize, seconds: u64) -> anyhow::Result<(
     let trivial = format!("http://{}/trivial", bind(trivial_router).await?);
     let mut traders = Vec::with_capacity(clients);
     for n in 0..clients {
-        let user_id = exchange
-            .funded_user(&format!("bench{n}@example.com"), &[("USDT", "1000000")])
-            .await?;
-        let key = exchange
-            .admin(
-                "/admin/v1/apikeys",
-                json!({"user_id": user_id, "scopes": "read,trade", "memo": "bench"}),
-            )
-            .await?;
-        traders.push(Arc::new(Trader {
-            http: reqwest::Client::builder()
-                .pool_max_idle_per_host(1)
-                .build()?,
-            access_key: key
-                .get("access_key")
-                .unwrap_or(&NULL)
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
-            secret: key
-                .get("secret")
-                .unwrap_or(&NULL)
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
-            memo: key
-                .get("memo")
-                .unwrap_or(&NULL)
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
-        }));
+        let email = format!("bench{n}@example.com");
+        traders.push(Arc::new(
+            Trader::new(&exchange, &email, &[("USDT", "1000000")]).await?,
+        ));
     }
     // Warm the connections and the statement caches.
     let _ = closed_loop(&traders, &base, None, 1).await;

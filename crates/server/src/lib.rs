@@ -8,6 +8,7 @@ pub mod config;
 pub mod data_dir;
 pub mod genesis;
 pub mod http_bench;
+pub mod overload_bench;
 pub mod serve;
 pub mod verify;
 pub mod ws_bench;

@@ -141,7 +141,8 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         config.rate_limit_per_ip.saturating_mul(2),
     );
     let feed = bulwark_api::ws::feed::Feed::start(app.clone(), feed_rx);
-    let groups = bulwark_api::group_limits::GroupLimits::new(config.api_rate_limit_scale);
+    let groups = bulwark_api::group_limits::GroupLimits::new(config.api_rate_limit_scale)
+        .with_order_inflight_max(config.order_inflight_max);
     let public = public_router(app.clone(), limit, groups, v1, feed);
     let admin = bulwark_admin::router(AdminState {
         operator: bulwark_operator::Operator::new(app),
