@@ -78,9 +78,14 @@ def test_cancelling_stop_orders_releases_their_funds(server):
     stopper.create_order("BTC/USDT", "market", "sell", 0.1, None, params={"triggerPrice": 29000})
     stopper.create_order("BTC/USDT", "limit", "sell", 0.1, 28000,
                          params={"triggerPrice": 29000, "clientOrderId": "slA1"})
+    # ccxt's stop-loss and take-profit parameters go to the same endpoint as type "tp/sl".
+    stopper.create_order("BTC/USDT", "limit", "sell", 0.1, 28500, params={"stopLossPrice": 28900})
+    tp = stopper.create_order("BTC/USDT", "limit", "sell", 0.1, 31000, params={"takeProfitPrice": 31200})
+    assert stopper.fetch_order(tp["id"], "BTC/USDT", params={"trigger": True})["info"]["triggerDirection"] == "rise"
     by_client = stopper.fetch_order(None, "BTC/USDT", params={"trigger": True, "clientOrderId": "slA1"})
     assert by_client["clientOrderId"] == "slA1"
-    assert stopper.fetch_balance()["BTC"]["used"] == pytest.approx(0.2)
+    assert stopper.fetch_balance()["BTC"]["used"] == pytest.approx(0.4)
+    assert len(stopper.fetch_open_orders("BTC/USDT", params={"stopLossTakeProfit": True})) == 4
     stopper.cancel_all_orders("BTC/USDT", params={"trigger": True})
     assert stopper.fetch_balance()["BTC"]["used"] == 0
     assert stopper.fetch_open_orders("BTC/USDT", params={"trigger": True}) == []
