@@ -4,6 +4,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod demo;
 pub mod ops;
 
 use bulwark_accounts::Error;

@@ -40,6 +40,8 @@ pub struct Config {
     pub order_queue_max: usize,
     /// Order-entry HTTP requests in progress at once before new ones get "system busy".
     pub order_inflight_max: usize,
+    /// Run the demo market maker on every market (`serve --demo`).
+    pub demo: bool,
     /// Public API requests per second from one IP address (bursts of twice that).
     pub rate_limit_per_ip: u32,
     /// Multiplies every BitMart endpoint group's budget (order entry, cancels, queries, account,
@@ -84,6 +86,7 @@ impl Default for Config {
             rate_limit_per_ip: bulwark_api::rate_limit::REQUESTS_PER_SECOND_PER_IP,
             api_rate_limit_scale: 1,
             order_inflight_max: bulwark_api::group_limits::ORDER_INFLIGHT_DEFAULT,
+            demo: false,
             restricted_regions: Vec::new(),
             geoip_file: None,
             trusted_proxies: Vec::new(),
@@ -127,6 +130,9 @@ pub struct ServeArgs {
     /// Order-entry requests in progress at once before new ones get "system busy" (30014).
     #[arg(long, env = "BULWARK_ORDER_INFLIGHT_MAX")]
     pub order_inflight_max: Option<usize>,
+    /// Seed demo users and run a market maker on every market through the public API.
+    #[arg(long, env = "BULWARK_DEMO")]
+    pub demo: bool,
     /// Restricted region codes, comma-separated (e.g. `KP,IR,US-NY`).
     #[arg(long, env = "BULWARK_RESTRICTED_REGIONS", value_delimiter = ',')]
     pub restricted_regions: Option<Vec<String>>,
@@ -204,6 +210,9 @@ impl Config {
         }
         if let Some(v) = args.order_inflight_max {
             config.order_inflight_max = v;
+        }
+        if args.demo {
+            config.demo = true;
         }
         if let Some(v) = &args.restricted_regions {
             config.restricted_regions =

@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 
 use crate::config::Config;
 use crate::serve;
+use crate::signed_client::SignedClient;
 
 /// What a missing JSON field reads as.
 pub(crate) static NULL: Value = Value::Null;
@@ -26,12 +27,7 @@ pub(crate) static NULL: Value = Value::Null;
 static FIRST_ERROR: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 /// One bench client: its key and its own HTTP connection.
-pub(crate) struct Trader {
-    pub(crate) http: reqwest::Client,
-    access_key: String,
-    secret: String,
-    memo: String,
-}
+pub(crate) type Trader = SignedClient;
 
 /// Latencies of one phase, in microseconds, and how long it ran.
 pub(crate) struct Phase {
@@ -161,7 +157,7 @@ impl BenchExchange {
 
 impl Trader {
     /// A funded KYC L1 user of `exchange` with a trading key, on a connection of its own.
-    pub(crate) async fn new(
+    pub(crate) async fn funded(
         exchange: &BenchExchange,
         email: &str,
         deposits: &[(&str, &str)],
@@ -180,56 +176,7 @@ impl Trader {
                 .unwrap_or_default()
                 .to_owned()
         };
-        Ok(Trader {
-            http: reqwest::Client::builder()
-                .pool_max_idle_per_host(1)
-                .build()?,
-            access_key: text("access_key"),
-            secret: text("secret"),
-            memo: text("memo"),
-        })
-    }
-
-    /// A signed POST whose BitMart answer must be code 1000.
-    pub(crate) async fn signed_post(
-        &self,
-        base: &str,
-        path: &str,
-        body: &Value,
-    ) -> anyhow::Result<Value> {
-        let value = self.signed_call(&self.http, base, path, body).await?;
-        if value.get("code") != Some(&json!(1000)) {
-            bail!("{path}: {value}");
-        }
-        Ok(value)
-    }
-
-    /// A signed POST over `http`, answering whatever BitMart body came back.
-    pub(crate) async fn signed_call(
-        &self,
-        http: &reqwest::Client,
-        base: &str,
-        path: &str,
-        body: &Value,
-    ) -> anyhow::Result<Value> {
-        let body = body.to_string();
-        let timestamp = bulwark_api::now_ms().to_string();
-        let sign = bulwark_api::auth::sign(
-            self.secret.as_bytes(),
-            &timestamp,
-            &self.memo,
-            body.as_bytes(),
-        );
-        let answer = http
-            .post(format!("{base}{path}"))
-            .header("content-type", "application/json")
-            .header("x-bm-key", &self.access_key)
-            .header("x-bm-timestamp", timestamp)
-            .header("x-bm-sign", sign)
-            .body(body)
-            .send()
-            .await?;
-        Ok(answer.json().await?)
+        SignedClient::new(text("access_key"), text("secret"), text("memo"))
     }
 
     /// Places a resting buy far below the market and cancels it: two timed requests.
@@ -397,7 +344,7 @@ async fn run_async(dir: &Path, clients: usize, seconds: u64) -> anyhow::Result<(
     for n in 0..clients {
         let email = format!("bench{n}@example.com");
         traders.push(Arc::new(
-            Trader::new(&exchange, &email, &[("USDT", "1000000")]).await?,
+            Trader::funded(&exchange, &email, &[("USDT", "1000000")]).await?,
         ));
     }
     // Warm the connections and the statement caches.

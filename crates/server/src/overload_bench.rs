@@ -235,13 +235,13 @@ async fn run_async(dir: &Path, clients: usize, seconds: u64) -> anyhow::Result<(
     for n in 0..clients {
         let email = format!("load{n}@example.com");
         traders.push(Arc::new(
-            Trader::new(&exchange, &email, &[("USDT", "100000000")]).await?,
+            Trader::funded(&exchange, &email, &[("USDT", "100000000")]).await?,
         ));
     }
     let mut cancellers = Vec::new();
     for n in 0..CANCEL_USERS {
         let email = format!("cancel{n}@example.com");
-        let trader = Arc::new(Trader::new(&exchange, &email, &[("USDT", "100000")]).await?);
+        let trader = Arc::new(Trader::funded(&exchange, &email, &[("USDT", "100000")]).await?);
         let mut ids = Vec::with_capacity(RESTING_PER_USER);
         for _ in 0..RESTING_PER_USER {
             let placed = trader

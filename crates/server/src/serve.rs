@@ -49,6 +49,8 @@ pub struct Running {
     sequencer: Sequencer,
     projector: std::thread::JoinHandle<()>,
     store: Store,
+    /// The operations service (the demo market maker provisions its users through it).
+    operator: bulwark_operator::Operator,
 }
 
 impl Running {
@@ -144,8 +146,9 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     let groups = bulwark_api::group_limits::GroupLimits::new(config.api_rate_limit_scale)
         .with_order_inflight_max(config.order_inflight_max);
     let public = public_router(app.clone(), limit, groups, v1, feed);
+    let operator = bulwark_operator::Operator::new(app);
     let admin = bulwark_admin::router(AdminState {
-        operator: bulwark_operator::Operator::new(app),
+        operator: operator.clone(),
         token: Arc::clone(&token),
     });
     Ok(Running {
@@ -155,6 +158,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         sequencer,
         projector,
         store,
+        operator,
     })
 }
 
@@ -167,13 +171,22 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let admin_listener = tokio::net::TcpListener::bind(config.admin_addr)
         .await
         .with_context(|| format!("binding {}", config.admin_addr))?;
+    let public_addr = public_listener.local_addr()?;
     println!(
         "bulwark: public API on http://{} , admin API on http://{} , data in {}",
-        public_listener.local_addr()?,
+        public_addr,
         admin_listener.local_addr()?,
         config.data_dir.display()
     );
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let demo = config.demo.then(|| {
+        let base = format!("http://{public_addr}");
+        tokio::spawn(crate::demo::run(
+            running.operator.clone(),
+            base,
+            stop_rx.clone(),
+        ))
+    });
     let serve_public = serve_until(public_listener, running.public.clone(), stop_rx.clone());
     let serve_admin = serve_until(admin_listener, running.admin.clone(), stop_rx);
     let stopper = tokio::spawn(async move {
@@ -183,6 +196,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let (a, b) = tokio::join!(serve_public, serve_admin);
     a?;
     b?;
+    if let Some(demo) = demo {
+        match demo.await {
+            Ok(Err(error)) => tracing::error!(%error, "demo market maker stopped"),
+            Err(error) => tracing::error!(%error, "demo market maker failed"),
+            Ok(Ok(())) => {}
+        }
+    }
     stopper.abort();
     tracing::info!("stopping: writing a final snapshot");
     running.stop().await
