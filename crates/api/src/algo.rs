@@ -17,9 +17,7 @@ use crate::envelope::{ApiError, ApiResult, ok};
 use crate::extract::{RawRequest, text_param};
 use crate::format::MarketFormat;
 use crate::orders::{market_of, new_order, parse_client_order_id, reject_error};
-use crate::private::{
-    check_trading_allowed, list_filter, order_target, quote_per_tick_lot, submit_failure, user_of,
-};
+use crate::private::{check_trading_allowed, list_filter, order_target, submit_failure, user_of};
 
 /// The order `type` a stop order places: CCXT sends `type` = `trigger` or `tp/sl` with
 /// `trigger_type` = `limit` or `market`, or `limit_maker`/`ioc` for post-only and IOC limits.
@@ -167,14 +165,7 @@ pub fn trigger_json(catalog: &Catalog, row: &TriggerRow) -> Value {
     else {
         return json!({"orderId": row.trigger_id.to_string(), "symbol": row.symbol});
     };
-    let notional = if row.kind == "market" {
-        row.notional
-    } else {
-        i64::try_from(
-            i128::from(row.price_ticks) * i128::from(row.size_lots) * quote_per_tick_lot(&f),
-        )
-        .unwrap_or(i64::MAX)
-    };
+    let notional = f.order_notional(&row.kind, row.price_ticks, row.size_lots, row.notional);
     let (kind, trigger_type) = match row.kind.as_str() {
         "market" => ("market", "market"),
         other => (other, "limit"),

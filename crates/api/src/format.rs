@@ -36,6 +36,31 @@ impl<'a> MarketFormat<'a> {
         format_units(units, self.base.scale)
     }
 
+    /// Quote units of one lot at one tick.
+    pub fn quote_per_tick_lot(&self) -> i128 {
+        let exponent = self
+            .quote
+            .scale
+            .saturating_sub(self.spec.price_scale + self.spec.size_scale);
+        10_i128.pow(exponent)
+    }
+
+    /// What an order of `kind` is worth in quote units: a market order's notional as given,
+    /// any other price × size.
+    pub fn order_notional(
+        &self,
+        kind: &str,
+        price_ticks: i64,
+        size_lots: i64,
+        notional: i64,
+    ) -> i64 {
+        if kind == "market" {
+            return notional;
+        }
+        i64::try_from(i128::from(price_ticks) * i128::from(size_lots) * self.quote_per_tick_lot())
+            .unwrap_or(i64::MAX)
+    }
+
     /// Average price of `quote_units` exchanged for `lots`, at quote precision (`"0.00"` when
     /// nothing filled).
     pub fn average_price(&self, quote_units: i64, lots: i64) -> String {

@@ -222,14 +222,7 @@ pub fn order_json(catalog: &Catalog, row: &OrderRow) -> Value {
     else {
         return json!({"orderId": row.order_id.to_string(), "symbol": row.symbol});
     };
-    let notional = if row.kind == "market" {
-        row.notional
-    } else {
-        i64::try_from(
-            i128::from(row.price_ticks) * i128::from(row.size_lots) * quote_per_tick_lot(&f),
-        )
-        .unwrap_or(i64::MAX)
-    };
+    let notional = f.order_notional(&row.kind, row.price_ticks, row.size_lots, row.notional);
     // A market buy stops when what is left of its notional cannot buy one more lot; BitMart calls
     // such an order filled, and so do we (the unspent remainder was refunded).
     let state = if row.kind == "market"
@@ -250,14 +243,6 @@ pub fn order_json(catalog: &Catalog, row: &OrderRow) -> Value {
         "notional": f.quote(notional), "filledNotional": f.quote(row.filled_quote),
         "createTime": row.created_ms, "updateTime": row.updated_ms,
     })
-}
-
-pub(crate) fn quote_per_tick_lot(f: &MarketFormat<'_>) -> i128 {
-    let exponent = f
-        .quote
-        .scale
-        .saturating_sub(f.spec.price_scale + f.spec.size_scale);
-    10_i128.pow(exponent)
 }
 
 /// `POST /spot/v4/query/order` (§6.6).

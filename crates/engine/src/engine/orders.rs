@@ -13,7 +13,7 @@
 use bulwark_types::{OrderId, Side, TradeId, UserId};
 
 use super::table::OrderRef;
-use super::{Engine, LiveOrder, MarketParams, mul_bounded, reservation};
+use super::{Engine, LiveOrder, Market, MarketParams, UserOrders, mul_bounded, reservation};
 use crate::book::{
     BookError, Fill, FillKind, MatchEnd, MatchSummary, QuoteBudget, RestingOrder, Taker,
 };
@@ -130,8 +130,13 @@ pub(crate) fn order_amounts(
 }
 
 impl Engine {
-    /// Everything that can refuse an order, checked before anything changes.
-    fn validate_order(&self, o: &NewOrder) -> Result<OrderPlan, Reject> {
+    /// The checks an order and a stop order share: the market exists and trades, and the
+    /// client order id is well formed and free. Answers the market, the owner's ledger slot
+    /// and order lists (`None` for a user never credited).
+    pub(super) fn order_entry(
+        &self,
+        o: &NewOrder,
+    ) -> Result<(&Market, Option<u32>, Option<&UserOrders>), Reject> {
         let market = self
             .markets
             .get(o.market.0 as usize)
@@ -152,6 +157,12 @@ impl Engine {
                 return Err(Reject::DuplicateClientOrderId);
             }
         }
+        Ok((market, slot, user))
+    }
+
+    /// Everything that can refuse an order, checked before anything changes.
+    fn validate_order(&self, o: &NewOrder) -> Result<OrderPlan, Reject> {
+        let (market, slot, user) = self.order_entry(o)?;
         let params = market.params;
         let (price_ticks, size_lots, notional, hold_asset, hold_units) =
             order_amounts(&market.spec, &params, o)?;

@@ -10,7 +10,7 @@
 use bulwark_types::{OrderId, UserId};
 
 use super::Engine;
-use super::orders::{client_order_id_valid, order_amounts};
+use super::orders::order_amounts;
 use crate::command::{NewOrder, NewTrigger, OrderTarget};
 use crate::event::{Event, TriggerDirection, TriggerState, TriggerView};
 use crate::limits::TRIGGERS_OPEN_PER_USER_MAX;
@@ -74,26 +74,7 @@ impl Engine {
     /// limit, the funds to hold and, last, a last price to compare with.
     fn validate_trigger(&self, t: &NewTrigger) -> Result<Trigger, Reject> {
         let o = &t.order;
-        let market = self
-            .markets
-            .get(o.market.0 as usize)
-            .ok_or(Reject::UnknownMarket)?;
-        if self.global_halted {
-            return Err(Reject::GloballyHalted);
-        }
-        if market.halted {
-            return Err(Reject::MarketHalted);
-        }
-        let slot = self.ledger.slot(o.user);
-        let user = slot.and_then(|s| self.user_orders.get(s as usize));
-        if let Some(client_id) = &o.client_order_id {
-            if !client_order_id_valid(client_id) {
-                return Err(Reject::ClientOrderIdInvalid);
-            }
-            if user.is_some_and(|u| u.uses_client_id(client_id)) {
-                return Err(Reject::DuplicateClientOrderId);
-            }
-        }
+        let (market, slot, user) = self.order_entry(o)?;
         let (_, _, _, hold_asset, hold_units) = order_amounts(&market.spec, &market.params, o)?;
         if !(1..=market.spec.max_price_ticks).contains(&t.trigger_price_ticks) {
             return Err(Reject::TriggerPriceInvalid {
