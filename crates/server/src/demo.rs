@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use bulwark_bench::workload::SplitMix64;
 use bulwark_engine::MarketSpec;
 use bulwark_operator::Operator;
 use bulwark_types::format_units;
@@ -50,27 +51,10 @@ fn seed_amount(asset: &str) -> &'static str {
     }
 }
 
-/// A small random source (splitmix64); a demo needs variety, not secrecy.
-struct Walk(u64);
-
-impl Walk {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1_u64 << 53) as f64
-    }
-
-    /// Roughly normal with mean 0 and deviation 1 (sum of twelve uniforms).
-    fn normal(&mut self) -> f64 {
-        (0..12).map(|_| self.unit()).sum::<f64>() - 6.0
-    }
+/// Roughly normal with mean 0 and deviation 1 (sum of twelve uniforms); a demo needs variety,
+/// not precision.
+fn normal(walk: &mut SplitMix64) -> f64 {
+    (0..12).map(|_| walk.unit()).sum::<f64>() - 6.0
 }
 
 /// One market's quoting state.
@@ -81,7 +65,7 @@ struct Quoter {
     reference: f64,
     maker: SignedClient,
     taker: SignedClient,
-    walk: Walk,
+    walk: SplitMix64,
 }
 
 impl Quoter {
@@ -97,12 +81,12 @@ impl Quoter {
         let lot = 10_f64.powi(-(self.spec.size_scale as i32));
         let min_value = self.spec.min_notional as f64 / 10_f64.powi(self.quote_scale as i32);
         let min_lots = ((min_value / price / lot).ceil() as i64).max(self.spec.min_size_lots);
-        let lots = min_lots * (2 + (self.walk.next() % 19) as i64);
+        let lots = min_lots * (2 + (self.walk.next_u64() % 19) as i64);
         format_units(lots.min(self.spec.max_size_lots), self.spec.size_scale)
     }
 
     async fn tick(&mut self, base: &str, n: u64) -> anyhow::Result<()> {
-        self.reference *= 1.0 + self.walk.normal() * WALK_BPS / 10_000.0;
+        self.reference *= 1.0 + normal(&mut self.walk) * WALK_BPS / 10_000.0;
         self.maker
             .signed_post(base, "/spot/v4/cancel_all", &json!({"symbol": self.symbol}))
             .await?;
@@ -131,7 +115,7 @@ impl Quoter {
                 .await?;
         }
         if n.is_multiple_of(TAKE_EVERY_TICKS) {
-            let buy = self.walk.next().is_multiple_of(2);
+            let buy = self.walk.next_u64().is_multiple_of(2);
             let limit = self.reference * if buy { 1.002 } else { 0.998 };
             if let Some(price) = self.price_text(limit) {
                 let size = self.size_text(limit);
@@ -213,7 +197,7 @@ pub async fn run(
             reference,
             maker: client(&operator, &format!("maker-{name}"), &deposits).await?,
             taker: client(&operator, &format!("taker-{name}"), &deposits).await?,
-            walk: Walk(seed ^ (index as u64).wrapping_mul(0xA24B_AED4_963E_E407)),
+            walk: SplitMix64::new(seed ^ (index as u64).wrapping_mul(0xA24B_AED4_963E_E407)),
         };
         let base = base.clone();
         let mut stop = stop.clone();
