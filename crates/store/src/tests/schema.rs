@@ -159,6 +159,7 @@ async fn sqlite_schema_has_every_table_with_known_types() {
         "tokens",
         "totp_credentials",
         "trades",
+        "trigger_orders",
         "twofa_reset_requests",
         "users",
     ];
