@@ -5,9 +5,9 @@
 //! the trading service.
 
 use axum::extract::State;
-use bulwark_engine::{Accepted, Command, NewTrigger, OrderTarget, Reject};
+use bulwark_engine::{Accepted, Command, NewTrigger};
 use bulwark_sequencer::Catalog;
-use bulwark_trading::{TriggerRow, trigger_state};
+use bulwark_trading::TriggerRow;
 use bulwark_types::parse_units;
 use serde_json::{Map, Value, json};
 
@@ -17,7 +17,9 @@ use crate::envelope::{ApiError, ApiResult, ok};
 use crate::extract::{RawRequest, text_param};
 use crate::format::MarketFormat;
 use crate::orders::{market_of, new_order, parse_client_order_id, reject_error};
-use crate::private::{check_trading_allowed, list_filter, order_target, submit_failure, user_of};
+use crate::private::{
+    cancel_refused, check_trading_allowed, list_filter, order_target, submit_failure, user_of,
+};
 
 /// The order `type` a stop order places: CCXT sends `type` = `trigger` or `tp/sl` with
 /// `trigger_type` = `limit` or `market`, or `limit_maker`/`ioc` for post-only and IOC limits.
@@ -45,12 +47,12 @@ fn placed_kind(body: &Map<String, Value>) -> Result<&'static str, ApiError> {
     }
 }
 
-/// The `PlaceTrigger` command of an algo `submit_order` body.
+/// The stop order of an algo `submit_order` body.
 fn new_trigger(
     catalog: &Catalog,
     user: bulwark_types::UserId,
     body: &Map<String, Value>,
-) -> Result<(bulwark_sequencer::MarketInfo, Command), ApiError> {
+) -> Result<(bulwark_sequencer::MarketInfo, NewTrigger), ApiError> {
     let mut order_body = body.clone();
     order_body.insert("type".into(), Value::from(placed_kind(body)?));
     let (market, command) = new_order(catalog, user, &order_body)?;
@@ -65,10 +67,10 @@ fn new_trigger(
         .map_err(|e| ApiError::bad(50021, format!("Invalid trigger_price: {e}")))?;
     Ok((
         market,
-        Command::PlaceTrigger(NewTrigger {
+        NewTrigger {
             order,
             trigger_price_ticks,
-        }),
+        },
     ))
 }
 
@@ -78,12 +80,12 @@ pub async fn submit_order(State(state): State<AppState>, request: RawRequest) ->
     check_trading_allowed(&state, &caller, &request).await?;
     let body = request.json_object()?;
     let catalog = state.sequencer.catalog();
-    let (market, command) = new_trigger(&catalog, user_of(&caller)?, &body)?;
-    let side = match &command {
-        Command::PlaceTrigger(t) => Some(t.order.side),
-        _ => None,
-    };
-    let receipt = state.submit(command).await.map_err(submit_failure)?;
+    let (market, trigger) = new_trigger(&catalog, user_of(&caller)?, &body)?;
+    let side = Some(trigger.order.side);
+    let receipt = state
+        .submit(Command::PlaceTrigger(trigger))
+        .await
+        .map_err(submit_failure)?;
     match receipt.outcome {
         Ok(Accepted::Trigger { id }) => Ok(ok(json!({"order_id": id.0.to_string()}))),
         Ok(other) => Err(ApiError::internal(format!("unexpected outcome {other:?}"))),
@@ -102,37 +104,11 @@ pub async fn cancel_order(State(state): State<AppState>, request: RawRequest) ->
         market_of(&catalog, &symbol)?;
     }
     let target = order_target(&body)?;
-    let command = Command::CancelTrigger {
-        user: user_of(&caller)?,
-        target: target.clone(),
-    };
-    let receipt = state.submit(command).await.map_err(submit_failure)?;
-    match receipt.outcome {
-        Ok(_) => Ok(ok(json!({"result": true}))),
-        Err(Reject::TriggerNotFound) => {
-            let row = match &target {
-                OrderTarget::Id(id) => {
-                    state
-                        .own_trigger(caller.user_id, i64::try_from(id.0).unwrap_or(-1))
-                        .await
-                }
-                OrderTarget::Client(client) => {
-                    state.own_trigger_by_client_id(caller.user_id, client).await
-                }
-            };
-            Err(match row.map_err(ApiError::internal)? {
-                Some(row) if row.state == trigger_state::CANCELED => {
-                    ApiError::bad(50030, "Order is already canceled")
-                }
-                Some(_) => ApiError::bad(
-                    50036,
-                    "Order is not in a cancellable state: the stop order already fired",
-                ),
-                None => ApiError::bad(50032, "Order does not exist"),
-            })
-        }
-        Err(reject) => Err(reject_error(&reject, None, &catalog, None)),
-    }
+    state
+        .cancel_trigger(user_of(&caller)?, target)
+        .await
+        .map_err(|refused| cancel_refused(refused, &catalog))?;
+    Ok(ok(json!({"result": true})))
 }
 
 /// `POST /spot/v4/algo/cancel_all` (optional `symbol`) → `{}`.

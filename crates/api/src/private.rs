@@ -7,6 +7,7 @@
 use axum::extract::State;
 use bulwark_engine::{Accepted, Command, OrderTarget};
 use bulwark_sequencer::{Catalog, Receipt};
+use bulwark_trading::cancels::CancelRefused;
 use bulwark_trading::reads::Window;
 use bulwark_trading::{OrderRow, TradeRow};
 use bulwark_types::UserId;
@@ -136,41 +137,29 @@ pub async fn cancel_order(State(state): State<AppState>, request: RawRequest) ->
         market_of(&catalog, &symbol)?;
     }
     let target = order_target(&body)?;
-    let user = user_of(&caller)?;
-    let receipt = submit(
-        &state,
-        Command::CancelOrder {
-            user,
-            target: target.clone(),
-        },
-    )
-    .await?;
-    match receipt.outcome {
-        Ok(_) => Ok(ok(json!({"result": true}))),
-        Err(bulwark_engine::Reject::OrderNotFound) => {
-            Err(finished_order_error(&state, caller.user_id, &target).await)
-        }
-        Err(reject) => Err(reject_error(&reject, None, &catalog, None)),
-    }
+    state
+        .cancel_order(user_of(&caller)?, target)
+        .await
+        .map_err(|refused| cancel_refused(refused, &catalog))?;
+    Ok(ok(json!({"result": true})))
 }
 
-async fn finished_order_error(state: &AppState, user_id: i64, target: &OrderTarget) -> ApiError {
-    let row = match target {
-        OrderTarget::Id(id) => {
-            state
-                .own_order(user_id, i64::try_from(id.0).unwrap_or(-1))
-                .await
+/// BitMart's code for a cancel that did not take effect: never `result:false`.
+pub(crate) fn cancel_refused(refused: CancelRefused, catalog: &Catalog) -> ApiError {
+    match refused {
+        CancelRefused::Unknown => ApiError::bad(50032, "Order does not exist"),
+        CancelRefused::AlreadyCanceled => ApiError::bad(50030, "Order is already canceled"),
+        CancelRefused::AlreadyFilled => ApiError::bad(50031, "Order is already completed"),
+        CancelRefused::AlreadyFired => ApiError::bad(
+            50036,
+            "Order is not in a cancellable state: the stop order already fired",
+        ),
+        CancelRefused::NotCancellable => {
+            ApiError::bad(50036, "Order is not in a cancellable state")
         }
-        OrderTarget::Client(client) => state.own_order_by_client_id(user_id, client).await,
-    };
-    match row {
-        Ok(Some(row)) => match row.state.as_str() {
-            "filled" => ApiError::bad(50031, "Order is already completed"),
-            "canceled" | "partially_canceled" => ApiError::bad(50030, "Order is already canceled"),
-            _ => ApiError::bad(50036, "Order is not in a cancellable state"),
-        },
-        Ok(_) => ApiError::bad(50032, "Order does not exist"),
-        Err(error) => ApiError::internal(error),
+        CancelRefused::Rejected(reject) => reject_error(&reject, None, catalog, None),
+        CancelRefused::Submit(failure) => submit_failure(failure),
+        CancelRefused::Store(error) => ApiError::internal(error),
     }
 }
 

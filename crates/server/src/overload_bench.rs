@@ -189,14 +189,14 @@ async fn offer_cancels(
     (latencies, cancelled, failed)
 }
 
-/// After a restart: how many of `ids` are missing from the read models, and how many of
-/// `cancelled` are not cancelled.
-async fn audit(
-    exchange: &BenchExchange,
-    owner_of: &[(Arc<Trader>, Vec<String>, &'static str)],
-) -> anyhow::Result<(u64, u64)> {
+/// Acknowledged order ids of one trader, and whether each must now be cancelled.
+type Acknowledged = (Arc<Trader>, Vec<String>, bool);
+
+/// After a restart: how many acknowledged orders are missing from the read models, and how
+/// many acknowledged cancels did not leave their order cancelled.
+async fn audit(exchange: &BenchExchange, owners: &[Acknowledged]) -> anyhow::Result<(u64, u64)> {
     let (mut missing, mut wrong) = (0_u64, 0_u64);
-    for (trader, ids, want) in owner_of {
+    for (trader, ids, cancelled) in owners {
         for chunk in ids.chunks(64) {
             let mut checks = Vec::new();
             for id in chunk {
@@ -216,7 +216,7 @@ async fn audit(
                 match check.await? {
                     Ok(body) if body.get("code") == Some(&json!(1000)) => {
                         let state = body.pointer("/data/state").and_then(Value::as_str);
-                        if *want == "canceled" && state != Some("canceled") {
+                        if *cancelled && state != Some("canceled") {
                             wrong += 1;
                         }
                     }
@@ -290,27 +290,27 @@ async fn run_async(dir: &Path, clients: usize, seconds: u64) -> anyhow::Result<(
     };
     let mut answers = flood?;
     let (mut cancel_us, cancelled, cancel_failed) = cancels?;
-    let data_dir = dir.to_path_buf();
     exchange.running.stop().await?;
 
     // Restart from the data directory and look for everything that was acknowledged.
-    let exchange = BenchExchange::start(&data_dir).await?;
-    let mut owners: Vec<(Arc<Trader>, Vec<String>, &'static str)> = traders
+    let exchange = BenchExchange::start(dir).await?;
+    let mut owners: Vec<Acknowledged> = traders
         .iter()
-        .map(|trader| (Arc::clone(trader), Vec::new(), "any"))
+        .map(|trader| (Arc::clone(trader), Vec::new(), false))
         .collect();
     for (owner, id) in std::mem::take(&mut answers.accepted_ids) {
         if let Some(entry) = owners.get_mut(owner) {
             entry.1.push(id);
         }
     }
+    let cancelled: std::collections::HashSet<String> = cancelled.into_iter().collect();
     for (trader, ids) in &cancellers {
         let mine: Vec<String> = ids
             .iter()
-            .filter(|id| cancelled.contains(id))
+            .filter(|id| cancelled.contains(*id))
             .cloned()
             .collect();
-        owners.push((Arc::clone(trader), mine, "canceled"));
+        owners.push((Arc::clone(trader), mine, true));
     }
     let (missing, not_cancelled) = audit(&exchange, &owners).await?;
     exchange.running.stop().await?;

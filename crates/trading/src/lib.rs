@@ -8,6 +8,7 @@
 
 pub mod api_keys;
 pub mod batch;
+pub mod cancels;
 pub mod reads;
 pub mod writes;
 
@@ -21,7 +22,6 @@ use bulwark_store::Store;
 
 pub use bulwark_store::{
     ApiKeyRow, BalanceRow, CandleRow, OrderRow, StoreError, TradeRow, TradeStats, TriggerRow,
-    trigger_state,
 };
 pub use reads::CandleWindow;
 
