@@ -5,10 +5,12 @@
 //! revokes their previous keys and credits nothing twice (deposit references are idempotent).
 
 use bulwark_accounts::Error;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::Operator;
-use crate::ops::{NewDeposit, NewKey, NewUser, create_api_key, create_user, credit_deposit};
+use crate::ops::{
+    NewDeposit, NewKey, NewUser, audit_action, create_api_key, create_user, credit_deposit,
+};
 
 /// The email domain of demo users (`.invalid` is reserved and never resolves).
 pub const DEMO_EMAIL_DOMAIN: &str = "demo.invalid";
@@ -69,6 +71,12 @@ impl Operator {
                     .revoke_api_key(user_id, key.id)
                     .await
                     .map_err(crate::internal)?;
+                audit_action(
+                    self,
+                    "apikey.revoke",
+                    &json!({"user_id": user_id, "access_key": key.access_key, "reason": "demo restart"}),
+                )
+                .await?;
             }
         }
         let key = create_api_key(

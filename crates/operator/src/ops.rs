@@ -20,7 +20,7 @@ pub const DEPOSIT_REF_BYTES_MAX: usize = 128;
 /// The audit actor of requests made with the operator token.
 const OPERATOR: &str = "operator-token";
 
-async fn audit_action(op: &Operator, action: &str, params: &Value) -> Result<()> {
+pub(crate) async fn audit_action(op: &Operator, action: &str, params: &Value) -> Result<()> {
     op.store()
         .append_audit(OPERATOR, action, &params.to_string(), now_ms())
         .await

@@ -29,8 +29,8 @@
 //! - A command id's outcome is remembered for `IDEMPOTENCY_WINDOW_COMMANDS` sequence numbers.
 //!
 //! Split by concern: `orders` (place, match, cancel), `funds` (deposits, withdrawals,
-//! adjustments, payouts), `triggers` (stop orders), `config` (assets, markets, halts, Safeguard share), `query`
-//! (read-only views) and `check` (the full invariant check).
+//! adjustments, payouts), `triggers` (stop orders), `config` (assets, markets, halts,
+//! Safeguard share), `query` (read-only views) and `check` (the full invariant check).
 
 mod check;
 mod config;

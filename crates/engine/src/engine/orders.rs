@@ -307,6 +307,16 @@ impl Engine {
                 }
             }
         }
+        // What stop orders compare against: the price of the order's last trade.
+        let last_trade = fills
+            .iter()
+            .rev()
+            .find(|f| matches!(f.kind, FillKind::Trade));
+        if let Some(fill) = last_trade
+            && let Some(market) = self.markets.get_mut(run.order.market.0 as usize)
+        {
+            market.last_price_ticks = Some(fill.price_ticks);
+        }
         self.scratch.fills = fills;
         summary
     }
@@ -366,9 +376,6 @@ impl Engine {
             (p.base, p.quote)
         };
         run.held_units -= if taker_buys { quote } else { base };
-        if let Some(market) = self.markets.get_mut(run.order.market.0 as usize) {
-            market.last_price_ticks = Some(fill.price_ticks);
-        }
         let taker = &mut run.order;
         taker.filled_lots += fill.qty_lots;
         taker.filled_quote = taker.filled_quote.saturating_add(quote);
