@@ -48,7 +48,7 @@ fn placed_kind(body: &Map<String, Value>) -> Result<&'static str, ApiError> {
 }
 
 /// The stop order of an algo `submit_order` body.
-fn new_trigger(
+pub fn new_trigger(
     catalog: &Catalog,
     user: bulwark_types::UserId,
     body: &Map<String, Value>,

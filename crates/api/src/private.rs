@@ -35,7 +35,7 @@ async fn submit(state: &AppState, command: Command) -> Result<Receipt, ApiError>
 
 /// A command that did not reach the engine: "system busy" when the sequencer's queue is full,
 /// an internal error otherwise.
-pub(crate) fn submit_failure(failure: bulwark_trading::writes::SubmitFailure) -> ApiError {
+pub fn submit_failure(failure: bulwark_trading::writes::SubmitFailure) -> ApiError {
     match failure {
         bulwark_trading::writes::SubmitFailure::Sequencer(e) => ApiError::busy(e.to_string()),
         other => ApiError::internal(other),
@@ -145,7 +145,7 @@ pub async fn cancel_order(State(state): State<AppState>, request: RawRequest) ->
 }
 
 /// BitMart's code for a cancel that did not take effect: never `result:false`.
-pub(crate) fn cancel_refused(refused: CancelRefused, catalog: &Catalog) -> ApiError {
+pub fn cancel_refused(refused: CancelRefused, catalog: &Catalog) -> ApiError {
     match refused {
         CancelRefused::Unknown => ApiError::bad(50032, "Order does not exist"),
         CancelRefused::AlreadyCanceled => ApiError::bad(50030, "Order is already canceled"),

@@ -14,8 +14,12 @@ use bulwark_engine::{
 };
 use bulwark_sequencer::{Catalog, EventBatch};
 use bulwark_store::{
-    BalanceRow, OrderRow, ProjectionBatch, Store, TradeRow, TriggerRow, trigger_state,
+    BalanceHourRow, BalanceRow, OrderRow, ProjectionBatch, Store, TradeRow, TriggerRow,
+    trigger_state,
 };
+
+/// An hour in milliseconds: the bucket of the balance history.
+const HOUR_MS: i64 = 3_600_000;
 
 /// Event batches merged into one SQL transaction at most, when the projector falls behind.
 pub const PROJECTOR_MERGE_BATCHES_MAX: usize = 64;
@@ -170,13 +174,23 @@ pub fn rows_of(catalog: &Catalog, batches: &[Arc<EventBatch>]) -> ProjectionBatc
                     asset,
                     available,
                     held,
-                } => rows.balances.push(BalanceRow {
-                    user_id: to_i64(user.0),
-                    asset: catalog.asset_code(*asset).to_owned(),
-                    available: *available,
-                    held: *held,
-                    last_seq: to_i64(event.seq),
-                }),
+                } => {
+                    let asset = catalog.asset_code(*asset).to_owned();
+                    rows.balance_hours.push(BalanceHourRow {
+                        user_id: to_i64(user.0),
+                        asset: asset.clone(),
+                        hour_s: event.timestamp_ms.div_euclid(HOUR_MS) * (HOUR_MS / 1_000),
+                        total: available.saturating_add(*held),
+                        last_seq: to_i64(event.seq),
+                    });
+                    rows.balances.push(BalanceRow {
+                        user_id: to_i64(user.0),
+                        asset,
+                        available: *available,
+                        held: *held,
+                        last_seq: to_i64(event.seq),
+                    });
+                }
                 _ => {}
             }
         }

@@ -273,10 +273,12 @@ fn public_router(
 ) -> Router {
     // The pages set their own headers (a CSP that allows the stylesheet), so they are merged
     // outside the API-wide header layers below.
-    let pages = bulwark_web::router(v1.clone()).layer(axum::middleware::from_fn_with_state(
-        limit.clone(),
-        bulwark_api::rate_limit::limit_by_ip,
-    ));
+    let pages = bulwark_web::router(v1.clone())
+        .merge(bulwark_web::trading_router(v1.clone(), app.clone()))
+        .layer(axum::middleware::from_fn_with_state(
+            limit.clone(),
+            bulwark_api::rate_limit::limit_by_ip,
+        ));
     let accounts = bulwark_api::v1::router(v1).layer(axum::middleware::from_fn_with_state(
         limit.clone(),
         bulwark_api::rate_limit::limit_by_ip,

@@ -9,6 +9,7 @@ mod activity;
 mod agreements;
 mod api_keys;
 mod audit;
+mod balance_hours;
 mod balances;
 mod candles;
 mod codes;
@@ -53,7 +54,8 @@ pub use lockout::LockoutRow;
 pub use login_confirmations::{LoginConfirmationRow, NewLoginConfirmation};
 pub use orders::order_state;
 pub use projection::{
-    BalanceRow, CandleRow, MAIN_PROJECTION, OrderRow, ProjectionBatch, TradeRow, TriggerRow,
+    BalanceHourRow, BalanceRow, CandleRow, MAIN_PROJECTION, OrderRow, ProjectionBatch, TradeRow,
+    TriggerRow,
 };
 pub use qr_logins::{NewQrLogin, QrLoginRow, qr_state};
 pub use recovery::RecoveryCodeRow;

@@ -97,6 +97,18 @@ pub struct BalanceRow {
     pub last_seq: i64,
 }
 
+/// A user's total of one asset at the end of the UTC hour `hour_s` (so far), as of `last_seq`.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct BalanceHourRow {
+    pub user_id: i64,
+    pub asset: String,
+    /// Start of the hour, seconds since the epoch.
+    pub hour_s: i64,
+    /// Available plus held.
+    pub total: i64,
+    pub last_seq: i64,
+}
+
 /// One candle of one market and interval, or (in a [`ProjectionBatch`]) what a run of trades
 /// adds to it: merged into the stored row by keeping its open, taking the new close, widening
 /// high and low and adding the volumes.
@@ -125,6 +137,7 @@ pub struct ProjectionBatch {
     pub triggers: Vec<TriggerRow>,
     pub trades: Vec<TradeRow>,
     pub balances: Vec<BalanceRow>,
+    pub balance_hours: Vec<BalanceHourRow>,
     /// At most one row per (symbol, interval, open time), built from trades after the stored
     /// projection sequence only.
     pub candles: Vec<CandleRow>,
@@ -134,6 +147,7 @@ const ORDER_COLUMNS: usize = 18;
 const TRIGGER_COLUMNS: usize = 18;
 const TRADE_COLUMNS: usize = 16;
 const BALANCE_COLUMNS: usize = 5;
+const BALANCE_HOUR_COLUMNS: usize = 5;
 const CANDLE_COLUMNS: usize = 12;
 
 const ORDER_INSERT: &str = "INSERT INTO orders (order_id, user_id, symbol, side, kind, \
@@ -166,6 +180,12 @@ const BALANCE_INSERT: &str =
 const BALANCE_CONFLICT: &str = " ON CONFLICT (user_id, asset) DO UPDATE SET \
      available = excluded.available, held = excluded.held, last_seq = excluded.last_seq \
      WHERE excluded.last_seq >= balances.last_seq";
+
+const BALANCE_HOUR_INSERT: &str =
+    "INSERT INTO balance_hours (user_id, asset, hour_s, total, last_seq) VALUES ";
+const BALANCE_HOUR_CONFLICT: &str = " ON CONFLICT (user_id, asset, hour_s) DO UPDATE SET \
+     total = excluded.total, last_seq = excluded.last_seq \
+     WHERE excluded.last_seq >= balance_hours.last_seq";
 
 const CANDLE_INSERT: &str = "INSERT INTO candles (symbol, step_minutes, open_s, open_ticks, \
      high_ticks, low_ticks, close_ticks, volume_lots, volume_quote, trades, first_seq, last_seq) \
@@ -240,6 +260,20 @@ impl Store {
             BALANCE_INSERT,
             BALANCE_CONFLICT,
             bind_balance,
+        )
+        .await?;
+        let balance_hours = newest_per_key(
+            &batch.balance_hours,
+            |row| (row.user_id, row.asset.as_str(), row.hour_s),
+            |row| row.last_seq,
+        );
+        write_chunked(
+            connection,
+            &balance_hours,
+            BALANCE_HOUR_COLUMNS,
+            BALANCE_HOUR_INSERT,
+            BALANCE_HOUR_CONFLICT,
+            bind_balance_hour,
         )
         .await?;
         let candles: Vec<&CandleRow> = batch.candles.iter().collect();
@@ -416,6 +450,15 @@ fn bind_balance<'q>(query: AnyQuery<'q>, row: &BalanceRow) -> AnyQuery<'q> {
         .bind(row.asset.clone())
         .bind(row.available)
         .bind(row.held)
+        .bind(row.last_seq)
+}
+
+fn bind_balance_hour<'q>(query: AnyQuery<'q>, row: &BalanceHourRow) -> AnyQuery<'q> {
+    query
+        .bind(row.user_id)
+        .bind(row.asset.clone())
+        .bind(row.hour_s)
+        .bind(row.total)
         .bind(row.last_seq)
 }
 

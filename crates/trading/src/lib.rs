@@ -9,6 +9,8 @@
 pub mod api_keys;
 pub mod batch;
 pub mod cancels;
+pub mod markets;
+pub mod portfolio;
 pub mod reads;
 pub mod writes;
 

@@ -26,6 +26,17 @@ impl Trading {
         Ok(self.sequencer.submit(CommandId(id), command).await?)
     }
 
+    /// Submits `command` under `id`, chosen by the caller so that sending the same request
+    /// twice (a form submitted twice) gets the first outcome back instead of a second order:
+    /// the engine answers a repeated id from its idempotency window.
+    pub async fn submit_as(
+        &self,
+        id: CommandId,
+        command: Command,
+    ) -> Result<Receipt, SubmitFailure> {
+        Ok(self.sequencer.submit(id, command).await?)
+    }
+
     /// Whether `user_id` may place orders from `country` (KYC tier, residence, request region).
     pub async fn check_trade(
         &self,

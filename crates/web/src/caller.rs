@@ -6,7 +6,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, StatusCode};
 use bulwark_accounts::doors::{self, Door};
@@ -32,13 +32,14 @@ pub struct Caller {
     cross_site: bool,
 }
 
-impl FromRequestParts<WebState> for Caller {
+impl<S: Send + Sync> FromRequestParts<S> for Caller
+where
+    WebState: FromRef<S>,
+{
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &WebState,
-    ) -> Result<Caller, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Caller, Self::Rejection> {
+        let state = WebState::from_ref(state);
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()

@@ -11,17 +11,23 @@
 mod admin;
 mod auth;
 mod caller;
+mod charts;
 mod confirm;
 mod form;
 mod json;
 mod keys;
 mod kyc;
 mod lost_2fa;
+mod markets;
+mod order_form;
 mod pages;
+mod portfolio;
 mod protect;
 mod qr;
 mod recovery;
 mod security;
+mod trade;
+mod trade_views;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
@@ -50,10 +56,69 @@ const POW_JS: &str = include_str!("../static/pow.js");
 /// Camera scanning on "Approve a login" (where the browser supports it).
 const QR_SCAN_JS: &str = include_str!("../static/qr-scan.js");
 
+/// Content Security Policy of the trading pages: the account pages' policy, plus connections
+/// to this origin (the WebSocket feed and the panel refreshes of `trade.js`).
+pub const TRADING_CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; \
+    img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; \
+    base-uri 'none'";
+/// The live markets list, trade page and portfolio (refreshing from the WebSocket feed).
+const TRADE_JS: &str = include_str!("../static/trade.js");
+
 /// State of the pages: the accounts service (the same state the `/api/v1` handlers hold).
 #[derive(Clone)]
 pub struct WebState {
     pub v1: V1State,
+}
+
+/// State of the trading pages: the accounts service for the session, the trading service (the
+/// one the BitMart API calls) for markets, orders and balances.
+#[derive(Clone)]
+pub struct TradeState {
+    pub web: WebState,
+    pub trading: bulwark_trading::Trading,
+}
+
+impl axum::extract::FromRef<TradeState> for WebState {
+    fn from_ref(state: &TradeState) -> WebState {
+        state.web.clone()
+    }
+}
+
+/// The trading pages router (markets, trade, portfolio), with the same strict headers as the
+/// account pages except that scripts may connect back to this origin.
+pub fn trading_router(v1: V1State, trading: bulwark_trading::Trading) -> Router {
+    let state = TradeState {
+        web: WebState { v1 },
+        trading,
+    };
+    Router::new()
+        .route("/markets", get(markets::page))
+        .route("/markets/table", get(markets::table_fragment))
+        .route("/trade/{symbol}", get(trade::page))
+        .route("/trade/{symbol}/order", post(trade::place))
+        .route("/trade/{symbol}/cancel", post(trade::cancel))
+        .route("/trade/{symbol}/cancel-all", post(trade::cancel_all))
+        .route("/trade/{symbol}/panel/{panel}", get(trade::panel))
+        .route("/portfolio", get(portfolio::page))
+        .route("/static/trade.js", get(trade_script))
+        .layer(DefaultBodyLimit::max(FORM_BYTES_MAX))
+        .layer(axum::middleware::from_fn(trading_headers))
+        .layer(axum::middleware::from_fn(page_headers))
+        .with_state(state)
+}
+
+/// The trading pages' CSP, set before [`page_headers`] fills in the rest.
+async fn trading_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    response.headers_mut().insert(
+        HeaderName::from_static("content-security-policy"),
+        HeaderValue::from_static(TRADING_CSP),
+    );
+    response
+}
+
+async fn trade_script() -> Response {
+    asset("text/javascript; charset=utf-8", TRADE_JS)
 }
 
 /// The pages router, to merge into the public router (it sets its own security headers).

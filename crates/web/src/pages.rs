@@ -345,6 +345,25 @@ pub fn login_view(
     render(status, &page)
 }
 
+/// A change ratio in units of 10⁻⁵ as a signed percentage with two decimals.
+pub fn signed_percent(change_e5: i64) -> String {
+    let text = bulwark_types::format_units(change_e5 / 10, 2);
+    if change_e5 > 0 {
+        format!("+{text}")
+    } else {
+        text
+    }
+}
+
+/// The colour class of a change: up, down or flat.
+pub fn direction_class(change: i64) -> &'static str {
+    match change.signum() {
+        1 => "up",
+        -1 => "down",
+        _ => "flat",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -356,6 +375,16 @@ mod tests {
         let response = with_cookies(see_other("/"), &[cookie]);
         let set = response.headers().get(header::SET_COOKIE).unwrap();
         assert!(set.to_str().unwrap().ends_with("; Secure"));
+    }
+
+    #[test]
+    fn changes_show_sign_and_direction() {
+        assert_eq!(signed_percent(1_234), "+1.23");
+        assert_eq!(signed_percent(-50_000), "-50.00");
+        assert_eq!(signed_percent(0), "0.00");
+        assert_eq!(direction_class(3), "up");
+        assert_eq!(direction_class(-3), "down");
+        assert_eq!(direction_class(0), "flat");
     }
 
     #[test]

@@ -22,7 +22,7 @@ pub enum Channel {
 }
 
 /// BitMart's kline interval names and their length in minutes.
-const KLINE_NAMES: [(&str, u32); 13] = [
+pub const KLINE_NAMES: [(&str, u32); 13] = [
     ("1m", 1),
     ("3m", 3),
     ("5m", 5),

@@ -3,7 +3,8 @@
 
 use super::{balance, both_backends, order, trade};
 use crate::{
-    Backend, BalanceRow, OrderRow, ProjectionBatch, Store, StoreError, TradeRow, order_state,
+    Backend, BalanceHourRow, BalanceRow, OrderRow, ProjectionBatch, Store, StoreError, TradeRow,
+    order_state,
 };
 
 /// Everything the projection tables hold, for whole-state comparisons.
@@ -318,4 +319,63 @@ async fn stop_orders_project_and_list(store: &Store) {
 both_backends!(
     stop_orders_project_and_list_on_both,
     stop_orders_project_and_list
+);
+
+fn hour_row(user_id: i64, asset: &str, hour_s: i64, total: i64, last_seq: i64) -> BalanceHourRow {
+    BalanceHourRow {
+        user_id,
+        asset: asset.to_owned(),
+        hour_s,
+        total,
+        last_seq,
+    }
+}
+
+/// The hourly balance history keeps the newest total per hour (replays and late batches change
+/// nothing), and a window starts with each asset's last total before it.
+async fn balance_hours_keep_the_newest_total_per_hour(store: &Store) {
+    let batch = ProjectionBatch {
+        balance_hours: vec![
+            hour_row(7, "BTC", 0, 5, 1),
+            hour_row(7, "BTC", 3_600, 6, 2),
+            hour_row(7, "BTC", 3_600, 9, 4),
+            hour_row(7, "USDT", 0, 100, 3),
+            hour_row(7, "USDT", 7_200, 80, 5),
+            hour_row(8, "BTC", 7_200, 1, 6),
+        ],
+        ..ProjectionBatch::default()
+    };
+    store.apply_projection(6, &batch).await.unwrap();
+    // Replayed, and an older write for an hour that already has a newer one.
+    store.apply_projection(6, &batch).await.unwrap();
+    let late = ProjectionBatch {
+        balance_hours: vec![hour_row(7, "BTC", 3_600, 1, 3)],
+        ..ProjectionBatch::default()
+    };
+    store.apply_projection(6, &late).await.unwrap();
+    let all = store.balance_hours_since(7, 0).await.unwrap();
+    assert_eq!(
+        all,
+        vec![
+            hour_row(7, "BTC", 0, 5, 1),
+            hour_row(7, "USDT", 0, 100, 3),
+            hour_row(7, "BTC", 3_600, 9, 4),
+            hour_row(7, "USDT", 7_200, 80, 5),
+        ]
+    );
+    // From 7200 on: USDT's row at 7200, and each asset's last total before it carried in.
+    let window = store.balance_hours_since(7, 7_200).await.unwrap();
+    assert_eq!(
+        window,
+        vec![
+            hour_row(7, "USDT", 0, 100, 3),
+            hour_row(7, "BTC", 3_600, 9, 4),
+            hour_row(7, "USDT", 7_200, 80, 5),
+        ]
+    );
+    assert!(store.balance_hours_since(9, 0).await.unwrap().is_empty());
+}
+both_backends!(
+    balance_hours_keep_the_newest_total_per_hour_on_both,
+    balance_hours_keep_the_newest_total_per_hour
 );

@@ -138,6 +138,7 @@ async fn sqlite_schema_has_every_table_with_known_types() {
         "agreement_versions",
         "api_keys",
         "audit_log",
+        "balance_hours",
         "balances",
         "candles",
         "devices",

@@ -1,0 +1,251 @@
+//! The markets list (`/markets`): every market with its last price, 24-hour change and volume
+//! and a one-day sparkline; searchable and sortable with plain links and a GET form (so it
+//! works without JavaScript), and refreshed in place by `trade.js`.
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use bulwark_api::format::MarketFormat;
+use bulwark_trading::markets::MarketSummary;
+use serde::Deserialize;
+
+use crate::auth::who_and_me;
+use crate::caller::Caller;
+use crate::charts;
+use crate::pages::{self, Flash, Who, direction_class, signed_percent};
+use crate::{TradeState, WebState};
+
+/// The sort orders the list offers: (parameter, column heading).
+pub const SORTS: [(&str, &str); 4] = [
+    ("symbol", "Market"),
+    ("last", "Last price"),
+    ("change", "24h change"),
+    ("volume", "24h volume"),
+];
+
+pub struct MarketLine {
+    pub symbol: String,
+    pub base: String,
+    pub quote: String,
+    pub last: String,
+    pub change: String,
+    pub change_class: String,
+    pub volume: String,
+    pub sparkline: String,
+    pub halted: bool,
+}
+
+#[derive(Template)]
+#[template(path = "markets_table.html")]
+pub struct MarketsTable {
+    pub lines: Vec<MarketLine>,
+    pub query: String,
+    pub sort: String,
+    pub descending: bool,
+    /// (parameter, heading, link of the heading, aria-sort value).
+    pub headings: Vec<(String, String, String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "markets.html")]
+pub struct MarketsPage {
+    pub who: Option<Who>,
+    pub notice: String,
+    pub error: String,
+    pub table_html: String,
+    pub query: String,
+    pub sort: String,
+    pub descending: bool,
+}
+
+#[derive(Deserialize, Default, Clone)]
+pub struct ListQuery {
+    #[serde(default)]
+    pub q: String,
+    #[serde(default)]
+    pub sort: String,
+    #[serde(default)]
+    pub dir: String,
+}
+
+/// A decimal text as a number, for ordering rows only.
+fn magnitude(text: &str) -> f64 {
+    text.parse::<f64>().unwrap_or(0.0)
+}
+
+/// The list of `summaries` matching `query`, in its order.
+fn table(
+    summaries: &[MarketSummary],
+    catalog: &bulwark_sequencer::Catalog,
+    query: &ListQuery,
+) -> MarketsTable {
+    let needle = query.q.trim().to_ascii_uppercase();
+    let sort = SORTS
+        .iter()
+        .find(|(name, _)| *name == query.sort)
+        .map_or("symbol", |(name, _)| name);
+    let descending = query.dir == "desc";
+    let mut rows: Vec<(MarketLine, f64, i64)> = summaries
+        .iter()
+        .filter(|s| {
+            needle.is_empty()
+                || s.market.spec.symbol.replace('_', "/").contains(&needle)
+                || s.market.spec.symbol.contains(&needle)
+        })
+        .filter_map(|s| {
+            let f = MarketFormat::resolve(catalog, &s.market.spec)?;
+            let t = &s.ticker;
+            let line = MarketLine {
+                symbol: s.market.spec.symbol.clone(),
+                base: f.base.code.clone(),
+                quote: f.quote.code.clone(),
+                last: f.price(t.last_ticks),
+                change: signed_percent(t.change_e5),
+                change_class: direction_class(t.change_e5).into(),
+                volume: f.quote(t.volume_quote),
+                sparkline: charts::sparkline_svg(&s.sparkline),
+                halted: s.market.halted,
+            };
+            let key = match sort {
+                "last" => magnitude(&line.last),
+                "volume" => magnitude(&line.volume),
+                _ => 0.0,
+            };
+            Some((line, key, t.change_e5))
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        let order = match sort {
+            "change" => a.2.cmp(&b.2),
+            "last" | "volume" => a.1.total_cmp(&b.1),
+            _ => a.0.symbol.cmp(&b.0.symbol),
+        };
+        if descending { order.reverse() } else { order }
+    });
+    let q = query.q.trim().to_string();
+    let headings = SORTS
+        .iter()
+        .map(|(name, heading)| {
+            let active = *name == sort;
+            let next = if active && !descending { "desc" } else { "asc" };
+            let aria = match (active, descending) {
+                (false, _) => "none",
+                (true, false) => "ascending",
+                (true, true) => "descending",
+            };
+            let link = format!("/markets?q={}&sort={name}&dir={next}", url_escape(&q));
+            (
+                (*name).to_string(),
+                (*heading).to_string(),
+                link,
+                aria.to_string(),
+            )
+        })
+        .collect();
+    MarketsTable {
+        lines: rows.into_iter().map(|r| r.0).collect(),
+        query: q,
+        sort: sort.to_string(),
+        descending,
+        headings,
+    }
+}
+
+/// Percent-encodes a search text for a link (letters, digits and `_-./` stay).
+fn url_escape(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"_-./".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+async fn table_html(state: &TradeState, query: &ListQuery) -> Result<String, String> {
+    let catalog = state.trading.sequencer.catalog();
+    let summaries = state
+        .trading
+        .market_summaries(bulwark_api::now_ms())
+        .await
+        .map_err(|e| format!("Market data is unavailable right now: {e}"))?;
+    table(&summaries, &catalog, query)
+        .render()
+        .map_err(|e| format!("The list could not be drawn: {e}"))
+}
+
+/// The page with `flash` (a trade page for an unknown market lands here with a 404).
+pub async fn view(
+    state: &TradeState,
+    caller: &Caller,
+    status: StatusCode,
+    flash: Flash,
+) -> Response {
+    render(state, caller, status, flash, &ListQuery::default()).await
+}
+
+async fn render(
+    state: &TradeState,
+    caller: &Caller,
+    status: StatusCode,
+    mut flash: Flash,
+    query: &ListQuery,
+) -> Response {
+    let web: &WebState = &state.web;
+    let who = who_and_me(web, caller).await.map(|(who, _)| who);
+    let table_html = table_html(state, query).await.unwrap_or_else(|error| {
+        flash.error = error;
+        String::new()
+    });
+    let sorted = table(&[], &state.trading.sequencer.catalog(), query);
+    let page = MarketsPage {
+        who,
+        notice: flash.notice,
+        error: flash.error,
+        table_html,
+        query: sorted.query,
+        sort: sorted.sort,
+        descending: sorted.descending,
+    };
+    pages::render(status, &page)
+}
+
+/// `GET /markets?q=&sort=&dir=`.
+pub async fn page(
+    State(state): State<TradeState>,
+    caller: Caller,
+    Query(query): Query<ListQuery>,
+) -> Response {
+    render(&state, &caller, StatusCode::OK, Flash::default(), &query).await
+}
+
+/// `GET /markets/table?q=&sort=&dir=`: the table alone, for the page's refresh.
+pub async fn table_fragment(
+    State(state): State<TradeState>,
+    Query(query): Query<ListQuery>,
+) -> Response {
+    match table_html(&state, &query).await {
+        Ok(html) => {
+            let mut response = Html(html).into_response();
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
+        Err(error) => (StatusCode::SERVICE_UNAVAILABLE, error).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_text_is_escaped_for_links() {
+        assert_eq!(url_escape("BTC/usdt"), "BTC/usdt");
+        assert_eq!(url_escape("a b&c\"<"), "a%20b%26c%22%3C");
+    }
+}

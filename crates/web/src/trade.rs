@@ -1,0 +1,564 @@
+//! The trade page of one market (`/trade/{symbol}`): ticker, order book, chart, recent trades,
+//! the order form, and the user's balances, orders and fills; its forms place and cancel
+//! orders; `/trade/{symbol}/panel/{name}` serves each panel alone for `trade.js` to refresh.
+//!
+//! Orders go through the trading service and the BitMart API's own parsers and error messages
+//! (see [`crate::order_form`]), behind the same KYC and region gate as the API, so the page and
+//! the API never disagree about what is allowed.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use bulwark_accounts::Kind;
+use bulwark_api::envelope::ApiError;
+use bulwark_api::format::MarketFormat;
+use bulwark_api::ws::topic::KLINE_NAMES;
+use bulwark_engine::{Accepted, Command, OrderTarget};
+use bulwark_sequencer::{Catalog, MarketInfo};
+use bulwark_types::{OrderId, UserId};
+use serde::Deserialize;
+
+use crate::auth::{csrf_ok, who_and_me};
+use crate::caller::Caller;
+use crate::order_form::{self, ORDER_TYPES, OrderForm};
+use crate::pages::{self, Flash, Who, direction_class, signed_percent};
+use crate::{TradeState, csrf_token, markets, trade_views};
+
+/// The chart interval a trade page opens with.
+pub const DEFAULT_INTERVAL: &str = "1m";
+
+/// The order form as the page shows it (after an error it keeps what was typed).
+#[derive(Default)]
+pub struct FormView {
+    pub csrf: String,
+    pub nonce: String,
+    pub side: String,
+    pub kind: String,
+    pub price: String,
+    pub size: String,
+    pub total: String,
+    pub trigger_price: String,
+}
+
+#[derive(Template)]
+#[template(path = "trade.html")]
+pub struct TradePage {
+    pub who: Option<Who>,
+    pub notice: String,
+    pub error: String,
+    pub symbol: String,
+    pub base: String,
+    pub quote: String,
+    pub markets: Vec<String>,
+    pub halted: bool,
+    pub last: String,
+    pub change: String,
+    pub change_class: String,
+    pub high: String,
+    pub low: String,
+    pub volume: String,
+    pub interval: String,
+    /// Every interval name, and whether it is the one shown.
+    pub intervals: Vec<(String, bool)>,
+    pub book_html: String,
+    pub chart_html: String,
+    pub trades_html: String,
+    pub mine_html: String,
+    pub signed_in: bool,
+    pub form: FormView,
+    pub order_types: Vec<(&'static str, &'static str)>,
+    pub price_scale: u32,
+    pub size_scale: u32,
+    pub quote_scale: u32,
+    pub min_size: String,
+    pub min_notional: String,
+    pub maker_fee_ppm: u32,
+    pub taker_fee_ppm: u32,
+    pub maker_fee: String,
+    pub taker_fee: String,
+    pub base_available: String,
+    pub quote_available: String,
+}
+
+#[derive(Deserialize, Default)]
+pub struct ChartQuery {
+    #[serde(default)]
+    interval: Option<String>,
+}
+
+/// The interval `name` in minutes, if it is one of BitMart's kline intervals.
+fn interval_step(name: &str) -> Option<u32> {
+    KLINE_NAMES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, step)| *step)
+}
+
+/// The signed-in user behind the page, with the session token (for the form tokens).
+struct Signed {
+    who: Who,
+    user_id: i64,
+    session_token: String,
+}
+
+async fn signed(state: &TradeState, caller: &Caller) -> Option<Signed> {
+    let (who, _) = who_and_me(&state.web, caller).await?;
+    let authed = caller.authed(&state.web).await.ok()?;
+    Some(Signed {
+        who,
+        user_id: authed.user_id,
+        session_token: caller.session_token()?,
+    })
+}
+
+/// Everything the page shows besides the request's own outcome.
+async fn view(
+    state: &TradeState,
+    caller: &Caller,
+    symbol: &str,
+    interval: Option<&str>,
+    status: StatusCode,
+    flash: Flash,
+    mut form: FormView,
+) -> Response {
+    let catalog = state.trading.sequencer.catalog();
+    let Some(market) = catalog.market(symbol).cloned() else {
+        let flash = Flash::error(format!("There is no market named {symbol}."));
+        return markets::view(state, caller, StatusCode::NOT_FOUND, flash).await;
+    };
+    let Some(f) = MarketFormat::resolve(&catalog, &market.spec) else {
+        return pages::see_other("/markets");
+    };
+    let interval = interval
+        .filter(|name| interval_step(name).is_some())
+        .unwrap_or(DEFAULT_INTERVAL)
+        .to_string();
+    let step = interval_step(&interval).unwrap_or(1);
+    let now = bulwark_api::now_ms();
+    let who = signed(state, caller).await;
+    let mut flash = flash;
+    let mut panel = |result: Result<String, trade_views::PanelError>| {
+        result.unwrap_or_else(|error| {
+            if flash.error.is_empty() {
+                flash.error = error.to_string();
+            }
+            String::new()
+        })
+    };
+    let trades_html = panel(trade_views::trades(&state.trading, &catalog, &market).await);
+    let chart_html = panel(trade_views::chart(&state.trading, &catalog, &market, step, now).await);
+    let user = who
+        .as_ref()
+        .map(|s| (s.user_id, csrf_token(&s.session_token)));
+    let mine_html = panel(trade_views::mine(&state.trading, &catalog, &market, user).await);
+    let ticker = state.trading.ticker(&market, now).await.unwrap_or_default();
+    let (mut base_available, mut quote_available) = (0, 0);
+    if let Some(s) = &who {
+        for row in state.trading.balances(s.user_id).await.unwrap_or_default() {
+            if row.asset == f.base.code {
+                base_available = row.available;
+            } else if row.asset == f.quote.code {
+                quote_available = row.available;
+            }
+        }
+    }
+    if let Some(s) = &who {
+        form.csrf = csrf_token(&s.session_token);
+    }
+    match order_form::new_nonce() {
+        Ok(nonce) => form.nonce = nonce,
+        Err(error) => flash.error = error.message,
+    }
+    if form.kind.is_empty() {
+        form.kind = String::from("limit");
+    }
+    let percent = |ppm: u32| bulwark_types::format_units(i64::from(ppm), 4);
+    let page = TradePage {
+        signed_in: who.is_some(),
+        who: who.map(|s| s.who),
+        notice: flash.notice,
+        error: flash.error,
+        symbol: market.spec.symbol.clone(),
+        base: f.base.code.clone(),
+        quote: f.quote.code.clone(),
+        markets: catalog
+            .markets
+            .iter()
+            .map(|m| m.spec.symbol.clone())
+            .collect(),
+        halted: market.halted || catalog.global_halted,
+        last: f.price(ticker.last_ticks),
+        change: signed_percent(ticker.change_e5),
+        change_class: direction_class(ticker.change_e5).into(),
+        high: f.price(ticker.high_ticks),
+        low: f.price(ticker.low_ticks),
+        volume: f.size(ticker.volume_lots),
+        intervals: KLINE_NAMES
+            .iter()
+            .map(|(name, _)| ((*name).to_string(), *name == interval))
+            .collect(),
+        interval,
+        book_html: trade_views::book(&state.trading, &catalog, &market),
+        chart_html,
+        trades_html,
+        mine_html,
+        form,
+        order_types: ORDER_TYPES.to_vec(),
+        price_scale: market.spec.price_scale,
+        size_scale: market.spec.size_scale,
+        quote_scale: f.quote.scale,
+        min_size: f.size(market.spec.min_size_lots),
+        min_notional: f.quote(market.spec.min_notional),
+        maker_fee_ppm: market.spec.maker_fee_ppm,
+        taker_fee_ppm: market.spec.taker_fee_ppm,
+        maker_fee: percent(market.spec.maker_fee_ppm),
+        taker_fee: percent(market.spec.taker_fee_ppm),
+        base_available: f.base(base_available),
+        quote_available: f.quote(quote_available),
+    };
+    pages::render(status, &page)
+}
+
+pub async fn page(
+    State(state): State<TradeState>,
+    caller: Caller,
+    Path(symbol): Path<String>,
+    Query(query): Query<ChartQuery>,
+) -> Response {
+    let interval = query.interval.as_deref();
+    let form = FormView::default();
+    view(
+        &state,
+        &caller,
+        &symbol,
+        interval,
+        StatusCode::OK,
+        Flash::default(),
+        form,
+    )
+    .await
+}
+
+/// The form as typed, to show again after a refusal.
+fn kept(form: &OrderForm) -> FormView {
+    FormView {
+        side: form.side.clone(),
+        kind: form.kind.clone(),
+        price: form.price.clone(),
+        size: form.size.clone(),
+        total: form.total.clone(),
+        trigger_price: form.trigger_price.clone(),
+        ..FormView::default()
+    }
+}
+
+/// The refusal of a page form whose CSRF token does not belong to the session.
+const STALE_FORM: &str =
+    "This form has expired (it belongs to an earlier session). Reload the page and try again.";
+
+/// Who may act through a trade form: a session (else the login page) whose form token matches.
+async fn actor(state: &TradeState, caller: &Caller, csrf: &str) -> Result<i64, Refusal> {
+    let authed = caller
+        .authed(&state.web)
+        .await
+        .map_err(|error| match error.kind {
+            Kind::Unauthenticated => Refusal::Login,
+            _ => Refusal::Page(StatusCode::FORBIDDEN, error.message),
+        })?;
+    if !csrf_ok(caller, csrf) {
+        return Err(Refusal::Page(StatusCode::FORBIDDEN, STALE_FORM.into()));
+    }
+    Ok(authed.user_id)
+}
+
+/// Why a trade form did nothing.
+enum Refusal {
+    Login,
+    Page(StatusCode, String),
+}
+
+impl From<ApiError> for Refusal {
+    fn from(error: ApiError) -> Refusal {
+        Refusal::Page(error.status, error.message)
+    }
+}
+
+fn user_of(user_id: i64) -> Result<UserId, Refusal> {
+    u64::try_from(user_id)
+        .map(UserId)
+        .map_err(|_| Refusal::Page(StatusCode::INTERNAL_SERVER_ERROR, "Unknown user".into()))
+}
+
+fn market_of(catalog: &Catalog, symbol: &str) -> Result<MarketInfo, Refusal> {
+    catalog.market(symbol).cloned().ok_or_else(|| {
+        Refusal::Page(
+            StatusCode::NOT_FOUND,
+            format!("There is no market named {symbol}."),
+        )
+    })
+}
+
+/// Places the order of the form; says what happened on the page.
+async fn place_order(
+    state: &TradeState,
+    caller: &Caller,
+    symbol: &str,
+    form: &OrderForm,
+) -> Result<String, Refusal> {
+    let user_id = actor(state, caller, &form.csrf).await?;
+    let country = caller.client().country.clone();
+    let refusal = state
+        .trading
+        .check_trade(user_id, country.as_deref())
+        .await
+        .map_err(ApiError::internal)?;
+    if let Some(refusal) = refusal {
+        return Err(Refusal::Page(StatusCode::FORBIDDEN, refusal.bitmart().1));
+    }
+    let catalog = state.trading.sequencer.catalog();
+    market_of(&catalog, symbol)?;
+    let (market, command) = order_form::command(&catalog, user_of(user_id)?, symbol, form)?;
+    let side = match &command {
+        Command::PlaceOrder(order) => Some(order.side),
+        Command::PlaceTrigger(trigger) => Some(trigger.order.side),
+        _ => None,
+    };
+    let token = caller.session_token().unwrap_or_default();
+    let id = order_form::command_id(&token, &form.nonce)?;
+    let receipt = state
+        .trading
+        .submit_as(id, command)
+        .await
+        .map_err(bulwark_api::private::submit_failure)?;
+    match receipt.outcome {
+        Ok(Accepted::Order { id }) => Ok(format!("Order {} placed.", id.0)),
+        Ok(Accepted::Trigger { id }) => Ok(format!(
+            "Stop order {} placed: it waits for the last price to reach the stop price.",
+            id.0
+        )),
+        Ok(other) => Err(ApiError::internal(format!("unexpected outcome {other:?}")).into()),
+        Err(reject) => {
+            Err(
+                bulwark_api::orders::reject_error(&reject, side, &catalog, Some(&market.spec))
+                    .into(),
+            )
+        }
+    }
+}
+
+/// The page after a form: the notice, or the refusal with what was typed kept.
+async fn answer(
+    state: &TradeState,
+    caller: &Caller,
+    symbol: &str,
+    result: Result<String, Refusal>,
+    typed: FormView,
+) -> Response {
+    match result {
+        Ok(notice) => {
+            // The next order is often on the same side and of the same type.
+            let form = FormView {
+                side: typed.side,
+                kind: typed.kind,
+                ..FormView::default()
+            };
+            view(
+                state,
+                caller,
+                symbol,
+                None,
+                StatusCode::OK,
+                Flash::notice(notice),
+                form,
+            )
+            .await
+        }
+        Err(Refusal::Login) => pages::see_other("/login"),
+        Err(Refusal::Page(status, message)) => {
+            view(
+                state,
+                caller,
+                symbol,
+                None,
+                status,
+                Flash::error(message),
+                typed,
+            )
+            .await
+        }
+    }
+}
+
+/// `POST /trade/{symbol}/order`.
+pub async fn place(
+    State(state): State<TradeState>,
+    caller: Caller,
+    Path(symbol): Path<String>,
+    crate::form::PageForm(form): crate::form::PageForm<OrderForm>,
+) -> Response {
+    let result = place_order(&state, &caller, &symbol, &form).await;
+    answer(&state, &caller, &symbol, result, kept(&form)).await
+}
+
+#[derive(Deserialize, Default)]
+pub struct CancelForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    order_id: String,
+    #[serde(default)]
+    stop_id: String,
+}
+
+async fn cancel_one(
+    state: &TradeState,
+    caller: &Caller,
+    symbol: &str,
+    form: &CancelForm,
+) -> Result<String, Refusal> {
+    let user_id = actor(state, caller, &form.csrf).await?;
+    let catalog = state.trading.sequencer.catalog();
+    market_of(&catalog, symbol)?;
+    let user = user_of(user_id)?;
+    let number = |text: &str| {
+        text.trim()
+            .parse::<u64>()
+            .map(|id| OrderTarget::Id(OrderId(id)))
+            .map_err(|_| ApiError::bad(50032, "Order does not exist: the id must be a number"))
+    };
+    let refused = |refused| bulwark_api::private::cancel_refused(refused, &catalog);
+    if !form.stop_id.trim().is_empty() {
+        let target = number(&form.stop_id)?;
+        state
+            .trading
+            .cancel_trigger(user, target)
+            .await
+            .map_err(refused)?;
+        return Ok(format!("Stop order {} cancelled.", form.stop_id.trim()));
+    }
+    let target = number(&form.order_id)?;
+    state
+        .trading
+        .cancel_order(user, target)
+        .await
+        .map_err(refused)?;
+    Ok(format!("Order {} cancelled.", form.order_id.trim()))
+}
+
+/// `POST /trade/{symbol}/cancel` (`order_id` or `stop_id`).
+pub async fn cancel(
+    State(state): State<TradeState>,
+    caller: Caller,
+    Path(symbol): Path<String>,
+    crate::form::PageForm(form): crate::form::PageForm<CancelForm>,
+) -> Response {
+    let result = cancel_one(&state, &caller, &symbol, &form).await;
+    answer(&state, &caller, &symbol, result, FormView::default()).await
+}
+
+#[derive(Deserialize, Default)]
+pub struct CsrfOnly {
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn cancel_everything(
+    state: &TradeState,
+    caller: &Caller,
+    symbol: &str,
+    csrf: &str,
+) -> Result<String, Refusal> {
+    let user_id = actor(state, caller, csrf).await?;
+    let catalog = state.trading.sequencer.catalog();
+    let market = market_of(&catalog, symbol)?;
+    let user = user_of(user_id)?;
+    for command in [
+        Command::CancelAll {
+            user,
+            market: Some(market.id),
+            side: None,
+        },
+        Command::CancelAllTriggers {
+            user,
+            market: Some(market.id),
+        },
+    ] {
+        let receipt = state
+            .trading
+            .submit(command)
+            .await
+            .map_err(bulwark_api::private::submit_failure)?;
+        if let Err(reject) = receipt.outcome {
+            return Err(bulwark_api::orders::reject_error(&reject, None, &catalog, None).into());
+        }
+    }
+    Ok(format!(
+        "Every open order and stop order in {symbol} is cancelled."
+    ))
+}
+
+/// `POST /trade/{symbol}/cancel-all`: open orders and stop orders of this market.
+pub async fn cancel_all(
+    State(state): State<TradeState>,
+    caller: Caller,
+    Path(symbol): Path<String>,
+    crate::form::PageForm(form): crate::form::PageForm<CsrfOnly>,
+) -> Response {
+    let result = cancel_everything(&state, &caller, &symbol, &form.csrf).await;
+    answer(&state, &caller, &symbol, result, FormView::default()).await
+}
+
+/// `GET /trade/{symbol}/panel/{book|trades|chart|mine}`: one panel's fragment.
+pub async fn panel(
+    State(state): State<TradeState>,
+    caller: Caller,
+    Path((symbol, name)): Path<(String, String)>,
+    Query(query): Query<ChartQuery>,
+) -> Response {
+    let catalog = state.trading.sequencer.catalog();
+    let Some(market) = catalog.market(&symbol).cloned() else {
+        return (StatusCode::NOT_FOUND, "no such market").into_response();
+    };
+    let result = match name.as_str() {
+        "book" => Ok(trade_views::book(&state.trading, &catalog, &market)),
+        "trades" => trade_views::trades(&state.trading, &catalog, &market).await,
+        "chart" => {
+            let step = query
+                .interval
+                .as_deref()
+                .and_then(interval_step)
+                .unwrap_or(1);
+            let now = bulwark_api::now_ms();
+            trade_views::chart(&state.trading, &catalog, &market, step, now).await
+        }
+        "mine" => {
+            let user = signed(&state, &caller)
+                .await
+                .map(|s| (s.user_id, csrf_token(&s.session_token)));
+            trade_views::mine(&state.trading, &catalog, &market, user).await
+        }
+        _ => return (StatusCode::NOT_FOUND, "no such panel").into_response(),
+    };
+    match result {
+        Ok(html) => {
+            let mut response = Html(html).into_response();
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
+        Err(error) => (StatusCode::SERVICE_UNAVAILABLE, error.to_string()).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intervals_are_bitmarts() {
+        assert_eq!(interval_step("1H"), Some(60));
+        assert_eq!(interval_step("2m"), None);
+    }
+}
