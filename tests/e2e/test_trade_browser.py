@@ -113,6 +113,16 @@ def test_place_see_and_cancel_an_order_on_the_trade_page(acct, browser):
     assert engine_balances(acct, user)["USDT"] == ("10000.00000000", "0.00000000")
     b.screenshot("22-trade-order-cancelled")
 
+    # On a phone-sized screen the page fits its width (panels stack; wide tables scroll inside).
+    b.cmd("POST", "/window/rect", {"width": 390, "height": 844})
+    b.go(base + "/trade/BTC_USDT")
+    b.wait_for("Place an order")
+    overflow = b.cmd("POST", "/execute/sync", {
+        "script": "return document.documentElement.scrollWidth - window.innerWidth", "args": []})
+    assert overflow <= 0, f"the trade page is {overflow}px wider than a phone screen"
+    b.screenshot("26-trade-phone")
+    b.cmd("POST", "/window/rect", {"width": 1200, "height": 1000})
+
     # The form's own checks stop an order over the balance before it is sent.
     place(b, "buy", "limit", price="30000", size="1")
     wait_in(b, "#form-error", "Not enough USDT")
@@ -163,7 +173,8 @@ def test_a_trade_between_two_browsers_updates_both_pages_live(acct, browser):
         usdt = float(ledger["USDT"][0]) + float(ledger["USDT"][1])
         total = float(bob.text("#total-value"))
         assert abs(total - (usdt + btc * 30000)) < 0.01, (total, ledger)
-        assert 'id="value-chart"' in bob.source()
+        # A new account's value line starts from zero the hour before its first deposit.
+        assert 'id="value-chart"' in bob.source() and 'data-points="2"' in bob.source()
         bob.screenshot("25-portfolio")
         assert engine_balances(acct, alice_id)["BTC"][1] == "0.00000000"
     finally:

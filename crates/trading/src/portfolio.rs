@@ -40,7 +40,8 @@ pub struct Portfolio {
     /// Decimals of the valuation asset.
     pub value_scale: u32,
     /// `(hour start in seconds, value at the end of that hour)`, oldest first, for the hours
-    /// since the account first held anything within the window.
+    /// since the account first held anything within the window (starting with a zero for the
+    /// hour before, when that is within the window too).
     pub history: Vec<(i64, i64)>,
 }
 
@@ -192,6 +193,11 @@ impl Trading {
         }
         let first_hour = rows.iter().map(|r| r.hour_s).min().unwrap_or(now_hour);
         let mut history = Vec::new();
+        // Before its first balance the account held nothing: a new account's chart starts
+        // from zero instead of waiting an hour for a second point.
+        if !rows.is_empty() && first_hour > since {
+            history.push((first_hour - HOUR_S, 0));
+        }
         let mut hour = since.max(first_hour);
         while hour <= now_hour {
             let mut value = 0_i64;
