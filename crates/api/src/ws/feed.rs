@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use bulwark_engine::{AssetId, Event, MarketId, TradeView};
 use bulwark_sequencer::{Catalog, EventBatch, MarketInfo};
@@ -19,7 +20,9 @@ use crate::ws::push::{self, LastFill};
 use crate::ws::topic::{Channel, DEPTH_LEVELS, PrivateTopic, Topic};
 
 /// Event batches the feed merges into one round of pushes at most.
-pub const FEED_MERGE_BATCHES_MAX: usize = 64;
+pub const FEED_MERGE_BATCHES_MAX: usize = 256;
+/// Shortest time between the starts of two rounds of pushes (milliseconds).
+pub const FEED_ROUND_MS: u64 = 20;
 
 #[derive(Default)]
 struct State {
@@ -169,7 +172,15 @@ impl Feed {
     }
 
     async fn run(self, mut batches: mpsc::UnboundedReceiver<Arc<EventBatch>>) {
+        let mut last_round: Option<tokio::time::Instant> = None;
         while let Some(first) = batches.recv().await {
+            // Under load, rounds start at least FEED_ROUND_MS apart and what arrives meanwhile
+            // joins the next one: a busy market costs each subscriber one wake-up and a few
+            // frames per round instead of one per batch. After a quiet spell nothing waits.
+            if let Some(at) = last_round {
+                tokio::time::sleep_until(at + Duration::from_millis(FEED_ROUND_MS)).await;
+            }
+            last_round = Some(tokio::time::Instant::now());
             let mut run = vec![first];
             while run.len() < FEED_MERGE_BATCHES_MAX {
                 match batches.try_recv() {

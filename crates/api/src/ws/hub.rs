@@ -1,15 +1,15 @@
 //! Who is subscribed to what, and delivery. Every connection has one bounded outbox; a push is
-//! encoded once and the same `Arc<str>` goes to every subscriber. A connection whose outbox is
+//! encoded once and the same bytes (a reference-counted `Utf8Bytes`, which the socket writes as
+//! is) go to every subscriber. A connection whose outbox is
 //! full is dropped from the hub (its socket then closes), so a slow client never holds up the
 //! feed or anyone else.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::sync::Arc;
-
 use tokio::sync::mpsc;
 
-/// One encoded message, shared by every subscriber it goes to.
-pub type Message = Arc<str>;
+/// One encoded message, shared by every subscriber it goes to: cloning it for another outbox,
+/// and handing it to that connection's socket, copies no bytes.
+pub type Message = axum::extract::ws::Utf8Bytes;
 
 /// Messages a connection may have waiting before it counts as too slow and is dropped.
 pub const OUTBOX_MESSAGES_MAX: usize = 1_024;
@@ -96,7 +96,7 @@ impl Registry {
         let delivered = self
             .outboxes
             .get(&id)
-            .is_some_and(|tx| tx.try_send(Arc::clone(message)).is_ok());
+            .is_some_and(|tx| tx.try_send(message.clone()).is_ok());
         if !delivered {
             self.disconnect(id);
         }
@@ -132,7 +132,7 @@ mod tests {
             hub.subscribe(fast, "spot/trade:BTC_USDT"),
             Subscribed::Already
         );
-        let message: Message = Arc::from("{}");
+        let message = Message::from("{}");
         for n in 0..OUTBOX_MESSAGES_MAX {
             assert_eq!(hub.publish("spot/trade:BTC_USDT", &message), 2, "{n}");
             assert!(fast_rx.try_recv().is_ok());

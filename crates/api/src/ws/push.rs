@@ -2,8 +2,6 @@
 //! Each push carries `table` and `data`; replies (acks, errors) never carry `data`, because
 //! clients such as CCXT tell the two apart by that key.
 
-use std::sync::Arc;
-
 use bulwark_engine::TradeView;
 use bulwark_sequencer::DepthView;
 use bulwark_trading::CandleRow;
@@ -15,7 +13,7 @@ use crate::format::MarketFormat;
 use crate::ws::hub::Message;
 
 fn message(value: &Value) -> Message {
-    Arc::from(value.to_string())
+    Message::from(value.to_string())
 }
 
 /// `{"table": …, "data": [item]}`.
