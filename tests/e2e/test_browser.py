@@ -154,6 +154,22 @@ def log_in(b, base, email, password=PASSWORD):
         wait_result(b, after_challenge=True)
 
 
+def sign_up_and_log_in(b, srv, email):
+    """Signs up through the pages, verifies with the emailed code and logs in."""
+    base = srv.base
+    b.go(base + "/signup")
+    b.type("#identifier", email)
+    b.type("#password", PASSWORD)
+    b.click("#agree")
+    b.click("#submit")
+    b.wait_for("Verify your address")
+    b.type("#code", outbox_code(srv, email))
+    b.click("#submit")
+    b.wait_for("is verified")
+    log_in(b, base, email)
+    b.wait_for("Security center")
+
+
 def wait_result(b, after_challenge=False, timeout_s=20):
     """Waits until the login POST answered: the security center, the second-factor step, or an
     error (a fresh challenge counts only before one was answered)."""
@@ -243,17 +259,7 @@ def test_browser_qr_login_two_contexts(acct, browser):
     """A logged-in browser ("phone") approves a QR login requested by a second browser context
     ("laptop"), once by opening the scanned URL and once by typing the short code (denied)."""
     phone, base, email = browser, acct.base, "qr-browser@example.com"
-    phone.go(base + "/signup")
-    phone.type("#identifier", email)
-    phone.type("#password", PASSWORD)
-    phone.click("#agree")
-    phone.click("#submit")
-    phone.wait_for("Verify your address")
-    phone.type("#code", outbox_code(acct, email))
-    phone.click("#submit")
-    phone.wait_for("is verified")
-    log_in(phone, base, email)
-    phone.wait_for("Security center")
+    sign_up_and_log_in(phone, acct, email)
 
     laptop = WebDriver(phone.port, phone.profile_dir + "-laptop")
     try:
@@ -305,17 +311,7 @@ def test_browser_qr_login_two_contexts(acct, browser):
 
 def test_browser_new_device_waits_for_the_emailed_code(acct, browser):
     first, base, email = browser, acct.base, "two-devices@example.com"
-    first.go(base + "/signup")
-    first.type("#identifier", email)
-    first.type("#password", PASSWORD)
-    first.click("#agree")
-    first.click("#submit")
-    first.wait_for("Verify your address")
-    first.type("#code", outbox_code(acct, email))
-    first.click("#submit")
-    first.wait_for("is verified")
-    log_in(first, base, email)
-    first.wait_for("Security center")
+    sign_up_and_log_in(first, acct, email)
 
     second = WebDriver(first.port, first.profile_dir + "-second")
     try:

@@ -6,7 +6,7 @@ engine's ledger. Bad input through the plain forms (no script): nothing placed, 
 Screenshots go to test-artifacts/."""
 
 import html
-import json
+import os
 import re
 import time
 import urllib.error
@@ -15,10 +15,8 @@ import urllib.request
 
 import pytest
 
-from test_accounts import PASSWORD, acct, outbox_code  # noqa: F401
-from test_browser import CHROMEDRIVER, CHROMIUM, WebDriver, browser, log_in  # noqa: F401
-
-import os
+from test_accounts import acct  # noqa: F401
+from test_browser import CHROMEDRIVER, CHROMIUM, WebDriver, browser, sign_up_and_log_in  # noqa: F401
 
 pytestmark = pytest.mark.skipif(
     not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)),
@@ -27,19 +25,8 @@ pytestmark = pytest.mark.skipif(
 
 def browser_user(b, srv, email, deposits):
     """Signs up and logs in through the pages, then (test setup) sets KYC L1 and credits funds."""
-    base = srv.base
-    b.go(base + "/signup")
-    b.type("#identifier", email)
-    b.type("#password", PASSWORD)
-    b.click("#agree")
-    b.click("#submit")
-    b.wait_for("Verify your address")
-    b.type("#code", outbox_code(srv, email))
-    b.click("#submit")
-    b.wait_for("is verified")
-    log_in(b, base, email)
-    b.wait_for("Security center")
-    b.go(base + "/api/v1/me")
+    sign_up_and_log_in(b, srv, email)
+    b.go(srv.base + "/api/v1/me")
     user_id = int(re.search(r'"user_id":\s*(\d+)', b.source()).group(1))
     srv.admin("user", "kyc-tier", "--user", str(user_id), "--tier", "L1")
     for asset, amount in deposits.items():

@@ -4,8 +4,8 @@
 
 use askama::Template;
 use axum::extract::{Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use bulwark_api::format::MarketFormat;
 use bulwark_trading::markets::MarketSummary;
 use serde::Deserialize;
@@ -227,16 +227,7 @@ pub async fn table_fragment(
     State(state): State<TradeState>,
     Query(query): Query<ListQuery>,
 ) -> Response {
-    match table_html(&state, &query).await {
-        Ok(html) => {
-            let mut response = Html(html).into_response();
-            response
-                .headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            response
-        }
-        Err(error) => (StatusCode::SERVICE_UNAVAILABLE, error).into_response(),
-    }
+    pages::fragment(table_html(&state, &query).await)
 }
 
 #[cfg(test)]

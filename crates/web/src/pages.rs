@@ -295,6 +295,15 @@ pub fn render<T: Template>(status: StatusCode, page: &T) -> Response {
     }
 }
 
+/// A panel or table a page's script fetches again: its HTML (never cached, like every page), or
+/// 503 saying why it is missing.
+pub fn fragment<E: std::fmt::Display>(result: Result<String, E>) -> Response {
+    match result {
+        Ok(html) => Html(html).into_response(),
+        Err(error) => (StatusCode::SERVICE_UNAVAILABLE, error.to_string()).into_response(),
+    }
+}
+
 /// A 303 redirect after a successful form.
 pub fn see_other(path: &str) -> Response {
     Redirect::to(path).into_response()

@@ -8,8 +8,8 @@
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use bulwark_accounts::Kind;
 use bulwark_api::envelope::ApiError;
 use bulwark_api::format::MarketFormat;
@@ -540,16 +540,7 @@ pub async fn panel(
         }
         _ => return (StatusCode::NOT_FOUND, "no such panel").into_response(),
     };
-    match result {
-        Ok(html) => {
-            let mut response = Html(html).into_response();
-            response
-                .headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            response
-        }
-        Err(error) => (StatusCode::SERVICE_UNAVAILABLE, error.to_string()).into_response(),
-    }
+    pages::fragment(result)
 }
 
 #[cfg(test)]

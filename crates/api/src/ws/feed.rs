@@ -20,7 +20,7 @@ use crate::ws::push::{self, LastFill};
 use crate::ws::topic::{Channel, DEPTH_LEVELS, PrivateTopic, Topic};
 
 /// Event batches the feed merges into one round of pushes at most.
-pub const FEED_MERGE_BATCHES_MAX: usize = 256;
+pub const FEED_MERGE_BATCHES_MAX: usize = 8_192;
 /// Shortest time between the starts of two rounds of pushes (milliseconds).
 pub const FEED_ROUND_MS: u64 = 20;
 
