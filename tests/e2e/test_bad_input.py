@@ -296,3 +296,30 @@ def test_order_entry_at_capacity_says_busy_at_once_and_loses_nothing():
             assert opened["data"] == []
         finally:
             srv.stop()
+
+
+def test_price_band_refuses_fat_finger_orders_and_changes_nothing(server):
+    """After a trade at 30000, a limit buy above 36000 or a sell below 24000 (20% through the
+    last price) is refused with BitMart's max/min price codes; resting orders far away, market
+    orders and prices at the band's edge are fine."""
+    b = server.base
+    _, seller = server.funded_user("band-seller@example.com", {"BTC": "1"})
+    _, buyer = server.funded_user("band-buyer@example.com", {"USDT": "100000"})
+    expect(call(b, "/spot/v2/submit_order", order(side="sell"), key=seller), 1000, 200)
+    expect(call(b, "/spot/v2/submit_order", order(), key=buyer), 1000, 200)  # trades at 30000
+    before = (state(server, seller), state(server, buyer))
+    expect(call(b, "/spot/v2/submit_order", order(price="36000.01"), key=buyer), 50025, 400,
+           "at most 36000.00 (20% above the last price 30000.00)")
+    expect(call(b, "/spot/v2/submit_order", order(side="sell", price="23999.99"), key=seller),
+           50008, 400, "at least 24000.00")
+    expect(call(b, "/spot/v2/submit_order", order(side="sell", type="ioc", price="1"), key=seller),
+           50008, 400)
+    batch = {"symbol": "BTC_USDT", "orderParams": [
+        {"side": "buy", "type": "limit", "size": "0.01", "price": "29000"},
+        {"side": "buy", "type": "limit", "size": "0.01", "price": "40000"}]}
+    expect(call(b, "/spot/v4/batch_orders", batch, key=buyer), 50025, 400,
+           "orderParams[1] refused")
+    assert (state(server, seller), state(server, buyer)) == before, "nothing placed, nothing held"
+    expect(call(b, "/spot/v2/submit_order", order(price="36000"), key=buyer), 1000, 200)
+    expect(call(b, "/spot/v2/submit_order", order(price="1000"), key=buyer), 1000, 200)
+    expect(call(b, "/spot/v2/submit_order", order(side="sell", price="999999"), key=seller), 1000, 200)

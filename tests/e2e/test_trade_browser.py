@@ -146,6 +146,10 @@ def test_a_trade_between_two_browsers_updates_both_pages_live(acct, browser):
             assert time.time() < deadline, "the chart drew no candle"
             time.sleep(0.2)
         assert "taker" in bob.text("#my-trades")
+        # A fat-finger buy far above the last price is refused on the page, nothing placed.
+        place(bob, "buy", "limit", price="40000", size="0.01")
+        bob.wait_for("outside the price band")
+        assert "40000.00" not in bob.text("#book-panel")
         alice.screenshot("23-trade-after-fill-maker")
         bob.screenshot("24-trade-after-fill-taker")
 

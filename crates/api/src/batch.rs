@@ -73,7 +73,10 @@ pub async fn batch_orders(State(state): State<AppState>, request: RawRequest) ->
         });
         commands.push(command);
     }
-    let outcome = state.place_batch(commands).await.map_err(batch_error)?;
+    let outcome = state
+        .place_batch(commands)
+        .await
+        .map_err(|failure| batch_error(failure, &market.spec))?;
     let ids = |placed: &[bulwark_types::OrderId]| -> Vec<String> {
         placed.iter().map(|id| id.0.to_string()).collect()
     };
@@ -101,9 +104,20 @@ pub async fn batch_orders(State(state): State<AppState>, request: RawRequest) ->
     }
 }
 
-fn batch_error(error: BatchFailure) -> ApiError {
+fn batch_error(error: BatchFailure, spec: &bulwark_engine::MarketSpec) -> ApiError {
     match error {
         BatchFailure::Submit(failure) => submit_failure(failure),
+        BatchFailure::Band { index, band } => {
+            let error = crate::orders::band_error(&band, Some(spec));
+            ApiError::new(
+                error.status,
+                error.code,
+                format!(
+                    "orderParams[{index}] refused: {}; nothing was placed",
+                    error.message
+                ),
+            )
+        }
         other => ApiError::internal(other),
     }
 }
@@ -116,7 +130,7 @@ pub async fn cancel_orders(State(state): State<AppState>, request: RawRequest) -
     let body = request.json_object()?;
     let symbol = symbol_of(&body)?;
     let catalog = state.sequencer.catalog();
-    market_of(&catalog, &symbol)?;
+    let market = market_of(&catalog, &symbol)?;
     let by_client = body.contains_key("clientOrderIds");
     let field = if by_client {
         "clientOrderIds"
@@ -157,7 +171,7 @@ pub async fn cancel_orders(State(state): State<AppState>, request: RawRequest) -
     let cancelled = state
         .cancel_batch(user_of(&caller)?, &symbol, targets)
         .await
-        .map_err(batch_error)?;
+        .map_err(|failure| batch_error(failure, &market.spec))?;
     let (mut success, mut failed) = (Vec::new(), Vec::new());
     for (text, done) in texts.into_iter().zip(cancelled) {
         if done {

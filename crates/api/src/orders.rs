@@ -3,6 +3,8 @@
 
 use bulwark_engine::{Command, MarketSpec, NewOrder, OrderKind, Reject, StpMode};
 use bulwark_sequencer::{Catalog, MarketInfo};
+use bulwark_trading::band::OutsideBand;
+use bulwark_trading::writes::SubmitFailure;
 use bulwark_types::{DecimalError, Side, UserId, parse_units};
 use serde_json::{Map, Value};
 
@@ -155,6 +157,44 @@ pub fn new_order(
         stp: parse_stp(map)?,
     };
     Ok((market, Command::PlaceOrder(order)))
+}
+
+/// BitMart's max-price (50025) or min-price (50008) refusal of an order outside the price band,
+/// with the prices formatted for `spec`'s market when it is known.
+pub fn band_error(band: &OutsideBand, spec: Option<&MarketSpec>) -> ApiError {
+    let price = |ticks: i64| {
+        spec.map_or_else(
+            || ticks.to_string(),
+            |s| bulwark_types::format_units(ticks, s.price_scale),
+        )
+    };
+    let percent = bulwark_trading::band::PRICE_BAND_PERCENT;
+    let (limit, last) = (price(band.limit_ticks), price(band.last_ticks));
+    match band.side {
+        Side::Buy => ApiError::bad(
+            50025,
+            format!(
+                "Price is outside the price band: a buy may be at most {limit} \
+                 ({percent}% above the last price {last})"
+            ),
+        ),
+        Side::Sell => ApiError::bad(
+            50008,
+            format!(
+                "Price is outside the price band: a sell may be at least {limit} \
+                 ({percent}% below the last price {last})"
+            ),
+        ),
+    }
+}
+
+/// Why placing an order in `spec`'s market did not reach the engine: the price band with the
+/// market's prices, anything else as [`crate::private::submit_failure`].
+pub fn placement_failure(failure: SubmitFailure, spec: &MarketSpec) -> ApiError {
+    match failure {
+        SubmitFailure::Band(band) => band_error(&band, Some(spec)),
+        other => crate::private::submit_failure(other),
+    }
 }
 
 /// The BitMart code and message of an engine rejection.

@@ -18,7 +18,9 @@ use crate::auth::{Caller, Scope, Signing, authenticate};
 use crate::envelope::{ApiError, ApiResult, ok};
 use crate::extract::{RawRequest, int_param, text_param};
 use crate::format::MarketFormat;
-use crate::orders::{market_of, new_order, parse_client_order_id, parse_side, reject_error};
+use crate::orders::{
+    market_of, new_order, parse_client_order_id, parse_side, placement_failure, reject_error,
+};
 
 /// Most orders or trades one query returns (BitMart: 200).
 pub const QUERY_ROWS_MAX: i64 = 200;
@@ -38,6 +40,9 @@ async fn submit(state: &AppState, command: Command) -> Result<Receipt, ApiError>
 pub fn submit_failure(failure: bulwark_trading::writes::SubmitFailure) -> ApiError {
     match failure {
         bulwark_trading::writes::SubmitFailure::Sequencer(e) => ApiError::busy(e.to_string()),
+        bulwark_trading::writes::SubmitFailure::Band(band) => {
+            crate::orders::band_error(&band, None)
+        }
         other => ApiError::internal(other),
     }
 }
@@ -100,7 +105,10 @@ pub async fn submit_order(State(state): State<AppState>, request: RawRequest) ->
         Command::PlaceOrder(order) => Some(order.side),
         _ => None,
     };
-    let receipt = submit(&state, command).await?;
+    let receipt = state
+        .submit(command)
+        .await
+        .map_err(|failure| placement_failure(failure, &market.spec))?;
     match receipt.outcome {
         Ok(Accepted::Order { id }) => Ok(ok(json!({"order_id": id.0.to_string()}))),
         Ok(other) => Err(ApiError::internal(format!("unexpected outcome {other:?}"))),

@@ -396,6 +396,7 @@ fn depth_view(engine: &Engine, market: MarketId, seq: u64, timestamp_ms: i64) ->
         asks: depth.map(|d| d.asks).unwrap_or_default(),
         seq,
         timestamp_ms,
+        last_price_ticks: engine.last_price(market),
     }
 }
 

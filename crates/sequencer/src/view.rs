@@ -73,4 +73,6 @@ pub struct DepthView {
     /// Sequence number of the last command reflected.
     pub seq: u64,
     pub timestamp_ms: i64,
+    /// The market's last trade price as of `seq` (`None` before its first trade).
+    pub last_price_ticks: Option<i64>,
 }

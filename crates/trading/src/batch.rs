@@ -32,12 +32,23 @@ pub enum BatchFailure {
     Store(#[from] bulwark_store::StoreError),
     #[error("the engine answered a placement with {0:?}")]
     Unexpected(Accepted),
+    /// The order at `index` is outside the price band: nothing of the batch was placed.
+    #[error("order {index} is outside the price band")]
+    Band {
+        index: usize,
+        band: crate::band::OutsideBand,
+    },
 }
 
 impl Trading {
     /// Places `orders` (each a `PlaceOrder` command) one after another; answers once the last
     /// one is durable (reads then wait for the read models to include it).
+    /// The whole batch is checked against the price band before anything is placed.
     pub async fn place_batch(&self, orders: Vec<Command>) -> Result<BatchPlaced, BatchFailure> {
+        for (index, command) in orders.iter().enumerate() {
+            self.check_band(command)
+                .map_err(|band| BatchFailure::Band { index, band })?;
+        }
         let mut placed = Vec::with_capacity(orders.len());
         let mut outcome = None;
         for (index, command) in orders.into_iter().enumerate() {

@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api_keys;
+pub mod band;
 pub mod batch;
 pub mod cancels;
 pub mod markets;

@@ -16,14 +16,18 @@ pub enum SubmitFailure {
     Random(String),
     #[error("{0}")]
     Sequencer(#[from] SubmitError),
+    /// A limit order beyond the price band (see [`crate::band`]); nothing was submitted.
+    #[error("price outside the band: {0:?}")]
+    Band(crate::band::OutsideBand),
 }
 
 impl Trading {
     /// Submits `command` under a new random id and returns its durable receipt.
+    /// Orders are checked against the price band first.
     pub async fn submit(&self, command: Command) -> Result<Receipt, SubmitFailure> {
         let id = bulwark_accounts::crypto::random_bytes::<16>()
             .map_err(|e| SubmitFailure::Random(e.to_string()))?;
-        Ok(self.sequencer.submit(CommandId(id), command).await?)
+        self.submit_as(CommandId(id), command).await
     }
 
     /// Submits `command` under `id`, chosen by the caller so that sending the same request
@@ -34,6 +38,7 @@ impl Trading {
         id: CommandId,
         command: Command,
     ) -> Result<Receipt, SubmitFailure> {
+        self.check_band(&command).map_err(SubmitFailure::Band)?;
         Ok(self.sequencer.submit(id, command).await?)
     }
 

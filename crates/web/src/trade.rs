@@ -330,7 +330,7 @@ async fn place_order(
         .trading
         .submit_as(id, command)
         .await
-        .map_err(bulwark_api::private::submit_failure)?;
+        .map_err(|failure| bulwark_api::orders::placement_failure(failure, &market.spec))?;
     match receipt.outcome {
         Ok(Accepted::Order { id }) => Ok(format!("Order {} placed.", id.0)),
         Ok(Accepted::Trigger { id }) => Ok(format!(

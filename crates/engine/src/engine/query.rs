@@ -61,6 +61,12 @@ impl Engine {
         })
     }
 
+    /// The market's last trade price in ticks (`None` before its first trade): what stop orders
+    /// compare against, and what the trading service's price band is measured from.
+    pub fn last_price(&self, id: MarketId) -> Option<i64> {
+        self.markets.get(id.0 as usize)?.last_price_ticks
+    }
+
     /// Id of the asset with this code.
     pub fn asset_id(&self, code: &str) -> Option<AssetId> {
         let i = self.assets.iter().position(|a| a.code == code)?;
