@@ -16,10 +16,8 @@ use crate::auth::{Scope, Signing, authenticate};
 use crate::envelope::{ApiError, ApiResult, ok};
 use crate::extract::{RawRequest, text_param};
 use crate::format::MarketFormat;
-use crate::orders::{market_of, new_order, parse_client_order_id, reject_error};
-use crate::private::{
-    cancel_refused, check_trading_allowed, list_filter, order_target, submit_failure, user_of,
-};
+use crate::orders::{market_of, new_order, parse_client_order_id, reject_error, submit_failure};
+use crate::private::{cancel_refused, check_trading_allowed, list_filter, order_target, user_of};
 
 /// The order `type` a stop order places: CCXT sends `type` = `trigger` or `tp/sl` with
 /// `trigger_type` = `limit` or `market`, or `limit_maker`/`ioc` for post-only and IOC limits.

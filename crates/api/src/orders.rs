@@ -188,12 +188,22 @@ pub fn band_error(band: &OutsideBand, spec: Option<&MarketSpec>) -> ApiError {
     }
 }
 
+/// A command that did not reach the engine: "system busy" when the sequencer's queue is full,
+/// an internal error otherwise.
+pub fn submit_failure(failure: bulwark_trading::writes::SubmitFailure) -> ApiError {
+    match failure {
+        bulwark_trading::writes::SubmitFailure::Sequencer(e) => ApiError::busy(e.to_string()),
+        bulwark_trading::writes::SubmitFailure::Band(band) => band_error(&band, None),
+        other => ApiError::internal(other),
+    }
+}
+
 /// Why placing an order in `spec`'s market did not reach the engine: the price band with the
-/// market's prices, anything else as [`crate::private::submit_failure`].
+/// market's prices, anything else as [`submit_failure`].
 pub fn placement_failure(failure: SubmitFailure, spec: &MarketSpec) -> ApiError {
     match failure {
         SubmitFailure::Band(band) => band_error(&band, Some(spec)),
-        other => crate::private::submit_failure(other),
+        other => submit_failure(other),
     }
 }
 

@@ -20,6 +20,7 @@ use crate::extract::{RawRequest, int_param, text_param};
 use crate::format::MarketFormat;
 use crate::orders::{
     market_of, new_order, parse_client_order_id, parse_side, placement_failure, reject_error,
+    submit_failure,
 };
 
 /// Most orders or trades one query returns (BitMart: 200).
@@ -33,18 +34,6 @@ pub(crate) fn user_of(caller: &Caller) -> Result<UserId, ApiError> {
 
 async fn submit(state: &AppState, command: Command) -> Result<Receipt, ApiError> {
     state.submit(command).await.map_err(submit_failure)
-}
-
-/// A command that did not reach the engine: "system busy" when the sequencer's queue is full,
-/// an internal error otherwise.
-pub fn submit_failure(failure: bulwark_trading::writes::SubmitFailure) -> ApiError {
-    match failure {
-        bulwark_trading::writes::SubmitFailure::Sequencer(e) => ApiError::busy(e.to_string()),
-        bulwark_trading::writes::SubmitFailure::Band(band) => {
-            crate::orders::band_error(&band, None)
-        }
-        other => ApiError::internal(other),
-    }
 }
 
 /// KYC and region gating of order placement: L1 or higher, and neither the request's country

@@ -488,7 +488,7 @@ async fn cancel_everything(
             .trading
             .submit(command)
             .await
-            .map_err(bulwark_api::private::submit_failure)?;
+            .map_err(bulwark_api::orders::submit_failure)?;
         if let Err(reject) = receipt.outcome {
             return Err(bulwark_api::orders::reject_error(&reject, None, &catalog, None).into());
         }
