@@ -150,7 +150,16 @@ def test_a_trade_between_two_browsers_updates_both_pages_live(acct, browser):
         place(bob, "buy", "limit", price="40000", size="0.01")
         bob.wait_for("outside the price band")
         assert "40000.00" not in bob.text("#book-panel")
+        # A stop-limit from the page waits below the last price, holds its amount, and cancels.
+        place(alice, "sell", "stop_limit", price="28900", size="0.01", trigger="29000")
+        page = alice.wait_for("Stop order")
+        stop_id = re.search(r"Stop order (\d+) placed", page).group(1)
+        assert "29000.00" in alice.text("#stop-orders")
+        assert engine_balances(acct, alice_id)["BTC"][1] == "0.01000000"
         alice.screenshot("23-trade-after-fill-maker")
+        alice.click(f"#cancel-stop-{stop_id}")
+        alice.wait_for(f"Stop order {stop_id} cancelled.")
+        assert f"stop-{stop_id}" not in alice.source()
         bob.screenshot("24-trade-after-fill-taker")
 
         # The portfolio shows exactly the engine's balances and values them in USDT.
@@ -167,7 +176,7 @@ def test_a_trade_between_two_browsers_updates_both_pages_live(acct, browser):
         # A new account's value line starts from zero the hour before its first deposit.
         assert 'id="value-chart"' in bob.source() and 'data-points="2"' in bob.source()
         bob.screenshot("25-portfolio")
-        assert engine_balances(acct, alice_id)["BTC"][1] == "0.00000000"
+        assert engine_balances(acct, alice_id)["BTC"] == ("0.98000000", "0.00000000")
     finally:
         bob.quit()
 
@@ -225,6 +234,8 @@ def test_order_forms_refuse_bad_input_and_place_once(acct, browser):
         (dict(price="", size="0.01"), 400, "price is required"),
         (dict(type="market", side="buy", total=""), 400, "notional is required"),
         (dict(type="stop_limit", price="30000", size="0.01", trigger_price=""), 400, "trigger_price is required"),
+        (dict(type="stop_market", side="buy", total="100", trigger_price="31000"), 400,
+         "has not traded yet"),
         (dict(type="banana", price="1", size="1"), 400, "Unsupported order type"),
         (dict(csrf="0" * 32, price="30000", size="0.01"), 403, "This form has expired"),
         (dict(nonce="", price="30000", size="0.01"), 400, "reload the page"),

@@ -27,7 +27,7 @@ pub struct OrderForm {
     pub nonce: String,
     #[serde(default)]
     pub side: String,
-    /// `limit`, `market`, `post_only`, `ioc` or `stop_limit`.
+    /// `limit`, `market`, `post_only`, `ioc`, `stop_limit` or `stop_market`.
     #[serde(default, rename = "type")]
     pub kind: String,
     #[serde(default)]
@@ -42,12 +42,13 @@ pub struct OrderForm {
 }
 
 /// The form's order types and their labels, in the order the form lists them.
-pub const ORDER_TYPES: [(&str, &str); 5] = [
+pub const ORDER_TYPES: [(&str, &str); 6] = [
     ("limit", "Limit"),
     ("market", "Market"),
     ("post_only", "Post-only"),
     ("ioc", "Immediate or cancel"),
     ("stop_limit", "Stop-limit"),
+    ("stop_market", "Stop-market"),
 ];
 
 /// A fresh nonce for a form about to be shown.
@@ -74,7 +75,7 @@ pub fn command_id(session_token: &str, nonce: &str) -> Result<CommandId, ApiErro
 }
 
 /// The engine command for `form` in `symbol`'s market: a `PlaceOrder`, or a `PlaceTrigger` for
-/// a stop-limit order.
+/// a stop-limit or stop-market order.
 pub fn command(
     catalog: &Catalog,
     user: UserId,
@@ -100,9 +101,14 @@ pub fn command(
         "post_only" => put("type", "limit_maker"),
         "ioc" => put("type", "ioc"),
         "limit" | "" => put("type", "limit"),
-        "stop_limit" => {
+        "stop_limit" | "stop_market" => {
             put("type", "trigger");
-            put("trigger_type", "limit");
+            if form.kind == "stop_market" {
+                put("trigger_type", "market");
+                put("notional", &form.total);
+            } else {
+                put("trigger_type", "limit");
+            }
             put("trigger_price", &form.trigger_price);
             let (market, trigger) = bulwark_api::algo::new_trigger(catalog, user, &body)?;
             return Ok((market, Command::PlaceTrigger(trigger)));

@@ -533,9 +533,10 @@ pub async fn panel(
             trade_views::chart(&state.trading, &catalog, &market, step, now).await
         }
         "mine" => {
-            let user = signed(&state, &caller)
-                .await
-                .map(|s| (s.user_id, csrf_token(&s.session_token)));
+            let user = match (caller.authed(&state.web).await, caller.session_token()) {
+                (Ok(authed), Some(token)) => Some((authed.user_id, csrf_token(&token))),
+                _ => None,
+            };
             trade_views::mine(&state.trading, &catalog, &market, user).await
         }
         _ => return (StatusCode::NOT_FOUND, "no such panel").into_response(),

@@ -126,11 +126,13 @@ function orderForm(form) {
 
   const side = () => (form.querySelector("input[name=side]:checked") || {}).value || "buy";
   const kind = () => type.value;
-  const marketBuy = () => kind() === "market" && side() === "buy";
+  const isMarket = () => kind() === "market" || kind() === "stop_market";
+  const isStop = () => kind() === "stop_limit" || kind() === "stop_market";
+  const marketBuy = () => isMarket() && side() === "buy";
 
   function layout() {
-    el("trigger-field").hidden = kind() !== "stop_limit";
-    el("price-field").hidden = kind() === "market";
+    el("trigger-field").hidden = !isStop();
+    el("price-field").hidden = isMarket();
     el("size-field").hidden = marketBuy();
     el("total-field").hidden = !marketBuy();
     slider.hidden = false;
@@ -149,7 +151,7 @@ function orderForm(form) {
     const trigger = parseUnits(el("trigger-price").value, scales.price);
     const minSize = parseUnits(d.minSize, scales.size).units;
     const minNotional = parseUnits(d.minNotional, scales.quote).units;
-    if (kind() === "stop_limit") {
+    if (isStop()) {
       if (trigger.error) return `Stop price ${trigger.error}.`;
       if (trigger.empty || trigger.units === 0n) return "Enter a stop price.";
     }
@@ -162,7 +164,7 @@ function orderForm(form) {
       }
       return "";
     }
-    if (kind() !== "market") {
+    if (!isMarket()) {
       if (price.error) return `Price ${price.error}.`;
       if (price.empty || price.units === 0n) return "Enter a price.";
     }
@@ -173,7 +175,7 @@ function orderForm(form) {
       if (rescale(size.units, scales.size, available.baseScale) > available.base) {
         return `Not enough ${d.base}: ${d.baseAvailable} available.`;
       }
-    } else if (kind() !== "market") {
+    } else if (!isMarket()) {
       const cost = notional(price.units, size.units);
       if (cost < minNotional) return `The order value is below the minimum of ${d.minNotional} ${d.quote}.`;
       if (rescale(cost, scales.quote, available.quoteScale) > available.quote) {
