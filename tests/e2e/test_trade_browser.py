@@ -87,6 +87,8 @@ def test_place_see_and_cancel_an_order_on_the_trade_page(acct, browser):
     place(b, "buy", "limit", price="25000", size="0.01")
     page = b.wait_for("placed.")
     order_id = re.search(r"Order (\d+) placed\.", page).group(1)
+    # Post-redirect-get: the page it lands on is a plain GET, so a reload sends nothing again.
+    assert f"done=placed&id={order_id}" in b.url()
     assert "25000.00" in b.text("#book-panel")
     assert f"order-{order_id}" in b.source() and "25000.00" in b.text("#open-orders")
     assert engine_balances(acct, user)["USDT"] == ("9750.00000000", "250.00000000")

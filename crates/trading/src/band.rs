@@ -56,7 +56,8 @@ pub fn check_order(order: &NewOrder, last_ticks: Option<i64>) -> Result<(), Outs
 }
 
 impl Trading {
-    /// The band check of `command` (only `PlaceOrder` is checked) at the market's last price.
+    /// The band check of `command`: an order at the market's last price, a stop order's
+    /// limit order at its stop price (the price it will meet when it fires).
     pub fn check_band(&self, command: &Command) -> Result<(), OutsideBand> {
         match command {
             Command::PlaceOrder(order) => {
@@ -65,6 +66,9 @@ impl Trading {
                     .depth(order.market)
                     .and_then(|view| view.last_price_ticks);
                 check_order(order, last)
+            }
+            Command::PlaceTrigger(trigger) => {
+                check_order(&trigger.order, Some(trigger.trigger_price_ticks))
             }
             _ => Ok(()),
         }

@@ -52,7 +52,7 @@ impl Trading {
         let mut placed = Vec::with_capacity(orders.len());
         let mut outcome = None;
         for (index, command) in orders.into_iter().enumerate() {
-            let receipt = self.submit(command).await?;
+            let receipt = self.submit_checked(command).await?;
             match receipt.outcome {
                 Ok(Accepted::Order { id }) => placed.push(id),
                 Ok(other) => return Err(BatchFailure::Unexpected(other)),

@@ -1,9 +1,9 @@
-//! Cancelling one order or one stop order, and saying why a cancel found nothing to cancel:
+//! Cancelling one order or one stop order (or everything of a user in a market), and saying why a cancel found nothing to cancel:
 //! the engine only knows live orders, so when it answers "not found" the read models tell an
 //! order that finished (filled, cancelled, a stop order that fired) from one that never was
 //! the caller's.
 
-use bulwark_engine::{Command, OrderTarget, Reject};
+use bulwark_engine::{Command, MarketId, OrderTarget, Reject};
 use bulwark_store::{StoreError, order_state, trigger_state};
 use bulwark_types::UserId;
 
@@ -37,6 +37,31 @@ fn row_id(id: &bulwark_types::OrderId) -> i64 {
 }
 
 impl Trading {
+    /// Cancels every stop order and then every open order of `user` in `market`. Stop orders go
+    /// first, so none can fire in between and leave a live order behind.
+    pub async fn cancel_everything(
+        &self,
+        user: UserId,
+        market: MarketId,
+    ) -> Result<(), CancelRefused> {
+        for command in [
+            Command::CancelAllTriggers {
+                user,
+                market: Some(market),
+            },
+            Command::CancelAll {
+                user,
+                market: Some(market),
+                side: None,
+            },
+        ] {
+            if let Err(reject) = self.submit(command).await?.outcome {
+                return Err(CancelRefused::Rejected(reject));
+            }
+        }
+        Ok(())
+    }
+
     /// Cancels the caller's live order `target`.
     pub async fn cancel_order(
         &self,

@@ -54,9 +54,14 @@ fn value_of(
     price_scale: u32,
     value_scale: u32,
 ) -> i64 {
-    let numerator = i128::from(units) * i128::from(price_ticks) * 10_i128.pow(value_scale);
-    let denominator = 10_i128.pow(asset_scale + price_scale);
-    i64::try_from(numerator / denominator).unwrap_or(i64::MAX)
+    let numerator = i128::from(units)
+        .checked_mul(i128::from(price_ticks))
+        .and_then(|n| n.checked_mul(10_i128.checked_pow(value_scale)?));
+    let denominator = 10_i128.checked_pow(asset_scale + price_scale);
+    match (numerator, denominator) {
+        (Some(n), Some(d)) if d > 0 => i64::try_from(n / d).unwrap_or(i64::MAX),
+        _ => i64::MAX,
+    }
 }
 
 /// How one asset is priced: itself (the valuation asset) or through a market's price.

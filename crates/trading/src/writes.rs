@@ -42,6 +42,15 @@ impl Trading {
         Ok(self.sequencer.submit(id, command).await?)
     }
 
+    /// [`Trading::submit`] for a command whose band check was already made (a batch checks
+    /// every order once, before any is placed, so prices its own orders move do not refuse
+    /// the rest halfway).
+    pub(crate) async fn submit_checked(&self, command: Command) -> Result<Receipt, SubmitFailure> {
+        let id = bulwark_accounts::crypto::random_bytes::<16>()
+            .map_err(|e| SubmitFailure::Random(e.to_string()))?;
+        Ok(self.sequencer.submit(CommandId(id), command).await?)
+    }
+
     /// Whether `user_id` may place orders from `country` (KYC tier, residence, request region).
     pub async fn check_trade(
         &self,

@@ -171,10 +171,16 @@ async fn table_html(state: &TradeState, query: &ListQuery) -> Result<String, Str
         .trading
         .market_summaries(bulwark_api::now_ms())
         .await
-        .map_err(|e| format!("Market data is unavailable right now: {e}"))?;
+        .map_err(|error| {
+            tracing::error!(%error, "reading the markets list");
+            String::from("Market data is unavailable right now; it will be back shortly.")
+        })?;
     table(&summaries, &catalog, query)
         .render()
-        .map_err(|e| format!("The list could not be drawn: {e}"))
+        .map_err(|error| {
+            tracing::error!(%error, "rendering the markets list");
+            String::from("The list could not be drawn right now.")
+        })
 }
 
 /// The page with `flash` (a trade page for an unknown market lands here with a 404).

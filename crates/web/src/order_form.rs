@@ -91,24 +91,24 @@ pub fn command(
     };
     put("symbol", symbol);
     put("side", &form.side);
-    put("price", &form.price);
-    put("size", &form.size);
+    // Only the fields this type and side use: the form also posts the ones it hides.
+    let market = matches!(form.kind.as_str(), "market" | "stop_market");
+    if market && form.side == "buy" {
+        put("notional", &form.total);
+    } else {
+        put("size", &form.size);
+    }
+    if !market {
+        put("price", &form.price);
+    }
     match form.kind.as_str() {
-        "market" => {
-            put("type", "market");
-            put("notional", &form.total);
-        }
+        "market" => put("type", "market"),
         "post_only" => put("type", "limit_maker"),
         "ioc" => put("type", "ioc"),
         "limit" | "" => put("type", "limit"),
         "stop_limit" | "stop_market" => {
             put("type", "trigger");
-            if form.kind == "stop_market" {
-                put("trigger_type", "market");
-                put("notional", &form.total);
-            } else {
-                put("trigger_type", "limit");
-            }
+            put("trigger_type", if market { "market" } else { "limit" });
             put("trigger_price", &form.trigger_price);
             let (market, trigger) = bulwark_api::algo::new_trigger(catalog, user, &body)?;
             return Ok((market, Command::PlaceTrigger(trigger)));

@@ -56,10 +56,13 @@ pub async fn page(State(state): State<TradeState>, caller: Caller) -> Response {
     {
         Ok(portfolio) => portfolio,
         Err(error) => {
+            tracing::error!(%error, "reading a portfolio");
             let page = PortfolioPage {
                 who: Some(who),
                 notice: String::new(),
-                error: format!("Balances are unavailable right now: {error}"),
+                error: String::from(
+                    "Balances are unavailable right now; they will be back shortly.",
+                ),
                 valuation: VALUATION_ASSET,
                 total_value: String::new(),
                 holdings: Vec::new(),

@@ -85,6 +85,70 @@ pub struct TradePage {
 pub struct ChartQuery {
     #[serde(default)]
     interval: Option<String>,
+    /// What the form before this page did (post-redirect-get): `placed`, `stop-placed`,
+    /// `cancelled`, `stop-cancelled` or `all-cancelled`, with `id`.
+    #[serde(default)]
+    done: Option<String>,
+    #[serde(default)]
+    id: Option<u64>,
+    /// The order form's side and type to keep for the next order.
+    #[serde(default)]
+    side: Option<String>,
+    #[serde(default, rename = "type")]
+    kind: Option<String>,
+}
+
+/// What a trade form did. After it the browser is sent to the trade page (303) with this in the
+/// query, so reloading the page it lands on never sends the form again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Done {
+    Placed(u64),
+    StopPlaced(u64),
+    Cancelled(u64),
+    StopCancelled(u64),
+    AllCancelled,
+}
+
+impl Done {
+    fn query(self) -> String {
+        match self {
+            Done::Placed(id) => format!("done=placed&id={id}"),
+            Done::StopPlaced(id) => format!("done=stop-placed&id={id}"),
+            Done::Cancelled(id) => format!("done=cancelled&id={id}"),
+            Done::StopCancelled(id) => format!("done=stop-cancelled&id={id}"),
+            Done::AllCancelled => String::from("done=all-cancelled"),
+        }
+    }
+
+    fn parse(done: &str, id: Option<u64>) -> Option<Done> {
+        match (done, id) {
+            ("placed", Some(id)) => Some(Done::Placed(id)),
+            ("stop-placed", Some(id)) => Some(Done::StopPlaced(id)),
+            ("cancelled", Some(id)) => Some(Done::Cancelled(id)),
+            ("stop-cancelled", Some(id)) => Some(Done::StopCancelled(id)),
+            ("all-cancelled", _) => Some(Done::AllCancelled),
+            _ => None,
+        }
+    }
+
+    fn notice(self, symbol: &str) -> String {
+        match self {
+            Done::Placed(id) => format!("Order {id} placed."),
+            Done::StopPlaced(id) => format!(
+                "Stop order {id} placed: it waits for the last price to reach the stop price."
+            ),
+            Done::Cancelled(id) => format!("Order {id} cancelled."),
+            Done::StopCancelled(id) => format!("Stop order {id} cancelled."),
+            Done::AllCancelled => {
+                format!("Every open order and stop order in {symbol} is cancelled.")
+            }
+        }
+    }
+}
+
+/// A form value kept in a redirect only when it is one the form offers.
+fn offered<'a>(value: &str, choices: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    choices.into_iter().find(|choice| *choice == value)
 }
 
 /// The interval `name` in minutes, if it is one of BitMart's kline intervals.
@@ -227,14 +291,23 @@ pub async fn page(
     Query(query): Query<ChartQuery>,
 ) -> Response {
     let interval = query.interval.as_deref();
-    let form = FormView::default();
+    let form = FormView {
+        side: query.side.clone().unwrap_or_default(),
+        kind: query.kind.clone().unwrap_or_default(),
+        ..FormView::default()
+    };
+    let flash = query
+        .done
+        .as_deref()
+        .and_then(|done| Done::parse(done, query.id))
+        .map_or_else(Flash::default, |done| Flash::notice(done.notice(&symbol)));
     view(
         &state,
         &caller,
         &symbol,
         interval,
         StatusCode::OK,
-        Flash::default(),
+        flash,
         form,
     )
     .await
@@ -305,7 +378,7 @@ async fn place_order(
     caller: &Caller,
     symbol: &str,
     form: &OrderForm,
-) -> Result<String, Refusal> {
+) -> Result<Done, Refusal> {
     let user_id = actor(state, caller, &form.csrf).await?;
     let country = caller.client().country.clone();
     let refusal = state
@@ -332,11 +405,8 @@ async fn place_order(
         .await
         .map_err(|failure| bulwark_api::orders::placement_failure(failure, &market.spec))?;
     match receipt.outcome {
-        Ok(Accepted::Order { id }) => Ok(format!("Order {} placed.", id.0)),
-        Ok(Accepted::Trigger { id }) => Ok(format!(
-            "Stop order {} placed: it waits for the last price to reach the stop price.",
-            id.0
-        )),
+        Ok(Accepted::Order { id }) => Ok(Done::Placed(id.0)),
+        Ok(Accepted::Trigger { id }) => Ok(Done::StopPlaced(id.0)),
         Ok(other) => Err(ApiError::internal(format!("unexpected outcome {other:?}")).into()),
         Err(reject) => {
             Err(
@@ -347,32 +417,26 @@ async fn place_order(
     }
 }
 
-/// The page after a form: the notice, or the refusal with what was typed kept.
+/// The answer to a form: on success a redirect to the trade page saying what was done
+/// (post-redirect-get), else the page with the refusal and what was typed kept.
 async fn answer(
     state: &TradeState,
     caller: &Caller,
     symbol: &str,
-    result: Result<String, Refusal>,
+    result: Result<Done, Refusal>,
     typed: FormView,
 ) -> Response {
     match result {
-        Ok(notice) => {
+        Ok(done) => {
             // The next order is often on the same side and of the same type.
-            let form = FormView {
-                side: typed.side,
-                kind: typed.kind,
-                ..FormView::default()
-            };
-            view(
-                state,
-                caller,
-                symbol,
-                None,
-                StatusCode::OK,
-                Flash::notice(notice),
-                form,
-            )
-            .await
+            let mut target = format!("/trade/{symbol}?{}", done.query());
+            if let Some(side) = offered(&typed.side, ["buy", "sell"]) {
+                target.push_str(&format!("&side={side}"));
+            }
+            if let Some(kind) = offered(&typed.kind, ORDER_TYPES.map(|(name, _)| name)) {
+                target.push_str(&format!("&type={kind}"));
+            }
+            pages::see_other(&target)
         }
         Err(Refusal::Login) => pages::see_other("/login"),
         Err(Refusal::Page(status, message)) => {
@@ -416,7 +480,7 @@ async fn cancel_one(
     caller: &Caller,
     symbol: &str,
     form: &CancelForm,
-) -> Result<String, Refusal> {
+) -> Result<Done, Refusal> {
     let user_id = actor(state, caller, &form.csrf).await?;
     let catalog = state.trading.sequencer.catalog();
     market_of(&catalog, symbol)?;
@@ -435,7 +499,9 @@ async fn cancel_one(
             .cancel_trigger(user, target)
             .await
             .map_err(refused)?;
-        return Ok(format!("Stop order {} cancelled.", form.stop_id.trim()));
+        return Ok(Done::StopCancelled(
+            form.stop_id.trim().parse().unwrap_or(0),
+        ));
     }
     let target = number(&form.order_id)?;
     state
@@ -443,7 +509,7 @@ async fn cancel_one(
         .cancel_order(user, target)
         .await
         .map_err(refused)?;
-    Ok(format!("Order {} cancelled.", form.order_id.trim()))
+    Ok(Done::Cancelled(form.order_id.trim().parse().unwrap_or(0)))
 }
 
 /// `POST /trade/{symbol}/cancel` (`order_id` or `stop_id`).
@@ -468,34 +534,16 @@ async fn cancel_everything(
     caller: &Caller,
     symbol: &str,
     csrf: &str,
-) -> Result<String, Refusal> {
+) -> Result<Done, Refusal> {
     let user_id = actor(state, caller, csrf).await?;
     let catalog = state.trading.sequencer.catalog();
     let market = market_of(&catalog, symbol)?;
-    let user = user_of(user_id)?;
-    for command in [
-        Command::CancelAll {
-            user,
-            market: Some(market.id),
-            side: None,
-        },
-        Command::CancelAllTriggers {
-            user,
-            market: Some(market.id),
-        },
-    ] {
-        let receipt = state
-            .trading
-            .submit(command)
-            .await
-            .map_err(bulwark_api::orders::submit_failure)?;
-        if let Err(reject) = receipt.outcome {
-            return Err(bulwark_api::orders::reject_error(&reject, None, &catalog, None).into());
-        }
-    }
-    Ok(format!(
-        "Every open order and stop order in {symbol} is cancelled."
-    ))
+    state
+        .trading
+        .cancel_everything(user_of(user_id)?, market.id)
+        .await
+        .map_err(|refused| bulwark_api::private::cancel_refused(refused, &catalog))?;
+    Ok(Done::AllCancelled)
 }
 
 /// `POST /trade/{symbol}/cancel-all`: open orders and stop orders of this market.

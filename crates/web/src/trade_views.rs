@@ -25,10 +25,18 @@ pub const HISTORY_ROWS: u32 = 20;
 /// Steps of the depth bars (each 5% of the widest cumulative depth).
 const DEPTH_STEPS: i64 = 20;
 
-/// A read that failed: the panel shows this instead of its rows.
+/// A read that failed: the panel shows this instead of its rows. What failed is logged, never
+/// shown (it can name database internals).
 #[derive(Debug, thiserror::Error)]
-#[error("market data is unavailable right now: {0}")]
-pub struct PanelError(#[from] bulwark_trading::StoreError);
+#[error("This information is unavailable right now; it will be back shortly.")]
+pub struct PanelError;
+
+impl From<bulwark_trading::StoreError> for PanelError {
+    fn from(error: bulwark_trading::StoreError) -> PanelError {
+        tracing::error!(%error, "reading a trade page panel");
+        PanelError
+    }
+}
 
 /// One price level of the ladder.
 pub struct Level {
@@ -346,8 +354,21 @@ pub async fn mine(
         .user_trades(user_id, &recent)
         .await?
         .iter()
-        .map(|t| {
-            let maker = t.maker_user_id == user_id;
+        .flat_map(|t| {
+            // A trade against oneself (allowed with `stpMode=none`) is both legs.
+            let legs: &[bool] = match (t.maker_user_id == user_id, t.taker_user_id == user_id) {
+                (true, true) => &[true, false],
+                (maker, _) => {
+                    if maker {
+                        &[true]
+                    } else {
+                        &[false]
+                    }
+                }
+            };
+            legs.iter().map(move |maker| (t, *maker))
+        })
+        .map(|(t, maker)| {
             let taker_buys = t.taker_side == "buy";
             let (fee, fee_asset) = if maker {
                 (t.maker_fee, &t.maker_fee_asset)

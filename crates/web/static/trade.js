@@ -214,10 +214,13 @@ function orderForm(form) {
     } else {
       const price = parseUnits(el("price").value, scales.price).units;
       if (!price) return;
-      // size = budget / price, at the size scale.
+      // size = budget / price, at the size scale, rounded down (never more than the budget).
       const budget = rescale((available.quote * pct) / 100n, available.quoteScale, scales.quote);
-      const perLot = notional(price, 1n);
-      if (perLot > 0n) el("size").value = formatUnits(budget / perLot, scales.size);
+      const shift = scales.price + scales.size - scales.quote;
+      const lots = shift >= 0
+        ? (budget * 10n ** BigInt(shift)) / price
+        : budget / (price * 10n ** BigInt(-shift));
+      el("size").value = formatUnits(lots, scales.size);
     }
     update();
   }

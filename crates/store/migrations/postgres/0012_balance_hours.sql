@@ -11,3 +11,8 @@ CREATE TABLE balance_hours (
     last_seq BIGINT NOT NULL,
     PRIMARY KEY (user_id, asset, hour_s)
 );
+
+-- Balances from before this table existed count from the start of time, so an account that has
+-- not changed since the upgrade still has a value line.
+INSERT INTO balance_hours (user_id, asset, hour_s, total, last_seq)
+SELECT user_id, asset, 0, available + held, last_seq FROM balances;
