@@ -242,3 +242,37 @@ def test_private_stream_needs_a_valid_login(server):
                     assert closing.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
 
     asyncio.run(scenario())
+
+
+def test_a_sweep_of_many_makers_arrives_as_bounded_trade_pushes_in_order(server):
+    """One taker order that fills 150 makers makes 150 trades in one command: the feed splits
+    them into pushes of at most 100 trades, every trade arrives once, in trade order."""
+    from test_bad_input import call, expect
+    _, maker = server.funded_user("sweep-maker@example.com", {"BTC": "1"})
+    _, taker = server.funded_user("sweep-taker@example.com", {"USDT": "10000"})
+    for i in range(150):
+        body = {"symbol": "BTC_USDT", "side": "sell", "type": "limit", "size": "0.001",
+                "price": f"{30000 + i}"}
+        expect(call(server.base, "/spot/v2/submit_order", body, key=maker), 1000, 200)
+    url = server.base.replace("http://", "ws://") + "/api?protocol=1.1"
+
+    async def scenario():
+        async with aiohttp.ClientSession() as session:
+            async with session.ws_connect(url) as ws:
+                await ws.send_str(json.dumps({"op": "subscribe", "args": ["spot/trade:BTC_USDT"]}))
+                ack = json.loads(await ws.receive_str(timeout=10))
+                assert ack["event"] == "subscribe", ack
+                body = {"symbol": "BTC_USDT", "side": "buy", "type": "limit", "size": "0.15",
+                        "price": "30149"}
+                expect(call(server.base, "/spot/v2/submit_order", body, key=taker), 1000, 200)
+                pushes = []
+                while sum(len(p) for p in pushes) < 150:
+                    message = json.loads(await ws.receive_str(timeout=20))
+                    assert message["table"] == "spot/trade", message
+                    pushes.append(message["data"])
+                return pushes
+
+    pushes = asyncio.run(scenario())
+    assert len(pushes) >= 2 and all(1 <= len(p) <= 100 for p in pushes), [len(p) for p in pushes]
+    prices = [float(t["price"]) for p in pushes for t in p]
+    assert prices == [30000.0 + i for i in range(150)], prices

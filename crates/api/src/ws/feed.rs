@@ -21,6 +21,9 @@ use crate::ws::topic::{Channel, DEPTH_LEVELS, PrivateTopic, Topic};
 
 /// Event batches the feed merges into one round of pushes at most.
 pub const FEED_MERGE_BATCHES_MAX: usize = 8_192;
+/// Trades in one `spot/trade` push at most: a round that merged a long stall becomes several
+/// pushes of bounded size (each still in trade order) rather than one huge frame.
+pub const TRADES_PER_PUSH_MAX: usize = 100;
 /// Shortest time between the starts of two rounds of pushes (milliseconds).
 pub const FEED_ROUND_MS: u64 = 20;
 
@@ -265,9 +268,11 @@ impl Feed {
             let topic = |channel: Channel| format!("{}:{symbol}", channel.table());
             let (want_ticker, klines) = {
                 let mut state = self.lock();
-                state
-                    .hub
-                    .publish(&topic(Channel::Trade), &push::trades(&f, &list));
+                for chunk in list.chunks(TRADES_PER_PUSH_MAX) {
+                    state
+                        .hub
+                        .publish(&topic(Channel::Trade), &push::trades(&f, chunk));
+                }
                 let klines: Vec<u32> = bulwark_types::candle::STEPS_MINUTES
                     .into_iter()
                     .filter(|step| state.hub.has_subscribers(&topic(Channel::Kline(*step))))
