@@ -15,8 +15,7 @@ use crate::AppState;
 use crate::auth::{Scope, Signing, authenticate};
 use crate::envelope::{ApiError, ApiResult, ok};
 use crate::extract::{RawRequest, text_param};
-use crate::orders::submit_failure;
-use crate::orders::{client_order_id, market_of, new_order, reject_error};
+use crate::orders::{client_order_id, market_of, new_order, reject_error, submit_failure};
 use crate::private::{check_trading_allowed, user_of};
 
 /// Most orders one batch request may place or cancel (BitMart: 10).

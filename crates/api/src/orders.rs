@@ -190,10 +190,10 @@ pub fn band_error(band: &OutsideBand, spec: Option<&MarketSpec>) -> ApiError {
 
 /// A command that did not reach the engine: "system busy" when the sequencer's queue is full,
 /// an internal error otherwise.
-pub fn submit_failure(failure: bulwark_trading::writes::SubmitFailure) -> ApiError {
+pub fn submit_failure(failure: SubmitFailure) -> ApiError {
     match failure {
-        bulwark_trading::writes::SubmitFailure::Sequencer(e) => ApiError::busy(e.to_string()),
-        bulwark_trading::writes::SubmitFailure::Band(band) => band_error(&band, None),
+        SubmitFailure::Sequencer(e) => ApiError::busy(e.to_string()),
+        SubmitFailure::Band(band) => band_error(&band, None),
         other => ApiError::internal(other),
     }
 }

@@ -1,7 +1,7 @@
-//! Cancelling one order or one stop order (or everything of a user in a market), and saying why a cancel found nothing to cancel:
-//! the engine only knows live orders, so when it answers "not found" the read models tell an
-//! order that finished (filled, cancelled, a stop order that fired) from one that never was
-//! the caller's.
+//! Cancelling one order or one stop order (or everything of a user in a market), and saying
+//! why a cancel found nothing to cancel: the engine only knows live orders, so when it answers
+//! "not found" the read models tell an order that finished (filled, cancelled, a stop order that
+//! fired) from one that never was the caller's.
 
 use bulwark_engine::{Command, MarketId, OrderTarget, Reject};
 use bulwark_store::{StoreError, order_state, trigger_state};

@@ -28,10 +28,10 @@ impl Trading {
     pub async fn market_summaries(&self, now_ms: i64) -> Result<Vec<MarketSummary>, StoreError> {
         let catalog = self.sequencer.catalog();
         let now_s = now_ms.div_euclid(1_000);
+        let day_ago = now_s - 24 * 3_600;
         let mut summaries = Vec::with_capacity(catalog.markets.len());
         for market in &catalog.markets {
             let ticker = self.ticker(market, now_ms).await?;
-            let day_ago = now_s - 24 * 3_600;
             let mut candles = self
                 .store
                 .candles_after(&market.spec.symbol, 15, day_ago, None, SPARKLINE_POINTS + 1)

@@ -1,9 +1,11 @@
 //! A user's portfolio: every asset's available and held balance valued in the valuation asset
-//! (USDT) at the last trade price of its `ASSET_USDT` market, and the account's value at the
-//! end of each recent hour (hourly balance history × hourly closing prices).
+//! (USDT) at the last trade price of its `ASSET_USDT` market (from the durable book view, as the
+//! price band uses it), and the account's value at the end of each recent hour (hourly balance
+//! history × hourly closing prices).
 
 use std::collections::BTreeMap;
 
+use bulwark_engine::MarketId;
 use bulwark_sequencer::Catalog;
 use bulwark_store::StoreError;
 
@@ -68,7 +70,11 @@ fn value_of(
 #[derive(Debug, Clone)]
 enum Pricing {
     Unit,
-    Market { symbol: String, price_scale: u32 },
+    Market {
+        id: MarketId,
+        symbol: String,
+        price_scale: u32,
+    },
     None,
 }
 
@@ -84,12 +90,20 @@ fn pricing(catalog: &Catalog, asset: &str) -> Pricing {
                 && catalog.asset_code(m.spec.quote) == VALUATION_ASSET
         })
         .map_or(Pricing::None, |m| Pricing::Market {
+            id: m.id,
             symbol: m.spec.symbol.clone(),
             price_scale: m.spec.price_scale,
         })
 }
 
 impl Trading {
+    /// The market's last trade price, as of the latest durable batch.
+    fn last_price(&self, market: MarketId) -> Option<i64> {
+        self.sequencer
+            .depth(market)
+            .and_then(|view| view.last_price_ticks)
+    }
+
     /// The portfolio of `user_id` as of `now_ms`.
     pub async fn portfolio(&self, user_id: i64, now_ms: i64) -> Result<Portfolio, StoreError> {
         self.settle().await;
@@ -109,14 +123,10 @@ impl Trading {
             let value = match pricing(&catalog, &asset.code) {
                 Pricing::Unit => Some(total),
                 Pricing::Market {
-                    symbol,
-                    price_scale,
+                    id, price_scale, ..
                 } => self
-                    .store
-                    .recent_trades(&symbol, 1)
-                    .await?
-                    .first()
-                    .map(|t| value_of(total, asset.scale, t.price_ticks, price_scale, value_scale)),
+                    .last_price(id)
+                    .map(|last| value_of(total, asset.scale, last, price_scale, value_scale)),
                 Pricing::None => None,
             };
             total_value = total_value.saturating_add(value.unwrap_or(0));
@@ -160,11 +170,13 @@ impl Trading {
                 .or_default()
                 .insert(row.hour_s, row.total);
         }
+        // Per priced asset other than the valuation asset: its hourly closes and the scales.
         let mut closes: BTreeMap<&str, (BTreeMap<i64, i64>, u32, u32)> = BTreeMap::new();
         for asset in totals.keys() {
             let scale = catalog.asset(asset).map_or(0, |(_, spec)| spec.scale);
             match pricing(catalog, asset) {
                 Pricing::Market {
+                    id,
                     symbol,
                     price_scale,
                 } => {
@@ -180,20 +192,13 @@ impl Trading {
                     let mut by_hour: BTreeMap<i64, i64> =
                         candles.iter().map(|c| (c.open_s, c.close_ticks)).collect();
                     if by_hour.is_empty()
-                        && let Some(last) = self.store.recent_trades(&symbol, 1).await?.first()
+                        && let Some(last) = self.last_price(id)
                     {
-                        by_hour.insert(since, last.price_ticks);
+                        by_hour.insert(since, last);
                     }
                     closes.insert(asset, (by_hour, scale, price_scale));
                 }
-                Pricing::Unit => {
-                    let unit = 10_i64.pow(value_scale);
-                    closes.insert(
-                        asset,
-                        (BTreeMap::from([(i64::MIN, unit)]), scale, value_scale),
-                    );
-                }
-                Pricing::None => {}
+                Pricing::Unit | Pricing::None => {}
             }
         }
         let first_hour = rows.iter().map(|r| r.hour_s).min().unwrap_or(now_hour);
@@ -208,7 +213,9 @@ impl Trading {
             let mut value = 0_i64;
             for (asset, by_hour) in &totals {
                 let total = by_hour.range(..=hour).next_back().map_or(0, |(_, t)| *t);
-                if let Some((prices, scale, price_scale)) = closes.get(asset)
+                if *asset == VALUATION_ASSET {
+                    value = value.saturating_add(total);
+                } else if let Some((prices, scale, price_scale)) = closes.get(asset)
                     && let Some((_, close)) = prices
                         .range(..=hour)
                         .next_back()

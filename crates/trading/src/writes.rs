@@ -21,13 +21,18 @@ pub enum SubmitFailure {
     Band(crate::band::OutsideBand),
 }
 
+/// A new random command id.
+fn fresh_id() -> Result<CommandId, SubmitFailure> {
+    bulwark_accounts::crypto::random_bytes::<16>()
+        .map(CommandId)
+        .map_err(|e| SubmitFailure::Random(e.to_string()))
+}
+
 impl Trading {
     /// Submits `command` under a new random id and returns its durable receipt.
     /// Orders are checked against the price band first.
     pub async fn submit(&self, command: Command) -> Result<Receipt, SubmitFailure> {
-        let id = bulwark_accounts::crypto::random_bytes::<16>()
-            .map_err(|e| SubmitFailure::Random(e.to_string()))?;
-        self.submit_as(CommandId(id), command).await
+        self.submit_as(fresh_id()?, command).await
     }
 
     /// Submits `command` under `id`, chosen by the caller so that sending the same request
@@ -46,9 +51,7 @@ impl Trading {
     /// every order once, before any is placed, so prices its own orders move do not refuse
     /// the rest halfway).
     pub(crate) async fn submit_checked(&self, command: Command) -> Result<Receipt, SubmitFailure> {
-        let id = bulwark_accounts::crypto::random_bytes::<16>()
-            .map_err(|e| SubmitFailure::Random(e.to_string()))?;
-        Ok(self.sequencer.submit(CommandId(id), command).await?)
+        Ok(self.sequencer.submit(fresh_id()?, command).await?)
     }
 
     /// Whether `user_id` may place orders from `country` (KYC tier, residence, request region).

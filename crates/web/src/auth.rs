@@ -46,6 +46,13 @@ pub async fn who_and_me(state: &WebState, caller: &Caller) -> Option<(Who, Answe
     Some((who, me))
 }
 
+/// The header's account and the user id its pages read data for (one session lookup).
+pub async fn who_and_user(state: &WebState, caller: &Caller) -> Option<(Who, i64)> {
+    let (who, me) = who_and_me(state, caller).await?;
+    let user_id = me.body.get("user_id").and_then(Value::as_i64)?;
+    Some((who, user_id))
+}
+
 /// Whether a logged-in form carries this session's token.
 pub fn csrf_ok(caller: &Caller, submitted: &str) -> bool {
     caller

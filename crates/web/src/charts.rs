@@ -64,11 +64,11 @@ pub fn candles_svg(candles: &[Candle], price: &dyn Fn(i64) -> String, label: &st
     let slot = plot / candles.len().max(30) as f64;
     let body = (slot * 0.7).max(1.0);
     let volume_bottom = PRICE_HEIGHT + VOLUME_HEIGHT;
+    let y = |v: i64| scale_y(v, low, high, 8.0, PRICE_HEIGHT - 8.0);
     for (index, c) in candles.iter().enumerate() {
         #[allow(clippy::cast_precision_loss)]
         let x = index as f64 * slot + slot / 2.0;
         let class = if c.close >= c.open { "up" } else { "down" };
-        let y = |v: i64| scale_y(v, low, high, 8.0, PRICE_HEIGHT - 8.0);
         let (top, bottom) = (y(c.open.max(c.close)), y(c.open.min(c.close)));
         let volume_top = scale_y(c.volume, 0, volume_max, PRICE_HEIGHT + 6.0, volume_bottom);
         let _ = write!(
@@ -86,32 +86,28 @@ pub fn candles_svg(candles: &[Candle], price: &dyn Fn(i64) -> String, label: &st
             (volume_bottom - volume_top).max(0.5),
         );
     }
-    let last_y = candles.last().map_or(-100.0, |c| {
-        scale_y(c.close, low, high, 8.0, PRICE_HEIGHT - 8.0) + 4.0
-    });
-    for (value, y) in [(high, 14.0), (low, PRICE_HEIGHT - 4.0)] {
-        // The last price's own label wins where they would overlap.
-        if (y - last_y).abs() < 14.0 {
+    // The last price's line and label; the high and low labels give way where they would overlap.
+    let last = candles.last().map_or(low, |c| c.close);
+    let last_y = y(last);
+    for (value, label_y) in [(high, 14.0), (low, PRICE_HEIGHT - 4.0)] {
+        if (label_y - (last_y + 4.0)).abs() < 14.0 {
             continue;
         }
         let _ = write!(
             svg,
-            "<text class=\"axis\" x=\"{}\" y=\"{y}\">{}</text>",
+            "<text class=\"axis\" x=\"{}\" y=\"{label_y}\">{}</text>",
             plot + 6.0,
             price(value)
         );
     }
-    if let Some(last) = candles.last() {
-        let y = scale_y(last.close, low, high, 8.0, PRICE_HEIGHT - 8.0);
-        let _ = write!(
-            svg,
-            "<line class=\"last\" x1=\"0\" x2=\"{plot}\" y1=\"{y:.1}\" y2=\"{y:.1}\"/>\
-             <text class=\"axis last-label\" x=\"{}\" y=\"{:.1}\">{}</text>",
-            plot + 6.0,
-            y + 4.0,
-            price(last.close)
-        );
-    }
+    let _ = write!(
+        svg,
+        "<line class=\"last\" x1=\"0\" x2=\"{plot}\" y1=\"{last_y:.1}\" y2=\"{last_y:.1}\"/>\
+         <text class=\"axis last-label\" x=\"{}\" y=\"{:.1}\">{}</text>",
+        plot + 6.0,
+        last_y + 4.0,
+        price(last)
+    );
     svg.push_str("</svg>");
     svg
 }

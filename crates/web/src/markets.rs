@@ -10,11 +10,11 @@ use bulwark_api::format::MarketFormat;
 use bulwark_trading::markets::MarketSummary;
 use serde::Deserialize;
 
-use crate::auth::who_and_me;
+use crate::TradeState;
+use crate::auth::who;
 use crate::caller::Caller;
 use crate::charts;
 use crate::pages::{self, Flash, Who, direction_class, signed_percent};
-use crate::{TradeState, WebState};
 
 /// The sort orders the list offers: (parameter, column heading).
 pub const SORTS: [(&str, &str); 4] = [
@@ -41,8 +41,6 @@ pub struct MarketLine {
 pub struct MarketsTable {
     pub lines: Vec<MarketLine>,
     pub query: String,
-    pub sort: String,
-    pub descending: bool,
     /// (parameter, heading, link of the heading, aria-sort value).
     pub headings: Vec<(String, String, String, String)>,
 }
@@ -69,6 +67,17 @@ pub struct ListQuery {
     pub dir: String,
 }
 
+impl ListQuery {
+    /// The search text, the sort column (one of [`SORTS`], else `symbol`) and the direction.
+    fn normalized(&self) -> (&str, &'static str, bool) {
+        let sort = SORTS
+            .iter()
+            .find(|(name, _)| *name == self.sort)
+            .map_or("symbol", |(name, _)| name);
+        (self.q.trim(), sort, self.dir == "desc")
+    }
+}
+
 /// A decimal text as a number, for ordering rows only.
 fn magnitude(text: &str) -> f64 {
     text.parse::<f64>().unwrap_or(0.0)
@@ -80,12 +89,8 @@ fn table(
     catalog: &bulwark_sequencer::Catalog,
     query: &ListQuery,
 ) -> MarketsTable {
-    let needle = query.q.trim().to_ascii_uppercase();
-    let sort = SORTS
-        .iter()
-        .find(|(name, _)| *name == query.sort)
-        .map_or("symbol", |(name, _)| name);
-    let descending = query.dir == "desc";
+    let (q, sort, descending) = query.normalized();
+    let needle = q.to_ascii_uppercase();
     let mut rows: Vec<(MarketLine, f64, i64)> = summaries
         .iter()
         .filter(|s| {
@@ -123,7 +128,6 @@ fn table(
         };
         if descending { order.reverse() } else { order }
     });
-    let q = query.q.trim().to_string();
     let headings = SORTS
         .iter()
         .map(|(name, heading)| {
@@ -134,7 +138,7 @@ fn table(
                 (true, false) => "ascending",
                 (true, true) => "descending",
             };
-            let link = format!("/markets?q={}&sort={name}&dir={next}", url_escape(&q));
+            let link = format!("/markets?{}", list_query(q, name, next));
             (
                 (*name).to_string(),
                 (*heading).to_string(),
@@ -145,24 +149,14 @@ fn table(
         .collect();
     MarketsTable {
         lines: rows.into_iter().map(|r| r.0).collect(),
-        query: q,
-        sort: sort.to_string(),
-        descending,
+        query: q.to_string(),
         headings,
     }
 }
 
-/// Percent-encodes a search text for a link (letters, digits and `_-./` stay).
-fn url_escape(text: &str) -> String {
-    text.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"_-./".contains(&b) {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
+/// The query string of a list link (form-encoded, as the search form itself sends it).
+fn list_query(q: &str, sort: &str, dir: &str) -> String {
+    serde_urlencoded::to_string([("q", q), ("sort", sort), ("dir", dir)]).unwrap_or_default()
 }
 
 async fn table_html(state: &TradeState, query: &ListQuery) -> Result<String, String> {
@@ -200,21 +194,20 @@ async fn render(
     mut flash: Flash,
     query: &ListQuery,
 ) -> Response {
-    let web: &WebState = &state.web;
-    let who = who_and_me(web, caller).await.map(|(who, _)| who);
+    let who = who(&state.web, caller).await;
     let table_html = table_html(state, query).await.unwrap_or_else(|error| {
         flash.error = error;
         String::new()
     });
-    let sorted = table(&[], &state.trading.sequencer.catalog(), query);
+    let (q, sort, descending) = query.normalized();
     let page = MarketsPage {
         who,
         notice: flash.notice,
         error: flash.error,
         table_html,
-        query: sorted.query,
-        sort: sorted.sort,
-        descending: sorted.descending,
+        query: q.to_string(),
+        sort: sort.to_string(),
+        descending,
     };
     pages::render(status, &page)
 }
@@ -238,11 +231,21 @@ pub async fn table_fragment(
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
     fn search_text_is_escaped_for_links() {
-        assert_eq!(url_escape("BTC/usdt"), "BTC/usdt");
-        assert_eq!(url_escape("a b&c\"<"), "a%20b%26c%22%3C");
+        let link = list_query("a b&c\"<", "last", "desc");
+        assert!(
+            !link.contains(' ') && !link.contains('<') && !link.contains('"'),
+            "{link}"
+        );
+        let back: Vec<(String, String)> = serde_urlencoded::from_str(&link).unwrap();
+        assert_eq!(
+            back,
+            [("q", "a b&c\"<"), ("sort", "last"), ("dir", "desc")]
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+        );
     }
 }

@@ -11,7 +11,7 @@ use bulwark_trading::portfolio::VALUATION_ASSET;
 use bulwark_types::format_units;
 
 use crate::TradeState;
-use crate::auth::who_and_me;
+use crate::auth::who_and_user;
 use crate::caller::Caller;
 use crate::charts;
 use crate::pages::{self, Who};
@@ -42,16 +42,13 @@ pub struct PortfolioPage {
 
 /// `GET /portfolio` (signed in; else the login page).
 pub async fn page(State(state): State<TradeState>, caller: Caller) -> Response {
-    let Some((who, _)) = who_and_me(&state.web, &caller).await else {
-        return pages::see_other("/login");
-    };
-    let Ok(authed) = caller.authed(&state.web).await else {
+    let Some((who, user_id)) = who_and_user(&state.web, &caller).await else {
         return pages::see_other("/login");
     };
     let catalog = state.trading.sequencer.catalog();
     let portfolio = match state
         .trading
-        .portfolio(authed.user_id, bulwark_api::now_ms())
+        .portfolio(user_id, bulwark_api::now_ms())
         .await
     {
         Ok(portfolio) => portfolio,

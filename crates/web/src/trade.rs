@@ -19,7 +19,7 @@ use bulwark_sequencer::{Catalog, MarketInfo};
 use bulwark_types::{OrderId, UserId};
 use serde::Deserialize;
 
-use crate::auth::{csrf_ok, who_and_me};
+use crate::auth::{csrf_ok, who_and_user};
 use crate::caller::Caller;
 use crate::order_form::{self, ORDER_TYPES, OrderForm};
 use crate::pages::{self, Flash, Who, direction_class, signed_percent};
@@ -159,23 +159,6 @@ fn interval_step(name: &str) -> Option<u32> {
         .map(|(_, step)| *step)
 }
 
-/// The signed-in user behind the page, with the session token (for the form tokens).
-struct Signed {
-    who: Who,
-    user_id: i64,
-    session_token: String,
-}
-
-async fn signed(state: &TradeState, caller: &Caller) -> Option<Signed> {
-    let (who, _) = who_and_me(&state.web, caller).await?;
-    let authed = caller.authed(&state.web).await.ok()?;
-    Some(Signed {
-        who,
-        user_id: authed.user_id,
-        session_token: caller.session_token()?,
-    })
-}
-
 /// Everything the page shows besides the request's own outcome.
 async fn view(
     state: &TradeState,
@@ -200,7 +183,7 @@ async fn view(
         .to_string();
     let step = interval_step(&interval).unwrap_or(1);
     let now = bulwark_api::now_ms();
-    let who = signed(state, caller).await;
+    let who = who_and_user(&state.web, caller).await;
     let mut flash = flash;
     let mut panel = |result: Result<String, trade_views::PanelError>| {
         result.unwrap_or_else(|error| {
@@ -212,23 +195,24 @@ async fn view(
     };
     let trades_html = panel(trade_views::trades(&state.trading, &catalog, &market).await);
     let chart_html = panel(trade_views::chart(&state.trading, &catalog, &market, step, now).await);
-    let user = who
-        .as_ref()
-        .map(|s| (s.user_id, csrf_token(&s.session_token)));
-    let mine_html = panel(trade_views::mine(&state.trading, &catalog, &market, user).await);
-    let ticker = state.trading.ticker(&market, now).await.unwrap_or_default();
-    let (mut base_available, mut quote_available) = (0, 0);
-    if let Some(s) = &who {
-        for row in state.trading.balances(s.user_id).await.unwrap_or_default() {
-            if row.asset == f.base.code {
-                base_available = row.available;
-            } else if row.asset == f.quote.code {
-                quote_available = row.available;
-            }
+    let user = who.as_ref().map(|(w, user_id)| (*user_id, w.csrf.clone()));
+    let mine = match trade_views::mine(&state.trading, &catalog, &market, user).await {
+        Ok(mine) => mine,
+        Err(error) => trade_views::Mine {
+            html: panel(Err(error)),
+            base_available: f.base(0),
+            quote_available: f.quote(0),
+        },
+    };
+    let ticker = match state.trading.ticker(&market, now).await {
+        Ok(ticker) => ticker,
+        Err(error) => {
+            panel(Err(error.into()));
+            bulwark_trading::reads::Ticker::default()
         }
-    }
-    if let Some(s) = &who {
-        form.csrf = csrf_token(&s.session_token);
+    };
+    if let Some((w, _)) = &who {
+        form.csrf = w.csrf.clone();
     }
     match order_form::new_nonce() {
         Ok(nonce) => form.nonce = nonce,
@@ -240,7 +224,7 @@ async fn view(
     let percent = |ppm: u32| bulwark_types::format_units(i64::from(ppm), 4);
     let page = TradePage {
         signed_in: who.is_some(),
-        who: who.map(|s| s.who),
+        who: who.map(|(w, _)| w),
         notice: flash.notice,
         error: flash.error,
         symbol: market.spec.symbol.clone(),
@@ -266,7 +250,7 @@ async fn view(
         book_html: trade_views::book(&state.trading, &catalog, &market),
         chart_html,
         trades_html,
-        mine_html,
+        mine_html: mine.html,
         form,
         order_types: ORDER_TYPES.to_vec(),
         price_scale: market.spec.price_scale,
@@ -278,8 +262,8 @@ async fn view(
         taker_fee_ppm: market.spec.taker_fee_ppm,
         maker_fee: percent(market.spec.maker_fee_ppm),
         taker_fee: percent(market.spec.taker_fee_ppm),
-        base_available: f.base(base_available),
-        quote_available: f.quote(quote_available),
+        base_available: mine.base_available,
+        quote_available: mine.quote_available,
     };
     pages::render(status, &page)
 }
@@ -488,28 +472,26 @@ async fn cancel_one(
     let number = |text: &str| {
         text.trim()
             .parse::<u64>()
-            .map(|id| OrderTarget::Id(OrderId(id)))
             .map_err(|_| ApiError::bad(50032, "Order does not exist: the id must be a number"))
     };
     let refused = |refused| bulwark_api::private::cancel_refused(refused, &catalog);
+    let target = |id| OrderTarget::Id(OrderId(id));
     if !form.stop_id.trim().is_empty() {
-        let target = number(&form.stop_id)?;
+        let id = number(&form.stop_id)?;
         state
             .trading
-            .cancel_trigger(user, target)
+            .cancel_trigger(user, target(id))
             .await
             .map_err(refused)?;
-        return Ok(Done::StopCancelled(
-            form.stop_id.trim().parse().unwrap_or(0),
-        ));
+        return Ok(Done::StopCancelled(id));
     }
-    let target = number(&form.order_id)?;
+    let id = number(&form.order_id)?;
     state
         .trading
-        .cancel_order(user, target)
+        .cancel_order(user, target(id))
         .await
         .map_err(refused)?;
-    Ok(Done::Cancelled(form.order_id.trim().parse().unwrap_or(0)))
+    Ok(Done::Cancelled(id))
 }
 
 /// `POST /trade/{symbol}/cancel` (`order_id` or `stop_id`).
@@ -585,7 +567,9 @@ pub async fn panel(
                 (Ok(authed), Some(token)) => Some((authed.user_id, csrf_token(&token))),
                 _ => None,
             };
-            trade_views::mine(&state.trading, &catalog, &market, user).await
+            trade_views::mine(&state.trading, &catalog, &market, user)
+                .await
+                .map(|mine| mine.html)
         }
         _ => return (StatusCode::NOT_FOUND, "no such panel").into_response(),
     };

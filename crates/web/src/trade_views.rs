@@ -257,6 +257,13 @@ pub async fn chart(
     ))
 }
 
+/// The user's panel and the balances it shows, which the order form checks against.
+pub struct Mine {
+    pub html: String,
+    pub base_available: String,
+    pub quote_available: String,
+}
+
 /// The user's balances, open and stop orders, order history and fills in `market`; without a
 /// user, an invitation to log in.
 pub async fn mine(
@@ -264,11 +271,29 @@ pub async fn mine(
     catalog: &Catalog,
     market: &MarketInfo,
     user: Option<(i64, String)>,
-) -> Result<String, PanelError> {
+) -> Result<Mine, PanelError> {
     let Some(f) = MarketFormat::resolve(catalog, &market.spec) else {
-        return Ok(String::new());
+        return Ok(Mine {
+            html: String::new(),
+            base_available: String::new(),
+            quote_available: String::new(),
+        });
     };
-    let symbol = market.spec.symbol.clone();
+    let panel = mine_panel(trading, catalog, &f, user).await?;
+    Ok(Mine {
+        html: render(&panel),
+        base_available: panel.base_available,
+        quote_available: panel.quote_available,
+    })
+}
+
+async fn mine_panel(
+    trading: &Trading,
+    catalog: &Catalog,
+    f: &MarketFormat<'_>,
+    user: Option<(i64, String)>,
+) -> Result<MinePanel, PanelError> {
+    let symbol = f.spec.symbol.clone();
     let mut panel = MinePanel {
         signed_in: false,
         symbol: symbol.clone(),
@@ -285,7 +310,7 @@ pub async fn mine(
         fills: Vec::new(),
     };
     let Some((user_id, csrf)) = user else {
-        return Ok(render(&panel));
+        return Ok(panel);
     };
     panel.signed_in = true;
     panel.csrf = csrf;
@@ -355,18 +380,11 @@ pub async fn mine(
         .await?
         .iter()
         .flat_map(|t| {
-            // A trade against oneself (allowed with `stpMode=none`) is both legs.
-            let legs: &[bool] = match (t.maker_user_id == user_id, t.taker_user_id == user_id) {
-                (true, true) => &[true, false],
-                (maker, _) => {
-                    if maker {
-                        &[true]
-                    } else {
-                        &[false]
-                    }
-                }
-            };
-            legs.iter().map(move |maker| (t, *maker))
+            // Each leg that is the user's (both, for a trade against oneself with `stpMode=none`).
+            [(t.maker_user_id, true), (t.taker_user_id, false)]
+                .into_iter()
+                .filter(move |(owner, _)| *owner == user_id)
+                .map(move |(_, maker)| (t, maker))
         })
         .map(|(t, maker)| {
             let taker_buys = t.taker_side == "buy";
@@ -386,7 +404,7 @@ pub async fn mine(
             }
         })
         .collect();
-    Ok(render(&panel))
+    Ok(panel)
 }
 
 #[cfg(test)]

@@ -1,8 +1,7 @@
 //! Who is subscribed to what, and delivery. Every connection has one bounded outbox; a push is
 //! encoded once and the same bytes (a reference-counted `Utf8Bytes`, which the socket writes as
-//! is) go to every subscriber. A connection whose outbox is
-//! full is dropped from the hub (its socket then closes), so a slow client never holds up the
-//! feed or anyone else.
+//! is) go to every subscriber. A connection whose outbox is full is dropped from the hub (its
+//! socket then closes), so a slow client never holds up the feed or anyone else.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use tokio::sync::mpsc;
