@@ -114,7 +114,8 @@ def test_acknowledged_order_survives_sigkill(server):
     o = ex.fetch_order(order["id"], "BTC/USDT")
     assert o["status"] == "open" and o["amount"] == 0.25
     assert ex.fetch_balance()["BTC"]["used"] == 0.25
-    assert server.admin("consistency")["consistent"] is True
+    check = server.admin("consistency")
+    assert check["consistent"] is True, check["problems"]
 
 
 def test_batch_orders_batch_cancels_and_canceled_orders(server):

@@ -52,7 +52,8 @@ def test_demo_liquidity_runs_for_a_minute_through_the_public_api():
                 assert candles, symbol
             status = srv.admin("status")
             assert all(t["sum"] == "0" or t["sum"] == 0 for t in status["ledger"]), status["ledger"]
-            assert srv.admin("consistency")["consistent"] is True
+            check = srv.admin("consistency")
+            assert check["consistent"] is True, check["problems"]
             assert problems_in(os.path.join(data_dir, "server.log")) == []
             seeded = external_totals(srv)
 
