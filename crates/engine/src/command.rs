@@ -161,4 +161,10 @@ pub enum Command {
         user: UserId,
         market: Option<MarketId>,
     },
+    /// The withdrawal arrived: `fee` of its held amount is the platform's withdrawal fee (to
+    /// fee revenue, since it never left custody), the rest left to the external account.
+    WithdrawComplete {
+        withdrawal_id: u64,
+        fee: i64,
+    },
 }

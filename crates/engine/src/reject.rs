@@ -90,6 +90,8 @@ pub enum Reject {
     TooManyTriggers { max: u32 },
     #[error("stop order not found among waiting stop orders")]
     TriggerNotFound,
+    #[error("withdrawal fee must be at least zero and less than the withdrawal")]
+    WithdrawalFeeInvalid,
 }
 
 /// Result of applying one command.

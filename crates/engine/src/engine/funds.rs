@@ -139,6 +139,32 @@ impl Engine {
         Ok(Accepted::Done)
     }
 
+    /// `WithdrawComplete`: the held amount leaves to External except `fee`, which stays as fee
+    /// revenue. The fee is checked before anything moves, so a bad fee changes nothing.
+    pub(super) fn withdraw_complete(&mut self, withdrawal_id: u64, fee: i64) -> Outcome {
+        let hold = *self
+            .withdrawals
+            .get(&withdrawal_id)
+            .ok_or(Reject::WithdrawalUnknown)?;
+        if fee < 0 || fee >= hold.amount {
+            return Err(Reject::WithdrawalFeeInvalid);
+        }
+        let slot = self
+            .ledger
+            .slot(hold.user)
+            .ok_or(Reject::WithdrawalUnknown)?;
+        let external = Account::System(SystemAccount::External);
+        let revenue = Account::System(SystemAccount::FeeRevenue);
+        self.ledger
+            .must_transfer(hold.asset, Account::Held(slot), external, hold.amount - fee);
+        if fee > 0 {
+            self.ledger
+                .must_transfer(hold.asset, Account::Held(slot), revenue, fee);
+        }
+        self.withdrawals.remove(&withdrawal_id);
+        Ok(Accepted::Done)
+    }
+
     /// `WithdrawRelease`: the held amount returns to available.
     pub(super) fn withdraw_release(&mut self, withdrawal_id: u64) -> Outcome {
         let hold = *self

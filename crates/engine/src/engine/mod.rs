@@ -328,6 +328,9 @@ impl Engine {
             } => self.withdraw_hold(*user, *asset, *amount, *withdrawal_id),
             Command::WithdrawSettle { withdrawal_id } => self.withdraw_settle(*withdrawal_id),
             Command::WithdrawRelease { withdrawal_id } => self.withdraw_release(*withdrawal_id),
+            Command::WithdrawComplete { withdrawal_id, fee } => {
+                self.withdraw_complete(*withdrawal_id, *fee)
+            }
             Command::Adjust {
                 user,
                 asset,

@@ -81,6 +81,10 @@ enum Op {
     WithdrawRelease {
         id: u64,
     },
+    WithdrawComplete {
+        id: u64,
+        fee: i64,
+    },
     Adjust {
         user: u64,
         asset: usize,
@@ -144,6 +148,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (user.clone(), 0_usize..3, 1_i64..100_000, 0_u64..6).prop_map(|(user, asset, amount, id)| Op::WithdrawHold { user, asset, amount, id }),
         1 => (0_u64..6).prop_map(|id| Op::WithdrawSettle { id }),
         1 => (0_u64..6).prop_map(|id| Op::WithdrawRelease { id }),
+        1 => (0_u64..6, -10_i64..100_000).prop_map(|(id, fee)| Op::WithdrawComplete { id, fee }),
         1 => (user.clone(), 0_usize..3, -50_000_i64..50_000).prop_map(|(user, asset, amount)| Op::Adjust { user, asset, amount }),
         1 => (user, 0_usize..3, 1_i64..40, 0_u64..4).prop_map(|(user, asset, amount, claim)| Op::Payout { user, asset, amount, claim }),
         1 => (prop::option::weighted(0.7, 0_u32..3), prop::bool::weighted(0.75)).prop_map(|(market, resume)| Op::Halt { market, resume }),
@@ -293,6 +298,10 @@ fn command_of(op: &Op, e: &Engine) -> Command {
         },
         Op::WithdrawSettle { id } => Command::WithdrawSettle { withdrawal_id: id },
         Op::WithdrawRelease { id } => Command::WithdrawRelease { withdrawal_id: id },
+        Op::WithdrawComplete { id, fee } => Command::WithdrawComplete {
+            withdrawal_id: id,
+            fee,
+        },
         Op::Adjust {
             user,
             asset,
@@ -466,10 +475,12 @@ fn run(ops: &[Op], cut: usize) -> Result<Run, TestCaseError> {
     Ok((h, log, restored))
 }
 
-/// Fees charged in trades (per asset) equal fee revenue plus the Safeguard fund plus payouts.
+/// Fees charged in trades and withdrawals (per asset) equal fee revenue plus the Safeguard fund plus payouts.
 fn check_fees(h: &Harness, log: &[Entry]) -> Result<(), TestCaseError> {
     let mut charged = [0_i64; 3];
     let mut paid_out = [0_i64; 3];
+    // Withdrawal fees are charged too; a completion names only its withdrawal id.
+    let mut held_as = std::collections::BTreeMap::new();
     for entry in log {
         for event in &entry.events {
             if let Event::Trade(t) = event {
@@ -477,10 +488,26 @@ fn check_fees(h: &Harness, log: &[Entry]) -> Result<(), TestCaseError> {
                 charged[usize::from(t.taker_fee_asset.0)] += t.taker_fee;
             }
         }
-        if let (Command::SafeguardPayout { asset, amount, .. }, Ok(Accepted::Done)) =
-            (&entry.command, &entry.outcome)
-        {
-            paid_out[usize::from(asset.0)] += amount;
+        match (&entry.command, &entry.outcome) {
+            (Command::SafeguardPayout { asset, amount, .. }, Ok(Accepted::Done)) => {
+                paid_out[usize::from(asset.0)] += amount;
+            }
+            (
+                Command::WithdrawHold {
+                    asset,
+                    withdrawal_id,
+                    ..
+                },
+                Ok(_),
+            ) => {
+                held_as.insert(*withdrawal_id, *asset);
+            }
+            (Command::WithdrawComplete { withdrawal_id, fee }, Ok(_)) => {
+                if let Some(asset) = held_as.get(withdrawal_id) {
+                    charged[usize::from(asset.0)] += fee;
+                }
+            }
+            _ => {}
         }
     }
     for asset in ASSETS {

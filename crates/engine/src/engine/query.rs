@@ -219,6 +219,14 @@ impl Engine {
         self.ledger.totals()
     }
 
+    /// Ids of the withdrawals whose funds are held now, sorted: custody compares them with its
+    /// records at start-up to finish a release or completion a crash interrupted.
+    pub fn open_withdrawals(&self) -> Vec<u64> {
+        let mut ids: Vec<u64> = self.withdrawals.keys().copied().collect();
+        ids.sort_unstable();
+        ids
+    }
+
     /// Every user the ledger knows (ever credited), sorted.
     pub fn user_ids(&self) -> Vec<UserId> {
         self.ledger.user_ids()

@@ -870,6 +870,42 @@ fn withdrawals_hold_then_settle_or_release() {
     );
     h.ok(Command::WithdrawRelease { withdrawal_id: 2 });
     assert_eq!(h.bal(A, BTC), (70_000_000, 0));
+    h.ok(hold(3, 10_000_000));
+    assert_eq!(
+        h.refused(Command::WithdrawComplete {
+            withdrawal_id: 3,
+            fee: 10_000_000
+        }),
+        Reject::WithdrawalFeeInvalid
+    );
+    assert_eq!(
+        h.refused(Command::WithdrawComplete {
+            withdrawal_id: 3,
+            fee: -1
+        }),
+        Reject::WithdrawalFeeInvalid
+    );
+    let revenue = h.e.system_balance(BTC, SystemAccount::FeeRevenue);
+    h.ok(Command::WithdrawComplete {
+        withdrawal_id: 3,
+        fee: 10_000,
+    });
+    assert_eq!(h.bal(A, BTC), (60_000_000, 0));
+    assert_eq!(
+        h.e.system_balance(BTC, SystemAccount::FeeRevenue),
+        revenue + 10_000
+    );
+    assert_eq!(
+        h.e.system_balance(BTC, SystemAccount::External),
+        -300_000_000 + 30_000_000 + 9_990_000
+    );
+    assert_eq!(
+        h.refused(Command::WithdrawComplete {
+            withdrawal_id: 3,
+            fee: 0
+        }),
+        Reject::WithdrawalUnknown
+    );
     assert_eq!(
         h.refused(Command::WithdrawRelease { withdrawal_id: 2 }),
         Reject::WithdrawalUnknown
