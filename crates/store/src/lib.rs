@@ -13,6 +13,7 @@ mod balance_hours;
 mod balances;
 mod candles;
 mod codes;
+mod custody;
 mod db;
 mod devices;
 mod error;
@@ -25,6 +26,7 @@ mod orders;
 mod pow;
 mod projection;
 mod qr_logins;
+mod reconcile;
 mod recovery;
 mod second_factors;
 mod sessions;
@@ -44,6 +46,10 @@ pub use agreements::AgreementVersionRow;
 pub use api_keys::{ApiKeyRow, NewApiKey};
 pub use audit::AuditRow;
 pub use codes::{CodeRow, NewCode};
+pub use custody::{
+    DepositRow, HistoryWindow, NewDeposit, NewWithdrawal, WithdrawAddressRow, WithdrawalEventRow,
+    WithdrawalMove, WithdrawalRow,
+};
 pub use db::{Backend, POOL_CONNECTIONS_MAX, SCHEMA_NAME_BYTES_MAX, Store};
 pub use devices::{DeviceRow, NewDevice};
 pub use error::{StoreError, StoreResult};
@@ -58,6 +64,7 @@ pub use projection::{
     TriggerRow,
 };
 pub use qr_logins::{NewQrLogin, QrLoginRow, qr_state};
+pub use reconcile::{CustodyIncidentRow, ReconciliationRow};
 pub use recovery::RecoveryCodeRow;
 pub use second_factors::factor_method;
 pub use sessions::{NewSession, SessionRow};

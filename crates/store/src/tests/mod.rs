@@ -16,6 +16,7 @@ use crate::{BalanceRow, OrderRow, Store, TradeRow};
 
 mod accounts;
 mod candles;
+mod custody;
 mod identity_accounts;
 mod identity_attempts;
 mod identity_confirmations;
