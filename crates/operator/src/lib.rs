@@ -4,14 +4,13 @@
 
 #![forbid(unsafe_code)]
 
+pub mod chain;
 pub mod demo;
 pub mod ops;
 
 use bulwark_accounts::Error;
 use bulwark_store::Store;
 use bulwark_trading::Trading;
-use bulwark_types::CommandId;
-use sha2::{Digest, Sha256};
 
 pub use ops::*;
 
@@ -31,16 +30,7 @@ impl Operator {
     }
 }
 
-/// The command id of an operator action named by `text` (a deposit reference, a halt at a given
-/// time): the same text gives the same id, so a retried action is applied once.
-pub fn command_id_for(text: &str) -> CommandId {
-    let digest = Sha256::digest(text.as_bytes());
-    let mut id = [0_u8; 16];
-    for (slot, byte) in id.iter_mut().zip(digest.iter()) {
-        *slot = *byte;
-    }
-    CommandId(id)
-}
+pub use bulwark_trading::writes::command_id_for;
 
 /// Wall-clock milliseconds since the Unix epoch (operator actions are stamped by the real
 /// clock, as before).

@@ -104,6 +104,23 @@ impl Trading {
             .and_then(|view| view.last_price_ticks)
     }
 
+    /// What `units` of `asset` are worth in micro-USDT at the last trade price (the unit the
+    /// KYC tiers' withdrawal limits are set in); `None` when the asset has no USDT price yet.
+    pub fn usdt_micros(&self, asset: &str, units: i64) -> Option<i64> {
+        const MICROS_SCALE: u32 = 6;
+        let catalog = self.sequencer.catalog();
+        let (_, spec) = catalog.asset(asset)?;
+        match pricing(&catalog, asset) {
+            Pricing::Unit => Some(value_of(units, spec.scale, 1, 0, MICROS_SCALE)),
+            Pricing::Market {
+                id, price_scale, ..
+            } => self
+                .last_price(id)
+                .map(|last| value_of(units, spec.scale, last, price_scale, MICROS_SCALE)),
+            Pricing::None => None,
+        }
+    }
+
     /// The portfolio of `user_id` as of `now_ms`.
     pub async fn portfolio(&self, user_id: i64, now_ms: i64) -> Result<Portfolio, StoreError> {
         self.settle().await;

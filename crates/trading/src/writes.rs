@@ -28,6 +28,19 @@ fn fresh_id() -> Result<CommandId, SubmitFailure> {
         .map_err(|e| SubmitFailure::Random(e.to_string()))
 }
 
+/// The command id of an action named by `text` (a deposit reference, a withdrawal step, an
+/// operator action at a given time): the same text gives the same id, so a retried action is
+/// applied once, by the engine's idempotency window and the command's own key.
+pub fn command_id_for(text: &str) -> CommandId {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(text.as_bytes());
+    let mut id = [0_u8; 16];
+    for (slot, byte) in id.iter_mut().zip(digest.iter()) {
+        *slot = *byte;
+    }
+    CommandId(id)
+}
+
 impl Trading {
     /// Submits `command` under a new random id and returns its durable receipt.
     /// Orders are checked against the price band first.
