@@ -1,0 +1,103 @@
+//! What the operator decides about custody: which coin travels on which network with what
+//! confirmations, minimums and fees, when withdrawals need people, and how much may sit hot.
+
+use serde::Deserialize;
+
+use crate::network::Network;
+
+/// One currency on one network (`USDT` on `TRC20`), as `/account/v1/currencies` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Coin {
+    pub asset: String,
+    pub network: Network,
+    /// Blocks (counting the one that holds the transaction) before a deposit is credited and a
+    /// withdrawal counts as arrived.
+    pub confirmations: u64,
+    /// Smallest deposit credited, as a decimal string; smaller ones are recorded, not credited.
+    pub deposit_min: String,
+    /// Smallest withdrawal, as a decimal string (it includes the fee).
+    pub withdraw_min: String,
+    /// Fee kept from every withdrawal, as a decimal string.
+    pub withdraw_fee: String,
+    #[serde(default = "yes")]
+    pub deposit_enabled: bool,
+    #[serde(default = "yes")]
+    pub withdraw_enabled: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Custody settings (`[custody]` in the config file).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CustodyConfig {
+    /// Empty: the defaults of [`default_coins`] for the assets the exchange lists.
+    pub coins: Vec<Coin>,
+    /// Withdrawals worth up to this many micro-USDT are approved without people (if the hot
+    /// wallet can pay them); larger ones wait for `staff_approvals` distinct staff members.
+    pub auto_approve_usdt_micros: i64,
+    pub staff_approvals: u32,
+    /// Most of an asset's custody kept in the hot wallet, in basis points (2% by default);
+    /// deposits swept beyond it go to cold.
+    pub hot_share_bps: u32,
+    /// Above this share of custody in hot, reconciliation raises an alarm (3% by default).
+    pub hot_alarm_bps: u32,
+    /// How long the emailed confirmation link of a withdrawal works, in seconds.
+    pub confirm_ttl_s: u64,
+    /// Block interval of the simulated chains in milliseconds; 0 mines only on operator
+    /// command (tests).
+    pub sim_block_ms: u64,
+    /// Seed of the simulated chains (their transaction ids and block hashes).
+    pub sim_seed: u64,
+    /// How often the deposit scanner and the withdrawal worker look for work, in milliseconds.
+    pub poll_ms: u64,
+    /// How often reconciliation runs on its own, in seconds (0: only on operator command).
+    pub reconcile_every_s: u64,
+}
+
+impl Default for CustodyConfig {
+    fn default() -> Self {
+        CustodyConfig {
+            coins: Vec::new(),
+            auto_approve_usdt_micros: 10_000_000_000,
+            staff_approvals: 2,
+            hot_share_bps: 200,
+            hot_alarm_bps: 300,
+            confirm_ttl_s: 30 * 60,
+            sim_block_ms: 10_000,
+            sim_seed: 1,
+            poll_ms: 500,
+            reconcile_every_s: 300,
+        }
+    }
+}
+
+/// Networks, confirmation counts, minimums and fees in the shape of the large exchanges' public
+/// tables, for every listed asset that has one.
+pub fn default_coins(listed: &[String]) -> Vec<Coin> {
+    let coin =
+        |asset: &str, network, confirmations, deposit_min: &str, withdraw_min: &str, fee: &str| {
+            Coin {
+                asset: asset.to_owned(),
+                network,
+                confirmations,
+                deposit_min: deposit_min.to_owned(),
+                withdraw_min: withdraw_min.to_owned(),
+                withdraw_fee: fee.to_owned(),
+                deposit_enabled: true,
+                withdraw_enabled: true,
+            }
+        };
+    let all = [
+        coin("BTC", Network::Btc, 2, "0.0001", "0.001", "0.0005"),
+        coin("ETH", Network::Erc20, 12, "0.001", "0.01", "0.003"),
+        coin("USDT", Network::Trc20, 19, "1", "10", "1"),
+        coin("USDT", Network::Erc20, 12, "1", "20", "5"),
+        coin("BMX", Network::Erc20, 12, "1", "50", "20"),
+    ];
+    all.into_iter()
+        .filter(|c| listed.contains(&c.asset))
+        .collect()
+}

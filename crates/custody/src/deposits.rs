@@ -1,0 +1,286 @@
+//! Deposits: each user's address per coin, and the scanner that walks every chain block by
+//! block, records transfers to deposit addresses, counts their confirmations, credits them by
+//! an engine command named by the chain output (so a re-scan or restart never credits twice),
+//! and sweeps the coins to the hot wallet, or to cold beyond the hot wallet's share.
+
+use bulwark_engine::Command;
+use bulwark_store::{DepositRow, HistoryWindow, NewDeposit};
+use bulwark_types::UserId;
+
+use crate::chain::{Payment, Transfer, confirmations};
+use crate::error::{CustodyError, CustodyResult};
+use crate::network::Network;
+use crate::service::{CoinRules, Custody, Wallet};
+
+/// A deposit address handed to a user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DepositAddress {
+    pub asset: String,
+    pub network: Network,
+    pub address: String,
+    /// Always empty: none of the networks uses memos.
+    pub memo: String,
+}
+
+/// What the engine's deposit reference (and command id) of a chain output is.
+pub fn deposit_reference(network: Network, txid: &str, output_index: i64) -> String {
+    format!("{}:{txid}:{output_index}", network.id())
+}
+
+impl Custody {
+    /// The user's deposit address for a coin, handed out (and recorded) on first request.
+    pub async fn deposit_address(
+        &self,
+        user_id: i64,
+        asset: &str,
+        network: Option<&str>,
+    ) -> CustodyResult<DepositAddress> {
+        let coin = self.coin(asset, network)?.clone();
+        if !coin.deposit_enabled {
+            return Err(CustodyError::DepositsClosed {
+                asset: coin.asset,
+                network: coin.network,
+            });
+        }
+        let network_id = coin.network.id();
+        let address = match self
+            .store()
+            .deposit_address(user_id, &coin.asset, network_id)
+            .await?
+        {
+            Some(address) => address,
+            None => {
+                let index = u32::try_from(user_id)
+                    .ok()
+                    .filter(|i| *i < 1 << 31)
+                    .ok_or_else(|| CustodyError::Internal(format!("user id {user_id}")))?;
+                let address =
+                    self.derive(coin.network, self.deposit_branch(&coin.asset)?, index)?;
+                self.store()
+                    .insert_deposit_address(
+                        user_id,
+                        &coin.asset,
+                        network_id,
+                        &address,
+                        self.now_ms(),
+                    )
+                    .await?;
+                address
+            }
+        };
+        Ok(DepositAddress {
+            asset: coin.asset,
+            network: coin.network,
+            address,
+            memo: String::new(),
+        })
+    }
+
+    /// A user's deposits, newest first.
+    pub async fn deposits(
+        &self,
+        user_id: i64,
+        window: HistoryWindow<'_>,
+    ) -> CustodyResult<Vec<DepositRow>> {
+        Ok(self.store().user_deposits(user_id, window).await?)
+    }
+
+    /// One of the user's deposits.
+    pub async fn deposit(&self, user_id: i64, id: i64) -> CustodyResult<DepositRow> {
+        self.store()
+            .get_deposit(id)
+            .await?
+            .filter(|d| d.user_id == user_id)
+            .ok_or(CustodyError::NotFound)
+    }
+
+    /// One pass of the scanner over every network; errors are logged and retried next pass.
+    pub async fn scan_deposits(&self) {
+        for &network in self.inner.chains.keys() {
+            if let Err(error) = self.scan_network(network).await {
+                tracing::error!("custody: scanning {network}: {error}");
+            }
+        }
+    }
+
+    async fn scan_network(&self, network: Network) -> CustodyResult<()> {
+        let chain = self.chain(network)?;
+        let height = chain.height().await.map_err(chain_error)?;
+        let mut cursor = u64::try_from(self.store().chain_cursor(network.id()).await?).unwrap_or(0);
+        while cursor < height {
+            let next = cursor + 1;
+            let Some(block) = chain.block(next).await.map_err(chain_error)? else {
+                break;
+            };
+            for transfer in &block.transfers {
+                self.record(network, height, block.height, transfer).await?;
+            }
+            self.store()
+                .set_chain_cursor(network.id(), i64::try_from(next).unwrap_or(i64::MAX))
+                .await?;
+            cursor = next;
+        }
+        for deposit in self.store().pending_deposits(network.id()).await? {
+            self.confirm(network, height, &deposit).await?;
+        }
+        Ok(())
+    }
+
+    /// Records a transfer if it pays one of our deposit addresses in a coin of this network.
+    async fn record(
+        &self,
+        network: Network,
+        height: u64,
+        mined_at: u64,
+        transfer: &Transfer,
+    ) -> CustodyResult<()> {
+        let Some(user_id) = self
+            .store()
+            .deposit_address_owner(network.id(), &transfer.to)
+            .await?
+        else {
+            return Ok(());
+        };
+        let Ok(coin) = self.coin(&transfer.asset, Some(network.id())) else {
+            tracing::warn!(
+                "custody: {} of unsupported {} arrived at {} ({})",
+                transfer.amount,
+                transfer.asset,
+                transfer.to,
+                transfer.txid
+            );
+            return Ok(());
+        };
+        let state = if transfer.amount >= coin.deposit_min && coin.deposit_enabled {
+            "pending"
+        } else {
+            "below_minimum"
+        };
+        let inserted = self
+            .store()
+            .insert_deposit(&NewDeposit {
+                user_id,
+                asset: coin.asset.clone(),
+                network: network.id().to_owned(),
+                address: transfer.to.clone(),
+                txid: transfer.txid.clone(),
+                output_index: i64::from(transfer.output_index),
+                amount: transfer.amount,
+                block_height: i64::try_from(mined_at).unwrap_or(i64::MAX),
+                confirmations: to_i64(confirmations(height, mined_at)),
+                required_confirmations: to_i64(coin.confirmations),
+                state: state.to_owned(),
+                detected_ms: self.now_ms(),
+            })
+            .await?;
+        if let Some(id) = inserted {
+            tracing::info!(
+                "custody: deposit {id} of {} {} to user {user_id} seen ({state})",
+                self.format(&coin.asset, transfer.amount),
+                coin.asset
+            );
+        }
+        Ok(())
+    }
+
+    /// Credits a pending deposit once it has its confirmations, then sweeps it.
+    async fn confirm(
+        &self,
+        network: Network,
+        height: u64,
+        deposit: &DepositRow,
+    ) -> CustodyResult<()> {
+        let mined_at = u64::try_from(deposit.block_height).unwrap_or(0);
+        let seen = to_i64(confirmations(height, mined_at));
+        if seen < deposit.required_confirmations {
+            if seen != deposit.confirmations {
+                self.store()
+                    .set_deposit_confirmations(deposit.id, seen)
+                    .await?;
+            }
+            return Ok(());
+        }
+        let catalog = self.inner.trading.sequencer.catalog();
+        let (asset, _) = catalog
+            .asset(&deposit.asset)
+            .ok_or_else(|| CustodyError::Internal(format!("{} is not listed", deposit.asset)))?;
+        let user = UserId(
+            u64::try_from(deposit.user_id)
+                .map_err(|_| CustodyError::Internal("negative user id".into()))?,
+        );
+        let reference = deposit_reference(network, &deposit.txid, deposit.output_index);
+        let receipt = self
+            .submit(
+                &format!("deposit:{reference}"),
+                Command::Deposit {
+                    user,
+                    asset,
+                    amount: deposit.amount,
+                    reference,
+                },
+            )
+            .await?;
+        if receipt.outcome.is_err() {
+            return Err(CustodyError::Internal(format!(
+                "the engine refused deposit {}: {:?}",
+                deposit.id, receipt.outcome
+            )));
+        }
+        if self
+            .store()
+            .mark_deposit_credited(deposit.id, seen, self.now_ms())
+            .await?
+        {
+            tracing::info!("custody: deposit {} credited", deposit.id);
+        }
+        let coin = self.coin(&deposit.asset, Some(network.id()))?.clone();
+        if let Err(error) = self.sweep(&coin, deposit).await {
+            tracing::warn!("custody: sweeping deposit {}: {error}", deposit.id);
+        }
+        Ok(())
+    }
+
+    /// Moves a credited deposit from its address to the hot wallet, or to cold what would take
+    /// hot beyond its share of the asset's custody.
+    async fn sweep(&self, coin: &CoinRules, deposit: &DepositRow) -> CustodyResult<()> {
+        let chain = self.chain(coin.network)?;
+        let hot = self.wallet_address(coin.network, Wallet::Hot)?;
+        let cold = self.wallet_address(coin.network, Wallet::Cold)?;
+        let hot_balance = chain
+            .balance(&hot, &coin.asset)
+            .await
+            .map_err(chain_error)?;
+        let cold_balance = chain
+            .balance(&cold, &coin.asset)
+            .await
+            .map_err(chain_error)?;
+        let total = i128::from(hot_balance) + i128::from(cold_balance) + i128::from(deposit.amount);
+        let ceiling = total * i128::from(self.inner.config.hot_share_bps) / 10_000;
+        let room = (ceiling - i128::from(hot_balance)).max(0);
+        let to_hot = i64::try_from(room.min(i128::from(deposit.amount))).unwrap_or(0);
+        let to_cold = deposit.amount - to_hot;
+        for (wallet, address, amount) in [("hot", &hot, to_hot), ("cold", &cold, to_cold)] {
+            if amount > 0 {
+                chain
+                    .send(Payment {
+                        from: deposit.address.clone(),
+                        to: address.clone(),
+                        asset: coin.asset.clone(),
+                        amount,
+                        reference: format!("sweep:{}:{wallet}", deposit.id),
+                    })
+                    .await
+                    .map_err(chain_error)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn chain_error(error: crate::chain::ChainError) -> CustodyError {
+    CustodyError::Internal(format!("chain: {error}"))
+}
+
+pub(crate) fn to_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}

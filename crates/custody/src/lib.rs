@@ -1,0 +1,27 @@
+//! Custody: where users' coins live on chain and how they move between chains and the ledger.
+//! Deposits are credited and withdrawals held, settled or released only by engine commands
+//! through the sequencer; everything else (addresses, deposit and withdrawal records, chain
+//! cursors) is relational state in the store.
+
+#![forbid(unsafe_code)]
+
+pub mod address;
+pub mod chain;
+pub mod config;
+pub mod deposits;
+pub mod error;
+pub mod keys;
+pub mod network;
+pub mod reconcile;
+pub mod service;
+pub mod sim;
+pub mod withdrawals;
+
+/// The records custody answers with (adapters read them without reaching the store).
+pub use bulwark_store::{
+    CustodyIncidentRow, DepositRow, HistoryWindow, ReconciliationRow, WithdrawAddressRow,
+    WithdrawalEventRow, WithdrawalRow,
+};
+pub use config::CustodyConfig;
+pub use error::{CustodyError, CustodyResult};
+pub use service::{CoinRules, Custody, Wallet};
