@@ -22,6 +22,7 @@ use subtle::ConstantTimeEq;
 #[derive(Clone)]
 pub struct AdminState {
     pub operator: Operator,
+    pub custody: bulwark_custody::Custody,
     pub token: Arc<String>,
 }
 
@@ -96,6 +97,15 @@ pub fn router(state: AdminState) -> Router {
         .route("/admin/v1/engine", get(engine_status))
         .route("/admin/v1/consistency", get(consistency))
         .route("/admin/v1/audit", get(audit))
+        .route("/admin/v1/chains/{network}/{action}", post(chain_action))
+        .route("/admin/v1/wallets", get(wallets))
+        .route("/admin/v1/custody/withdrawals", get(custody_withdrawals))
+        .route("/admin/v1/reconcile", post(reconcile))
+        .route("/admin/v1/reconciliations", get(reconciliations))
+        .route(
+            "/admin/v1/custody/incidents/{id}/resolve",
+            post(resolve_incident),
+        )
         .fallback(|| async {
             AdminError(
                 StatusCode::NOT_FOUND,
@@ -255,6 +265,77 @@ async fn audit(
     Query(query): Query<operator::AuditQuery>,
 ) -> AdminResult {
     Ok(Json(operator::audit(&state.operator, query).await?))
+}
+
+/// `POST /admin/v1/chains/{network}/deposit|mine|steal`: drills on a simulated chain (audited).
+async fn chain_action(
+    State(state): State<AdminState>,
+    Path((network, action)): Path<(String, String)>,
+    Json(mut body): Json<Value>,
+) -> AdminResult {
+    if let Value::Object(map) = &mut body {
+        map.insert("network".into(), Value::String(network));
+    }
+    let op = &state.operator;
+    let custody = &state.custody;
+    let result = match action.as_str() {
+        "deposit" => operator::chain::chain_deposit(op, custody, parse(body)?).await?,
+        "mine" => operator::chain::chain_mine(op, custody, parse(body)?).await?,
+        "steal" => operator::chain::chain_steal(op, custody, parse(body)?).await?,
+        _ => {
+            return Err(AdminError(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "chain actions are deposit, mine and steal".into(),
+            ));
+        }
+    };
+    Ok(Json(result))
+}
+
+fn parse<T: serde::de::DeserializeOwned>(body: Value) -> Result<T, AdminError> {
+    serde_json::from_value(body)
+        .map_err(|e| AdminError(StatusCode::BAD_REQUEST, "invalid_body", e.to_string()))
+}
+
+/// `GET /admin/v1/wallets`: every custody wallet with its balance.
+async fn wallets(State(state): State<AdminState>) -> AdminResult {
+    Ok(Json(operator::chain::wallets(&state.custody).await?))
+}
+
+/// `GET /admin/v1/custody/withdrawals?state=`: a withdrawal queue (default: awaiting staff).
+async fn custody_withdrawals(
+    State(state): State<AdminState>,
+    Query(query): Query<operator::chain::StateQuery>,
+) -> AdminResult {
+    Ok(Json(
+        operator::chain::withdrawals(&state.custody, query).await?,
+    ))
+}
+
+/// `POST /admin/v1/reconcile`: reconciles chains, custody records and the ledger now.
+async fn reconcile(State(state): State<AdminState>) -> AdminResult {
+    Ok(Json(
+        operator::chain::reconcile(&state.operator, &state.custody).await?,
+    ))
+}
+
+/// `GET /admin/v1/reconciliations`: reconciliation history and custody incidents.
+async fn reconciliations(State(state): State<AdminState>) -> AdminResult {
+    Ok(Json(
+        operator::chain::reconciliations(&state.custody).await?,
+    ))
+}
+
+/// `POST /admin/v1/custody/incidents/{id}/resolve` `{"resolution": "…"}` (audited).
+async fn resolve_incident(
+    State(state): State<AdminState>,
+    Path(id): Path<String>,
+    Json(body): Json<operator::chain::Resolution>,
+) -> AdminResult {
+    Ok(Json(
+        operator::chain::resolve_incident(&state.operator, &state.custody, id, body).await?,
+    ))
 }
 
 #[cfg(test)]

@@ -67,6 +67,13 @@ impl Group {
             | "/spot/v4/algo/cancel_all" => (Group::Cancel, 1),
             "/spot/v4/cancel_orders" => (Group::Cancel, BATCH_WEIGHT),
             "/spot/v1/wallet" | "/account/v1/wallet" | "/spot/v1/trade_fee" => (Group::Account, 1),
+            // Funding: deposit addresses, withdrawals and their history count as account calls.
+            "/account/v1/deposit/address"
+            | "/account/v1/withdraw/apply"
+            | "/account/v2/deposit-withdraw/history"
+            | "/account/v1/deposit-withdraw/detail"
+            | "/account/v1/withdraw/charge"
+            | "/account/v1/withdraw/address/list" => (Group::Account, 1),
             "/spot/v3/orders" => (Group::Query, 1),
             p if p.starts_with("/spot/v4/query/") => (Group::Query, 1),
             p if p.starts_with("/spot/quotation/") => (Group::MarketData, 1),

@@ -9,6 +9,7 @@ pub mod batch;
 pub mod envelope;
 pub mod extract;
 pub mod format;
+pub mod funding;
 pub mod group_limits;
 pub mod legacy_orders;
 pub mod orders;
@@ -36,11 +37,17 @@ pub fn now_ms() -> i64 {
 /// paths answer with the envelope and code 30000.
 pub fn router(
     state: AppState,
+    custody: bulwark_custody::Custody,
     limit: rate_limit::IpRateLimit,
     groups: group_limits::GroupLimits,
 ) -> Router {
+    let funding = funding::routes(funding::FundingState {
+        trading: state.clone(),
+        custody,
+    });
     // Layers run outside in: the per-IP limit first, then the endpoint group's budgets.
     routes(state.clone())
+        .merge(funding)
         .layer(axum::middleware::from_fn_with_state(
             (state, groups),
             group_limits::limit_by_group,
@@ -55,7 +62,6 @@ fn routes(state: AppState) -> Router {
     Router::new()
         .route("/system/time", get(public::system_time))
         .route("/system/service", get(public::system_service))
-        .route("/account/v1/currencies", get(public::currencies))
         .route("/spot/v1/symbols/details", get(public::symbols_details))
         .route("/contract/public/details", get(public::contract_details))
         .route("/spot/quotation/v3/ticker", get(public::ticker))

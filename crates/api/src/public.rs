@@ -1,4 +1,5 @@
-//! Public endpoints: system, currencies, markets and market data (BitMart spot API §5).
+//! Public endpoints: system, markets and market data (BitMart spot API §5; the currencies
+//! list is custody's, in `funding`).
 
 use axum::extract::State;
 use axum::response::Response;
@@ -37,32 +38,6 @@ pub async fn system_service(State(state): State<AppState>) -> Response {
 }
 
 /// Network id per currency, named so ccxt's default networks exist (USDT→TRC20, ETH→ERC20).
-fn network_of(code: &str) -> &'static str {
-    match code {
-        "BTC" => "BTC",
-        "USDT" => "TRC20",
-        _ => "ERC20",
-    }
-}
-
-/// `GET /account/v1/currencies` (§5.3). Deposits and withdrawals are not open yet (no custody
-/// service), so both flags say so.
-pub async fn currencies(State(state): State<AppState>) -> Response {
-    let catalog = state.sequencer.catalog();
-    let currencies: Vec<Value> = catalog
-        .assets
-        .iter()
-        .map(|a| {
-            let unit = bulwark_types::format_units(1, a.scale);
-            json!({"currency": a.code, "name": a.name, "network": network_of(&a.code), "contract_address": null,
-                   "withdraw_enabled": false, "deposit_enabled": false, "withdraw_minsize": null,
-                   "withdraw_minfee": null, "withdraw_fee_estimate": null, "withdraw_fee": null,
-                   "recharge_minsize": unit})
-        })
-        .collect();
-    ok(json!({"currencies": currencies}))
-}
-
 /// `GET /spot/v1/symbols/details` (§5.4): amount step = `base_min_size`, price tick =
 /// 10^-`price_max_precision`, minimum cost = `min_buy_amount`.
 pub async fn symbols_details(State(state): State<AppState>) -> Response {

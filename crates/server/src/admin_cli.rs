@@ -91,6 +91,65 @@ pub enum AdminCommand {
         #[arg(long, default_value_t = 50)]
         limit: u32,
     },
+    /// Drills on a simulated chain: incoming deposits, blocks, theft (audited).
+    Chain {
+        #[command(subcommand)]
+        command: ChainCommand,
+    },
+    /// Custody wallets with their balances.
+    Wallets,
+    /// Withdrawals in a state (default: risk_review, waiting for staff approvals).
+    Withdrawals {
+        #[arg(long)]
+        state: Option<String>,
+    },
+    /// Compare chain balances with custody records and ledger liabilities now; a shortfall
+    /// opens an incident that freezes the asset's withdrawals.
+    Reconcile,
+    /// Reconciliation history and custody incidents.
+    Reconciliations,
+    /// Close a custody incident once the shortfall is made good (audited).
+    ResolveIncident {
+        #[arg(long)]
+        id: i64,
+        #[arg(long)]
+        resolution: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ChainCommand {
+    /// Someone outside sends coins to an address (mined with the next block).
+    Deposit {
+        #[arg(long)]
+        network: String,
+        #[arg(long)]
+        address: String,
+        #[arg(long)]
+        amount: String,
+        /// Default: the network's native coin (BTC, ETH; USDT on TRC20).
+        #[arg(long)]
+        asset: Option<String>,
+    },
+    /// Mine blocks now.
+    Mine {
+        #[arg(long)]
+        network: String,
+        #[arg(long, default_value_t = 1)]
+        blocks: u64,
+    },
+    /// Move coins out of a custody wallet as a thief would (incident drills).
+    Steal {
+        #[arg(long)]
+        network: String,
+        /// hot or cold.
+        #[arg(long)]
+        wallet: String,
+        #[arg(long)]
+        amount: String,
+        #[arg(long)]
+        asset: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -331,6 +390,49 @@ fn request_of(command: &AdminCommand) -> (&'static str, String, Value) {
         AdminCommand::Audit { limit } => {
             ("GET", format!("/admin/v1/audit?limit={limit}"), Value::Null)
         }
+        AdminCommand::Chain { command } => match command {
+            ChainCommand::Deposit {
+                network,
+                address,
+                amount,
+                asset,
+            } => (
+                "POST",
+                format!("/admin/v1/chains/{network}/deposit"),
+                json!({"address": address, "amount": amount, "asset": asset}),
+            ),
+            ChainCommand::Mine { network, blocks } => (
+                "POST",
+                format!("/admin/v1/chains/{network}/mine"),
+                json!({"blocks": blocks}),
+            ),
+            ChainCommand::Steal {
+                network,
+                wallet,
+                amount,
+                asset,
+            } => (
+                "POST",
+                format!("/admin/v1/chains/{network}/steal"),
+                json!({"wallet": wallet, "amount": amount, "asset": asset}),
+            ),
+        },
+        AdminCommand::Wallets => ("GET", "/admin/v1/wallets".into(), Value::Null),
+        AdminCommand::Withdrawals { state } => (
+            "GET",
+            match state {
+                Some(state) => format!("/admin/v1/custody/withdrawals?state={state}"),
+                None => "/admin/v1/custody/withdrawals".into(),
+            },
+            Value::Null,
+        ),
+        AdminCommand::Reconcile => ("POST", "/admin/v1/reconcile".into(), json!({})),
+        AdminCommand::Reconciliations => ("GET", "/admin/v1/reconciliations".into(), Value::Null),
+        AdminCommand::ResolveIncident { id, resolution } => (
+            "POST",
+            format!("/admin/v1/custody/incidents/{id}/resolve"),
+            json!({"resolution": resolution}),
+        ),
     }
 }
 
@@ -433,6 +535,10 @@ fn human(command: &AdminCommand, answer: &Value) -> String {
             field("memo")
         ),
         AdminCommand::Deposit { .. } => format!("{} (seq {})", field("status"), field("seq")),
+        AdminCommand::Chain {
+            command: ChainCommand::Mine { .. },
+        } => format!("{} height {}", field("network"), field("height")),
+        AdminCommand::Chain { .. } => format!("{} tx {}", field("network"), field("txid")),
         AdminCommand::Balances { .. } => answer
             .get("balances")
             .and_then(Value::as_array)

@@ -70,6 +70,9 @@ pub struct Config {
     /// HTTP SMS gateway (`[sms_gateway]` table: url, bearer_token, timeout_ms). None: texts go
     /// to `DATA/outbox/`.
     pub sms_gateway: Option<bulwark_notify::SmsGatewayConfig>,
+    /// Custody (`[custody]` table): coins per network with confirmations, minimums and fees,
+    /// approval thresholds, the hot wallet's share, the simulated chains' block interval.
+    pub custody: bulwark_custody::CustodyConfig,
 }
 
 impl Default for Config {
@@ -96,6 +99,7 @@ impl Default for Config {
             mail_from: bulwark_accounts::service::DEFAULT_MAIL_FROM.into(),
             smtp: None,
             sms_gateway: None,
+            custody: bulwark_custody::CustodyConfig::default(),
         }
     }
 }
@@ -151,6 +155,15 @@ pub struct ServeArgs {
     /// Public site URL for links and QR codes (`https://…` marks cookies Secure).
     #[arg(long, env = "BULWARK_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Block interval of the simulated chains in milliseconds (0: mine only on command).
+    #[arg(long, env = "BULWARK_SIM_BLOCK_MS")]
+    pub sim_block_ms: Option<u64>,
+    /// Most of each asset's custody kept in the hot wallet, in basis points (default 200).
+    #[arg(long, env = "BULWARK_HOT_SHARE_BPS")]
+    pub hot_share_bps: Option<u32>,
+    /// Withdrawals worth more USDT than this wait for staff approvals (default 10000).
+    #[arg(long, env = "BULWARK_AUTO_APPROVE_USDT")]
+    pub auto_approve_usdt: Option<u64>,
 }
 
 /// Default daily withdrawal limit of KYC level L1, in USDT.
@@ -210,6 +223,23 @@ impl Config {
         }
         if let Some(v) = args.order_inflight_max {
             config.order_inflight_max = v;
+        }
+        if let Some(v) = args.sim_block_ms {
+            config.custody.sim_block_ms = v;
+        }
+        if let Some(v) = args.hot_share_bps {
+            if v > 10_000 {
+                return Err(ConfigError::Invalid(format!(
+                    "hot share {v} bps is more than 100%"
+                )));
+            }
+            config.custody.hot_share_bps = v;
+        }
+        if let Some(v) = args.auto_approve_usdt {
+            config.custody.auto_approve_usdt_micros = i64::try_from(v)
+                .ok()
+                .and_then(|v| v.checked_mul(1_000_000))
+                .ok_or_else(|| ConfigError::Invalid(format!("auto-approval threshold {v}")))?;
         }
         if args.demo {
             config.demo = true;

@@ -20,7 +20,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the exchange (public API on 127.0.0.1:8080, admin API on 127.0.0.1:8081).
-    Serve(config::ServeArgs),
+    Serve(Box<config::ServeArgs>),
     /// Staff operations through the admin API.
     Admin(admin_cli::AdminArgs),
     /// Journal tools.

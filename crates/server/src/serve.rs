@@ -145,10 +145,19 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     let feed = bulwark_api::ws::feed::Feed::start(app.clone(), feed_rx);
     let groups = bulwark_api::group_limits::GroupLimits::new(config.api_rate_limit_scale)
         .with_order_inflight_max(config.order_inflight_max);
-    let public = public_router(app.clone(), limit, groups, v1, feed);
+    let custody = bulwark_custody::Custody::open(
+        &data.root.join("custody"),
+        config.custody.clone(),
+        app.clone(),
+        v1.clone(),
+    )
+    .context("opening custody")?;
+    custody.spawn_workers();
+    let public = public_router(app.clone(), custody.clone(), limit, groups, v1, feed);
     let operator = bulwark_operator::Operator::new(app);
     let admin = bulwark_admin::router(AdminState {
         operator: operator.clone(),
+        custody: custody.clone(),
         token: Arc::clone(&token),
     });
     Ok(Running {
@@ -266,6 +275,7 @@ async fn apply_genesis(app: &AppState) -> anyhow::Result<()> {
 
 fn public_router(
     app: AppState,
+    custody: bulwark_custody::Custody,
     limit: bulwark_api::rate_limit::IpRateLimit,
     groups: bulwark_api::group_limits::GroupLimits,
     v1: bulwark_api::v1::V1State,
@@ -275,6 +285,11 @@ fn public_router(
     // outside the API-wide header layers below.
     let pages = bulwark_web::router(v1.clone())
         .merge(bulwark_web::trading_router(v1.clone(), app.clone()))
+        .merge(bulwark_web::funding_router(
+            v1.clone(),
+            app.clone(),
+            custody.clone(),
+        ))
         .layer(axum::middleware::from_fn_with_state(
             limit.clone(),
             bulwark_api::rate_limit::limit_by_ip,
@@ -299,7 +314,7 @@ fn public_router(
     health
         .merge(accounts)
         .merge(stream)
-        .merge(bulwark_api::router(app, limit, groups))
+        .merge(bulwark_api::router(app, custody, limit, groups))
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),

@@ -14,6 +14,7 @@ mod caller;
 mod charts;
 mod confirm;
 mod form;
+mod funding;
 mod json;
 mod keys;
 mod kyc;
@@ -119,6 +120,27 @@ async fn trading_headers(request: Request, next: Next) -> Response {
 
 async fn trade_script() -> Response {
     asset("text/javascript; charset=utf-8", TRADE_JS)
+}
+
+/// The funding pages over the custody service (confirmation links, the wallet page).
+pub fn funding_router(
+    v1: V1State,
+    trading: bulwark_trading::Trading,
+    custody: bulwark_custody::Custody,
+) -> Router {
+    let state = funding::FundState {
+        web: WebState { v1 },
+        trading,
+        custody,
+    };
+    Router::new()
+        .route(
+            "/withdraw/confirm",
+            get(funding::confirm_page).post(funding::confirm),
+        )
+        .layer(DefaultBodyLimit::max(FORM_BYTES_MAX))
+        .layer(axum::middleware::from_fn(page_headers))
+        .with_state(state)
 }
 
 /// The pages router, to merge into the public router (it sets its own security headers).

@@ -1,0 +1,231 @@
+"""Custody end to end on the simulated chains, driven by the unmodified ccxt 4.5.70 `bitmart`
+client and the operator CLI: deposit addresses that pass each network's format, deposits seen,
+confirmed and credited exactly once across restarts, deposits below the minimum recorded but not
+credited, withdrawals through ccxt `withdraw` with the emailed confirmation, the payout on chain,
+staff approvals by two distinct people for large ones, and reconciliation catching a theft from
+the hot wallet and freezing that asset's withdrawals."""
+
+import glob
+import os
+import re
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+
+import ccxt
+import pytest
+
+from conftest import Server
+from test_ccxt import client
+
+# A Tron address nobody here owns (the USDT contract) and a Bitcoin one (BIP-173's example).
+TRON_DEST = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"
+BTC_DEST = "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"
+
+
+def wait_for(what, check, timeout=30):
+    deadline = time.time() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+@pytest.fixture
+def chain_server():
+    with tempfile.TemporaryDirectory(prefix="bulwark-e2e-custody-") as data_dir:
+        # Blocks only on command, everything swept to hot (payouts never wait for a refill),
+        # and reconciliation only on command.
+        srv = Server(data_dir, extra_args=["--sim-block-ms", "0", "--hot-share-bps", "10000"]).start()
+        try:
+            yield srv
+        finally:
+            srv.stop()
+
+
+def user_with_key(srv, email, scopes="read,trade", ip=""):
+    user = srv.admin("user", "create", "--email", email, "--kyc-tier", "L1")["user_id"]
+    args = ["apikey", "create", "--user", str(user), "--scopes", scopes]
+    if ip:
+        args += ["--ip", ip]
+    return user, srv.admin(*args)
+
+
+def balance(ex, code):
+    return ex.fetch_balance().get(code, {}).get("free", 0) or 0
+
+
+def test_deposit_is_credited_once_after_confirmations_across_restarts(chain_server):
+    srv = chain_server
+    _, key = user_with_key(srv, "depositor@example.com")
+    ex = client(srv.base, key)
+    currencies = ex.fetch_currencies()
+    assert currencies["USDT"]["networks"]["TRC20"]["deposit"] is True
+    assert currencies["USDT"]["networks"]["ERC20"]["withdraw"] is True
+    assert currencies["BTC"]["networks"]["BTC"]["fee"] == 0.0005
+
+    address = ex.fetch_deposit_address("BTC")
+    assert address["address"].startswith("bc1q") and address["network"] == "BTC"
+    # The same address every time; another network and coin get their own format.
+    assert ex.fetch_deposit_address("BTC")["address"] == address["address"]
+    eth = ex.fetch_deposit_address("ETH")["address"]
+    assert re.fullmatch(r"0x[0-9a-fA-F]{40}", eth) and eth != eth.lower()
+    assert ex.fetch_deposit_address("USDT")["address"].startswith("T")
+
+    sent = srv.admin("chain", "deposit", "--network", "BTC", "--address", address["address"],
+                     "--amount", "0.5")
+    small = srv.admin("chain", "deposit", "--network", "BTC", "--address", address["address"],
+                      "--amount", "0.00005")
+    srv.admin("chain", "mine", "--network", "BTC", "--blocks", "1")
+    deposits = wait_for("the deposits to be seen", lambda: ex.fetch_deposits("BTC") if len(ex.fetch_deposits("BTC")) == 2 else None)
+    by_tx = {d["txid"]: d for d in deposits}
+    assert by_tx[sent["txid"]]["status"] == "pending" and by_tx[sent["txid"]]["amount"] == 0.5
+    assert by_tx[small["txid"]]["status"] == "failed"  # below the minimum: recorded, never credited
+    assert balance(ex, "BTC") == 0
+
+    # A restart while the deposit waits for its second confirmation.
+    srv.stop()
+    srv.start()
+    srv.admin("chain", "mine", "--network", "BTC", "--blocks", "1")
+    wait_for("the credit", lambda: balance(ex, "BTC") == 0.5)
+    detail = ex.fetch_deposit(by_tx[sent["txid"]]["id"], "BTC")
+    assert detail["status"] == "ok" and detail["txid"] == sent["txid"]
+
+    # More blocks and another restart: the chain is scanned again, nothing is credited twice.
+    srv.stop()
+    srv.start()
+    srv.admin("chain", "mine", "--network", "BTC", "--blocks", "5")
+    time.sleep(2)
+    assert balance(ex, "BTC") == 0.5
+    assert len(ex.fetch_deposits("BTC")) == 2
+    status = srv.admin("status")
+    assert all(str(t["sum"]) == "0" for t in status["ledger"]), status["ledger"]
+
+    rec = {r["asset"]: r for r in srv.admin("reconcile")["assets"]}
+    assert float(rec["BTC"]["shortfall"]) == 0
+    # The below-minimum deposit is on chain but not owed to anyone: a surplus, not a shortfall.
+    assert float(rec["BTC"]["chain_balance"]) == 0.50005 and float(rec["BTC"]["custody_expected"]) == 0.5
+
+
+def confirm_link(srv, withdraw_id):
+    def find():
+        for path in sorted(glob.glob(os.path.join(srv.data_dir, "outbox", "*"))):
+            text = open(path, encoding="utf-8", errors="replace").read()
+            if f"withdrawal {withdraw_id})" in text:
+                match = re.search(r"/withdraw/confirm\?token=([A-Za-z0-9_-]+)", text)
+                if match:
+                    return match.group(1)
+        return None
+    return wait_for("the confirmation email", find)
+
+
+def confirm(srv, token):
+    page = urllib.request.urlopen(f"{srv.base}/withdraw/confirm?token={token}", timeout=10).read().decode()
+    assert 'id="confirm-withdrawal"' in page
+    body = urllib.parse.urlencode({"token": token}).encode()
+    request = urllib.request.Request(f"{srv.base}/withdraw/confirm", data=body, method="POST",
+                                     headers={"Content-Type": "application/x-www-form-urlencoded",
+                                              "Origin": srv.base})
+    return urllib.request.urlopen(request, timeout=10).read().decode()
+
+
+def funded_by_chain(srv, ex, code, network, amount, blocks):
+    address = ex.fetch_deposit_address(code, {"network": network})["address"]
+    srv.admin("chain", "deposit", "--network", network, "--address", address,
+              "--amount", amount, "--asset", code)
+    srv.admin("chain", "mine", "--network", network, "--blocks", str(blocks))
+    wait_for("the funding deposit", lambda: balance(ex, code) == float(amount))
+    # The sweep of the deposit to the hot wallet confirms with the next block.
+    srv.admin("chain", "mine", "--network", network, "--blocks", "1")
+    wait_for("the sweep to hot", lambda: any(
+        w["asset"] == code and w["network"] == network and float(w["hot"]) >= float(amount)
+        for w in srv.admin("wallets")["wallets"]))
+
+
+def test_withdrawal_through_ccxt_with_email_confirmation_reaches_the_chain(chain_server):
+    srv = chain_server
+    _, key = user_with_key(srv, "withdrawer@example.com", "read,trade,withdraw", "127.0.0.1")
+    ex = client(srv.base, key)
+    funded_by_chain(srv, ex, "USDT", "TRC20", "100", 19)
+
+    # Bad input: a specific error each, nothing held.
+    with pytest.raises(ccxt.InvalidAddress):
+        ex.withdraw("USDT", 20, "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6u")  # checksum
+    with pytest.raises(ccxt.InvalidAddress):
+        ex.withdraw("USDT", 20, BTC_DEST)  # another network's address
+    with pytest.raises(ccxt.InvalidAddress):
+        ex.withdraw("USDT", 20, TRON_DEST, "memo1")  # TRC20 has no memos
+    with pytest.raises(ccxt.ExchangeError, match="60005"):
+        ex.withdraw("USDT", 5, TRON_DEST)  # below the 10 USDT minimum
+    with pytest.raises(ccxt.ExchangeError, match="60006"):
+        ex.withdraw("USDT", 20.123456789, TRON_DEST)  # more decimals than USDT has
+    with pytest.raises(ccxt.InsufficientFunds):
+        ex.withdraw("USDT", 500, TRON_DEST)
+    assert ex.fetch_balance()["USDT"]["used"] == 0
+
+    result = ex.withdraw("USDT", 20, TRON_DEST)
+    withdraw_id = result["id"]
+    held = ex.fetch_balance()["USDT"]
+    assert held["free"] == 80 and held["used"] == 20
+    pending = ex.fetch_withdrawal(withdraw_id, "USDT")
+    assert pending["status"] == "pending" and pending["amount"] == 19 and pending["fee"]["cost"] == 1
+
+    page = confirm(srv, confirm_link(srv, withdraw_id))
+    assert "sent shortly" in page
+    # Broadcast from the hot wallet, then confirmed after TRC20's 19 blocks.
+    broadcast = wait_for("the broadcast", lambda: (lambda w: w if w["txid"] else None)(ex.fetch_withdrawal(withdraw_id, "USDT")))
+    assert broadcast["status"] == "pending"
+    srv.admin("chain", "mine", "--network", "TRC20", "--blocks", "19")
+    done = wait_for("the confirmation", lambda: (lambda w: w if w["status"] == "ok" else None)(ex.fetch_withdrawal(withdraw_id, "USDT")))
+    assert done["txid"] == broadcast["txid"] and done["address"] == TRON_DEST
+    after = ex.fetch_balance()["USDT"]
+    assert after["free"] == 80 and after["used"] == 0
+    assert [w["id"] for w in ex.fetch_withdrawals("USDT")] == [withdraw_id]
+
+    # The link works once.
+    with pytest.raises(urllib.error.HTTPError):
+        confirm(srv, confirm_link(srv, withdraw_id))
+
+    # Chain and ledger agree: 80 USDT on chain backs the user's 80 plus 1 USDT of fee revenue
+    # minus nothing; the hot wallet paid 19.
+    rec = {r["asset"]: r for r in srv.admin("reconcile")["assets"]}
+    assert float(rec["USDT"]["chain_balance"]) == 81 and float(rec["USDT"]["custody_expected"]) == 81
+    assert float(rec["USDT"]["ledger_liabilities"]) == 81 and float(rec["USDT"]["shortfall"]) == 0
+    status = srv.admin("status")
+    assert all(str(t["sum"]) == "0" for t in status["ledger"]), status["ledger"]
+
+
+def trade_at(srv, symbol, price):
+    """One trade between two operator-funded users, so the market has a last price (withdrawal
+    limits are counted in USDT)."""
+    base, quote = symbol.split("/")
+    _, mk = srv.funded_user("price-maker@example.com", {base: "1"})
+    _, tk = srv.funded_user("price-taker@example.com", {quote: str(price)})
+    client(srv.base, mk).create_order(symbol, "limit", "sell", 0.01, price)
+    client(srv.base, tk).create_order(symbol, "limit", "buy", 0.01, price)
+
+
+def test_theft_from_the_hot_wallet_is_caught_and_freezes_withdrawals(chain_server):
+    srv = chain_server
+    trade_at(srv, "BTC/USDT", 30000)
+    _, key = user_with_key(srv, "victim@example.com", "read,trade,withdraw", "127.0.0.1")
+    ex = client(srv.base, key)
+    funded_by_chain(srv, ex, "BTC", "BTC", "1", 2)
+    srv.admin("chain", "steal", "--network", "BTC", "--wallet", "hot", "--amount", "0.4")
+    result = srv.admin("reconcile")
+    rec = {r["asset"]: r for r in result["assets"]}
+    assert float(rec["BTC"]["shortfall"]) == 0.4
+    assert result["withdrawals_frozen"] == ["BTC"]
+    with pytest.raises(ccxt.ExchangeError, match="60004"):
+        ex.withdraw("BTC", 0.01, BTC_DEST)
+    assert ex.fetch_balance()["BTC"]["used"] == 0
+    incident = srv.admin("reconciliations")["incidents"][0]
+    assert incident["asset"] == "BTC" and incident["resolved_ms"] is None
+    srv.admin("resolve-incident", "--id", str(incident["id"]), "--resolution", "refilled from reserves")
+    # Thawed: the request is accepted (and held) again.
+    ex.withdraw("BTC", 0.01, BTC_DEST)
+    assert ex.fetch_balance()["BTC"]["used"] == 0.01
