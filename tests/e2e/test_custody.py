@@ -229,3 +229,94 @@ def test_theft_from_the_hot_wallet_is_caught_and_freezes_withdrawals(chain_serve
     # Thawed: the request is accepted (and held) again.
     ex.withdraw("BTC", 0.01, BTC_DEST)
     assert ex.fetch_balance()["BTC"]["used"] == 0.01
+
+
+@pytest.fixture
+def staffed_server(monkeypatch):
+    """A server with the test clock (staff need TOTP logins) where withdrawals above 10 USDT
+    wait for two staff approvals."""
+    with tempfile.TemporaryDirectory(prefix="bulwark-e2e-custody-staff-") as data_dir:
+        clock = os.path.join(data_dir, "clock-offset-ms")
+        with open(clock, "w") as f:
+            f.write("0")
+        monkeypatch.setenv("BULWARK_TEST_CLOCK_FILE", clock)
+        srv = Server(data_dir, extra_args=["--sim-block-ms", "0", "--hot-share-bps", "10000",
+                                           "--auto-approve-usdt", "10"]).start()
+        srv.clock_file = clock
+        srv.offset_ms = 0
+        try:
+            yield srv
+        finally:
+            srv.stop()
+
+
+def test_large_withdrawal_needs_two_distinct_staff_approvals(staffed_server):
+    from test_accounts import advance, call, error_code
+    from test_admin import staff_account, totp_login
+
+    srv = staffed_server
+    requester, key = user_with_key(srv, "whale@example.com", "read,trade,withdraw", "127.0.0.1")
+    ex = client(srv.base, key)
+    funded_by_chain(srv, ex, "USDT", "TRC20", "100", 19)
+    withdraw_id = ex.withdraw("USDT", 50, TRON_DEST)["id"]
+    confirm(srv, confirm_link(srv, withdraw_id))
+    assert ex.fetch_withdrawal(withdraw_id, "USDT")["info"]["state"] == "risk_review"
+
+    first, first_token, first_secret = staff_account(srv, "treasurer1@example.com", "treasury")
+    second, second_token, _ = staff_account(srv, "treasurer2@example.com", "treasury")
+    _, support_token, _ = staff_account(srv, "helpdesk@example.com", "support")
+    queue = call(srv, "GET", "/api/v1/admin/withdrawals", token=first_token)[1]["withdrawals"]
+    assert [w["id"] for w in queue] == [int(withdraw_id)]
+    approve = f"/api/v1/admin/withdrawals/{withdraw_id}/approve"
+    # A role without withdrawal review is refused.
+    assert error_code(call(srv, "POST", approve, {}, token=support_token)) == "staff_role_required"
+
+    status, body, _ = call(srv, "POST", approve, {}, token=first_token)
+    assert status == 200 and body["state"] == "risk_review", body
+    # The same person twice still counts once.
+    status, body, _ = call(srv, "POST", approve, {}, token=first_token)
+    assert status == 200 and body["state"] == "risk_review", body
+    time.sleep(1)
+    assert ex.fetch_withdrawal(withdraw_id, "USDT")["txid"] is None
+
+    status, body, _ = call(srv, "POST", approve, {}, token=second_token)
+    assert status == 200 and body["state"] == "approved", body
+    broadcast = wait_for("the broadcast", lambda: (lambda w: w if w["txid"] else None)(ex.fetch_withdrawal(withdraw_id, "USDT")))
+    assert broadcast["address"] == TRON_DEST
+    audit = srv.admin("audit", "--limit", "20")["entries"]
+    approvals = [e for e in audit if e["action"] == "withdrawal.approve"]
+    assert {e["actor"] for e in approvals} == {f"staff:{first}", f"staff:{second}"}
+
+    # A second large one: rejected with a reason, the hold released exactly once.
+    other = ex.withdraw("USDT", 30, TRON_DEST)["id"]
+    confirm(srv, confirm_link(srv, other))
+    assert ex.fetch_balance()["USDT"]["used"] == 30 + 50
+    reject = f"/api/v1/admin/withdrawals/{other}/reject"
+    assert error_code(call(srv, "POST", reject, {"reason": ""}, token=first_token)) == "invalid_reason"
+    status, body, _ = call(srv, "POST", reject, {"reason": "destination flagged"}, token=first_token)
+    assert status == 200 and body["state"] == "rejected", body
+    status, body, _ = call(srv, "POST", reject, {"reason": "again"}, token=second_token)
+    assert status == 409 and error_code((status, body, None)) == "wrong_state", body
+    assert ex.fetch_withdrawal(other, "USDT")["status"] == "canceled"
+    srv.admin("chain", "mine", "--network", "TRC20", "--blocks", "19")
+    wait_for("the first to confirm", lambda: ex.fetch_withdrawal(withdraw_id, "USDT")["status"] == "ok")
+    final = ex.fetch_balance()["USDT"]
+    assert (final["free"], final["used"]) == (50, 0)
+
+    # Staff cannot approve a withdrawal of their own.
+    own_key = srv.admin("apikey", "create", "--user", str(first), "--scopes", "read,withdraw",
+                        "--ip", "127.0.0.1")
+    srv.admin("user", "kyc-tier", "--user", str(first), "--tier", "L1")
+    srv.admin("deposit", "credit", "--user", str(first), "--asset", "USDT", "--amount", "40",
+              "--ref", "treasurer-own")
+    own_client = client(srv.base, own_key)
+    # Turning TOTP on locked the treasurer's withdrawals for 24 hours.
+    with pytest.raises(ccxt.PermissionDenied, match="60022"):
+        own_client.withdraw("USDT", 20, TRON_DEST)
+    advance(srv, 25 * 3600 * 1000)
+    first_token = totp_login(srv, "treasurer1@example.com", first_secret)
+    own = own_client.withdraw("USDT", 20, TRON_DEST)["id"]
+    confirm(srv, confirm_link(srv, own))
+    result = call(srv, "POST", f"/api/v1/admin/withdrawals/{own}/approve", {}, token=first_token)
+    assert result[0] == 403 and error_code(result) == "own_withdrawal", result
+    assert requester not in (first, second)

@@ -50,15 +50,18 @@ pub enum Capability {
     Unfreeze,
     /// Approve or reject lost-second-factor reset requests.
     TwofaResetReview,
+    /// Approve or reject withdrawals waiting for staff (two distinct people approve one).
+    WithdrawalReview,
 }
 
 impl Capability {
-    pub const ALL: [Capability; 5] = [
+    pub const ALL: [Capability; 6] = [
         Capability::ViewQueues,
         Capability::KycReview,
         Capability::Unlock,
         Capability::Unfreeze,
         Capability::TwofaResetReview,
+        Capability::WithdrawalReview,
     ];
 
     pub fn name(self) -> &'static str {
@@ -68,16 +71,17 @@ impl Capability {
             Capability::Unlock => "unlock",
             Capability::Unfreeze => "unfreeze",
             Capability::TwofaResetReview => "twofa_reset_review",
+            Capability::WithdrawalReview => "withdrawal_review",
         }
     }
 }
 
-/// The role → capability map. `treasury` grants nothing in this console yet (fund movements
-/// come with the withdrawal work); `admin` grants everything.
+/// The role → capability map. `treasury` reviews withdrawals; `admin` grants everything.
 pub fn role_allows(role: &str, capability: Capability) -> bool {
-    use Capability::{KycReview, TwofaResetReview, Unfreeze, Unlock, ViewQueues};
+    use Capability::{KycReview, TwofaResetReview, Unfreeze, Unlock, ViewQueues, WithdrawalReview};
     match role {
         "admin" => true,
+        "treasury" => matches!(capability, WithdrawalReview | ViewQueues),
         "compliance" => matches!(capability, KycReview),
         "support" => matches!(capability, Unlock | ViewQueues),
         "security" => matches!(capability, Unfreeze | TwofaResetReview | Unlock),
@@ -161,7 +165,7 @@ impl From<StaffOpError> for Error {
     }
 }
 
-async fn append_audit(
+pub async fn append_audit(
     store: &Store,
     actor: &str,
     action: &str,
@@ -1019,9 +1023,11 @@ mod tests {
         assert!(role_allows("security", Capability::TwofaResetReview));
         assert!(role_allows("security", Capability::Unlock));
         assert!(!role_allows("security", Capability::KycReview));
+        assert!(role_allows("treasury", Capability::WithdrawalReview));
+        assert!(!role_allows("treasury", Capability::KycReview));
+        assert!(!role_allows("security", Capability::WithdrawalReview));
         for capability in Capability::ALL {
             assert!(role_allows("admin", capability));
-            assert!(!role_allows("treasury", capability));
             assert!(!role_allows("root", capability));
         }
     }

@@ -322,9 +322,9 @@ pub fn refusal(error: &CustodyError) -> ApiError {
         CustodyError::InvalidAddress(_) | CustodyError::MemoNotSupported { .. } => {
             (StatusCode::BAD_REQUEST, 60011)
         }
-        CustodyError::NotPermitted(_) | CustodyError::RequesterCannotApprove => {
-            (StatusCode::FORBIDDEN, 60021)
-        }
+        CustodyError::NotPermitted(_)
+        | CustodyError::RequesterCannotApprove
+        | CustodyError::SecondFactor(_) => (StatusCode::FORBIDDEN, 60021),
         CustodyError::WithdrawLocked { .. } => (StatusCode::FORBIDDEN, 60022),
         CustodyError::AccountNotActive { .. } => (StatusCode::FORBIDDEN, 60029),
         CustodyError::WrongState { .. }

@@ -42,6 +42,8 @@ pub enum CustodyError {
     ConfirmationInvalid,
     #[error("this confirmation link has expired; the withdrawal was cancelled")]
     ConfirmationExpired,
+    #[error("{0}")]
+    SecondFactor(String),
     #[error("the person who requested a withdrawal cannot approve it")]
     RequesterCannotApprove,
     #[error("internal error: {0}")]

@@ -15,6 +15,7 @@ pub mod network;
 pub mod reconcile;
 pub mod service;
 pub mod sim;
+pub mod staff;
 pub mod withdrawals;
 
 /// The records custody answers with (adapters read them without reaching the store).

@@ -78,6 +78,24 @@ impl Actor {
     }
 }
 
+/// An address-book entry as a user adds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAddress {
+    pub asset: String,
+    pub network: Option<String>,
+    pub address: String,
+    pub memo: String,
+    pub label: String,
+}
+
+/// The second factor a page sends with a withdrawal or an address-book change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecondFactorCode<'a> {
+    None,
+    Totp(&'a str),
+    Recovery(&'a str),
+}
+
 /// A withdrawal and the link that confirms it (only right after the request).
 #[derive(Debug, Clone)]
 pub struct Requested {
@@ -166,6 +184,37 @@ impl Custody {
         Ok(Requested {
             withdrawal,
             confirm_token: issued.token,
+        })
+    }
+
+    /// [`Custody::request_withdrawal`] from a page: the account's authenticator code (or a
+    /// recovery code) is required when TOTP is on, counted against the login lockout.
+    pub async fn request_withdrawal_with_2fa(
+        &self,
+        user_id: i64,
+        request: &WithdrawRequest,
+        second_factor: SecondFactorCode<'_>,
+    ) -> CustodyResult<Requested> {
+        self.second_factor(user_id, second_factor).await?;
+        self.request_withdrawal(user_id, request).await
+    }
+
+    async fn second_factor(&self, user_id: i64, code: SecondFactorCode<'_>) -> CustodyResult<()> {
+        let (totp, recovery) = match code {
+            SecondFactorCode::None => (None, None),
+            SecondFactorCode::Totp(code) => (Some(code), None),
+            SecondFactorCode::Recovery(code) => (None, Some(code)),
+        };
+        bulwark_accounts::recovery::require_second_factor(
+            &self.inner.accounts,
+            user_id,
+            totp,
+            recovery,
+        )
+        .await
+        .map_err(|e| match e.kind {
+            bulwark_accounts::Kind::Internal => CustodyError::Internal(e.message),
+            _ => CustodyError::SecondFactor(e.message),
         })
     }
 
@@ -832,26 +881,26 @@ impl Custody {
         Ok(self.store().withdraw_addresses(user_id).await?)
     }
 
-    /// Adds an address to the user's book after checking it for the network; it becomes usable
-    /// for a whitelist-only account after the cooling-down period (24 hours).
+    /// Adds an address to the user's book after checking it for the network and the account's
+    /// second factor (G2); it becomes usable for a whitelist-only account after the
+    /// cooling-down period (24 hours).
     pub async fn add_address(
         &self,
         user_id: i64,
-        asset: &str,
-        network: Option<&str>,
-        address: &str,
-        memo: &str,
-        label: &str,
+        second_factor: SecondFactorCode<'_>,
+        entry: &NewAddress,
     ) -> CustodyResult<i64> {
-        let coin = self.coin(asset, network)?.clone();
-        let address = address.trim();
+        let coin = self.coin(&entry.asset, entry.network.as_deref())?.clone();
+        let address = entry.address.trim();
         address::validate(coin.network, address)?;
+        let memo = entry.memo.trim();
         if !memo.is_empty() && !coin.network.uses_memo() {
             return Err(CustodyError::MemoNotSupported {
                 network: coin.network,
             });
         }
-        let label: String = label.trim().chars().take(64).collect();
+        self.second_factor(user_id, second_factor).await?;
+        let label = &entry.label;
         let now_ms = self.now_ms();
         Ok(self
             .store()
@@ -862,7 +911,7 @@ impl Custody {
                 network: coin.network.id().to_owned(),
                 address: address.to_owned(),
                 memo: memo.to_owned(),
-                label,
+                label: label.trim().chars().take(64).collect(),
                 created_ms: now_ms,
                 usable_from_ms: now_ms.saturating_add(ADDRESS_COOLING_MS),
             })

@@ -294,10 +294,11 @@ fn public_router(
             limit.clone(),
             bulwark_api::rate_limit::limit_by_ip,
         ));
-    let accounts = bulwark_api::v1::router(v1).layer(axum::middleware::from_fn_with_state(
-        limit.clone(),
-        bulwark_api::rate_limit::limit_by_ip,
-    ));
+    let withdrawals_admin =
+        bulwark_api::v1::withdrawals_admin::routes().layer(axum::Extension(custody.clone()));
+    let accounts = bulwark_api::v1::router_with(v1, withdrawals_admin).layer(
+        axum::middleware::from_fn_with_state(limit.clone(), bulwark_api::rate_limit::limit_by_ip),
+    );
     let health = Router::new()
         .route(
             "/healthz",

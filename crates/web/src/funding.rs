@@ -95,6 +95,7 @@ pub fn status_of(error: &CustodyError) -> StatusCode {
         CustodyError::NotPermitted(_)
         | CustodyError::WithdrawLocked { .. }
         | CustodyError::AccountNotActive { .. }
+        | CustodyError::SecondFactor(_)
         | CustodyError::RequesterCannotApprove => StatusCode::FORBIDDEN,
         CustodyError::ConfirmationExpired => StatusCode::GONE,
         _ => StatusCode::BAD_REQUEST,

@@ -24,6 +24,7 @@ pub mod sessions;
 pub mod signup;
 pub mod totp_setup;
 pub mod twofa_reset;
+pub mod withdrawals_admin;
 
 use axum::Router;
 use axum::routing::{delete, get, patch, post, put};
@@ -41,6 +42,12 @@ pub(crate) fn json_response(body: serde_json::Value) -> axum::response::Response
 /// Every /api/v1 route with its guards (CSRF, security headers, per-IP buckets on the
 /// unauthenticated endpoints).
 pub fn router(state: V1State) -> Router {
+    router_with(state, Router::new())
+}
+
+/// [`router`] plus `extra` routes of other services (custody's staff queue), behind the same
+/// guards (client resolution, CSRF, security headers) and before the catch-all.
+pub fn router_with(state: V1State, extra: Router<V1State>) -> Router {
     let login_routes = Router::new()
         .route("/api/v1/login", post(login::login))
         .route("/api/v1/login/2fa", post(login::login_2fa))
@@ -125,6 +132,7 @@ pub fn router(state: V1State) -> Router {
             patch(api_keys::edit).delete(api_keys::delete),
         )
         .merge(admin::routes())
+        .merge(extra)
         .merge(login_routes)
         .merge(poll_routes)
         .merge(open_routes)
