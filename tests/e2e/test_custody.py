@@ -320,3 +320,73 @@ def test_large_withdrawal_needs_two_distinct_staff_approvals(staffed_server):
     result = call(srv, "POST", f"/api/v1/admin/withdrawals/{own}/approve", {}, token=first_token)
     assert result[0] == 403 and error_code(result) == "own_withdrawal", result
     assert requester not in (first, second)
+
+
+def test_wallet_pages_deposit_withdraw_cancel_and_address_book(chain_server):
+    import html as html_lib
+
+    from test_web import Browser, field, login_page, signup_and_verify
+
+    srv = chain_server
+    trade_at(srv, "BTC/USDT", 30000)
+    b = Browser(srv)
+    signup_and_verify(b, "pages@example.com")
+    login_page(b, "pages@example.com")
+    status, me, _ = b.get("/api/v1/me")
+    user = __import__("json").loads(me)["user_id"]
+    srv.admin("user", "kyc-tier", "--user", str(user), "--tier", "L1")
+
+    status, page, _ = b.get("/wallet?coin=BTC")
+    assert status == 200 and "<svg" in page
+    address = re.search(r'id="deposit-address">([^<]+)<', page).group(1)
+    assert address.startswith("bc1q")
+    csrf = field(page, "csrf")
+    srv.admin("chain", "deposit", "--network", "BTC", "--address", address, "--amount", "0.5")
+    srv.admin("chain", "mine", "--network", "BTC", "--blocks", "1")
+    page = wait_for("the pending deposit", lambda: (lambda p: p if "1 / 2" in p else None)(b.get("/wallet?coin=BTC")[1]))
+    assert "pending" in page
+    srv.admin("chain", "mine", "--network", "BTC", "--blocks", "2")
+    page = wait_for("the credit", lambda: (lambda p: p if 'id="available">0.50000000<' in p else None)(b.get("/wallet?coin=BTC")[1]))
+    assert "credited" in page
+
+    # A bad address and a stale form change nothing.
+    status, page, _ = b.post("/wallet/withdraw", {"csrf": csrf, "coin": "BTC", "address": "bc1qnotanaddress",
+                                                  "amount": "0.1"})
+    assert status == 400 and "not a valid BTC address" in html_lib.unescape(page)
+    assert 'value="0.1"' in page  # the form keeps what was typed
+    status, _, _ = b.post("/wallet/withdraw", {"csrf": "stale", "coin": "BTC", "address": BTC_DEST, "amount": "0.1"})
+    assert status == 403
+
+    # 0.1 BTC is worth 3000 USDT: above the L1 daily limit of 2000.
+    status, page, _ = b.post("/wallet/withdraw", {"csrf": csrf, "coin": "BTC", "address": BTC_DEST, "amount": "0.1"})
+    assert status == 400 and "exceeds your 24-hour limit of 2000.000000 USDT" in page, page
+    status, page, headers = b.post("/wallet/withdraw", {"csrf": csrf, "coin": "BTC", "address": BTC_DEST, "amount": "0.05"})
+    assert status == 303 and "done=requested" in headers["Location"], re.findall(r'class="error[^>]*>([^<]*)', page)
+    status, page, _ = b.get(headers["Location"])
+    assert "confirm it with the link" in page and 'id="available">0.45000000<' in page
+    withdrawal = re.search(r'id="cancel-withdrawal-(\d+)"', page).group(1)
+    assert "requested" in page
+    status, _, headers = b.post(f"/wallet/withdrawals/{withdrawal}/cancel", {"csrf": csrf, "coin": "BTC"})
+    assert status == 303
+    status, page, _ = b.get(headers["Location"])
+    assert 'id="available">0.50000000<' in page and f'id="cancel-withdrawal-{withdrawal}"' not in page
+    assert "cancelled by the user" in page
+    # Cancelling twice: a clear refusal, nothing released again.
+    status, page, _ = b.post(f"/wallet/withdrawals/{withdrawal}/cancel", {"csrf": csrf, "coin": "BTC"})
+    assert status == 400 and "can no longer be cancelled" in page
+    assert 'id="available">0.50000000<' in page
+
+    # The address book: a checked address, then whitelist-only withdrawals.
+    status, page, _ = b.post("/wallet/addresses", {"csrf": csrf, "coin": "BTC", "address": "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
+                                                   "label": "wrong chain"})
+    assert status == 400 and "not a valid BTC address" in html_lib.unescape(page)
+    status, _, headers = b.post("/wallet/addresses", {"csrf": csrf, "coin": "BTC", "address": BTC_DEST, "label": "my cold wallet"})
+    assert status == 303 and "address-added" in headers["Location"]
+    status, _, _ = b.post("/wallet/whitelist", {"csrf": csrf, "coin": "BTC", "on": "1"})
+    status, page, _ = b.get("/wallet?coin=BTC")
+    assert 'id="whitelist-state">on<' in page and "my cold wallet" in page
+    # The saved address is still cooling down, another one is not in the book: both refused.
+    for destination in (BTC_DEST, "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"):
+        status, page, _ = b.post("/wallet/withdraw", {"csrf": csrf, "coin": "BTC", "address": destination, "amount": "0.05"})
+        assert status == 400 and "whitelist" in page, page
+    assert 'id="available">0.50000000<' in page

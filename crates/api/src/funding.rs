@@ -38,31 +38,8 @@ pub(crate) fn routes(state: FundingState) -> Router {
         .with_state(state)
 }
 
-/// The currency id of a coin: the bare code for an asset's first (default) network, which is
-/// the network ccxt picks by default, and `CODE-NETWORK` for the others, which ccxt splits.
-fn currency_id(custody: &Custody, coin: &CoinRules) -> String {
-    let default = custody
-        .coins()
-        .iter()
-        .find(|c| c.asset == coin.asset)
-        .is_some_and(|first| first.network == coin.network);
-    if default {
-        coin.asset.clone()
-    } else {
-        format!("{}-{}", coin.asset, coin.network)
-    }
-}
-
-/// Splits `USDT-ERC20` into the asset and network (a bare code means the default network).
 fn parse_currency(custody: &Custody, id: &str) -> Result<CoinRules, ApiError> {
-    let (asset, network) = match id.split_once('-') {
-        Some((asset, network)) => (asset, Some(network)),
-        None => (id, None),
-    };
-    custody
-        .coin(&asset.to_ascii_uppercase(), network)
-        .cloned()
-        .map_err(|e| refusal(&e))
+    custody.coin_by_id(id).cloned().map_err(|e| refusal(&e))
 }
 
 fn currency_param(custody: &Custody, map: &Map<String, Value>) -> Result<CoinRules, ApiError> {
@@ -82,7 +59,7 @@ pub async fn currencies(State(state): State<FundingState>) -> Response {
         .map(|coin| {
             let name = catalog.asset(&coin.asset).map_or("", |(_, a)| a.name.as_str());
             let amount = |units| bulwark_types::format_units(units, coin.scale);
-            json!({"currency": currency_id(custody, coin), "name": name, "network": coin.network.id(),
+            json!({"currency": custody.currency_id(coin), "name": name, "network": coin.network.id(),
                    "contract_address": null,
                    "withdraw_enabled": coin.withdraw_enabled, "deposit_enabled": coin.deposit_enabled,
                    "withdraw_minsize": amount(coin.withdraw_min), "withdraw_minfee": amount(coin.withdraw_fee),
@@ -103,7 +80,7 @@ pub async fn deposit_address(State(state): State<FundingState>, request: RawRequ
         .await
         .map_err(|e| refusal(&e))?;
     Ok(ok(
-        json!({"currency": currency_id(&state.custody, &coin), "chain": coin.network.id(),
+        json!({"currency": state.custody.currency_id(&coin), "chain": coin.network.id(),
                  "address": address.address, "address_memo": address.memo}),
     ))
 }

@@ -198,6 +198,32 @@ impl Custody {
             })
     }
 
+    /// The currency id of a coin as clients name it: the bare code for an asset's first
+    /// (default) network, which is the one ccxt picks by default, and `CODE-NETWORK` for the
+    /// others, which ccxt splits into code and network.
+    pub fn currency_id(&self, coin: &CoinRules) -> String {
+        let default = self
+            .inner
+            .coins
+            .iter()
+            .find(|c| c.asset == coin.asset)
+            .is_some_and(|first| first.network == coin.network);
+        if default {
+            coin.asset.clone()
+        } else {
+            format!("{}-{}", coin.asset, coin.network)
+        }
+    }
+
+    /// The coin a currency id names (`USDT-ERC20`, or a bare code for the default network).
+    pub fn coin_by_id(&self, id: &str) -> CustodyResult<&CoinRules> {
+        let (asset, network) = match id.split_once('-') {
+            Some((asset, network)) => (asset, Some(network)),
+            None => (id, None),
+        };
+        self.coin(&asset.to_ascii_uppercase(), network)
+    }
+
     /// The address of a custody wallet on a network.
     pub fn wallet_address(&self, network: Network, wallet: Wallet) -> CustodyResult<String> {
         let branch = match wallet {

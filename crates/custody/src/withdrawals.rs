@@ -927,6 +927,11 @@ impl Custody {
         }
     }
 
+    /// Whether the user limited withdrawals to the address book.
+    pub async fn whitelist_only(&self, user_id: i64) -> CustodyResult<bool> {
+        Ok(self.store().withdraw_whitelist_only(user_id).await?)
+    }
+
     /// Turns whitelist-only withdrawals on (at once) or off (a security change: withdrawals
     /// then wait 24 hours, so a thief who turns it off cannot withdraw at once).
     pub async fn set_whitelist_only(&self, user_id: i64, on: bool) -> CustodyResult<()> {
@@ -953,7 +958,22 @@ fn wrong_state(row: &WithdrawalRow, action: &'static str) -> CustodyError {
 
 fn kyc_refusal(error: &KycError) -> CustodyError {
     match error {
-        KycError::LimitExceeded { .. } => CustodyError::LimitExceeded(error.to_string()),
+        KycError::LimitExceeded {
+            limit_usdt_micros,
+            used_usdt_micros,
+            amount_usdt_micros,
+        } => {
+            let usdt = |micros: &u64| {
+                bulwark_types::format_units(i64::try_from(*micros).unwrap_or(i64::MAX), 6)
+            };
+            CustodyError::LimitExceeded(format!(
+                "this withdrawal (worth {} USDT) exceeds your 24-hour limit of {} USDT; {} USDT \
+                 already used",
+                usdt(amount_usdt_micros),
+                usdt(limit_usdt_micros),
+                usdt(used_usdt_micros)
+            ))
+        }
         _ => CustodyError::NotPermitted(error.to_string()),
     }
 }

@@ -3,12 +3,15 @@
 //! nothing), and the wallet page (deposit addresses, withdrawals, the address book).
 
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use bulwark_custody::withdrawals::{NewAddress, SecondFactorCode, WithdrawRequest};
 use bulwark_custody::{Custody, CustodyError, WithdrawalRow};
 use serde::Deserialize;
 
+use crate::auth::{csrf_ok, who_and_user};
+use crate::caller::Caller;
 use crate::form::PageForm;
 use crate::pages::{self, Flash, Who};
 
@@ -165,4 +168,520 @@ pub async fn confirm(
             None,
         ),
     }
+}
+
+/// A coin in the page's switcher.
+pub struct CoinLink {
+    pub id: String,
+    pub asset: String,
+    pub network: String,
+    pub selected: bool,
+}
+
+/// The selected coin's rules, formatted.
+pub struct CoinView {
+    pub id: String,
+    pub asset: String,
+    pub network: String,
+    pub confirmations: u64,
+    pub deposit_min: String,
+    pub withdraw_min: String,
+    pub fee: String,
+}
+
+pub struct DepositLine {
+    pub id: i64,
+    pub when: String,
+    pub amount: String,
+    pub state: String,
+    pub confirmations: String,
+    pub txid: String,
+}
+
+pub struct TimelineEntry {
+    pub when: String,
+    pub state: String,
+    pub actor: String,
+    pub note: String,
+}
+
+pub struct WithdrawalLine {
+    pub view: WithdrawalView,
+    pub timeline: Vec<TimelineEntry>,
+    pub cancellable: bool,
+    pub open: bool,
+}
+
+pub struct BookLine {
+    pub id: i64,
+    pub coin_id: String,
+    pub label: String,
+    pub address: String,
+    pub usable: String,
+}
+
+#[derive(Template)]
+#[template(path = "wallet.html")]
+pub struct WalletPage {
+    pub who: Option<Who>,
+    pub notice: String,
+    pub error: String,
+    pub csrf: String,
+    pub coins: Vec<CoinLink>,
+    pub coin: CoinView,
+    pub available: String,
+    pub held: String,
+    pub left_today: String,
+    pub deposit_address: String,
+    pub deposit_error: String,
+    pub qr_svg: String,
+    pub deposits: Vec<DepositLine>,
+    pub withdrawals: Vec<WithdrawalLine>,
+    pub book: Vec<BookLine>,
+    pub whitelist_only: bool,
+    pub form_address: String,
+    pub form_amount: String,
+}
+
+#[derive(Deserialize, Default)]
+pub struct WalletQuery {
+    #[serde(default)]
+    coin: String,
+    #[serde(default)]
+    done: String,
+}
+
+/// What a finished form says on the page it redirects to.
+fn done_notice(done: &str) -> &'static str {
+    match done {
+        "requested" => "Withdrawal requested: confirm it with the link we emailed you.",
+        "cancelled" => "Withdrawal cancelled; the amount is available again.",
+        "address-added" => "Address saved.",
+        "address-removed" => "Address removed.",
+        "whitelist-on" => "Withdrawals now go only to addresses in your book.",
+        "whitelist-off" => "Withdrawals may go to any address again, after a 24-hour wait.",
+        _ => "",
+    }
+}
+
+const HISTORY_ROWS: i64 = 50;
+
+async fn wallet_view(
+    state: &FundState,
+    who: Who,
+    user_id: i64,
+    coin_id: &str,
+    flash: Flash,
+    form: (&str, &str),
+) -> Result<WalletPage, CustodyError> {
+    let custody = &state.custody;
+    let coin = match custody.coin_by_id(coin_id) {
+        Ok(coin) => coin.clone(),
+        Err(_) => custody
+            .coins()
+            .first()
+            .cloned()
+            .ok_or(CustodyError::NotFound)?,
+    };
+    let coin_view = CoinView {
+        id: custody.currency_id(&coin),
+        asset: coin.asset.clone(),
+        network: coin.network.id().to_owned(),
+        confirmations: coin.confirmations,
+        deposit_min: bulwark_types::format_units(coin.deposit_min, coin.scale),
+        withdraw_min: bulwark_types::format_units(coin.withdraw_min, coin.scale),
+        fee: bulwark_types::format_units(coin.withdraw_fee, coin.scale),
+    };
+    let coins = custody
+        .coins()
+        .iter()
+        .map(|c| {
+            let id = custody.currency_id(c);
+            CoinLink {
+                selected: id == coin_view.id,
+                id,
+                asset: c.asset.clone(),
+                network: c.network.id().to_owned(),
+            }
+        })
+        .collect();
+    let (deposit_address, deposit_error) = match custody
+        .deposit_address(user_id, &coin.asset, Some(coin.network.id()))
+        .await
+    {
+        Ok(a) => (a.address, String::new()),
+        Err(error) => (String::new(), message_of(&error)),
+    };
+    let qr_svg = if deposit_address.is_empty() {
+        String::new()
+    } else {
+        bulwark_identity::totp::qr_svg(&deposit_address).unwrap_or_default()
+    };
+    let window = bulwark_custody::HistoryWindow {
+        asset: Some(&coin.asset),
+        since_ms: 0,
+        until_ms: i64::MAX,
+        limit: HISTORY_ROWS,
+    };
+    let deposits = custody
+        .deposits(user_id, window)
+        .await?
+        .iter()
+        .filter(|d| d.network == coin.network.id())
+        .map(|d| DepositLine {
+            id: d.id,
+            when: pages::utc_time(d.detected_ms),
+            amount: custody.format(&d.asset, d.amount),
+            state: d.state.replace('_', " "),
+            confirmations: format!(
+                "{} / {}",
+                d.confirmations.min(d.required_confirmations),
+                d.required_confirmations
+            ),
+            txid: d.txid.clone(),
+        })
+        .collect();
+    let mut withdrawals = Vec::new();
+    for w in custody
+        .withdrawals(user_id, window)
+        .await?
+        .iter()
+        .filter(|w| w.network == coin.network.id())
+    {
+        let timeline = custody
+            .withdrawal_timeline(w.id)
+            .await?
+            .into_iter()
+            .map(|e| TimelineEntry {
+                when: pages::utc_time(e.at_ms),
+                state: e.state.replace('_', " "),
+                actor: if e.actor.starts_with("staff:") {
+                    "staff".into()
+                } else {
+                    e.actor.split(':').next().unwrap_or("").to_owned()
+                },
+                note: e.note,
+            })
+            .collect();
+        let cancellable = bulwark_custody::withdrawals::CANCELLABLE.contains(&w.state.as_str());
+        withdrawals.push(WithdrawalLine {
+            view: WithdrawalView::of(custody, w),
+            timeline,
+            cancellable,
+            open: cancellable,
+        });
+    }
+    let now_ms = bulwark_api::now_ms();
+    let book = custody
+        .address_book(user_id)
+        .await?
+        .iter()
+        .map(|a| BookLine {
+            id: a.id,
+            coin_id: custody
+                .coin(&a.asset, Some(&a.network))
+                .map_or_else(|_| a.asset.clone(), |c| custody.currency_id(c)),
+            label: a.label.clone(),
+            address: a.address.clone(),
+            usable: if a.usable_from_ms <= now_ms {
+                "yes".into()
+            } else {
+                format!("from {} UTC", pages::utc_time(a.usable_from_ms))
+            },
+        })
+        .collect();
+    let balances = state
+        .trading
+        .balances(user_id)
+        .await
+        .map_err(|e| CustodyError::Internal(e.to_string()))?;
+    let (available, held) = balances
+        .iter()
+        .find(|b| b.asset == coin.asset)
+        .map_or((0, 0), |b| (b.available, b.held));
+    let left_today = custody
+        .withdrawable_today(user_id, &coin.asset)
+        .await?
+        .map_or_else(
+            || "unknown until it trades".to_owned(),
+            |units| format!("{} {}", custody.format(&coin.asset, units), coin.asset),
+        );
+    Ok(WalletPage {
+        csrf: who.csrf.clone(),
+        who: Some(who),
+        notice: flash.notice,
+        error: flash.error,
+        coins,
+        available: custody.format(&coin.asset, available),
+        held: custody.format(&coin.asset, held),
+        coin: coin_view,
+        left_today,
+        deposit_address,
+        deposit_error,
+        qr_svg,
+        deposits,
+        withdrawals,
+        book,
+        whitelist_only: custody.whitelist_only(user_id).await?,
+        form_address: form.0.to_owned(),
+        form_amount: form.1.to_owned(),
+    })
+}
+
+async fn render_wallet(
+    state: &FundState,
+    caller: &Caller,
+    coin_id: &str,
+    status: StatusCode,
+    flash: Flash,
+    form: (&str, &str),
+) -> Response {
+    let Some((who, user_id)) = who_and_user(&state.web, caller).await else {
+        return pages::see_other("/login");
+    };
+    match wallet_view(state, who, user_id, coin_id, flash, form).await {
+        Ok(page) => pages::render(status, &page),
+        Err(error) => {
+            tracing::error!("wallet page: {error}");
+            pages::render(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &pages::Landing {
+                    who: None,
+                    notice: String::new(),
+                    error: "The wallet is unavailable right now; it will be back shortly.".into(),
+                },
+            )
+        }
+    }
+}
+
+/// `GET /wallet?coin=`: deposit address, deposits, withdrawals with their timelines, the
+/// address book (signed in; else the login page).
+pub async fn wallet_page(
+    State(state): State<FundState>,
+    caller: Caller,
+    Query(query): Query<WalletQuery>,
+) -> Response {
+    let flash = Flash::notice(done_notice(&query.done));
+    render_wallet(
+        &state,
+        &caller,
+        &query.coin,
+        StatusCode::OK,
+        flash,
+        ("", ""),
+    )
+    .await
+}
+
+/// The signed-in user behind a wallet form with this session's form token.
+async fn form_user(state: &FundState, caller: &Caller, csrf: &str) -> Result<i64, Response> {
+    let authed = caller
+        .authed(&state.web)
+        .await
+        .map_err(|_| pages::see_other("/login"))?;
+    if !csrf_ok(caller, csrf) {
+        return Err(pages::render(
+            StatusCode::FORBIDDEN,
+            &pages::Landing {
+                who: None,
+                notice: String::new(),
+                error: "This form is stale; reload the page and try again.".into(),
+            },
+        ));
+    }
+    Ok(authed.user_id)
+}
+
+fn back(coin: &str, done: &str) -> Response {
+    let query = serde_urlencoded::to_string([("coin", coin), ("done", done)]).unwrap_or_default();
+    pages::see_other(&format!("/wallet?{query}"))
+}
+
+fn second_factor(code: &str) -> SecondFactorCode<'_> {
+    let code = code.trim();
+    if code.is_empty() {
+        SecondFactorCode::None
+    } else if code.len() > 8 {
+        SecondFactorCode::Recovery(code)
+    } else {
+        SecondFactorCode::Totp(code)
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct WithdrawForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    coin: String,
+    #[serde(default)]
+    address: String,
+    #[serde(default)]
+    amount: String,
+    #[serde(default)]
+    totp_code: String,
+}
+
+/// `POST /wallet/withdraw`: checks and holds; the owner confirms by email.
+pub async fn withdraw(
+    State(state): State<FundState>,
+    caller: Caller,
+    PageForm(form): PageForm<WithdrawForm>,
+) -> Response {
+    let user_id = match form_user(&state, &caller, &form.csrf).await {
+        Ok(user_id) => user_id,
+        Err(response) => return response,
+    };
+    let result = match state.custody.coin_by_id(&form.coin) {
+        Ok(coin) => {
+            let request = WithdrawRequest {
+                asset: coin.asset.clone(),
+                network: Some(coin.network.id().to_owned()),
+                address: form.address.clone(),
+                memo: String::new(),
+                amount: form.amount.clone(),
+            };
+            state
+                .custody
+                .request_withdrawal_with_2fa(user_id, &request, second_factor(&form.totp_code))
+                .await
+                .map(|_| ())
+        }
+        Err(error) => Err(error),
+    };
+    match result {
+        Ok(()) => back(&form.coin, "requested"),
+        Err(error) => {
+            let flash = Flash::error(message_of(&error));
+            let kept = (form.address.as_str(), form.amount.as_str());
+            render_wallet(&state, &caller, &form.coin, status_of(&error), flash, kept).await
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct CoinForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    coin: String,
+    #[serde(default)]
+    on: String,
+}
+
+/// `POST /wallet/withdrawals/{id}/cancel`: the owner cancels before anything is signed.
+pub async fn cancel(
+    State(state): State<FundState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    PageForm(form): PageForm<CoinForm>,
+) -> Response {
+    let user_id = match form_user(&state, &caller, &form.csrf).await {
+        Ok(user_id) => user_id,
+        Err(response) => return response,
+    };
+    let result = match id.parse::<i64>() {
+        Ok(id) => state
+            .custody
+            .cancel_withdrawal(user_id, id)
+            .await
+            .map(|_| ()),
+        Err(_) => Err(CustodyError::NotFound),
+    };
+    finish(&state, &caller, &form.coin, result, "cancelled").await
+}
+
+async fn finish(
+    state: &FundState,
+    caller: &Caller,
+    coin: &str,
+    result: Result<(), CustodyError>,
+    done: &str,
+) -> Response {
+    match result {
+        Ok(()) => back(coin, done),
+        Err(error) => {
+            let flash = Flash::error(message_of(&error));
+            render_wallet(state, caller, coin, status_of(&error), flash, ("", "")).await
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct AddressForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    coin: String,
+    #[serde(default)]
+    address: String,
+    #[serde(default)]
+    label: String,
+    #[serde(default)]
+    totp_code: String,
+}
+
+/// `POST /wallet/addresses`: saves an address (second factor when enrolled).
+pub async fn add_address(
+    State(state): State<FundState>,
+    caller: Caller,
+    PageForm(form): PageForm<AddressForm>,
+) -> Response {
+    let user_id = match form_user(&state, &caller, &form.csrf).await {
+        Ok(user_id) => user_id,
+        Err(response) => return response,
+    };
+    let result = match state.custody.coin_by_id(&form.coin) {
+        Ok(coin) => {
+            let entry = NewAddress {
+                asset: coin.asset.clone(),
+                network: Some(coin.network.id().to_owned()),
+                address: form.address.clone(),
+                memo: String::new(),
+                label: form.label.clone(),
+            };
+            state
+                .custody
+                .add_address(user_id, second_factor(&form.totp_code), &entry)
+                .await
+                .map(|_| ())
+        }
+        Err(error) => Err(error),
+    };
+    finish(&state, &caller, &form.coin, result, "address-added").await
+}
+
+/// `POST /wallet/addresses/{id}/delete`: removes an address at once.
+pub async fn remove_address(
+    State(state): State<FundState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    PageForm(form): PageForm<CoinForm>,
+) -> Response {
+    let user_id = match form_user(&state, &caller, &form.csrf).await {
+        Ok(user_id) => user_id,
+        Err(response) => return response,
+    };
+    let result = match id.parse::<i64>() {
+        Ok(id) => state.custody.remove_address(user_id, id).await,
+        Err(_) => Err(CustodyError::NotFound),
+    };
+    finish(&state, &caller, &form.coin, result, "address-removed").await
+}
+
+/// `POST /wallet/whitelist` (`on` = 1 or 0).
+pub async fn whitelist(
+    State(state): State<FundState>,
+    caller: Caller,
+    PageForm(form): PageForm<CoinForm>,
+) -> Response {
+    let user_id = match form_user(&state, &caller, &form.csrf).await {
+        Ok(user_id) => user_id,
+        Err(response) => return response,
+    };
+    let on = form.on == "1";
+    let result = state.custody.set_whitelist_only(user_id, on).await;
+    let done = if on { "whitelist-on" } else { "whitelist-off" };
+    finish(&state, &caller, &form.coin, result, done).await
 }

@@ -138,6 +138,15 @@ pub fn funding_router(
             "/withdraw/confirm",
             get(funding::confirm_page).post(funding::confirm),
         )
+        .route("/wallet", get(funding::wallet_page))
+        .route("/wallet/withdraw", post(funding::withdraw))
+        .route("/wallet/withdrawals/{id}/cancel", post(funding::cancel))
+        .route("/wallet/addresses", post(funding::add_address))
+        .route(
+            "/wallet/addresses/{id}/delete",
+            post(funding::remove_address),
+        )
+        .route("/wallet/whitelist", post(funding::whitelist))
         .layer(DefaultBodyLimit::max(FORM_BYTES_MAX))
         .layer(axum::middleware::from_fn(page_headers))
         .with_state(state)
