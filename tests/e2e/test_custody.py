@@ -390,3 +390,80 @@ def test_wallet_pages_deposit_withdraw_cancel_and_address_book(chain_server):
         status, page, _ = b.post("/wallet/withdraw", {"csrf": csrf, "coin": "BTC", "address": destination, "amount": "0.05"})
         assert status == 400 and "whitelist" in page, page
     assert 'id="available">0.50000000<' in page
+
+
+def test_hot_wallet_refill_from_cold_needs_two_operator_signatures():
+    import json
+    import subprocess
+
+    from conftest import BIN
+
+    with tempfile.TemporaryDirectory(prefix="bulwark-e2e-custody-cold-") as data_dir:
+        # The default split: at most 2% of custody in the hot wallet, the rest cold.
+        srv = Server(data_dir, extra_args=["--sim-block-ms", "0"]).start()
+        try:
+            trade_at(srv, "BTC/USDT", 30000)
+            _, key = user_with_key(srv, "saver@example.com", "read,trade,withdraw", "127.0.0.1")
+            ex = client(srv.base, key)
+            address = ex.fetch_deposit_address("BTC")["address"]
+            srv.admin("chain", "deposit", "--network", "BTC", "--address", address, "--amount", "10")
+            srv.admin("chain", "mine", "--network", "BTC", "--blocks", "2")
+            wait_for("the credit", lambda: balance(ex, "BTC") == 10)
+            srv.admin("chain", "mine", "--network", "BTC", "--blocks", "1")
+            wallets = wait_for("the sweep", lambda: (lambda w: w if float(w["cold"]) > 0 else None)(
+                next(w for w in srv.admin("wallets")["wallets"] if w["asset"] == "BTC")))
+            assert float(wallets["hot"]) == pytest.approx(0.2) and float(wallets["cold"]) == pytest.approx(9.8)
+
+            # Empty the hot wallet (a drill), so a withdrawal must wait for a refill from cold.
+            srv.admin("chain", "steal", "--network", "BTC", "--wallet", "hot", "--amount", "0.2")
+            srv.admin("chain", "mine", "--network", "BTC", "--blocks", "1")
+            withdraw_id = ex.withdraw("BTC", 0.05, BTC_DEST)["id"]
+            confirm(srv, confirm_link(srv, withdraw_id))
+            time.sleep(2)
+            assert ex.fetch_withdrawal(withdraw_id, "BTC")["txid"] is None  # waits for a refill
+
+            def run(*args):
+                out = subprocess.run([BIN, *args], capture_output=True, text=True, timeout=60)
+                assert out.returncode == 0, out.stderr + out.stdout
+                return out.stdout
+
+            keys = []
+            for name in ("alice", "bob", "carol"):
+                path = os.path.join(data_dir, f"{name}.key")
+                made = json.loads(run("operator", "keygen", "--out", path))
+                assert oct(os.stat(path).st_mode & 0o777) == "0o600"
+                srv.admin("operator-key", "add", "--name", name, "--public-key", made["public_key"])
+                keys.append(path)
+            movement = srv.admin("movement", "refill", "--asset", "BTC", "--amount", "1")
+            described = os.path.join(data_dir, "movement.txt")
+            with open(described, "w") as f:
+                f.write(run("admin", "--url", srv.admin_url, "--data-dir", data_dir, "movement", "describe",
+                            "--id", str(movement["id"])))
+
+            def signature(key_path, text_path=described):
+                path = key_path + ".sig"
+                with open(path, "w") as f:
+                    f.write(run("operator", "sign", text_path, "--key", key_path))
+                return path
+
+            one = srv.admin("movement", "sign", "--id", str(movement["id"]), "--signature-file", signature(keys[0]))
+            assert one["signatures"] == 1 and one["state"] == "pending"
+            again = srv.admin("movement", "sign", "--id", str(movement["id"]), "--signature-file", signature(keys[0]))
+            assert again["signatures"] == 1 and again["state"] == "pending"
+            altered = os.path.join(data_dir, "altered.txt")
+            with open(altered, "w") as f:
+                f.write(open(described).read().replace("amount: 1.00000000", "amount: 9.00000000"))
+            with pytest.raises(RuntimeError, match="does not match"):
+                srv.admin("movement", "sign", "--id", str(movement["id"]), "--signature-file",
+                          signature(keys[1], altered))
+            done = srv.admin("movement", "sign", "--id", str(movement["id"]), "--signature-file", signature(keys[1]))
+            assert done["signatures"] == 2 and done["state"] == "executed" and done["txid"]
+
+            srv.admin("chain", "mine", "--network", "BTC", "--blocks", "1")
+            sent = wait_for("the payout after the refill", lambda: (lambda w: w if w["txid"] else None)(
+                ex.fetch_withdrawal(withdraw_id, "BTC")))
+            assert sent["address"] == BTC_DEST
+            audit = [e["action"] for e in srv.admin("audit", "--limit", "50")["entries"]]
+            assert audit.count("movement.sign") == 3 and "movement.propose" in audit
+        finally:
+            srv.stop()

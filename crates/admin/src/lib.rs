@@ -106,6 +106,18 @@ pub fn router(state: AdminState) -> Router {
             "/admin/v1/custody/incidents/{id}/resolve",
             post(resolve_incident),
         )
+        .route(
+            "/admin/v1/operator-keys",
+            get(operator_keys).post(add_operator_key),
+        )
+        .route(
+            "/admin/v1/operator-keys/{id}/revoke",
+            post(revoke_operator_key),
+        )
+        .route("/admin/v1/movements", get(movements))
+        .route("/admin/v1/movements/refill", post(propose_refill))
+        .route("/admin/v1/movements/{id}", get(movement))
+        .route("/admin/v1/movements/{id}/sign", post(sign_movement))
         .fallback(|| async {
             AdminError(
                 StatusCode::NOT_FOUND,
@@ -335,6 +347,61 @@ async fn resolve_incident(
 ) -> AdminResult {
     Ok(Json(
         operator::chain::resolve_incident(&state.operator, &state.custody, id, body).await?,
+    ))
+}
+
+/// `GET|POST /admin/v1/operator-keys`: registered operator signing keys; register one.
+async fn operator_keys(State(state): State<AdminState>) -> AdminResult {
+    Ok(Json(operator::chain::operator_keys(&state.custody).await?))
+}
+
+async fn add_operator_key(
+    State(state): State<AdminState>,
+    Json(body): Json<operator::chain::NewOperatorKey>,
+) -> AdminResult {
+    Ok(Json(
+        operator::chain::add_operator_key(&state.operator, &state.custody, body).await?,
+    ))
+}
+
+/// `POST /admin/v1/operator-keys/{id}/revoke`.
+async fn revoke_operator_key(
+    State(state): State<AdminState>,
+    Path(id): Path<String>,
+) -> AdminResult {
+    Ok(Json(
+        operator::chain::revoke_operator_key(&state.operator, &state.custody, id).await?,
+    ))
+}
+
+/// `GET /admin/v1/movements`: fund movements and their signature state.
+async fn movements(State(state): State<AdminState>) -> AdminResult {
+    Ok(Json(operator::chain::movements(&state.custody).await?))
+}
+
+/// `POST /admin/v1/movements/refill` `{"asset","network","amount"}`: proposes cold → hot.
+async fn propose_refill(
+    State(state): State<AdminState>,
+    Json(body): Json<operator::chain::NewRefill>,
+) -> AdminResult {
+    Ok(Json(
+        operator::chain::propose_refill(&state.operator, &state.custody, body).await?,
+    ))
+}
+
+/// `GET /admin/v1/movements/{id}`: one movement with the exact text operators sign.
+async fn movement(State(state): State<AdminState>, Path(id): Path<String>) -> AdminResult {
+    Ok(Json(operator::chain::movement(&state.custody, id).await?))
+}
+
+/// `POST /admin/v1/movements/{id}/sign` `{"public_key","signature"}` (hex).
+async fn sign_movement(
+    State(state): State<AdminState>,
+    Path(id): Path<String>,
+    Json(body): Json<operator::chain::MovementSignature>,
+) -> AdminResult {
+    Ok(Json(
+        operator::chain::sign_movement(&state.custody, id, body).await?,
     ))
 }
 

@@ -55,6 +55,13 @@ pub struct CustodyConfig {
     pub poll_ms: u64,
     /// How often reconciliation runs on its own, in seconds (0: only on operator command).
     pub reconcile_every_s: u64,
+    /// Distinct registered operator keys that must sign a fund movement (M of N).
+    pub operator_signatures: u32,
+    /// Withdrawals worth more micro-USDT than this also need operator signatures after the
+    /// staff approvals (100 000 USDT by default).
+    pub large_withdrawal_usdt_micros: i64,
+    /// How long a proposed movement may collect signatures, in seconds.
+    pub movement_ttl_s: u64,
 }
 
 impl Default for CustodyConfig {
@@ -70,6 +77,9 @@ impl Default for CustodyConfig {
             sim_seed: 1,
             poll_ms: 500,
             reconcile_every_s: 300,
+            operator_signatures: 2,
+            large_withdrawal_usdt_micros: 100_000_000_000,
+            movement_ttl_s: 24 * 3600,
         }
     }
 }

@@ -14,14 +14,15 @@ pub mod keys;
 pub mod network;
 pub mod reconcile;
 pub mod service;
+pub mod signatures;
 pub mod sim;
 pub mod staff;
 pub mod withdrawals;
 
 /// The records custody answers with (adapters read them without reaching the store).
 pub use bulwark_store::{
-    CustodyIncidentRow, DepositRow, HistoryWindow, ReconciliationRow, WithdrawAddressRow,
-    WithdrawalEventRow, WithdrawalRow,
+    CustodyIncidentRow, DepositRow, HistoryWindow, MovementRow, OperatorKeyRow, ReconciliationRow,
+    WithdrawAddressRow, WithdrawalEventRow, WithdrawalRow,
 };
 pub use config::CustodyConfig;
 pub use error::{CustodyError, CustodyResult};

@@ -65,6 +65,8 @@ pub struct WithdrawRequest {
 pub enum Actor {
     User(i64),
     Staff(i64),
+    /// M-of-N operator signatures.
+    Operators,
     System,
 }
 
@@ -73,6 +75,7 @@ impl Actor {
         match self {
             Actor::User(id) => format!("user:{id}"),
             Actor::Staff(id) => format!("staff:{id}"),
+            Actor::Operators => "operators".to_owned(),
             Actor::System => "system".to_owned(),
         }
     }
@@ -466,18 +469,51 @@ impl Custody {
             .approve_withdrawal(id, staff_user_id, self.now_ms())
             .await?;
         if count >= row.approvals_needed {
-            let note = format!("{count} distinct staff approvals");
-            self.step(
-                &row,
-                &["risk_review"],
-                "approved",
-                &Actor::Staff(staff_user_id),
-                &note,
-            )
-            .await?;
-            self.wake();
+            if row.usdt_micros > self.inner.config.large_withdrawal_usdt_micros {
+                // Large: the staff approvals are in; operators must sign the release too.
+                let movement = self.propose_release(&row).await?;
+                let note = format!(
+                    "{count} distinct staff approvals; awaiting {} operator signatures (movement {})",
+                    movement.required, movement.id
+                );
+                self.step(
+                    &row,
+                    &["risk_review"],
+                    "risk_review",
+                    &Actor::Staff(staff_user_id),
+                    &note,
+                )
+                .await?;
+            } else {
+                let note = format!("{count} distinct staff approvals");
+                self.step(
+                    &row,
+                    &["risk_review"],
+                    "approved",
+                    &Actor::Staff(staff_user_id),
+                    &note,
+                )
+                .await?;
+                self.wake();
+            }
         }
         self.fresh(id).await
+    }
+
+    /// Operators signed the release of a large withdrawal: it may be paid.
+    pub(crate) async fn release_after_signatures(
+        &self,
+        row: &WithdrawalRow,
+        note: &str,
+    ) -> CustodyResult<()> {
+        if !self
+            .step(row, &["risk_review"], "approved", &Actor::Operators, note)
+            .await?
+        {
+            return Err(wrong_state(&self.fresh(row.id).await?, "released"));
+        }
+        self.wake();
+        Ok(())
     }
 
     /// Staff refuse a withdrawal before it is signed; its funds return to the user.

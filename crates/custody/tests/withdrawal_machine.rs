@@ -377,3 +377,138 @@ async fn racing_withdrawals_never_both_take_the_same_funds() {
     x.check().await.unwrap();
     x.stop();
 }
+
+/// M-of-N signatures on a cold → hot refill: one is not enough, the same key twice counts once,
+/// an altered description, an unregistered or revoked key and an expired movement are refused,
+/// and two distinct registered keys move the coins.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refills_need_two_distinct_operator_signatures() {
+    use bulwark_custody::signatures::{keygen, sign};
+
+    let x = Exchange::start().await;
+    let sim = x.custody.sim(Network::Trc20).unwrap();
+    let cold = x
+        .custody
+        .wallet_address(Network::Trc20, Wallet::Cold)
+        .unwrap();
+    let hot = x
+        .custody
+        .wallet_address(Network::Trc20, Wallet::Hot)
+        .unwrap();
+    sim.inject(&cold, "USDT", 1_000 * UNIT).unwrap();
+    sim.mine(1).unwrap();
+    let hot_before = sim_balance(&x, &hot).await;
+    let keys: Vec<(String, String)> = (0..4).map(|_| keygen().unwrap()).collect();
+    for (n, (_, public)) in keys.iter().take(3).enumerate() {
+        x.custody
+            .register_operator_key(&format!("op{n}"), public)
+            .await
+            .unwrap();
+    }
+    assert!(
+        x.custody
+            .register_operator_key("again", &keys[0].1)
+            .await
+            .is_err()
+    );
+
+    let movement = x
+        .custody
+        .propose_refill("USDT", Some("TRC20"), "250")
+        .await
+        .unwrap();
+    let text = movement.description.clone();
+    assert!(text.contains("amount: 250.00000000\n") && text.contains(&hot));
+    let signed = |n: usize, text: &str| sign(&keys[n].0, text).unwrap();
+
+    let (public, signature) = signed(0, &text);
+    let outcome = x
+        .custody
+        .sign_movement(movement.id, &public, &signature)
+        .await
+        .unwrap();
+    assert_eq!(
+        (outcome.signatures, outcome.movement.state.as_str()),
+        (1, "pending")
+    );
+    let outcome = x
+        .custody
+        .sign_movement(movement.id, &public, &signature)
+        .await
+        .unwrap();
+    assert_eq!(
+        (outcome.signatures, outcome.movement.state.as_str()),
+        (1, "pending")
+    );
+
+    let (public1, altered) = signed(1, &text.replace("amount: 250", "amount: 950"));
+    assert!(
+        x.custody
+            .sign_movement(movement.id, &public1, &altered)
+            .await
+            .is_err()
+    );
+    let (stranger, theirs) = signed(3, &text);
+    assert!(
+        x.custody
+            .sign_movement(movement.id, &stranger, &theirs)
+            .await
+            .is_err()
+    );
+    let revoked = x.custody.operator_keys().await.unwrap()[2].id;
+    x.custody.revoke_operator_key(revoked).await.unwrap();
+    let (public2, by_revoked) = signed(2, &text);
+    assert!(
+        x.custody
+            .sign_movement(movement.id, &public2, &by_revoked)
+            .await
+            .is_err()
+    );
+    assert_eq!(sim_balance(&x, &hot).await, hot_before);
+
+    let (public1, good) = signed(1, &text);
+    let outcome = x
+        .custody
+        .sign_movement(movement.id, &public1, &good)
+        .await
+        .unwrap();
+    assert_eq!(
+        (outcome.signatures, outcome.movement.state.as_str()),
+        (2, "executed")
+    );
+    sim.mine(1).unwrap();
+    assert_eq!(sim_balance(&x, &hot).await, hot_before + 250 * UNIT);
+    // Executed once: a late signature is refused.
+    assert!(
+        x.custody
+            .sign_movement(movement.id, &public1, &good)
+            .await
+            .is_err()
+    );
+
+    let late = x
+        .custody
+        .propose_refill("USDT", Some("TRC20"), "1")
+        .await
+        .unwrap();
+    x.clock.advance(25 * 3600 * 1_000);
+    let (public, signature) = signed(0, &late.description);
+    assert!(
+        x.custody
+            .sign_movement(late.id, &public, &signature)
+            .await
+            .is_err()
+    );
+    assert_eq!(x.custody.movement(late.id).await.unwrap().state, "expired");
+    x.stop();
+}
+
+async fn sim_balance(x: &Exchange, address: &str) -> i64 {
+    use bulwark_custody::chain::Chain;
+    x.custody
+        .sim(Network::Trc20)
+        .unwrap()
+        .balance(address, "USDT")
+        .await
+        .unwrap()
+}

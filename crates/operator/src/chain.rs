@@ -259,3 +259,126 @@ pub async fn resolve_incident(
     custody.wake();
     Ok(json!({"id": id, "resolved": true}))
 }
+
+fn custody_refusal(error: bulwark_custody::CustodyError) -> Error {
+    use bulwark_custody::CustodyError as C;
+    match error {
+        C::NotFound => Error::new(Kind::NotFound, "not_found", error.to_string()),
+        C::WrongState { .. } => Error::new(Kind::Conflict, "wrong_state", error.to_string()),
+        C::Internal(detail) => internal(detail),
+        C::NotPermitted(_) => Error::new(Kind::Forbidden, "refused", error.to_string()),
+        other => Error::bad_request("invalid", other.to_string()),
+    }
+}
+
+fn key_json(k: &bulwark_custody::OperatorKeyRow) -> Value {
+    json!({"id": k.id, "name": k.name, "public_key": hex::encode(&k.public_key),
+           "created_ms": k.created_ms, "revoked_ms": k.revoked_ms})
+}
+
+fn movement_json(custody: &Custody, m: &bulwark_custody::MovementRow) -> Value {
+    json!({"id": m.id, "action": m.action, "asset": m.asset, "network": m.network,
+           "amount": custody.format(&m.asset, m.amount), "destination": m.destination,
+           "withdrawal_id": m.withdrawal_id, "expires_ms": m.expires_ms, "required": m.required,
+           "state": m.state, "txid": m.txid, "description": m.description})
+}
+
+#[derive(Deserialize)]
+pub struct NewOperatorKey {
+    pub name: String,
+    pub public_key: String,
+}
+
+/// Registers an operator's public signing key (audited).
+pub async fn add_operator_key(
+    op: &Operator,
+    custody: &Custody,
+    body: NewOperatorKey,
+) -> Result<Value> {
+    let key = custody
+        .register_operator_key(&body.name, &body.public_key)
+        .await
+        .map_err(custody_refusal)?;
+    let result = key_json(&key);
+    audit_action(op, "operator_key.add", &result).await?;
+    Ok(result)
+}
+
+pub async fn operator_keys(custody: &Custody) -> Result<Value> {
+    let keys = custody.operator_keys().await.map_err(custody_refusal)?;
+    Ok(json!({"keys": keys.iter().map(key_json).collect::<Vec<_>>()}))
+}
+
+/// Revokes an operator key (audited): its signatures no longer count.
+pub async fn revoke_operator_key(op: &Operator, custody: &Custody, id: String) -> Result<Value> {
+    let id: i64 = id
+        .parse()
+        .map_err(|_| Error::bad_request("invalid_id", "key id must be a number"))?;
+    custody
+        .revoke_operator_key(id)
+        .await
+        .map_err(custody_refusal)?;
+    audit_action(op, "operator_key.revoke", &json!({"id": id})).await?;
+    Ok(json!({"id": id, "revoked": true}))
+}
+
+#[derive(Deserialize)]
+pub struct NewRefill {
+    pub asset: String,
+    pub network: Option<String>,
+    pub amount: String,
+}
+
+/// Proposes a cold → hot refill; it executes once enough operators signed (audited).
+pub async fn propose_refill(op: &Operator, custody: &Custody, body: NewRefill) -> Result<Value> {
+    let movement = custody
+        .propose_refill(
+            &body.asset.to_ascii_uppercase(),
+            body.network.as_deref(),
+            &body.amount,
+        )
+        .await
+        .map_err(custody_refusal)?;
+    let result = movement_json(custody, &movement);
+    audit_action(op, "movement.propose", &result).await?;
+    Ok(result)
+}
+
+pub async fn movements(custody: &Custody) -> Result<Value> {
+    let rows = custody.movements(200).await.map_err(custody_refusal)?;
+    Ok(json!({"movements": rows.iter().map(|m| movement_json(custody, m)).collect::<Vec<_>>()}))
+}
+
+pub async fn movement(custody: &Custody, id: String) -> Result<Value> {
+    let id: i64 = id
+        .parse()
+        .map_err(|_| Error::bad_request("invalid_id", "movement id must be a number"))?;
+    let row = custody.movement(id).await.map_err(custody_refusal)?;
+    Ok(movement_json(custody, &row))
+}
+
+#[derive(Deserialize)]
+pub struct MovementSignature {
+    pub public_key: String,
+    pub signature: String,
+}
+
+/// Adds an operator's signature to a movement (the custody service audits it by key name).
+pub async fn sign_movement(
+    custody: &Custody,
+    id: String,
+    body: MovementSignature,
+) -> Result<Value> {
+    let id: i64 = id
+        .parse()
+        .map_err(|_| Error::bad_request("invalid_id", "movement id must be a number"))?;
+    let outcome = custody
+        .sign_movement(id, &body.public_key, &body.signature)
+        .await
+        .map_err(custody_refusal)?;
+    let mut result = movement_json(custody, &outcome.movement);
+    if let Value::Object(map) = &mut result {
+        map.insert("signatures".into(), json!(outcome.signatures));
+    }
+    Ok(result)
+}

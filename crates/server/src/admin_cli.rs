@@ -108,12 +108,67 @@ pub enum AdminCommand {
     Reconcile,
     /// Reconciliation history and custody incidents.
     Reconciliations,
+    /// Operator signing keys for fund movements (M of N).
+    OperatorKey {
+        #[command(subcommand)]
+        command: OperatorKeyCommand,
+    },
+    /// Fund movements that need operator signatures (cold -> hot refills, large withdrawals).
+    Movement {
+        #[command(subcommand)]
+        command: MovementCommand,
+    },
     /// Close a custody incident once the shortfall is made good (audited).
     ResolveIncident {
         #[arg(long)]
         id: i64,
         #[arg(long)]
         resolution: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OperatorKeyCommand {
+    /// Register a public key made with `bulwark operator keygen`.
+    Add {
+        #[arg(long)]
+        name: String,
+        /// The public key in hex.
+        #[arg(long)]
+        public_key: String,
+    },
+    List,
+    /// Revoke a key: its signatures no longer count.
+    Revoke {
+        #[arg(long)]
+        id: i64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MovementCommand {
+    /// Propose moving coins from the cold wallet to the hot wallet.
+    Refill {
+        #[arg(long)]
+        asset: String,
+        #[arg(long)]
+        network: Option<String>,
+        #[arg(long)]
+        amount: String,
+    },
+    List,
+    /// Print a movement's exact description (to sign offline with `bulwark operator sign`).
+    Describe {
+        #[arg(long)]
+        id: i64,
+    },
+    /// Hand in a signature made with `bulwark operator sign` (its JSON output file).
+    Sign {
+        #[arg(long)]
+        id: i64,
+        /// The JSON file `bulwark operator sign` wrote (public_key and signature).
+        #[arg(long)]
+        signature_file: PathBuf,
     },
 }
 
@@ -258,7 +313,20 @@ fn token(args: &AdminArgs) -> anyhow::Result<String> {
 
 pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
     let token = token(&args)?;
-    let (method, path, body) = request_of(&args.command);
+    let (method, path, mut body) = request_of(&args.command);
+    if let AdminCommand::Movement {
+        command: MovementCommand::Sign { signature_file, .. },
+    } = &args.command
+    {
+        let text = std::fs::read_to_string(signature_file)
+            .with_context(|| format!("reading {}", signature_file.display()))?;
+        body = serde_json::from_str(&text).with_context(|| {
+            format!(
+                "{} is not the JSON `operator sign` writes",
+                signature_file.display()
+            )
+        })?;
+    }
     let url = format!("{}{}", args.url.trim_end_matches('/'), path);
     let client = reqwest::Client::new();
     let request = match method {
@@ -428,6 +496,39 @@ fn request_of(command: &AdminCommand) -> (&'static str, String, Value) {
         ),
         AdminCommand::Reconcile => ("POST", "/admin/v1/reconcile".into(), json!({})),
         AdminCommand::Reconciliations => ("GET", "/admin/v1/reconciliations".into(), Value::Null),
+        AdminCommand::OperatorKey { command } => match command {
+            OperatorKeyCommand::Add { name, public_key } => (
+                "POST",
+                "/admin/v1/operator-keys".into(),
+                json!({"name": name, "public_key": public_key}),
+            ),
+            OperatorKeyCommand::List => ("GET", "/admin/v1/operator-keys".into(), Value::Null),
+            OperatorKeyCommand::Revoke { id } => (
+                "POST",
+                format!("/admin/v1/operator-keys/{id}/revoke"),
+                json!({}),
+            ),
+        },
+        AdminCommand::Movement { command } => match command {
+            MovementCommand::Refill {
+                asset,
+                network,
+                amount,
+            } => (
+                "POST",
+                "/admin/v1/movements/refill".into(),
+                json!({"asset": asset, "network": network, "amount": amount}),
+            ),
+            MovementCommand::List => ("GET", "/admin/v1/movements".into(), Value::Null),
+            MovementCommand::Describe { id } => {
+                ("GET", format!("/admin/v1/movements/{id}"), Value::Null)
+            }
+            MovementCommand::Sign { id, .. } => (
+                "POST",
+                format!("/admin/v1/movements/{id}/sign"),
+                Value::Null,
+            ),
+        },
         AdminCommand::ResolveIncident { id, resolution } => (
             "POST",
             format!("/admin/v1/custody/incidents/{id}/resolve"),
@@ -538,6 +639,9 @@ fn human(command: &AdminCommand, answer: &Value) -> String {
         AdminCommand::Chain {
             command: ChainCommand::Mine { .. },
         } => format!("{} height {}", field("network"), field("height")),
+        AdminCommand::Movement {
+            command: MovementCommand::Describe { .. },
+        } => field("description"),
         AdminCommand::Chain { .. } => format!("{} tx {}", field("network"), field("txid")),
         AdminCommand::Balances { .. } => answer
             .get("balances")

@@ -9,6 +9,7 @@ pub mod data_dir;
 pub mod demo;
 pub mod genesis;
 pub mod http_bench;
+pub mod operator_cli;
 pub mod overload_bench;
 pub mod serve;
 pub mod signed_client;

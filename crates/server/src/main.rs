@@ -28,6 +28,11 @@ enum Command {
         #[command(subcommand)]
         command: JournalCommand,
     },
+    /// Offline operator tools: signing keys and signatures for fund movements.
+    Operator {
+        #[command(subcommand)]
+        command: bulwark_server::operator_cli::OperatorCommand,
+    },
     /// Benchmarks (release builds): book, engine, journal, durable, recovery.
     Bench(bulwark_server::bench_cli::BenchArgs),
 }
@@ -63,6 +68,7 @@ fn main() -> anyhow::Result<()> {
                 .build()?
                 .block_on(serve::run(config))
         }
+        Command::Operator { command } => bulwark_server::operator_cli::run(command),
         Command::Admin(args) => tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?

@@ -22,6 +22,7 @@ mod kyc_user;
 mod limits;
 mod lockout;
 mod login_confirmations;
+mod movements;
 mod orders;
 mod pow;
 mod projection;
@@ -58,6 +59,7 @@ pub use kyc_user::{DeclaredResidence, KycProfile};
 pub use limits::{ORDER_TRADES_MAX, PROJECTION_ROWS_PER_STATEMENT_MAX, ROWS_PER_QUERY_MAX};
 pub use lockout::LockoutRow;
 pub use login_confirmations::{LoginConfirmationRow, NewLoginConfirmation};
+pub use movements::{MovementRow, NewMovement, OperatorKeyRow};
 pub use orders::order_state;
 pub use projection::{
     BalanceHourRow, BalanceRow, CandleRow, MAIN_PROJECTION, OrderRow, ProjectionBatch, TradeRow,

@@ -358,3 +358,90 @@ both_backends!(
     withdrawal_ids_are_never_reused_on_both,
     withdrawal_ids_are_never_reused
 );
+
+async fn movements(store: &Store) {
+    let alice = store
+        .insert_operator_key("alice", &[1; 32], 1)
+        .await
+        .unwrap();
+    let bob = store.insert_operator_key("bob", &[2; 32], 2).await.unwrap();
+    assert!(
+        store
+            .insert_operator_key("mallory", &[1; 32], 3)
+            .await
+            .is_err()
+    );
+    assert!(
+        store
+            .insert_operator_key("alice", &[3; 32], 3)
+            .await
+            .is_err()
+    );
+    let movement = store
+        .insert_movement(
+            &crate::NewMovement {
+                action: "refill_hot".into(),
+                asset: "BTC".into(),
+                network: "BTC".into(),
+                amount: 5,
+                destination: "bc1qhot".into(),
+                withdrawal_id: None,
+                nonce: "n1".into(),
+                expires_ms: 100,
+                required: 2,
+                created_ms: 10,
+            },
+            |id| format!("movement {id}"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(movement.description, format!("movement {}", movement.id));
+    assert_eq!(
+        store
+            .add_movement_signature(movement.id, alice, &[9; 64], 11)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .add_movement_signature(movement.id, alice, &[8; 64], 12)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .add_movement_signature(movement.id, bob, &[7; 64], 13)
+            .await
+            .unwrap(),
+        2
+    );
+    assert!(
+        store
+            .finish_movement(movement.id, "executed", Some("tx"), 14)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .finish_movement(movement.id, "failed", None, 15)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store
+            .get_movement(movement.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .txid
+            .as_deref(),
+        Some("tx")
+    );
+    assert!(store.revoke_operator_key(bob, 16).await.unwrap());
+    assert!(!store.revoke_operator_key(bob, 17).await.unwrap());
+    assert_eq!(store.operator_keys().await.unwrap()[1].revoked_ms, Some(16));
+}
+
+both_backends!(movements_on_both, movements);

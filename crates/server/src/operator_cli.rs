@@ -1,0 +1,68 @@
+//! `bulwark operator …`: the offline half of M-of-N fund movements. `keygen` makes an ed25519
+//! key pair (the secret into a new file only its owner can read, the public key printed to
+//! register); `sign` signs a movement's description file. Neither talks to the server, so both
+//! run on a machine that never touches the network.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::Subcommand;
+use serde_json::json;
+
+#[derive(Debug, Subcommand)]
+pub enum OperatorCommand {
+    /// Make a signing key: the secret goes to --out (created, mode 0600), the public key is
+    /// printed for `bulwark admin operator-key add`.
+    Keygen {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Sign a movement's description (from `bulwark admin movement describe --id N > FILE`);
+    /// prints the JSON that `bulwark admin movement sign --signature-file` takes.
+    Sign {
+        /// The description file.
+        file: PathBuf,
+        /// The secret key file made by `keygen`.
+        #[arg(long)]
+        key: PathBuf,
+    },
+}
+
+pub fn run(command: OperatorCommand) -> anyhow::Result<()> {
+    match command {
+        OperatorCommand::Keygen { out } => {
+            let (secret, public) = bulwark_custody::signatures::keygen()?;
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            let mut file = options
+                .open(&out)
+                .with_context(|| format!("creating {} (it must not exist yet)", out.display()))?;
+            file.write_all(secret.as_bytes())?;
+            file.sync_all()?;
+            println!(
+                "{}",
+                json!({"public_key": public, "secret_file": out.display().to_string()})
+            );
+        }
+        OperatorCommand::Sign { file, key } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            // The description ends with one newline; a shell redirect may add another.
+            let description = format!("{}\n", text.trim_end_matches('\n'));
+            if !description.starts_with(bulwark_custody::signatures::DOMAIN) {
+                bail!("{} is not a fund movement description", file.display());
+            }
+            let secret = std::fs::read_to_string(&key)
+                .with_context(|| format!("reading {}", key.display()))?;
+            let (public_key, signature) = bulwark_custody::signatures::sign(&secret, &description)?;
+            println!(
+                "{}",
+                json!({"public_key": public_key, "signature": signature})
+            );
+        }
+    }
+    Ok(())
+}
