@@ -10,6 +10,7 @@ import os
 import re
 import tempfile
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 
@@ -165,6 +166,12 @@ def test_withdrawal_through_ccxt_with_email_confirmation_reaches_the_chain(chain
         ex.withdraw("USDT", 20.123456789, TRON_DEST)  # more decimals than USDT has
     with pytest.raises(ccxt.InsufficientFunds):
         ex.withdraw("USDT", 500, TRON_DEST)
+    with pytest.raises(ccxt.BadRequest, match="60002"):
+        ex.privateGetAccountV1DepositAddress({"currency": "DOGE"})
+    with pytest.raises(ccxt.BadRequest, match="60002"):
+        ex.privateGetAccountV1DepositAddress({"currency": "USDT-BEP20"})
+    with pytest.raises(ccxt.ExchangeError, match="60010"):
+        ex.privateGetAccountV1DepositWithdrawDetail({"id": "d999"})
     assert ex.fetch_balance()["USDT"]["used"] == 0
 
     result = ex.withdraw("USDT", 20, TRON_DEST)
@@ -216,6 +223,9 @@ def test_theft_from_the_hot_wallet_is_caught_and_freezes_withdrawals(chain_serve
     ex = client(srv.base, key)
     funded_by_chain(srv, ex, "BTC", "BTC", "1", 2)
     srv.admin("chain", "steal", "--network", "BTC", "--wallet", "hot", "--amount", "0.4")
+    # Unmined, the theft is not visible yet (the wallet still shows the coins), as on a real chain.
+    assert float({r["asset"]: r for r in srv.admin("reconcile")["assets"]}["BTC"]["shortfall"]) == 0
+    srv.admin("chain", "mine", "--network", "BTC", "--blocks", "1")
     result = srv.admin("reconcile")
     rec = {r["asset"]: r for r in result["assets"]}
     assert float(rec["BTC"]["shortfall"]) == 0.4
@@ -321,6 +331,22 @@ def test_large_withdrawal_needs_two_distinct_staff_approvals(staffed_server):
     assert result[0] == 403 and error_code(result) == "own_withdrawal", result
     assert requester not in (first, second)
 
+    # A confirmation link used after its 30 minutes: refused, and the request is cancelled with
+    # its hold released.
+    late = ex.withdraw("USDT", 12, TRON_DEST)["id"]
+    token = confirm_link(srv, late)
+    assert ex.fetch_balance()["USDT"]["used"] == 12
+    advance(srv, 31 * 60 * 1000)
+    body = urllib.parse.urlencode({"token": token}).encode()
+    request = urllib.request.Request(f"{srv.base}/withdraw/confirm", data=body, method="POST",
+                                     headers={"Content-Type": "application/x-www-form-urlencoded",
+                                              "Origin": srv.base})
+    with pytest.raises(urllib.error.HTTPError) as expired:
+        urllib.request.urlopen(request, timeout=10)
+    assert expired.value.code == 410 and "expired" in expired.value.read().decode()
+    wait_for("the release", lambda: ex.fetch_balance()["USDT"]["used"] == 0)
+    assert ex.fetch_withdrawal(late, "USDT")["status"] == "canceled"
+
 
 def test_wallet_pages_deposit_withdraw_cancel_and_address_book(chain_server):
     import html as html_lib
@@ -390,6 +416,14 @@ def test_wallet_pages_deposit_withdraw_cancel_and_address_book(chain_server):
         status, page, _ = b.post("/wallet/withdraw", {"csrf": csrf, "coin": "BTC", "address": destination, "amount": "0.05"})
         assert status == 400 and "whitelist" in page, page
     assert 'id="available">0.50000000<' in page
+
+    # Turning the whitelist off is a security change: the owner is told, withdrawals pause.
+    status, _, _ = b.post("/wallet/whitelist", {"csrf": csrf, "coin": "BTC", "on": "0"})
+    assert status == 303
+    wait_for("the notice", lambda: any("whitelist was turned off" in text
+                                      for text in __import__("test_accounts").outbox_texts(srv)))
+    status, page, _ = b.post("/wallet/withdraw", {"csrf": csrf, "coin": "BTC", "address": BTC_DEST, "amount": "0.05"})
+    assert status == 403 and "locked" in page, page
 
 
 def test_hot_wallet_refill_from_cold_needs_two_operator_signatures():

@@ -81,7 +81,7 @@ pub fn role_allows(role: &str, capability: Capability) -> bool {
     use Capability::{KycReview, TwofaResetReview, Unfreeze, Unlock, ViewQueues, WithdrawalReview};
     match role {
         "admin" => true,
-        "treasury" => matches!(capability, WithdrawalReview | ViewQueues),
+        "treasury" => matches!(capability, WithdrawalReview),
         "compliance" => matches!(capability, KycReview),
         "support" => matches!(capability, Unlock | ViewQueues),
         "security" => matches!(capability, Unfreeze | TwofaResetReview | Unlock),

@@ -140,14 +140,21 @@ pub async fn history(State(state): State<FundingState>, request: RawRequest) -> 
             format!("Parameter N must be between 1 and {HISTORY_ROWS_MAX}"),
         ));
     }
-    let coin = match text_param(&query, "currency").filter(|c| !c.is_empty()) {
-        Some(id) => Some(parse_currency(&state.custody, &id)?),
+    let currency = text_param(&query, "currency").filter(|c| !c.is_empty());
+    let coin = match &currency {
+        Some(id) => Some(parse_currency(&state.custody, id)?),
         None => None,
     };
     let since_ms = int_param(&query, "startTime")?.unwrap_or(0);
     let until_ms = int_param(&query, "endTime")?.unwrap_or(i64::MAX);
+    // `USDT-ERC20` names one network; a bare `USDT` means every network of the asset.
+    let one_network = currency.as_deref().is_some_and(|id| id.contains('-'));
     let window = HistoryWindow {
         asset: coin.as_ref().map(|c| c.asset.as_str()),
+        network: coin
+            .as_ref()
+            .filter(|_| one_network)
+            .map(|c| c.network.id()),
         since_ms,
         until_ms,
         limit,
@@ -159,7 +166,6 @@ pub async fn history(State(state): State<FundingState>, request: RawRequest) -> 
             .await
             .map_err(|e| refusal(&e))?
             .iter()
-            .filter(|d| coin.as_ref().is_none_or(|c| c.network.id() == d.network))
             .map(|d| deposit_record(custody, d))
             .collect(),
         "withdraw" => custody
@@ -167,7 +173,6 @@ pub async fn history(State(state): State<FundingState>, request: RawRequest) -> 
             .await
             .map_err(|e| refusal(&e))?
             .iter()
-            .filter(|w| coin.as_ref().is_none_or(|c| c.network.id() == w.network))
             .map(|w| withdrawal_record(custody, w))
             .collect(),
         _ => {
@@ -287,6 +292,7 @@ pub fn refusal(error: &CustodyError) -> ApiError {
     let (status, code) = match error {
         CustodyError::UnknownCoin { .. } => (StatusCode::BAD_REQUEST, 60002),
         CustodyError::DepositsClosed { .. } => (StatusCode::BAD_REQUEST, 60003),
+        CustodyError::DepositNotPermitted(_) => (StatusCode::FORBIDDEN, 60020),
         CustodyError::WithdrawalsClosed { .. } | CustodyError::WithdrawalsFrozen { .. } => {
             (StatusCode::BAD_REQUEST, 60004)
         }

@@ -37,7 +37,6 @@ pub async fn system_service(State(state): State<AppState>) -> Response {
     )
 }
 
-/// Network id per currency, named so ccxt's default networks exist (USDT→TRC20, ETH→ERC20).
 /// `GET /spot/v1/symbols/details` (§5.4): amount step = `base_min_size`, price tick =
 /// 10^-`price_max_precision`, minimum cost = `min_buy_amount`.
 pub async fn symbols_details(State(state): State<AppState>) -> Response {

@@ -234,7 +234,8 @@ async fn only_staff_with_role_totp_and_a_totp_login_get_in() {
         (StatusCode::FORBIDDEN, "staff_role_required")
     );
 
-    // Support sees queues and unlocks, but reads no KYC personal data; treasury gets nothing.
+    // Support sees queues and unlocks, but reads no KYC personal data; treasury reviews
+    // withdrawals only (custody's routes), none of these queues.
     let (_, support) = staff(&h, "support@example.com", &["support"]).await;
     let (status, _) = get(&h, "/api/v1/admin/kyc", &support).await;
     assert_eq!(status, StatusCode::OK);

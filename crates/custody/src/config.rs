@@ -84,6 +84,38 @@ impl Default for CustodyConfig {
     }
 }
 
+impl CustodyConfig {
+    /// Refuses settings that would switch a protection off or cannot work.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.hot_share_bps > 10_000 || self.hot_alarm_bps > 10_000 {
+            return Err("hot_share_bps and hot_alarm_bps are at most 10000 (100%)".into());
+        }
+        if self.hot_alarm_bps < self.hot_share_bps {
+            return Err("hot_alarm_bps must be at least hot_share_bps".into());
+        }
+        if self.staff_approvals < 2 {
+            return Err("staff_approvals must be at least 2 (two distinct people)".into());
+        }
+        if self.operator_signatures < 2 {
+            return Err("operator_signatures must be at least 2 (M of N, M >= 2)".into());
+        }
+        if self.auto_approve_usdt_micros < 0 || self.large_withdrawal_usdt_micros < 0 {
+            return Err("approval thresholds cannot be negative".into());
+        }
+        if self.large_withdrawal_usdt_micros < self.auto_approve_usdt_micros {
+            return Err(
+                "large_withdrawal_usdt_micros must be at least auto_approve_usdt_micros (a large \
+                 withdrawal goes through staff review before operators sign it)"
+                    .into(),
+            );
+        }
+        if self.confirm_ttl_s == 0 || self.movement_ttl_s == 0 {
+            return Err("confirm_ttl_s and movement_ttl_s must be positive".into());
+        }
+        Ok(())
+    }
+}
+
 /// Networks, confirmation counts, minimums and fees in the shape of the large exchanges' public
 /// tables, for every listed asset that has one.
 pub fn default_coins(listed: &[String]) -> Vec<Coin> {

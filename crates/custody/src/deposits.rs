@@ -42,6 +42,18 @@ impl Custody {
                 network: coin.network,
             });
         }
+        let profile = self.store().kyc_profile(user_id).await?.unwrap_or_default();
+        if !self
+            .inner
+            .trading
+            .access
+            .permissions(None, &profile)
+            .deposit
+        {
+            return Err(CustodyError::DepositNotPermitted(
+                "deposits are not available to residents of a restricted region".into(),
+            ));
+        }
         let network_id = coin.network.id();
         let address = match self
             .store()
@@ -120,8 +132,23 @@ impl Custody {
                 .await?;
             cursor = next;
         }
+        // One deposit the engine refuses (or a store hiccup) must not hold up the others.
         for deposit in self.store().pending_deposits(network.id()).await? {
-            self.confirm(network, height, &deposit).await?;
+            if let Err(error) = self.confirm(network, height, &deposit).await {
+                tracing::error!("custody: deposit {}: {error}", deposit.id);
+            }
+        }
+        // Sweeps are retried until they went out (the chain pays a reference once).
+        for deposit in self.store().unswept_deposits(network.id()).await? {
+            let coin = self.coin(&deposit.asset, Some(network.id()))?.clone();
+            match self.sweep(&coin, &deposit).await {
+                Ok(()) => {
+                    self.store()
+                        .mark_deposit_swept(deposit.id, self.now_ms())
+                        .await?;
+                }
+                Err(error) => tracing::warn!("custody: sweeping deposit {}: {error}", deposit.id),
+            }
         }
         Ok(())
     }
@@ -183,7 +210,7 @@ impl Custody {
         Ok(())
     }
 
-    /// Credits a pending deposit once it has its confirmations, then sweeps it.
+    /// Credits a pending deposit once it has its confirmations.
     async fn confirm(
         &self,
         network: Network,
@@ -232,10 +259,6 @@ impl Custody {
             .await?
         {
             tracing::info!("custody: deposit {} credited", deposit.id);
-        }
-        let coin = self.coin(&deposit.asset, Some(network.id()))?.clone();
-        if let Err(error) = self.sweep(&coin, deposit).await {
-            tracing::warn!("custody: sweeping deposit {}: {error}", deposit.id);
         }
         Ok(())
     }

@@ -10,6 +10,8 @@ pub enum CustodyError {
     UnknownCoin { asset: String, network: String },
     #[error("deposits of {asset} on {network} are closed")]
     DepositsClosed { asset: String, network: Network },
+    #[error("{0}")]
+    DepositNotPermitted(String),
     #[error("withdrawals of {asset} on {network} are closed")]
     WithdrawalsClosed { asset: String, network: Network },
     #[error("withdrawals of {asset} are frozen until an open custody incident is resolved")]

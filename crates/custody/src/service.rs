@@ -24,6 +24,8 @@ use crate::sim::SimChain;
 const HOT_BRANCH: u32 = 0;
 const COLD_BRANCH: u32 = 1;
 const DEPOSIT_BRANCH_BASE: u32 = 2;
+/// How often the worker re-checks the engine's open holds against the records.
+const RECOVER_EVERY: Duration = Duration::from_secs(30);
 
 /// A coin with its amounts in the asset's units.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,10 +74,14 @@ pub(crate) struct Inner {
     pub(crate) keys: BTreeMap<Network, MasterPublicKey>,
     /// Wakes the workers early (a confirmed withdrawal, a mined block).
     pub(crate) wake: tokio::sync::Notify,
+    /// Serialises withdrawal requests between their limit checks and their record.
+    pub(crate) requests: tokio::sync::Mutex<()>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
+    #[error("custody settings: {0}")]
+    Config(String),
     #[error("custody keys in {path}: {message}")]
     Keys { path: String, message: String },
     #[error("custody coin {asset}/{network}: {message}")]
@@ -97,6 +103,7 @@ impl Custody {
         trading: Trading,
         accounts: AccountService,
     ) -> Result<Custody, SetupError> {
+        config.validate().map_err(SetupError::Config)?;
         let keys = load_or_create_keys(dir)?;
         let catalog = trading.sequencer.catalog();
         let listed: Vec<String> = catalog.assets.iter().map(|a| a.code.clone()).collect();
@@ -134,6 +141,7 @@ impl Custody {
                 sims,
                 keys,
                 wake: tokio::sync::Notify::new(),
+                requests: tokio::sync::Mutex::new(()),
             }),
         })
     }
@@ -146,7 +154,14 @@ impl Custody {
             worker.recover().await;
             let every = Duration::from_secs(worker.inner.config.reconcile_every_s);
             let mut last_reconcile = tokio::time::Instant::now();
+            let mut last_recover = tokio::time::Instant::now();
             loop {
+                // A release or completion whose engine command failed while running is
+                // retried here, not only at the next start.
+                if last_recover.elapsed() >= RECOVER_EVERY {
+                    last_recover = tokio::time::Instant::now();
+                    worker.recover().await;
+                }
                 if !every.is_zero() && last_reconcile.elapsed() >= every {
                     last_reconcile = tokio::time::Instant::now();
                     if let Err(error) = worker.reconcile().await {

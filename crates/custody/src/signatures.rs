@@ -169,19 +169,37 @@ impl Custody {
         withdrawal: &bulwark_store::WithdrawalRow,
     ) -> CustodyResult<MovementRow> {
         if let Some(pending) = self.store().movement_for_withdrawal(withdrawal.id).await? {
-            return Ok(pending);
+            if self.now_ms() < pending.expires_ms {
+                return Ok(pending);
+            }
+            // Expired unsigned: a fresh proposal with a new nonce and expiry.
+            self.store()
+                .finish_movement(pending.id, "expired", None, self.now_ms())
+                .await?;
         }
         let network = Network::parse(&withdrawal.network)
             .ok_or_else(|| CustodyError::Internal(format!("network {}", withdrawal.network)))?;
-        self.propose(
-            "release_withdrawal",
-            &withdrawal.asset,
-            network,
-            withdrawal.amount - withdrawal.fee,
-            &withdrawal.address,
-            Some(withdrawal.id),
-        )
-        .await
+        let movement = self
+            .propose(
+                "release_withdrawal",
+                &withdrawal.asset,
+                network,
+                withdrawal.amount - withdrawal.fee,
+                &withdrawal.address,
+                Some(withdrawal.id),
+            )
+            .await?;
+        self.store()
+            .append_audit(
+                "system",
+                "movement.propose",
+                &json!({"movement_id": movement.id, "action": movement.action,
+                        "withdrawal_id": withdrawal.id, "required": movement.required})
+                .to_string(),
+                self.now_ms(),
+            )
+            .await?;
+        Ok(movement)
     }
 
     async fn propose(

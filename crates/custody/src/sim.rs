@@ -30,7 +30,8 @@ struct State {
     /// Only blocks with transfers are stored; an empty block is its height and hash.
     blocks: BTreeMap<u64, Vec<Transfer>>,
     mempool: Vec<Transfer>,
-    /// Address → asset → balance. Credited when a transfer is mined, debited when it is sent.
+    /// Address → asset → confirmed balance: both sides of a transfer change when it is mined,
+    /// as on a real chain (an unmined payment still shows at its sender).
     balances: BTreeMap<String, BTreeMap<String, i64>>,
     /// Payment reference → transaction id, so a retried send does not pay twice.
     sent: BTreeMap<String, String>,
@@ -137,6 +138,9 @@ impl SimChain {
                 state.height += 1;
                 let transfers = std::mem::take(&mut state.mempool);
                 for t in &transfers {
+                    if let Some(from) = &t.from {
+                        credit(state, from, &t.asset, -t.amount);
+                    }
                     credit(state, &t.to, &t.asset, t.amount);
                     state.mined.insert(t.txid.clone(), state.height);
                 }
@@ -168,7 +172,16 @@ impl SimChain {
             if let Some(txid) = state.sent.get(&payment.reference) {
                 return Ok(txid.clone());
             }
-            let available = balance_of(state, &payment.from, &payment.asset);
+            // Spendable: confirmed minus what the sender already has waiting to be mined.
+            let pending_out: i64 = state
+                .mempool
+                .iter()
+                .filter(|t| {
+                    t.from.as_deref() == Some(payment.from.as_str()) && t.asset == payment.asset
+                })
+                .map(|t| t.amount)
+                .sum();
+            let available = balance_of(state, &payment.from, &payment.asset) - pending_out;
             if available < payment.amount {
                 return Err(SimError::Chain(ChainError::InsufficientFunds {
                     network,
@@ -178,7 +191,6 @@ impl SimChain {
                     available,
                 }));
             }
-            credit(state, &payment.from, &payment.asset, -payment.amount);
             let txid = next_txid(state, network);
             state.mempool.push(Transfer {
                 txid: txid.clone(),
@@ -410,9 +422,16 @@ mod tests {
         ));
         let txid = sim.send(pay(60, "w1")).await.unwrap();
         assert_eq!(sim.send(pay(60, "w1")).await.unwrap(), txid);
-        assert_eq!(sim.balance("0xhot", "ETH").await.unwrap(), 40);
+        // Unmined: the sender still shows it, but cannot spend it twice.
+        assert_eq!(sim.balance("0xhot", "ETH").await.unwrap(), 100);
+        let error = sim.send(pay(41, "w2")).await.unwrap_err();
+        assert!(matches!(
+            error,
+            ChainError::InsufficientFunds { available: 40, .. }
+        ));
         assert_eq!(sim.balance("0xdest", "ETH").await.unwrap(), 0);
         sim.mine(1).unwrap();
+        assert_eq!(sim.balance("0xhot", "ETH").await.unwrap(), 40);
         assert_eq!(sim.balance("0xdest", "ETH").await.unwrap(), 60);
         assert!(matches!(
             sim.inject("0xhot", "BTC", 1).unwrap_err(),
@@ -423,6 +442,7 @@ mod tests {
             SimError::Chain(ChainError::AmountNotPositive)
         ));
         sim.steal("0xhot", "ETH", 40).unwrap();
+        sim.mine(1).unwrap();
         assert_eq!(chain(dir.path()).balance("0xhot", "ETH").await.unwrap(), 0);
     }
 }

@@ -142,6 +142,9 @@ impl Custody {
                 asset: coin.asset,
             });
         }
+        // One request at a time passes the limit checks and is recorded, so parallel requests
+        // cannot each see the same usage and together go over the limits.
+        let _serial = self.inner.requests.lock().await;
         let now_ms = self.now_ms();
         let usdt_micros = self
             .check_account(user_id, &coin, address, &request.memo, amount, now_ms)
@@ -875,7 +878,8 @@ impl Custody {
         Ok(())
     }
 
-    /// How much of `asset` the user may still withdraw in the rolling 24 hours, in its units
+    /// How much of `asset` the user may still withdraw now under the rolling 24-hour and 30-day
+    /// limits, in its units
     /// (`None` while the asset has no USDT price to convert the limit with).
     pub async fn withdrawable_today(
         &self,
@@ -889,10 +893,20 @@ impl Custody {
             .map_or(bulwark_identity::kyc::KycTier::L0, |a| tier_of(a.kyc_tier));
         let limit = i64::try_from(self.inner.trading.access.withdraw_limit_usdt_micros(tier))
             .unwrap_or(i64::MAX);
-        let used = store
-            .withdrawn_usdt_micros_since(user_id, self.now_ms().saturating_sub(DAY_MS))
+        let now_ms = self.now_ms();
+        let used_day = store
+            .withdrawn_usdt_micros_since(user_id, now_ms.saturating_sub(DAY_MS))
             .await?;
-        let left = i128::from(limit.saturating_sub(used).max(0));
+        let used_month = store
+            .withdrawn_usdt_micros_since(user_id, now_ms.saturating_sub(30 * DAY_MS))
+            .await?;
+        let month_limit = limit.saturating_mul(i64::try_from(MONTH_LIMIT_DAYS).unwrap_or(i64::MAX));
+        let left = i128::from(
+            limit
+                .saturating_sub(used_day)
+                .min(month_limit.saturating_sub(used_month))
+                .max(0),
+        );
         let catalog = self.inner.trading.sequencer.catalog();
         let Some((_, spec)) = catalog.asset(asset) else {
             return Ok(None);
@@ -968,22 +982,41 @@ impl Custody {
         Ok(self.store().withdraw_whitelist_only(user_id).await?)
     }
 
-    /// Turns whitelist-only withdrawals on (at once) or off (a security change: withdrawals
-    /// then wait 24 hours, so a thief who turns it off cannot withdraw at once).
-    pub async fn set_whitelist_only(&self, user_id: i64, on: bool) -> CustodyResult<()> {
+    /// Turns whitelist-only withdrawals on (at once) or off. Off is a security change: it needs
+    /// the second factor, is recorded as a security event, emails the owner, and pauses
+    /// withdrawals for 24 hours, so a thief who turns it off cannot withdraw at once.
+    pub async fn set_whitelist_only(
+        &self,
+        user_id: i64,
+        on: bool,
+        second_factor: SecondFactorCode<'_>,
+        ip: Option<String>,
+    ) -> CustodyResult<()> {
         let store = self.store();
         if store.withdraw_whitelist_only(user_id).await? == on {
             return Ok(());
         }
-        store.set_withdraw_whitelist_only(user_id, on).await?;
-        if !on {
-            store
-                .set_withdraw_lock(user_id, self.now_ms().saturating_add(ADDRESS_COOLING_MS))
-                .await?;
+        if on {
+            store.set_withdraw_whitelist_only(user_id, true).await?;
+            return Ok(());
         }
+        self.second_factor(user_id, second_factor).await?;
+        store.set_withdraw_whitelist_only(user_id, false).await?;
+        bulwark_accounts::recovery::apply_change(&self.inner.accounts, user_id, ip, &WHITELIST_OFF)
+            .await
+            .map_err(|e| CustodyError::Internal(e.message))?;
         Ok(())
     }
 }
+
+/// Turning the address whitelist off (G2).
+const WHITELIST_OFF: bulwark_accounts::recovery::Change = bulwark_accounts::recovery::Change {
+    event: "withdraw_whitelist_disabled",
+    lock: bulwark_identity::withdraw_lock::SecurityChange::WhitelistDisabled,
+    kind: MessageKind::WhitelistChanged,
+    subject: "Your withdrawal address whitelist was turned off",
+    body: "Withdrawals from your Bulwark account may now go to any address.\nWithdrawals are paused for 24 hours. If this was not you, freeze your account with the link below.",
+};
 
 fn wrong_state(row: &WithdrawalRow, action: &'static str) -> CustodyError {
     CustodyError::WrongState {

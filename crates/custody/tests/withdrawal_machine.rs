@@ -120,6 +120,7 @@ impl Exchange {
         let config = CustodyConfig {
             sim_block_ms: 0,
             hot_share_bps: 10_000,
+            hot_alarm_bps: 10_000,
             // Withdrawals worth more than 50 USDT wait for two staff members.
             auto_approve_usdt_micros: 50_000_000,
             reconcile_every_s: 0,
@@ -210,6 +211,7 @@ impl Exchange {
                 .unwrap_or((0, 0));
             let window = bulwark_custody::HistoryWindow {
                 asset: None,
+                network: None,
                 since_ms: 0,
                 until_ms: i64::MAX,
                 limit: 1_000,

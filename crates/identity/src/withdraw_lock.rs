@@ -25,11 +25,13 @@ pub enum SecurityChange {
     EmailChanged,
     PhoneChanged,
     SecondFactorReset,
+    /// Withdrawals may go to any address again (the address whitelist was turned off).
+    WhitelistDisabled,
 }
 
 impl SecurityChange {
     /// Every change, for exhaustive tests.
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
         Self::PasswordChanged,
         Self::PasswordReset,
         Self::SecondFactorChanged,
@@ -38,6 +40,7 @@ impl SecurityChange {
         Self::EmailChanged,
         Self::PhoneChanged,
         Self::SecondFactorReset,
+        Self::WhitelistDisabled,
     ];
 
     /// How long this change blocks withdrawals.
@@ -47,7 +50,8 @@ impl SecurityChange {
             | Self::PasswordReset
             | Self::SecondFactorChanged
             | Self::AntiPhishingChanged
-            | Self::WithdrawApiKeyCreated => SHORT_LOCK_MS,
+            | Self::WithdrawApiKeyCreated
+            | Self::WhitelistDisabled => SHORT_LOCK_MS,
             Self::EmailChanged | Self::PhoneChanged | Self::SecondFactorReset => LONG_LOCK_MS,
         }
     }

@@ -84,10 +84,11 @@ pub enum MessageKind {
     SecondFactorResetCompleted,
     KycDecision,
     WithdrawalRequested,
+    WhitelistChanged,
 }
 
 impl MessageKind {
-    pub const ALL: [Self; 23] = [
+    pub const ALL: [Self; 24] = [
         Self::VerifyEmail,
         Self::VerifyPhone,
         Self::LoginCode,
@@ -111,6 +112,7 @@ impl MessageKind {
         Self::SecondFactorResetCompleted,
         Self::KycDecision,
         Self::WithdrawalRequested,
+        Self::WhitelistChanged,
     ];
 
     /// Stable name (file names, logs).
@@ -139,6 +141,7 @@ impl MessageKind {
             Self::SecondFactorResetCompleted => "second_factor_reset_completed",
             Self::KycDecision => "kyc_decision",
             Self::WithdrawalRequested => "withdrawal_requested",
+            Self::WhitelistChanged => "whitelist_changed",
         }
     }
 }

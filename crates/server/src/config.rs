@@ -228,12 +228,9 @@ impl Config {
             config.custody.sim_block_ms = v;
         }
         if let Some(v) = args.hot_share_bps {
-            if v > 10_000 {
-                return Err(ConfigError::Invalid(format!(
-                    "hot share {v} bps is more than 100%"
-                )));
-            }
+            // The alarm sits above the share; custody refuses shares above 100%.
             config.custody.hot_share_bps = v;
+            config.custody.hot_alarm_bps = config.custody.hot_alarm_bps.max(v);
         }
         if let Some(v) = args.auto_approve_usdt {
             config.custody.auto_approve_usdt_micros = i64::try_from(v)

@@ -9,7 +9,8 @@ macro_rules! select_deposits {
     ($tail:literal) => {
         concat!(
             "SELECT id, user_id, asset, network, address, txid, output_index, amount, ",
-            "block_height, confirmations, required_confirmations, state, detected_ms, credited_ms ",
+            "block_height, confirmations, required_confirmations, state, detected_ms, credited_ms, ",
+            "swept_ms ",
             "FROM deposits ",
             $tail
         )
@@ -61,6 +62,7 @@ pub struct DepositRow {
     pub state: String,
     pub detected_ms: i64,
     pub credited_ms: Option<i64>,
+    pub swept_ms: Option<i64>,
 }
 
 /// A withdrawal request as accepted (before its hold is placed).
@@ -143,6 +145,8 @@ pub struct WithdrawAddressRow {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HistoryWindow<'a> {
     pub asset: Option<&'a str>,
+    /// Only this network (`None`: every network of the asset).
+    pub network: Option<&'a str>,
     pub since_ms: i64,
     pub until_ms: i64,
     pub limit: i64,
@@ -271,6 +275,26 @@ impl Store {
         Ok(result.rows_affected() == 1)
     }
 
+    /// Credited deposits of a network still sitting on their deposit address, oldest first.
+    pub async fn unswept_deposits(&self, network: &str) -> StoreResult<Vec<DepositRow>> {
+        let rows = sqlx::query_as(select_deposits!(
+            "WHERE network = $1 AND state = 'credited' AND swept_ms IS NULL ORDER BY id"
+        ))
+        .bind(network)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows)
+    }
+
+    pub async fn mark_deposit_swept(&self, id: i64, swept_ms: i64) -> StoreResult<()> {
+        sqlx::query("UPDATE deposits SET swept_ms = $2 WHERE id = $1 AND swept_ms IS NULL")
+            .bind(id)
+            .bind(swept_ms)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     pub async fn get_deposit(&self, id: i64) -> StoreResult<Option<DepositRow>> {
         let row = sqlx::query_as(select_deposits!("WHERE id = $1"))
             .bind(id)
@@ -287,13 +311,15 @@ impl Store {
     ) -> StoreResult<Vec<DepositRow>> {
         let rows = sqlx::query_as(select_deposits!(
             "WHERE user_id = $1 AND ($2 IS NULL OR asset = $2) AND detected_ms >= $3 \
-             AND detected_ms <= $4 ORDER BY detected_ms DESC, id DESC LIMIT $5"
+             AND detected_ms <= $4 AND ($6 IS NULL OR network = $6) \
+             ORDER BY detected_ms DESC, id DESC LIMIT $5"
         ))
         .bind(user_id)
         .bind(window.asset)
         .bind(window.since_ms)
         .bind(window.until_ms)
         .bind(window.limit)
+        .bind(window.network)
         .fetch_all(&self.pool)
         .await?;
         Ok(rows)
@@ -436,13 +462,15 @@ impl Store {
     ) -> StoreResult<Vec<WithdrawalRow>> {
         let rows = sqlx::query_as(select_withdrawals!(
             "WHERE user_id = $1 AND ($2 IS NULL OR asset = $2) AND created_ms >= $3 \
-             AND created_ms <= $4 ORDER BY created_ms DESC, id DESC LIMIT $5"
+             AND created_ms <= $4 AND ($6 IS NULL OR network = $6) \
+             ORDER BY created_ms DESC, id DESC LIMIT $5"
         ))
         .bind(user_id)
         .bind(window.asset)
         .bind(window.since_ms)
         .bind(window.until_ms)
         .bind(window.limit)
+        .bind(window.network)
         .fetch_all(&self.pool)
         .await?;
         Ok(rows)

@@ -12,7 +12,7 @@ const PENDING_KEY: &[UniqueKey] = &[UniqueKey {
 }];
 
 /// What the access rules need to know about a user.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, sqlx::FromRow)]
 pub struct KycProfile {
     /// 0, 1 or 2.
     pub kyc_tier: i64,

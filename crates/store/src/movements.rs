@@ -180,7 +180,8 @@ impl Store {
         Ok(rows)
     }
 
-    /// Records a key's signature (once per key) and answers how many distinct keys signed.
+    /// Records a key's signature (once per key) and answers how many distinct unrevoked keys
+    /// signed.
     pub async fn add_movement_signature(
         &self,
         movement_id: i64,
@@ -199,11 +200,15 @@ impl Store {
         .bind(at_ms)
         .execute(&mut *transaction)
         .await?;
-        let count: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM movement_signatures WHERE movement_id = $1")
-                .bind(movement_id)
-                .fetch_one(&mut *transaction)
-                .await?;
+        // Only keys that are still registered count: revoking a key withdraws its signatures
+        // from movements that have not executed yet.
+        let count: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM movement_signatures s JOIN operator_keys k ON k.id = s.key_id \
+             WHERE s.movement_id = $1 AND k.revoked_ms IS NULL",
+        )
+        .bind(movement_id)
+        .fetch_one(&mut *transaction)
+        .await?;
         transaction.commit().await?;
         Ok(count)
     }

@@ -99,6 +99,7 @@ pub fn status_of(error: &CustodyError) -> StatusCode {
         | CustodyError::WithdrawLocked { .. }
         | CustodyError::AccountNotActive { .. }
         | CustodyError::SecondFactor(_)
+        | CustodyError::DepositNotPermitted(_)
         | CustodyError::RequesterCannotApprove => StatusCode::FORBIDDEN,
         CustodyError::ConfirmationExpired => StatusCode::GONE,
         _ => StatusCode::BAD_REQUEST,
@@ -319,6 +320,7 @@ async fn wallet_view(
     };
     let window = bulwark_custody::HistoryWindow {
         asset: Some(&coin.asset),
+        network: Some(coin.network.id()),
         since_ms: 0,
         until_ms: i64::MAX,
         limit: HISTORY_ROWS,
@@ -327,7 +329,6 @@ async fn wallet_view(
         .deposits(user_id, window)
         .await?
         .iter()
-        .filter(|d| d.network == coin.network.id())
         .map(|d| DepositLine {
             id: d.id,
             when: pages::utc_time(d.detected_ms),
@@ -342,12 +343,7 @@ async fn wallet_view(
         })
         .collect();
     let mut withdrawals = Vec::new();
-    for w in custody
-        .withdrawals(user_id, window)
-        .await?
-        .iter()
-        .filter(|w| w.network == coin.network.id())
-    {
+    for w in custody.withdrawals(user_id, window).await?.iter() {
         let timeline = custody
             .withdrawal_timeline(w.id)
             .await?
@@ -476,6 +472,17 @@ pub async fn wallet_page(
 
 /// The signed-in user behind a wallet form with this session's form token.
 async fn form_user(state: &FundState, caller: &Caller, csrf: &str) -> Result<i64, Response> {
+    form_session(state, caller, csrf)
+        .await
+        .map(|(user_id, _)| user_id)
+}
+
+/// [`form_user`] with the client's address (for security events).
+async fn form_session(
+    state: &FundState,
+    caller: &Caller,
+    csrf: &str,
+) -> Result<(i64, String), Response> {
     let authed = caller
         .authed(&state.web)
         .await
@@ -490,7 +497,7 @@ async fn form_user(state: &FundState, caller: &Caller, csrf: &str) -> Result<i64
             },
         ));
     }
-    Ok(authed.user_id)
+    Ok((authed.user_id, authed.client.ip.to_string()))
 }
 
 fn back(coin: &str, done: &str) -> Response {
@@ -568,6 +575,8 @@ pub struct CoinForm {
     coin: String,
     #[serde(default)]
     on: String,
+    #[serde(default)]
+    totp_code: String,
 }
 
 /// `POST /wallet/withdrawals/{id}/cancel`: the owner cancels before anything is signed.
@@ -676,12 +685,15 @@ pub async fn whitelist(
     caller: Caller,
     PageForm(form): PageForm<CoinForm>,
 ) -> Response {
-    let user_id = match form_user(&state, &caller, &form.csrf).await {
-        Ok(user_id) => user_id,
+    let (user_id, ip) = match form_session(&state, &caller, &form.csrf).await {
+        Ok(session) => session,
         Err(response) => return response,
     };
     let on = form.on == "1";
-    let result = state.custody.set_whitelist_only(user_id, on).await;
+    let result = state
+        .custody
+        .set_whitelist_only(user_id, on, second_factor(&form.totp_code), Some(ip))
+        .await;
     let done = if on { "whitelist-on" } else { "whitelist-off" };
     finish(&state, &caller, &form.coin, result, done).await
 }

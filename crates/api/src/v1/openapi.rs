@@ -713,7 +713,11 @@ fn operation(route: &RouteDoc) -> Value {
 /// The whole document.
 pub fn document() -> Value {
     let mut paths = Map::new();
-    for route in ROUTES.iter().chain(super::admin::ROUTES) {
+    for route in ROUTES
+        .iter()
+        .chain(super::admin::ROUTES)
+        .chain(super::withdrawals_admin::ROUTES)
+    {
         let entry = paths.entry(route.path).or_insert_with(|| json!({}));
         if let Some(methods) = entry.as_object_mut() {
             methods.insert(route.method.into(), operation(route));

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use super::V1State;
 use super::body::JsonBody;
 use super::error::V1Result;
+use super::route_doc::RouteDoc;
 use super::sessions::Authed;
 
 /// The routes; the caller adds `Extension(custody)`.
@@ -20,6 +21,41 @@ pub fn routes() -> Router<V1State> {
         .route("/api/v1/admin/withdrawals/{id}/approve", post(approve))
         .route("/api/v1/admin/withdrawals/{id}/reject", post(reject))
 }
+
+const STAFF_ERRORS: &[&str] = &[
+    "not_staff",
+    "staff_2fa_required",
+    "staff_2fa_session_required",
+    "staff_role_required",
+];
+
+/// The staff withdrawal routes as the OpenAPI document lists them.
+pub const ROUTES: &[RouteDoc] = &[
+    RouteDoc {
+        method: "get",
+        path: "/api/v1/admin/withdrawals",
+        summary: "Staff (treasury, support, admin): a withdrawal queue; ?state= (default risk_review, waiting for staff approvals)",
+        authenticated: true,
+        request: None,
+        errors: STAFF_ERRORS,
+    },
+    RouteDoc {
+        method: "post",
+        path: "/api/v1/admin/withdrawals/{id}/approve",
+        summary: "Staff (treasury, admin): one approval; approved once enough distinct staff members approved (never the requester: own_withdrawal); above the large threshold operators must then sign the release; errors wrong_state, not_found; audited",
+        authenticated: true,
+        request: None,
+        errors: STAFF_ERRORS,
+    },
+    RouteDoc {
+        method: "post",
+        path: "/api/v1/admin/withdrawals/{id}/reject",
+        summary: "Staff (treasury, admin): reject with a reason (invalid_reason) before anything is signed; the held funds return to the user once; errors wrong_state, not_found; audited",
+        authenticated: true,
+        request: Some("ReasonRequest"),
+        errors: STAFF_ERRORS,
+    },
+];
 
 fn view(custody: &Custody, w: &WithdrawalRow) -> Value {
     json!({"id": w.id, "user_id": w.user_id, "asset": w.asset, "network": w.network,

@@ -34,6 +34,8 @@ CREATE TABLE deposits (
     state TEXT NOT NULL,
     detected_ms BIGINT NOT NULL,
     credited_ms BIGINT,
+    -- When the deposit was moved on to the custody wallets (NULL until then; retried).
+    swept_ms BIGINT,
     CONSTRAINT fk_deposits_user FOREIGN KEY (user_id) REFERENCES users (id),
     CONSTRAINT uq_deposits_output UNIQUE (network, txid, output_index),
     CONSTRAINT ck_deposits_state CHECK (state IN ('pending', 'credited', 'below_minimum', 'reverted'))

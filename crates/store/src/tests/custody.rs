@@ -24,6 +24,7 @@ fn deposit(user_id: i64, txid: &str, output_index: i64) -> NewDeposit {
 
 const ALL: HistoryWindow<'static> = HistoryWindow {
     asset: None,
+    network: None,
     since_ms: 0,
     until_ms: i64::MAX,
     limit: 100,
@@ -89,6 +90,9 @@ async fn deposits(store: &Store) {
         ("credited", 3, Some(5_000))
     );
     assert_eq!(store.pending_deposits("BTC").await.unwrap().len(), 1);
+    assert_eq!(store.unswept_deposits("BTC").await.unwrap()[0].id, id);
+    store.mark_deposit_swept(id, 7_000).await.unwrap();
+    assert!(store.unswept_deposits("BTC").await.unwrap().is_empty());
     assert_eq!(store.user_deposits(user, ALL).await.unwrap().len(), 2);
     let eth_only = HistoryWindow {
         asset: Some("ETH"),
@@ -440,6 +444,14 @@ async fn movements(store: &Store) {
         Some("tx")
     );
     assert!(store.revoke_operator_key(bob, 16).await.unwrap());
+    // A revoked key's signature no longer counts.
+    assert_eq!(
+        store
+            .add_movement_signature(movement.id, alice, &[9; 64], 16)
+            .await
+            .unwrap(),
+        1
+    );
     assert!(!store.revoke_operator_key(bob, 17).await.unwrap());
     assert_eq!(store.operator_keys().await.unwrap()[1].revoked_ms, Some(16));
 }
