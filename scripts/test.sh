@@ -2,7 +2,7 @@
 # Runs every test of Bulwark: Rust unit, property and integration tests (SQLite always,
 # PostgreSQL too when TEST_DATABASE_URL is set) and the end-to-end tests that drive the real
 # binary with the real ccxt client and headless Chromium. Installs what it needs: a Python venv
-# with ccxt 4.5.70, and Debian's chromium + chromium-driver (as root).
+# with ccxt 4.5.70, Debian's chromium + chromium-driver (as root), and anvil + solcjs from npm.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +22,16 @@ if [ ! -x /usr/bin/chromium ]; then
     echo "== chromium missing and not root: the browser tests will be skipped"
   fi
 fi
+
+# The Ethereum adapter's tests (tests/e2e/test_ethereum.py) run against anvil, a local Ethereum
+# node, and deploy a test ERC-20 compiled by solcjs: both come from the npm registry.
+if [ ! -x .tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil ] || [ ! -x .tools/node_modules/.bin/solcjs ]; then
+  echo "== installing anvil and solc (npm) for the Ethereum tests"
+  mkdir -p .tools
+  npm install --prefix .tools --silent --no-audit --no-fund @foundry-rs/anvil-linux-amd64@1.7.1 solc@0.8.28
+fi
+export ANVIL_BIN="$PWD/.tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
+export SOLCJS_BIN="$PWD/.tools/node_modules/.bin/solcjs"
 
 echo "== end-to-end tests (ccxt ${CCXT_VERSION:-4.5.70})"
 if [ ! -x .venv/bin/python ]; then

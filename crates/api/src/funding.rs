@@ -254,6 +254,12 @@ pub async fn address_list(State(state): State<FundingState>, request: RawRequest
     Ok(ok(json!({"list": list})))
 }
 
+/// A record's currency as `CODE-NETWORK` (§6.11 allows it), so ccxt reads the network of every
+/// deposit and withdrawal, on the default network too.
+fn record_currency(asset: &str, network: &str) -> String {
+    format!("{asset}-{network}")
+}
+
 fn deposit_record(custody: &Custody, d: &DepositRow) -> Value {
     // BitMart: 0,1,2 pending, 3 ok. A deposit below the minimum is never credited: 5.
     let status = match d.state.as_str() {
@@ -262,7 +268,8 @@ fn deposit_record(custody: &Custody, d: &DepositRow) -> Value {
         _ => 1,
     };
     json!({"withdraw_id": "", "deposit_id": format!("d{}", d.id), "operation_type": "deposit",
-           "currency": d.asset, "network": d.network, "apply_time": d.detected_ms,
+           "currency": record_currency(&d.asset, &d.network), "network": d.network,
+           "apply_time": d.detected_ms,
            "arrival_amount": custody.format(&d.asset, d.amount), "fee": "0", "status": status,
            "address": d.address, "address_memo": "", "tx_id": d.txid,
            "confirmations": d.confirmations, "required_confirmations": d.required_confirmations,
@@ -280,7 +287,8 @@ fn withdrawal_record(custody: &Custody, w: &WithdrawalRow) -> Value {
         _ => 1,
     };
     json!({"withdraw_id": w.id.to_string(), "deposit_id": "", "operation_type": "withdraw",
-           "currency": w.asset, "network": w.network, "apply_time": w.created_ms,
+           "currency": record_currency(&w.asset, &w.network), "network": w.network,
+           "apply_time": w.created_ms,
            "arrival_amount": custody.format(&w.asset, w.amount - w.fee),
            "fee": custody.format(&w.asset, w.fee), "status": status, "address": w.address,
            "address_memo": w.memo, "tx_id": w.txid.clone().unwrap_or_default(), "state": w.state})

@@ -32,6 +32,31 @@ pub struct Block {
     pub transfers: Vec<Transfer>,
 }
 
+/// The wallets custody keeps per network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Wallet {
+    Hot,
+    Cold,
+}
+
+impl Wallet {
+    pub fn parse(name: &str) -> Option<Wallet> {
+        match name {
+            "hot" => Some(Wallet::Hot),
+            "cold" => Some(Wallet::Cold),
+            _ => None,
+        }
+    }
+}
+
+/// Where a transaction landed: its block's height and hash (a reorganisation changes the hash
+/// at a height, or drops the transaction).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inclusion {
+    pub height: u64,
+    pub block_hash: String,
+}
+
 /// A payment custody asks a chain to make from one of its wallets.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Payment {
@@ -75,12 +100,27 @@ pub trait Chain: Send + Sync {
     fn block(&self, height: u64) -> ChainFuture<'_, Option<Block>>;
     /// Confirmed balance of `address` in `asset`.
     fn balance<'a>(&'a self, address: &'a str, asset: &'a str) -> ChainFuture<'a, i64>;
-    /// Height of the block that holds `txid`, `None` while unmined (or after a reorganisation
-    /// dropped it).
-    fn transaction_height<'a>(&'a self, txid: &'a str) -> ChainFuture<'a, Option<u64>>;
+    /// The block that holds `txid`, `None` while unmined (or after a reorganisation dropped
+    /// it).
+    fn transaction_block<'a>(&'a self, txid: &'a str) -> ChainFuture<'a, Option<Inclusion>>;
     /// Signs and sends a payment from one of custody's wallets; answers the transaction id.
     /// Sending the same `reference` again answers the first transaction instead of paying twice.
     fn send(&self, payment: Payment) -> ChainFuture<'_, String>;
+    /// A custody wallet's address when the adapter holds its key (a real node's hot wallet);
+    /// `None`: the address derived from the network's account key.
+    fn wallet(&self, _wallet: Wallet) -> Option<String> {
+        None
+    }
+    /// Whether the adapter can sign payments from `address` (on a real chain, deposit
+    /// addresses belong to the offline seed, so sweeping them is an offline job).
+    fn can_send_from(&self, _address: &str) -> bool {
+        true
+    }
+    /// What the network charged for a transaction custody sent, as (asset, units); `None` when
+    /// the chain charges nothing or it is not known yet.
+    fn network_fee<'a>(&'a self, _txid: &'a str) -> ChainFuture<'a, Option<(String, i64)>> {
+        Box::pin(async { Ok(None) })
+    }
 }
 
 /// Confirmations of something mined at `mined_at` when the chain is at `height` (the block

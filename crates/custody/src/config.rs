@@ -62,6 +62,8 @@ pub struct CustodyConfig {
     pub large_withdrawal_usdt_micros: i64,
     /// How long a proposed movement may collect signatures, in seconds.
     pub movement_ttl_s: u64,
+    /// A real Ethereum node serving the ERC20 network instead of the simulated chain.
+    pub ethereum: Option<crate::ethereum::EthereumConfig>,
 }
 
 impl Default for CustodyConfig {
@@ -80,6 +82,7 @@ impl Default for CustodyConfig {
             operator_signatures: 2,
             large_withdrawal_usdt_micros: 100_000_000_000,
             movement_ttl_s: 24 * 3600,
+            ethereum: None,
         }
     }
 }

@@ -7,7 +7,7 @@ use bulwark_engine::Command;
 use bulwark_store::{DepositRow, HistoryWindow, NewDeposit};
 use bulwark_types::UserId;
 
-use crate::chain::{Payment, Transfer, confirmations};
+use crate::chain::{Block, Payment, Transfer, confirmations};
 use crate::error::{CustodyError, CustodyResult};
 use crate::network::Network;
 use crate::service::{CoinRules, Custody, Wallet};
@@ -21,6 +21,9 @@ pub struct DepositAddress {
     /// Always empty: none of the networks uses memos.
     pub memo: String,
 }
+
+/// How far back a reorganisation is looked for (blocks).
+pub const REORG_DEPTH: u64 = 64;
 
 /// What the engine's deposit reference (and command id) of a chain output is.
 pub fn deposit_reference(network: Network, txid: &str, output_index: i64) -> String {
@@ -118,17 +121,31 @@ impl Custody {
     async fn scan_network(&self, network: Network) -> CustodyResult<()> {
         let chain = self.chain(network)?;
         let height = chain.height().await.map_err(chain_error)?;
-        let mut cursor = u64::try_from(self.store().chain_cursor(network.id()).await?).unwrap_or(0);
+        let (stored, stored_hash) = self.store().chain_cursor(network.id()).await?;
+        let mut cursor = u64::try_from(stored).unwrap_or(0);
+        // A reorganisation: the chain no longer has the block the cursor stands on (or is
+        // shorter). Step back and scan again; recording a transfer twice is a no-op.
+        if cursor > 0 {
+            let current = chain.block(cursor).await.map_err(chain_error)?;
+            if current.is_none_or(|b| b.hash != stored_hash) {
+                let back = cursor.saturating_sub(REORG_DEPTH).min(height);
+                tracing::warn!(
+                    "custody: {network} reorganised at or below block {cursor}; rescanning from {back}"
+                );
+                cursor = back;
+            }
+        }
+        self.check_reorganised(network, height).await?;
         while cursor < height {
             let next = cursor + 1;
             let Some(block) = chain.block(next).await.map_err(chain_error)? else {
                 break;
             };
             for transfer in &block.transfers {
-                self.record(network, height, block.height, transfer).await?;
+                self.record(network, height, &block, transfer).await?;
             }
             self.store()
-                .set_chain_cursor(network.id(), i64::try_from(next).unwrap_or(i64::MAX))
+                .set_chain_cursor(network.id(), to_i64(next), &block.hash)
                 .await?;
             cursor = next;
         }
@@ -140,6 +157,10 @@ impl Custody {
         }
         // Sweeps are retried until they went out (the chain pays a reference once).
         for deposit in self.store().unswept_deposits(network.id()).await? {
+            // On a real chain deposit addresses belong to the offline seed: swept offline.
+            if !chain.can_send_from(&deposit.address) {
+                continue;
+            }
             let coin = self.coin(&deposit.asset, Some(network.id()))?.clone();
             match self.sweep(&coin, &deposit).await {
                 Ok(()) => {
@@ -158,9 +179,10 @@ impl Custody {
         &self,
         network: Network,
         height: u64,
-        mined_at: u64,
+        block: &Block,
         transfer: &Transfer,
     ) -> CustodyResult<()> {
+        let mined_at = block.height;
         let Some(user_id) = self
             .store()
             .deposit_address_owner(network.id(), &transfer.to)
@@ -194,6 +216,7 @@ impl Custody {
                 output_index: i64::from(transfer.output_index),
                 amount: transfer.amount,
                 block_height: i64::try_from(mined_at).unwrap_or(i64::MAX),
+                block_hash: block.hash.clone(),
                 confirmations: to_i64(confirmations(height, mined_at)),
                 required_confirmations: to_i64(coin.confirmations),
                 state: state.to_owned(),
@@ -259,6 +282,59 @@ impl Custody {
             .await?
         {
             tracing::info!("custody: deposit {} credited", deposit.id);
+        }
+        Ok(())
+    }
+
+    /// Deposits seen in the last [`REORG_DEPTH`] blocks whose transaction is no longer where it
+    /// was: a pending one is dropped (never credited); a credited one stays credited in the
+    /// ledger but is marked reverted and opens an incident that freezes the asset's
+    /// withdrawals until staff have dealt with it.
+    async fn check_reorganised(&self, network: Network, height: u64) -> CustodyResult<()> {
+        let chain = self.chain(network)?;
+        let since = to_i64(height.saturating_sub(REORG_DEPTH));
+        for deposit in self.store().recent_deposits(network.id(), since).await? {
+            let inclusion = chain
+                .transaction_block(&deposit.txid)
+                .await
+                .map_err(chain_error)?;
+            if inclusion.is_some_and(|i| i.block_hash == deposit.block_hash) {
+                continue;
+            }
+            if !self
+                .store()
+                .mark_deposit_reverted(deposit.id, &deposit.state)
+                .await?
+            {
+                continue;
+            }
+            if deposit.state == "credited" {
+                let detail = format!(
+                    "credited deposit {} of {} {} (tx {}) left the {network} chain in a reorganisation",
+                    deposit.id,
+                    self.format(&deposit.asset, deposit.amount),
+                    deposit.asset,
+                    deposit.txid
+                );
+                let id = self
+                    .store()
+                    .open_custody_incident(
+                        &deposit.asset,
+                        "deposit_reverted",
+                        &detail,
+                        self.now_ms(),
+                    )
+                    .await?;
+                tracing::error!(
+                    "custody: incident {id}: {detail}; withdrawals of {} frozen",
+                    deposit.asset
+                );
+            } else {
+                tracing::warn!(
+                    "custody: pending deposit {} left the chain; it will not be credited",
+                    deposit.id
+                );
+            }
         }
         Ok(())
     }

@@ -10,6 +10,7 @@ pub mod chain;
 pub mod config;
 pub mod deposits;
 pub mod error;
+pub mod ethereum;
 pub mod keys;
 pub mod network;
 pub mod reconcile;

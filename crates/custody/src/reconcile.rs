@@ -87,7 +87,12 @@ impl Custody {
                 .store()
                 .credited_deposits_total(&coin.asset, network)
                 .await?
-                .saturating_sub(self.store().paid_out_total(&coin.asset, network).await?);
+                .saturating_sub(self.store().paid_out_total(&coin.asset, network).await?)
+                .saturating_sub(
+                    self.store()
+                        .network_fees_total(&coin.asset, network)
+                        .await?,
+                );
             let entry = per_asset.entry(coin.asset.clone()).or_insert((0, 0, 0));
             entry.0 = entry.0.saturating_add(on_chain);
             entry.1 = entry.1.saturating_add(expected);

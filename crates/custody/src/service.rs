@@ -41,22 +41,7 @@ pub struct CoinRules {
     pub withdraw_enabled: bool,
 }
 
-/// The wallets custody keeps per network.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Wallet {
-    Hot,
-    Cold,
-}
-
-impl Wallet {
-    pub fn parse(name: &str) -> Option<Wallet> {
-        match name {
-            "hot" => Some(Wallet::Hot),
-            "cold" => Some(Wallet::Cold),
-            _ => None,
-        }
-    }
-}
+pub use crate::chain::Wallet;
 
 /// The custody service (cheap to clone).
 #[derive(Clone)]
@@ -125,6 +110,17 @@ impl Custody {
                 .map(|c| c.asset.clone())
                 .collect();
             if assets.is_empty() {
+                continue;
+            }
+            if let (Network::Erc20, Some(ethereum)) = (network, &config.ethereum) {
+                let scaled: Vec<(String, u32)> = coins
+                    .iter()
+                    .filter(|c| c.network == network)
+                    .map(|c| (c.asset.clone(), c.scale))
+                    .collect();
+                let node = crate::ethereum::EthereumChain::open(ethereum, &scaled, dir)
+                    .map_err(|e| SetupError::Config(e.to_string()))?;
+                chains.insert(network, Arc::new(node));
                 continue;
             }
             let sim = SimChain::open(&dir.join("chains"), network, assets, config.sim_seed)?;
@@ -241,6 +237,9 @@ impl Custody {
 
     /// The address of a custody wallet on a network.
     pub fn wallet_address(&self, network: Network, wallet: Wallet) -> CustodyResult<String> {
+        if let Some(address) = self.chain(network)?.wallet(wallet) {
+            return Ok(address);
+        }
         let branch = match wallet {
             Wallet::Hot => HOT_BRANCH,
             Wallet::Cold => COLD_BRANCH,

@@ -15,7 +15,9 @@ use std::sync::{Arc, Mutex};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::chain::{Block, Chain, ChainError, ChainFuture, ChainResult, Payment, Transfer};
+use crate::chain::{
+    Block, Chain, ChainError, ChainFuture, ChainResult, Inclusion, Payment, Transfer,
+};
 use crate::network::Network;
 
 /// Where thieves send stolen coins in drills (nobody's wallet).
@@ -303,8 +305,15 @@ impl Chain for SimChain {
         Box::pin(async move { self.read(|s| balance_of(s, address, asset)) })
     }
 
-    fn transaction_height<'a>(&'a self, txid: &'a str) -> ChainFuture<'a, Option<u64>> {
-        Box::pin(async move { self.read(|s| s.mined.get(txid).copied()) })
+    fn transaction_block<'a>(&'a self, txid: &'a str) -> ChainFuture<'a, Option<Inclusion>> {
+        Box::pin(async move {
+            self.read(|s| {
+                s.mined.get(txid).map(|&height| Inclusion {
+                    height,
+                    block_hash: block_hash(s.seed, self.network, height),
+                })
+            })
+        })
     }
 
     fn send(&self, payment: Payment) -> ChainFuture<'_, String> {
@@ -379,12 +388,14 @@ mod tests {
         let sim = chain(dir.path());
         let txid = sim.inject("0xuser", "USDT", 5_000_000).unwrap();
         assert!(txid.starts_with("0x") && txid.len() == 66);
-        assert_eq!(sim.transaction_height(&txid).await.unwrap(), None);
+        assert_eq!(sim.transaction_block(&txid).await.unwrap(), None);
         assert_eq!(sim.mine(3).unwrap(), 3);
-        assert_eq!(sim.transaction_height(&txid).await.unwrap(), Some(1));
+        let inclusion = sim.transaction_block(&txid).await.unwrap().unwrap();
+        assert_eq!(inclusion.height, 1);
         assert_eq!(confirmations(sim.height().await.unwrap(), 1), 3);
         let block = sim.block(1).await.unwrap().unwrap();
         assert_eq!(block.transfers.len(), 1);
+        assert_eq!(block.hash, inclusion.block_hash);
         assert!(sim.block(2).await.unwrap().unwrap().transfers.is_empty());
         assert_eq!(sim.block(4).await.unwrap(), None);
 

@@ -800,7 +800,12 @@ impl Custody {
         let Some(txid) = row.txid.as_deref() else {
             return Ok(());
         };
-        let Some(mined_at) = chain.transaction_height(txid).await.map_err(chain_error)? else {
+        let Some(mined_at) = chain
+            .transaction_block(txid)
+            .await
+            .map_err(chain_error)?
+            .map(|inclusion| inclusion.height)
+        else {
             return Ok(());
         };
         let height = chain.height().await.map_err(chain_error)?;
@@ -821,6 +826,12 @@ impl Custody {
             .await?
         {
             self.complete_hold(row.id, row.fee).await?;
+            // Gas the payout cost custody (not the user): reconciliation counts it as spent.
+            if let Some((asset, fee)) = chain.network_fee(txid).await.map_err(chain_error)? {
+                self.store()
+                    .set_withdrawal_network_fee(row.id, fee, &asset)
+                    .await?;
+            }
         }
         Ok(())
     }

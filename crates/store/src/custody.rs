@@ -9,8 +9,8 @@ macro_rules! select_deposits {
     ($tail:literal) => {
         concat!(
             "SELECT id, user_id, asset, network, address, txid, output_index, amount, ",
-            "block_height, confirmations, required_confirmations, state, detected_ms, credited_ms, ",
-            "swept_ms ",
+            "block_height, block_hash, confirmations, required_confirmations, state, detected_ms, ",
+            "credited_ms, swept_ms ",
             "FROM deposits ",
             $tail
         )
@@ -21,7 +21,8 @@ macro_rules! select_withdrawals {
     ($tail:literal) => {
         concat!(
             "SELECT id, user_id, asset, network, address, memo, amount, fee, usdt_micros, state, ",
-            "confirm_expires_ms, approvals_needed, txid, block_height, created_ms, updated_ms ",
+            "confirm_expires_ms, approvals_needed, txid, block_height, network_fee, ",
+            "network_fee_asset, created_ms, updated_ms ",
             "FROM withdrawals ",
             $tail
         )
@@ -39,6 +40,7 @@ pub struct NewDeposit {
     pub output_index: i64,
     pub amount: i64,
     pub block_height: i64,
+    pub block_hash: String,
     pub confirmations: i64,
     pub required_confirmations: i64,
     /// `pending` or `below_minimum`.
@@ -57,6 +59,7 @@ pub struct DepositRow {
     pub output_index: i64,
     pub amount: i64,
     pub block_height: i64,
+    pub block_hash: String,
     pub confirmations: i64,
     pub required_confirmations: i64,
     pub state: String,
@@ -98,6 +101,8 @@ pub struct WithdrawalRow {
     pub approvals_needed: i64,
     pub txid: Option<String>,
     pub block_height: Option<i64>,
+    pub network_fee: Option<i64>,
+    pub network_fee_asset: Option<String>,
     pub created_ms: i64,
     pub updated_ms: i64,
 }
@@ -215,8 +220,8 @@ impl Store {
     pub async fn insert_deposit(&self, deposit: &NewDeposit) -> StoreResult<Option<i64>> {
         let id = sqlx::query_scalar(
             "INSERT INTO deposits (user_id, asset, network, address, txid, output_index, amount, \
-             block_height, confirmations, required_confirmations, state, detected_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+             block_height, confirmations, required_confirmations, state, detected_ms, block_hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
              ON CONFLICT DO NOTHING RETURNING id",
         )
         .bind(deposit.user_id)
@@ -231,6 +236,7 @@ impl Store {
         .bind(deposit.required_confirmations)
         .bind(deposit.state.as_str())
         .bind(deposit.detected_ms)
+        .bind(deposit.block_hash.as_str())
         .fetch_optional(&self.pool)
         .await?;
         Ok(id)
@@ -325,23 +331,78 @@ impl Store {
         Ok(rows)
     }
 
-    /// The highest block of `network` the scanner has finished (0 before the first).
-    pub async fn chain_cursor(&self, network: &str) -> StoreResult<i64> {
-        let height: Option<i64> =
-            sqlx::query_scalar("SELECT height FROM chain_cursors WHERE network = $1")
+    /// The highest block of `network` the scanner has finished and its hash (0 and "" before
+    /// the first).
+    pub async fn chain_cursor(&self, network: &str) -> StoreResult<(i64, String)> {
+        let row: Option<(i64, String)> =
+            sqlx::query_as("SELECT height, block_hash FROM chain_cursors WHERE network = $1")
                 .bind(network)
                 .fetch_optional(&self.pool)
                 .await?;
-        Ok(height.unwrap_or(0))
+        Ok(row.unwrap_or((0, String::new())))
     }
 
-    pub async fn set_chain_cursor(&self, network: &str, height: i64) -> StoreResult<()> {
+    pub async fn set_chain_cursor(
+        &self,
+        network: &str,
+        height: i64,
+        block_hash: &str,
+    ) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO chain_cursors (network, height) VALUES ($1, $2) \
-             ON CONFLICT (network) DO UPDATE SET height = excluded.height",
+            "INSERT INTO chain_cursors (network, height, block_hash) VALUES ($1, $2, $3) \
+             ON CONFLICT (network) DO UPDATE SET height = excluded.height, \
+             block_hash = excluded.block_hash",
         )
         .bind(network)
         .bind(height)
+        .bind(block_hash)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Pending or credited deposits of a network mined at `since_height` or later (the ones a
+    /// reorganisation could still take back).
+    pub async fn recent_deposits(
+        &self,
+        network: &str,
+        since_height: i64,
+    ) -> StoreResult<Vec<DepositRow>> {
+        let rows = sqlx::query_as(select_deposits!(
+            "WHERE network = $1 AND block_height >= $2 AND state IN ('pending', 'credited') \
+             ORDER BY id"
+        ))
+        .bind(network)
+        .bind(since_height)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows)
+    }
+
+    /// Marks a deposit whose transaction left the chain; true for one caller.
+    pub async fn mark_deposit_reverted(&self, id: i64, from_state: &str) -> StoreResult<bool> {
+        let result =
+            sqlx::query("UPDATE deposits SET state = 'reverted' WHERE id = $1 AND state = $2")
+                .bind(id)
+                .bind(from_state)
+                .execute(&self.pool)
+                .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    /// Records what the network charged for a withdrawal's payout.
+    pub async fn set_withdrawal_network_fee(
+        &self,
+        id: i64,
+        fee: i64,
+        asset: &str,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE withdrawals SET network_fee = $2, network_fee_asset = $3 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(fee)
+        .bind(asset)
         .execute(&self.pool)
         .await?;
         Ok(())

@@ -168,6 +168,19 @@ impl Store {
         Ok(sum.unwrap_or(0))
     }
 
+    /// Network fees (gas) paid in `asset` by withdrawals on a network.
+    pub async fn network_fees_total(&self, asset: &str, network: &str) -> StoreResult<i64> {
+        let sum: Option<i64> = sqlx::query_scalar(
+            "SELECT CAST(SUM(network_fee) AS BIGINT) FROM withdrawals WHERE network = $1 \
+             AND network_fee_asset = $2",
+        )
+        .bind(network)
+        .bind(asset)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(sum.unwrap_or(0))
+    }
+
     /// Sum of what withdrawals of an asset on a network paid out on chain (amount minus fee)
     /// once broadcast.
     pub async fn paid_out_total(&self, asset: &str, network: &str) -> StoreResult<i64> {

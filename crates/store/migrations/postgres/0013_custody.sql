@@ -29,6 +29,9 @@ CREATE TABLE deposits (
     output_index BIGINT NOT NULL,
     amount BIGINT NOT NULL,
     block_height BIGINT NOT NULL,
+    -- The block's hash when seen: a reorganisation that drops or moves the transaction is
+    -- caught by comparing it with the chain again.
+    block_hash TEXT NOT NULL,
     confirmations BIGINT NOT NULL,
     required_confirmations BIGINT NOT NULL,
     state TEXT NOT NULL,
@@ -64,6 +67,9 @@ CREATE TABLE withdrawals (
     approvals_needed BIGINT NOT NULL,
     txid TEXT,
     block_height BIGINT,
+    -- What the network charged for the payout (gas), and in which asset, once confirmed.
+    network_fee BIGINT,
+    network_fee_asset TEXT,
     created_ms BIGINT NOT NULL,
     updated_ms BIGINT NOT NULL,
     CONSTRAINT fk_withdrawals_user FOREIGN KEY (user_id) REFERENCES users (id),
@@ -99,7 +105,9 @@ CREATE TABLE withdrawal_approvals (
 -- The highest block of each network the deposit scanner has read.
 CREATE TABLE chain_cursors (
     network TEXT PRIMARY KEY NOT NULL,
-    height BIGINT NOT NULL
+    height BIGINT NOT NULL,
+    -- The hash of that block: when the chain no longer has it, the scanner steps back.
+    block_hash TEXT NOT NULL
 );
 
 -- The withdrawal address book. With the whitelist on, a withdrawal may only go to an address

@@ -29,6 +29,9 @@ CREATE TABLE deposits (
     output_index INTEGER NOT NULL,
     amount INTEGER NOT NULL,
     block_height INTEGER NOT NULL,
+    -- The block's hash when seen: a reorganisation that drops or moves the transaction is
+    -- caught by comparing it with the chain again.
+    block_hash TEXT NOT NULL,
     confirmations INTEGER NOT NULL,
     required_confirmations INTEGER NOT NULL,
     state TEXT NOT NULL,
@@ -64,6 +67,9 @@ CREATE TABLE withdrawals (
     approvals_needed INTEGER NOT NULL,
     txid TEXT,
     block_height INTEGER,
+    -- What the network charged for the payout (gas), and in which asset, once confirmed.
+    network_fee INTEGER,
+    network_fee_asset TEXT,
     created_ms INTEGER NOT NULL,
     updated_ms INTEGER NOT NULL,
     CONSTRAINT fk_withdrawals_user FOREIGN KEY (user_id) REFERENCES users (id),
@@ -99,7 +105,9 @@ CREATE TABLE withdrawal_approvals (
 -- The highest block of each network the deposit scanner has read.
 CREATE TABLE chain_cursors (
     network TEXT PRIMARY KEY NOT NULL,
-    height INTEGER NOT NULL
+    height INTEGER NOT NULL,
+    -- The hash of that block: when the chain no longer has it, the scanner steps back.
+    block_hash TEXT NOT NULL
 ) STRICT;
 
 -- The withdrawal address book. With the whitelist on, a withdrawal may only go to an address

@@ -15,6 +15,7 @@ fn deposit(user_id: i64, txid: &str, output_index: i64) -> NewDeposit {
         output_index,
         amount: 50_000,
         block_height: 7,
+        block_hash: "h7".to_owned(),
         confirmations: 1,
         required_confirmations: 3,
         state: "pending".to_owned(),
@@ -106,10 +107,19 @@ async fn deposits(store: &Store) {
             .is_empty()
     );
 
-    assert_eq!(store.chain_cursor("BTC").await.unwrap(), 0);
-    store.set_chain_cursor("BTC", 12).await.unwrap();
-    store.set_chain_cursor("BTC", 13).await.unwrap();
-    assert_eq!(store.chain_cursor("BTC").await.unwrap(), 13);
+    assert_eq!(store.chain_cursor("BTC").await.unwrap(), (0, String::new()));
+    store.set_chain_cursor("BTC", 12, "h12").await.unwrap();
+    store.set_chain_cursor("BTC", 13, "h13").await.unwrap();
+    assert_eq!(
+        store.chain_cursor("BTC").await.unwrap(),
+        (13, "h13".to_owned())
+    );
+    // Reorganisation bookkeeping: recent deposits, and a reverted one leaves the lists.
+    assert_eq!(store.recent_deposits("BTC", 7).await.unwrap().len(), 2);
+    assert!(store.recent_deposits("BTC", 8).await.unwrap().is_empty());
+    assert!(store.mark_deposit_reverted(other, "pending").await.unwrap());
+    assert!(!store.mark_deposit_reverted(other, "pending").await.unwrap());
+    assert!(store.pending_deposits("BTC").await.unwrap().is_empty());
 }
 
 both_backends!(deposits_on_both, deposits);
