@@ -273,7 +273,7 @@ def test_large_withdrawal_needs_two_distinct_staff_approvals(staffed_server):
     assert ex.fetch_withdrawal(withdraw_id, "USDT")["info"]["state"] == "risk_review"
 
     first, first_token, first_secret = staff_account(srv, "treasurer1@example.com", "treasury")
-    second, second_token, _ = staff_account(srv, "treasurer2@example.com", "treasury")
+    second, second_token, second_secret = staff_account(srv, "treasurer2@example.com", "treasury")
     _, support_token, _ = staff_account(srv, "helpdesk@example.com", "support")
     queue = call(srv, "GET", "/api/v1/admin/withdrawals", token=first_token)[1]["withdrawals"]
     assert [w["id"] for w in queue] == [int(withdraw_id)]
@@ -289,8 +289,23 @@ def test_large_withdrawal_needs_two_distinct_staff_approvals(staffed_server):
     time.sleep(1)
     assert ex.fetch_withdrawal(withdraw_id, "USDT")["txid"] is None
 
-    status, body, _ = call(srv, "POST", approve, {}, token=second_token)
-    assert status == 200 and body["state"] == "approved", body
+    # The second approval through the staff console page (TOTP login, CSRF-protected form).
+    from test_accounts import server_now_s, totp
+    from test_web import Browser, confirm_if_asked, field, login_page
+    page_client = Browser(srv)
+    advance(srv, 30 * 1000)
+    status, page, _ = login_page(page_client, "treasurer2@example.com")
+    status, page, headers = page_client.post("/login/2fa", {
+        "pre_auth_token": field(page, "pre_auth_token"), "method": "totp",
+        "code": totp(second_secret, server_now_s(srv))})
+    confirm_if_asked(page_client, status, page, headers)
+    status, page, _ = page_client.get("/admin/custody")
+    assert status == 200 and f'id="approve-{withdraw_id}"' in page and 'id="wallets"' in page, page
+    csrf = field(page, "csrf")
+    status, page, _ = page_client.post(f"/admin/custody/withdrawals/{withdraw_id}/approve", {"csrf": "x" * 32})
+    assert status == 403
+    status, page, _ = page_client.post(f"/admin/custody/withdrawals/{withdraw_id}/approve", {"csrf": csrf})
+    assert status == 200 and f"Withdrawal {withdraw_id} is now approved" in page, page
     broadcast = wait_for("the broadcast", lambda: (lambda w: w if w["txid"] else None)(ex.fetch_withdrawal(withdraw_id, "USDT")))
     assert broadcast["address"] == TRON_DEST
     audit = srv.admin("audit", "--limit", "20")["entries"]

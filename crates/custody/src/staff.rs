@@ -109,3 +109,38 @@ impl Custody {
         Ok(row)
     }
 }
+
+/// What the staff console's custody page shows.
+pub struct Overview {
+    pub can_decide: bool,
+    pub queue: Vec<WithdrawalRow>,
+    pub wallets: Vec<crate::reconcile::WalletBalance>,
+    pub reconciliations: Vec<bulwark_store::ReconciliationRow>,
+    pub incidents: Vec<bulwark_store::CustodyIncidentRow>,
+    pub keys: Vec<bulwark_store::OperatorKeyRow>,
+    pub movements: Vec<bulwark_store::MovementRow>,
+}
+
+impl Custody {
+    /// The custody page of the staff console (staff who review withdrawals or see the queues).
+    pub async fn staff_overview(&self, authed: &Authed) -> Result<Overview, Error> {
+        let staff = require_staff(
+            &self.inner.accounts,
+            authed,
+            &[Capability::WithdrawalReview, Capability::ViewQueues],
+        )
+        .await?;
+        Ok(Overview {
+            can_decide: staff.can(Capability::WithdrawalReview),
+            queue: self
+                .withdrawals_in_state("risk_review")
+                .await
+                .map_err(account_error)?,
+            wallets: self.wallet_balances().await.map_err(account_error)?,
+            reconciliations: self.reconciliations(50).await.map_err(account_error)?,
+            incidents: self.incidents(20).await.map_err(account_error)?,
+            keys: self.operator_keys().await.map_err(account_error)?,
+            movements: self.movements(20).await.map_err(account_error)?,
+        })
+    }
+}

@@ -697,3 +697,271 @@ pub async fn whitelist(
     let done = if on { "whitelist-on" } else { "whitelist-off" };
     finish(&state, &caller, &form.coin, result, done).await
 }
+
+/// The staff console's custody page rows.
+pub struct QueueLine {
+    pub id: i64,
+    pub user_id: i64,
+    pub asset: String,
+    pub network: String,
+    pub amount: String,
+    pub usdt: String,
+    pub address: String,
+    pub created: String,
+}
+
+pub struct WalletLine {
+    pub asset: String,
+    pub network: String,
+    pub hot: String,
+    pub cold: String,
+    pub share: String,
+    pub alarm: bool,
+}
+
+pub struct IncidentLine {
+    pub open: bool,
+    pub asset: String,
+    pub kind: String,
+    pub detail: String,
+    pub opened: String,
+}
+
+pub struct ReconciliationLine {
+    pub at: String,
+    pub asset: String,
+    pub chain: String,
+    pub expected: String,
+    pub ledger: String,
+    pub adjustments: String,
+    pub shortfall: String,
+    pub short: bool,
+}
+
+pub struct KeyLine {
+    pub name: String,
+    pub public_key: String,
+    pub revoked: bool,
+}
+
+pub struct MovementLine {
+    pub id: i64,
+    pub action: String,
+    pub amount: String,
+    pub asset: String,
+    pub state: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_custody.html")]
+pub struct CustodyConsole {
+    pub who: Option<Who>,
+    pub notice: String,
+    pub error: String,
+    pub csrf: String,
+    pub can_decide: bool,
+    pub queue: Vec<QueueLine>,
+    pub wallets: Vec<WalletLine>,
+    pub incidents: Vec<IncidentLine>,
+    pub reconciliations: Vec<ReconciliationLine>,
+    pub keys: Vec<KeyLine>,
+    pub movements: Vec<MovementLine>,
+}
+
+/// Hot share above which the console marks a wallet (the configured alarm lives in custody;
+/// the page flags anything above 3%).
+const HOT_ALARM_BPS: i128 = 300;
+
+async fn render_console(
+    state: &FundState,
+    caller: &Caller,
+    status: StatusCode,
+    flash: Flash,
+) -> Response {
+    let Some((who, _)) = who_and_user(&state.web, caller).await else {
+        return pages::see_other("/login");
+    };
+    let authed = match caller.authed(&state.web).await {
+        Ok(authed) => authed,
+        Err(_) => return pages::see_other("/login"),
+    };
+    let custody = &state.custody;
+    let overview = match custody.staff_overview(&authed).await {
+        Ok(overview) => overview,
+        Err(error) => {
+            let status = match error.kind {
+                bulwark_accounts::Kind::Forbidden => StatusCode::FORBIDDEN,
+                _ => StatusCode::INTERNAL_SERVER_ERROR,
+            };
+            return pages::render(
+                status,
+                &pages::Landing {
+                    who: Some(who),
+                    notice: String::new(),
+                    error: error.message,
+                },
+            );
+        }
+    };
+    let usdt = |micros: i64| bulwark_types::format_units(micros, 6);
+    let page = CustodyConsole {
+        csrf: who.csrf.clone(),
+        who: Some(who),
+        notice: flash.notice,
+        error: flash.error,
+        can_decide: overview.can_decide,
+        queue: overview
+            .queue
+            .iter()
+            .map(|w| QueueLine {
+                id: w.id,
+                user_id: w.user_id,
+                asset: w.asset.clone(),
+                network: w.network.clone(),
+                amount: custody.format(&w.asset, w.amount),
+                usdt: usdt(w.usdt_micros),
+                address: w.address.clone(),
+                created: pages::utc_time(w.created_ms),
+            })
+            .collect(),
+        wallets: overview
+            .wallets
+            .iter()
+            .map(|w| {
+                let total = i128::from(w.hot) + i128::from(w.cold);
+                let bps = if total > 0 {
+                    i128::from(w.hot) * 10_000 / total
+                } else {
+                    0
+                };
+                WalletLine {
+                    asset: w.asset.clone(),
+                    network: w.network.id().to_owned(),
+                    hot: custody.format(&w.asset, w.hot),
+                    cold: custody.format(&w.asset, w.cold),
+                    share: format!("{}.{:02}%", bps / 100, bps % 100),
+                    alarm: bps > HOT_ALARM_BPS,
+                }
+            })
+            .collect(),
+        incidents: overview
+            .incidents
+            .iter()
+            .map(|i| IncidentLine {
+                open: i.resolved_ms.is_none(),
+                asset: i.asset.clone(),
+                kind: i.kind.replace('_', " "),
+                detail: i.detail.clone(),
+                opened: pages::utc_time(i.opened_ms),
+            })
+            .collect(),
+        reconciliations: overview
+            .reconciliations
+            .iter()
+            .map(|r| ReconciliationLine {
+                at: pages::utc_time(r.at_ms),
+                asset: r.asset.clone(),
+                chain: custody.format(&r.asset, r.chain_balance),
+                expected: custody.format(&r.asset, r.custody_expected),
+                ledger: custody.format(&r.asset, r.ledger_liabilities),
+                adjustments: custody.format(&r.asset, r.adjustments),
+                shortfall: custody.format(&r.asset, r.shortfall),
+                short: r.shortfall > 0,
+            })
+            .collect(),
+        keys: overview
+            .keys
+            .iter()
+            .map(|k| KeyLine {
+                name: k.name.clone(),
+                public_key: hex::encode(&k.public_key),
+                revoked: k.revoked_ms.is_some(),
+            })
+            .collect(),
+        movements: overview
+            .movements
+            .iter()
+            .map(|m| MovementLine {
+                id: m.id,
+                action: m.action.replace('_', " "),
+                amount: custody.format(&m.asset, m.amount),
+                asset: m.asset.clone(),
+                state: m.state.clone(),
+            })
+            .collect(),
+    };
+    pages::render(status, &page)
+}
+
+/// `GET /admin/custody`: the withdrawal queue, wallets, reconciliation and operator keys.
+pub async fn console(State(state): State<FundState>, caller: Caller) -> Response {
+    render_console(&state, &caller, StatusCode::OK, Flash::default()).await
+}
+
+#[derive(Deserialize, Default)]
+pub struct DecisionForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// `POST /admin/custody/withdrawals/{id}/approve|reject`.
+pub async fn decide(
+    State(state): State<FundState>,
+    caller: Caller,
+    Path((id, decision)): Path<(String, String)>,
+    PageForm(form): PageForm<DecisionForm>,
+) -> Response {
+    let authed = match caller.authed(&state.web).await {
+        Ok(authed) => authed,
+        Err(_) => return pages::see_other("/login"),
+    };
+    if !csrf_ok(&caller, &form.csrf) {
+        return render_console(
+            &state,
+            &caller,
+            StatusCode::FORBIDDEN,
+            Flash::error("This form is stale; reload the page and try again."),
+        )
+        .await;
+    }
+    let Ok(id) = id.parse::<i64>() else {
+        return render_console(
+            &state,
+            &caller,
+            StatusCode::NOT_FOUND,
+            Flash::error("No such withdrawal."),
+        )
+        .await;
+    };
+    let result = match decision.as_str() {
+        "approve" => state.custody.staff_approve(&authed, id).await,
+        "reject" => state.custody.staff_reject(&authed, id, &form.reason).await,
+        _ => {
+            return render_console(
+                &state,
+                &caller,
+                StatusCode::NOT_FOUND,
+                Flash::error("Decisions are approve and reject."),
+            )
+            .await;
+        }
+    };
+    match result {
+        Ok(row) => {
+            let notice = format!("Withdrawal {id} is now {}.", row.state.replace('_', " "));
+            render_console(&state, &caller, StatusCode::OK, Flash::notice(notice)).await
+        }
+        Err(error) => {
+            let status = match error.kind {
+                bulwark_accounts::Kind::Forbidden => StatusCode::FORBIDDEN,
+                bulwark_accounts::Kind::NotFound => StatusCode::NOT_FOUND,
+                bulwark_accounts::Kind::Conflict => StatusCode::CONFLICT,
+                bulwark_accounts::Kind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            render_console(&state, &caller, status, Flash::error(error.message)).await
+        }
+    }
+}

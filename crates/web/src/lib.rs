@@ -147,6 +147,11 @@ pub fn funding_router(
             post(funding::remove_address),
         )
         .route("/wallet/whitelist", post(funding::whitelist))
+        .route("/admin/custody", get(funding::console))
+        .route(
+            "/admin/custody/withdrawals/{id}/{decision}",
+            post(funding::decide),
+        )
         .layer(DefaultBodyLimit::max(FORM_BYTES_MAX))
         .layer(axum::middleware::from_fn(page_headers))
         .with_state(state)
