@@ -174,6 +174,8 @@ def test_withdrawal_through_ccxt_with_email_confirmation_reaches_the_chain(chain
         ex.privateGetAccountV1DepositWithdrawDetail({"id": "d999"})
     assert ex.fetch_balance()["USDT"]["used"] == 0
 
+    fees = ex.fetch_deposit_withdraw_fee("USDT")
+    assert fees["withdraw"]["fee"] == 1
     result = ex.withdraw("USDT", 20, TRON_DEST)
     withdraw_id = result["id"]
     held = ex.fetch_balance()["USDT"]
@@ -426,6 +428,10 @@ def test_wallet_pages_deposit_withdraw_cancel_and_address_book(chain_server):
     status, _, _ = b.post("/wallet/whitelist", {"csrf": csrf, "coin": "BTC", "on": "1"})
     status, page, _ = b.get("/wallet?coin=BTC")
     assert 'id="whitelist-state">on<' in page and "my cold wallet" in page
+    # The same book through ccxt (BitMart's address list).
+    key = srv.admin("apikey", "create", "--user", str(user), "--scopes", "read")
+    book = client(srv.base, key).fetch_withdraw_addresses("BTC")
+    assert [(a["address"], a["currency"], a["network"]) for a in book] == [(BTC_DEST, "BTC", "BTC")], book
     # The saved address is still cooling down, another one is not in the book: both refused.
     for destination in (BTC_DEST, "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"):
         status, page, _ = b.post("/wallet/withdraw", {"csrf": csrf, "coin": "BTC", "address": destination, "amount": "0.05"})

@@ -398,14 +398,7 @@ impl Custody {
         }
         let now_ms = self.now_ms();
         if now_ms >= row.confirm_expires_ms {
-            self.release(
-                &row,
-                &["requested"],
-                "cancelled",
-                &Actor::System,
-                "confirmation link expired",
-            )
-            .await?;
+            self.expire(&row).await?;
             return Err(CustodyError::ConfirmationExpired);
         }
         let actor = Actor::User(row.user_id);
@@ -679,18 +672,23 @@ impl Custody {
         }
     }
 
+    /// Cancels a request whose confirmation link expired, releasing its hold.
+    async fn expire(&self, row: &WithdrawalRow) -> CustodyResult<bool> {
+        self.release(
+            row,
+            &["requested"],
+            "cancelled",
+            &Actor::System,
+            "confirmation link expired",
+        )
+        .await
+    }
+
     async fn process(&self) -> CustodyResult<()> {
         let now_ms = self.now_ms();
         for row in self.store().withdrawals_in_state("requested").await? {
             if now_ms >= row.confirm_expires_ms {
-                self.release(
-                    &row,
-                    &["requested"],
-                    "cancelled",
-                    &Actor::System,
-                    "confirmation link expired",
-                )
-                .await?;
+                self.expire(&row).await?;
             }
         }
         let frozen = self.frozen_assets().await?;
