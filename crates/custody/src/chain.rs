@@ -111,6 +111,11 @@ pub trait Chain: Send + Sync {
     fn wallet(&self, _wallet: Wallet) -> Option<String> {
         None
     }
+    /// The first block that can hold deposits (a new database scans from here, not from the
+    /// chain's genesis).
+    fn start_height(&self) -> u64 {
+        1
+    }
     /// Whether the adapter can sign payments from `address` (on a real chain, deposit
     /// addresses belong to the offline seed, so sweeping them is an offline job).
     fn can_send_from(&self, _address: &str) -> bool {

@@ -123,9 +123,13 @@ impl Custody {
         let height = chain.height().await.map_err(chain_error)?;
         let (stored, stored_hash) = self.store().chain_cursor(network.id()).await?;
         let mut cursor = u64::try_from(stored).unwrap_or(0);
+        // A new database on a long chain starts where the adapter says deposits can begin.
+        if cursor == 0 {
+            cursor = chain.start_height().saturating_sub(1);
+        }
         // A reorganisation: the chain no longer has the block the cursor stands on (or is
         // shorter). Step back and scan again; recording a transfer twice is a no-op.
-        if cursor > 0 {
+        if stored > 0 {
             let current = chain.block(cursor).await.map_err(chain_error)?;
             if current.is_none_or(|b| b.hash != stored_hash) {
                 let back = cursor.saturating_sub(REORG_DEPTH).min(height);
@@ -298,8 +302,17 @@ impl Custody {
                 .transaction_block(&deposit.txid)
                 .await
                 .map_err(chain_error)?;
-            if inclusion.is_some_and(|i| i.block_hash == deposit.block_hash) {
-                continue;
+            match inclusion {
+                Some(i) if i.block_hash == deposit.block_hash => continue,
+                Some(i) => {
+                    // Mined again in another block: the same output, still there. Its
+                    // confirmations count from the new block.
+                    self.store()
+                        .move_deposit_block(deposit.id, to_i64(i.height), &i.block_hash)
+                        .await?;
+                    continue;
+                }
+                None => {}
             }
             if !self
                 .store()

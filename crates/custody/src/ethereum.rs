@@ -55,7 +55,18 @@ pub struct EthereumConfig {
     /// ERC-20 tokens carried: exchange asset, contract address, token decimals.
     #[serde(default)]
     pub tokens: Vec<TokenConfig>,
+    /// The first block to scan for deposits on a new database (default 1).
+    #[serde(default = "first_block")]
+    pub start_block: u64,
 }
+
+fn first_block() -> u64 {
+    1
+}
+
+/// How long one JSON-RPC call may take before the node counts as unavailable (so a hung node
+/// cannot stall custody's worker).
+const RPC_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -82,6 +93,7 @@ pub struct EthereumChain {
 
 struct Inner {
     rpc_url: String,
+    start_block: u64,
     http: reqwest::Client,
     hot: PrivateKeySigner,
     hot_address: String,
@@ -114,6 +126,24 @@ impl EthereumChain {
         dir: &Path,
     ) -> Result<EthereumChain, EthereumSetupError> {
         let invalid = EthereumSetupError::Invalid;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&config.hot_key_file)
+                .map_err(|source| EthereumSetupError::Io {
+                    path: config.hot_key_file.display().to_string(),
+                    source,
+                })?
+                .permissions()
+                .mode();
+            if mode & 0o077 != 0 {
+                return Err(invalid(format!(
+                    "{} is readable by others (mode {:o}); chmod 600 it",
+                    config.hot_key_file.display(),
+                    mode & 0o777
+                )));
+            }
+        }
         let key_text = std::fs::read_to_string(&config.hot_key_file).map_err(|source| {
             EthereumSetupError::Io {
                 path: config.hot_key_file.display().to_string(),
@@ -171,7 +201,11 @@ impl EthereumChain {
         Ok(EthereumChain {
             inner: Arc::new(Inner {
                 rpc_url: config.rpc_url.clone(),
-                http: reqwest::Client::new(),
+                start_block: config.start_block.max(1),
+                http: reqwest::Client::builder()
+                    .timeout(RPC_TIMEOUT)
+                    .build()
+                    .map_err(|e| invalid(format!("http client: {e}")))?,
                 hot,
                 hot_address,
                 cold_address: config.cold_address.clone(),
@@ -217,8 +251,12 @@ impl EthereumChain {
         quantity(&self.rpc("eth_chainId", json!([])).await?)
     }
 
-    async fn token_transfers(&self, height: u64, hash: &str) -> ChainResult<Vec<Transfer>> {
+    async fn token_transfers(&self, hash: &str) -> ChainResult<Vec<Transfer>> {
         let mut transfers = Vec::new();
+        // A log's output index is its place among the transaction's transfers custody reads
+        // (contracts in configuration order, logs in order), not its index in the block: a
+        // transaction mined again in another block keeps the same (txid, output) key.
+        let mut per_tx: BTreeMap<String, u32> = BTreeMap::new();
         for carried in &self.inner.carried {
             let Some(contract) = carried.contract else {
                 continue;
@@ -243,11 +281,13 @@ impl EthereumChain {
                 let Some(amount) = to_units(value, carried.shift) else {
                     continue;
                 };
-                let log_index = quantity(log.get("logIndex").unwrap_or(&Value::Null))?;
+                let txid = text(log.get("transactionHash"))?;
+                let ordinal = per_tx.entry(txid.clone()).or_insert(0);
+                *ordinal += 1;
                 transfers.push(Transfer {
-                    txid: text(log.get("transactionHash"))?,
-                    // Output 0 is the ether value; a log is 1 + its index in the block.
-                    output_index: u32::try_from(log_index + 1).unwrap_or(u32::MAX),
+                    txid,
+                    // Output 0 is the ether value; tokens count from 1.
+                    output_index: *ordinal,
                     asset: carried.asset.clone(),
                     from: Some(topic_address(from)?),
                     to: topic_address(to)?,
@@ -255,7 +295,6 @@ impl EthereumChain {
                 });
             }
         }
-        let _ = height;
         Ok(transfers)
     }
 
@@ -441,7 +480,7 @@ impl Chain for EthereumChain {
                     });
                 }
             }
-            transfers.extend(self.token_transfers(height, &hash).await?);
+            transfers.extend(self.token_transfers(&hash).await?);
             Ok(Some(Block {
                 height,
                 hash,
@@ -483,6 +522,10 @@ impl Chain for EthereumChain {
 
     fn can_send_from(&self, address: &str) -> bool {
         address == self.inner.hot_address
+    }
+
+    fn start_height(&self) -> u64 {
+        self.inner.start_block
     }
 
     fn network_fee<'a>(&'a self, txid: &'a str) -> ChainFuture<'a, Option<(String, i64)>> {

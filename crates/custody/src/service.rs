@@ -290,6 +290,12 @@ impl Custody {
         self.inner.trading.clock.now_ms()
     }
 
+    /// Above this share of an asset's custody in hot wallets the console and reconciliation
+    /// raise the alarm (basis points).
+    pub fn hot_alarm_bps(&self) -> u32 {
+        self.inner.config.hot_alarm_bps
+    }
+
     /// Wakes the workers (after an operator mined blocks or approved a withdrawal).
     pub fn wake(&self) {
         self.inner.wake.notify_one();
@@ -367,7 +373,9 @@ pub fn load_or_create_keys(dir: &Path) -> Result<BTreeMap<Network, MasterPublicK
         }
         let seed_path = dir.join("master-seed.OFFLINE");
         write_private(&seed_path, seed.to_hex().as_bytes()).map_err(|e| fail(e.to_string()))?;
-        tracing::warn!(
+        // First start of a new data directory (dev): expected, so not a warning; operators of a
+        // real deployment bring their own xpubs.json and never see this line.
+        tracing::info!(
             "custody: generated a master seed at {}; move it offline (it is never read again)",
             seed_path.display()
         );

@@ -778,6 +778,15 @@ impl Custody {
                 )
                 .await?;
             }
+            Err(crate::chain::ChainError::Unavailable(detail)) => {
+                // The node may have the signed transaction already: never release funds that
+                // may still leave. It stays signed and is sent again (same transaction) next
+                // pass.
+                tracing::warn!(
+                    "custody: withdrawal {} broadcast will be retried: {detail}",
+                    row.id
+                );
+            }
             Err(error) => {
                 self.release(
                     row,
@@ -806,6 +815,15 @@ impl Custody {
         else {
             return Ok(());
         };
+        // Gas is spent once the transaction is mined, confirmed or not: record it then, so
+        // reconciliation never sees the hot wallet short by it.
+        if row.network_fee.is_none()
+            && let Some((asset, fee)) = chain.network_fee(txid).await.map_err(chain_error)?
+        {
+            self.store()
+                .set_withdrawal_network_fee(row.id, fee, &asset)
+                .await?;
+        }
         let height = chain.height().await.map_err(chain_error)?;
         if confirmations(height, mined_at) < coin.confirmations {
             return Ok(());
@@ -824,12 +842,6 @@ impl Custody {
             .await?
         {
             self.complete_hold(row.id, row.fee).await?;
-            // Gas the payout cost custody (not the user): reconciliation counts it as spent.
-            if let Some((asset, fee)) = chain.network_fee(txid).await.map_err(chain_error)? {
-                self.store()
-                    .set_withdrawal_network_fee(row.id, fee, &asset)
-                    .await?;
-            }
         }
         Ok(())
     }

@@ -379,6 +379,22 @@ impl Store {
         Ok(rows)
     }
 
+    /// A deposit's transaction now sits in another block (after a reorganisation).
+    pub async fn move_deposit_block(
+        &self,
+        id: i64,
+        block_height: i64,
+        block_hash: &str,
+    ) -> StoreResult<()> {
+        sqlx::query("UPDATE deposits SET block_height = $2, block_hash = $3 WHERE id = $1")
+            .bind(id)
+            .bind(block_height)
+            .bind(block_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Marks a deposit whose transaction left the chain; true for one caller.
     pub async fn mark_deposit_reverted(&self, id: i64, from_state: &str) -> StoreResult<bool> {
         let result =

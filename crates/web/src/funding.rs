@@ -768,10 +768,6 @@ pub struct CustodyConsole {
     pub movements: Vec<MovementLine>,
 }
 
-/// Hot share above which the console marks a wallet (the configured alarm lives in custody;
-/// the page flags anything above 3%).
-const HOT_ALARM_BPS: i128 = 300;
-
 async fn render_console(
     state: &FundState,
     caller: &Caller,
@@ -840,7 +836,7 @@ async fn render_console(
                     hot: custody.format(&w.asset, w.hot),
                     cold: custody.format(&w.asset, w.cold),
                     share: format!("{}.{:02}%", bps / 100, bps % 100),
-                    alarm: bps > HOT_ALARM_BPS,
+                    alarm: bps > i128::from(custody.hot_alarm_bps()),
                 }
             })
             .collect(),

@@ -116,6 +116,10 @@ async fn deposits(store: &Store) {
     );
     // Reorganisation bookkeeping: recent deposits, and a reverted one leaves the lists.
     assert_eq!(store.recent_deposits("BTC", 7).await.unwrap().len(), 2);
+    store.move_deposit_block(id, 9, "h9").await.unwrap();
+    let moved = store.get_deposit(id).await.unwrap().unwrap();
+    assert_eq!((moved.block_height, moved.block_hash.as_str()), (9, "h9"));
+    store.move_deposit_block(id, 7, "h7").await.unwrap();
     assert!(store.recent_deposits("BTC", 8).await.unwrap().is_empty());
     assert!(store.mark_deposit_reverted(other, "pending").await.unwrap());
     assert!(!store.mark_deposit_reverted(other, "pending").await.unwrap());
