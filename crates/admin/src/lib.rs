@@ -116,6 +116,10 @@ pub fn router(state: AdminState) -> Router {
         )
         .route("/admin/v1/movements", get(movements))
         .route("/admin/v1/movements/refill", post(propose_refill))
+        .route(
+            "/admin/v1/movements/safeguard-payout",
+            post(propose_safeguard_payout),
+        )
         .route("/admin/v1/movements/{id}", get(movement))
         .route("/admin/v1/movements/{id}/sign", post(sign_movement))
         .fallback(|| async {
@@ -386,6 +390,16 @@ async fn propose_refill(
 ) -> AdminResult {
     Ok(Json(
         operator::chain::propose_refill(&state.operator, &state.custody, body).await?,
+    ))
+}
+
+/// `POST /admin/v1/movements/safeguard-payout` `{"user_id","asset","amount","claim_id"}`.
+async fn propose_safeguard_payout(
+    State(state): State<AdminState>,
+    Json(body): Json<operator::chain::NewPayout>,
+) -> AdminResult {
+    Ok(Json(
+        operator::chain::propose_safeguard_payout(&state.operator, &state.custody, body).await?,
     ))
 }
 

@@ -24,36 +24,53 @@ pub const KEY_NAME_CHARS_MAX: usize = 64;
 /// The exact text operators sign for a movement: every field that decides where money goes,
 /// one per line, in a fixed order.
 pub fn describe(movement: &MovementRow, amount_text: &str) -> String {
-    describe_parts(
-        movement.id,
-        &movement.action,
-        &movement.asset,
-        &movement.network,
-        amount_text,
-        &movement.destination,
-        movement.withdrawal_id,
-        &movement.nonce,
-        movement.expires_ms,
-    )
+    describe_parts(&Parts {
+        id: movement.id,
+        action: &movement.action,
+        asset: &movement.asset,
+        network: &movement.network,
+        amount: amount_text,
+        destination: &movement.destination,
+        withdrawal_id: movement.withdrawal_id,
+        user_id: movement.user_id,
+        claim_id: movement.claim_id,
+        nonce: &movement.nonce,
+        expires_ms: movement.expires_ms,
+    })
 }
 
-#[allow(clippy::too_many_arguments)]
-fn describe_parts(
+/// The fields of a description.
+struct Parts<'a> {
     id: i64,
-    action: &str,
-    asset: &str,
-    network: &str,
-    amount: &str,
-    destination: &str,
+    action: &'a str,
+    asset: &'a str,
+    network: &'a str,
+    amount: &'a str,
+    destination: &'a str,
     withdrawal_id: Option<i64>,
-    nonce: &str,
+    user_id: Option<i64>,
+    claim_id: Option<i64>,
+    nonce: &'a str,
     expires_ms: i64,
-) -> String {
-    let withdrawal = withdrawal_id.map_or_else(|| "-".to_owned(), |w| w.to_string());
+}
+
+fn describe_parts(p: &Parts<'_>) -> String {
+    let or_dash = |v: Option<i64>| v.map_or_else(|| "-".to_owned(), |v| v.to_string());
     format!(
-        "{DOMAIN}\nmovement: {id}\naction: {action}\nasset: {asset}\nnetwork: {network}\n\
-         amount: {amount}\ndestination: {destination}\nwithdrawal: {withdrawal}\nnonce: {nonce}\n\
-         expires_at_ms: {expires_ms}\n"
+        "{DOMAIN}\nmovement: {}\naction: {}\nasset: {}\nnetwork: {}\namount: {}\n\
+         destination: {}\nwithdrawal: {}\nuser: {}\nclaim: {}\nnonce: {}\n\
+         expires_at_ms: {}\n",
+        p.id,
+        p.action,
+        p.asset,
+        p.network,
+        p.amount,
+        p.destination,
+        or_dash(p.withdrawal_id),
+        or_dash(p.user_id),
+        or_dash(p.claim_id),
+        p.nonce,
+        p.expires_ms
     )
 }
 
@@ -92,6 +109,18 @@ fn public_key(hex_text: &str) -> CustodyResult<VerifyingKey> {
         .ok_or_else(|| CustodyError::NotPermitted("a public key is 32 bytes in hex".into()))?;
     VerifyingKey::from_bytes(&bytes)
         .map_err(|_| CustodyError::NotPermitted("not a valid ed25519 public key".into()))
+}
+
+/// What a proposed movement moves, and to whom.
+struct Target<'a> {
+    action: &'a str,
+    asset: &'a str,
+    network: &'a str,
+    amount: i64,
+    destination: &'a str,
+    withdrawal_id: Option<i64>,
+    user_id: Option<i64>,
+    claim_id: Option<i64>,
 }
 
 /// What signing a movement did.
@@ -159,8 +188,17 @@ impl Custody {
             return Err(CustodyError::InvalidAmount("must be positive".into()));
         }
         let hot = self.wallet_address(coin.network, Wallet::Hot)?;
-        self.propose("refill_hot", &coin.asset, coin.network, amount, &hot, None)
-            .await
+        self.propose(Target {
+            action: "refill_hot",
+            asset: &coin.asset,
+            network: coin.network.id(),
+            amount,
+            destination: &hot,
+            withdrawal_id: None,
+            user_id: None,
+            claim_id: None,
+        })
+        .await
     }
 
     /// Proposes releasing a large withdrawal (after its staff approvals).
@@ -180,14 +218,16 @@ impl Custody {
         let network = Network::parse(&withdrawal.network)
             .ok_or_else(|| CustodyError::Internal(format!("network {}", withdrawal.network)))?;
         let movement = self
-            .propose(
-                "release_withdrawal",
-                &withdrawal.asset,
-                network,
-                withdrawal.amount - withdrawal.fee,
-                &withdrawal.address,
-                Some(withdrawal.id),
-            )
+            .propose(Target {
+                action: "release_withdrawal",
+                asset: &withdrawal.asset,
+                network: network.id(),
+                amount: withdrawal.amount - withdrawal.fee,
+                destination: &withdrawal.address,
+                withdrawal_id: Some(withdrawal.id),
+                user_id: None,
+                claim_id: None,
+            })
             .await?;
         self.store()
             .append_audit(
@@ -202,55 +242,95 @@ impl Custody {
         Ok(movement)
     }
 
-    async fn propose(
-        &self,
-        action: &str,
-        asset: &str,
-        network: Network,
-        amount: i64,
-        destination: &str,
-        withdrawal_id: Option<i64>,
-    ) -> CustodyResult<MovementRow> {
+    async fn propose(&self, target: Target<'_>) -> CustodyResult<MovementRow> {
         let mut nonce = [0_u8; 16];
         getrandom::fill(&mut nonce).map_err(|e| CustodyError::Internal(format!("nonce: {e}")))?;
         let now_ms = self.now_ms();
         let ttl_ms = i64::try_from(self.inner.config.movement_ttl_s.saturating_mul(1_000))
             .unwrap_or(i64::MAX);
         let new = NewMovement {
-            action: action.to_owned(),
-            asset: asset.to_owned(),
-            network: network.id().to_owned(),
-            amount,
-            destination: destination.to_owned(),
-            withdrawal_id,
+            action: target.action.to_owned(),
+            asset: target.asset.to_owned(),
+            network: target.network.to_owned(),
+            amount: target.amount,
+            destination: target.destination.to_owned(),
+            withdrawal_id: target.withdrawal_id,
+            user_id: target.user_id,
+            claim_id: target.claim_id,
             nonce: hex::encode(nonce),
             expires_ms: now_ms.saturating_add(ttl_ms),
             required: i64::from(self.inner.config.operator_signatures.max(1)),
             created_ms: now_ms,
         };
-        let amount_text = self.format(asset, amount);
+        let amount_text = self.format(target.asset, target.amount);
         let row = self
             .store()
             .insert_movement(&new, |id| {
-                describe_parts(
+                describe_parts(&Parts {
                     id,
-                    &new.action,
-                    &new.asset,
-                    &new.network,
-                    &amount_text,
-                    &new.destination,
-                    new.withdrawal_id,
-                    &new.nonce,
-                    new.expires_ms,
-                )
+                    action: &new.action,
+                    asset: &new.asset,
+                    network: &new.network,
+                    amount: &amount_text,
+                    destination: &new.destination,
+                    withdrawal_id: new.withdrawal_id,
+                    user_id: new.user_id,
+                    claim_id: new.claim_id,
+                    nonce: &new.nonce,
+                    expires_ms: new.expires_ms,
+                })
             })
             .await?;
         tracing::info!(
-            "custody: movement {} ({action}) proposed: needs {} operator signatures",
+            "custody: movement {} ({}) proposed: needs {} operator signatures",
             row.id,
+            target.action,
             row.required
         );
         Ok(row)
+    }
+
+    /// Proposes paying `amount` of `asset` from the Safeguard fund to a user for a claim; it
+    /// executes (an engine payout, once per claim) after the operators' signatures.
+    pub async fn propose_safeguard_payout(
+        &self,
+        user_id: i64,
+        asset: &str,
+        amount_text: &str,
+        claim_id: i64,
+    ) -> CustodyResult<MovementRow> {
+        let catalog = self.inner.trading.sequencer.catalog();
+        let (_, spec) = catalog
+            .asset(asset)
+            .ok_or_else(|| CustodyError::UnknownCoin {
+                asset: asset.to_owned(),
+                network: "-".into(),
+            })?;
+        let amount = bulwark_types::parse_units(amount_text.trim(), spec.scale)
+            .map_err(|e| CustodyError::InvalidAmount(e.to_string()))?;
+        if amount <= 0 {
+            return Err(CustodyError::InvalidAmount("must be positive".into()));
+        }
+        if claim_id <= 0 {
+            return Err(CustodyError::NotPermitted(
+                "a claim id is a positive number".into(),
+            ));
+        }
+        if self.store().get_user(user_id).await?.is_none() {
+            return Err(CustodyError::NotFound);
+        }
+        let destination = format!("user:{user_id}");
+        self.propose(Target {
+            action: "safeguard_payout",
+            asset,
+            network: "ledger",
+            amount,
+            destination: &destination,
+            withdrawal_id: None,
+            user_id: Some(user_id),
+            claim_id: Some(claim_id),
+        })
+        .await
     }
 
     pub async fn movements(&self, limit: i64) -> CustodyResult<Vec<MovementRow>> {
@@ -381,6 +461,41 @@ impl Custody {
                     .finish_movement(movement.id, "executed", None, now_ms)
                     .await?;
             }
+            "safeguard_payout" => {
+                let (Some(user), Some(claim)) = (movement.user_id, movement.claim_id) else {
+                    return Err(CustodyError::Internal(
+                        "payout without user or claim".into(),
+                    ));
+                };
+                let catalog = self.inner.trading.sequencer.catalog();
+                let (asset, _) = catalog.asset(&movement.asset).ok_or_else(|| {
+                    CustodyError::Internal(format!("{} is not listed", movement.asset))
+                })?;
+                let command = bulwark_engine::Command::SafeguardPayout {
+                    user: bulwark_types::UserId(
+                        u64::try_from(user)
+                            .map_err(|_| CustodyError::Internal("negative user".into()))?,
+                    ),
+                    asset,
+                    amount: movement.amount,
+                    claim_id: u64::try_from(claim)
+                        .map_err(|_| CustodyError::Internal("negative claim".into()))?,
+                };
+                let receipt = self
+                    .submit(&format!("safeguard-payout:{claim}"), command)
+                    .await?;
+                if let Err(reject) = receipt.outcome {
+                    self.store()
+                        .finish_movement(movement.id, "failed", None, now_ms)
+                        .await?;
+                    return Err(CustodyError::NotPermitted(format!(
+                        "the payout failed: {reject}"
+                    )));
+                }
+                self.store()
+                    .finish_movement(movement.id, "executed", None, now_ms)
+                    .await?;
+            }
             other => {
                 return Err(CustodyError::Internal(format!(
                     "unknown movement action {other}"
@@ -408,6 +523,8 @@ mod tests {
             amount: 50_000_000,
             destination: "bc1qhot".into(),
             withdrawal_id: None,
+            user_id: None,
+            claim_id: None,
             nonce: "abc".into(),
             expires_ms: 99,
             required: 2,

@@ -279,7 +279,8 @@ fn key_json(k: &bulwark_custody::OperatorKeyRow) -> Value {
 fn movement_json(custody: &Custody, m: &bulwark_custody::MovementRow) -> Value {
     json!({"id": m.id, "action": m.action, "asset": m.asset, "network": m.network,
            "amount": custody.format(&m.asset, m.amount), "destination": m.destination,
-           "withdrawal_id": m.withdrawal_id, "expires_ms": m.expires_ms, "required": m.required,
+           "withdrawal_id": m.withdrawal_id, "user_id": m.user_id, "claim_id": m.claim_id,
+           "expires_ms": m.expires_ms, "required": m.required,
            "state": m.state, "txid": m.txid, "description": m.description})
 }
 
@@ -380,5 +381,34 @@ pub async fn sign_movement(
     if let Value::Object(map) = &mut result {
         map.insert("signatures".into(), json!(outcome.signatures));
     }
+    Ok(result)
+}
+
+#[derive(Deserialize)]
+pub struct NewPayout {
+    pub user_id: i64,
+    pub asset: String,
+    pub amount: String,
+    pub claim_id: i64,
+}
+
+/// Proposes a Safeguard payout for a claim; it executes once enough operators signed
+/// (audited).
+pub async fn propose_safeguard_payout(
+    op: &Operator,
+    custody: &Custody,
+    body: NewPayout,
+) -> Result<Value> {
+    let movement = custody
+        .propose_safeguard_payout(
+            body.user_id,
+            &body.asset.to_ascii_uppercase(),
+            &body.amount,
+            body.claim_id,
+        )
+        .await
+        .map_err(custody_refusal)?;
+    let result = movement_json(custody, &movement);
+    audit_action(op, "movement.propose", &result).await?;
     Ok(result)
 }

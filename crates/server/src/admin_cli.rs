@@ -156,6 +156,17 @@ pub enum MovementCommand {
         #[arg(long)]
         amount: String,
     },
+    /// Propose paying a claim from the Safeguard fund to a user.
+    Payout {
+        #[arg(long)]
+        user: i64,
+        #[arg(long)]
+        asset: String,
+        #[arg(long)]
+        amount: String,
+        #[arg(long)]
+        claim: i64,
+    },
     List,
     /// Print a movement's exact description (to sign offline with `bulwark operator sign`).
     Describe {
@@ -518,6 +529,16 @@ fn request_of(command: &AdminCommand) -> (&'static str, String, Value) {
                 "POST",
                 "/admin/v1/movements/refill".into(),
                 json!({"asset": asset, "network": network, "amount": amount}),
+            ),
+            MovementCommand::Payout {
+                user,
+                asset,
+                amount,
+                claim,
+            } => (
+                "POST",
+                "/admin/v1/movements/safeguard-payout".into(),
+                json!({"user_id": user, "asset": asset, "amount": amount, "claim_id": claim}),
             ),
             MovementCommand::List => ("GET", "/admin/v1/movements".into(), Value::Null),
             MovementCommand::Describe { id } => {

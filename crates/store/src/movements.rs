@@ -34,6 +34,8 @@ pub struct NewMovement {
     pub amount: i64,
     pub destination: String,
     pub withdrawal_id: Option<i64>,
+    pub user_id: Option<i64>,
+    pub claim_id: Option<i64>,
     pub nonce: String,
     pub expires_ms: i64,
     pub required: i64,
@@ -49,6 +51,8 @@ pub struct MovementRow {
     pub amount: i64,
     pub destination: String,
     pub withdrawal_id: Option<i64>,
+    pub user_id: Option<i64>,
+    pub claim_id: Option<i64>,
     pub nonce: String,
     pub expires_ms: i64,
     pub required: i64,
@@ -62,7 +66,8 @@ pub struct MovementRow {
 macro_rules! select_movements {
     ($tail:literal) => {
         concat!(
-            "SELECT id, action, asset, network, amount, destination, withdrawal_id, nonce, ",
+            "SELECT id, action, asset, network, amount, destination, withdrawal_id, user_id, ",
+            "claim_id, nonce, ",
             "expires_ms, required, description, state, txid, created_ms, executed_ms ",
             "FROM movements ",
             $tail
@@ -122,8 +127,9 @@ impl Store {
         let mut transaction = self.begin_write().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO movements (action, asset, network, amount, destination, withdrawal_id, \
-             nonce, expires_ms, required, description, state, created_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, '', 'pending', $10) RETURNING id",
+             nonce, expires_ms, required, description, state, created_ms, user_id, claim_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, '', 'pending', $10, $11, $12) \
+             RETURNING id",
         )
         .bind(movement.action.as_str())
         .bind(movement.asset.as_str())
@@ -135,6 +141,8 @@ impl Store {
         .bind(movement.expires_ms)
         .bind(movement.required)
         .bind(movement.created_ms)
+        .bind(movement.user_id)
+        .bind(movement.claim_id)
         .fetch_one(&mut *transaction)
         .await?;
         sqlx::query("UPDATE movements SET description = $2 WHERE id = $1")

@@ -13,8 +13,8 @@ CREATE TABLE operator_keys (
     CONSTRAINT uq_operator_keys_name UNIQUE (name)
 ) STRICT;
 
--- A fund movement waiting for signatures: refilling a hot wallet from cold, or releasing a
--- large withdrawal. `description` is the exact text the operators sign (it names the action,
+-- A fund movement waiting for signatures: refilling a hot wallet from cold, releasing a large
+-- withdrawal, or paying a claim from the Safeguard fund. `description` is the exact text the operators sign (it names the action,
 -- asset, network, amount, destination, nonce and expiry). Ids are never reused.
 CREATE TABLE movements (
     id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
@@ -24,6 +24,9 @@ CREATE TABLE movements (
     amount INTEGER NOT NULL,
     destination TEXT NOT NULL,
     withdrawal_id INTEGER,
+    -- A Safeguard payout: the user it pays and the claim it settles.
+    user_id INTEGER,
+    claim_id INTEGER,
     nonce TEXT NOT NULL,
     expires_ms INTEGER NOT NULL,
     required INTEGER NOT NULL,
@@ -33,7 +36,7 @@ CREATE TABLE movements (
     created_ms INTEGER NOT NULL,
     executed_ms INTEGER,
     CONSTRAINT uq_movements_nonce UNIQUE (nonce),
-    CONSTRAINT ck_movements_action CHECK (action IN ('refill_hot', 'release_withdrawal')),
+    CONSTRAINT ck_movements_action CHECK (action IN ('refill_hot', 'release_withdrawal', 'safeguard_payout')),
     CONSTRAINT ck_movements_state CHECK (state IN ('pending', 'executed', 'expired', 'failed'))
 ) STRICT;
 

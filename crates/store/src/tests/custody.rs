@@ -404,6 +404,8 @@ async fn movements(store: &Store) {
                 amount: 5,
                 destination: "bc1qhot".into(),
                 withdrawal_id: None,
+                user_id: None,
+                claim_id: None,
                 nonce: "n1".into(),
                 expires_ms: 100,
                 required: 2,
