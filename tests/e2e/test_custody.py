@@ -391,6 +391,9 @@ def test_wallet_pages_deposit_withdraw_cancel_and_address_book(chain_server):
     srv.admin("chain", "mine", "--network", "BTC", "--blocks", "2")
     page = wait_for("the credit", lambda: (lambda p: p if 'id="available">0.50000000<' in p else None)(b.get("/wallet?coin=BTC")[1]))
     assert "credited" in page
+    # The portfolio lists it among the account's deposits and withdrawals.
+    status, page, _ = b.get("/portfolio")
+    assert status == 200 and 'id="funding"' in page and "Deposit" in page and "0.50000000" in page
 
     # A bad address and a stale form change nothing.
     status, page, _ = b.post("/wallet/withdraw", {"csrf": csrf, "coin": "BTC", "address": "bc1qnotanaddress",

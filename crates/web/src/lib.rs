@@ -100,7 +100,6 @@ pub fn trading_router(v1: V1State, trading: bulwark_trading::Trading) -> Router 
         .route("/trade/{symbol}/cancel", post(trade::cancel))
         .route("/trade/{symbol}/cancel-all", post(trade::cancel_all))
         .route("/trade/{symbol}/panel/{panel}", get(trade::panel))
-        .route("/portfolio", get(portfolio::page))
         .route("/static/trade.js", get(trade_script))
         .layer(DefaultBodyLimit::max(FORM_BYTES_MAX))
         .layer(axum::middleware::from_fn(trading_headers))
@@ -139,6 +138,7 @@ pub fn funding_router(
             get(funding::confirm_page).post(funding::confirm),
         )
         .route("/wallet", get(funding::wallet_page))
+        .route("/portfolio", get(portfolio::page))
         .route("/wallet/withdraw", post(funding::withdraw))
         .route("/wallet/withdrawals/{id}/cancel", post(funding::cancel))
         .route("/wallet/addresses", post(funding::add_address))

@@ -10,10 +10,10 @@ use axum::response::Response;
 use bulwark_trading::portfolio::VALUATION_ASSET;
 use bulwark_types::format_units;
 
-use crate::TradeState;
 use crate::auth::who_and_user;
 use crate::caller::Caller;
 use crate::charts;
+use crate::funding::FundState;
 use crate::pages::{self, Who};
 
 pub struct HoldingLine {
@@ -38,10 +38,27 @@ pub struct PortfolioPage {
     pub total_value: String,
     pub holdings: Vec<HoldingLine>,
     pub chart_html: String,
+    /// The newest deposits and withdrawals over every coin, newest first.
+    pub funding: Vec<FundingLine>,
 }
 
+/// A deposit or withdrawal in the portfolio's funding history.
+pub struct FundingLine {
+    pub when: String,
+    pub kind: &'static str,
+    pub asset: String,
+    pub network: String,
+    pub amount: String,
+    pub state: String,
+    /// The wallet page of the coin (currency id).
+    pub coin: String,
+}
+
+/// How many funding records the portfolio lists.
+const FUNDING_ROWS: i64 = 20;
+
 /// `GET /portfolio` (signed in; else the login page).
-pub async fn page(State(state): State<TradeState>, caller: Caller) -> Response {
+pub async fn page(State(state): State<FundState>, caller: Caller) -> Response {
     let Some((who, user_id)) = who_and_user(&state.web, &caller).await else {
         return pages::see_other("/login");
     };
@@ -64,6 +81,7 @@ pub async fn page(State(state): State<TradeState>, caller: Caller) -> Response {
                 total_value: String::new(),
                 holdings: Vec::new(),
                 chart_html: String::new(),
+                funding: Vec::new(),
             };
             return pages::render(StatusCode::SERVICE_UNAVAILABLE, &page);
         }
@@ -101,6 +119,7 @@ pub async fn page(State(state): State<TradeState>, caller: Caller) -> Response {
     let chart_html = charts::value_line_svg(&points, &|v| {
         format!("{} {VALUATION_ASSET}", format_units(v, scale))
     });
+    let funding = funding_history(&state, user_id).await;
     let page = PortfolioPage {
         who: Some(who),
         notice: String::new(),
@@ -109,6 +128,66 @@ pub async fn page(State(state): State<TradeState>, caller: Caller) -> Response {
         total_value: format_units(portfolio.total_value, scale),
         holdings,
         chart_html,
+        funding,
     };
     pages::render(StatusCode::OK, &page)
+}
+
+/// Deposits and withdrawals of every coin, newest first (a read failure is logged and shows an
+/// empty list: the balances above are what matters).
+async fn funding_history(state: &FundState, user_id: i64) -> Vec<FundingLine> {
+    let custody = &state.custody;
+    let window = bulwark_custody::HistoryWindow {
+        asset: None,
+        network: None,
+        since_ms: 0,
+        until_ms: i64::MAX,
+        limit: FUNDING_ROWS,
+    };
+    let coin_of = |asset: &str, network: &str| {
+        custody
+            .coin(asset, Some(network))
+            .map_or_else(|_| asset.to_owned(), |c| custody.currency_id(c))
+    };
+    let mut lines: Vec<(i64, FundingLine)> = Vec::new();
+    match custody.deposits(user_id, window).await {
+        Ok(rows) => lines.extend(rows.iter().map(|d| {
+            (
+                d.detected_ms,
+                FundingLine {
+                    when: pages::utc_time(d.detected_ms),
+                    kind: "Deposit",
+                    asset: d.asset.clone(),
+                    network: d.network.clone(),
+                    amount: custody.format(&d.asset, d.amount),
+                    state: d.state.replace('_', " "),
+                    coin: coin_of(&d.asset, &d.network),
+                },
+            )
+        })),
+        Err(error) => tracing::error!("portfolio: deposits: {error}"),
+    }
+    match custody.withdrawals(user_id, window).await {
+        Ok(rows) => lines.extend(rows.iter().map(|w| {
+            (
+                w.created_ms,
+                FundingLine {
+                    when: pages::utc_time(w.created_ms),
+                    kind: "Withdrawal",
+                    asset: w.asset.clone(),
+                    network: w.network.clone(),
+                    amount: custody.format(&w.asset, w.amount),
+                    state: w.state.replace('_', " "),
+                    coin: coin_of(&w.asset, &w.network),
+                },
+            )
+        })),
+        Err(error) => tracing::error!("portfolio: withdrawals: {error}"),
+    }
+    lines.sort_by_key(|line| std::cmp::Reverse(line.0));
+    lines
+        .into_iter()
+        .take(usize::try_from(FUNDING_ROWS).unwrap_or(0))
+        .map(|(_, line)| line)
+        .collect()
 }
