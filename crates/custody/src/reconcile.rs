@@ -13,6 +13,16 @@ use crate::error::{CustodyError, CustodyResult};
 use crate::network::Network;
 use crate::service::{Custody, Wallet};
 
+/// `part` of `total` in basis points (0 when there is nothing): the hot share, wherever it is
+/// shown or checked.
+pub fn share_bps(part: i64, total: i64) -> i64 {
+    if total > 0 {
+        i64::try_from(i128::from(part) * 10_000 / i128::from(total)).unwrap_or(0)
+    } else {
+        0
+    }
+}
+
 /// One coin's wallets.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WalletBalance {
@@ -22,6 +32,13 @@ pub struct WalletBalance {
     pub cold_address: String,
     pub hot: i64,
     pub cold: i64,
+}
+
+impl WalletBalance {
+    /// The hot wallet's share of the two wallets, in basis points.
+    pub fn hot_share_bps(&self) -> i64 {
+        share_bps(self.hot, self.hot.saturating_add(self.cold))
+    }
 }
 
 impl Custody {
@@ -103,11 +120,7 @@ impl Custody {
         for (asset, (on_chain, expected, hot)) in per_asset {
             let ledger = liabilities.get(&asset).copied().unwrap_or(0);
             let shortfall = expected.saturating_sub(on_chain).max(0);
-            let hot_share_bps = if on_chain > 0 {
-                i64::try_from(i128::from(hot) * 10_000 / i128::from(on_chain)).unwrap_or(0)
-            } else {
-                0
-            };
+            let hot_share_bps = share_bps(hot, on_chain);
             let mut row = ReconciliationRow {
                 id: 0,
                 at_ms: now_ms,
@@ -134,7 +147,7 @@ impl Custody {
                     .await?;
                 tracing::error!("custody: incident {id}: {detail}; {asset} withdrawals frozen");
             }
-            if hot_share_bps > i64::from(self.inner.config.hot_alarm_bps) {
+            if self.hot_share_alarming(hot_share_bps) {
                 tracing::warn!(
                     "custody: the {asset} hot wallets hold {hot_share_bps} bps of custody, above the {} bps alarm",
                     self.inner.config.hot_alarm_bps

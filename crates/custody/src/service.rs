@@ -226,6 +226,18 @@ impl Custody {
         }
     }
 
+    /// [`Custody::currency_id`] of an asset on a network, or the bare asset when that coin is
+    /// no longer configured (old records).
+    pub fn currency_id_of(&self, asset: &str, network: &str) -> String {
+        self.coin(asset, Some(network))
+            .map_or_else(|_| asset.to_owned(), |c| self.currency_id(c))
+    }
+
+    /// Whether a hot share (basis points) is above the alarm.
+    pub fn hot_share_alarming(&self, share_bps: i64) -> bool {
+        share_bps > i64::from(self.inner.config.hot_alarm_bps)
+    }
+
     /// The coin a currency id names (`USDT-ERC20`, or a bare code for the default network).
     pub fn coin_by_id(&self, id: &str) -> CustodyResult<&CoinRules> {
         let (asset, network) = match id.split_once('-') {
@@ -288,12 +300,6 @@ impl Custody {
 
     pub(crate) fn now_ms(&self) -> i64 {
         self.inner.trading.clock.now_ms()
-    }
-
-    /// Above this share of an asset's custody in hot wallets the console and reconciliation
-    /// raise the alarm (basis points).
-    pub fn hot_alarm_bps(&self) -> u32 {
-        self.inner.config.hot_alarm_bps
     }
 
     /// Wakes the workers (after an operator mined blocks or approved a withdrawal).

@@ -21,56 +21,23 @@ pub const DOMAIN: &str = "bulwark fund movement v1";
 /// Longest operator key name.
 pub const KEY_NAME_CHARS_MAX: usize = 64;
 
-/// The exact text operators sign for a movement: every field that decides where money goes,
-/// one per line, in a fixed order.
-pub fn describe(movement: &MovementRow, amount_text: &str) -> String {
-    describe_parts(&Parts {
-        id: movement.id,
-        action: &movement.action,
-        asset: &movement.asset,
-        network: &movement.network,
-        amount: amount_text,
-        destination: &movement.destination,
-        withdrawal_id: movement.withdrawal_id,
-        user_id: movement.user_id,
-        claim_id: movement.claim_id,
-        nonce: &movement.nonce,
-        expires_ms: movement.expires_ms,
-    })
-}
-
-/// The fields of a description.
-struct Parts<'a> {
-    id: i64,
-    action: &'a str,
-    asset: &'a str,
-    network: &'a str,
-    amount: &'a str,
-    destination: &'a str,
-    withdrawal_id: Option<i64>,
-    user_id: Option<i64>,
-    claim_id: Option<i64>,
-    nonce: &'a str,
-    expires_ms: i64,
-}
-
-fn describe_parts(p: &Parts<'_>) -> String {
+/// The exact text operators sign for movement `id`: every field that decides where money
+/// goes, one per line, in a fixed order (`amount` as the asset's decimal text).
+pub fn describe(id: i64, movement: &NewMovement, amount: &str) -> String {
     let or_dash = |v: Option<i64>| v.map_or_else(|| "-".to_owned(), |v| v.to_string());
     format!(
-        "{DOMAIN}\nmovement: {}\naction: {}\nasset: {}\nnetwork: {}\namount: {}\n\
+        "{DOMAIN}\nmovement: {id}\naction: {}\nasset: {}\nnetwork: {}\namount: {amount}\n\
          destination: {}\nwithdrawal: {}\nuser: {}\nclaim: {}\nnonce: {}\n\
          expires_at_ms: {}\n",
-        p.id,
-        p.action,
-        p.asset,
-        p.network,
-        p.amount,
-        p.destination,
-        or_dash(p.withdrawal_id),
-        or_dash(p.user_id),
-        or_dash(p.claim_id),
-        p.nonce,
-        p.expires_ms
+        movement.action,
+        movement.asset,
+        movement.network,
+        movement.destination,
+        or_dash(movement.withdrawal_id),
+        or_dash(movement.user_id),
+        or_dash(movement.claim_id),
+        movement.nonce,
+        movement.expires_ms
     )
 }
 
@@ -215,13 +182,11 @@ impl Custody {
                 .finish_movement(pending.id, "expired", None, self.now_ms())
                 .await?;
         }
-        let network = Network::parse(&withdrawal.network)
-            .ok_or_else(|| CustodyError::Internal(format!("network {}", withdrawal.network)))?;
         let movement = self
             .propose(Target {
                 action: "release_withdrawal",
                 asset: &withdrawal.asset,
-                network: network.id(),
+                network: &withdrawal.network,
                 amount: withdrawal.amount - withdrawal.fee,
                 destination: &withdrawal.address,
                 withdrawal_id: Some(withdrawal.id),
@@ -265,21 +230,7 @@ impl Custody {
         let amount_text = self.format(target.asset, target.amount);
         let row = self
             .store()
-            .insert_movement(&new, |id| {
-                describe_parts(&Parts {
-                    id,
-                    action: &new.action,
-                    asset: &new.asset,
-                    network: &new.network,
-                    amount: &amount_text,
-                    destination: &new.destination,
-                    withdrawal_id: new.withdrawal_id,
-                    user_id: new.user_id,
-                    claim_id: new.claim_id,
-                    nonce: &new.nonce,
-                    expires_ms: new.expires_ms,
-                })
-            })
+            .insert_movement(&new, |id| describe(id, &new, &amount_text))
             .await?;
         tracing::info!(
             "custody: movement {} ({}) proposed: needs {} operator signatures",
@@ -514,9 +465,8 @@ mod tests {
 
     use super::*;
 
-    fn row(description: &str) -> MovementRow {
-        MovementRow {
-            id: 7,
+    fn refill() -> NewMovement {
+        NewMovement {
             action: "refill_hot".into(),
             asset: "BTC".into(),
             network: "BTC".into(),
@@ -528,18 +478,14 @@ mod tests {
             nonce: "abc".into(),
             expires_ms: 99,
             required: 2,
-            description: description.into(),
-            state: "pending".into(),
-            txid: None,
             created_ms: 1,
-            executed_ms: None,
         }
     }
 
     #[test]
     fn signatures_verify_only_over_the_exact_description() {
         let (secret, public) = keygen().unwrap();
-        let text = describe(&row(""), "0.5");
+        let text = describe(7, &refill(), "0.5");
         assert!(text.starts_with(DOMAIN) && text.contains("amount: 0.5\n"));
         let (signed_by, signature) = sign(&secret, &text).unwrap();
         assert_eq!(signed_by, public);

@@ -23,7 +23,7 @@ use crate::network::Network;
 /// Where thieves send stolen coins in drills (nobody's wallet).
 const THIEF: &str = "thief";
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct State {
     seed: u64,
     height: u64,
@@ -228,22 +228,16 @@ impl SimChain {
         f: impl FnOnce(&mut State, Network) -> Result<T, SimError>,
     ) -> Result<T, SimError> {
         let mut guard = self.lock()?;
-        let before = serde_json::to_vec(&*guard).map_err(|source| self.corrupt(source))?;
-        let result = f(&mut guard, self.network);
-        let saved = result.as_ref().ok().map(|_| self.save(&guard));
-        match (result, saved) {
-            (Ok(value), Some(Ok(()))) => Ok(value),
-            (result, saved) => {
-                // Roll back what was not (or must not be) kept.
-                if let Ok(old) = serde_json::from_slice(&before) {
-                    *guard = old;
-                }
-                match saved {
-                    Some(Err(e)) => Err(e),
-                    _ => result,
-                }
-            }
+        let before = guard.clone();
+        let result = f(&mut guard, self.network).and_then(|value| {
+            self.save(&guard)?;
+            Ok(value)
+        });
+        if result.is_err() {
+            // Nothing of a failed or unsaved change is kept.
+            *guard = before;
         }
+        result
     }
 
     fn corrupt(&self, source: serde_json::Error) -> SimError {

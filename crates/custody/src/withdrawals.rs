@@ -465,33 +465,20 @@ impl Custody {
             .approve_withdrawal(id, staff_user_id, self.now_ms())
             .await?;
         if count >= row.approvals_needed {
-            if row.usdt_micros > self.inner.config.large_withdrawal_usdt_micros {
-                // Large: the staff approvals are in; operators must sign the release too.
+            // Large: the staff approvals are in; operators must sign the release too.
+            let (to, note) = if row.usdt_micros > self.inner.config.large_withdrawal_usdt_micros {
                 let movement = self.propose_release(&row).await?;
                 let note = format!(
                     "{count} distinct staff approvals; awaiting {} operator signatures (movement {})",
                     movement.required, movement.id
                 );
-                self.step(
-                    &row,
-                    &["risk_review"],
-                    "risk_review",
-                    &Actor::Staff(staff_user_id),
-                    &note,
-                )
-                .await?;
+                ("risk_review", note)
             } else {
-                let note = format!("{count} distinct staff approvals");
-                self.step(
-                    &row,
-                    &["risk_review"],
-                    "approved",
-                    &Actor::Staff(staff_user_id),
-                    &note,
-                )
-                .await?;
-                self.wake();
-            }
+                ("approved", format!("{count} distinct staff approvals"))
+            };
+            let actor = Actor::Staff(staff_user_id);
+            self.step(&row, &["risk_review"], to, &actor, &note).await?;
+            self.wake();
         }
         self.fresh(id).await
     }

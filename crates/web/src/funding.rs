@@ -374,9 +374,7 @@ async fn wallet_view(
         .iter()
         .map(|a| BookLine {
             id: a.id,
-            coin_id: custody
-                .coin(&a.asset, Some(&a.network))
-                .map_or_else(|_| a.asset.clone(), |c| custody.currency_id(c)),
+            coin_id: custody.currency_id_of(&a.asset, &a.network),
             label: a.label.clone(),
             address: a.address.clone(),
             usable: if a.usable_from_ms <= now_ms {
@@ -505,14 +503,13 @@ fn back(coin: &str, done: &str) -> Response {
     pages::see_other(&format!("/wallet?{query}"))
 }
 
+/// The page's one code field as custody's second factor, read the way every page reads it.
 fn second_factor(code: &str) -> SecondFactorCode<'_> {
     let code = code.trim();
-    if code.is_empty() {
-        SecondFactorCode::None
-    } else if code.len() > 8 {
-        SecondFactorCode::Recovery(code)
-    } else {
-        SecondFactorCode::Totp(code)
+    match crate::keys::second_factor(code) {
+        (Some(_), _) => SecondFactorCode::Totp(code),
+        (None, Some(_)) => SecondFactorCode::Recovery(code),
+        (None, None) => SecondFactorCode::None,
     }
 }
 
@@ -824,19 +821,14 @@ async fn render_console(
             .wallets
             .iter()
             .map(|w| {
-                let total = i128::from(w.hot) + i128::from(w.cold);
-                let bps = if total > 0 {
-                    i128::from(w.hot) * 10_000 / total
-                } else {
-                    0
-                };
+                let bps = w.hot_share_bps();
                 WalletLine {
                     asset: w.asset.clone(),
                     network: w.network.id().to_owned(),
                     hot: custody.format(&w.asset, w.hot),
                     cold: custody.format(&w.asset, w.cold),
                     share: format!("{}.{:02}%", bps / 100, bps % 100),
-                    alarm: bps > i128::from(custody.hot_alarm_bps()),
+                    alarm: custody.hot_share_alarming(bps),
                 }
             })
             .collect(),

@@ -192,7 +192,9 @@ pub fn parse_ip_lines(text: &str) -> Vec<String> {
 
 /// The second factor typed in the one code field, as (authenticator code, recovery code):
 /// six digits are an authenticator code, anything else a recovery code.
-fn second_factor(code: &str) -> (Option<String>, Option<String>) {
+/// Which second factor a single code field holds, by its shape: six digits are an
+/// authenticator code, anything else a recovery code (every page with one field reads it so).
+pub(crate) fn second_factor(code: &str) -> (Option<String>, Option<String>) {
     let code = code.trim();
     if code.is_empty() {
         return (None, None);

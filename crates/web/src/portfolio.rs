@@ -144,11 +144,6 @@ async fn funding_history(state: &FundState, user_id: i64) -> Vec<FundingLine> {
         until_ms: i64::MAX,
         limit: FUNDING_ROWS,
     };
-    let coin_of = |asset: &str, network: &str| {
-        custody
-            .coin(asset, Some(network))
-            .map_or_else(|_| asset.to_owned(), |c| custody.currency_id(c))
-    };
     let mut lines: Vec<(i64, FundingLine)> = Vec::new();
     match custody.deposits(user_id, window).await {
         Ok(rows) => lines.extend(rows.iter().map(|d| {
@@ -161,7 +156,7 @@ async fn funding_history(state: &FundState, user_id: i64) -> Vec<FundingLine> {
                     network: d.network.clone(),
                     amount: custody.format(&d.asset, d.amount),
                     state: d.state.replace('_', " "),
-                    coin: coin_of(&d.asset, &d.network),
+                    coin: custody.currency_id_of(&d.asset, &d.network),
                 },
             )
         })),
@@ -178,7 +173,7 @@ async fn funding_history(state: &FundState, user_id: i64) -> Vec<FundingLine> {
                     network: w.network.clone(),
                     amount: custody.format(&w.asset, w.amount),
                     state: w.state.replace('_', " "),
-                    coin: coin_of(&w.asset, &w.network),
+                    coin: custody.currency_id_of(&w.asset, &w.network),
                 },
             )
         })),
