@@ -49,6 +49,8 @@ impl Backend {
 pub struct Store {
     pub(crate) pool: AnyPool,
     pub(crate) backend: Backend,
+    /// Serialises audit appends so each entry is chained to the one committed before it.
+    pub(crate) audit_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Store {
@@ -106,7 +108,11 @@ impl Store {
         };
         migrator.run(&pool).await?;
         tracing::debug!(?backend, "store connected and migrated");
-        Ok(Store { pool, backend })
+        Ok(Store {
+            pool,
+            backend,
+            audit_lock: std::sync::Arc::default(),
+        })
     }
 
     /// Which engine this store runs on (for logs and backend-specific tests).

@@ -35,6 +35,7 @@ mod signup_attempts;
 mod tokens;
 mod totp;
 mod trades;
+mod transparency;
 mod triggers;
 mod twofa_reset;
 mod users;
@@ -45,7 +46,7 @@ mod tests;
 pub use activity::{LoginActivityRow, NewLoginActivity, NewSecurityEvent, SecurityEventRow};
 pub use agreements::AgreementVersionRow;
 pub use api_keys::{ApiKeyRow, NewApiKey};
-pub use audit::AuditRow;
+pub use audit::{AuditCheck, AuditRow, audit_hash};
 pub use codes::{CodeRow, NewCode};
 pub use custody::{
     DepositRow, HistoryWindow, NewDeposit, NewWithdrawal, WithdrawAddressRow, WithdrawalEventRow,
@@ -74,6 +75,7 @@ pub use signup_attempts::{NewSignupAttempt, SignupAttemptRow, VerifiedContact};
 pub use tokens::{NewToken, TokenRow};
 pub use totp::TotpRow;
 pub use trades::TradeStats;
+pub use transparency::{PorTreeRow, ReportRow};
 pub use triggers::trigger_state;
 pub use twofa_reset::{TwofaResetRow, twofa_reset_state};
 pub use users::{AccountRow, NewAccount, UserRow, account_status};

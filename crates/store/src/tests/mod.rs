@@ -26,6 +26,7 @@ mod identity_sessions;
 mod projection;
 mod queries;
 mod schema;
+mod transparency;
 
 /// A store plus what must be removed when the test ends.
 pub(crate) struct TestDb {

@@ -137,6 +137,7 @@ async fn sqlite_schema_has_every_table_with_known_types() {
     let expected = [
         "agreement_versions",
         "api_keys",
+        "audit_chain",
         "audit_log",
         "balance_hours",
         "balances",
@@ -156,6 +157,7 @@ async fn sqlite_schema_has_every_table_with_known_types() {
         "one_time_codes",
         "operator_keys",
         "orders",
+        "por_trees",
         "pow_challenges_used",
         "projection_state",
         "qr_logins",
@@ -168,6 +170,7 @@ async fn sqlite_schema_has_every_table_with_known_types() {
         "tokens",
         "totp_credentials",
         "trades",
+        "transparency_reports",
         "trigger_orders",
         "twofa_reset_requests",
         "users",
@@ -185,7 +188,7 @@ async fn sqlite_schema_has_every_table_with_known_types() {
         "{:?}",
         shape.columns
     );
-    assert_eq!(shape.triggers.len(), 2);
+    assert_eq!(shape.triggers.len(), 6);
     database.finish().await;
 }
 

@@ -1,0 +1,141 @@
+//! The audit chain and transparency reports. Method: append through the repository, then tamper
+//! behind it the way someone with database access would (dropping the append-only trigger) and
+//! check that verification names the first broken entry; reports are written once.
+
+use super::both_backends;
+use crate::{Backend, PorTreeRow, ReportRow, Store};
+
+async fn audit_chain(store: &Store) {
+    assert_eq!(store.verify_audit_chain().await.unwrap().entries, 0);
+    for i in 0..5 {
+        store
+            .append_audit("operator", "test", &format!("{{\"n\":{i}}}"), 1_000 + i)
+            .await
+            .unwrap();
+    }
+    let check = store.verify_audit_chain().await.unwrap();
+    assert_eq!((check.entries, check.broken_at), (5, None));
+    let head = check.head.clone().unwrap();
+    assert_eq!(store.audit_head().await.unwrap(), Some(head.clone()));
+    // Parallel appends still chain in commit order.
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let s = store.clone();
+        tasks.push(tokio::spawn(async move {
+            s.append_audit("staff@example.com", "par", "{}", 2_000 + i)
+                .await
+                .unwrap()
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let check = store.verify_audit_chain().await.unwrap();
+    assert_eq!((check.entries, check.broken_at), (13, None));
+
+    // Edit entry 3 behind the triggers' back: the chain breaks at 3.
+    let (drop_trigger, edit) = match store.backend() {
+        Backend::Sqlite => (
+            "DROP TRIGGER tr_audit_log_no_update",
+            "UPDATE audit_log SET params_json = '{\"n\":99}' WHERE id = 3",
+        ),
+        Backend::Postgres => (
+            "DROP TRIGGER tr_audit_log_no_update ON audit_log",
+            "UPDATE audit_log SET params_json = '{\"n\":99}' WHERE id = 3",
+        ),
+    };
+    // With the trigger in place the edit is refused.
+    assert!(sqlx::query(edit).execute(&store.pool).await.is_err());
+    sqlx::query(drop_trigger)
+        .execute(&store.pool)
+        .await
+        .unwrap();
+    sqlx::query(edit).execute(&store.pool).await.unwrap();
+    let check = store.verify_audit_chain().await.unwrap();
+    assert_eq!(check.broken_at, Some(3));
+}
+
+both_backends!(audit_chain_on_both, audit_chain);
+
+async fn audit_chain_deletion(store: &Store) {
+    for i in 0..3 {
+        store
+            .append_audit("operator", "test", "{}", i)
+            .await
+            .unwrap();
+    }
+    let drop_trigger = match store.backend() {
+        Backend::Sqlite => "DROP TRIGGER tr_audit_log_no_delete",
+        Backend::Postgres => "DROP TRIGGER tr_audit_log_no_delete ON audit_log",
+    };
+    sqlx::query(drop_trigger)
+        .execute(&store.pool)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM audit_log WHERE id = 3")
+        .execute(&store.pool)
+        .await
+        .unwrap();
+    assert_eq!(store.verify_audit_chain().await.unwrap().broken_at, Some(3));
+}
+
+both_backends!(audit_chain_deletion_on_both, audit_chain_deletion);
+
+async fn reports(store: &Store) {
+    assert_eq!(store.latest_report().await.unwrap(), None);
+    let report = |seq: i64| ReportRow {
+        seq,
+        published_ms: 10 * seq,
+        journal_seq: 100 + seq,
+        body: format!("{{\"seq\":{seq}}}"),
+        sha256: format!("h{seq}"),
+        signature: format!("s{seq}"),
+    };
+    let tree = PorTreeRow {
+        report_seq: 1,
+        asset: "BTC".into(),
+        leaves_json: "[[1,5,\"00\"]]".into(),
+    };
+    assert!(
+        store
+            .insert_report(&report(1), std::slice::from_ref(&tree))
+            .await
+            .unwrap()
+    );
+    // The same seq again writes nothing, not even its trees.
+    let other = PorTreeRow {
+        asset: "ETH".into(),
+        ..tree.clone()
+    };
+    assert!(!store.insert_report(&report(1), &[other]).await.unwrap());
+    assert_eq!(store.por_tree(1, "ETH").await.unwrap(), None);
+    assert!(store.insert_report(&report(2), &[]).await.unwrap());
+    assert_eq!(store.latest_report().await.unwrap(), Some(report(2)));
+    assert_eq!(store.report(1).await.unwrap(), Some(report(1)));
+    assert_eq!(store.por_tree(1, "BTC").await.unwrap(), Some(tree));
+    let listed: Vec<i64> = store
+        .reports(10, None)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.seq)
+        .collect();
+    assert_eq!(listed, vec![2, 1]);
+    let older: Vec<i64> = store
+        .reports(10, Some(2))
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.seq)
+        .collect();
+    assert_eq!(older, vec![1]);
+    // Published reports cannot be edited.
+    assert!(
+        sqlx::query("UPDATE transparency_reports SET body = 'x' WHERE seq = 1")
+            .execute(&store.pool)
+            .await
+            .is_err()
+    );
+}
+
+both_backends!(reports_on_both, reports);
