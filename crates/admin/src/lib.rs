@@ -23,6 +23,7 @@ use subtle::ConstantTimeEq;
 pub struct AdminState {
     pub operator: Operator,
     pub custody: bulwark_custody::Custody,
+    pub safeguard: bulwark_safeguard::Safeguard,
     pub token: Arc<String>,
 }
 
@@ -122,6 +123,9 @@ pub fn router(state: AdminState) -> Router {
         )
         .route("/admin/v1/movements/{id}", get(movement))
         .route("/admin/v1/movements/{id}/sign", post(sign_movement))
+        .route("/admin/v1/transparency/publish", post(publish_report))
+        .route("/admin/v1/transparency/proof", get(user_proof))
+        .route("/admin/v1/audit/verify", get(audit_verify))
         .fallback(|| async {
             AdminError(
                 StatusCode::NOT_FOUND,
@@ -351,6 +355,30 @@ async fn resolve_incident(
 ) -> AdminResult {
     Ok(Json(
         operator::chain::resolve_incident(&state.operator, &state.custody, id, body).await?,
+    ))
+}
+
+/// `POST /admin/v1/transparency/publish`: publishes a transparency report now (audited).
+async fn publish_report(State(state): State<AdminState>) -> AdminResult {
+    Ok(Json(
+        operator::transparency::publish(&state.operator, &state.safeguard).await?,
+    ))
+}
+
+/// `GET /admin/v1/transparency/proof?user=&asset=[&seq=]`: a user's proof, for support.
+async fn user_proof(
+    State(state): State<AdminState>,
+    Query(query): Query<operator::transparency::ProofQuery>,
+) -> AdminResult {
+    Ok(Json(
+        operator::transparency::proof(&state.safeguard, query).await?,
+    ))
+}
+
+/// `GET /admin/v1/audit/verify`: recomputes the audit log's hash chain.
+async fn audit_verify(State(state): State<AdminState>) -> AdminResult {
+    Ok(Json(
+        operator::transparency::audit_verify(&state.safeguard).await?,
     ))
 }
 

@@ -16,6 +16,7 @@ pub mod orders;
 pub mod private;
 pub mod public;
 pub mod rate_limit;
+pub mod transparency;
 pub mod v1;
 pub mod ws;
 

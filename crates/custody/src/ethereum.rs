@@ -126,30 +126,13 @@ impl EthereumChain {
         dir: &Path,
     ) -> Result<EthereumChain, EthereumSetupError> {
         let invalid = EthereumSetupError::Invalid;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(&config.hot_key_file)
-                .map_err(|source| EthereumSetupError::Io {
+        let key_text =
+            crate::secret_file::read_private(&config.hot_key_file).map_err(|source| {
+                EthereumSetupError::Io {
                     path: config.hot_key_file.display().to_string(),
                     source,
-                })?
-                .permissions()
-                .mode();
-            if mode & 0o077 != 0 {
-                return Err(invalid(format!(
-                    "{} is readable by others (mode {:o}); chmod 600 it",
-                    config.hot_key_file.display(),
-                    mode & 0o777
-                )));
-            }
-        }
-        let key_text = std::fs::read_to_string(&config.hot_key_file).map_err(|source| {
-            EthereumSetupError::Io {
-                path: config.hot_key_file.display().to_string(),
-                source,
-            }
-        })?;
+                }
+            })?;
         let key: [u8; 32] = hex::decode(key_text.trim().trim_start_matches("0x"))
             .ok()
             .and_then(|b| b.try_into().ok())

@@ -14,6 +14,7 @@ pub mod ethereum;
 pub mod keys;
 pub mod network;
 pub mod reconcile;
+pub mod secret_file;
 pub mod service;
 pub mod signatures;
 pub mod sim;

@@ -41,7 +41,71 @@ impl WalletBalance {
     }
 }
 
+/// One address custody controls, with what its chain says it holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReserveAddress {
+    pub network: Network,
+    pub asset: String,
+    /// `hot`, `cold` or `deposit`.
+    pub wallet: &'static str,
+    pub address: String,
+    pub balance: i64,
+}
+
+/// Every address custody controls with its balance, and the height of each network's chain
+/// when they were read: the reserves side of a proof of reserves.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reserves {
+    pub heights: BTreeMap<Network, u64>,
+    /// Deposit addresses holding nothing are left out; hot and cold wallets always appear.
+    pub addresses: Vec<ReserveAddress>,
+}
+
 impl Custody {
+    /// Reads every custody address's balance on its chain (see [`Reserves`]).
+    pub async fn reserves(&self) -> CustodyResult<Reserves> {
+        let mut reserves = Reserves::default();
+        for coin in self.coins() {
+            let chain = self.chain(coin.network)?;
+            let height = chain.height().await.map_err(chain_error)?;
+            reserves.heights.insert(coin.network, height);
+            let mut addresses = vec![
+                ("hot", self.wallet_address(coin.network, Wallet::Hot)?),
+                ("cold", self.wallet_address(coin.network, Wallet::Cold)?),
+            ];
+            for address in self.store().deposit_addresses_of(coin.network.id()).await? {
+                addresses.push(("deposit", address));
+            }
+            for (wallet, address) in addresses {
+                let balance = chain
+                    .balance(&address, &coin.asset)
+                    .await
+                    .map_err(chain_error)?;
+                if balance > 0 || wallet != "deposit" {
+                    reserves.addresses.push(ReserveAddress {
+                        network: coin.network,
+                        asset: coin.asset.clone(),
+                        wallet,
+                        address,
+                        balance,
+                    });
+                }
+            }
+        }
+        Ok(reserves)
+    }
+
+    /// Opens an incident of `kind` on `asset` (once while one is open), which freezes the
+    /// asset's withdrawals; answers its id.
+    pub async fn open_incident(&self, asset: &str, kind: &str, detail: &str) -> CustodyResult<i64> {
+        let id = self
+            .store()
+            .open_custody_incident(asset, kind, detail, self.now_ms())
+            .await?;
+        tracing::error!("custody: incident {id} ({kind}): {detail}; {asset} withdrawals frozen");
+        Ok(id)
+    }
+
     /// The hot and cold wallet of every coin with its balance.
     pub async fn wallet_balances(&self) -> CustodyResult<Vec<WalletBalance>> {
         let mut rows = Vec::with_capacity(self.coins().len());

@@ -378,7 +378,8 @@ pub fn load_or_create_keys(dir: &Path) -> Result<BTreeMap<Network, MasterPublicK
             xpubs.insert(network.id().to_owned(), key.to_string());
         }
         let seed_path = dir.join("master-seed.OFFLINE");
-        write_private(&seed_path, seed.to_hex().as_bytes()).map_err(|e| fail(e.to_string()))?;
+        crate::secret_file::write_private(&seed_path, seed.to_hex().as_bytes())
+            .map_err(|e| fail(e.to_string()))?;
         // First start of a new data directory (dev): expected, so not a warning; operators of a
         // real deployment bring their own xpubs.json and never see this line.
         tracing::info!(
@@ -398,17 +399,4 @@ pub fn load_or_create_keys(dir: &Path) -> Result<BTreeMap<Network, MasterPublicK
         keys.insert(network, key);
     }
     Ok(keys)
-}
-
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    #[cfg(unix)]
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    options.mode(0o600);
-    let mut file = options.open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
 }

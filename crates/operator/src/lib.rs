@@ -7,6 +7,7 @@
 pub mod chain;
 pub mod demo;
 pub mod ops;
+pub mod transparency;
 
 use bulwark_accounts::Error;
 use bulwark_store::Store;

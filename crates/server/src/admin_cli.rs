@@ -86,10 +86,17 @@ pub enum AdminCommand {
         #[arg(long)]
         reason: Option<String>,
     },
-    /// The newest audit-log entries.
+    /// The newest audit-log entries; `audit verify` checks the log's hash chain instead.
     Audit {
+        #[command(subcommand)]
+        command: Option<AuditCommand>,
         #[arg(long, default_value_t = 50)]
         limit: u32,
+    },
+    /// Transparency reports and users' proofs of inclusion.
+    Transparency {
+        #[command(subcommand)]
+        command: TransparencyCommand,
     },
     /// Drills on a simulated chain: incoming deposits, blocks, theft (audited).
     Chain {
@@ -124,6 +131,27 @@ pub enum AdminCommand {
         id: i64,
         #[arg(long)]
         resolution: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Recompute the audit log's hash chain from its first entry; fails when it is broken.
+    Verify,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TransparencyCommand {
+    /// Publish a signed report now; prints its seq.
+    Publish,
+    /// Print a user's proof of inclusion for one asset (the newest report unless --seq).
+    Proof {
+        #[arg(long)]
+        user: i64,
+        #[arg(long)]
+        asset: String,
+        #[arg(long)]
+        seq: Option<i64>,
     },
 }
 
@@ -356,6 +384,17 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
     } else if status.is_success() {
         println!("{}", human(&args.command, &answer));
     }
+    if matches!(
+        args.command,
+        AdminCommand::Audit {
+            command: Some(AuditCommand::Verify),
+            ..
+        }
+    ) && status.is_success()
+        && answer.get("intact").and_then(Value::as_bool) != Some(true)
+    {
+        bail!("the audit log's hash chain is broken");
+    }
     if !status.is_success() {
         let message = answer
             .pointer("/error/message")
@@ -466,7 +505,23 @@ fn request_of(command: &AdminCommand) -> (&'static str, String, Value) {
         AdminCommand::Resume => ("POST", "/admin/v1/trading/resume".into(), json!({})),
         AdminCommand::Status => ("GET", "/admin/v1/engine".into(), Value::Null),
         AdminCommand::Consistency => ("GET", "/admin/v1/consistency".into(), Value::Null),
-        AdminCommand::Audit { limit } => {
+        AdminCommand::Audit {
+            command: Some(AuditCommand::Verify),
+            ..
+        } => ("GET", "/admin/v1/audit/verify".into(), Value::Null),
+        AdminCommand::Transparency {
+            command: TransparencyCommand::Publish,
+        } => ("POST", "/admin/v1/transparency/publish".into(), json!({})),
+        AdminCommand::Transparency {
+            command: TransparencyCommand::Proof { user, asset, seq },
+        } => {
+            let mut path = format!("/admin/v1/transparency/proof?user={user}&asset={asset}");
+            if let Some(seq) = seq {
+                path.push_str(&format!("&seq={seq}"));
+            }
+            ("GET", path, Value::Null)
+        }
+        AdminCommand::Audit { limit, .. } => {
             ("GET", format!("/admin/v1/audit?limit={limit}"), Value::Null)
         }
         AdminCommand::Chain { command } => match command {
@@ -657,6 +712,24 @@ fn human(command: &AdminCommand, answer: &Value) -> String {
             field("memo")
         ),
         AdminCommand::Deposit { .. } => format!("{} (seq {})", field("status"), field("seq")),
+        AdminCommand::Transparency {
+            command: TransparencyCommand::Publish,
+        } => field("seq"),
+        AdminCommand::Audit {
+            command: Some(AuditCommand::Verify),
+            ..
+        } => {
+            if answer.get("intact").and_then(Value::as_bool) == Some(true) {
+                format!(
+                    "audit chain intact: {} entries, head {} {}",
+                    field("entries"),
+                    field("head_id"),
+                    field("head_hash")
+                )
+            } else {
+                format!("audit chain BROKEN at entry {}", field("broken_at"))
+            }
+        }
         AdminCommand::Chain {
             command: ChainCommand::Mine { .. },
         } => format!("{} height {}", field("network"), field("height")),

@@ -73,6 +73,8 @@ pub struct Config {
     /// Custody (`[custody]` table): coins per network with confirmations, minimums and fees,
     /// approval thresholds, the hot wallet's share, the simulated chains' block interval.
     pub custody: bulwark_custody::CustodyConfig,
+    /// Hours between transparency reports published on their own (0: only on demand).
+    pub report_interval_hours: u64,
 }
 
 impl Default for Config {
@@ -100,6 +102,7 @@ impl Default for Config {
             smtp: None,
             sms_gateway: None,
             custody: bulwark_custody::CustodyConfig::default(),
+            report_interval_hours: DEFAULT_REPORT_INTERVAL_HOURS,
         }
     }
 }
@@ -164,7 +167,13 @@ pub struct ServeArgs {
     /// Withdrawals worth more USDT than this wait for staff approvals (default 10000).
     #[arg(long, env = "BULWARK_AUTO_APPROVE_USDT")]
     pub auto_approve_usdt: Option<u64>,
+    /// Hours between transparency reports (default 24; 0: only on demand).
+    #[arg(long, env = "BULWARK_REPORT_INTERVAL_HOURS")]
+    pub report_interval_hours: Option<u64>,
 }
+
+/// Transparency reports are published daily unless configured otherwise.
+pub const DEFAULT_REPORT_INTERVAL_HOURS: u64 = 24;
 
 /// Default daily withdrawal limit of KYC level L1, in USDT.
 pub const DEFAULT_KYC_L1_WITHDRAW_USDT: u64 = 2_000;
@@ -237,6 +246,9 @@ impl Config {
                 .ok()
                 .and_then(|v| v.checked_mul(1_000_000))
                 .ok_or_else(|| ConfigError::Invalid(format!("auto-approval threshold {v}")))?;
+        }
+        if let Some(v) = args.report_interval_hours {
+            config.report_interval_hours = v;
         }
         if args.demo {
             config.demo = true;

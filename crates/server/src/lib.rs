@@ -14,4 +14,5 @@ pub mod overload_bench;
 pub mod serve;
 pub mod signed_client;
 pub mod verify;
+pub mod verify_cli;
 pub mod ws_bench;

@@ -33,6 +33,10 @@ enum Command {
         #[command(subcommand)]
         command: bulwark_server::operator_cli::OperatorCommand,
     },
+    /// Check a transparency report's signature and its link to the previous report (offline).
+    VerifyReport(bulwark_server::verify_cli::VerifyReportArgs),
+    /// Check a proof of inclusion against the root its report publishes (offline).
+    VerifyProof(bulwark_server::verify_cli::VerifyProofArgs),
     /// Benchmarks (release builds): book, engine, journal, durable, recovery.
     Bench(bulwark_server::bench_cli::BenchArgs),
 }
@@ -77,5 +81,7 @@ fn main() -> anyhow::Result<()> {
             command: JournalCommand::Verify { data_dir, json },
         } => verify::run(&data_dir, json),
         Command::Bench(args) => bulwark_server::bench_cli::run(args),
+        Command::VerifyReport(args) => bulwark_server::verify_cli::verify_report(&args),
+        Command::VerifyProof(args) => bulwark_server::verify_cli::verify_proof(&args),
     }
 }

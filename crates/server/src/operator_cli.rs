@@ -3,7 +3,6 @@
 //! register); `sign` signs a movement's description file. Neither talks to the server, so both
 //! run on a machine that never touches the network.
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
@@ -33,15 +32,8 @@ pub fn run(command: OperatorCommand) -> anyhow::Result<()> {
     match command {
         OperatorCommand::Keygen { out } => {
             let (secret, public) = bulwark_custody::signatures::keygen()?;
-            let mut options = std::fs::OpenOptions::new();
-            options.write(true).create_new(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            let mut file = options
-                .open(&out)
+            bulwark_custody::secret_file::write_private(&out, secret.as_bytes())
                 .with_context(|| format!("creating {} (it must not exist yet)", out.display()))?;
-            file.write_all(secret.as_bytes())?;
-            file.sync_all()?;
             println!(
                 "{}",
                 json!({"public_key": public, "secret_file": out.display().to_string()})

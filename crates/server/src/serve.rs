@@ -153,11 +153,31 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     )
     .context("opening custody")?;
     custody.spawn_workers();
-    let public = public_router(app.clone(), custody.clone(), limit, groups, v1, feed);
+    let interval = (config.report_interval_hours > 0).then(|| {
+        std::time::Duration::from_secs(config.report_interval_hours.saturating_mul(3_600))
+    });
+    let safeguard = bulwark_safeguard::Safeguard::open(
+        &data.root.join("transparency"),
+        app.clone(),
+        custody.clone(),
+        interval,
+    )
+    .context("opening the Safeguard service")?;
+    safeguard.spawn_worker();
+    let public = public_router(
+        app.clone(),
+        custody.clone(),
+        safeguard.clone(),
+        limit,
+        groups,
+        v1,
+        feed,
+    );
     let operator = bulwark_operator::Operator::new(app);
     let admin = bulwark_admin::router(AdminState {
         operator: operator.clone(),
         custody: custody.clone(),
+        safeguard,
         token: Arc::clone(&token),
     });
     Ok(Running {
@@ -276,6 +296,7 @@ async fn apply_genesis(app: &AppState) -> anyhow::Result<()> {
 fn public_router(
     app: AppState,
     custody: bulwark_custody::Custody,
+    safeguard: bulwark_safeguard::Safeguard,
     limit: bulwark_api::rate_limit::IpRateLimit,
     groups: bulwark_api::group_limits::GroupLimits,
     v1: bulwark_api::v1::V1State,
@@ -294,9 +315,10 @@ fn public_router(
             limit.clone(),
             bulwark_api::rate_limit::limit_by_ip,
         ));
-    let withdrawals_admin =
-        bulwark_api::v1::withdrawals_admin::routes().layer(axum::Extension(custody.clone()));
-    let accounts = bulwark_api::v1::router_with(v1, withdrawals_admin).layer(
+    let extra_v1 = bulwark_api::v1::withdrawals_admin::routes()
+        .layer(axum::Extension(custody.clone()))
+        .merge(bulwark_api::v1::transparency::routes().layer(axum::Extension(safeguard.clone())));
+    let accounts = bulwark_api::v1::router_with(v1, extra_v1).layer(
         axum::middleware::from_fn_with_state(limit.clone(), bulwark_api::rate_limit::limit_by_ip),
     );
     let health = Router::new()
@@ -312,8 +334,12 @@ fn public_router(
         limit.clone(),
         bulwark_api::rate_limit::limit_by_ip,
     ));
+    let transparency = bulwark_api::transparency::router(safeguard).layer(
+        axum::middleware::from_fn_with_state(limit.clone(), bulwark_api::rate_limit::limit_by_ip),
+    );
     health
         .merge(accounts)
+        .merge(transparency)
         .merge(stream)
         .merge(bulwark_api::router(app, custody, limit, groups))
         .layer(SetResponseHeaderLayer::overriding(

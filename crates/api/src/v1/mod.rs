@@ -23,6 +23,7 @@ pub mod route_doc;
 pub mod sessions;
 pub mod signup;
 pub mod totp_setup;
+pub mod transparency;
 pub mod twofa_reset;
 pub mod withdrawals_admin;
 

@@ -1,0 +1,57 @@
+//! What the operator does with transparency: publish a report now (audited), print a user's
+//! proof for support, and check the audit log's hash chain.
+
+use bulwark_accounts::Error;
+use bulwark_safeguard::Safeguard;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::Operator;
+use crate::ops::audit_action;
+
+type Result<T> = std::result::Result<T, Error>;
+
+#[derive(Deserialize)]
+pub struct ProofQuery {
+    pub user: i64,
+    pub asset: String,
+    /// A report seq; the newest when absent.
+    pub seq: Option<i64>,
+}
+
+/// Publishes a report now; answers its seq, hash and signature.
+pub async fn publish(op: &Operator, safeguard: &Safeguard) -> Result<Value> {
+    let report = safeguard.publish().await?;
+    audit_action(
+        op,
+        "transparency_publish",
+        &json!({"seq": report.seq, "sha256": report.sha256}),
+    )
+    .await?;
+    let body: Value = serde_json::from_str(&report.body).unwrap_or(Value::Null);
+    Ok(json!({
+        "seq": report.seq,
+        "journal_seq": report.journal_seq,
+        "sha256": report.sha256,
+        "signature": report.signature,
+        "solvency": body.get("solvency"),
+    }))
+}
+
+/// A user's proof for one asset (support: the user asked and cannot sign in).
+pub async fn proof(safeguard: &Safeguard, query: ProofQuery) -> Result<Value> {
+    let proof = safeguard.proof(query.user, &query.asset, query.seq).await?;
+    serde_json::to_value(proof).map_err(crate::internal)
+}
+
+/// Recomputes the audit log's hash chain.
+pub async fn audit_verify(safeguard: &Safeguard) -> Result<Value> {
+    let check = safeguard.verify_audit().await?;
+    Ok(json!({
+        "intact": check.broken_at.is_none(),
+        "entries": check.entries,
+        "head_id": check.head.as_ref().map(|h| h.0),
+        "head_hash": check.head.as_ref().map(|h| h.1.clone()),
+        "broken_at": check.broken_at,
+    }))
+}

@@ -1,0 +1,54 @@
+//! What the Safeguard service answers when it cannot do what was asked.
+
+use bulwark_custody::CustodyError;
+use bulwark_store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SafeguardError {
+    #[error("no transparency report has been published yet")]
+    NoReport,
+    #[error("report {0} does not exist")]
+    UnknownReport(i64),
+    #[error("unknown asset {0}")]
+    UnknownAsset(String),
+    #[error("you held no {asset} when report {seq} was taken, so it has no leaf of yours")]
+    NotInReport { asset: String, seq: i64 },
+    #[error("{0}")]
+    Setup(String),
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for SafeguardError {
+    fn from(e: StoreError) -> SafeguardError {
+        SafeguardError::Internal(format!("store: {e}"))
+    }
+}
+
+impl From<CustodyError> for SafeguardError {
+    fn from(e: CustodyError) -> SafeguardError {
+        SafeguardError::Internal(format!("custody: {e}"))
+    }
+}
+
+pub type SafeguardResult<T> = Result<T, SafeguardError>;
+
+/// How every adapter (account API, pages, operator API) reports a Safeguard refusal.
+impl From<SafeguardError> for bulwark_accounts::Error {
+    fn from(e: SafeguardError) -> bulwark_accounts::Error {
+        use bulwark_accounts::{Error, Kind};
+        match e {
+            SafeguardError::NoReport => Error::new(Kind::NotFound, "no_report", e.to_string()),
+            SafeguardError::UnknownReport(_) => {
+                Error::new(Kind::NotFound, "report_not_found", e.to_string())
+            }
+            SafeguardError::UnknownAsset(_) => Error::bad_request("unknown_asset", e.to_string()),
+            SafeguardError::NotInReport { .. } => {
+                Error::new(Kind::NotFound, "not_in_report", e.to_string())
+            }
+            SafeguardError::Setup(_) | SafeguardError::Internal(_) => {
+                Error::internal("safeguard", e)
+            }
+        }
+    }
+}

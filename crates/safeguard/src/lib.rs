@@ -1,0 +1,16 @@
+//! The Safeguard service: what makes the platform's protection of users checkable by anyone.
+//! It publishes signed, hash-chained transparency reports (the fund, incidents, wallets, reserves
+//! against liabilities, the proof-of-liabilities roots and the audit chain's head), serves each
+//! user's inclusion proof, and checks the audit chain. It reads balances from the engine at one
+//! journal sequence number and reserves from custody; the tree and the verifiers are
+//! `bulwark-por`'s, the same code the CLI verifies with.
+
+#![forbid(unsafe_code)]
+
+pub mod error;
+pub mod report;
+pub mod service;
+pub mod signing;
+
+pub use error::{SafeguardError, SafeguardResult};
+pub use service::Safeguard;
