@@ -11,6 +11,7 @@ import os
 import sqlite3
 import subprocess
 import tempfile
+import time
 import urllib.error
 import urllib.request
 
@@ -18,7 +19,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from conftest import BIN, Server
-from test_accounts import PASSWORD, call, login, signup_verified
+from test_accounts import call, login, signup_verified
+from test_browser import CHROMEDRIVER, CHROMIUM, browser  # noqa: F401
 from test_ccxt import client
 from test_custody import balance, wait_for
 
@@ -223,3 +225,66 @@ def test_reports_proofs_reserves_and_the_audit_chain(tsrv):
     out = subprocess.run([BIN, "admin", "--url", srv.admin_url, "--data-dir", srv.data_dir, "audit", "verify"],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode != 0 and "BROKEN at entry 2" in out.stdout, (out.stdout, out.stderr)
+
+
+@pytest.mark.skipif(not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)),
+                    reason="Debian chromium and chromium-driver are not installed (scripts/test.sh installs them)")
+def test_the_pages_show_the_report_and_the_browser_verifier_agrees_with_the_cli(tsrv, browser):  # noqa: F811
+    from test_trade_browser import browser_user
+    b = browser
+    srv = tsrv
+    # A visitor sees that nothing is published yet.
+    b.go(srv.base + "/transparency")
+    b.wait_for('id="no-report"')
+    user = browser_user(b, srv, "viewer@example.com", {"BTC": "0.3", "USDT": "10"})
+    srv.admin("transparency", "publish")
+    b.go(srv.base + "/transparency")
+    page = b.wait_for("Safeguard fund · report 1")
+    assert "BTC" in b.text("#solvency-BTC") and "0.30000000" in b.text("#solvency-BTC")
+    assert "open" in b.text("#incidents"), "the unbacked credit opened an incident"
+    assert 'href="/transparency/v1/reports/1"' in page and b.text("#report-key") == get(srv, "/transparency/v1/key")[1].decode()
+    b.screenshot("transparency-report")
+
+    b.go(srv.base + "/transparency/proof?asset=BTC")
+    b.wait_for('id="proof-download"')
+    proof = json.loads(b.value("#proof-json"))
+    assert proof["user_id"] == user and proof["balance"] == "30000000"
+    b.click("#verify-proof")
+    wait_verdict = lambda: b.attribute("#verify-result", "data-valid")  # noqa: E731
+    deadline = time.time() + 20
+    while wait_verdict() is None and time.time() < deadline:
+        time.sleep(0.1)
+    assert wait_verdict() == "true", b.text("#verify-result")
+    assert "30000000" in b.text("#verify-result")
+    b.screenshot("transparency-proof-valid")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        report_path = os.path.join(tmp, "r1.json")
+        with open(report_path, "wb") as f:
+            f.write(get(srv, "/transparency/v1/reports/1")[1])
+        cases = [
+            ("honest", lambda p: None),
+            ("balance raised", lambda p: p.update(balance=str(int(p["balance"]) + 1))),
+            ("negative balance", lambda p: p.update(balance="-30000000")),
+            ("sibling sum lowered", lambda p: p["path"][0].update(sum="0") if p["path"] else p.update(index=1)),
+            ("root replaced", lambda p: p["root"].update(hash="22" * 32)),
+            ("someone else's id", lambda p: p.update(user_id=p["user_id"] + 1)),
+            ("other report", lambda p: p.update(report_seq=2)),
+        ]
+        for name, change in cases:
+            tampered = json.loads(json.dumps(proof))
+            change(tampered)
+            b.cmd("POST", "/execute/sync", {
+                "script": "document.getElementById('proof-json').value = arguments[0];"
+                          "document.getElementById('verify-result').removeAttribute('data-valid');",
+                "args": [json.dumps(tampered)]})
+            b.click("#verify-proof")
+            deadline = time.time() + 20
+            while wait_verdict() is None and time.time() < deadline:
+                time.sleep(0.1)
+            proof_path = os.path.join(tmp, "p.json")
+            with open(proof_path, "w") as f:
+                json.dump(tampered, f)
+            cli = verify_cli("verify-proof", proof_path, "--report", report_path).returncode == 0
+            assert (wait_verdict() == "true") == cli == (name == "honest"), (name, b.text("#verify-result"))
+    b.screenshot("transparency-proof-tampered")

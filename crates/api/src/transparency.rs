@@ -53,14 +53,22 @@ fn failed(e: SafeguardError) -> Response {
     }
 }
 
-fn seq_of(text: &str) -> Result<i64, Response> {
-    text.parse::<i64>().ok().filter(|s| *s >= 1).ok_or_else(|| {
-        refuse(
+/// Report `seq` (given as path text), or the refusal to answer with.
+async fn stored_report(
+    safeguard: &Safeguard,
+    seq: &str,
+) -> Result<bulwark_safeguard::ReportRow, Box<Response>> {
+    let Some(number) = seq.parse::<i64>().ok().filter(|s| *s >= 1) else {
+        return Err(Box::new(refuse(
             StatusCode::BAD_REQUEST,
             "invalid_seq",
-            format!("report seq must be a whole number from 1, not {text:?}"),
-        )
-    })
+            format!("report seq must be a whole number from 1, not {seq:?}"),
+        )));
+    };
+    safeguard
+        .report(number)
+        .await
+        .map_err(|e| Box::new(failed(e)))
 }
 
 /// `GET /transparency/v1/key`: the ed25519 public key reports are signed with, hex.
@@ -93,24 +101,16 @@ async fn list(State(safeguard): State<Safeguard>, Query(page): Query<Page>) -> R
 
 /// `GET /transparency/v1/reports/{seq}`: the report's exact bytes.
 async fn report(State(safeguard): State<Safeguard>, Path(seq): Path<String>) -> Response {
-    let seq = match seq_of(&seq) {
-        Ok(seq) => seq,
-        Err(refusal) => return refusal,
-    };
-    match safeguard.report(seq).await {
+    match stored_report(&safeguard, &seq).await {
         Ok(row) => ([(header::CONTENT_TYPE, "application/json")], row.body).into_response(),
-        Err(e) => failed(e),
+        Err(refusal) => *refusal,
     }
 }
 
 /// `GET /transparency/v1/reports/{seq}/signature`: hex ed25519 signature over those bytes.
 async fn signature(State(safeguard): State<Safeguard>, Path(seq): Path<String>) -> Response {
-    let seq = match seq_of(&seq) {
-        Ok(seq) => seq,
-        Err(refusal) => return refusal,
-    };
-    match safeguard.report(seq).await {
+    match stored_report(&safeguard, &seq).await {
         Ok(row) => text(row.signature),
-        Err(e) => failed(e),
+        Err(refusal) => *refusal,
     }
 }

@@ -95,6 +95,19 @@ impl Custody {
         Ok(reserves)
     }
 
+    /// Per asset, what payouts have sent and the chain has not yet confirmed: gone from the
+    /// wallets while the ledger still holds it for the user.
+    pub async fn in_flight_payouts(&self) -> CustodyResult<BTreeMap<String, i64>> {
+        let mut out = BTreeMap::new();
+        for coin in self.coins() {
+            if !out.contains_key(&coin.asset) {
+                let sum = self.store().in_flight_payouts(&coin.asset).await?;
+                out.insert(coin.asset.clone(), sum);
+            }
+        }
+        Ok(out)
+    }
+
     /// Opens an incident of `kind` on `asset` (once while one is open), which freezes the
     /// asset's withdrawals; answers its id.
     pub async fn open_incident(&self, asset: &str, kind: &str, detail: &str) -> CustodyResult<i64> {

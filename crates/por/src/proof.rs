@@ -104,10 +104,12 @@ pub fn verify_proof(proof: &Proof, published: Option<&RootRef>) -> Result<u64, P
     }
     let balance: u64 = number("balance", &proof.balance)?;
     let levels = proof.path.len();
-    let fits = u32::try_from(levels)
-        .ok()
-        .and_then(|l| 1u64.checked_shl(l))
-        .is_none_or(|width| proof.index < width);
+    // A tree has at most 2^64 leaves, so at most 64 levels above them.
+    let fits = levels <= 64
+        && u32::try_from(levels)
+            .ok()
+            .and_then(|l| 1u64.checked_shl(l))
+            .is_none_or(|width| proof.index < width);
     if !fits {
         return Err(ProofError::BadIndex {
             index: proof.index,
@@ -117,7 +119,10 @@ pub fn verify_proof(proof: &Proof, published: Option<&RootRef>) -> Result<u64, P
     let mut node = leaf(&id, balance);
     for (level, sibling) in proof.path.iter().enumerate() {
         let sibling = node_of("path", sibling)?;
-        let right_child = (proof.index >> level) & 1 == 1;
+        let right_child = u32::try_from(level)
+            .ok()
+            .and_then(|l| proof.index.checked_shr(l))
+            .is_some_and(|bits| bits & 1 == 1);
         node = if right_child {
             parent(&sibling, &node)
         } else {
@@ -229,6 +234,12 @@ mod tests {
         p.path.pop();
         assert!(verify_proof(&p, None).is_err());
         let mut p = good.clone();
+        p.path = vec![p.path[0].clone(); 65];
+        assert!(matches!(
+            verify_proof(&p, None),
+            Err(ProofError::BadIndex { .. })
+        ));
+        let mut p = good.clone();
         p.index = 1 << 3;
         assert!(matches!(
             verify_proof(&p, None),
@@ -242,6 +253,73 @@ mod tests {
                 asset: "BTC".into()
             })
         );
+    }
+
+    /// The worked example of docs/TRANSPARENCY.md, computed there by an independent script: the
+    /// document and this code must agree byte for byte.
+    #[test]
+    fn the_documented_test_vectors_hold() {
+        let leaves = [
+            (
+                leaf_id(
+                    &hex::decode("000102030405060708090a0b0c0d0e0f").unwrap(),
+                    12,
+                    3,
+                ),
+                150_000_000,
+            ),
+            (
+                leaf_id(
+                    &hex::decode("101112131415161718191a1b1c1d1e1f").unwrap(),
+                    7,
+                    3,
+                ),
+                2_500,
+            ),
+            (
+                leaf_id(
+                    &hex::decode("202122232425262728292a2b2c2d2e2f").unwrap(),
+                    31,
+                    3,
+                ),
+                1,
+            ),
+        ];
+        assert_eq!(
+            hex::encode(leaves[0].0),
+            "d835f4a8719a53705f3dc441a8878c0c02084ec78802301a5375eed65badf5e8"
+        );
+        assert_eq!(
+            hex::encode(leaf(&leaves[1].0, 2_500).hash),
+            "c8911c63b1919f25c214f6e4f978f38466a09dcf9abe1399746b694475d97ca1"
+        );
+        let tree = Tree::build(&leaves).unwrap();
+        let root = tree.root();
+        assert_eq!(
+            hex::encode(root.hash),
+            "4d6dc1c0a412e6eff1356965b2b842877783af35ed8a4ece16e25cac5c87510b"
+        );
+        assert_eq!(root.sum, 150_002_501);
+        let proof = Proof {
+            asset: "BTC".into(),
+            report_seq: 3,
+            salt: "202122232425262728292a2b2c2d2e2f".into(),
+            user_id: 31,
+            leaf_id: "affe8afa37df06dbe8d09e22ad6c9a84b27f9c2667d976998962e1e0f58ac732".into(),
+            balance: "1".into(),
+            index: 2,
+            path: tree.path(2).unwrap().iter().map(PathNode::from).collect(),
+            root: PathNode::from(&root),
+        };
+        assert_eq!(
+            proof.path[0].hash,
+            "54023827688dd165e974682e16525d1c4ee6fa33ba6486bf80ae26602661358c"
+        );
+        assert_eq!(
+            proof.path[1].hash,
+            "01a04e631e206f9bac79029c7a6e74c25e5eccd09ab7adbd3706046bbc2e0215"
+        );
+        assert_eq!(verify_proof(&proof, None), Ok(1));
     }
 
     #[test]

@@ -12,5 +12,7 @@ pub mod report;
 pub mod service;
 pub mod signing;
 
+/// The records the service answers with (adapters read them without reaching the store).
+pub use bulwark_store::{AuditCheck, ReportRow};
 pub use error::{SafeguardError, SafeguardResult};
 pub use service::Safeguard;

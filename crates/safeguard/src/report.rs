@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use bulwark_custody::reconcile::Reserves;
 use bulwark_por::{Hash, PathNode, Tree, leaf_id};
 use bulwark_store::{AuditCheck, CustodyIncidentRow};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{SafeguardError, SafeguardResult};
 
@@ -33,7 +33,7 @@ pub struct AssetReading {
 /// One tree leaf as stored: the user, their balance, and their salt for this report.
 pub type StoredLeaf = (u64, u64, String);
 
-#[derive(Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
     pub seq: u64,
     pub prev_sha256: Option<String>,
@@ -47,7 +47,7 @@ pub struct Report {
     pub audit: AuditHead,
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Fund {
     /// The share of every trading fee paid into the fund, in basis points, in force now.
     pub share_bps: u32,
@@ -61,7 +61,7 @@ pub struct Fund {
     pub below_target: bool,
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FundAsset {
     pub scale: u32,
     pub balance: String,
@@ -71,7 +71,7 @@ pub struct FundAsset {
     pub usdt: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Incident {
     pub id: i64,
     pub asset: String,
@@ -82,7 +82,7 @@ pub struct Incident {
     pub resolution: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AssetReserves {
     pub scale: u32,
     pub total: String,
@@ -95,7 +95,7 @@ pub struct AssetReserves {
     pub addresses: Vec<ReserveEntry>,
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ReserveEntry {
     pub network: String,
     pub wallet: String,
@@ -103,7 +103,7 @@ pub struct ReserveEntry {
     pub balance: String,
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Liabilities {
     pub scale: u32,
     pub users: usize,
@@ -112,17 +112,20 @@ pub struct Liabilities {
     pub root: PathNode,
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Solvency {
     pub reserves: String,
+    /// Sent by withdrawals whose transactions are not yet confirmed: no longer in the wallets,
+    /// still held for the users in the ledger until they are, so counted with the reserves.
+    pub in_transit: String,
     pub liabilities: String,
-    /// How much reserves fall short of liabilities (0 when covered).
+    /// How much reserves and payouts in transit fall short of liabilities (0 when covered).
     pub shortfall: String,
     /// The incident a shortfall opened.
     pub incident_id: Option<i64>,
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AuditHead {
     pub entries: i64,
     pub head_id: Option<i64>,

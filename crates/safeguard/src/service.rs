@@ -40,12 +40,22 @@ struct Inner {
 
 impl Safeguard {
     /// Opens the service over `dir` (`<data>/transparency`, where the signing key lives).
-    pub fn open(
+    /// Refuses to start when reports were published but the key file is gone: a new key would
+    /// silently break every verifier's trust in the chain.
+    pub async fn open(
         dir: &Path,
         trading: Trading,
         custody: Custody,
         interval: Option<Duration>,
     ) -> SafeguardResult<Safeguard> {
+        let key_path = dir.join(crate::signing::KEY_FILE);
+        if !key_path.exists() && trading.store().latest_report().await?.is_some() {
+            return Err(SafeguardError::Setup(format!(
+                "{} is missing but reports signed with it were published; restore it from backup \
+                 (a new key would break the report chain for every verifier)",
+                key_path.display()
+            )));
+        }
         let key = crate::signing::load_or_create(dir)?;
         Ok(Safeguard {
             inner: Arc::new(Inner {
@@ -67,6 +77,18 @@ impl Safeguard {
         hex::encode(self.inner.key.verifying_key().to_bytes())
     }
 
+    /// Every listed asset's code (each has a tree in every report).
+    pub fn assets(&self) -> Vec<String> {
+        self.inner
+            .trading
+            .sequencer
+            .catalog()
+            .assets
+            .iter()
+            .map(|a| a.code.clone())
+            .collect()
+    }
+
     /// Publishes a report every interval (daily by default) on the current runtime.
     pub fn spawn_worker(&self) {
         let Some(interval) = self.inner.interval else {
@@ -74,11 +96,33 @@ impl Safeguard {
         };
         let service = self.clone();
         tokio::spawn(async move {
+            let interval_ms = i64::try_from(interval.as_millis()).unwrap_or(i64::MAX);
+            let started_ms = service.inner.trading.clock.now_ms();
             loop {
-                tokio::time::sleep(interval).await;
+                // Due one interval after the newest report (or after this start when there is
+                // none), so restarts neither skip nor repeat a report.
+                let last_ms = match service.store().latest_report().await {
+                    Ok(latest) => latest.map_or(started_ms, |r| r.published_ms),
+                    Err(e) => {
+                        tracing::error!("transparency: reading the newest report: {e}");
+                        tokio::time::sleep(Duration::from_secs(60)).await;
+                        continue;
+                    }
+                };
+                let wait_ms = last_ms
+                    .saturating_add(interval_ms)
+                    .saturating_sub(service.inner.trading.clock.now_ms());
+                if wait_ms > 0 {
+                    let wait = Duration::from_millis(u64::try_from(wait_ms).unwrap_or(0));
+                    tokio::time::sleep(wait.min(Duration::from_secs(3_600))).await;
+                    continue;
+                }
                 match service.publish().await {
                     Ok(report) => tracing::info!("transparency: published report {}", report.seq),
-                    Err(e) => tracing::error!("transparency: publishing failed: {e}"),
+                    Err(e) => {
+                        tracing::error!("transparency: publishing failed: {e}");
+                        tokio::time::sleep(Duration::from_secs(60)).await;
+                    }
                 }
             }
         });
@@ -144,6 +188,10 @@ impl Safeguard {
             .and_then(|p| serde_json::from_str(&p.body).ok());
         let seq = previous.as_ref().map_or(1, |p| p.seq.saturating_add(1));
         let seq_u = u64::try_from(seq).unwrap_or(0);
+        // Read before the ledger: a payout confirmed in between is then counted both in transit
+        // and no longer owed (for that moment reserves look larger by it), never as a false
+        // shortfall that would freeze the asset.
+        let in_flight = self.inner.custody.in_flight_payouts().await?;
         let reading = self.read_ledger().await?;
         let reserves = self.inner.custody.reserves().await?;
         let trading = &self.inner.trading;
@@ -162,12 +210,14 @@ impl Safeguard {
             let total: i64 = held.total.parse().unwrap_or(0);
             let hot: i64 = held.hot.parse().unwrap_or(0);
             let cold: i64 = held.cold.parse().unwrap_or(0);
-            let shortfall = owed.saturating_sub(total).max(0);
+            let in_transit = in_flight.get(asset).copied().unwrap_or(0);
+            let shortfall = owed.saturating_sub(total.saturating_add(in_transit)).max(0);
             let incident_id = if shortfall > 0 {
                 let custody = &self.inner.custody;
                 let detail = format!(
-                    "report {seq}: reserves of {} {asset} against {} owed to users: {} short",
+                    "report {seq}: reserves of {} {asset} ({} more in transit) against {} owed to users: {} short",
                     custody.format(asset, total),
+                    custody.format(asset, in_transit),
                     custody.format(asset, owed),
                     custody.format(asset, shortfall)
                 );
@@ -197,6 +247,7 @@ impl Safeguard {
                 asset.clone(),
                 Solvency {
                     reserves: total.to_string(),
+                    in_transit: in_transit.to_string(),
                     liabilities: owed.to_string(),
                     shortfall: shortfall.to_string(),
                     incident_id,

@@ -162,6 +162,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         custody.clone(),
         interval,
     )
+    .await
     .context("opening the Safeguard service")?;
     safeguard.spawn_worker();
     let public = public_router(
@@ -310,6 +311,10 @@ fn public_router(
             v1.clone(),
             app.clone(),
             custody.clone(),
+        ))
+        .merge(bulwark_web::transparency_router(
+            v1.clone(),
+            safeguard.clone(),
         ))
         .layer(axum::middleware::from_fn_with_state(
             limit.clone(),

@@ -183,6 +183,19 @@ impl Store {
 
     /// Sum of what withdrawals of an asset on a network paid out on chain (amount minus fee)
     /// once broadcast.
+    /// What withdrawals of `asset` (every network) have sent that is not yet confirmed: it has
+    /// left the wallets while the ledger still holds it for the user.
+    pub async fn in_flight_payouts(&self, asset: &str) -> StoreResult<i64> {
+        let sum: Option<i64> = sqlx::query_scalar(
+            "SELECT CAST(SUM(amount - fee) AS BIGINT) FROM withdrawals WHERE asset = $1 \
+             AND state = 'broadcast'",
+        )
+        .bind(asset)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(sum.unwrap_or(0))
+    }
+
     pub async fn paid_out_total(&self, asset: &str, network: &str) -> StoreResult<i64> {
         let sum: Option<i64> = sqlx::query_scalar(
             "SELECT CAST(SUM(amount - fee) AS BIGINT) FROM withdrawals WHERE asset = $1 \

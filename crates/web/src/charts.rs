@@ -147,22 +147,49 @@ pub fn sparkline_svg(values: &[i64]) -> String {
     )
 }
 
+/// What a value line is called: its element id, its accessible label, and what it says while
+/// it has fewer than two points.
+pub struct LineText {
+    pub id: &'static str,
+    pub label: &'static str,
+    pub empty: &'static str,
+}
+
+/// The portfolio's account value.
+pub const ACCOUNT_VALUE: LineText = LineText {
+    id: "value-chart",
+    label: "Account value over time",
+    empty: "Not enough history yet: the chart fills in hour by hour",
+};
+
+/// The Safeguard fund's value, one point per transparency report.
+pub const FUND_VALUE: LineText = LineText {
+    id: "fund-chart",
+    label: "Safeguard fund value per report",
+    empty: "Not enough history yet: the chart fills in report by report",
+};
+
 /// The value line of `(time label, value)` points (oldest first), labelled with the highest
 /// and lowest value as `format` shows them.
-pub fn value_line_svg(points: &[(String, i64)], format: &dyn Fn(i64) -> String) -> String {
+pub fn value_line_svg(
+    points: &[(String, i64)],
+    text: &LineText,
+    format: &dyn Fn(i64) -> String,
+) -> String {
     let mut svg = format!(
-        "<svg class=\"chart value-line\" id=\"value-chart\" viewBox=\"0 0 {LINE_WIDTH} \
-         {LINE_HEIGHT}\" role=\"img\" aria-label=\"Account value over time\" \
-         data-points=\"{}\">",
+        "<svg class=\"chart value-line\" id=\"{}\" viewBox=\"0 0 {LINE_WIDTH} \
+         {LINE_HEIGHT}\" role=\"img\" aria-label=\"{}\" data-points=\"{}\">",
+        text.id,
+        text.label,
         points.len()
     );
     if points.len() < 2 {
         let _ = write!(
             svg,
-            "<text class=\"empty\" x=\"{}\" y=\"{}\" text-anchor=\"middle\">Not enough history \
-             yet: the chart fills in hour by hour</text></svg>",
+            "<text class=\"empty\" x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text></svg>",
             LINE_WIDTH / 2.0,
-            LINE_HEIGHT / 2.0
+            LINE_HEIGHT / 2.0,
+            text.empty
         );
         return svg;
     }
@@ -259,10 +286,14 @@ mod tests {
         assert!(sparkline_svg(&[]).contains("flat"));
         assert!(sparkline_svg(&[3, 3, 3]).contains("spark up"));
         assert!(sparkline_svg(&[5, 4]).contains("spark down"));
-        assert!(value_line_svg(&[], &|v| v.to_string()).contains("Not enough history"));
-        let line = value_line_svg(&[("a".into(), 1), ("b".into(), 1), ("c".into(), 2)], &|v| {
-            v.to_string()
-        });
+        assert!(
+            value_line_svg(&[], &ACCOUNT_VALUE, &|v| v.to_string()).contains("Not enough history")
+        );
+        let line = value_line_svg(
+            &[("a".into(), 1), ("b".into(), 1), ("c".into(), 2)],
+            &ACCOUNT_VALUE,
+            &|v| v.to_string(),
+        );
         assert!(line.contains("data-points=\"3\"") && !line.contains("NaN"));
     }
 }

@@ -29,6 +29,7 @@ mod recovery;
 mod security;
 mod trade;
 mod trade_views;
+mod transparency;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
@@ -119,6 +120,29 @@ async fn trading_headers(request: Request, next: Next) -> Response {
 
 async fn trade_script() -> Response {
     asset("text/javascript; charset=utf-8", TRADE_JS)
+}
+
+/// The verifier in the browser: recomputes a proof of inclusion from the user's own data.
+const POR_VERIFY_JS: &str = include_str!("../static/por-verify.js");
+
+/// The transparency pages over the Safeguard service. Their script fetches the report it
+/// verifies against from this origin, so they carry the trading pages' CSP.
+pub fn transparency_router(v1: V1State, safeguard: bulwark_safeguard::Safeguard) -> Router {
+    let state = transparency::ProofState {
+        web: WebState { v1 },
+        safeguard,
+    };
+    Router::new()
+        .route("/transparency", get(transparency::page))
+        .route("/transparency/proof", get(transparency::proof_page))
+        .route("/static/por-verify.js", get(por_verify_script))
+        .layer(axum::middleware::from_fn(trading_headers))
+        .layer(axum::middleware::from_fn(page_headers))
+        .with_state(state)
+}
+
+async fn por_verify_script() -> Response {
+    asset("text/javascript; charset=utf-8", POR_VERIFY_JS)
 }
 
 /// The funding pages over the custody service (confirmation links, the wallet page).

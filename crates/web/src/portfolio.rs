@@ -116,7 +116,7 @@ pub async fn page(State(state): State<FundState>, caller: Caller) -> Response {
         .iter()
         .map(|(hour_s, value)| (pages::utc_time(hour_s.saturating_mul(1_000)), *value))
         .collect();
-    let chart_html = charts::value_line_svg(&points, &|v| {
+    let chart_html = charts::value_line_svg(&points, &charts::ACCOUNT_VALUE, &|v| {
         format!("{} {VALUATION_ASSET}", format_units(v, scale))
     });
     let funding = funding_history(&state, user_id).await;
