@@ -126,6 +126,11 @@ pub fn router(state: AdminState) -> Router {
         .route("/admin/v1/transparency/publish", post(publish_report))
         .route("/admin/v1/transparency/proof", get(user_proof))
         .route("/admin/v1/audit/verify", get(audit_verify))
+        .route(
+            "/admin/v1/incidents",
+            get(list_incidents).post(declare_incident),
+        )
+        .route("/admin/v1/incidents/{id}/{action}", post(incident_action))
         .fallback(|| async {
             AdminError(
                 StatusCode::NOT_FOUND,
@@ -373,6 +378,40 @@ async fn user_proof(
     Ok(Json(
         operator::transparency::proof(&state.safeguard, query).await?,
     ))
+}
+
+/// `GET|POST /admin/v1/incidents`: declared incidents with their timelines; declare one with its
+/// containment (audited).
+async fn list_incidents(State(state): State<AdminState>) -> AdminResult {
+    Ok(Json(operator::incidents::list(&state.safeguard).await?))
+}
+
+async fn declare_incident(State(state): State<AdminState>, Json(body): Json<Value>) -> AdminResult {
+    Ok(Json(
+        operator::incidents::declare(&state.safeguard, parse(body)?).await?,
+    ))
+}
+
+/// `POST /admin/v1/incidents/{id}/update|lift|resolve` (audited).
+async fn incident_action(
+    State(state): State<AdminState>,
+    Path((id, action)): Path<(String, String)>,
+    Json(body): Json<Value>,
+) -> AdminResult {
+    let safeguard = &state.safeguard;
+    let result = match action.as_str() {
+        "update" => operator::incidents::update(safeguard, id, parse(body)?).await?,
+        "lift" => operator::incidents::lift(safeguard, id, parse(body)?).await?,
+        "resolve" => operator::incidents::resolve(safeguard, id, parse(body)?).await?,
+        _ => {
+            return Err(AdminError(
+                StatusCode::NOT_FOUND,
+                "unknown_action",
+                format!("unknown incident action {action:?}; use update, lift or resolve"),
+            ));
+        }
+    };
+    Ok(Json(result))
 }
 
 /// `GET /admin/v1/audit/verify`: recomputes the audit log's hash chain.

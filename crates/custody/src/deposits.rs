@@ -159,6 +159,10 @@ impl Custody {
                 tracing::error!("custody: deposit {}: {error}", deposit.id);
             }
         }
+        // An incident may pause sweeps (containment): deposits then stay where they landed.
+        if self.store().sweeps_paused().await? {
+            return Ok(());
+        }
         // Sweeps are retried until they went out (the chain pays a reference once).
         for deposit in self.store().unswept_deposits(network.id()).await? {
             // On a real chain deposit addresses belong to the offline seed: swept offline.

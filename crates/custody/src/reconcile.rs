@@ -295,13 +295,28 @@ impl Custody {
         }
     }
 
-    /// Assets whose withdrawals are frozen by an open custody incident.
+    /// Assets whose withdrawals are frozen: by an open custody incident, or by a declared
+    /// platform incident whose freeze is in force (for its assets, or for every asset).
     pub async fn frozen_assets(&self) -> CustodyResult<BTreeSet<String>> {
-        Ok(self
+        let mut frozen: BTreeSet<String> = self
             .store()
             .assets_with_open_incidents()
             .await?
             .into_iter()
-            .collect())
+            .collect();
+        for (scope, assets) in self.store().withdrawal_freezes().await? {
+            if scope == "global" {
+                frozen.extend(self.coins().iter().map(|c| c.asset.clone()));
+            } else {
+                frozen.extend(
+                    assets
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|a| !a.is_empty())
+                        .map(str::to_owned),
+                );
+            }
+        }
+        Ok(frozen)
     }
 }

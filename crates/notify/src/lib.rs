@@ -85,10 +85,11 @@ pub enum MessageKind {
     KycDecision,
     WithdrawalRequested,
     WhitelistChanged,
+    IncidentNotice,
 }
 
 impl MessageKind {
-    pub const ALL: [Self; 24] = [
+    pub const ALL: [Self; 25] = [
         Self::VerifyEmail,
         Self::VerifyPhone,
         Self::LoginCode,
@@ -113,6 +114,7 @@ impl MessageKind {
         Self::KycDecision,
         Self::WithdrawalRequested,
         Self::WhitelistChanged,
+        Self::IncidentNotice,
     ];
 
     /// Stable name (file names, logs).
@@ -142,6 +144,7 @@ impl MessageKind {
             Self::KycDecision => "kyc_decision",
             Self::WithdrawalRequested => "withdrawal_requested",
             Self::WhitelistChanged => "whitelist_changed",
+            Self::IncidentNotice => "incident_notice",
         }
     }
 }

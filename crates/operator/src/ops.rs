@@ -18,7 +18,7 @@ use crate::{Operator, command_id_for, internal, now_ms};
 pub const DEPOSIT_REF_BYTES_MAX: usize = 128;
 
 /// The audit actor of requests made with the operator token.
-const OPERATOR: &str = "operator-token";
+pub(crate) const OPERATOR: &str = "operator-token";
 
 pub(crate) async fn audit_action(op: &Operator, action: &str, params: &Value) -> Result<()> {
     op.store()

@@ -13,6 +13,10 @@ pub enum SafeguardError {
     UnknownAsset(String),
     #[error("you held no {asset} when report {seq} was taken, so it has no leaf of yours")]
     NotInReport { asset: String, seq: i64 },
+    #[error("{message}")]
+    Invalid { code: &'static str, message: String },
+    #[error("incident {0} does not exist")]
+    IncidentNotFound(i64),
     #[error("{0}")]
     Setup(String),
     #[error("internal: {0}")]
@@ -45,6 +49,10 @@ impl From<SafeguardError> for bulwark_accounts::Error {
             SafeguardError::UnknownAsset(_) => Error::bad_request("unknown_asset", e.to_string()),
             SafeguardError::NotInReport { .. } => {
                 Error::new(Kind::NotFound, "not_in_report", e.to_string())
+            }
+            SafeguardError::Invalid { code, .. } => Error::bad_request(code, e.to_string()),
+            SafeguardError::IncidentNotFound(_) => {
+                Error::new(Kind::NotFound, "incident_not_found", e.to_string())
             }
             SafeguardError::Setup(_) | SafeguardError::Internal(_) => {
                 Error::internal("safeguard", e)

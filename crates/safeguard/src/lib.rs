@@ -8,11 +8,12 @@
 #![forbid(unsafe_code)]
 
 pub mod error;
+pub mod incidents;
 pub mod report;
 pub mod service;
 pub mod signing;
 
 /// The records the service answers with (adapters read them without reaching the store).
-pub use bulwark_store::{AuditCheck, ReportRow};
+pub use bulwark_store::{AuditCheck, IncidentRow, IncidentUpdateRow, ReportRow};
 pub use error::{SafeguardError, SafeguardResult};
 pub use service::Safeguard;

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bulwark_accounts::service::Service as AccountService;
 use bulwark_custody::Custody;
 use bulwark_engine::Engine;
 use bulwark_por::{PathNode, Proof, sha256_hex, sign_report};
@@ -31,6 +32,7 @@ pub struct Safeguard {
 struct Inner {
     trading: Trading,
     custody: Custody,
+    accounts: AccountService,
     key: SigningKey,
     /// One publication at a time, so seqs and the hash chain follow each other.
     publishing: tokio::sync::Mutex<()>,
@@ -46,6 +48,7 @@ impl Safeguard {
         dir: &Path,
         trading: Trading,
         custody: Custody,
+        accounts: AccountService,
         interval: Option<Duration>,
     ) -> SafeguardResult<Safeguard> {
         let key_path = dir.join(crate::signing::KEY_FILE);
@@ -61,6 +64,7 @@ impl Safeguard {
             inner: Arc::new(Inner {
                 trading,
                 custody,
+                accounts,
                 key,
                 publishing: tokio::sync::Mutex::new(()),
                 interval,
@@ -68,8 +72,24 @@ impl Safeguard {
         })
     }
 
-    fn store(&self) -> &Store {
+    pub(crate) fn store(&self) -> &Store {
         self.inner.trading.store()
+    }
+
+    pub(crate) fn trading(&self) -> &Trading {
+        &self.inner.trading
+    }
+
+    pub(crate) fn custody(&self) -> &Custody {
+        &self.inner.custody
+    }
+
+    pub(crate) fn accounts(&self) -> &AccountService {
+        &self.inner.accounts
+    }
+
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.inner.trading.clock.now_ms()
     }
 
     /// The platform's report-verifying key, hex.

@@ -93,6 +93,11 @@ pub enum AdminCommand {
         #[arg(long, default_value_t = 50)]
         limit: u32,
     },
+    /// Incidents: declare with containment, post updates, lift steps, resolve (audited).
+    Incident {
+        #[command(subcommand)]
+        command: IncidentCommand,
+    },
     /// Transparency reports and users' proofs of inclusion.
     Transparency {
         #[command(subcommand)]
@@ -138,6 +143,62 @@ pub enum AdminCommand {
 pub enum AuditCommand {
     /// Recompute the audit log's hash chain from its first entry; fails when it is broken.
     Verify,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IncidentCommand {
+    /// Declare an incident; affected users are emailed and every page shows a banner.
+    Declare {
+        /// hot_wallet_breach, cold_wallet_breach, system_failure, data_breach or other.
+        #[arg(long)]
+        kind: String,
+        #[arg(long)]
+        title: String,
+        /// The first public timeline entry.
+        #[arg(long)]
+        message: String,
+        /// Affected assets, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        assets: Vec<String>,
+        /// Affected markets, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        markets: Vec<String>,
+        /// Affected user ids, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        users: Vec<i64>,
+        /// Halt trading: none, markets (the affected ones) or global.
+        #[arg(long, default_value = "none")]
+        halt: String,
+        /// Freeze withdrawals: none, assets (the affected ones) or global.
+        #[arg(long, default_value = "none")]
+        freeze: String,
+        /// Pause deposit sweeps.
+        #[arg(long)]
+        pause_sweeps: bool,
+    },
+    /// Post a public timeline update.
+    Update {
+        #[arg(long)]
+        id: i64,
+        #[arg(long)]
+        message: String,
+    },
+    /// Lift one containment step: halt, freeze or sweeps.
+    Lift {
+        #[arg(long)]
+        id: i64,
+        #[arg(long)]
+        step: String,
+    },
+    /// Resolve: lifts what containment is left and closes the incident.
+    Resolve {
+        #[arg(long)]
+        id: i64,
+        #[arg(long)]
+        message: String,
+    },
+    /// Declared incidents with their timelines.
+    List,
 }
 
 #[derive(Debug, Subcommand)]
@@ -509,6 +570,41 @@ fn request_of(command: &AdminCommand) -> (&'static str, String, Value) {
             command: Some(AuditCommand::Verify),
             ..
         } => ("GET", "/admin/v1/audit/verify".into(), Value::Null),
+        AdminCommand::Incident { command } => match command {
+            IncidentCommand::Declare {
+                kind,
+                title,
+                message,
+                assets,
+                markets,
+                users,
+                halt,
+                freeze,
+                pause_sweeps,
+            } => (
+                "POST",
+                "/admin/v1/incidents".into(),
+                json!({"kind": kind, "title": title, "message": message, "assets": assets,
+                       "markets": markets, "users": users, "halt": halt, "freeze": freeze,
+                       "pause_sweeps": pause_sweeps}),
+            ),
+            IncidentCommand::Update { id, message } => (
+                "POST",
+                format!("/admin/v1/incidents/{id}/update"),
+                json!({"message": message}),
+            ),
+            IncidentCommand::Lift { id, step } => (
+                "POST",
+                format!("/admin/v1/incidents/{id}/lift"),
+                json!({"step": step}),
+            ),
+            IncidentCommand::Resolve { id, message } => (
+                "POST",
+                format!("/admin/v1/incidents/{id}/resolve"),
+                json!({"message": message}),
+            ),
+            IncidentCommand::List => ("GET", "/admin/v1/incidents".into(), Value::Null),
+        },
         AdminCommand::Transparency {
             command: TransparencyCommand::Publish,
         } => ("POST", "/admin/v1/transparency/publish".into(), json!({})),
@@ -715,6 +811,9 @@ fn human(command: &AdminCommand, answer: &Value) -> String {
         AdminCommand::Transparency {
             command: TransparencyCommand::Publish,
         } => field("seq"),
+        AdminCommand::Incident {
+            command: IncidentCommand::Declare { .. },
+        } => format!("incident {} declared", field("id")),
         AdminCommand::Audit {
             command: Some(AuditCommand::Verify),
             ..

@@ -160,6 +160,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         &data.root.join("transparency"),
         app.clone(),
         custody.clone(),
+        v1.clone(),
         interval,
     )
     .await
@@ -315,6 +316,10 @@ fn public_router(
         .merge(bulwark_web::transparency_router(
             v1.clone(),
             safeguard.clone(),
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            safeguard.clone(),
+            bulwark_web::incident_banner,
         ))
         .layer(axum::middleware::from_fn_with_state(
             limit.clone(),

@@ -17,6 +17,7 @@ mod custody;
 mod db;
 mod devices;
 mod error;
+mod incidents;
 mod kyc;
 mod kyc_user;
 mod limits;
@@ -55,6 +56,7 @@ pub use custody::{
 pub use db::{Backend, POOL_CONNECTIONS_MAX, SCHEMA_NAME_BYTES_MAX, Store};
 pub use devices::{DeviceRow, NewDevice};
 pub use error::{StoreError, StoreResult};
+pub use incidents::{ContainmentStep, IncidentRow, IncidentUpdateRow};
 pub use kyc::{KycApplicationRow, KycDocumentRow, NewKycApplication, NewKycDocument, kyc_state};
 pub use kyc_user::{DeclaredResidence, KycProfile};
 pub use limits::{ORDER_TRADES_MAX, PROJECTION_ROWS_PER_STATEMENT_MAX, ROWS_PER_QUERY_MAX};

@@ -135,11 +135,15 @@ pub fn transparency_router(v1: V1State, safeguard: bulwark_safeguard::Safeguard)
     Router::new()
         .route("/transparency", get(transparency::page))
         .route("/transparency/proof", get(transparency::proof_page))
+        .route("/incidents", get(transparency::incidents_page))
+        .route("/incidents/{id}", get(transparency::incident_page))
         .route("/static/por-verify.js", get(por_verify_script))
         .layer(axum::middleware::from_fn(trading_headers))
         .layer(axum::middleware::from_fn(page_headers))
         .with_state(state)
 }
+
+pub use transparency::incident_banner;
 
 async fn por_verify_script() -> Response {
     asset("text/javascript; charset=utf-8", POR_VERIFY_JS)

@@ -9,7 +9,7 @@
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use bulwark_safeguard::report::Report;
 use bulwark_safeguard::{Safeguard, SafeguardError};
 use bulwark_types::{format_units, parse_units};
@@ -306,4 +306,250 @@ impl axum::extract::FromRef<ProofState> for WebState {
     fn from_ref(state: &ProofState) -> WebState {
         state.web.clone()
     }
+}
+
+/// An incident as the pages show it.
+pub struct IncidentSummary {
+    pub id: i64,
+    pub kind: String,
+    pub title: String,
+    pub affected: String,
+    pub containment: String,
+    pub declared: String,
+    /// Empty while open.
+    pub resolved: String,
+}
+
+pub struct TimelineLine {
+    pub at: String,
+    pub author: String,
+    pub message: String,
+}
+
+#[derive(Template)]
+#[template(path = "incidents.html")]
+pub struct IncidentsPage {
+    pub who: Option<Who>,
+    pub notice: String,
+    pub error: String,
+    pub declared: Vec<IncidentSummary>,
+    pub automatic: Vec<IncidentLine>,
+}
+
+#[derive(Template)]
+#[template(path = "incident.html")]
+pub struct IncidentPage {
+    pub who: Option<Who>,
+    pub notice: String,
+    pub error: String,
+    pub i: IncidentSummary,
+    pub timeline: Vec<TimelineLine>,
+}
+
+#[derive(Template)]
+#[template(path = "incident_banner.html")]
+pub struct BannerFragment {
+    pub banners: Vec<bulwark_safeguard::incidents::Banner>,
+}
+
+/// Who is named as affected: assets, markets, and how many users (never who).
+fn summary(row: &bulwark_safeguard::IncidentRow) -> IncidentSummary {
+    let mut affected = Vec::new();
+    if !row.assets.is_empty() {
+        affected.push(format!("assets {}", row.assets.replace(',', ", ")));
+    }
+    if !row.markets.is_empty() {
+        affected.push(format!("markets {}", row.markets.replace(',', ", ")));
+    }
+    let users = row.users.split(',').filter(|u| !u.is_empty()).count();
+    if users > 0 {
+        affected.push(format!("{users} account(s), told by email"));
+    }
+    let lifted = |at: Option<i64>| match at {
+        Some(at) => format!(" (lifted {} UTC)", pages::utc_time(at)),
+        None => String::new(),
+    };
+    let mut containment = Vec::new();
+    match row.halt_scope.as_str() {
+        "global" => containment.push(format!(
+            "all trading halted, cancels still work{}",
+            lifted(row.halt_lifted_ms)
+        )),
+        "markets" => containment.push(format!(
+            "trading halted on {}, cancels still work{}",
+            row.markets.replace(',', ", "),
+            lifted(row.halt_lifted_ms)
+        )),
+        _ => {}
+    }
+    match row.freeze_scope.as_str() {
+        "global" => containment.push(format!(
+            "all withdrawals paused{}",
+            lifted(row.freeze_lifted_ms)
+        )),
+        "assets" => containment.push(format!(
+            "withdrawals of {} paused{}",
+            row.assets.replace(',', ", "),
+            lifted(row.freeze_lifted_ms)
+        )),
+        _ => {}
+    }
+    if row.pause_sweeps != 0 {
+        containment.push(format!(
+            "deposit sweeps paused{}",
+            lifted(row.sweeps_lifted_ms)
+        ));
+    }
+    IncidentSummary {
+        id: row.id,
+        kind: row.kind.replace('_', " "),
+        title: row.title.clone(),
+        affected: if affected.is_empty() {
+            "not limited to named assets or markets".into()
+        } else {
+            affected.join("; ")
+        },
+        containment: if containment.is_empty() {
+            "none".into()
+        } else {
+            containment.join("; ")
+        },
+        declared: pages::utc_time(row.declared_ms),
+        resolved: row.resolved_ms.map(pages::utc_time).unwrap_or_default(),
+    }
+}
+
+/// `GET /incidents`: every declared incident and custody's automatic ones.
+pub async fn incidents_page(State(state): State<ProofState>, caller: Caller) -> Response {
+    let who = who(&state.web, &caller).await;
+    let mut page = IncidentsPage {
+        who,
+        notice: String::new(),
+        error: String::new(),
+        declared: Vec::new(),
+        automatic: Vec::new(),
+    };
+    match (
+        state.safeguard.incidents(500).await,
+        state.safeguard.automatic_incidents(500).await,
+    ) {
+        (Ok(declared), Ok(automatic)) => {
+            page.declared = declared.iter().map(summary).collect();
+            page.automatic = automatic
+                .iter()
+                .map(|i| IncidentLine {
+                    id: i.id,
+                    asset: i.asset.clone(),
+                    kind: i.kind.clone(),
+                    detail: i.detail.clone(),
+                    opened: pages::utc_time(i.opened_ms),
+                    resolved: i.resolved_ms.map(pages::utc_time).unwrap_or_default(),
+                })
+                .collect();
+            pages::render(StatusCode::OK, &page)
+        }
+        (Err(error), _) | (_, Err(error)) => {
+            tracing::error!(%error, "reading incidents");
+            page.error = "Incidents are unavailable right now; try again shortly.".into();
+            pages::render(StatusCode::SERVICE_UNAVAILABLE, &page)
+        }
+    }
+}
+
+/// `GET /incidents/{id}`: one incident with its timeline.
+pub async fn incident_page(
+    State(state): State<ProofState>,
+    caller: Caller,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Response {
+    let who = who(&state.web, &caller).await;
+    let found = match id.parse::<i64>() {
+        Ok(id) => state.safeguard.incident(id).await,
+        Err(_) => Err(SafeguardError::IncidentNotFound(0)),
+    };
+    match found {
+        Ok(view) => {
+            let page = IncidentPage {
+                who,
+                notice: String::new(),
+                error: String::new(),
+                i: summary(&view.incident),
+                timeline: view
+                    .updates
+                    .iter()
+                    .map(|u| TimelineLine {
+                        at: pages::utc_time(u.at_ms),
+                        author: if u.author.contains('@') || u.author.starts_with("operator") {
+                            "Bulwark security team".into()
+                        } else {
+                            u.author.clone()
+                        },
+                        message: u.message.clone(),
+                    })
+                    .collect(),
+            };
+            pages::render(StatusCode::OK, &page)
+        }
+        Err(SafeguardError::IncidentNotFound(_)) => {
+            let page = IncidentsPage {
+                who,
+                notice: String::new(),
+                error: format!("There is no incident {id}."),
+                declared: Vec::new(),
+                automatic: Vec::new(),
+            };
+            pages::render(StatusCode::NOT_FOUND, &page)
+        }
+        Err(error) => {
+            tracing::error!(%error, "reading an incident");
+            (StatusCode::SERVICE_UNAVAILABLE, "incident unavailable").into_response()
+        }
+    }
+}
+
+/// Largest page the banner is added to.
+const BANNER_PAGE_BYTES_MAX: usize = 4 * 1024 * 1024;
+
+/// Adds the open incidents' banner at the top of every HTML page, so users learn of an incident
+/// on whatever page they are.
+pub async fn incident_banner(
+    State(safeguard): State<Safeguard>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let response = next.run(request).await;
+    let is_html = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    if !is_html {
+        return response;
+    }
+    let banners = match safeguard.banners().await {
+        Ok(banners) if !banners.is_empty() => banners,
+        Ok(_) => return response,
+        Err(error) => {
+            tracing::warn!(%error, "reading open incidents for the banner");
+            return response;
+        }
+    };
+    let Ok(fragment) = (BannerFragment { banners }).render() else {
+        return response;
+    };
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, BANNER_PAGE_BYTES_MAX).await else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "page too large").into_response();
+    };
+    let html = String::from_utf8_lossy(&bytes);
+    let split = html
+        .find("<main>")
+        .map(|at| at.saturating_add("<main>".len()))
+        .and_then(|cut| Some((html.get(..cut)?, html.get(cut..)?)));
+    let with_banner = match split {
+        Some((head, rest)) => format!("{head}{fragment}{rest}"),
+        None => html.into_owned(),
+    };
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(with_banner))
 }

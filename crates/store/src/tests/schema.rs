@@ -147,6 +147,8 @@ async fn sqlite_schema_has_every_table_with_known_types() {
         "deposit_addresses",
         "deposits",
         "devices",
+        "incident_updates",
+        "incidents",
         "kyc_applications",
         "kyc_documents",
         "lockout_state",

@@ -139,3 +139,92 @@ async fn reports(store: &Store) {
 }
 
 both_backends!(reports_on_both, reports);
+
+async fn incidents(store: &Store) {
+    use crate::{ContainmentStep, IncidentRow};
+    let row = IncidentRow {
+        id: 0,
+        kind: "hot_wallet_breach".into(),
+        title: "BTC hot wallet drained".into(),
+        assets: "BTC".into(),
+        markets: "BTC_USDT".into(),
+        users: "7".into(),
+        halt_scope: "markets".into(),
+        freeze_scope: "assets".into(),
+        pause_sweeps: 1,
+        halt_lifted_ms: None,
+        freeze_lifted_ms: None,
+        sweeps_lifted_ms: None,
+        declared_by: "security@example.com".into(),
+        declared_ms: 100,
+        resolved_ms: None,
+    };
+    let id = store
+        .insert_incident(&row, "We are investigating.")
+        .await
+        .unwrap();
+    assert_eq!(
+        store.withdrawal_freezes().await.unwrap(),
+        vec![("assets".into(), "BTC".into())]
+    );
+    assert!(store.sweeps_paused().await.unwrap());
+    // Each step lifts once.
+    assert!(
+        store
+            .lift_incident_step(id, ContainmentStep::Sweeps, 200)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .lift_incident_step(id, ContainmentStep::Sweeps, 201)
+            .await
+            .unwrap()
+    );
+    assert!(!store.sweeps_paused().await.unwrap());
+    assert!(
+        store
+            .lift_incident_step(id, ContainmentStep::Freeze, 300)
+            .await
+            .unwrap()
+    );
+    assert!(store.withdrawal_freezes().await.unwrap().is_empty());
+    store
+        .add_incident_update(id, 400, "security@example.com", "Funds traced.")
+        .await
+        .unwrap();
+    // A global freeze of a second incident, then resolution lifts what is left.
+    let global = IncidentRow {
+        freeze_scope: "global".into(),
+        assets: String::new(),
+        pause_sweeps: 0,
+        ..row.clone()
+    };
+    let second = store
+        .insert_incident(&global, "Everything paused.")
+        .await
+        .unwrap();
+    assert_eq!(
+        store.withdrawal_freezes().await.unwrap(),
+        vec![("global".into(), String::new())]
+    );
+    assert!(store.resolve_platform_incident(second, 500).await.unwrap());
+    assert!(!store.resolve_platform_incident(second, 501).await.unwrap());
+    assert!(store.withdrawal_freezes().await.unwrap().is_empty());
+    let listed = store.incidents(10).await.unwrap();
+    assert_eq!(listed[0].id, id, "open incidents first");
+    let timeline = store.incident_updates(id).await.unwrap();
+    assert_eq!(
+        timeline
+            .iter()
+            .map(|u| u.message.as_str())
+            .collect::<Vec<_>>(),
+        ["We are investigating.", "Funds traced."]
+    );
+    assert_eq!(
+        store.incident(id).await.unwrap().unwrap().freeze_lifted_ms,
+        Some(300)
+    );
+}
+
+both_backends!(incidents_on_both, incidents);

@@ -1,0 +1,78 @@
+//! The operator's side of incidents: declare with containment, post updates, lift steps,
+//! resolve (every action audited by the Safeguard service under the actor `operator`).
+
+use bulwark_accounts::Error;
+use bulwark_safeguard::Safeguard;
+use bulwark_safeguard::incidents::{Declaration, IncidentView};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::ops::OPERATOR;
+
+type Result<T> = std::result::Result<T, Error>;
+
+#[derive(Deserialize)]
+pub struct Message {
+    #[serde(default)]
+    pub message: String,
+}
+
+#[derive(Deserialize)]
+pub struct Lift {
+    #[serde(default)]
+    pub step: String,
+}
+
+/// An incident and its timeline as the admin API answers.
+pub fn view(v: &IncidentView) -> Value {
+    let i = &v.incident;
+    json!({
+        "id": i.id, "kind": i.kind, "title": i.title,
+        "assets": i.assets, "markets": i.markets, "users": i.users,
+        "halt": i.halt_scope, "halt_lifted_ms": i.halt_lifted_ms,
+        "freeze": i.freeze_scope, "freeze_lifted_ms": i.freeze_lifted_ms,
+        "pause_sweeps": i.pause_sweeps != 0, "sweeps_lifted_ms": i.sweeps_lifted_ms,
+        "declared_by": i.declared_by, "declared_ms": i.declared_ms, "resolved_ms": i.resolved_ms,
+        "timeline": v.updates.iter().map(|u| json!({"at_ms": u.at_ms, "author": u.author, "message": u.message})).collect::<Vec<_>>(),
+    })
+}
+
+fn id_of(text: &str) -> Result<i64> {
+    text.parse()
+        .map_err(|_| Error::bad_request("invalid_id", "incident id must be a number"))
+}
+
+pub async fn declare(safeguard: &Safeguard, body: Declaration) -> Result<Value> {
+    Ok(view(&safeguard.declare(OPERATOR, body).await?))
+}
+
+pub async fn update(safeguard: &Safeguard, id: String, body: Message) -> Result<Value> {
+    Ok(view(
+        &safeguard
+            .post_update(OPERATOR, id_of(&id)?, &body.message)
+            .await?,
+    ))
+}
+
+pub async fn lift(safeguard: &Safeguard, id: String, body: Lift) -> Result<Value> {
+    Ok(view(
+        &safeguard.lift(OPERATOR, id_of(&id)?, &body.step).await?,
+    ))
+}
+
+pub async fn resolve(safeguard: &Safeguard, id: String, body: Message) -> Result<Value> {
+    Ok(view(
+        &safeguard
+            .resolve(OPERATOR, id_of(&id)?, &body.message)
+            .await?,
+    ))
+}
+
+pub async fn list(safeguard: &Safeguard) -> Result<Value> {
+    let rows = safeguard.incidents(200).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        out.push(view(&safeguard.incident(row.id).await?));
+    }
+    Ok(json!({"incidents": out}))
+}

@@ -1,0 +1,465 @@
+//! Incidents: declared with their containment (halt trading for markets or everything; cancels
+//! still work, since the engine accepts cancels on a halted market), freeze withdrawals (assets
+//! or all, read by custody), pause deposit sweeps; affected users told at once by email and
+//! everyone by the banner and the public page; each step lifted on its own and everything
+//! lifted at resolution. Custody's automatic incidents (a reconciliation or reserves shortfall,
+//! a reverted deposit) are shown beside them.
+
+use std::collections::BTreeSet;
+
+use bulwark_engine::{Command, Engine};
+use bulwark_notify::MessageKind;
+use bulwark_store::{ContainmentStep, IncidentRow, IncidentUpdateRow};
+
+use crate::error::{SafeguardError, SafeguardResult};
+use crate::service::Safeguard;
+
+/// The kinds staff choose from.
+pub const KINDS: [&str; 5] = [
+    "hot_wallet_breach",
+    "cold_wallet_breach",
+    "system_failure",
+    "data_breach",
+    "other",
+];
+
+/// Longest title and timeline message.
+pub const TITLE_MAX: usize = 200;
+pub const MESSAGE_MAX: usize = 4_000;
+
+/// What staff declare.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct Declaration {
+    pub kind: String,
+    pub title: String,
+    /// The first public timeline entry.
+    pub message: String,
+    #[serde(default)]
+    pub assets: Vec<String>,
+    #[serde(default)]
+    pub markets: Vec<String>,
+    #[serde(default)]
+    pub users: Vec<i64>,
+    /// `none`, `markets` (the affected markets) or `global`.
+    #[serde(default = "none")]
+    pub halt: String,
+    /// `none`, `assets` (the affected assets) or `global`.
+    #[serde(default = "none")]
+    pub freeze: String,
+    #[serde(default)]
+    pub pause_sweeps: bool,
+}
+
+fn none() -> String {
+    "none".into()
+}
+
+/// An incident with its timeline.
+#[derive(Debug, Clone)]
+pub struct IncidentView {
+    pub incident: IncidentRow,
+    pub updates: Vec<IncidentUpdateRow>,
+}
+
+/// An open incident as the banner shows it (platform or custody).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Banner {
+    /// Where the page about it is (`/incidents/N`, or the transparency page for custody's).
+    pub link: String,
+    pub title: String,
+}
+
+fn invalid(code: &'static str, message: impl Into<String>) -> SafeguardError {
+    SafeguardError::Invalid {
+        code,
+        message: message.into(),
+    }
+}
+
+fn text(field: &'static str, value: &str, max: usize) -> SafeguardResult<String> {
+    let value = value.trim();
+    if value.is_empty()
+        || value.chars().count() > max
+        || value.chars().any(|c| c.is_control() && c != '\n')
+    {
+        return Err(invalid(
+            "invalid_text",
+            format!("{field} must be 1 to {max} characters of plain text"),
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+/// Parses a step name of `lift`.
+pub fn step(name: &str) -> SafeguardResult<ContainmentStep> {
+    match name {
+        "halt" => Ok(ContainmentStep::Halt),
+        "freeze" => Ok(ContainmentStep::Freeze),
+        "sweeps" => Ok(ContainmentStep::Sweeps),
+        _ => Err(invalid(
+            "invalid_step",
+            format!("step must be halt, freeze or sweeps, not {name:?}"),
+        )),
+    }
+}
+
+fn list(items: &[String]) -> String {
+    items.join(",")
+}
+
+fn split(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+impl Safeguard {
+    /// Declares an incident and applies its containment; answers it with its timeline.
+    pub async fn declare(&self, actor: &str, d: Declaration) -> SafeguardResult<IncidentView> {
+        if !KINDS.contains(&d.kind.as_str()) {
+            return Err(invalid(
+                "invalid_kind",
+                format!("kind must be one of {}", KINDS.join(", ")),
+            ));
+        }
+        let title = text("title", &d.title, TITLE_MAX)?;
+        let message = text("message", &d.message, MESSAGE_MAX)?;
+        let catalog = self.trading().sequencer.catalog();
+        let mut assets = BTreeSet::new();
+        for asset in &d.assets {
+            let code = asset.trim().to_ascii_uppercase();
+            if catalog.asset(&code).is_none() {
+                return Err(invalid("unknown_asset", format!("unknown asset {code}")));
+            }
+            assets.insert(code);
+        }
+        let mut markets = BTreeSet::new();
+        for market in &d.markets {
+            let symbol = market.trim().to_ascii_uppercase();
+            if catalog.market(&symbol).is_none() {
+                return Err(invalid(
+                    "unknown_market",
+                    format!("unknown market {symbol}"),
+                ));
+            }
+            markets.insert(symbol);
+        }
+        let mut users = BTreeSet::new();
+        for user in &d.users {
+            if self.store().get_account(*user).await?.is_none() {
+                return Err(invalid("unknown_user", format!("no user {user}")));
+            }
+            users.insert(*user);
+        }
+        match (d.halt.as_str(), markets.is_empty()) {
+            ("none" | "global", _) | ("markets", false) => {}
+            ("markets", true) => {
+                return Err(invalid(
+                    "invalid_containment",
+                    "halting markets needs the affected markets",
+                ));
+            }
+            _ => {
+                return Err(invalid(
+                    "invalid_containment",
+                    "halt must be none, markets or global",
+                ));
+            }
+        }
+        match (d.freeze.as_str(), assets.is_empty()) {
+            ("none" | "global", _) | ("assets", false) => {}
+            ("assets", true) => {
+                return Err(invalid(
+                    "invalid_containment",
+                    "freezing assets needs the affected assets",
+                ));
+            }
+            _ => {
+                return Err(invalid(
+                    "invalid_containment",
+                    "freeze must be none, assets or global",
+                ));
+            }
+        }
+        let assets: Vec<String> = assets.into_iter().collect();
+        let markets: Vec<String> = markets.into_iter().collect();
+        let now_ms = self.now_ms();
+        let row = IncidentRow {
+            id: 0,
+            kind: d.kind.clone(),
+            title: title.clone(),
+            assets: list(&assets),
+            markets: list(&markets),
+            users: users
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
+            halt_scope: d.halt.clone(),
+            freeze_scope: d.freeze.clone(),
+            pause_sweeps: i64::from(d.pause_sweeps),
+            halt_lifted_ms: None,
+            freeze_lifted_ms: None,
+            sweeps_lifted_ms: None,
+            declared_by: actor.to_owned(),
+            declared_ms: now_ms,
+            resolved_ms: None,
+        };
+        let id = self.store().insert_incident(&row, &message).await?;
+        self.audit(actor, "incident.declare", id, &row.title)
+            .await?;
+        self.set_halt(id, &row, true).await?;
+        self.custody().wake();
+        self.tell_affected(id, &title, &message, &assets, &users)
+            .await;
+        self.incident(id).await
+    }
+
+    /// Halts (or resumes) what the incident names, under command ids derived from it, so a
+    /// retried call neither halts twice nor resumes what another incident halted later.
+    async fn set_halt(&self, id: i64, row: &IncidentRow, halt: bool) -> SafeguardResult<()> {
+        let catalog = self.trading().sequencer.catalog();
+        let targets: Vec<Option<bulwark_engine::MarketId>> = match row.halt_scope.as_str() {
+            "global" => vec![None],
+            "markets" => split(&row.markets)
+                .iter()
+                .filter_map(|s| catalog.market(s).map(|m| Some(m.id)))
+                .collect(),
+            _ => Vec::new(),
+        };
+        let verb = if halt { "halt" } else { "resume" };
+        for market in targets {
+            let command = if halt {
+                Command::Halt { market }
+            } else {
+                Command::Resume { market }
+            };
+            let key = format!(
+                "incident:{id}:{verb}:{}",
+                market.map_or_else(|| "all".to_owned(), |m| m.0.to_string())
+            );
+            self.trading()
+                .sequencer
+                .submit(bulwark_trading::writes::command_id_for(&key), command)
+                .await
+                .map_err(|e| SafeguardError::Internal(format!("engine: {e}")))?;
+        }
+        Ok(())
+    }
+
+    /// Emails the listed users and everyone holding an affected asset (failures are logged).
+    async fn tell_affected(
+        &self,
+        id: i64,
+        title: &str,
+        message: &str,
+        assets: &[String],
+        users: &BTreeSet<i64>,
+    ) {
+        let catalog = self.trading().sequencer.catalog();
+        let asset_ids: Vec<bulwark_engine::AssetId> = assets
+            .iter()
+            .filter_map(|a| catalog.asset(a).map(|(id, _)| id))
+            .collect();
+        let holders =
+            self.trading()
+                .sequencer
+                .query(move |engine: &Engine| {
+                    engine
+                        .user_ids()
+                        .into_iter()
+                        .filter(|u| {
+                            engine.user_balances(*u).iter().any(|(a, av, h)| {
+                                asset_ids.contains(a) && av.saturating_add(*h) > 0
+                            })
+                        })
+                        .map(|u| u.0)
+                        .collect::<Vec<u64>>()
+                })
+                .await
+                .unwrap_or_default();
+        let mut to: BTreeSet<i64> = users.clone();
+        to.extend(holders.into_iter().filter_map(|u| i64::try_from(u).ok()));
+        let accounts = self.accounts();
+        let public_url = accounts.accounts.public_url.clone();
+        for user in to {
+            let Ok(Some(account)) = accounts.store.get_account(user).await else {
+                continue;
+            };
+            let Some(recipient) = bulwark_accounts::notice::account_recipient(&account) else {
+                continue;
+            };
+            let body = format!(
+                "We have declared an incident that may affect your account: {title}\n\n{message}\n\n\
+                 Follow it at {public_url}/incidents/{id}. If you lost funds, you can file a claim \
+                 once it is open for claims."
+            );
+            bulwark_accounts::notice::notify(
+                accounts,
+                user,
+                recipient,
+                MessageKind::IncidentNotice,
+                &format!("Incident: {title}"),
+                body,
+            )
+            .await;
+        }
+    }
+
+    async fn audit(&self, actor: &str, action: &str, id: i64, detail: &str) -> SafeguardResult<()> {
+        let params = serde_json::json!({"incident_id": id, "detail": detail}).to_string();
+        self.store()
+            .append_audit(actor, action, &params, self.now_ms())
+            .await?;
+        Ok(())
+    }
+
+    fn open_row(row: Option<IncidentRow>, id: i64) -> SafeguardResult<IncidentRow> {
+        match row {
+            None => Err(SafeguardError::IncidentNotFound(id)),
+            Some(r) if r.resolved_ms.is_some() => Err(invalid(
+                "incident_resolved",
+                format!("incident {id} is already resolved"),
+            )),
+            Some(r) => Ok(r),
+        }
+    }
+
+    /// Adds a public timeline entry.
+    pub async fn post_update(
+        &self,
+        actor: &str,
+        id: i64,
+        message: &str,
+    ) -> SafeguardResult<IncidentView> {
+        let message = text("message", message, MESSAGE_MAX)?;
+        Self::open_row(self.store().incident(id).await?, id)?;
+        self.store()
+            .add_incident_update(id, self.now_ms(), actor, &message)
+            .await?;
+        self.audit(actor, "incident.update", id, &message).await?;
+        self.incident(id).await
+    }
+
+    /// Lifts one containment step (trading resumes, withdrawals thaw, sweeps go on).
+    pub async fn lift(
+        &self,
+        actor: &str,
+        id: i64,
+        step_name: &str,
+    ) -> SafeguardResult<IncidentView> {
+        let step = step(step_name)?;
+        let row = Self::open_row(self.store().incident(id).await?, id)?;
+        if !self
+            .store()
+            .lift_incident_step(id, step, self.now_ms())
+            .await?
+        {
+            return Err(invalid(
+                "not_in_force",
+                format!("incident {id} has no {step_name} in force"),
+            ));
+        }
+        if step == ContainmentStep::Halt {
+            self.set_halt(id, &row, false).await?;
+        }
+        self.custody().wake();
+        let said = match step {
+            ContainmentStep::Halt => "Trading resumed.",
+            ContainmentStep::Freeze => "Withdrawals resumed.",
+            ContainmentStep::Sweeps => "Deposit sweeps resumed.",
+        };
+        self.store()
+            .add_incident_update(id, self.now_ms(), actor, said)
+            .await?;
+        self.audit(actor, "incident.lift", id, step_name).await?;
+        self.incident(id).await
+    }
+
+    /// Resolves an incident: lifts whatever containment is still in force, then closes it.
+    pub async fn resolve(
+        &self,
+        actor: &str,
+        id: i64,
+        message: &str,
+    ) -> SafeguardResult<IncidentView> {
+        let message = text("message", message, MESSAGE_MAX)?;
+        let row = Self::open_row(self.store().incident(id).await?, id)?;
+        for (name, in_force) in [
+            (
+                "halt",
+                row.halt_scope != "none" && row.halt_lifted_ms.is_none(),
+            ),
+            (
+                "freeze",
+                row.freeze_scope != "none" && row.freeze_lifted_ms.is_none(),
+            ),
+            (
+                "sweeps",
+                row.pause_sweeps != 0 && row.sweeps_lifted_ms.is_none(),
+            ),
+        ] {
+            if in_force {
+                self.lift(actor, id, name).await?;
+            }
+        }
+        self.store()
+            .add_incident_update(id, self.now_ms(), actor, &message)
+            .await?;
+        self.store()
+            .resolve_platform_incident(id, self.now_ms())
+            .await?;
+        self.audit(actor, "incident.resolve", id, &message).await?;
+        self.incident(id).await
+    }
+
+    /// Incident `id` with its timeline.
+    pub async fn incident(&self, id: i64) -> SafeguardResult<IncidentView> {
+        let incident = self
+            .store()
+            .incident(id)
+            .await?
+            .ok_or(SafeguardError::IncidentNotFound(id))?;
+        let updates = self.store().incident_updates(id).await?;
+        Ok(IncidentView { incident, updates })
+    }
+
+    /// Declared incidents, open ones first.
+    pub async fn incidents(&self, limit: i64) -> SafeguardResult<Vec<IncidentRow>> {
+        Ok(self.store().incidents(limit).await?)
+    }
+
+    /// Custody's automatic incidents (shortfalls, reverted deposits), open ones first.
+    pub async fn automatic_incidents(
+        &self,
+        limit: i64,
+    ) -> SafeguardResult<Vec<bulwark_custody::CustodyIncidentRow>> {
+        Ok(self.custody().incidents(limit).await?)
+    }
+
+    /// Every open incident for the banner on each page.
+    pub async fn banners(&self) -> SafeguardResult<Vec<Banner>> {
+        let mut out: Vec<Banner> = self
+            .store()
+            .incidents(50)
+            .await?
+            .into_iter()
+            .filter(|i| i.resolved_ms.is_none())
+            .map(|i| Banner {
+                link: format!("/incidents/{}", i.id),
+                title: i.title,
+            })
+            .collect();
+        for i in self.custody().incidents(50).await? {
+            if i.resolved_ms.is_none() {
+                out.push(Banner {
+                    link: "/incidents".into(),
+                    title: format!("{} withdrawals paused: {}", i.asset, i.detail),
+                });
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,151 @@
+"""Incidents end to end: the operator declares one with its containment (the affected market
+halted while cancels still work, the affected asset's withdrawals frozen, deposit sweeps
+paused); affected users are emailed, every page shows the banner, the public page keeps the
+timeline; each step is lifted on its own and resolution lifts the rest. Bad declarations and
+actions get specific errors and change nothing."""
+
+import glob
+import json
+import os
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+import ccxt
+import pytest
+
+from conftest import BIN, Server
+from test_ccxt import client
+from test_custody import BTC_DEST, user_with_key, wait_for
+
+
+@pytest.fixture
+def isrv():
+    with tempfile.TemporaryDirectory(prefix="bulwark-e2e-incidents-") as data_dir:
+        srv = Server(data_dir, extra_args=["--sim-block-ms", "0", "--report-interval-hours", "0"]).start()
+        try:
+            yield srv
+        finally:
+            srv.stop()
+
+
+def page(srv, path):
+    try:
+        with urllib.request.urlopen(srv.base + path, timeout=30) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def admin_fails(srv, *args):
+    out = subprocess.run([BIN, "admin", "--url", srv.admin_url, "--data-dir", srv.data_dir, "--json", *args],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode != 0, out.stdout
+    return json.loads(out.stdout)["error"]["code"]
+
+
+def incident_mails(srv):
+    texts = []
+    for path in sorted(glob.glob(os.path.join(srv.data_dir, "outbox", "*incident_notice*"))):
+        texts.append(open(path, encoding="utf-8", errors="replace").read())
+    return texts
+
+
+def custody_btc(srv):
+    w = next(w for w in srv.admin("wallets")["wallets"] if w["asset"] == "BTC")
+    return float(w["hot"]) + float(w["cold"])
+
+
+def test_declare_contain_tell_lift_and_resolve(isrv):
+    srv = isrv
+    alice, akey = user_with_key(srv, "alice@example.com", "read,trade,withdraw", "127.0.0.1")
+    for asset, amount in (("BTC", "1"), ("USDT", "1000")):
+        srv.admin("deposit", "credit", "--user", str(alice), "--asset", asset, "--amount", amount, "--ref", f"alice-{asset}")
+    bob, bkey = srv.funded_user("bob@example.com", {"USDT": "50000"})
+    carol, _ = srv.funded_user("carol@example.com", {"ETH": "3"})
+    ax, bx = client(srv.base, akey), client(srv.base, bkey)
+    resting = ax.create_order("BTC/USDT", "limit", "sell", 0.1, 40000)
+
+    # Bad declarations: a specific code each, nothing declared.
+    base = ["incident", "declare", "--title", "t", "--message", "m"]
+    assert admin_fails(srv, *base, "--kind", "meteor") == "invalid_kind"
+    assert admin_fails(srv, *base, "--kind", "other", "--halt", "markets") == "invalid_containment"
+    assert admin_fails(srv, *base, "--kind", "other", "--freeze", "assets") == "invalid_containment"
+    assert admin_fails(srv, *base, "--kind", "other", "--assets", "NOPE") == "unknown_asset"
+    assert admin_fails(srv, *base, "--kind", "other", "--markets", "NOPE_USDT") == "unknown_market"
+    assert admin_fails(srv, *base, "--kind", "other", "--users", "999999") == "unknown_user"
+    assert admin_fails(srv, "incident", "declare", "--kind", "other", "--title", " ", "--message", "m") == "invalid_text"
+    assert srv.admin("incident", "list")["incidents"] == []
+    assert "incident-banner" not in page(srv, "/markets")[1]
+
+    declared = srv.admin("incident", "declare", "--kind", "hot_wallet_breach", "--title", "BTC hot wallet breach",
+                         "--message", "We detected an unauthorised transfer from the BTC hot wallet. BTC trading and withdrawals are paused.",
+                         "--assets", "BTC", "--markets", "BTC_USDT", "--users", str(bob),
+                         "--halt", "markets", "--freeze", "assets", "--pause-sweeps")
+    iid = declared["id"]
+    assert declared["halt"] == "markets" and declared["freeze"] == "assets" and declared["pause_sweeps"] is True
+
+    # Trading halted on the market (other markets trade), cancels still work.
+    with pytest.raises(ccxt.ExchangeError, match="halted"):
+        bx.create_order("BTC/USDT", "limit", "buy", 0.1, 30000)
+    ax.cancel_order(resting["id"], "BTC/USDT")
+    assert ax.fetch_order(resting["id"], "BTC/USDT")["status"] == "canceled"
+    eth = bx.create_order("ETH/USDT", "limit", "buy", 0.01, 1000)
+    bx.cancel_order(eth["id"], "ETH/USDT")
+    # Deposits are still credited, but stay where they landed: sweeps are paused.
+    address = ax.fetch_deposit_address("BTC")["address"]
+    srv.admin("chain", "deposit", "--network", "BTC", "--address", address, "--amount", "0.2")
+    srv.admin("chain", "mine", "--network", "BTC", "--blocks", "2")
+    wait_for("the credit", lambda: ax.fetch_balance()["BTC"]["total"] >= 1.2)
+    time.sleep(1.5)
+    srv.admin("chain", "mine", "--network", "BTC", "--blocks", "1")  # a sweep sent would now land
+    assert custody_btc(srv) == 0, "swept while sweeps are paused"
+    # BTC withdrawals frozen (USDT not).
+    with pytest.raises(ccxt.ExchangeError, match="60004"):
+        ax.withdraw("BTC", 0.01, BTC_DEST)
+
+    # Told: Alice holds BTC and Bob was named; Carol holds neither.
+    mails = wait_for("the incident emails", lambda: incident_mails(srv) if len(incident_mails(srv)) >= 2 else None)
+    assert len(mails) == 2 and all("BTC hot wallet breach" in m and f"/incidents/{iid}" in m for m in mails)
+    assert not any("carol@example.com" in m for m in mails)
+    # The banner on every page, the public page with its timeline.
+    for path in ("/", "/markets", "/login", "/transparency"):
+        status, html = page(srv, path)
+        assert status == 200 and 'id="incident-banner"' in html and "BTC hot wallet breach" in html, path
+    status, html = page(srv, f"/incidents/{iid}")
+    assert status == 200 and "unauthorised transfer" in html and "trading halted on BTC_USDT" in html
+    assert "alice@example.com" not in html and "bob@example.com" not in html, "no personal data on the public page"
+    assert page(srv, "/incidents/999")[0] == 404
+
+    srv.admin("incident", "update", "--id", str(iid), "--message", "The attacker's address is blocked; funds are traced.")
+    # Lift the halt only: trading resumes, withdrawals stay frozen.
+    lifted = srv.admin("incident", "lift", "--id", str(iid), "--step", "halt")
+    assert lifted["halt_lifted_ms"] is not None
+    assert admin_fails(srv, "incident", "lift", "--id", str(iid), "--step", "halt") == "not_in_force"
+    assert admin_fails(srv, "incident", "lift", "--id", str(iid), "--step", "everything") == "invalid_step"
+    ax.create_order("BTC/USDT", "limit", "sell", 0.1, 30000)
+    bx.create_order("BTC/USDT", "limit", "buy", 0.1, 30000)
+    wait_for("the trade", lambda: bx.fetch_balance().get("BTC", {}).get("free", 0))
+    with pytest.raises(ccxt.ExchangeError, match="60004"):
+        ax.withdraw("BTC", 0.01, BTC_DEST)
+
+    resolved = srv.admin("incident", "resolve", "--id", str(iid), "--message", "Resolved: the fund covered the loss.")
+    assert resolved["resolved_ms"] is not None and resolved["freeze_lifted_ms"] is not None
+    assert [t["message"] for t in resolved["timeline"]][-1] == "Resolved: the fund covered the loss."
+    assert "Withdrawals resumed." in [t["message"] for t in resolved["timeline"]]
+    assert admin_fails(srv, "incident", "resolve", "--id", str(iid), "--message", "again") == "incident_resolved"
+    assert admin_fails(srv, "incident", "update", "--id", "999", "--message", "x") == "incident_not_found"
+    # Sweeps go on after resolution.
+    def swept():
+        srv.admin("chain", "mine", "--network", "BTC", "--blocks", "1")
+        return custody_btc(srv) == pytest.approx(0.2)
+    wait_for("the sweep", swept)
+    # Withdrawals flow again; the banner is gone; the history stays public.
+    assert ax.withdraw("BTC", 0.01, BTC_DEST)["id"]
+    assert "incident-banner" not in page(srv, "/markets")[1]
+    assert "BTC hot wallet breach" in page(srv, "/incidents")[1]
+    actions = [e["action"] for e in srv.admin("audit", "--limit", "50")["entries"]]
+    assert {"incident.declare", "incident.update", "incident.lift", "incident.resolve"} <= set(actions)
+    assert srv.admin("audit", "verify")["intact"] is True
