@@ -17,6 +17,7 @@ import ccxt
 import pytest
 
 from conftest import BIN, Server
+from test_accounts import acct  # noqa: F401
 from test_ccxt import client
 from test_custody import BTC_DEST, user_with_key, wait_for
 
@@ -149,3 +150,36 @@ def test_declare_contain_tell_lift_and_resolve(isrv):
     actions = [e["action"] for e in srv.admin("audit", "--limit", "50")["entries"]]
     assert {"incident.declare", "incident.update", "incident.lift", "incident.resolve"} <= set(actions)
     assert srv.admin("audit", "verify")["intact"] is True
+
+
+def test_security_staff_declare_and_resolve_through_the_account_api(acct):
+    from test_accounts import call, error_code
+    from test_admin import staff_account
+    srv = acct
+    _, security, _ = staff_account(srv, "security@example.com", "security")
+    _, treasury, _ = staff_account(srv, "treasury@example.com", "treasury")
+    body = {"kind": "system_failure", "title": "Matching delays", "message": "Orders are slow; we are on it.",
+            "markets": ["ETH_USDT"], "halt": "markets"}
+    # The wrong role is refused; nothing is declared.
+    refused = call(srv, "POST", "/api/v1/admin/incidents", body, token=treasury)
+    assert refused[0] == 403 and error_code(refused) == "staff_role_required", refused
+    assert call(srv, "GET", "/api/v1/admin/incidents", token=security)[1]["incidents"] == []
+    bad = call(srv, "POST", "/api/v1/admin/incidents", dict(body, halt="markets", markets=[]), token=security)
+    assert bad[0] == 400 and error_code(bad) == "invalid_containment", bad
+
+    status, declared, _ = call(srv, "POST", "/api/v1/admin/incidents", body, token=security)
+    assert status == 200 and declared["halt"] == "markets", declared
+    iid = declared["id"]
+    assert declared["declared_by"].startswith("staff:")
+    status, page_html = page(srv, f"/incidents/{iid}")
+    assert "Orders are slow" in page_html and "security@example.com" not in page_html
+    status, lifted, _ = call(srv, "POST", f"/api/v1/admin/incidents/{iid}/lift", {"step": "halt"}, token=security)
+    assert status == 200 and lifted["halt_lifted_ms"] is not None, lifted
+    status, done, _ = call(srv, "POST", f"/api/v1/admin/incidents/{iid}/resolve", {"message": "Back to normal."}, token=security)
+    assert status == 200 and done["resolved_ms"] is not None
+    again = call(srv, "POST", f"/api/v1/admin/incidents/{iid}/resolve", {"message": "x"}, token=security)
+    assert again[0] == 400 and error_code(again) == "incident_resolved"
+    unknown = call(srv, "POST", f"/api/v1/admin/incidents/{iid}/explode", {}, token=security)
+    assert error_code(unknown) == "unknown_action"
+    missing = call(srv, "POST", "/api/v1/admin/incidents/999/update", {"message": "x"}, token=security)
+    assert missing[0] == 404 and error_code(missing) == "incident_not_found"

@@ -52,16 +52,19 @@ pub enum Capability {
     TwofaResetReview,
     /// Approve or reject withdrawals waiting for staff (two distinct people approve one).
     WithdrawalReview,
+    /// Declare incidents with their containment, post updates, lift and resolve them.
+    IncidentResponse,
 }
 
 impl Capability {
-    pub const ALL: [Capability; 6] = [
+    pub const ALL: [Capability; 7] = [
         Capability::ViewQueues,
         Capability::KycReview,
         Capability::Unlock,
         Capability::Unfreeze,
         Capability::TwofaResetReview,
         Capability::WithdrawalReview,
+        Capability::IncidentResponse,
     ];
 
     pub fn name(self) -> &'static str {
@@ -72,19 +75,27 @@ impl Capability {
             Capability::Unfreeze => "unfreeze",
             Capability::TwofaResetReview => "twofa_reset_review",
             Capability::WithdrawalReview => "withdrawal_review",
+            Capability::IncidentResponse => "incident_response",
         }
     }
 }
 
-/// The role → capability map. `treasury` reviews withdrawals; `admin` grants everything.
+/// The role → capability map. `treasury` reviews withdrawals, `security` also handles
+/// incidents; `admin` grants everything.
 pub fn role_allows(role: &str, capability: Capability) -> bool {
-    use Capability::{KycReview, TwofaResetReview, Unfreeze, Unlock, ViewQueues, WithdrawalReview};
+    use Capability::{
+        IncidentResponse, KycReview, TwofaResetReview, Unfreeze, Unlock, ViewQueues,
+        WithdrawalReview,
+    };
     match role {
         "admin" => true,
         "treasury" => matches!(capability, WithdrawalReview),
         "compliance" => matches!(capability, KycReview),
         "support" => matches!(capability, Unlock | ViewQueues),
-        "security" => matches!(capability, Unfreeze | TwofaResetReview | Unlock),
+        "security" => matches!(
+            capability,
+            Unfreeze | TwofaResetReview | Unlock | IncidentResponse
+        ),
         _ => false,
     }
 }

@@ -5,7 +5,7 @@ use bulwark_accounts::Error;
 use bulwark_safeguard::Safeguard;
 use bulwark_safeguard::incidents::{Declaration, IncidentView};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::ops::OPERATOR;
 
@@ -23,18 +23,8 @@ pub struct Lift {
     pub step: String,
 }
 
-/// An incident and its timeline as the admin API answers.
-pub fn view(v: &IncidentView) -> Value {
-    let i = &v.incident;
-    json!({
-        "id": i.id, "kind": i.kind, "title": i.title,
-        "assets": i.assets, "markets": i.markets, "users": i.users,
-        "halt": i.halt_scope, "halt_lifted_ms": i.halt_lifted_ms,
-        "freeze": i.freeze_scope, "freeze_lifted_ms": i.freeze_lifted_ms,
-        "pause_sweeps": i.pause_sweeps != 0, "sweeps_lifted_ms": i.sweeps_lifted_ms,
-        "declared_by": i.declared_by, "declared_ms": i.declared_ms, "resolved_ms": i.resolved_ms,
-        "timeline": v.updates.iter().map(|u| json!({"at_ms": u.at_ms, "author": u.author, "message": u.message})).collect::<Vec<_>>(),
-    })
+fn view(v: &IncidentView) -> Value {
+    v.json()
 }
 
 fn id_of(text: &str) -> Result<i64> {
@@ -74,5 +64,5 @@ pub async fn list(safeguard: &Safeguard) -> Result<Value> {
     for row in rows {
         out.push(view(&safeguard.incident(row.id).await?));
     }
-    Ok(json!({"incidents": out}))
+    Ok(serde_json::json!({"incidents": out}))
 }

@@ -7,6 +7,8 @@
 
 use std::collections::BTreeSet;
 
+use bulwark_accounts::admin::{Capability, require_staff};
+use bulwark_accounts::sessions::Authed;
 use bulwark_engine::{Command, Engine};
 use bulwark_notify::MessageKind;
 use bulwark_store::{ContainmentStep, IncidentRow, IncidentUpdateRow};
@@ -59,6 +61,24 @@ fn none() -> String {
 pub struct IncidentView {
     pub incident: IncidentRow,
     pub updates: Vec<IncidentUpdateRow>,
+}
+
+impl IncidentView {
+    /// The incident and its timeline as the operator and staff APIs answer.
+    pub fn json(&self) -> serde_json::Value {
+        let i = &self.incident;
+        serde_json::json!({
+            "id": i.id, "kind": i.kind, "title": i.title,
+            "assets": i.assets, "markets": i.markets, "users": i.users,
+            "halt": i.halt_scope, "halt_lifted_ms": i.halt_lifted_ms,
+            "freeze": i.freeze_scope, "freeze_lifted_ms": i.freeze_lifted_ms,
+            "pause_sweeps": i.pause_sweeps != 0, "sweeps_lifted_ms": i.sweeps_lifted_ms,
+            "declared_by": i.declared_by, "declared_ms": i.declared_ms, "resolved_ms": i.resolved_ms,
+            "timeline": self.updates.iter().map(|u| serde_json::json!({
+                "at_ms": u.at_ms, "author": u.author, "message": u.message,
+            })).collect::<Vec<_>>(),
+        })
+    }
 }
 
 /// An open incident as the banner shows it (platform or custody).
@@ -459,6 +479,57 @@ impl Safeguard {
                     title: format!("{} withdrawals paused: {}", i.asset, i.detail),
                 });
             }
+        }
+        Ok(out)
+    }
+}
+
+/// The same use cases for signed-in staff with the `security` (or `admin`) role; the actor
+/// recorded is the staff member.
+impl Safeguard {
+    async fn responder(&self, authed: &Authed) -> Result<String, bulwark_accounts::Error> {
+        let staff = require_staff(self.accounts(), authed, &[Capability::IncidentResponse]).await?;
+        Ok(staff.actor())
+    }
+
+    pub async fn staff_declare(
+        &self,
+        authed: &Authed,
+        d: Declaration,
+    ) -> Result<IncidentView, bulwark_accounts::Error> {
+        let actor = self.responder(authed).await?;
+        Ok(self.declare(&actor, d).await?)
+    }
+
+    pub async fn staff_action(
+        &self,
+        authed: &Authed,
+        id: i64,
+        action: &str,
+        text: &str,
+    ) -> Result<IncidentView, bulwark_accounts::Error> {
+        let actor = self.responder(authed).await?;
+        Ok(match action {
+            "update" => self.post_update(&actor, id, text).await?,
+            "lift" => self.lift(&actor, id, text).await?,
+            "resolve" => self.resolve(&actor, id, text).await?,
+            _ => {
+                return Err(bulwark_accounts::Error::bad_request(
+                    "unknown_action",
+                    format!("unknown incident action {action:?}; use update, lift or resolve"),
+                ));
+            }
+        })
+    }
+
+    pub async fn staff_incidents(
+        &self,
+        authed: &Authed,
+    ) -> Result<Vec<IncidentView>, bulwark_accounts::Error> {
+        self.responder(authed).await?;
+        let mut out = Vec::new();
+        for row in self.incidents(200).await? {
+            out.push(self.incident(row.id).await?);
         }
         Ok(out)
     }

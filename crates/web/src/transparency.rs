@@ -479,11 +479,8 @@ pub async fn incident_page(
                     .iter()
                     .map(|u| TimelineLine {
                         at: pages::utc_time(u.at_ms),
-                        author: if u.author.contains('@') || u.author.starts_with("operator") {
-                            "Bulwark security team".into()
-                        } else {
-                            u.author.clone()
-                        },
+                        // Staff identities stay in the audit log, not on the public page.
+                        author: "Bulwark security team".into(),
                         message: u.message.clone(),
                     })
                     .collect(),

@@ -700,6 +700,12 @@ fn operation(route: &RouteDoc) -> Value {
         if route.path.contains("{token}") {
             object.insert("parameters".into(), json!([{"name": "token", "in": "path", "required": true, "schema": {"type": "string"}}]));
         }
+        if route.path.contains("{action}") {
+            object.insert("parameters".into(), json!([
+                {"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}},
+                {"name": "action", "in": "path", "required": true, "schema": {"type": "string"}},
+            ]));
+        }
         if route.path.contains("{document_id}") {
             object.insert("parameters".into(), json!([
                 {"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}},
