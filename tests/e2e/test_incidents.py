@@ -121,9 +121,15 @@ def test_declare_contain_tell_lift_and_resolve(isrv):
     assert page(srv, "/incidents/999")[0] == 404
 
     srv.admin("incident", "update", "--id", str(iid), "--message", "The attacker's address is blocked; funds are traced.")
-    # Lift the halt only: trading resumes, withdrawals stay frozen.
+    # A second incident halting the same market keeps it halted when the first lifts its halt.
+    second = srv.admin("incident", "declare", "--kind", "system_failure", "--title", "Order book check",
+                       "--message", "Checking the BTC book.", "--markets", "BTC_USDT", "--halt", "markets")["id"]
     lifted = srv.admin("incident", "lift", "--id", str(iid), "--step", "halt")
     assert lifted["halt_lifted_ms"] is not None
+    with pytest.raises(ccxt.ExchangeError, match="halted"):
+        bx.create_order("BTC/USDT", "limit", "buy", 0.1, 30000)
+    srv.admin("incident", "resolve", "--id", str(second), "--message", "The book is consistent.")
+    # Now trading resumes; withdrawals stay frozen by the first incident.
     assert admin_fails(srv, "incident", "lift", "--id", str(iid), "--step", "halt") == "not_in_force"
     assert admin_fails(srv, "incident", "lift", "--id", str(iid), "--step", "everything") == "invalid_step"
     ax.create_order("BTC/USDT", "limit", "sell", 0.1, 30000)
@@ -147,6 +153,12 @@ def test_declare_contain_tell_lift_and_resolve(isrv):
     assert ax.withdraw("BTC", 0.01, BTC_DEST)["id"]
     assert "incident-banner" not in page(srv, "/markets")[1]
     assert "BTC hot wallet breach" in page(srv, "/incidents")[1]
+    # The signed report lists the declared incidents with their containment.
+    srv.admin("transparency", "publish")
+    report = json.loads(urllib.request.urlopen(srv.base + "/transparency/v1/reports/1", timeout=30).read())
+    declared_in_report = {d["title"]: d for d in report["declared_incidents"]}
+    assert declared_in_report["BTC hot wallet breach"]["freeze"] == "assets"
+    assert declared_in_report["Order book check"]["resolved_ms"] is not None
     actions = [e["action"] for e in srv.admin("audit", "--limit", "50")["entries"]]
     assert {"incident.declare", "incident.update", "incident.lift", "incident.resolve"} <= set(actions)
     assert srv.admin("audit", "verify")["intact"] is True

@@ -1,5 +1,6 @@
 //! The operator's side of incidents: declare with containment, post updates, lift steps,
-//! resolve (every action audited by the Safeguard service under the actor `operator`).
+//! resolve (every action audited by the Safeguard service under the operator token's actor,
+//! `operator-token`).
 
 use bulwark_accounts::Error;
 use bulwark_safeguard::Safeguard;

@@ -238,13 +238,27 @@ impl Safeguard {
     }
 
     /// Halts (or resumes) what the incident names, under command ids derived from it, so a
-    /// retried call neither halts twice nor resumes what another incident halted later.
+    /// retried call does not halt twice. A resume skips what another open incident still
+    /// halts (the engine has one halted switch per market and one for everything).
     async fn set_halt(&self, id: i64, row: &IncidentRow, halt: bool) -> SafeguardResult<()> {
         let catalog = self.trading().sequencer.catalog();
+        let (mut held_global, mut held_markets) = (false, BTreeSet::new());
+        if !halt {
+            for other in self.store().incidents(1_000).await? {
+                let in_force =
+                    other.id != id && other.resolved_ms.is_none() && other.halt_lifted_ms.is_none();
+                match (in_force, other.halt_scope.as_str()) {
+                    (true, "global") => held_global = true,
+                    (true, "markets") => held_markets.extend(split(&other.markets)),
+                    _ => {}
+                }
+            }
+        }
         let targets: Vec<Option<bulwark_engine::MarketId>> = match row.halt_scope.as_str() {
-            "global" => vec![None],
+            "global" if !held_global => vec![None],
             "markets" => split(&row.markets)
                 .iter()
+                .filter(|s| !held_markets.contains(*s))
                 .filter_map(|s| catalog.market(s).map(|m| Some(m.id)))
                 .collect(),
             _ => Vec::new(),
@@ -313,8 +327,7 @@ impl Safeguard {
             };
             let body = format!(
                 "We have declared an incident that may affect your account: {title}\n\n{message}\n\n\
-                 Follow it at {public_url}/incidents/{id}. If you lost funds, you can file a claim \
-                 once it is open for claims."
+                 Every update is posted at {public_url}/incidents/{id}."
             );
             bulwark_accounts::notice::notify(
                 accounts,

@@ -40,7 +40,11 @@ pub struct Report {
     pub published_ms: i64,
     pub journal_seq: u64,
     pub safeguard: Fund,
+    /// Custody's automatic incidents (shortfalls, reverted deposits).
     pub incidents: Vec<Incident>,
+    /// Incidents declared by staff, with their containment.
+    #[serde(default)]
+    pub declared_incidents: Vec<DeclaredIncident>,
     pub reserves: BTreeMap<String, AssetReserves>,
     pub proof_of_liabilities: BTreeMap<String, Liabilities>,
     pub solvency: BTreeMap<String, Solvency>,
@@ -80,6 +84,37 @@ pub struct Incident {
     pub opened_ms: i64,
     pub resolved_ms: Option<i64>,
     pub resolution: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeclaredIncident {
+    pub id: i64,
+    pub kind: String,
+    pub title: String,
+    pub assets: String,
+    pub markets: String,
+    pub halt: String,
+    pub freeze: String,
+    pub pause_sweeps: bool,
+    pub declared_ms: i64,
+    pub resolved_ms: Option<i64>,
+}
+
+impl From<&bulwark_store::IncidentRow> for DeclaredIncident {
+    fn from(row: &bulwark_store::IncidentRow) -> DeclaredIncident {
+        DeclaredIncident {
+            id: row.id,
+            kind: row.kind.clone(),
+            title: row.title.clone(),
+            assets: row.assets.clone(),
+            markets: row.markets.clone(),
+            halt: row.halt_scope.clone(),
+            freeze: row.freeze_scope.clone(),
+            pause_sweeps: row.pause_sweeps != 0,
+            declared_ms: row.declared_ms,
+            resolved_ms: row.resolved_ms,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

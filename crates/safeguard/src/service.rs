@@ -16,8 +16,9 @@ use ed25519_dalek::SigningKey;
 
 use crate::error::{SafeguardError, SafeguardResult};
 use crate::report::{
-    AssetReading, AuditHead, Fund, FundAsset, Incident, LedgerReading, Liabilities, Report,
-    Solvency, StoredLeaf, asset_reserves, build_tree, previous_fund, tree_of, usdt_text,
+    AssetReading, AuditHead, DeclaredIncident, Fund, FundAsset, Incident, LedgerReading,
+    Liabilities, Report, Solvency, StoredLeaf, asset_reserves, build_tree, previous_fund, tree_of,
+    usdt_text,
 };
 
 /// Incidents a report lists at most (open ones first).
@@ -300,6 +301,7 @@ impl Safeguard {
             );
         }
         let incidents = self.inner.custody.incidents(REPORT_INCIDENTS_MAX).await?;
+        let declared = self.store().incidents(REPORT_INCIDENTS_MAX).await?;
         let audit = self.store().verify_audit_chain().await?;
         if let Some(id) = audit.broken_at {
             tracing::error!("audit: the hash chain is broken at entry {id}");
@@ -318,6 +320,7 @@ impl Safeguard {
                 below_target: fund_usdt < target_usdt,
             },
             incidents: incidents.iter().map(Incident::from).collect(),
+            declared_incidents: declared.iter().map(DeclaredIncident::from).collect(),
             reserves: reserve_map,
             proof_of_liabilities: liabilities,
             solvency,

@@ -36,3 +36,9 @@ CREATE TABLE incident_updates (
 );
 
 CREATE INDEX ix_incident_updates_incident ON incident_updates (incident_id, id);
+
+CREATE TRIGGER tr_incident_updates_no_update BEFORE UPDATE ON incident_updates
+    FOR EACH ROW EXECUTE FUNCTION fn_append_only();
+
+CREATE TRIGGER tr_incident_updates_no_delete BEFORE DELETE ON incident_updates
+    FOR EACH ROW EXECUTE FUNCTION fn_append_only();

@@ -36,3 +36,13 @@ CREATE TABLE incident_updates (
 ) STRICT;
 
 CREATE INDEX ix_incident_updates_incident ON incident_updates (incident_id, id);
+
+CREATE TRIGGER tr_incident_updates_no_update BEFORE UPDATE ON incident_updates
+BEGIN
+    SELECT RAISE(ABORT, 'incident_updates is append-only');
+END;
+
+CREATE TRIGGER tr_incident_updates_no_delete BEFORE DELETE ON incident_updates
+BEGIN
+    SELECT RAISE(ABORT, 'incident_updates is append-only');
+END;

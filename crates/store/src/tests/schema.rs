@@ -190,7 +190,7 @@ async fn sqlite_schema_has_every_table_with_known_types() {
         "{:?}",
         shape.columns
     );
-    assert_eq!(shape.triggers.len(), 6);
+    assert_eq!(shape.triggers.len(), 8);
     database.finish().await;
 }
 
