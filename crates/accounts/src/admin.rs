@@ -54,10 +54,12 @@ pub enum Capability {
     WithdrawalReview,
     /// Declare incidents with their containment, post updates, lift and resolve them.
     IncidentResponse,
+    /// Investigate and decide Safeguard claims and start their payouts.
+    ClaimReview,
 }
 
 impl Capability {
-    pub const ALL: [Capability; 7] = [
+    pub const ALL: [Capability; 8] = [
         Capability::ViewQueues,
         Capability::KycReview,
         Capability::Unlock,
@@ -65,6 +67,7 @@ impl Capability {
         Capability::TwofaResetReview,
         Capability::WithdrawalReview,
         Capability::IncidentResponse,
+        Capability::ClaimReview,
     ];
 
     pub fn name(self) -> &'static str {
@@ -76,6 +79,7 @@ impl Capability {
             Capability::TwofaResetReview => "twofa_reset_review",
             Capability::WithdrawalReview => "withdrawal_review",
             Capability::IncidentResponse => "incident_response",
+            Capability::ClaimReview => "claim_review",
         }
     }
 }
@@ -84,17 +88,17 @@ impl Capability {
 /// incidents; `admin` grants everything.
 pub fn role_allows(role: &str, capability: Capability) -> bool {
     use Capability::{
-        IncidentResponse, KycReview, TwofaResetReview, Unfreeze, Unlock, ViewQueues,
+        ClaimReview, IncidentResponse, KycReview, TwofaResetReview, Unfreeze, Unlock, ViewQueues,
         WithdrawalReview,
     };
     match role {
         "admin" => true,
-        "treasury" => matches!(capability, WithdrawalReview),
+        "treasury" => matches!(capability, WithdrawalReview | ClaimReview),
         "compliance" => matches!(capability, KycReview),
         "support" => matches!(capability, Unlock | ViewQueues),
         "security" => matches!(
             capability,
-            Unfreeze | TwofaResetReview | Unlock | IncidentResponse
+            Unfreeze | TwofaResetReview | Unlock | IncidentResponse | ClaimReview
         ),
         _ => false,
     }

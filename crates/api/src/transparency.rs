@@ -15,6 +15,7 @@ pub fn router(safeguard: Safeguard) -> Router {
     use axum::routing::get;
     Router::new()
         .route("/transparency/v1/key", get(key))
+        .route("/transparency/v1/policy", get(policy))
         .route("/transparency/v1/reports", get(list))
         .route("/transparency/v1/reports/{seq}", get(report))
         .route("/transparency/v1/reports/{seq}/signature", get(signature))
@@ -69,6 +70,11 @@ async fn stored_report(
         .report(number)
         .await
         .map_err(|e| Box::new(failed(e)))
+}
+
+/// `GET /transparency/v1/policy`: the coverage policy claims are decided under.
+async fn policy() -> Response {
+    axum::Json(bulwark_safeguard::claims::policy()).into_response()
 }
 
 /// `GET /transparency/v1/key`: the ed25519 public key reports are signed with, hex.

@@ -17,6 +17,8 @@ pub enum SafeguardError {
     Invalid { code: &'static str, message: String },
     #[error("incident {0} does not exist")]
     IncidentNotFound(i64),
+    #[error("claim {0} does not exist")]
+    ClaimNotFound(i64),
     #[error("{0}")]
     Setup(String),
     #[error("internal: {0}")]
@@ -53,6 +55,9 @@ impl From<SafeguardError> for bulwark_accounts::Error {
             SafeguardError::Invalid { code, .. } => Error::bad_request(code, e.to_string()),
             SafeguardError::IncidentNotFound(_) => {
                 Error::new(Kind::NotFound, "incident_not_found", e.to_string())
+            }
+            SafeguardError::ClaimNotFound(_) => {
+                Error::new(Kind::NotFound, "claim_not_found", e.to_string())
             }
             SafeguardError::Setup(_) | SafeguardError::Internal(_) => {
                 Error::internal("safeguard", e)

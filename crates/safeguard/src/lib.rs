@@ -7,6 +7,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod claims;
 pub mod error;
 pub mod incidents;
 pub mod report;

@@ -327,7 +327,11 @@ fn public_router(
         ));
     let extra_v1 = bulwark_api::v1::withdrawals_admin::routes()
         .layer(axum::Extension(custody.clone()))
-        .merge(bulwark_api::v1::transparency::routes().layer(axum::Extension(safeguard.clone())));
+        .merge(
+            bulwark_api::v1::transparency::routes()
+                .merge(bulwark_api::v1::claims::routes())
+                .layer(axum::Extension(safeguard.clone())),
+        );
     let accounts = bulwark_api::v1::router_with(v1, extra_v1).layer(
         axum::middleware::from_fn_with_state(limit.clone(), bulwark_api::rate_limit::limit_by_ip),
     );

@@ -12,6 +12,7 @@ mod audit;
 mod balance_hours;
 mod balances;
 mod candles;
+mod claims;
 mod codes;
 mod custody;
 mod db;
@@ -48,6 +49,7 @@ pub use activity::{LoginActivityRow, NewLoginActivity, NewSecurityEvent, Securit
 pub use agreements::AgreementVersionRow;
 pub use api_keys::{ApiKeyRow, NewApiKey};
 pub use audit::{AuditCheck, AuditRow, audit_hash};
+pub use claims::{ClaimEventRow, ClaimMove, ClaimRow};
 pub use codes::{CodeRow, NewCode};
 pub use custody::{
     DepositRow, HistoryWindow, NewDeposit, NewWithdrawal, WithdrawAddressRow, WithdrawalEventRow,

@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod api_keys;
 pub mod body;
+pub mod claims;
 pub mod confirm_login;
 pub mod cookies;
 pub mod error;

@@ -724,6 +724,7 @@ pub fn document() -> Value {
         .chain(super::admin::ROUTES)
         .chain(super::withdrawals_admin::ROUTES)
         .chain(super::transparency::ROUTES)
+        .chain(super::claims::ROUTES)
     {
         let entry = paths.entry(route.path).or_insert_with(|| json!({}));
         if let Some(methods) = entry.as_object_mut() {

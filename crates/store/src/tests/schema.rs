@@ -143,6 +143,8 @@ async fn sqlite_schema_has_every_table_with_known_types() {
         "balances",
         "candles",
         "chain_cursors",
+        "claim_events",
+        "claims",
         "custody_incidents",
         "deposit_addresses",
         "deposits",
@@ -190,7 +192,7 @@ async fn sqlite_schema_has_every_table_with_known_types() {
         "{:?}",
         shape.columns
     );
-    assert_eq!(shape.triggers.len(), 8);
+    assert_eq!(shape.triggers.len(), 10);
     database.finish().await;
 }
 

@@ -228,3 +228,109 @@ async fn incidents(store: &Store) {
 }
 
 both_backends!(incidents_on_both, incidents);
+
+async fn claims(store: &Store) {
+    use crate::{ClaimMove, ClaimRow};
+    let row = ClaimRow {
+        id: 0,
+        user_id: 5,
+        incident_id: None,
+        category: "unauthorized_withdrawal".into(),
+        description: "A withdrawal I did not make.".into(),
+        asset: "USDT".into(),
+        claimed: 4_000,
+        refs: "9".into(),
+        window_from_ms: 1,
+        window_to_ms: 2,
+        policy_version: "v1".into(),
+        state: "submitted".into(),
+        investigator: None,
+        decided_by: None,
+        reason_code: None,
+        approved: None,
+        appealed: 0,
+        movement_id: None,
+        created_ms: 10,
+        updated_ms: 10,
+    };
+    let id = store.insert_claim(&row, "user:5").await.unwrap();
+    let step = |from: &'static str, to: &'static str| ClaimMove {
+        id,
+        from,
+        to,
+        actor: "staff:1",
+        note: "n",
+        at_ms: 20,
+        ..ClaimMove::default()
+    };
+    assert!(
+        store
+            .move_claim(&step("submitted", "acknowledged"))
+            .await
+            .unwrap()
+    );
+    // Compare-and-set: a second move from the old state does nothing.
+    assert!(
+        !store
+            .move_claim(&step("submitted", "acknowledged"))
+            .await
+            .unwrap()
+    );
+    let investigating = ClaimMove {
+        investigator: Some("staff:1"),
+        ..step("acknowledged", "investigating")
+    };
+    assert!(store.move_claim(&investigating).await.unwrap());
+    // The database refuses an approval above the claim.
+    let too_much = ClaimMove {
+        approved: Some(4_001),
+        ..step("investigating", "approved")
+    };
+    assert!(store.move_claim(&too_much).await.is_err());
+    let approved = ClaimMove {
+        approved: Some(4_000),
+        decided_by: Some("staff:2"),
+        reason_code: Some("insider_theft"),
+        ..step("investigating", "approved")
+    };
+    assert!(store.move_claim(&approved).await.unwrap());
+    let claim = store.claim(id).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            claim.state.as_str(),
+            claim.approved,
+            claim.investigator.as_deref()
+        ),
+        ("approved", Some(4_000), Some("staff:1"))
+    );
+    store
+        .add_claim_note(id, "approved", "user:5", "thanks", 30)
+        .await
+        .unwrap();
+    let events = store.claim_events(id).await.unwrap();
+    assert_eq!(
+        events
+            .iter()
+            .map(|e| e.to_state.as_str())
+            .collect::<Vec<_>>(),
+        [
+            "submitted",
+            "acknowledged",
+            "investigating",
+            "approved",
+            "approved"
+        ]
+    );
+    assert_eq!(store.claims(Some("approved"), 10).await.unwrap().len(), 1);
+    assert_eq!(store.claims(Some("paid"), 10).await.unwrap().len(), 0);
+    assert_eq!(store.claims(None, 10).await.unwrap().len(), 1);
+    assert_eq!(store.user_claims(5).await.unwrap().len(), 1);
+    assert!(
+        sqlx::query("DELETE FROM claim_events")
+            .execute(&store.pool)
+            .await
+            .is_err()
+    );
+}
+
+both_backends!(claims_on_both, claims);

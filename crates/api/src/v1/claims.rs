@@ -1,0 +1,260 @@
+//! `/api/v1/claims…`: a user's Safeguard claims (file, list, read, reply, appeal; the account
+//! comes from the session), and `/api/v1/admin/claims…`: the staff queue, the investigation view
+//! and the decisions (the rules live in `bulwark_safeguard::claims`).
+
+use axum::extract::{Extension, Path, Query, State};
+use axum::{Json, Router};
+use bulwark_safeguard::Safeguard;
+use bulwark_safeguard::claims::{ClaimView, Filing, StaffInput};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::V1State;
+use super::body::JsonBody;
+use super::error::V1Result;
+use super::route_doc::RouteDoc;
+use super::sessions::Authed;
+
+/// The routes; the caller adds `Extension(safeguard)`.
+pub fn routes() -> Router<V1State> {
+    use axum::routing::{get, post};
+    Router::new()
+        .route("/api/v1/claims", get(mine).post(file))
+        .route("/api/v1/claims/{id}", get(one))
+        .route("/api/v1/claims/{id}/{action}", post(user_action))
+        .route("/api/v1/admin/claims", get(queue))
+        .route("/api/v1/admin/claims/{id}", get(investigate))
+        .route("/api/v1/admin/claims/{id}/{action}", post(staff_action))
+}
+
+const CLAIM_ERRORS: &[&str] = &[
+    "invalid_category",
+    "invalid_text",
+    "unknown_asset",
+    "invalid_amount",
+    "invalid_window",
+    "incident_not_found",
+    "not_your_withdrawal",
+    "amount_over_loss",
+    "duplicate_claim",
+];
+const STAFF_ERRORS: &[&str] = &[
+    "not_staff",
+    "staff_2fa_required",
+    "staff_role_required",
+    "claim_not_found",
+    "own_claim",
+    "wrong_state",
+    "investigator_decides",
+    "invalid_reason_code",
+    "reason_not_covered",
+    "reason_covered",
+    "amount_over_claim",
+    "over_user_cap",
+    "no_usdt_price",
+    "fund_insufficient",
+    "unknown_action",
+];
+
+/// The routes as the OpenAPI document lists them.
+pub const ROUTES: &[RouteDoc] = &[
+    RouteDoc {
+        method: "post",
+        path: "/api/v1/claims",
+        summary: "File a Safeguard claim {category, description, asset, amount, withdrawal_ids, incident_id, window_from_ms, window_to_ms} under the published policy (GET /transparency/v1/policy)",
+        authenticated: true,
+        request: None,
+        errors: CLAIM_ERRORS,
+    },
+    RouteDoc {
+        method: "get",
+        path: "/api/v1/claims",
+        summary: "Your claims with their timelines",
+        authenticated: true,
+        request: None,
+        errors: &[],
+    },
+    RouteDoc {
+        method: "get",
+        path: "/api/v1/claims/{id}",
+        summary: "One of your claims with its timeline; errors claim_not_found",
+        authenticated: true,
+        request: None,
+        errors: &["claim_not_found"],
+    },
+    RouteDoc {
+        method: "post",
+        path: "/api/v1/claims/{id}/{action}",
+        summary: "reply {message} when information is requested, or appeal {message} a rejection once; errors wrong_state, appeal_used, invalid_text, claim_not_found",
+        authenticated: true,
+        request: None,
+        errors: &[
+            "wrong_state",
+            "appeal_used",
+            "invalid_text",
+            "claim_not_found",
+        ],
+    },
+    RouteDoc {
+        method: "get",
+        path: "/api/v1/admin/claims",
+        summary: "Staff (security, treasury, admin): claims, ?state= to filter",
+        authenticated: true,
+        request: None,
+        errors: STAFF_ERRORS,
+    },
+    RouteDoc {
+        method: "get",
+        path: "/api/v1/admin/claims/{id}",
+        summary: "Staff: a claim with the investigation view (logins with new-place flags, withdrawals in the window, the incident)",
+        authenticated: true,
+        request: None,
+        errors: STAFF_ERRORS,
+    },
+    RouteDoc {
+        method: "post",
+        path: "/api/v1/admin/claims/{id}/{action}",
+        summary: "Staff: acknowledge, investigate, request_info {note}, approve {amount, reason_code, note}, reject {reason_code, note}, pay (proposes the M-of-N payout movement), close; audited",
+        authenticated: true,
+        request: None,
+        errors: STAFF_ERRORS,
+    },
+];
+
+fn id_of(text: &str) -> Result<i64, bulwark_accounts::Error> {
+    text.parse().map_err(|_| {
+        bulwark_accounts::Error::bad_request("invalid_id", "claim id must be a number")
+    })
+}
+
+fn answer(safeguard: &Safeguard, view: &ClaimView) -> Value {
+    view.json(safeguard.scale_of(&view.claim.asset))
+}
+
+/// `POST /api/v1/claims`.
+pub async fn file(
+    State(_): State<V1State>,
+    Extension(safeguard): Extension<Safeguard>,
+    authed: Authed,
+    JsonBody(body): JsonBody<Filing>,
+) -> V1Result<Json<Value>> {
+    let view = safeguard
+        .file_claim(authed.user_id, body)
+        .await
+        .map_err(bulwark_accounts::Error::from)?;
+    Ok(Json(answer(&safeguard, &view)))
+}
+
+/// `GET /api/v1/claims`.
+pub async fn mine(
+    State(_): State<V1State>,
+    Extension(safeguard): Extension<Safeguard>,
+    authed: Authed,
+) -> V1Result<Json<Value>> {
+    let views = safeguard
+        .my_claims(authed.user_id)
+        .await
+        .map_err(bulwark_accounts::Error::from)?;
+    Ok(Json(
+        json!({"claims": views.iter().map(|v| answer(&safeguard, v)).collect::<Vec<_>>()}),
+    ))
+}
+
+/// `GET /api/v1/claims/{id}`.
+pub async fn one(
+    State(_): State<V1State>,
+    Extension(safeguard): Extension<Safeguard>,
+    authed: Authed,
+    Path(id): Path<String>,
+) -> V1Result<Json<Value>> {
+    let view = safeguard
+        .my_claim(authed.user_id, id_of(&id)?)
+        .await
+        .map_err(bulwark_accounts::Error::from)?;
+    Ok(Json(answer(&safeguard, &view)))
+}
+
+#[derive(Deserialize)]
+pub struct UserMessage {
+    #[serde(default)]
+    message: String,
+}
+
+/// `POST /api/v1/claims/{id}/reply|appeal`.
+pub async fn user_action(
+    State(_): State<V1State>,
+    Extension(safeguard): Extension<Safeguard>,
+    authed: Authed,
+    Path((id, action)): Path<(String, String)>,
+    JsonBody(body): JsonBody<UserMessage>,
+) -> V1Result<Json<Value>> {
+    let id = id_of(&id)?;
+    let view = match action.as_str() {
+        "reply" => {
+            safeguard
+                .reply_to_claim(authed.user_id, id, &body.message)
+                .await
+        }
+        "appeal" => {
+            safeguard
+                .appeal_claim(authed.user_id, id, &body.message)
+                .await
+        }
+        _ => {
+            return Err(bulwark_accounts::Error::bad_request(
+                "unknown_action",
+                format!("unknown claim action {action:?}; use reply or appeal"),
+            )
+            .into());
+        }
+    }
+    .map_err(bulwark_accounts::Error::from)?;
+    Ok(Json(answer(&safeguard, &view)))
+}
+
+#[derive(Deserialize)]
+pub struct StateQuery {
+    state: Option<String>,
+}
+
+/// `GET /api/v1/admin/claims?state=`.
+pub async fn queue(
+    State(_): State<V1State>,
+    Extension(safeguard): Extension<Safeguard>,
+    authed: Authed,
+    Query(query): Query<StateQuery>,
+) -> V1Result<Json<Value>> {
+    let views = safeguard
+        .staff_claims(&authed, query.state.as_deref())
+        .await?;
+    Ok(Json(
+        json!({"claims": views.iter().map(|v| answer(&safeguard, v)).collect::<Vec<_>>()}),
+    ))
+}
+
+/// `GET /api/v1/admin/claims/{id}`.
+pub async fn investigate(
+    State(_): State<V1State>,
+    Extension(safeguard): Extension<Safeguard>,
+    authed: Authed,
+    Path(id): Path<String>,
+) -> V1Result<Json<Value>> {
+    let (view, evidence) = safeguard.staff_claim(&authed, id_of(&id)?).await?;
+    Ok(Json(
+        json!({"claim": answer(&safeguard, &view), "investigation": evidence}),
+    ))
+}
+
+/// `POST /api/v1/admin/claims/{id}/{action}`.
+pub async fn staff_action(
+    State(_): State<V1State>,
+    Extension(safeguard): Extension<Safeguard>,
+    authed: Authed,
+    Path((id, action)): Path<(String, String)>,
+    JsonBody(body): JsonBody<StaffInput>,
+) -> V1Result<Json<Value>> {
+    let view = safeguard
+        .staff_claim_action(&authed, id_of(&id)?, &action, body)
+        .await?;
+    Ok(Json(answer(&safeguard, &view)))
+}

@@ -1,0 +1,832 @@
+//! Safeguard claims, from report to payout. A user files a claim for a loss (the account comes
+//! from the session, never the request); staff acknowledge it, investigate (the claim view
+//! shows the account's logins, withdrawals and the incident for the time window, and flags
+//! signs of user-side compromise), ask for information, and decide under the published
+//! coverage policy; the user may reply and appeal once; an approved claim is paid from the
+//! Safeguard fund through custody's M-of-N payout movement, whose engine command id is derived
+//! from the claim, so it is paid at most once. Rules: the claimant never reviews their claim,
+//! the decider is not the investigator, payout = approved <= claimed, and the fund must hold
+//! the payout.
+
+use std::collections::BTreeSet;
+
+use bulwark_accounts::admin::{Capability, require_staff};
+use bulwark_accounts::sessions::Authed;
+use bulwark_engine::{Engine, SystemAccount};
+use bulwark_store::{
+    ClaimEventRow, ClaimMove, ClaimRow, HistoryWindow, LoginActivityRow, WithdrawalRow,
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::error::{SafeguardError, SafeguardResult};
+use crate::service::Safeguard;
+
+/// The coverage policy in force; each claim records the version it was filed under.
+pub const POLICY_VERSION: &str = "2026-12-07";
+
+/// Most a user is paid over all their approved claims, in micro-USDT (100 000 USDT).
+pub const PER_USER_CAP_USDT_MICROS: i64 = 100_000 * 1_000_000;
+
+/// What a user may file under.
+pub const CATEGORIES: [&str; 4] = [
+    "platform_breach",
+    "unauthorized_withdrawal",
+    "platform_error",
+    "other",
+];
+
+/// A decision's reason code: covered codes approve, the others reject.
+pub struct ReasonCode {
+    pub code: &'static str,
+    pub covered: bool,
+    pub meaning: &'static str,
+}
+
+pub const REASON_CODES: [ReasonCode; 10] = [
+    ReasonCode {
+        code: "platform_wallet_breach",
+        covered: true,
+        meaning: "Theft from a platform wallet (hot or cold)",
+    },
+    ReasonCode {
+        code: "insider_theft",
+        covered: true,
+        meaning: "Theft by someone working for the platform",
+    },
+    ReasonCode {
+        code: "platform_failure",
+        covered: true,
+        meaning: "A platform bug or failure debited the user wrongly",
+    },
+    ReasonCode {
+        code: "user_phishing_or_malware",
+        covered: false,
+        meaning: "The user's credentials or device were phished or infected",
+    },
+    ReasonCode {
+        code: "shared_credentials",
+        covered: false,
+        meaning: "The user shared passwords, codes or API keys",
+    },
+    ReasonCode {
+        code: "own_device_or_credential_loss",
+        covered: false,
+        meaning: "The user lost their device or credentials",
+    },
+    ReasonCode {
+        code: "wrong_address",
+        covered: false,
+        meaning: "The user sent funds to a wrong address",
+    },
+    ReasonCode {
+        code: "market_loss",
+        covered: false,
+        meaning: "A trading or market loss",
+    },
+    ReasonCode {
+        code: "recovered_or_recoverable",
+        covered: false,
+        meaning: "The funds were or can be recovered",
+    },
+    ReasonCode {
+        code: "insufficient_evidence",
+        covered: false,
+        meaning: "Nothing shows the loss happened as described",
+    },
+];
+
+/// The published policy (`GET /transparency/v1/policy`).
+pub fn policy() -> Value {
+    json!({
+        "version": POLICY_VERSION,
+        "categories": CATEGORIES,
+        "covered": REASON_CODES.iter().filter(|r| r.covered).map(|r| json!({"code": r.code, "meaning": r.meaning})).collect::<Vec<_>>(),
+        "not_covered": REASON_CODES.iter().filter(|r| !r.covered).map(|r| json!({"code": r.code, "meaning": r.meaning})).collect::<Vec<_>>(),
+        "per_user_cap_usdt": PER_USER_CAP_USDT_MICROS / 1_000_000,
+        "rules": [
+            "The claimant never reviews their own claim; the staff member who decides is not the one who investigated.",
+            "Payout equals the approved amount, which never exceeds the amount claimed; contributory negligence lowers the approved amount in proportion.",
+            "Payouts come from the Safeguard fund and need M-of-N operator signatures; a claim is paid at most once.",
+            "A rejected claim may be appealed once.",
+        ],
+    })
+}
+
+/// What a user files.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Filing {
+    #[serde(default)]
+    pub category: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub asset: String,
+    /// Decimal, in the asset.
+    #[serde(default)]
+    pub amount: String,
+    /// The user's own withdrawal ids the loss concerns.
+    #[serde(default)]
+    pub withdrawal_ids: Vec<i64>,
+    pub incident_id: Option<i64>,
+    pub window_from_ms: i64,
+    pub window_to_ms: i64,
+}
+
+/// What staff send with an action.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct StaffInput {
+    #[serde(default)]
+    pub note: String,
+    #[serde(default)]
+    pub amount: String,
+    #[serde(default)]
+    pub reason_code: String,
+}
+
+/// A claim with its history.
+#[derive(Debug, Clone)]
+pub struct ClaimView {
+    pub claim: ClaimRow,
+    pub events: Vec<ClaimEventRow>,
+}
+
+/// Description length bounds.
+const DESCRIPTION_MIN: usize = 10;
+const DESCRIPTION_MAX: usize = 4_000;
+const NOTE_MAX: usize = 4_000;
+/// How far before the loss window a login from somewhere new counts as a warning sign.
+const COMPROMISE_LOOKBACK_MS: i64 = 24 * 3_600 * 1_000;
+
+fn invalid(code: &'static str, message: impl Into<String>) -> SafeguardError {
+    SafeguardError::Invalid {
+        code,
+        message: message.into(),
+    }
+}
+
+fn plain(field: &'static str, text: &str, min: usize, max: usize) -> SafeguardResult<String> {
+    let text = text.trim();
+    let n = text.chars().count();
+    if n < min || n > max || text.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(invalid(
+            "invalid_text",
+            format!("{field} must be {min} to {max} characters of plain text"),
+        ));
+    }
+    Ok(text.to_owned())
+}
+
+impl ClaimView {
+    /// The claim as the APIs answer (amounts as decimals of the asset).
+    pub fn json(&self, scale: u32) -> Value {
+        let c = &self.claim;
+        let units = |u: i64| bulwark_types::format_units(u, scale);
+        json!({
+            "id": c.id, "user_id": c.user_id, "incident_id": c.incident_id, "category": c.category,
+            "description": c.description, "asset": c.asset, "claimed": units(c.claimed),
+            "withdrawal_ids": c.refs.split(',').filter(|r| !r.is_empty()).collect::<Vec<_>>(),
+            "window_from_ms": c.window_from_ms, "window_to_ms": c.window_to_ms,
+            "policy_version": c.policy_version, "state": c.state, "reason_code": c.reason_code,
+            "approved": c.approved.map(units), "appealed": c.appealed != 0,
+            "movement_id": c.movement_id, "created_ms": c.created_ms, "updated_ms": c.updated_ms,
+            "timeline": self.events.iter().map(|e| json!({
+                "at_ms": e.at_ms, "actor": e.actor, "from": e.from_state, "to": e.to_state, "note": e.note,
+            })).collect::<Vec<_>>(),
+        })
+    }
+}
+
+impl Safeguard {
+    /// An asset's scale.
+    pub fn scale_of(&self, asset: &str) -> u32 {
+        self.trading()
+            .sequencer
+            .catalog()
+            .asset(asset)
+            .map_or(0, |(_, spec)| spec.scale)
+    }
+
+    async fn view(&self, claim: ClaimRow) -> SafeguardResult<ClaimView> {
+        let events = self.store().claim_events(claim.id).await?;
+        Ok(ClaimView { claim, events })
+    }
+
+    /// Files a claim for `user_id`.
+    pub async fn file_claim(&self, user_id: i64, f: Filing) -> SafeguardResult<ClaimView> {
+        if !CATEGORIES.contains(&f.category.as_str()) {
+            return Err(invalid(
+                "invalid_category",
+                format!("category must be one of {}", CATEGORIES.join(", ")),
+            ));
+        }
+        let description = plain(
+            "description",
+            &f.description,
+            DESCRIPTION_MIN,
+            DESCRIPTION_MAX,
+        )?;
+        let asset = f.asset.trim().to_ascii_uppercase();
+        let Some((_, spec)) = self
+            .trading()
+            .sequencer
+            .catalog()
+            .asset(&asset)
+            .map(|(a, s)| (a, s.clone()))
+        else {
+            return Err(invalid("unknown_asset", format!("unknown asset {asset:?}")));
+        };
+        let claimed = bulwark_types::parse_units(f.amount.trim(), spec.scale)
+            .ok()
+            .filter(|a| *a > 0)
+            .ok_or_else(|| {
+                invalid(
+                    "invalid_amount",
+                    format!(
+                        "amount must be a positive {asset} amount with at most {} decimals",
+                        spec.scale
+                    ),
+                )
+            })?;
+        let now = self.now_ms();
+        if f.window_from_ms <= 0 || f.window_from_ms > f.window_to_ms || f.window_to_ms > now {
+            return Err(invalid(
+                "invalid_window",
+                "the time window must start before it ends and not end in the future",
+            ));
+        }
+        if let Some(incident) = f.incident_id
+            && self.store().incident(incident).await?.is_none()
+        {
+            return Err(SafeguardError::IncidentNotFound(incident));
+        }
+        // The withdrawals named must be the user's own, of this asset; their amounts bound the
+        // loss claimed.
+        let mut refs = BTreeSet::new();
+        let mut lost = 0_i64;
+        for id in &f.withdrawal_ids {
+            let row = self.store().get_withdrawal(*id).await?;
+            match row {
+                Some(w) if w.user_id == user_id && w.asset == asset => {
+                    if refs.insert(*id) {
+                        lost = lost.saturating_add(w.amount);
+                    }
+                }
+                _ => {
+                    return Err(invalid(
+                        "not_your_withdrawal",
+                        format!("withdrawal {id} is not one of your {asset} withdrawals"),
+                    ));
+                }
+            }
+        }
+        if !refs.is_empty() && claimed > lost {
+            return Err(invalid(
+                "amount_over_loss",
+                format!(
+                    "you claim {} {asset} but the withdrawals named total {}",
+                    bulwark_types::format_units(claimed, spec.scale),
+                    bulwark_types::format_units(lost, spec.scale)
+                ),
+            ));
+        }
+        // One open claim per withdrawal.
+        for other in self.store().user_claims(user_id).await? {
+            if matches!(other.state.as_str(), "rejected" | "closed") {
+                continue;
+            }
+            let theirs: BTreeSet<i64> = other
+                .refs
+                .split(',')
+                .filter_map(|r| r.parse().ok())
+                .collect();
+            if let Some(shared) = refs.intersection(&theirs).next() {
+                return Err(invalid(
+                    "duplicate_claim",
+                    format!("claim {} already covers withdrawal {shared}", other.id),
+                ));
+            }
+        }
+        let row = ClaimRow {
+            id: 0,
+            user_id,
+            incident_id: f.incident_id,
+            category: f.category.clone(),
+            description,
+            asset,
+            claimed,
+            refs: refs
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
+            window_from_ms: f.window_from_ms,
+            window_to_ms: f.window_to_ms,
+            policy_version: POLICY_VERSION.into(),
+            state: "submitted".into(),
+            investigator: None,
+            decided_by: None,
+            reason_code: None,
+            approved: None,
+            appealed: 0,
+            movement_id: None,
+            created_ms: now,
+            updated_ms: now,
+        };
+        let id = self
+            .store()
+            .insert_claim(&row, &format!("user:{user_id}"))
+            .await?;
+        self.claim_of(id).await
+    }
+
+    async fn claim_of(&self, id: i64) -> SafeguardResult<ClaimView> {
+        let claim = self
+            .store()
+            .claim(id)
+            .await?
+            .ok_or(SafeguardError::ClaimNotFound(id))?;
+        self.refresh_payout(claim).await
+    }
+
+    /// A claim waiting for its payout movement becomes `paid` once the movement executed.
+    async fn refresh_payout(&self, claim: ClaimRow) -> SafeguardResult<ClaimView> {
+        if claim.state == "payout_pending"
+            && let Some(movement) = claim.movement_id
+            && self.custody().movement(movement).await?.state == "executed"
+        {
+            self.store()
+                .move_claim(&ClaimMove {
+                    id: claim.id,
+                    from: "payout_pending",
+                    to: "paid",
+                    actor: "system",
+                    note: "Paid from the Safeguard fund after the operators' signatures.",
+                    at_ms: self.now_ms(),
+                    ..ClaimMove::default()
+                })
+                .await?;
+            let claim = self
+                .store()
+                .claim(claim.id)
+                .await?
+                .ok_or(SafeguardError::ClaimNotFound(claim.id))?;
+            return self.view(claim).await;
+        }
+        self.view(claim).await
+    }
+
+    /// The user's claims.
+    pub async fn my_claims(&self, user_id: i64) -> SafeguardResult<Vec<ClaimView>> {
+        let mut out = Vec::new();
+        for claim in self.store().user_claims(user_id).await? {
+            out.push(self.refresh_payout(claim).await?);
+        }
+        Ok(out)
+    }
+
+    /// One of the user's claims (another account's claim is "not found").
+    pub async fn my_claim(&self, user_id: i64, id: i64) -> SafeguardResult<ClaimView> {
+        let view = self.claim_of(id).await?;
+        if view.claim.user_id != user_id {
+            return Err(SafeguardError::ClaimNotFound(id));
+        }
+        Ok(view)
+    }
+
+    async fn step(
+        &self,
+        claim: &ClaimRow,
+        to: &str,
+        actor: &str,
+        note: &str,
+        extra: ClaimMove<'_>,
+    ) -> SafeguardResult<ClaimView> {
+        let moved = self
+            .store()
+            .move_claim(&ClaimMove {
+                id: claim.id,
+                from: &claim.state,
+                to,
+                actor,
+                note,
+                at_ms: self.now_ms(),
+                ..extra
+            })
+            .await?;
+        if !moved {
+            return Err(invalid(
+                "claim_changed",
+                format!("claim {} changed meanwhile; reload it", claim.id),
+            ));
+        }
+        self.claim_of(claim.id).await
+    }
+
+    fn wrong_state(claim: &ClaimRow, action: &str) -> SafeguardError {
+        invalid(
+            "wrong_state",
+            format!(
+                "claim {} is {}; it cannot be {action} now",
+                claim.id, claim.state
+            ),
+        )
+    }
+
+    /// The user answers a request for information.
+    pub async fn reply_to_claim(
+        &self,
+        user_id: i64,
+        id: i64,
+        message: &str,
+    ) -> SafeguardResult<ClaimView> {
+        let claim = self.my_claim(user_id, id).await?.claim;
+        let message = plain("message", message, 1, NOTE_MAX)?;
+        if claim.state != "needs_info" {
+            return Err(Self::wrong_state(&claim, "replied to"));
+        }
+        self.step(
+            &claim,
+            "investigating",
+            &format!("user:{user_id}"),
+            &message,
+            ClaimMove::default(),
+        )
+        .await
+    }
+
+    /// The user appeals a rejection (once).
+    pub async fn appeal_claim(
+        &self,
+        user_id: i64,
+        id: i64,
+        message: &str,
+    ) -> SafeguardResult<ClaimView> {
+        let claim = self.my_claim(user_id, id).await?.claim;
+        let message = plain("message", message, 1, NOTE_MAX)?;
+        if claim.state != "rejected" {
+            return Err(Self::wrong_state(&claim, "appealed"));
+        }
+        if claim.appealed != 0 {
+            return Err(invalid(
+                "appeal_used",
+                "this claim was already appealed once",
+            ));
+        }
+        self.step(
+            &claim,
+            "appealed",
+            &format!("user:{user_id}"),
+            &message,
+            ClaimMove {
+                appeal: true,
+                ..ClaimMove::default()
+            },
+        )
+        .await
+    }
+
+    async fn reviewer(&self, authed: &Authed) -> Result<(i64, String), bulwark_accounts::Error> {
+        let staff = require_staff(self.accounts(), authed, &[Capability::ClaimReview]).await?;
+        Ok((staff.user_id, staff.actor()))
+    }
+
+    /// Staff: claims in a state (every state when `None`).
+    pub async fn staff_claims(
+        &self,
+        authed: &Authed,
+        state: Option<&str>,
+    ) -> Result<Vec<ClaimView>, bulwark_accounts::Error> {
+        self.reviewer(authed).await?;
+        let mut out = Vec::new();
+        for claim in self.store().claims(state, 500).await? {
+            out.push(self.refresh_payout(claim).await?);
+        }
+        Ok(out)
+    }
+
+    /// Staff: a claim with what the investigation needs.
+    pub async fn staff_claim(
+        &self,
+        authed: &Authed,
+        id: i64,
+    ) -> Result<(ClaimView, Value), bulwark_accounts::Error> {
+        self.reviewer(authed).await?;
+        let view = self.claim_of(id).await?;
+        let evidence = self.investigation(&view.claim).await?;
+        Ok((view, evidence))
+    }
+
+    /// The account's activity around the loss: logins (with a flag on logins from a country
+    /// or address not seen in the 30 days before), withdrawals in the window, the incident.
+    async fn investigation(&self, claim: &ClaimRow) -> SafeguardResult<Value> {
+        let from = claim.window_from_ms.saturating_sub(COMPROMISE_LOOKBACK_MS);
+        let history_from = from.saturating_sub(30 * 24 * 3_600 * 1_000);
+        let logins: Vec<LoginActivityRow> = self
+            .store()
+            .list_login_activity(claim.user_id, history_from, None, 1_000)
+            .await?;
+        let known: BTreeSet<(String, Option<String>)> = logins
+            .iter()
+            .filter(|l| l.at_ms < from && l.result == "success")
+            .map(|l| (l.ip.clone(), l.country.clone()))
+            .collect();
+        let known_countries: BTreeSet<Option<String>> = known.iter().map(|k| k.1.clone()).collect();
+        let mut flags = Vec::new();
+        let in_window: Vec<Value> = logins
+            .iter()
+            .filter(|l| l.at_ms >= from && l.at_ms <= claim.window_to_ms)
+            .map(|l| {
+                let new_place = l.result == "success" && !known.contains(&(l.ip.clone(), l.country.clone()));
+                let new_country = l.result == "success" && !known_countries.contains(&l.country);
+                if new_place && !known.is_empty() {
+                    flags.push(format!(
+                        "login at {} from {} ({}) not seen in the 30 days before{}",
+                        l.at_ms,
+                        l.ip,
+                        l.country.as_deref().unwrap_or("unknown country"),
+                        if new_country { ", from a new country" } else { "" }
+                    ));
+                }
+                json!({"at_ms": l.at_ms, "ip": l.ip, "country": l.country, "method": l.method, "result": l.result, "new_place": new_place})
+            })
+            .collect();
+        let withdrawals: Vec<WithdrawalRow> = self
+            .store()
+            .user_withdrawals(
+                claim.user_id,
+                HistoryWindow {
+                    asset: None,
+                    network: None,
+                    since_ms: from,
+                    until_ms: claim.window_to_ms,
+                    limit: 200,
+                },
+            )
+            .await?;
+        let incident = match claim.incident_id {
+            Some(id) => self.store().incident(id).await?.map(|i| json!({"id": i.id, "title": i.title, "kind": i.kind, "assets": i.assets, "markets": i.markets, "declared_ms": i.declared_ms})),
+            None => None,
+        };
+        Ok(json!({
+            "logins": in_window,
+            "withdrawals": withdrawals.iter().map(|w| json!({"id": w.id, "asset": w.asset, "amount": bulwark_types::format_units(w.amount, self.scale_of(&w.asset)), "address": w.address, "state": w.state, "created_ms": w.created_ms})).collect::<Vec<_>>(),
+            "incident": incident,
+            "compromise_flags": flags,
+        }))
+    }
+
+    /// Staff: acknowledge, investigate, request_info, approve, reject, pay, close.
+    pub async fn staff_claim_action(
+        &self,
+        authed: &Authed,
+        id: i64,
+        action: &str,
+        input: StaffInput,
+    ) -> Result<ClaimView, bulwark_accounts::Error> {
+        let (staff_id, actor) = self.reviewer(authed).await?;
+        let claim = self.claim_of(id).await?.claim;
+        if claim.user_id == staff_id {
+            return Err(invalid("own_claim", "staff never review their own claim").into());
+        }
+        let note = input.note.trim();
+        let view = match (action, claim.state.as_str()) {
+            ("acknowledge", "submitted") => {
+                self.step(
+                    &claim,
+                    "acknowledged",
+                    &actor,
+                    "We have received your claim.",
+                    ClaimMove::default(),
+                )
+                .await?
+            }
+            ("investigate", "acknowledged" | "appealed") => {
+                self.step(
+                    &claim,
+                    "investigating",
+                    &actor,
+                    "An investigator is looking into your claim.",
+                    ClaimMove {
+                        investigator: Some(&actor),
+                        ..ClaimMove::default()
+                    },
+                )
+                .await?
+            }
+            ("request_info", "investigating") => {
+                let note = plain("note", note, 1, NOTE_MAX)?;
+                self.step(&claim, "needs_info", &actor, &note, ClaimMove::default())
+                    .await?
+            }
+            ("approve" | "reject", "investigating") => {
+                if claim.investigator.as_deref() == Some(actor.as_str()) {
+                    return Err(invalid(
+                        "investigator_decides",
+                        "the investigator cannot also decide the claim",
+                    )
+                    .into());
+                }
+                let Some(code) = REASON_CODES
+                    .iter()
+                    .find(|r| r.code == input.reason_code.trim())
+                else {
+                    return Err(invalid(
+                        "invalid_reason_code",
+                        "reason_code must be one of the policy's codes",
+                    )
+                    .into());
+                };
+                if action == "approve" {
+                    if !code.covered {
+                        return Err(invalid(
+                            "reason_not_covered",
+                            format!("{} is not a covered reason; reject with it", code.code),
+                        )
+                        .into());
+                    }
+                    let scale = self.scale_of(&claim.asset);
+                    let approved = bulwark_types::parse_units(input.amount.trim(), scale)
+                        .ok()
+                        .filter(|a| *a > 0)
+                        .ok_or_else(|| {
+                            invalid(
+                                "invalid_amount",
+                                "amount must be a positive amount of the claim's asset",
+                            )
+                        })?;
+                    if approved > claim.claimed {
+                        return Err(invalid(
+                            "amount_over_claim",
+                            "the approved amount cannot exceed the amount claimed",
+                        )
+                        .into());
+                    }
+                    self.check_cap(&claim, approved).await?;
+                    let note = format!(
+                        "Approved under {}: {}.{}",
+                        code.code,
+                        code.meaning,
+                        if note.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" {note}")
+                        }
+                    );
+                    self.step(
+                        &claim,
+                        "approved",
+                        &actor,
+                        &note,
+                        ClaimMove {
+                            decided_by: Some(&actor),
+                            reason_code: Some(code.code),
+                            approved: Some(approved),
+                            ..ClaimMove::default()
+                        },
+                    )
+                    .await?
+                } else {
+                    if code.covered {
+                        return Err(invalid(
+                            "reason_covered",
+                            format!("{} is a covered reason; approve with it", code.code),
+                        )
+                        .into());
+                    }
+                    let note = format!(
+                        "Rejected under {}: {}.{}",
+                        code.code,
+                        code.meaning,
+                        if note.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" {note}")
+                        }
+                    );
+                    self.step(
+                        &claim,
+                        "rejected",
+                        &actor,
+                        &note,
+                        ClaimMove {
+                            decided_by: Some(&actor),
+                            reason_code: Some(code.code),
+                            ..ClaimMove::default()
+                        },
+                    )
+                    .await?
+                }
+            }
+            ("pay", "approved") => {
+                let amount = claim.approved.unwrap_or(0);
+                let fund = self.fund_balance(&claim.asset).await?;
+                if fund < amount {
+                    let scale = self.scale_of(&claim.asset);
+                    return Err(invalid(
+                        "fund_insufficient",
+                        format!(
+                            "the Safeguard fund holds {} {} and the payout is {}",
+                            bulwark_types::format_units(fund, scale),
+                            claim.asset,
+                            bulwark_types::format_units(amount, scale)
+                        ),
+                    )
+                    .into());
+                }
+                let text = bulwark_types::format_units(amount, self.scale_of(&claim.asset));
+                let movement = self
+                    .custody()
+                    .propose_safeguard_payout(claim.user_id, &claim.asset, &text, claim.id)
+                    .await
+                    .map_err(|e| SafeguardError::Internal(format!("custody: {e}")))?;
+                let note = format!(
+                    "Payout proposed as movement {}; it is paid once enough operators sign.",
+                    movement.id
+                );
+                self.step(
+                    &claim,
+                    "payout_pending",
+                    &actor,
+                    &note,
+                    ClaimMove {
+                        movement_id: Some(movement.id),
+                        ..ClaimMove::default()
+                    },
+                )
+                .await?
+            }
+            ("close", "paid" | "rejected") => {
+                let note = if note.is_empty() { "Closed." } else { note };
+                self.step(&claim, "closed", &actor, note, ClaimMove::default())
+                    .await?
+            }
+            (
+                "acknowledge" | "investigate" | "request_info" | "approve" | "reject" | "pay"
+                | "close",
+                _,
+            ) => {
+                return Err(Self::wrong_state(&claim, action).into());
+            }
+            _ => {
+                return Err(
+                    invalid("unknown_action", format!("unknown claim action {action:?}")).into(),
+                );
+            }
+        };
+        let params =
+            json!({"claim_id": id, "action": action, "state": view.claim.state}).to_string();
+        self.store()
+            .append_audit(&actor, &format!("claim.{action}"), &params, self.now_ms())
+            .await?;
+        Ok(view)
+    }
+
+    /// The fund's balance of an asset now.
+    async fn fund_balance(&self, asset: &str) -> SafeguardResult<i64> {
+        let Some((id, _)) = self.trading().sequencer.catalog().asset(asset) else {
+            return Ok(0);
+        };
+        self.trading()
+            .sequencer
+            .query(move |engine: &Engine| engine.system_balance(id, SystemAccount::Safeguard))
+            .await
+            .map_err(|e| SafeguardError::Internal(format!("engine: {e}")))
+    }
+
+    /// The per-user cap over every approved claim of the user, in USDT.
+    async fn check_cap(&self, claim: &ClaimRow, approved: i64) -> SafeguardResult<()> {
+        let value = |asset: &str, units: i64| self.trading().usdt_micros(asset, units);
+        let Some(this) = value(&claim.asset, approved) else {
+            return Err(invalid(
+                "no_usdt_price",
+                format!(
+                    "{} has no USDT price yet, so the cap cannot be checked",
+                    claim.asset
+                ),
+            ));
+        };
+        let mut total = this;
+        for other in self.store().user_claims(claim.user_id).await? {
+            if other.id != claim.id
+                && matches!(
+                    other.state.as_str(),
+                    "approved" | "payout_pending" | "paid" | "closed"
+                )
+                && let Some(a) = other.approved
+            {
+                total = total.saturating_add(value(&other.asset, a).unwrap_or(0));
+            }
+        }
+        if total > PER_USER_CAP_USDT_MICROS {
+            return Err(invalid(
+                "over_user_cap",
+                format!(
+                    "approving this would pay the user more than the {} USDT per-user cap",
+                    PER_USER_CAP_USDT_MICROS / 1_000_000
+                ),
+            ));
+        }
+        Ok(())
+    }
+}

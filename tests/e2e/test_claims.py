@@ -1,0 +1,179 @@
+"""Safeguard claims end to end: a user files a claim for a loss through the account API (the
+account from the session); every bad filing gets a specific code and records nothing; staff
+acknowledge, investigate, ask for information, and decide under the published policy with the
+investigator never deciding and the claimant never reviewing; a payout above the fund is refused;
+an approved claim is paid from the fund through the operators' 2-of-3 payout movement, exactly
+once; a rejection may be appealed once; every step is in the claim's timeline and the audit log."""
+
+import json
+import os
+import subprocess
+import time
+
+import ccxt  # noqa: F401
+
+from conftest import BIN
+from test_accounts import acct, call, error_code, signup_verified, login  # noqa: F401
+from test_admin import staff_account
+from test_ccxt import client
+from test_custody import TRON_DEST, wait_for
+
+
+def user_session(srv, email):
+    signup_verified(srv, email)
+    status, body, _ = login(srv, email)
+    assert status == 200 and body["step"] == "done", body
+    token = body["session_token"]
+    return call(srv, "GET", "/api/v1/me", token=token)[1]["user_id"], token
+
+
+def code(result):
+    return error_code(result)
+
+
+def test_claim_from_filing_to_payout(acct):
+    srv = acct
+    claimant, token = user_session(srv, "claimant@example.com")
+    other, other_token = user_session(srv, "other@example.com")
+    _, investigator, _ = staff_account(srv, "investigator@example.com", "security")
+    _, decider, _ = staff_account(srv, "decider@example.com", "treasury")
+    _, support, _ = staff_account(srv, "support@example.com", "support")
+
+    # The claimant trades (fees feed the fund) and withdraws twice (the losses claimed).
+    srv.admin("user", "kyc-tier", "--user", str(claimant), "--tier", "L1")
+    key = srv.admin("apikey", "create", "--user", str(claimant), "--scopes", "read,trade,withdraw", "--ip", "127.0.0.1")
+    for asset, amount in (("BTC", "1"), ("USDT", "500")):
+        srv.admin("deposit", "credit", "--user", str(claimant), "--asset", asset, "--amount", amount, "--ref", f"c-{asset}")
+    _, buyer_key = srv.funded_user("buyer@example.com", {"USDT": "100000"})
+    ex, bx = client(srv.base, key), client(srv.base, buyer_key)
+    ex.create_order("BTC/USDT", "limit", "sell", 0.5, 30000)
+    bx.create_order("BTC/USDT", "limit", "buy", 0.5, 30000)
+    wait_for("the trade", lambda: bx.fetch_balance().get("BTC", {}).get("free", 0))
+    first = ex.withdraw("USDT", 40, TRON_DEST)["id"]
+    second = ex.withdraw("USDT", 30, TRON_DEST)["id"]
+    now_ms = int(time.time() * 1000) + srv.offset_ms
+    base = {"category": "unauthorized_withdrawal", "description": "Two withdrawals I never made left my account.",
+            "asset": "USDT", "amount": "40", "withdrawal_ids": [int(first)],
+            "window_from_ms": now_ms - 3_600_000, "window_to_ms": now_ms - 1}
+
+    def file(**changes):
+        return call(srv, "POST", "/api/v1/claims", dict(base, **changes), token=token)
+
+    # Bad filings: a specific code each, nothing recorded.
+    assert code(file(category="bad luck")) == "invalid_category"
+    assert code(file(description="short")) == "invalid_text"
+    assert code(file(asset="NOPE")) == "unknown_asset"
+    assert code(file(amount="-3")) == "invalid_amount"
+    assert code(file(amount="1.000000001")) == "invalid_amount"
+    assert code(file(window_to_ms=now_ms + 86_400_000)) == "invalid_window"
+    assert code(file(incident_id=999)) == "incident_not_found"
+    assert code(file(amount="40.01")) == "amount_over_loss"
+    assert code(file(asset="BTC", amount="0.1")) == "not_your_withdrawal"  # a USDT withdrawal
+    other_claim = call(srv, "POST", "/api/v1/claims", base, token=other_token)
+    assert code(other_claim) == "not_your_withdrawal", "a claim on another account's withdrawal"
+    assert call(srv, "GET", "/api/v1/claims", token=token)[1]["claims"] == []
+    assert call(srv, "POST", "/api/v1/claims", base)[0] == 401
+
+    status, big, _ = file()
+    assert status == 200 and big["state"] == "submitted" and big["claimed"] == "40.00000000", big
+    assert big["policy_version"] == json.loads(urllib_get(srv, "/transparency/v1/policy"))["version"]
+    assert code(file(amount="1")) == "duplicate_claim"
+    status, small, _ = file(amount="0.01", withdrawal_ids=[int(second)])
+    assert status == 200
+    # Nobody else sees a claim.
+    assert call(srv, "GET", f"/api/v1/claims/{big['id']}", token=other_token)[0] == 404
+
+    def act(token_, claim, action, **body):
+        return call(srv, "POST", f"/api/v1/admin/claims/{claim}/{action}", body, token=token_)
+
+    refused = act(support, big["id"], "acknowledge")
+    assert refused[0] == 403 and code(refused) == "staff_role_required"
+    for claim in (big, small):
+        assert act(investigator, claim["id"], "acknowledge")[1]["state"] == "acknowledged"
+        assert act(investigator, claim["id"], "investigate")[1]["state"] == "investigating"
+    assert code(act(investigator, big["id"], "acknowledge")) == "wrong_state"
+    asked = act(investigator, big["id"], "request_info", note="Which device do you use to log in?")
+    assert asked[1]["state"] == "needs_info"
+    assert code(call(srv, "POST", f"/api/v1/claims/{big['id']}/appeal", {"message": "x"}, token=token)) == "wrong_state"
+    replied = call(srv, "POST", f"/api/v1/claims/{big['id']}/reply", {"message": "Only my phone."}, token=token)
+    assert replied[1]["state"] == "investigating" and replied[1]["timeline"][-1]["note"] == "Only my phone."
+    status, view, _ = call(srv, "GET", f"/api/v1/admin/claims/{big['id']}", token=decider)
+    assert status == 200 and {w["id"] for w in view["investigation"]["withdrawals"]} >= {int(first), int(second)}
+    assert view["investigation"]["logins"], "the claimant's logins around the loss"
+
+    # Decisions: never by the investigator, within the claim, with a reason of the right kind.
+    assert code(act(investigator, big["id"], "approve", amount="40", reason_code="platform_wallet_breach")) == "investigator_decides"
+    assert code(act(decider, big["id"], "approve", amount="40.5", reason_code="platform_wallet_breach")) == "amount_over_claim"
+    assert code(act(decider, big["id"], "approve", amount="40", reason_code="wrong_address")) == "reason_not_covered"
+    assert code(act(decider, big["id"], "reject", reason_code="insider_theft")) == "reason_covered"
+    assert code(act(decider, big["id"], "approve", amount="40", reason_code="made_up")) == "invalid_reason_code"
+    approved = act(decider, big["id"], "approve", amount="40", reason_code="platform_wallet_breach")
+    assert approved[1]["state"] == "approved" and approved[1]["approved"] == "40.00000000"
+    # The fund holds its share of the trade's fees, far less than 40 USDT.
+    too_much = act(decider, big["id"], "pay")
+    assert too_much[0] == 400 and code(too_much) == "fund_insufficient", too_much
+    assert act(decider, small["id"], "approve", amount="0.01", reason_code="platform_failure")[1]["state"] == "approved"
+    pending = act(decider, small["id"], "pay")[1]
+    assert pending["state"] == "payout_pending" and pending["movement_id"]
+
+    # The operators sign the payout movement (2 of 3); it pays once.
+    def run(*args):
+        out = subprocess.run([BIN, *args], capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr + out.stdout
+        return out.stdout
+
+    keys = []
+    for name in ("op1", "op2", "op3"):
+        path = os.path.join(srv.data_dir, f"{name}.key")
+        made = json.loads(run("operator", "keygen", "--out", path))
+        srv.admin("operator-key", "add", "--name", name, "--public-key", made["public_key"])
+        keys.append(path)
+    described = os.path.join(srv.data_dir, "payout.txt")
+    with open(described, "w") as f:
+        f.write(run("admin", "--url", srv.admin_url, "--data-dir", srv.data_dir, "movement", "describe",
+                    "--id", str(pending["movement_id"])))
+    before = balances(srv, claimant)["USDT"]
+    for key_path in keys[:2]:
+        sig = key_path + ".sig"
+        with open(sig, "w") as f:
+            f.write(run("operator", "sign", described, "--key", key_path))
+        srv.admin("movement", "sign", "--id", str(pending["movement_id"]), "--signature-file", sig)
+    paid = call(srv, "GET", f"/api/v1/claims/{small['id']}", token=token)[1]
+    assert paid["state"] == "paid", paid
+    assert round(balances(srv, claimant)["USDT"] - before, 8) == 0.01
+    # A third signature after execution changes nothing.
+    with open(keys[2] + ".sig", "w") as f:
+        f.write(run("operator", "sign", described, "--key", keys[2]))
+    out = subprocess.run([BIN, "admin", "--url", srv.admin_url, "--data-dir", srv.data_dir, "movement", "sign",
+                          "--id", str(pending["movement_id"]), "--signature-file", keys[2] + ".sig"],
+                         capture_output=True, text=True, timeout=60)
+    assert round(balances(srv, claimant)["USDT"] - before, 8) == 0.01, out.stdout
+    assert act(decider, small["id"], "close")[1]["state"] == "closed"
+
+    # A rejection, one appeal, a second rejection, no second appeal.
+    status, third, _ = call(srv, "POST", "/api/v1/claims", dict(base, amount="1", withdrawal_ids=[], category="other",
+                                                                 description="I clicked a link in an email and lost funds."), token=token)
+    assert status == 200
+    act(investigator, third["id"], "acknowledge")
+    act(investigator, third["id"], "investigate")
+    assert act(decider, third["id"], "reject", reason_code="user_phishing_or_malware")[1]["state"] == "rejected"
+    appealed = call(srv, "POST", f"/api/v1/claims/{third['id']}/appeal", {"message": "The link was on your site."}, token=token)
+    assert appealed[1]["state"] == "appealed"
+    act(investigator, third["id"], "investigate")
+    act(decider, third["id"], "reject", reason_code="insufficient_evidence", note="The link was not ours.")
+    assert code(call(srv, "POST", f"/api/v1/claims/{third['id']}/appeal", {"message": "Again"}, token=token)) == "appeal_used"
+    timeline = call(srv, "GET", f"/api/v1/claims/{third['id']}", token=token)[1]["timeline"]
+    assert [t["to"] for t in timeline] == ["submitted", "acknowledged", "investigating", "rejected", "appealed", "investigating", "rejected"]
+    audit = [e["action"] for e in srv.admin("audit", "--limit", "200")["entries"]]
+    assert {"claim.acknowledge", "claim.investigate", "claim.approve", "claim.reject", "claim.pay", "claim.close"} <= set(audit)
+
+
+def urllib_get(srv, path):
+    import urllib.request
+    with urllib.request.urlopen(srv.base + path, timeout=30) as r:
+        return r.read()
+
+
+def balances(srv, user):
+    rows = srv.admin("balances", "--user", str(user))["balances"]
+    return {r["asset"]: float(r["available"]) + float(r["held"]) for r in rows}
