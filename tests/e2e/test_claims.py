@@ -149,6 +149,14 @@ def test_claim_from_filing_to_payout(acct):
                          capture_output=True, text=True, timeout=60)
     assert round(balances(srv, claimant)["USDT"] - before, 8) == 0.01, out.stdout
     assert act(decider, small["id"], "close")[1]["state"] == "closed"
+    # The signed report counts the claims and lists the payout.
+    srv.admin("transparency", "publish")
+    report = json.loads(urllib_get(srv, "/transparency/v1/reports/1"))
+    stats = report["claims"]
+    assert (stats["filed"], stats["approved"], stats["paid"]) == (2, 2, 1), stats
+    assert stats["payouts"] == [{"claim_id": small["id"], "incident_id": None, "asset": "USDT",
+                                 "amount": "1000000", "paid_ms": stats["payouts"][0]["paid_ms"]}]
+    assert stats["median_decision_ms"] is not None
 
     # A rejection, one appeal, a second rejection, no second appeal.
     status, third, _ = call(srv, "POST", "/api/v1/claims", dict(base, amount="1", withdrawal_ids=[], category="other",

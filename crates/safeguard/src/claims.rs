@@ -782,6 +782,44 @@ impl Safeguard {
         Ok(view)
     }
 
+    /// What the transparency report says of claims: counts by outcome, the median time to a
+    /// decision, and every payout with its incident.
+    pub async fn claim_stats(&self) -> SafeguardResult<crate::report::ClaimStats> {
+        let mut stats = crate::report::ClaimStats::default();
+        let mut decision_times = Vec::new();
+        for claim in self.store().claims(None, 1_000).await? {
+            stats.filed += 1;
+            // A payout the operators signed since the claim was last read counts as paid.
+            let ClaimView { claim, events } = self.refresh_payout(claim).await?;
+            if let Some(decided) = events
+                .iter()
+                .find(|e| matches!(e.to_state.as_str(), "approved" | "rejected"))
+            {
+                decision_times.push(decided.at_ms.saturating_sub(claim.created_ms));
+            }
+            let paid_at = events.iter().find(|e| e.to_state == "paid").map(|e| e.at_ms);
+            match claim.state.as_str() {
+                "rejected" => stats.rejected += 1,
+                "closed" if claim.approved.is_none() => stats.rejected += 1,
+                "approved" | "payout_pending" | "paid" | "closed" => stats.approved += 1,
+                _ => stats.open += 1,
+            }
+            if let (Some(paid_ms), Some(amount)) = (paid_at, claim.approved) {
+                stats.paid += 1;
+                stats.payouts.push(crate::report::Payout {
+                    claim_id: claim.id,
+                    incident_id: claim.incident_id,
+                    asset: claim.asset.clone(),
+                    amount: amount.to_string(),
+                    paid_ms,
+                });
+            }
+        }
+        decision_times.sort_unstable();
+        stats.median_decision_ms = decision_times.get(decision_times.len() / 2).copied();
+        Ok(stats)
+    }
+
     /// The fund's balance of an asset now.
     async fn fund_balance(&self, asset: &str) -> SafeguardResult<i64> {
         let Some((id, _)) = self.trading().sequencer.catalog().asset(asset) else {

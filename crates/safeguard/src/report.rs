@@ -47,6 +47,9 @@ pub struct Report {
     pub declared_incidents: Vec<DeclaredIncident>,
     pub reserves: BTreeMap<String, AssetReserves>,
     pub proof_of_liabilities: BTreeMap<String, Liabilities>,
+    /// Claims filed and decided so far, and every payout made.
+    #[serde(default)]
+    pub claims: Option<ClaimStats>,
     pub solvency: BTreeMap<String, Solvency>,
     pub audit: AuditHead,
 }
@@ -84,6 +87,27 @@ pub struct Incident {
     pub opened_ms: i64,
     pub resolved_ms: Option<i64>,
     pub resolution: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ClaimStats {
+    pub filed: u64,
+    pub open: u64,
+    pub approved: u64,
+    pub rejected: u64,
+    pub paid: u64,
+    /// Median time from filing to the first decision, in milliseconds; null before any.
+    pub median_decision_ms: Option<i64>,
+    pub payouts: Vec<Payout>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Payout {
+    pub claim_id: i64,
+    pub incident_id: Option<i64>,
+    pub asset: String,
+    pub amount: String,
+    pub paid_ms: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

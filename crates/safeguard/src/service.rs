@@ -302,6 +302,7 @@ impl Safeguard {
         }
         let incidents = self.inner.custody.incidents(REPORT_INCIDENTS_MAX).await?;
         let declared = self.store().incidents(REPORT_INCIDENTS_MAX).await?;
+        let claims = self.claim_stats().await?;
         let audit = self.store().verify_audit_chain().await?;
         if let Some(id) = audit.broken_at {
             tracing::error!("audit: the hash chain is broken at entry {id}");
@@ -323,6 +324,7 @@ impl Safeguard {
             declared_incidents: declared.iter().map(DeclaredIncident::from).collect(),
             reserves: reserve_map,
             proof_of_liabilities: liabilities,
+            claims: Some(claims),
             solvency,
             audit: AuditHead::from(&audit),
         };
