@@ -185,3 +185,54 @@ def urllib_get(srv, path):
 def balances(srv, user):
     rows = srv.admin("balances", "--user", str(user))["balances"]
     return {r["asset"]: float(r["available"]) + float(r["held"]) for r in rows}
+
+
+def test_claims_pages_file_follow_reply_and_appeal(acct):
+    import html as html_lib
+    from test_web import Browser, field, login_page, signup_and_verify
+    srv = acct
+    b = Browser(srv)
+    signup_and_verify(b, "pages@example.com")
+    login_page(b, "pages@example.com")
+    status, page, _ = b.get("/claims")
+    assert status == 200 and "What is covered" in page and "platform_wallet_breach" in page and 'id="nav-claims"' in page
+    csrf = field(page, "csrf")
+    form = {"csrf": csrf, "category": "platform_error", "description": "An order filled twice and took my USDT.",
+            "asset": "USDT", "amount": "12.5", "withdrawal_ids": "", "incident_id": "",
+            "window_from": "2026-12-01T10:00", "window_to": "2026-12-01T11:00"}
+    # Bad input: a clear message on the page, nothing filed.
+    for change, message in [({"csrf": "0" * 32}, "This form has expired"),
+                            ({"amount": "lots"}, "amount must be a positive USDT amount"),
+                            ({"withdrawal_ids": "abc"}, "is not a withdrawal id"),
+                            ({"window_from": "yesterday"}, "Give the time window"),
+                            ({"description": "short"}, "description must be")]:
+        status, page, _ = b.post("/claims", dict(form, **change))
+        assert status in (400, 403) and message in html_lib.unescape(page), (change, status)
+    assert "You have not filed a claim." in b.get("/claims")[1]
+    status, _, headers = b.post("/claims", form)
+    assert status == 303, status
+    claim_path = headers["Location"]
+    status, page, _ = b.get(claim_path)
+    assert status == 200 and 'id="claim-state">submitted' in page and "12.50000000" in page
+    claim_id = int(claim_path.rsplit("/", 1)[1])
+    # Staff ask for information; the user answers on the page.
+    _, investigator, _ = staff_account(srv, "inv@example.com", "security")
+    _, decider, _ = staff_account(srv, "dec@example.com", "treasury")
+    for action in ("acknowledge", "investigate"):
+        call(srv, "POST", f"/api/v1/admin/claims/{claim_id}/{action}", {}, token=investigator)
+    call(srv, "POST", f"/api/v1/admin/claims/{claim_id}/request_info", {"note": "Which order?"}, token=investigator)
+    status, page, _ = b.get(claim_path)
+    assert 'id="reply-form"' in page and "Which order?" in page
+    status, _, _ = b.post(f"{claim_path}/reply", {"csrf": csrf, "message": "Order 42."})
+    assert status == 303
+    call(srv, "POST", f"/api/v1/admin/claims/{claim_id}/reject", {"reason_code": "insufficient_evidence"}, token=decider)
+    page = b.get(claim_path)[1]
+    assert 'id="appeal-form"' in page and "Rejected under insufficient_evidence" in page
+    assert b.post(f"{claim_path}/appeal", {"csrf": csrf, "message": "Here is the fill id."})[0] == 303
+    page = b.get(claim_path)[1]
+    assert 'id="claim-state">appealed' in page and 'id="appeal-form"' not in page
+    # Someone else's claim is not shown.
+    other = Browser(srv)
+    signup_and_verify(other, "nosy@example.com")
+    login_page(other, "nosy@example.com")
+    assert other.get(claim_path)[0] == 404

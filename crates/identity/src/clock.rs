@@ -80,6 +80,44 @@ pub fn utc_minute(at_ms: i64) -> String {
     )
 }
 
+/// Reads "YYYY-MM-DD HH:MM" (or the `T`-separated form a browser's datetime-local field sends)
+/// as UTC milliseconds: the inverse of [`utc_minute`]; `None` for anything else.
+pub fn parse_utc_minute(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let (date, time) = text.split_once(['T', ' '])?;
+    let mut date_parts = date.splitn(3, '-');
+    let y: i64 = date_parts.next()?.parse().ok()?;
+    let m: i64 = date_parts.next()?.parse().ok()?;
+    let d: i64 = date_parts.next()?.parse().ok()?;
+    let (hh, mm) = time.split_once(':')?;
+    let (hh, mm): (i64, i64) = (hh.parse().ok()?, mm.get(..2)?.parse().ok()?);
+    if !(1..=12).contains(&m)
+        || !(1..=31).contains(&d)
+        || !(0..24).contains(&hh)
+        || !(0..60).contains(&mm)
+    {
+        return None;
+    }
+    let days = days_from_civil(y, m, d);
+    // A day past the month's end (31 April) would roll over: refuse it.
+    if civil_from_days(days) != (y, m, d) {
+        return None;
+    }
+    days.checked_mul(86_400_000)?
+        .checked_add((hh * 3_600 + mm * 60) * 1_000)
+}
+
+/// Howard Hinnant's civil-to-days conversion (proleptic Gregorian).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = if m > 2 { m - 3 } else { m + 9 };
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// Howard Hinnant's days-to-civil conversion (proleptic Gregorian).
 fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
@@ -103,6 +141,28 @@ mod tests {
         clippy::panic
     )]
     use super::*;
+
+    #[test]
+    fn utc_minutes_read_back_what_they_print() {
+        for at in [0_i64, 1_796_614_212_000, 951_782_400_000, 4_102_444_740_000] {
+            let minute = at - at.rem_euclid(60_000);
+            assert_eq!(parse_utc_minute(&utc_minute(at)), Some(minute));
+        }
+        assert_eq!(
+            parse_utc_minute("2026-12-07T03:10"),
+            parse_utc_minute("2026-12-07 03:10")
+        );
+        for bad in [
+            "",
+            "2026-13-01 00:00",
+            "2026-04-31 00:00",
+            "2026-02-29 00:00",
+            "2026-01-01 24:00",
+            "yesterday",
+        ] {
+            assert_eq!(parse_utc_minute(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn test_clock_moves_only_when_told() {

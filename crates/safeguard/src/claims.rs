@@ -797,7 +797,10 @@ impl Safeguard {
             {
                 decision_times.push(decided.at_ms.saturating_sub(claim.created_ms));
             }
-            let paid_at = events.iter().find(|e| e.to_state == "paid").map(|e| e.at_ms);
+            let paid_at = events
+                .iter()
+                .find(|e| e.to_state == "paid")
+                .map(|e| e.at_ms);
             match claim.state.as_str() {
                 "rejected" => stats.rejected += 1,
                 "closed" if claim.approved.is_none() => stats.rejected += 1,

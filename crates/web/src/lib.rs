@@ -12,6 +12,7 @@ mod admin;
 mod auth;
 mod caller;
 mod charts;
+mod claims;
 mod confirm;
 mod form;
 mod funding;
@@ -137,6 +138,10 @@ pub fn transparency_router(v1: V1State, safeguard: bulwark_safeguard::Safeguard)
         .route("/transparency/proof", get(transparency::proof_page))
         .route("/incidents", get(transparency::incidents_page))
         .route("/incidents/{id}", get(transparency::incident_page))
+        .route("/claims", get(claims::page).post(claims::file))
+        .route("/claims/{id}", get(claims::detail))
+        .route("/claims/{id}/{action}", post(claims::respond))
+        .layer(DefaultBodyLimit::max(FORM_BYTES_MAX))
         .route("/static/por-verify.js", get(por_verify_script))
         .layer(axum::middleware::from_fn(trading_headers))
         .layer(axum::middleware::from_fn(page_headers))
