@@ -177,6 +177,16 @@ fn plain(field: &'static str, text: &str, min: usize, max: usize) -> SafeguardRe
     Ok(text.to_owned())
 }
 
+/// The timeline entry of a decision: the verb, the policy's reason, and the staff note.
+fn decision_note(verb: &str, code: &ReasonCode, note: &str) -> String {
+    let mut text = format!("{verb} under {}: {}.", code.code, code.meaning);
+    if !note.is_empty() {
+        text.push(' ');
+        text.push_str(note);
+    }
+    text
+}
+
 impl ClaimView {
     /// The claim as the APIs answer (amounts as decimals of the asset).
     pub fn json(&self, scale: u32) -> Value {
@@ -663,16 +673,7 @@ impl Safeguard {
                         .into());
                     }
                     self.check_cap(&claim, approved).await?;
-                    let note = format!(
-                        "Approved under {}: {}.{}",
-                        code.code,
-                        code.meaning,
-                        if note.is_empty() {
-                            String::new()
-                        } else {
-                            format!(" {note}")
-                        }
-                    );
+                    let note = decision_note("Approved", code, note);
                     self.step(
                         &claim,
                         "approved",
@@ -694,16 +695,7 @@ impl Safeguard {
                         )
                         .into());
                     }
-                    let note = format!(
-                        "Rejected under {}: {}.{}",
-                        code.code,
-                        code.meaning,
-                        if note.is_empty() {
-                            String::new()
-                        } else {
-                            format!(" {note}")
-                        }
-                    );
+                    let note = decision_note("Rejected", code, note);
                     self.step(
                         &claim,
                         "rejected",

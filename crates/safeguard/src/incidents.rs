@@ -110,6 +110,20 @@ fn text(field: &'static str, value: &str, max: usize) -> SafeguardResult<String>
     Ok(value.to_owned())
 }
 
+/// A containment scope is `none`, `global`, or `named` (the affected markets or assets, which
+/// must then be given).
+fn scope_ok(field: &str, value: &str, named: &str, none_named: bool) -> SafeguardResult<()> {
+    if value == "none" || value == "global" || (value == named && !none_named) {
+        return Ok(());
+    }
+    let message = if value == named {
+        format!("{field} {named} needs the affected {named}")
+    } else {
+        format!("{field} must be none, {named} or global")
+    };
+    Err(invalid("invalid_containment", message))
+}
+
 /// Parses a step name of `lift`.
 pub fn step(name: &str) -> SafeguardResult<ContainmentStep> {
     match name {
@@ -173,36 +187,8 @@ impl Safeguard {
             }
             users.insert(*user);
         }
-        match (d.halt.as_str(), markets.is_empty()) {
-            ("none" | "global", _) | ("markets", false) => {}
-            ("markets", true) => {
-                return Err(invalid(
-                    "invalid_containment",
-                    "halting markets needs the affected markets",
-                ));
-            }
-            _ => {
-                return Err(invalid(
-                    "invalid_containment",
-                    "halt must be none, markets or global",
-                ));
-            }
-        }
-        match (d.freeze.as_str(), assets.is_empty()) {
-            ("none" | "global", _) | ("assets", false) => {}
-            ("assets", true) => {
-                return Err(invalid(
-                    "invalid_containment",
-                    "freezing assets needs the affected assets",
-                ));
-            }
-            _ => {
-                return Err(invalid(
-                    "invalid_containment",
-                    "freeze must be none, assets or global",
-                ));
-            }
-        }
+        scope_ok("halt", &d.halt, "markets", markets.is_empty())?;
+        scope_ok("freeze", &d.freeze, "assets", assets.is_empty())?;
         let assets: Vec<String> = assets.into_iter().collect();
         let markets: Vec<String> = markets.into_iter().collect();
         let now_ms = self.now_ms();

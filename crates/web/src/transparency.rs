@@ -370,30 +370,26 @@ fn summary(row: &bulwark_safeguard::IncidentRow) -> IncidentSummary {
         None => String::new(),
     };
     let mut containment = Vec::new();
-    match row.halt_scope.as_str() {
-        "global" => containment.push(format!(
-            "all trading halted, cancels still work{}",
-            lifted(row.halt_lifted_ms)
-        )),
-        "markets" => containment.push(format!(
-            "trading halted on {}, cancels still work{}",
-            row.markets.replace(',', ", "),
-            lifted(row.halt_lifted_ms)
-        )),
-        _ => {}
-    }
-    match row.freeze_scope.as_str() {
-        "global" => containment.push(format!(
-            "all withdrawals paused{}",
-            lifted(row.freeze_lifted_ms)
-        )),
-        "assets" => containment.push(format!(
-            "withdrawals of {} paused{}",
-            row.assets.replace(',', ", "),
-            lifted(row.freeze_lifted_ms)
-        )),
-        _ => {}
-    }
+    let mut scoped = |scope: &str, all: &str, named: String, lifted_ms: Option<i64>| match scope {
+        "global" => containment.push(format!("{all}{}", lifted(lifted_ms))),
+        "none" => {}
+        _ => containment.push(format!("{named}{}", lifted(lifted_ms))),
+    };
+    scoped(
+        &row.halt_scope,
+        "all trading halted, cancels still work",
+        format!(
+            "trading halted on {}, cancels still work",
+            row.markets.replace(',', ", ")
+        ),
+        row.halt_lifted_ms,
+    );
+    scoped(
+        &row.freeze_scope,
+        "all withdrawals paused",
+        format!("withdrawals of {} paused", row.assets.replace(',', ", ")),
+        row.freeze_lifted_ms,
+    );
     if row.pause_sweeps != 0 {
         containment.push(format!(
             "deposit sweeps paused{}",

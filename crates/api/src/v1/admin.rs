@@ -194,7 +194,8 @@ pub fn routes() -> axum::Router<V1State> {
         )
 }
 
-const STAFF_ERRORS: &[&str] = &[
+/// What the staff guard refuses with, on every staff route.
+pub(crate) const STAFF_ERRORS: &[&str] = &[
     "not_staff",
     "staff_2fa_required",
     "staff_2fa_session_required",

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::V1State;
+use super::admin::STAFF_ERRORS;
 use super::body::JsonBody;
 use super::error::V1Result;
 use super::route_doc::RouteDoc;
@@ -26,13 +27,6 @@ pub fn routes() -> Router<V1State> {
         )
         .route("/api/v1/admin/incidents/{id}/{action}", post(staff_action))
 }
-
-const STAFF_ERRORS: &[&str] = &[
-    "not_staff",
-    "staff_2fa_required",
-    "staff_2fa_session_required",
-    "staff_role_required",
-];
 
 /// The route as the OpenAPI document lists it.
 pub const ROUTES: &[RouteDoc] = &[

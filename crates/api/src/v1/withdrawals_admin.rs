@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::V1State;
+use super::admin::STAFF_ERRORS;
 use super::body::JsonBody;
 use super::error::V1Result;
 use super::route_doc::RouteDoc;
@@ -21,13 +22,6 @@ pub fn routes() -> Router<V1State> {
         .route("/api/v1/admin/withdrawals/{id}/approve", post(approve))
         .route("/api/v1/admin/withdrawals/{id}/reject", post(reject))
 }
-
-const STAFF_ERRORS: &[&str] = &[
-    "not_staff",
-    "staff_2fa_required",
-    "staff_2fa_session_required",
-    "staff_role_required",
-];
 
 /// The staff withdrawal routes as the OpenAPI document lists them.
 pub const ROUTES: &[RouteDoc] = &[
