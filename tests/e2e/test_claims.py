@@ -97,6 +97,8 @@ def test_claim_from_filing_to_payout(acct):
     assert code(call(srv, "POST", f"/api/v1/claims/{big['id']}/appeal", {"message": "x"}, token=token)) == "wrong_state"
     replied = call(srv, "POST", f"/api/v1/claims/{big['id']}/reply", {"message": "Only my phone."}, token=token)
     assert replied[1]["state"] == "investigating" and replied[1]["timeline"][-1]["note"] == "Only my phone."
+    # The claimant sees "staff", never which staff member acted.
+    assert {t["actor"] for t in replied[1]["timeline"]} == {f"user:{claimant}", "staff"}
     status, view, _ = call(srv, "GET", f"/api/v1/admin/claims/{big['id']}", token=decider)
     assert status == 200 and {w["id"] for w in view["investigation"]["withdrawals"]} >= {int(first), int(second)}
     assert view["investigation"]["logins"], "the claimant's logins around the loss"
@@ -173,7 +175,8 @@ def test_claim_from_filing_to_payout(acct):
     timeline = call(srv, "GET", f"/api/v1/claims/{third['id']}", token=token)[1]["timeline"]
     assert [t["to"] for t in timeline] == ["submitted", "acknowledged", "investigating", "rejected", "appealed", "investigating", "rejected"]
     audit = [e["action"] for e in srv.admin("audit", "--limit", "200")["entries"]]
-    assert {"claim.acknowledge", "claim.investigate", "claim.approve", "claim.reject", "claim.pay", "claim.close"} <= set(audit)
+    assert {"claim.acknowledge", "claim.investigate", "claim.approve", "claim.reject", "claim.pay", "claim.close",
+            "claim.view"} <= set(audit)
 
 
 def urllib_get(srv, path):

@@ -188,8 +188,9 @@ fn decision_note(verb: &str, code: &ReasonCode, note: &str) -> String {
 }
 
 impl ClaimView {
-    /// The claim as the APIs answer (amounts as decimals of the asset).
-    pub fn json(&self, scale: u32) -> Value {
+    /// The claim as the APIs answer (amounts as decimals of the asset); the claimant sees
+    /// "staff" where staff see which staff member acted.
+    pub fn json(&self, scale: u32, for_staff: bool) -> Value {
         let c = &self.claim;
         let units = |u: i64| bulwark_types::format_units(u, scale);
         json!({
@@ -201,7 +202,9 @@ impl ClaimView {
             "approved": c.approved.map(units), "appealed": c.appealed != 0,
             "movement_id": c.movement_id, "created_ms": c.created_ms, "updated_ms": c.updated_ms,
             "timeline": self.events.iter().map(|e| json!({
-                "at_ms": e.at_ms, "actor": e.actor, "from": e.from_state, "to": e.to_state, "note": e.note,
+                "at_ms": e.at_ms,
+                "actor": if for_staff || !e.actor.starts_with("staff:") { e.actor.as_str() } else { "staff" },
+                "from": e.from_state, "to": e.to_state, "note": e.note,
             })).collect::<Vec<_>>(),
         })
     }
@@ -259,7 +262,13 @@ impl Safeguard {
                 )
             })?;
         let now = self.now_ms();
-        if f.window_from_ms <= 0 || f.window_from_ms > f.window_to_ms || f.window_to_ms > now {
+        // A window ending in the current minute (as a form sends it) ends now.
+        let window_to_ms = if f.window_to_ms > now && f.window_to_ms <= now.saturating_add(60_000) {
+            now
+        } else {
+            f.window_to_ms
+        };
+        if f.window_from_ms <= 0 || f.window_from_ms > window_to_ms || window_to_ms > now {
             return Err(invalid(
                 "invalid_window",
                 "the time window must start before it ends and not end in the future",
@@ -302,7 +311,10 @@ impl Safeguard {
         }
         // One open claim per withdrawal.
         for other in self.store().user_claims(user_id).await? {
-            if matches!(other.state.as_str(), "rejected" | "closed") {
+            // A rejection may still be appealed once: only a finished claim frees its withdrawals.
+            let finished =
+                other.state == "closed" || (other.state == "rejected" && other.appealed != 0);
+            if finished {
                 continue;
             }
             let theirs: BTreeSet<i64> = other
@@ -331,7 +343,7 @@ impl Safeguard {
                 .collect::<Vec<_>>()
                 .join(","),
             window_from_ms: f.window_from_ms,
-            window_to_ms: f.window_to_ms,
+            window_to_ms,
             policy_version: POLICY_VERSION.into(),
             state: "submitted".into(),
             investigator: None,
@@ -361,17 +373,32 @@ impl Safeguard {
 
     /// A claim waiting for its payout movement becomes `paid` once the movement executed.
     async fn refresh_payout(&self, claim: ClaimRow) -> SafeguardResult<ClaimView> {
-        if claim.state == "payout_pending"
-            && let Some(movement) = claim.movement_id
-            && self.custody().movement(movement).await?.state == "executed"
-        {
+        let movement_state = match (claim.state.as_str(), claim.movement_id) {
+            ("payout_pending", Some(movement)) => {
+                Some(self.custody().movement(movement).await?.state)
+            }
+            _ => None,
+        };
+        let next = match movement_state.as_deref() {
+            Some("executed") => Some((
+                "paid",
+                "Paid from the Safeguard fund after the operators' signatures.",
+            )),
+            // The operators did not sign in time (or the payout failed): staff pay again.
+            Some("expired" | "failed") => Some((
+                "approved",
+                "The payout movement expired or failed before it was paid; it can be proposed again.",
+            )),
+            _ => None,
+        };
+        if let Some((to, note)) = next {
             self.store()
                 .move_claim(&ClaimMove {
                     id: claim.id,
                     from: "payout_pending",
-                    to: "paid",
+                    to,
                     actor: "system",
-                    note: "Paid from the Safeguard fund after the operators' signatures.",
+                    note,
                     at_ms: self.now_ms(),
                     ..ClaimMove::default()
                 })
@@ -521,9 +548,17 @@ impl Safeguard {
         authed: &Authed,
         id: i64,
     ) -> Result<(ClaimView, Value), bulwark_accounts::Error> {
-        self.reviewer(authed).await?;
+        let (staff_id, actor) = self.reviewer(authed).await?;
         let view = self.claim_of(id).await?;
+        if view.claim.user_id == staff_id {
+            return Err(invalid("own_claim", "staff never review their own claim").into());
+        }
         let evidence = self.investigation(&view.claim).await?;
+        // The view shows the claimant's addresses and countries: who looked is recorded.
+        let params = json!({"claim_id": id}).to_string();
+        self.store()
+            .append_audit(&actor, "claim.view", &params, self.now_ms())
+            .await?;
         Ok((view, evidence))
     }
 
@@ -600,6 +635,13 @@ impl Safeguard {
             return Err(invalid("own_claim", "staff never review their own claim").into());
         }
         let note = input.note.trim();
+        if note.chars().count() > NOTE_MAX || note.chars().any(|c| c.is_control() && c != '\n') {
+            return Err(invalid(
+                "invalid_text",
+                format!("note must be at most {NOTE_MAX} characters of plain text"),
+            )
+            .into());
+        }
         let view = match (action, claim.state.as_str()) {
             ("acknowledge", "submitted") => {
                 self.step(
@@ -611,7 +653,7 @@ impl Safeguard {
                 )
                 .await?
             }
-            ("investigate", "acknowledged" | "appealed") => {
+            ("investigate", "acknowledged" | "appealed" | "needs_info") => {
                 self.step(
                     &claim,
                     "investigating",
@@ -848,7 +890,16 @@ impl Safeguard {
                 )
                 && let Some(a) = other.approved
             {
-                total = total.saturating_add(value(&other.asset, a).unwrap_or(0));
+                let Some(v) = value(&other.asset, a) else {
+                    return Err(invalid(
+                        "no_usdt_price",
+                        format!(
+                            "{} has no USDT price yet, so the cap cannot be checked",
+                            other.asset
+                        ),
+                    ));
+                };
+                total = total.saturating_add(v);
             }
         }
         if total > PER_USER_CAP_USDT_MICROS {

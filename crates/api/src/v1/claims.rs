@@ -128,7 +128,11 @@ fn id_of(text: &str) -> Result<i64, bulwark_accounts::Error> {
 }
 
 fn answer(safeguard: &Safeguard, view: &ClaimView) -> Value {
-    view.json(safeguard.scale_of(&view.claim.asset))
+    view.json(safeguard.scale_of(&view.claim.asset), false)
+}
+
+fn staff_answer(safeguard: &Safeguard, view: &ClaimView) -> Value {
+    view.json(safeguard.scale_of(&view.claim.asset), true)
 }
 
 /// `POST /api/v1/claims`.
@@ -228,7 +232,7 @@ pub async fn queue(
         .staff_claims(&authed, query.state.as_deref())
         .await?;
     Ok(Json(
-        json!({"claims": views.iter().map(|v| answer(&safeguard, v)).collect::<Vec<_>>()}),
+        json!({"claims": views.iter().map(|v| staff_answer(&safeguard, v)).collect::<Vec<_>>()}),
     ))
 }
 
@@ -241,7 +245,7 @@ pub async fn investigate(
 ) -> V1Result<Json<Value>> {
     let (view, evidence) = safeguard.staff_claim(&authed, id_of(&id)?).await?;
     Ok(Json(
-        json!({"claim": answer(&safeguard, &view), "investigation": evidence}),
+        json!({"claim": staff_answer(&safeguard, &view), "investigation": evidence}),
     ))
 }
 
@@ -256,5 +260,5 @@ pub async fn staff_action(
     let view = safeguard
         .staff_claim_action(&authed, id_of(&id)?, &action, body)
         .await?;
-    Ok(Json(answer(&safeguard, &view)))
+    Ok(Json(staff_answer(&safeguard, &view)))
 }
