@@ -8,15 +8,37 @@ once; a rejection may be appealed once; every step is in the claim's timeline an
 import json
 import os
 import subprocess
+import tempfile
 import time
+
+import pytest
 
 import ccxt  # noqa: F401
 
-from conftest import BIN
+from conftest import BIN, Server
 from test_accounts import acct, call, error_code, signup_verified, login  # noqa: F401
 from test_admin import staff_account
 from test_ccxt import client
-from test_custody import TRON_DEST, wait_for
+from test_custody import TRON_DEST, confirm, confirm_link, funded_by_chain, wait_for
+
+
+@pytest.fixture
+def csrv(monkeypatch):
+    """The test clock (staff log in with TOTP) and the simulated chains mining on command, with
+    deposits swept to the hot wallet, so withdrawals really leave."""
+    with tempfile.TemporaryDirectory(prefix="bulwark-e2e-claims-") as data_dir:
+        clock = os.path.join(data_dir, "clock-offset-ms")
+        with open(clock, "w") as f:
+            f.write("0")
+        monkeypatch.setenv("BULWARK_TEST_CLOCK_FILE", clock)
+        srv = Server(data_dir, extra_args=["--sim-block-ms", "0", "--hot-share-bps", "10000",
+                                           "--report-interval-hours", "0"]).start()
+        srv.clock_file = clock
+        srv.offset_ms = 0
+        try:
+            yield srv
+        finally:
+            srv.stop()
 
 
 def user_session(srv, email):
@@ -31,8 +53,8 @@ def code(result):
     return error_code(result)
 
 
-def test_claim_from_filing_to_payout(acct):
-    srv = acct
+def test_claim_from_filing_to_payout(csrv):
+    srv = csrv
     claimant, token = user_session(srv, "claimant@example.com")
     other, other_token = user_session(srv, "other@example.com")
     _, investigator, _ = staff_account(srv, "investigator@example.com", "security")
@@ -42,15 +64,19 @@ def test_claim_from_filing_to_payout(acct):
     # The claimant trades (fees feed the fund) and withdraws twice (the losses claimed).
     srv.admin("user", "kyc-tier", "--user", str(claimant), "--tier", "L1")
     key = srv.admin("apikey", "create", "--user", str(claimant), "--scopes", "read,trade,withdraw", "--ip", "127.0.0.1")
-    for asset, amount in (("BTC", "1"), ("USDT", "500")):
-        srv.admin("deposit", "credit", "--user", str(claimant), "--asset", asset, "--amount", amount, "--ref", f"c-{asset}")
+    srv.admin("deposit", "credit", "--user", str(claimant), "--asset", "BTC", "--amount", "1", "--ref", "c-BTC")
     _, buyer_key = srv.funded_user("buyer@example.com", {"USDT": "100000"})
     ex, bx = client(srv.base, key), client(srv.base, buyer_key)
+    funded_by_chain(srv, ex, "USDT", "TRC20", "500", 19)
     ex.create_order("BTC/USDT", "limit", "sell", 0.5, 30000)
     bx.create_order("BTC/USDT", "limit", "buy", 0.5, 30000)
     wait_for("the trade", lambda: bx.fetch_balance().get("BTC", {}).get("free", 0))
     first = ex.withdraw("USDT", 40, TRON_DEST)["id"]
     second = ex.withdraw("USDT", 30, TRON_DEST)["id"]
+    waiting = ex.withdraw("USDT", 20, TRON_DEST)["id"]  # never confirmed: nothing lost through it
+    for withdraw_id in (first, second):
+        confirm(srv, confirm_link(srv, withdraw_id))
+        wait_for("the broadcast", lambda: ex.fetch_withdrawal(withdraw_id, "USDT")["txid"])
     now_ms = int(time.time() * 1000) + srv.offset_ms
     base = {"category": "unauthorized_withdrawal", "description": "Two withdrawals I never made left my account.",
             "asset": "USDT", "amount": "40", "withdrawal_ids": [int(first)],
@@ -68,6 +94,7 @@ def test_claim_from_filing_to_payout(acct):
     assert code(file(window_to_ms=now_ms + 86_400_000)) == "invalid_window"
     assert code(file(incident_id=999)) == "incident_not_found"
     assert code(file(amount="40.01")) == "amount_over_loss"
+    assert code(file(amount="1", withdrawal_ids=[int(waiting)])) == "withdrawal_not_sent"
     assert code(file(asset="BTC", amount="0.1")) == "not_your_withdrawal"  # a USDT withdrawal
     other_claim = call(srv, "POST", "/api/v1/claims", base, token=other_token)
     assert code(other_claim) == "not_your_withdrawal", "a claim on another account's withdrawal"

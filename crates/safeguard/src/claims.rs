@@ -286,6 +286,21 @@ impl Safeguard {
         for id in &f.withdrawal_ids {
             let row = self.store().get_withdrawal(*id).await?;
             match row {
+                // Only what left the platform can be a loss: a withdrawal still waiting,
+                // cancelled or expired gave its funds back.
+                Some(w)
+                    if w.user_id == user_id
+                        && w.asset == asset
+                        && !matches!(w.state.as_str(), "broadcast" | "confirmed") =>
+                {
+                    return Err(invalid(
+                        "withdrawal_not_sent",
+                        format!(
+                            "withdrawal {id} has not left the platform ({}), so nothing was lost through it",
+                            w.state
+                        ),
+                    ));
+                }
                 Some(w) if w.user_id == user_id && w.asset == asset => {
                     if refs.insert(*id) {
                         lost = lost.saturating_add(w.amount);

@@ -35,6 +35,7 @@ const CLAIM_ERRORS: &[&str] = &[
     "invalid_window",
     "incident_not_found",
     "not_your_withdrawal",
+    "withdrawal_not_sent",
     "amount_over_loss",
     "duplicate_claim",
 ];
