@@ -79,6 +79,13 @@ def python_verify(proof, root):
     return h.hex() == proof["root"]["hash"] == root["hash"] and str(s) == proof["root"]["sum"] == root["sum"]
 
 
+def admin_fails_code(srv, *args):
+    out = subprocess.run([BIN, "admin", "--url", srv.admin_url, "--data-dir", srv.data_dir, "--json", *args],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode != 0, out.stdout
+    return json.loads(out.stdout)["error"]["code"]
+
+
 def session_user(srv, email):
     signup_verified(srv, email)
     status, body, _ = login(srv, email)
@@ -116,6 +123,10 @@ def test_reports_proofs_reserves_and_the_audit_chain(tsrv):
 
     first = srv.admin("transparency", "publish")
     assert first["seq"] == 1
+    # The fund's share of later fees changes going forward, audited with what it replaced.
+    assert admin_fails_code(srv, "safeguard-share", "--bps", "10001") == "invalid_share"
+    changed = srv.admin("safeguard-share", "--bps", "2500")
+    assert changed["share_bps"] == 2500 and changed["previous_bps"] == 1000
     # A trade between them pays fees, a share of which goes to the Safeguard fund.
     bx = client(srv.base, bob_key)
     ex.create_order("BTC/USDT", "limit", "sell", 0.1, 30000)
@@ -170,7 +181,7 @@ def test_reports_proofs_reserves_and_the_audit_chain(tsrv):
         # Fees reached the fund between the reports.
         fund = r2["safeguard"]["assets"]
         assert int(fund["USDT"]["change"]) > 0 or int(fund["BTC"]["change"]) > 0, fund
-        assert r2["safeguard"]["share_bps"] > 0
+        assert r1["safeguard"]["share_bps"] == 1000 and r2["safeguard"]["share_bps"] == 2500
         assert r2["proof_of_liabilities"]["BTC"]["users"] == 2
 
         # Alice's proof through the account API: verified here, by the CLI and against the

@@ -124,6 +124,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/admin/v1/movements/{id}", get(movement))
         .route("/admin/v1/movements/{id}/sign", post(sign_movement))
         .route("/admin/v1/transparency/publish", post(publish_report))
+        .route("/admin/v1/safeguard/share", post(safeguard_share))
         .route("/admin/v1/transparency/proof", get(user_proof))
         .route("/admin/v1/audit/verify", get(audit_verify))
         .route(
@@ -360,6 +361,14 @@ async fn resolve_incident(
 ) -> AdminResult {
     Ok(Json(
         operator::chain::resolve_incident(&state.operator, &state.custody, id, body).await?,
+    ))
+}
+
+/// `POST /admin/v1/safeguard/share` `{"share_bps": N}`: the fund's share of every later fee
+/// (audited).
+async fn safeguard_share(State(state): State<AdminState>, Json(body): Json<Value>) -> AdminResult {
+    Ok(Json(
+        operator::set_safeguard_share(&state.operator, parse(body)?).await?,
     ))
 }
 

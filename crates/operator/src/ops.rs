@@ -471,6 +471,54 @@ pub async fn global_halt(op: &Operator, action: String) -> Result<Value> {
     Ok(json!({"halted": action == "halt", "seq": receipt.seq}))
 }
 
+#[derive(Deserialize)]
+pub struct ShareBody {
+    pub share_bps: u32,
+}
+
+/// Most of every fee the Safeguard fund may receive (all of it).
+const SHARE_BPS_MAX: u32 = 10_000;
+
+/// Sets the Safeguard fund's share of every later trading fee (journaled, so it takes effect
+/// from the next fee on and replays the same; audited with the share it replaced).
+pub async fn set_safeguard_share(op: &Operator, body: ShareBody) -> Result<Value> {
+    if body.share_bps > SHARE_BPS_MAX {
+        return Err(Error::bad_request(
+            "invalid_share",
+            format!("share_bps must be at most {SHARE_BPS_MAX} (100%)"),
+        ));
+    }
+    let before = op
+        .trading
+        .sequencer
+        .query(|engine: &Engine| engine.safeguard_share_bps())
+        .await
+        .map_err(internal)?;
+    let id = command_id_for(&format!(
+        "admin:safeguard-share:{}:{}",
+        body.share_bps,
+        now_ms()
+    ));
+    let receipt = submit(
+        op,
+        id,
+        Command::SetSafeguardShare {
+            share_bps: body.share_bps,
+        },
+    )
+    .await?;
+    if let Err(reject) = receipt.outcome {
+        return Err(Error::bad_request("invalid_share", reject.to_string()));
+    }
+    audit_action(
+        op,
+        "safeguard.share",
+        &json!({"from_bps": before, "to_bps": body.share_bps, "seq": receipt.seq}),
+    )
+    .await?;
+    Ok(json!({"share_bps": body.share_bps, "previous_bps": before, "seq": receipt.seq}))
+}
+
 pub async fn engine_status(op: &Operator) -> Result<Value> {
     let catalog = op.trading.sequencer.catalog();
     let (seq, hash, totals, live) = op

@@ -98,6 +98,11 @@ pub enum AdminCommand {
         #[command(subcommand)]
         command: IncidentCommand,
     },
+    /// Set the Safeguard fund's share of every later trading fee, in basis points (audited).
+    SafeguardShare {
+        #[arg(long)]
+        bps: u32,
+    },
     /// Transparency reports and users' proofs of inclusion.
     Transparency {
         #[command(subcommand)]
@@ -570,6 +575,11 @@ fn request_of(command: &AdminCommand) -> (&'static str, String, Value) {
             command: Some(AuditCommand::Verify),
             ..
         } => ("GET", "/admin/v1/audit/verify".into(), Value::Null),
+        AdminCommand::SafeguardShare { bps } => (
+            "POST",
+            "/admin/v1/safeguard/share".into(),
+            json!({"share_bps": bps}),
+        ),
         AdminCommand::Incident { command } => match command {
             IncidentCommand::Declare {
                 kind,
@@ -811,6 +821,11 @@ fn human(command: &AdminCommand, answer: &Value) -> String {
         AdminCommand::Transparency {
             command: TransparencyCommand::Publish,
         } => field("seq"),
+        AdminCommand::SafeguardShare { .. } => format!(
+            "safeguard share {} bps (was {})",
+            field("share_bps"),
+            field("previous_bps")
+        ),
         AdminCommand::Incident {
             command: IncidentCommand::Declare { .. },
         } => format!("incident {} declared", field("id")),
