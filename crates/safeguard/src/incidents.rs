@@ -214,6 +214,7 @@ impl Safeguard {
             resolved_ms: None,
         };
         let id = self.store().insert_incident(&row, &message).await?;
+        self.forget_banners();
         self.audit(actor, "incident.declare", id, &row.title)
             .await?;
         self.set_halt(id, &row, true).await?;
@@ -430,6 +431,7 @@ impl Safeguard {
         self.store()
             .resolve_platform_incident(id, self.now_ms())
             .await?;
+        self.forget_banners();
         self.audit(actor, "incident.resolve", id, &message).await?;
         self.incident(id).await
     }
@@ -458,8 +460,13 @@ impl Safeguard {
         Ok(self.custody().incidents(limit).await?)
     }
 
-    /// Every open incident for the banner on each page.
+    /// Every open incident for the banner on each page. Read on every page view, so it is
+    /// served from a copy at most [`crate::service::BANNER_TTL`] old; declaring, lifting and resolving drop the
+    /// copy at once (custody's automatic incidents show within the TTL).
     pub async fn banners(&self) -> SafeguardResult<Vec<Banner>> {
+        if let Some(fresh) = self.cached_banners() {
+            return Ok(fresh);
+        }
         let mut out: Vec<Banner> = self
             .store()
             .incidents(50)
@@ -479,6 +486,7 @@ impl Safeguard {
                 });
             }
         }
+        self.cache_banners(out.clone());
         Ok(out)
     }
 }

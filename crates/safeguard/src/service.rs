@@ -39,7 +39,12 @@ struct Inner {
     publishing: tokio::sync::Mutex<()>,
     /// How often reports are published on their own; `None`: on demand only.
     interval: Option<Duration>,
+    /// The open incidents' banner, with when it was read (see `banners`).
+    banners: std::sync::Mutex<Option<(std::time::Instant, Vec<crate::incidents::Banner>)>>,
 }
+
+/// How long the banner read for every page view is reused.
+pub const BANNER_TTL: Duration = Duration::from_secs(2);
 
 impl Safeguard {
     /// Opens the service over `dir` (`<data>/transparency`, where the signing key lives).
@@ -69,6 +74,7 @@ impl Safeguard {
                 key,
                 publishing: tokio::sync::Mutex::new(()),
                 interval,
+                banners: std::sync::Mutex::new(None),
             }),
         })
     }
@@ -87,6 +93,27 @@ impl Safeguard {
 
     pub(crate) fn accounts(&self) -> &AccountService {
         &self.inner.accounts
+    }
+
+    pub(crate) fn cached_banners(&self) -> Option<Vec<crate::incidents::Banner>> {
+        let cache = self.inner.banners.lock().ok()?;
+        cache
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() < BANNER_TTL)
+            .map(|(_, banners)| banners.clone())
+    }
+
+    pub(crate) fn cache_banners(&self, banners: Vec<crate::incidents::Banner>) {
+        if let Ok(mut cache) = self.inner.banners.lock() {
+            *cache = Some((std::time::Instant::now(), banners));
+        }
+    }
+
+    /// Drops the cached banner after an incident changed.
+    pub(crate) fn forget_banners(&self) {
+        if let Ok(mut cache) = self.inner.banners.lock() {
+            *cache = None;
+        }
     }
 
     pub(crate) fn now_ms(&self) -> i64 {

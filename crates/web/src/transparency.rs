@@ -322,7 +322,6 @@ pub struct IncidentSummary {
 
 pub struct TimelineLine {
     pub at: String,
-    pub author: String,
     pub message: String,
 }
 
@@ -475,8 +474,6 @@ pub async fn incident_page(
                     .iter()
                     .map(|u| TimelineLine {
                         at: pages::utc_time(u.at_ms),
-                        // Staff identities stay in the audit log, not on the public page.
-                        author: "Bulwark security team".into(),
                         message: u.message.clone(),
                     })
                     .collect(),
