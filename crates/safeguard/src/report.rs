@@ -25,7 +25,6 @@ pub struct LedgerReading {
 pub struct AssetReading {
     pub scale: u32,
     pub fund: i64,
-    pub fee_revenue: i64,
     /// (user id, available + held) for every user holding some.
     pub users: Vec<(u64, i64)>,
 }
@@ -280,8 +279,20 @@ pub fn tree_of(seq: u64, leaves: &[StoredLeaf]) -> SafeguardResult<Tree> {
     Tree::build(&ids).map_err(|e| SafeguardError::Internal(format!("tree: {e}")))
 }
 
-/// Reserves of one asset from custody's reading.
-pub fn asset_reserves(asset: &str, scale: u32, reserves: &Reserves) -> AssetReserves {
+/// One asset's reserves as numbers, for the solvency and coverage sums.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReserveTotals {
+    pub total: i64,
+    pub hot: i64,
+    pub cold: i64,
+}
+
+/// Reserves of one asset from custody's reading: the report's section and its totals.
+pub fn asset_reserves(
+    asset: &str,
+    scale: u32,
+    reserves: &Reserves,
+) -> (AssetReserves, ReserveTotals) {
     let mut out = AssetReserves {
         scale,
         total: String::new(),
@@ -313,7 +324,7 @@ pub fn asset_reserves(asset: &str, scale: u32, reserves: &Reserves) -> AssetRese
     out.hot = hot.to_string();
     out.cold = cold.to_string();
     out.hot_share_bps = bulwark_custody::reconcile::share_bps(hot, total);
-    out
+    (out, ReserveTotals { total, hot, cold })
 }
 
 /// The previous report's fund balance of `asset` (0 when there was none).

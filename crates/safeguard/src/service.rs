@@ -17,8 +17,8 @@ use ed25519_dalek::SigningKey;
 use crate::error::{SafeguardError, SafeguardResult};
 use crate::report::{
     AssetReading, AuditHead, DeclaredIncident, Fund, FundAsset, Incident, LedgerReading,
-    Liabilities, Report, Solvency, StoredLeaf, asset_reserves, build_tree, previous_fund, tree_of,
-    usdt_text,
+    Liabilities, Report, ReserveTotals, Solvency, StoredLeaf, asset_reserves, build_tree,
+    previous_fund, tree_of, usdt_text,
 };
 
 /// Incidents a report lists at most (open ones first).
@@ -200,7 +200,6 @@ impl Safeguard {
                             AssetReading {
                                 scale,
                                 fund: i64::try_from(totals.safeguard).unwrap_or(i64::MAX),
-                                fee_revenue: i64::try_from(totals.fee_revenue).unwrap_or(i64::MAX),
                                 users: Vec::new(),
                             },
                         );
@@ -254,10 +253,8 @@ impl Safeguard {
             let built = build_tree(seq_u, asset, &reading_of.users)?;
             let root = built.tree.root();
             let owed = i64::try_from(root.sum).unwrap_or(i64::MAX);
-            let held = asset_reserves(asset, reading_of.scale, &reserves);
-            let total: i64 = held.total.parse().unwrap_or(0);
-            let hot: i64 = held.hot.parse().unwrap_or(0);
-            let cold: i64 = held.cold.parse().unwrap_or(0);
+            let (held, ReserveTotals { total, hot, cold }) =
+                asset_reserves(asset, reading_of.scale, &reserves);
             let in_transit = in_flight.get(asset).copied().unwrap_or(0);
             let shortfall = owed.saturating_sub(total.saturating_add(in_transit)).max(0);
             let incident_id = if shortfall > 0 {
