@@ -81,13 +81,7 @@ impl IncidentView {
     }
 }
 
-/// An open incident as the banner shows it (platform or custody).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Banner {
-    /// Where the page about it is (`/incidents/N`, or the transparency page for custody's).
-    pub link: String,
-    pub title: String,
-}
+pub use crate::service::Banner;
 
 fn invalid(code: &'static str, message: impl Into<String>) -> SafeguardError {
     SafeguardError::Invalid {

@@ -40,7 +40,15 @@ struct Inner {
     /// How often reports are published on their own; `None`: on demand only.
     interval: Option<Duration>,
     /// The open incidents' banner, with when it was read (see `banners`).
-    banners: std::sync::Mutex<Option<(std::time::Instant, Vec<crate::incidents::Banner>)>>,
+    banners: std::sync::Mutex<Option<(std::time::Instant, Vec<Banner>)>>,
+}
+
+/// An open incident as the banner shows it (platform or custody).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Banner {
+    /// Where the page about it is (`/incidents/N`, or the transparency page for custody's).
+    pub link: String,
+    pub title: String,
 }
 
 /// How long the banner read for every page view is reused.
@@ -95,7 +103,7 @@ impl Safeguard {
         &self.inner.accounts
     }
 
-    pub(crate) fn cached_banners(&self) -> Option<Vec<crate::incidents::Banner>> {
+    pub(crate) fn cached_banners(&self) -> Option<Vec<Banner>> {
         let cache = self.inner.banners.lock().ok()?;
         cache
             .as_ref()
@@ -103,7 +111,7 @@ impl Safeguard {
             .map(|(_, banners)| banners.clone())
     }
 
-    pub(crate) fn cache_banners(&self, banners: Vec<crate::incidents::Banner>) {
+    pub(crate) fn cache_banners(&self, banners: Vec<Banner>) {
         if let Ok(mut cache) = self.inner.banners.lock() {
             *cache = Some((std::time::Instant::now(), banners));
         }
