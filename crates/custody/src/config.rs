@@ -64,6 +64,11 @@ pub struct CustodyConfig {
     pub movement_ttl_s: u64,
     /// A real Ethereum node serving the ERC20 network instead of the simulated chain.
     pub ethereum: Option<crate::ethereum::EthereumConfig>,
+    /// Fault injection for fire drills: the process aborts right after a movement collects its
+    /// last signature, before it executes. Never read from the config file: only the hidden
+    /// `--fault crash-after-movement-signatures` flag sets it.
+    #[serde(skip)]
+    pub crash_after_signatures: bool,
 }
 
 impl Default for CustodyConfig {
@@ -83,6 +88,7 @@ impl Default for CustodyConfig {
             large_withdrawal_usdt_micros: 100_000_000_000,
             movement_ttl_s: 24 * 3600,
             ethereum: None,
+            crash_after_signatures: false,
         }
     }
 }

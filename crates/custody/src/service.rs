@@ -148,6 +148,7 @@ impl Custody {
         let worker = self.clone();
         tokio::spawn(async move {
             worker.recover().await;
+            worker.resume_signed_movements().await;
             let every = Duration::from_secs(worker.inner.config.reconcile_every_s);
             let mut last_reconcile = tokio::time::Instant::now();
             let mut last_recover = tokio::time::Instant::now();

@@ -355,12 +355,40 @@ impl Custody {
             )
             .await?;
         if count >= movement.required {
+            if self.inner.config.crash_after_signatures {
+                tracing::error!(
+                    "fault injection: aborting after movement {id} collected its signatures"
+                );
+                std::process::abort();
+            }
             self.execute(&movement).await?;
         }
         Ok(SignOutcome {
             movement: self.movement(id).await?,
             signatures: count,
         })
+    }
+
+    /// Executes the movements that collected their signatures but never ran (the process
+    /// stopped in between). Safe to repeat: a chain payment is sent once per reference, a
+    /// payout once per claim, a release once per withdrawal, and a movement finishes once.
+    pub(crate) async fn resume_signed_movements(&self) {
+        let movements = match self.store().signed_pending_movements().await {
+            Ok(movements) => movements,
+            Err(error) => {
+                tracing::error!("custody: reading signed movements: {error}");
+                return;
+            }
+        };
+        for movement in movements {
+            tracing::info!(
+                "custody: movement {} was signed but not executed; executing it now",
+                movement.id
+            );
+            if let Err(error) = self.execute(&movement).await {
+                tracing::error!("custody: movement {}: {error}", movement.id);
+            }
+        }
     }
 
     async fn execute(&self, movement: &MovementRow) -> CustodyResult<()> {

@@ -170,6 +170,10 @@ pub struct ServeArgs {
     /// Hours between transparency reports (default 24; 0: only on demand).
     #[arg(long, env = "BULWARK_REPORT_INTERVAL_HOURS")]
     pub report_interval_hours: Option<u64>,
+    /// Fault injection for fire drills (`bulwark drill`): `crash-after-movement-signatures`
+    /// aborts the process when a fund movement has collected its signatures, before it runs.
+    #[arg(long, hide = true, value_parser = ["crash-after-movement-signatures"])]
+    pub fault: Option<String>,
 }
 
 /// Transparency reports are published daily unless configured otherwise.
@@ -235,6 +239,12 @@ impl Config {
         }
         if let Some(v) = args.sim_block_ms {
             config.custody.sim_block_ms = v;
+        }
+        if args.fault.as_deref() == Some("crash-after-movement-signatures") {
+            tracing::warn!(
+                "fault injection armed: the process aborts after a movement's last signature"
+            );
+            config.custody.crash_after_signatures = true;
         }
         if let Some(v) = args.hot_share_bps {
             // The alarm sits above the share; custody refuses shares above 100%.

@@ -188,6 +188,19 @@ impl Store {
         Ok(rows)
     }
 
+    /// Pending movements already signed by as many unrevoked keys as they require: what a
+    /// stop between the last signature and the execution leaves behind.
+    pub async fn signed_pending_movements(&self) -> StoreResult<Vec<MovementRow>> {
+        let rows = sqlx::query_as(select_movements!(
+            "WHERE state = 'pending' AND required <= (SELECT COUNT(*) FROM movement_signatures s \
+             JOIN operator_keys k ON k.id = s.key_id \
+             WHERE s.movement_id = movements.id AND k.revoked_ms IS NULL) ORDER BY id"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows)
+    }
+
     /// Records a key's signature (once per key) and answers how many distinct unrevoked keys
     /// signed.
     pub async fn add_movement_signature(

@@ -430,12 +430,20 @@ async fn movements(store: &Store) {
             .unwrap(),
         1
     );
+    // One signature of two: nothing is owed an execution yet.
+    assert!(store.signed_pending_movements().await.unwrap().is_empty());
     assert_eq!(
         store
             .add_movement_signature(movement.id, bob, &[7; 64], 13)
             .await
             .unwrap(),
         2
+    );
+    // Signed but not executed (a crash in between): found for the restart to execute.
+    let owed = store.signed_pending_movements().await.unwrap();
+    assert_eq!(
+        owed.iter().map(|m| m.id).collect::<Vec<_>>(),
+        vec![movement.id]
     );
     assert!(
         store
@@ -459,6 +467,7 @@ async fn movements(store: &Store) {
             .as_deref(),
         Some("tx")
     );
+    assert!(store.signed_pending_movements().await.unwrap().is_empty());
     assert!(store.revoke_operator_key(bob, 16).await.unwrap());
     // A revoked key's signature no longer counts.
     assert_eq!(
