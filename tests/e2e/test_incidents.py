@@ -78,13 +78,19 @@ def test_declare_contain_tell_lift_and_resolve(isrv):
     assert admin_fails(srv, *base, "--kind", "other", "--markets", "NOPE_USDT") == "unknown_market"
     assert admin_fails(srv, *base, "--kind", "other", "--users", "999999") == "unknown_user"
     assert admin_fails(srv, "incident", "declare", "--kind", "other", "--title", " ", "--message", "m") == "invalid_text"
+    # Known losses open claims; each must name an affected user, a listed asset, an amount, once.
+    scoped = base + ["--kind", "other", "--users", str(bob)]
+    assert admin_fails(srv, *scoped, "--loss", f"{alice}:BTC:1") == "loss_user_not_affected"
+    assert admin_fails(srv, *scoped, "--loss", f"{bob}:NOPE:1") == "unknown_asset"
+    assert admin_fails(srv, *scoped, "--loss", f"{bob}:BTC:-1") == "invalid_amount"
+    assert admin_fails(srv, *scoped, "--loss", f"{bob}:BTC:1", "--loss", f"{bob}:BTC:2") == "duplicate_loss"
     assert srv.admin("incident", "list")["incidents"] == []
     assert "incident-banner" not in page(srv, "/markets")[1]
 
     declared = srv.admin("incident", "declare", "--kind", "hot_wallet_breach", "--title", "BTC hot wallet breach",
                          "--message", "We detected an unauthorised transfer from the BTC hot wallet. BTC trading and withdrawals are paused.",
                          "--assets", "BTC", "--markets", "BTC_USDT", "--users", str(bob),
-                         "--halt", "markets", "--freeze", "assets", "--pause-sweeps")
+                         "--halt", "markets", "--freeze", "assets", "--pause-sweeps", "--loss", f"{bob}:USDT:25")
     iid = declared["id"]
     assert declared["halt"] == "markets" and declared["freeze"] == "assets" and declared["pause_sweeps"] is True
 
@@ -111,6 +117,8 @@ def test_declare_contain_tell_lift_and_resolve(isrv):
     mails = wait_for("the incident emails", lambda: incident_mails(srv) if len(incident_mails(srv)) >= 2 else None)
     assert len(mails) == 2 and all("BTC hot wallet breach" in m and f"/incidents/{iid}" in m for m in mails)
     assert not any("carol@example.com" in m for m in mails)
+    # Bob's known loss opened a claim for him, and his email says where to follow it.
+    assert [("bob@example.com" in m, "opened claim #" in m) for m in mails].count((True, True)) == 1
     # The banner on every page, the public page with its timeline.
     for path in ("/", "/markets", "/login", "/transparency"):
         status, html = page(srv, path)

@@ -8,13 +8,13 @@
 //! the decider is not the investigator, payout = approved <= claimed, and the fund must hold
 //! the payout.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use bulwark_accounts::admin::{Capability, require_staff};
 use bulwark_accounts::sessions::Authed;
 use bulwark_engine::{Engine, SystemAccount};
 use bulwark_store::{
-    ClaimEventRow, ClaimMove, ClaimRow, HistoryWindow, LoginActivityRow, WithdrawalRow,
+    ClaimEventRow, ClaimMove, ClaimRow, HistoryWindow, IncidentRow, LoginActivityRow, WithdrawalRow,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -27,6 +27,14 @@ pub const POLICY_VERSION: &str = "2026-12-07";
 
 /// Most a user is paid over all their approved claims, in micro-USDT (100 000 USDT).
 pub const PER_USER_CAP_USDT_MICROS: i64 = 100_000 * 1_000_000;
+
+/// A loss staff already know of when they declare an incident: a claim is opened for it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Loss {
+    pub user: i64,
+    pub asset: String,
+    pub amount: String,
+}
 
 /// What a user may file under.
 pub const CATEGORIES: [&str; 4] = [
@@ -155,6 +163,8 @@ pub struct ClaimView {
 const DESCRIPTION_MIN: usize = 10;
 const DESCRIPTION_MAX: usize = 4_000;
 const NOTE_MAX: usize = 4_000;
+/// The loss window of a claim opened with an incident: the day before its declaration.
+const INCIDENT_WINDOW_MS: i64 = 24 * 3_600 * 1_000;
 /// How far before the loss window a login from somewhere new counts as a warning sign.
 const COMPROMISE_LOOKBACK_MS: i64 = 24 * 3_600 * 1_000;
 
@@ -239,28 +249,7 @@ impl Safeguard {
             DESCRIPTION_MIN,
             DESCRIPTION_MAX,
         )?;
-        let asset = f.asset.trim().to_ascii_uppercase();
-        let Some((_, spec)) = self
-            .trading()
-            .sequencer
-            .catalog()
-            .asset(&asset)
-            .map(|(a, s)| (a, s.clone()))
-        else {
-            return Err(invalid("unknown_asset", format!("unknown asset {asset:?}")));
-        };
-        let claimed = bulwark_types::parse_units(f.amount.trim(), spec.scale)
-            .ok()
-            .filter(|a| *a > 0)
-            .ok_or_else(|| {
-                invalid(
-                    "invalid_amount",
-                    format!(
-                        "amount must be a positive {asset} amount with at most {} decimals",
-                        spec.scale
-                    ),
-                )
-            })?;
+        let (asset, claimed) = self.amount_of(&f.asset, &f.amount)?;
         let now = self.now_ms();
         // A window ending in the current minute (as a form sends it) ends now.
         let window_to_ms = if f.window_to_ms > now && f.window_to_ms <= now.saturating_add(60_000) {
@@ -319,8 +308,8 @@ impl Safeguard {
                 "amount_over_loss",
                 format!(
                     "you claim {} {asset} but the withdrawals named total {}",
-                    bulwark_types::format_units(claimed, spec.scale),
-                    bulwark_types::format_units(lost, spec.scale)
+                    bulwark_types::format_units(claimed, self.scale_of(&asset)),
+                    bulwark_types::format_units(lost, self.scale_of(&asset))
                 ),
             ));
         }
@@ -375,6 +364,114 @@ impl Safeguard {
             .insert_claim(&row, &format!("user:{user_id}"))
             .await?;
         self.claim_of(id).await
+    }
+
+    /// A listed asset's code and a positive amount of it in its smallest unit.
+    fn amount_of(&self, asset: &str, amount: &str) -> SafeguardResult<(String, i64)> {
+        let asset = asset.trim().to_ascii_uppercase();
+        let Some(scale) = self
+            .trading()
+            .sequencer
+            .catalog()
+            .asset(&asset)
+            .map(|(_, s)| s.scale)
+        else {
+            return Err(invalid("unknown_asset", format!("unknown asset {asset:?}")));
+        };
+        let units = bulwark_types::parse_units(amount.trim(), scale)
+            .ok()
+            .filter(|a| *a > 0)
+            .ok_or_else(|| {
+                invalid(
+                    "invalid_amount",
+                    format!(
+                        "amount must be a positive {asset} amount with at most {scale} decimals"
+                    ),
+                )
+            })?;
+        Ok((asset, units))
+    }
+
+    /// Checks the losses of a declaration before anything is written: each names one of the
+    /// incident's affected users, a listed asset and a positive amount, once per user and asset.
+    pub(crate) fn parse_losses(
+        &self,
+        losses: &[Loss],
+        users: &BTreeSet<i64>,
+    ) -> SafeguardResult<Vec<(i64, String, i64)>> {
+        let mut parsed: Vec<(i64, String, i64)> = Vec::with_capacity(losses.len());
+        for loss in losses {
+            if !users.contains(&loss.user) {
+                return Err(invalid(
+                    "loss_user_not_affected",
+                    format!(
+                        "user {} has a loss but is not among the affected users",
+                        loss.user
+                    ),
+                ));
+            }
+            let (asset, units) = self.amount_of(&loss.asset, &loss.amount)?;
+            if parsed
+                .iter()
+                .any(|(u, a, _)| *u == loss.user && *a == asset)
+            {
+                return Err(invalid(
+                    "duplicate_loss",
+                    format!(
+                        "user {} has two {asset} losses; give their sum once",
+                        loss.user
+                    ),
+                ));
+            }
+            parsed.push((loss.user, asset, units));
+        }
+        Ok(parsed)
+    }
+
+    /// Opens a claim for each loss staff declared with the incident (the directly affected need
+    /// not find the claims page first); answers user -> claim ids. The window is the day before
+    /// the declaration, which the investigation view reads around.
+    pub(crate) async fn open_incident_claims(
+        &self,
+        incident: &IncidentRow,
+        losses: &[(i64, String, i64)],
+    ) -> SafeguardResult<BTreeMap<i64, Vec<i64>>> {
+        let category = match incident.kind.as_str() {
+            "hot_wallet_breach" | "cold_wallet_breach" | "data_breach" => "platform_breach",
+            "system_failure" => "platform_error",
+            _ => "other",
+        };
+        let mut opened: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+        for (user, asset, units) in losses {
+            let row = ClaimRow {
+                id: 0,
+                user_id: *user,
+                incident_id: Some(incident.id),
+                category: category.into(),
+                description: format!(
+                    "Opened by Bulwark for incident #{}: {}",
+                    incident.id, incident.title
+                ),
+                asset: asset.clone(),
+                claimed: *units,
+                refs: String::new(),
+                window_from_ms: incident.declared_ms.saturating_sub(INCIDENT_WINDOW_MS),
+                window_to_ms: incident.declared_ms,
+                policy_version: POLICY_VERSION.into(),
+                state: "submitted".into(),
+                investigator: None,
+                decided_by: None,
+                reason_code: None,
+                approved: None,
+                appealed: 0,
+                movement_id: None,
+                created_ms: incident.declared_ms,
+                updated_ms: incident.declared_ms,
+            };
+            let id = self.store().insert_claim(&row, "system").await?;
+            opened.entry(*user).or_default().push(id);
+        }
+        Ok(opened)
     }
 
     async fn claim_of(&self, id: i64) -> SafeguardResult<ClaimView> {

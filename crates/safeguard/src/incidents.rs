@@ -5,7 +5,7 @@
 //! lifted at resolution. Custody's automatic incidents (a reconciliation or reserves shortfall,
 //! a reverted deposit) are shown beside them.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use bulwark_accounts::admin::{Capability, require_staff};
 use bulwark_accounts::sessions::Authed;
@@ -50,6 +50,9 @@ pub struct Declaration {
     pub freeze: String,
     #[serde(default)]
     pub pause_sweeps: bool,
+    /// Losses already known: each opens a claim for its user, who must be among `users`.
+    #[serde(default)]
+    pub losses: Vec<crate::claims::Loss>,
 }
 
 fn none() -> String {
@@ -183,6 +186,7 @@ impl Safeguard {
         }
         scope_ok("halt", &d.halt, "markets", markets.is_empty())?;
         scope_ok("freeze", &d.freeze, "assets", assets.is_empty())?;
+        let losses = self.parse_losses(&d.losses, &users)?;
         let assets: Vec<String> = assets.into_iter().collect();
         let markets: Vec<String> = markets.into_iter().collect();
         let now_ms = self.now_ms();
@@ -213,7 +217,10 @@ impl Safeguard {
             .await?;
         self.set_halt(id, &row, true).await?;
         self.custody().wake();
-        self.tell_affected(id, &title, &message, &assets, &users)
+        let opened = self
+            .open_incident_claims(&IncidentRow { id, ..row.clone() }, &losses)
+            .await?;
+        self.tell_affected(id, &title, &message, &assets, &users, &opened)
             .await;
         self.incident(id).await
     }
@@ -272,6 +279,7 @@ impl Safeguard {
         message: &str,
         assets: &[String],
         users: &BTreeSet<i64>,
+        opened: &BTreeMap<i64, Vec<i64>>,
     ) {
         let catalog = self.trading().sequencer.catalog();
         let asset_ids: Vec<bulwark_engine::AssetId> = assets
@@ -306,10 +314,16 @@ impl Safeguard {
             let Some(recipient) = bulwark_accounts::notice::account_recipient(&account) else {
                 continue;
             };
-            let body = format!(
+            let mut body = format!(
                 "We have declared an incident that may affect your account: {title}\n\n{message}\n\n\
                  Every update is posted at {public_url}/incidents/{id}."
             );
+            for claim in opened.get(&user).into_iter().flatten() {
+                body.push_str(&format!(
+                    "\n\nWe have opened claim #{claim} for your loss; follow it, and answer our \
+                     questions, at {public_url}/claims/{claim}."
+                ));
+            }
             bulwark_accounts::notice::notify(
                 accounts,
                 user,

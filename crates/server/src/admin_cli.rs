@@ -180,6 +180,9 @@ pub enum IncidentCommand {
         /// Pause deposit sweeps.
         #[arg(long)]
         pause_sweeps: bool,
+        /// A known loss, USER:ASSET:AMOUNT (repeatable): a claim is opened for that user.
+        #[arg(long = "loss")]
+        losses: Vec<String>,
     },
     /// Post a public timeline update.
     Update {
@@ -471,6 +474,18 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `USER:ASSET:AMOUNT` as the declaration's loss object; what does not split in three is sent
+/// as it is, for the server to refuse with its specific code.
+fn loss_json(text: &str) -> Value {
+    let mut parts = text.splitn(3, ':');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(user), Some(asset), Some(amount)) => {
+            json!({"user": user.trim().parse::<i64>().map_or_else(|_| json!(user), |u| json!(u)), "asset": asset, "amount": amount})
+        }
+        _ => json!(text),
+    }
+}
+
 fn request_of(command: &AdminCommand) -> (&'static str, String, Value) {
     match command {
         AdminCommand::User {
@@ -591,12 +606,13 @@ fn request_of(command: &AdminCommand) -> (&'static str, String, Value) {
                 halt,
                 freeze,
                 pause_sweeps,
+                losses,
             } => (
                 "POST",
                 "/admin/v1/incidents".into(),
                 json!({"kind": kind, "title": title, "message": message, "assets": assets,
                        "markets": markets, "users": users, "halt": halt, "freeze": freeze,
-                       "pause_sweeps": pause_sweeps}),
+                       "pause_sweeps": pause_sweeps, "losses": losses.iter().map(|l| loss_json(l)).collect::<Vec<_>>()}),
             ),
             IncidentCommand::Update { id, message } => (
                 "POST",
