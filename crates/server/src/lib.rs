@@ -7,6 +7,7 @@ pub mod bench_cli;
 pub mod config;
 pub mod data_dir;
 pub mod demo;
+pub mod drill;
 pub mod genesis;
 pub mod http_bench;
 pub mod operator_cli;

@@ -37,6 +37,9 @@ enum Command {
     VerifyReport(bulwark_server::verify_cli::VerifyReportArgs),
     /// Check a proof of inclusion against the root its report publishes (offline).
     VerifyProof(bulwark_server::verify_cli::VerifyProofArgs),
+    /// The Safeguard fire drill on a fresh data directory: theft, incident, claims, payouts,
+    /// report, proofs, recovery; every step printed with its checks, non-zero exit on failure.
+    Drill(bulwark_server::drill::DrillArgs),
     /// Benchmarks (release builds): book, engine, journal, durable, recovery.
     Bench(bulwark_server::bench_cli::BenchArgs),
 }
@@ -83,5 +86,6 @@ fn main() -> anyhow::Result<()> {
         Command::Bench(args) => bulwark_server::bench_cli::run(args),
         Command::VerifyReport(args) => bulwark_server::verify_cli::verify_report(&args),
         Command::VerifyProof(args) => bulwark_server::verify_cli::verify_proof(&args),
+        Command::Drill(args) => bulwark_server::drill::run(&args),
     }
 }

@@ -35,6 +35,18 @@ impl SignedClient {
         Ok(value)
     }
 
+    /// A keyed GET (the key without a signature, as BitMart's KEYED endpoints take it),
+    /// answering whatever BitMart body came back.
+    pub async fn keyed_get(&self, base: &str, path_and_query: &str) -> anyhow::Result<Value> {
+        let answer = self
+            .http
+            .get(format!("{base}{path_and_query}"))
+            .header("x-bm-key", &self.access_key)
+            .send()
+            .await?;
+        Ok(answer.json().await?)
+    }
+
     /// A signed POST over `http`, answering whatever BitMart body came back.
     pub async fn signed_call(
         &self,
