@@ -77,6 +77,13 @@ impl Exchange {
             .append(true)
             .open(self.dir.join("drill").join("server.log"))?;
         let mut command = Command::new(std::env::current_exe()?);
+        // The drill's exchange takes nothing from the operator's environment: a BULWARK_CONFIG
+        // or BULWARK_DATABASE_URL there would point it at a live configuration or database.
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("BULWARK_") {
+                command.env_remove(name);
+            }
+        }
         command
             .arg("serve")
             .arg("--data-dir")
