@@ -125,6 +125,10 @@ pub fn router(state: AdminState) -> Router {
         .route("/admin/v1/movements/{id}/sign", post(sign_movement))
         .route("/admin/v1/transparency/publish", post(publish_report))
         .route("/admin/v1/safeguard/share", post(safeguard_share))
+        .route(
+            "/admin/v1/safeguard/top-ups",
+            get(safeguard_top_ups).post(safeguard_top_up),
+        )
         .route("/admin/v1/transparency/proof", get(user_proof))
         .route("/admin/v1/audit/verify", get(audit_verify))
         .route(
@@ -369,6 +373,21 @@ async fn resolve_incident(
 async fn safeguard_share(State(state): State<AdminState>, Json(body): Json<Value>) -> AdminResult {
     Ok(Json(
         operator::set_safeguard_share(&state.operator, parse(body)?).await?,
+    ))
+}
+
+/// `POST /admin/v1/safeguard/top-ups` `{"asset", "amount", "from": "fee_revenue"|"treasury",
+/// "network"?, "txid"?, "note"?}`: adds to the fund beyond its fee share (audited).
+async fn safeguard_top_up(State(state): State<AdminState>, Json(body): Json<Value>) -> AdminResult {
+    Ok(Json(
+        operator::transparency::top_up(&state.safeguard, parse(body)?).await?,
+    ))
+}
+
+/// `GET /admin/v1/safeguard/top-ups`: every top-up, oldest first.
+async fn safeguard_top_ups(State(state): State<AdminState>) -> AdminResult {
+    Ok(Json(
+        operator::transparency::top_ups(&state.safeguard).await?,
     ))
 }
 

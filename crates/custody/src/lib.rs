@@ -19,6 +19,7 @@ pub mod service;
 pub mod signatures;
 pub mod sim;
 pub mod staff;
+pub mod treasury;
 pub mod withdrawals;
 
 /// The records custody answers with (adapters read them without reaching the store).

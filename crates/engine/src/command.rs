@@ -167,4 +167,20 @@ pub enum Command {
         withdrawal_id: u64,
         fee: i64,
     },
+    /// Adds to the Safeguard fund beyond its share of fees (a treasury top-up).
+    SafeguardTopUp {
+        asset: AssetId,
+        amount: i64,
+        from: TopUpSource,
+    },
+}
+
+/// Where a top-up of the Safeguard fund comes from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TopUpSource {
+    /// The platform's fee revenue in the asset (never more than it holds).
+    FeeRevenue,
+    /// Coins from outside that custody saw arrive in one of its wallets, named by a reference
+    /// (the network and transaction id): applied once per reference, forever, like deposits.
+    External { reference: String },
 }

@@ -22,7 +22,9 @@ pub mod reject;
 mod snapshot;
 pub mod spec;
 
-pub use command::{Command, CommandHeader, NewOrder, NewTrigger, OrderKind, OrderTarget, StpMode};
+pub use command::{
+    Command, CommandHeader, NewOrder, NewTrigger, OrderKind, OrderTarget, StpMode, TopUpSource,
+};
 pub use engine::{Depth, Engine, MarketInfo};
 pub use event::{
     CancelReason, Event, OrderState, OrderView, SystemAccount, TradeView, TriggerDirection,

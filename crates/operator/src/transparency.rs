@@ -44,6 +44,27 @@ pub async fn proof(safeguard: &Safeguard, query: ProofQuery) -> Result<Value> {
     serde_json::to_value(proof).map_err(crate::internal)
 }
 
+/// Tops up the Safeguard fund (audited by the service under the operator's actor).
+pub async fn top_up(safeguard: &Safeguard, body: bulwark_safeguard::fund::TopUp) -> Result<Value> {
+    Ok(top_up_json(
+        safeguard,
+        &safeguard.top_up(crate::ops::OPERATOR, body).await?,
+    ))
+}
+
+/// Every top-up of the fund, oldest first.
+pub async fn top_ups(safeguard: &Safeguard) -> Result<Value> {
+    let rows = safeguard.top_ups().await?;
+    Ok(json!({"top_ups": rows.iter().map(|r| top_up_json(safeguard, r)).collect::<Vec<_>>()}))
+}
+
+fn top_up_json(safeguard: &Safeguard, row: &bulwark_store::TopUpRow) -> Value {
+    json!({"id": row.id, "asset": row.asset,
+           "amount": bulwark_types::format_units(row.amount, safeguard.scale_of(&row.asset)),
+           "from": row.source, "network": row.network, "txid": row.txid, "note": row.note,
+           "actor": row.actor, "journal_seq": row.journal_seq, "at_ms": row.at_ms})
+}
+
 /// Recomputes the audit log's hash chain.
 pub async fn audit_verify(safeguard: &Safeguard) -> Result<Value> {
     let check = safeguard.verify_audit().await?;

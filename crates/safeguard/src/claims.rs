@@ -367,7 +367,7 @@ impl Safeguard {
     }
 
     /// A listed asset's code and a positive amount of it in its smallest unit.
-    fn amount_of(&self, asset: &str, amount: &str) -> SafeguardResult<(String, i64)> {
+    pub(crate) fn amount_of(&self, asset: &str, amount: &str) -> SafeguardResult<(String, i64)> {
         let asset = asset.trim().to_ascii_uppercase();
         let Some(scale) = self
             .trading()

@@ -65,6 +65,37 @@ pub struct Fund {
     /// Fund / target in basis points (10 000 = fully covered); null when the target is zero.
     pub coverage_bps: Option<i64>,
     pub below_target: bool,
+    /// Every top-up beyond the fee share up to the report's journal seq, oldest first.
+    #[serde(default)]
+    pub top_ups: Vec<FundTopUp>,
+}
+
+/// A top-up of the fund beyond its fee share (amount in the asset's smallest unit).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FundTopUp {
+    pub asset: String,
+    pub amount: String,
+    /// `fee_revenue` or `treasury`.
+    pub from: String,
+    /// Treasury top-ups: the transaction that brought the coins into custody.
+    pub network: Option<String>,
+    pub txid: Option<String>,
+    pub journal_seq: i64,
+    pub at_ms: i64,
+}
+
+impl From<&bulwark_store::TopUpRow> for FundTopUp {
+    fn from(row: &bulwark_store::TopUpRow) -> FundTopUp {
+        FundTopUp {
+            asset: row.asset.clone(),
+            amount: row.amount.to_string(),
+            from: row.source.clone(),
+            network: row.network.clone(),
+            txid: row.txid.clone(),
+            journal_seq: row.journal_seq,
+            at_ms: row.at_ms,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

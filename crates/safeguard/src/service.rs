@@ -16,7 +16,7 @@ use ed25519_dalek::SigningKey;
 
 use crate::error::{SafeguardError, SafeguardResult};
 use crate::report::{
-    AssetReading, AuditHead, DeclaredIncident, Fund, FundAsset, Incident, LedgerReading,
+    AssetReading, AuditHead, DeclaredIncident, Fund, FundAsset, FundTopUp, Incident, LedgerReading,
     Liabilities, Report, ReserveTotals, Solvency, StoredLeaf, asset_reserves, build_tree,
     previous_fund, tree_of, usdt_text,
 };
@@ -335,6 +335,15 @@ impl Safeguard {
         let incidents = self.inner.custody.incidents(REPORT_INCIDENTS_MAX).await?;
         let declared = self.store().incidents(REPORT_INCIDENTS_MAX).await?;
         let claims = self.claim_stats().await?;
+        let journal_seq = i64::try_from(reading.journal_seq).unwrap_or(i64::MAX);
+        let top_ups: Vec<FundTopUp> = self
+            .store()
+            .top_ups()
+            .await?
+            .iter()
+            .filter(|t| t.journal_seq <= journal_seq)
+            .map(FundTopUp::from)
+            .collect();
         let audit = self.store().verify_audit_chain().await?;
         if let Some(id) = audit.broken_at {
             tracing::error!("audit: the hash chain is broken at entry {id}");
@@ -351,6 +360,7 @@ impl Safeguard {
                 target_usdt: usdt_text(target_usdt),
                 coverage_bps,
                 below_target: fund_usdt < target_usdt,
+                top_ups,
             },
             incidents: incidents.iter().map(Incident::from).collect(),
             declared_incidents: declared.iter().map(DeclaredIncident::from).collect(),

@@ -103,6 +103,25 @@ pub enum AdminCommand {
         #[arg(long)]
         bps: u32,
     },
+    /// Top up the Safeguard fund beyond its fee share: from fee revenue, or treasury coins
+    /// already sent into a custody wallet (named by network and txid; custody checks them).
+    SafeguardTopUp {
+        #[arg(long)]
+        asset: String,
+        #[arg(long)]
+        amount: String,
+        /// fee-revenue or treasury.
+        #[arg(long, value_parser = ["fee-revenue", "treasury"])]
+        from: String,
+        #[arg(long)]
+        network: Option<String>,
+        #[arg(long)]
+        txid: Option<String>,
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Every top-up of the Safeguard fund.
+    SafeguardTopUps,
     /// Transparency reports and users' proofs of inclusion.
     Transparency {
         #[command(subcommand)]
@@ -595,6 +614,20 @@ fn request_of(command: &AdminCommand) -> (&'static str, String, Value) {
             "/admin/v1/safeguard/share".into(),
             json!({"share_bps": bps}),
         ),
+        AdminCommand::SafeguardTopUp {
+            asset,
+            amount,
+            from,
+            network,
+            txid,
+            note,
+        } => (
+            "POST",
+            "/admin/v1/safeguard/top-ups".into(),
+            json!({"asset": asset, "amount": amount, "from": from.replace('-', "_"),
+                   "network": network, "txid": txid, "note": note}),
+        ),
+        AdminCommand::SafeguardTopUps => ("GET", "/admin/v1/safeguard/top-ups".into(), Value::Null),
         AdminCommand::Incident { command } => match command {
             IncidentCommand::Declare {
                 kind,
@@ -845,6 +878,13 @@ fn human(command: &AdminCommand, answer: &Value) -> String {
         AdminCommand::Incident {
             command: IncidentCommand::Declare { .. },
         } => format!("incident {} declared", field("id")),
+        AdminCommand::SafeguardTopUp { .. } => format!(
+            "fund topped up with {} {} from {} (seq {})",
+            field("amount"),
+            field("asset"),
+            field("from"),
+            field("journal_seq")
+        ),
         AdminCommand::Audit {
             command: Some(AuditCommand::Verify),
             ..

@@ -18,6 +18,7 @@ mod custody;
 mod db;
 mod devices;
 mod error;
+mod fund;
 mod incidents;
 mod kyc;
 mod kyc_user;
@@ -58,6 +59,7 @@ pub use custody::{
 pub use db::{Backend, POOL_CONNECTIONS_MAX, SCHEMA_NAME_BYTES_MAX, Store};
 pub use devices::{DeviceRow, NewDevice};
 pub use error::{StoreError, StoreResult};
+pub use fund::TopUpRow;
 pub use incidents::{ContainmentStep, IncidentRow, IncidentUpdateRow};
 pub use kyc::{KycApplicationRow, KycDocumentRow, NewKycApplication, NewKycDocument, kyc_state};
 pub use kyc_user::{DeclaredResidence, KycProfile};

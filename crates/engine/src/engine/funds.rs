@@ -9,6 +9,7 @@ use bulwark_types::UserId;
 use sha2::{Digest, Sha256};
 
 use super::{Engine, WithdrawalHold};
+use crate::command::TopUpSource;
 use crate::event::SystemAccount;
 use crate::ledger::{Account, LedgerError};
 use crate::limits::{ADJUST_REASON_LEN_MAX_BYTES, DEPOSIT_REFERENCE_LEN_MAX_BYTES};
@@ -219,6 +220,43 @@ impl Engine {
                 debit,
             )
             .map_err(|e| ledger_reject(asset, debit, e))?;
+        Ok(Accepted::Done)
+    }
+
+    /// `SafeguardTopUp`: fee revenue -> Safeguard (at most what revenue holds), or External ->
+    /// Safeguard once per reference (coins the treasury sent into custody).
+    pub(super) fn safeguard_top_up(
+        &mut self,
+        asset: AssetId,
+        amount: i64,
+        from: &TopUpSource,
+    ) -> Outcome {
+        let (source, key) = match from {
+            TopUpSource::FeeRevenue => (SystemAccount::FeeRevenue, None),
+            TopUpSource::External { reference } => {
+                if reference.is_empty() || reference.len() > DEPOSIT_REFERENCE_LEN_MAX_BYTES {
+                    return Err(Reject::ReferenceInvalid);
+                }
+                let key = reference_key(reference);
+                if self.deposit_refs.contains(&key) {
+                    return Ok(Accepted::AlreadyApplied);
+                }
+                (SystemAccount::External, Some(key))
+            }
+        };
+        self.asset_exists(asset)?;
+        positive(amount)?;
+        self.ledger
+            .transfer(
+                asset,
+                Account::System(source),
+                Account::System(SystemAccount::Safeguard),
+                amount,
+            )
+            .map_err(|e| ledger_reject(asset, amount, e))?;
+        if let Some(key) = key {
+            self.deposit_refs.insert(key);
+        }
         Ok(Accepted::Done)
     }
 

@@ -352,6 +352,11 @@ impl Engine {
             Command::CancelAllTriggers { user, market } => {
                 self.cancel_all_triggers(now_ms, *user, *market, events)
             }
+            Command::SafeguardTopUp {
+                asset,
+                amount,
+                from,
+            } => self.safeguard_top_up(*asset, *amount, from),
         }
     }
 

@@ -9,7 +9,7 @@
 use bulwark_types::{CommandId, OrderId, Side, UserId};
 
 use super::*;
-use crate::command::{NewOrder, OrderTarget};
+use crate::command::{NewOrder, OrderTarget, TopUpSource};
 use crate::event::SystemAccount;
 use crate::reject::Accepted;
 use crate::spec::AssetSpec;
@@ -996,6 +996,58 @@ fn safeguard_payouts_are_limited_by_the_fund_and_idempotent() {
         }
     );
     assert_eq!(h.e.system_balance(USDT, SystemAccount::Safeguard), 1_000);
+}
+
+#[test]
+fn safeguard_top_ups_move_revenue_or_outside_coins_into_the_fund_once() {
+    let mut h = funded();
+    let from_revenue = |amount| Command::SafeguardTopUp {
+        asset: USDT,
+        amount,
+        from: TopUpSource::FeeRevenue,
+    };
+    let from_outside = |reference: &str, amount| Command::SafeguardTopUp {
+        asset: USDT,
+        amount,
+        from: TopUpSource::External {
+            reference: reference.into(),
+        },
+    };
+    // No revenue yet: nothing to move.
+    assert_eq!(
+        h.refused(from_revenue(1)),
+        Reject::InsufficientFunds {
+            asset: USDT,
+            needed: 1,
+            available: 0
+        }
+    );
+    h.order_id(limit(B, Side::Sell, 3_000_000, 10));
+    h.order_id(limit(A, Side::Buy, 3_000_000, 10));
+    let revenue = h.e.system_balance(USDT, SystemAccount::FeeRevenue);
+    let fund = h.e.system_balance(USDT, SystemAccount::Safeguard);
+    assert!(revenue > 0);
+    assert_eq!(h.ok(from_revenue(revenue)), Accepted::Done);
+    assert_eq!(h.e.system_balance(USDT, SystemAccount::FeeRevenue), 0);
+    assert_eq!(
+        h.e.system_balance(USDT, SystemAccount::Safeguard),
+        fund + revenue
+    );
+    assert_eq!(h.refused(from_revenue(0)), Reject::AmountNotPositive);
+    assert_eq!(h.refused(from_outside("", 5)), Reject::ReferenceInvalid);
+    assert_eq!(h.ok(from_outside("TRC20:tx1", 5_000)), Accepted::Done);
+    // The same transfer recorded twice adds once, however long after.
+    assert_eq!(
+        h.ok(from_outside("TRC20:tx1", 5_000)),
+        Accepted::AlreadyApplied
+    );
+    assert_eq!(
+        h.e.system_balance(USDT, SystemAccount::Safeguard),
+        fund + revenue + 5_000
+    );
+    // Users' balances never move, and the ledger still balances.
+    assert_eq!(h.bal(C, USDT).0, 1_000_000_000);
+    assert!(h.e.ledger.check().is_ok());
 }
 
 #[test]

@@ -334,3 +334,84 @@ async fn claims(store: &Store) {
 }
 
 both_backends!(claims_on_both, claims);
+
+async fn top_ups(store: &Store) {
+    use crate::TopUpRow;
+    let row = TopUpRow {
+        id: 0,
+        asset: "BTC".into(),
+        amount: 45_000,
+        source: "treasury".into(),
+        reference: "treasury:BTC:tx1".into(),
+        network: Some("BTC".into()),
+        txid: Some("tx1".into()),
+        note: "refill".into(),
+        actor: "operator".into(),
+        journal_seq: 7,
+        at_ms: 1_000,
+    };
+    assert!(!store.top_up_recorded(&row.reference).await.unwrap());
+    let id = store.insert_top_up(&row).await.unwrap().unwrap();
+    assert!(store.top_up_recorded(&row.reference).await.unwrap());
+    // One transaction tops up once: a second record of it writes nothing.
+    assert_eq!(
+        store
+            .insert_top_up(&TopUpRow {
+                amount: 1,
+                ..row.clone()
+            })
+            .await
+            .unwrap(),
+        None
+    );
+    let fee = TopUpRow {
+        asset: "USDT".into(),
+        source: "fee_revenue".into(),
+        reference: "fee_revenue:operator:2000".into(),
+        network: None,
+        txid: None,
+        journal_seq: 9,
+        at_ms: 2_000,
+        ..row.clone()
+    };
+    store.insert_top_up(&fee).await.unwrap().unwrap();
+    let listed = store.top_ups().await.unwrap();
+    assert_eq!(
+        listed
+            .iter()
+            .map(|t| (t.reference.as_str(), t.amount))
+            .collect::<Vec<_>>(),
+        vec![
+            ("treasury:BTC:tx1", 45_000),
+            ("fee_revenue:operator:2000", 45_000)
+        ]
+    );
+    assert_eq!(listed.first().map(|t| t.id), Some(id));
+    // A bad source or amount is refused by the schema; rows never change.
+    assert!(
+        store
+            .insert_top_up(&TopUpRow {
+                source: "gift".into(),
+                reference: "x".into(),
+                ..row.clone()
+            })
+            .await
+            .is_err()
+    );
+    assert!(
+        store
+            .insert_top_up(&TopUpRow {
+                amount: 0,
+                reference: "y".into(),
+                ..row.clone()
+            })
+            .await
+            .is_err()
+    );
+    let edited = sqlx::query("UPDATE fund_top_ups SET amount = 1")
+        .execute(&store.pool)
+        .await;
+    assert!(edited.is_err(), "top-ups never change");
+}
+
+both_backends!(top_ups_on_both, top_ups);
