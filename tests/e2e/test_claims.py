@@ -5,6 +5,8 @@ investigator never deciding and the claimant never reviewing; a payout above the
 an approved claim is paid from the fund through the operators' 2-of-3 payout movement, exactly
 once; a rejection may be appealed once; every step is in the claim's timeline and the audit log."""
 
+import base64
+import glob
 import json
 import os
 import subprocess
@@ -110,6 +112,32 @@ def test_claim_from_filing_to_payout(csrv):
     # Nobody else sees a claim.
     assert call(srv, "GET", f"/api/v1/claims/{big['id']}", token=other_token)[0] == 404
 
+    # Evidence: PNG, JPEG or PDF by the first bytes, at most 5 MiB and 5 files, sealed at rest.
+    marker = b"bulwark-evidence-marker-7f3a"
+    pdf = b"%PDF-1.4\n% " + marker + b"\n" + b"0" * 1000
+
+    def upload(name, data, token_=token, claim=big["id"]):
+        return call(srv, "POST", f"/api/v1/claims/{claim}/evidence",
+                    {"name": name, "content_base64": base64.b64encode(data).decode()}, token=token_)
+
+    assert code(upload("notes.txt", b"just text")) == "invalid_evidence_type"
+    assert code(upload("huge.pdf", b"%PDF-" + b"0" * (5 * 1024 * 1024))) == "evidence_too_large"
+    assert code(upload("a/b.pdf", pdf)) == "invalid_name"
+    assert code(call(srv, "POST", f"/api/v1/claims/{big['id']}/evidence",
+                     {"name": "x.pdf", "content_base64": "***"}, token=token)) == "invalid_base64"
+    assert upload("statement.pdf", pdf, other_token)[0] == 404, "another account's claim"
+    assert call(srv, "GET", f"/api/v1/claims/{big['id']}", token=token)[1]["evidence"] == []
+    status, with_file, _ = upload("statement.pdf", pdf)
+    assert status == 200, with_file
+    assert [(e["name"], e["content_type"], e["size_bytes"]) for e in with_file["evidence"]] == [
+        ("statement.pdf", "application/pdf", len(pdf))]
+    for i in range(4):
+        assert upload(f"screen-{i}.png", b"\x89PNG\r\n\x1a\n" + bytes([i]) * 64)[0] == 200
+    assert code(upload("sixth.pdf", pdf)) == "too_much_evidence"
+    assert len(call(srv, "GET", f"/api/v1/claims/{big['id']}", token=token)[1]["evidence"]) == 5
+    stored = b"".join(open(path, "rb").read() for path in glob.glob(os.path.join(srv.data_dir, "bulwark.db*")))
+    assert stored and marker not in stored, "evidence is sealed before it reaches the store"
+
     def act(token_, claim, action, **body):
         return call(srv, "POST", f"/api/v1/admin/claims/{claim}/{action}", body, token=token_)
 
@@ -126,6 +154,14 @@ def test_claim_from_filing_to_payout(csrv):
     assert replied[1]["state"] == "investigating" and replied[1]["timeline"][-1]["note"] == "Only my phone."
     # The claimant sees "staff", never which staff member acted.
     assert {t["actor"] for t in replied[1]["timeline"]} == {f"user:{claimant}", "staff"}
+    # Staff who review claims download the file as it was sent; others cannot.
+    evidence_id = with_file["evidence"][0]["id"]
+    from test_admin import raw_get
+    status, body, headers = raw_get(srv, f"/api/v1/admin/claims/{big['id']}/evidence/{evidence_id}", decider)
+    assert status == 200 and body == pdf and headers["Content-Type"] == "application/pdf"
+    assert "attachment" in headers["Content-Disposition"]
+    assert raw_get(srv, f"/api/v1/admin/claims/{big['id']}/evidence/{evidence_id}", support)[0] == 403
+    assert raw_get(srv, f"/api/v1/admin/claims/{big['id']}/evidence/999999", decider)[0] == 404
     status, view, _ = call(srv, "GET", f"/api/v1/admin/claims/{big['id']}", token=decider)
     assert status == 200 and {w["id"] for w in view["investigation"]["withdrawals"]} >= {int(first), int(second)}
     assert view["investigation"]["logins"], "the claimant's logins around the loss"
@@ -203,7 +239,7 @@ def test_claim_from_filing_to_payout(csrv):
     assert [t["to"] for t in timeline] == ["submitted", "acknowledged", "investigating", "rejected", "appealed", "investigating", "rejected"]
     audit = [e["action"] for e in srv.admin("audit", "--limit", "200")["entries"]]
     assert {"claim.acknowledge", "claim.investigate", "claim.approve", "claim.reject", "claim.pay", "claim.close",
-            "claim.view"} <= set(audit)
+            "claim.view", "claim.evidence_view"} <= set(audit)
 
 
 def urllib_get(srv, path):

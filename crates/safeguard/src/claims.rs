@@ -157,6 +157,8 @@ pub struct StaffInput {
 pub struct ClaimView {
     pub claim: ClaimRow,
     pub events: Vec<ClaimEventRow>,
+    /// The evidence files attached, without their bytes.
+    pub evidence: Vec<bulwark_store::EvidenceMeta>,
 }
 
 /// Description length bounds.
@@ -216,6 +218,10 @@ impl ClaimView {
                 "actor": if for_staff || !e.actor.starts_with("staff:") { e.actor.as_str() } else { "staff" },
                 "from": e.from_state, "to": e.to_state, "note": e.note,
             })).collect::<Vec<_>>(),
+            "evidence": self.evidence.iter().map(|e| json!({
+                "id": e.id, "name": e.name, "content_type": e.content_type,
+                "size_bytes": e.size_bytes, "sha256": e.sha256, "at_ms": e.at_ms,
+            })).collect::<Vec<_>>(),
         })
     }
 }
@@ -232,7 +238,12 @@ impl Safeguard {
 
     async fn view(&self, claim: ClaimRow) -> SafeguardResult<ClaimView> {
         let events = self.store().claim_events(claim.id).await?;
-        Ok(ClaimView { claim, events })
+        let evidence = self.store().claim_evidence(claim.id).await?;
+        Ok(ClaimView {
+            claim,
+            events,
+            evidence,
+        })
     }
 
     /// Files a claim for `user_id`.
@@ -474,7 +485,7 @@ impl Safeguard {
         Ok(opened)
     }
 
-    async fn claim_of(&self, id: i64) -> SafeguardResult<ClaimView> {
+    pub(crate) async fn claim_of(&self, id: i64) -> SafeguardResult<ClaimView> {
         let claim = self
             .store()
             .claim(id)
@@ -635,7 +646,10 @@ impl Safeguard {
         .await
     }
 
-    async fn reviewer(&self, authed: &Authed) -> Result<(i64, String), bulwark_accounts::Error> {
+    pub(crate) async fn reviewer(
+        &self,
+        authed: &Authed,
+    ) -> Result<(i64, String), bulwark_accounts::Error> {
         let staff = require_staff(self.accounts(), authed, &[Capability::ClaimReview]).await?;
         Ok((staff.user_id, staff.actor()))
     }
@@ -936,7 +950,7 @@ impl Safeguard {
         for claim in self.store().claims(None, 1_000).await? {
             stats.filed += 1;
             // A payout the operators signed since the claim was last read counts as paid.
-            let ClaimView { claim, events } = self.refresh_payout(claim).await?;
+            let ClaimView { claim, events, .. } = self.refresh_payout(claim).await?;
             if let Some(decided) = events
                 .iter()
                 .find(|e| matches!(e.to_state.as_str(), "approved" | "rejected"))

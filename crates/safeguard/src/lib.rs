@@ -9,6 +9,7 @@
 
 pub mod claims;
 pub mod error;
+pub mod evidence;
 pub mod fund;
 pub mod incidents;
 pub mod report;

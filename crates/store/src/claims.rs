@@ -204,3 +204,90 @@ impl Store {
         .await?)
     }
 }
+
+/// An evidence file as listed (without its bytes).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct EvidenceMeta {
+    pub id: i64,
+    pub claim_id: i64,
+    pub name: String,
+    pub content_type: String,
+    pub size_bytes: i64,
+    /// Hex SHA-256 of the plain file.
+    pub sha256: String,
+    pub at_ms: i64,
+}
+
+const EVIDENCE_COLUMNS: &str = "id, claim_id, name, content_type, size_bytes, sha256, at_ms";
+
+impl Store {
+    /// Attaches a sealed evidence file; `None` (nothing written) when the claim already holds
+    /// `max_files`, counted in the same transaction so parallel uploads cannot pass the limit.
+    pub async fn insert_evidence(
+        &self,
+        meta: &EvidenceMeta,
+        ciphertext: &[u8],
+        max_files: i64,
+    ) -> StoreResult<Option<i64>> {
+        let mut tx = self.begin_write().await?;
+        let held: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM claim_evidence WHERE claim_id = $1")
+                .bind(meta.claim_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        if held >= max_files {
+            return Ok(None);
+        }
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO claim_evidence (claim_id, name, content_type, size_bytes, sha256, \
+             ciphertext, at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        )
+        .bind(meta.claim_id)
+        .bind(&meta.name)
+        .bind(&meta.content_type)
+        .bind(meta.size_bytes)
+        .bind(&meta.sha256)
+        .bind(ciphertext)
+        .bind(meta.at_ms)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some(id))
+    }
+
+    /// A claim's evidence files, oldest first, without their bytes.
+    pub async fn claim_evidence(&self, claim_id: i64) -> StoreResult<Vec<EvidenceMeta>> {
+        let sql = format!(
+            "SELECT {EVIDENCE_COLUMNS} FROM claim_evidence WHERE claim_id = $1 ORDER BY id"
+        );
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(claim_id)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// One evidence file of a claim with its sealed bytes.
+    pub async fn evidence_file(
+        &self,
+        claim_id: i64,
+        id: i64,
+    ) -> StoreResult<Option<(EvidenceMeta, Vec<u8>)>> {
+        let sql = format!(
+            "SELECT {EVIDENCE_COLUMNS} FROM claim_evidence WHERE claim_id = $1 AND id = $2"
+        );
+        let meta: Option<EvidenceMeta> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(claim_id)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(meta) = meta else {
+            return Ok(None);
+        };
+        let bytes: Vec<u8> =
+            sqlx::query_scalar("SELECT ciphertext FROM claim_evidence WHERE id = $1")
+                .bind(id)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(Some((meta, bytes)))
+    }
+}

@@ -21,10 +21,15 @@ pub fn routes() -> Router<V1State> {
     Router::new()
         .route("/api/v1/claims", get(mine).post(file))
         .route("/api/v1/claims/{id}", get(one))
+        .route("/api/v1/claims/{id}/evidence", post(add_evidence))
         .route("/api/v1/claims/{id}/{action}", post(user_action))
         .route("/api/v1/admin/claims", get(queue))
         .route("/api/v1/admin/claims/{id}", get(investigate))
         .route("/api/v1/admin/claims/{id}/{action}", post(staff_action))
+        .route(
+            "/api/v1/admin/claims/{id}/evidence/{evidence}",
+            get(evidence_file),
+        )
 }
 
 const CLAIM_ERRORS: &[&str] = &[
@@ -97,6 +102,35 @@ pub const ROUTES: &[RouteDoc] = &[
         ],
     },
     RouteDoc {
+        method: "post",
+        path: "/api/v1/claims/{id}/evidence",
+        summary: "Attach an evidence file {name, content_base64} (PNG, JPEG or PDF by its first bytes, at most 5 MiB, 5 per claim; sealed at rest) to one of your open claims",
+        authenticated: true,
+        request: None,
+        errors: &[
+            "invalid_name",
+            "invalid_base64",
+            "evidence_too_large",
+            "invalid_evidence_type",
+            "too_much_evidence",
+            "wrong_state",
+            "claim_not_found",
+        ],
+    },
+    RouteDoc {
+        method: "get",
+        path: "/api/v1/admin/claims/{id}/evidence/{evidence}",
+        summary: "Staff who review claims: download one evidence file (audited claim.evidence_view)",
+        authenticated: true,
+        request: None,
+        errors: &[
+            "staff_role_required",
+            "own_claim",
+            "evidence_not_found",
+            "claim_not_found",
+        ],
+    },
+    RouteDoc {
         method: "get",
         path: "/api/v1/admin/claims",
         summary: "Staff (security, treasury, admin): claims, ?state= to filter",
@@ -148,6 +182,78 @@ pub async fn file(
         .await
         .map_err(bulwark_accounts::Error::from)?;
     Ok(Json(answer(&safeguard, &view)))
+}
+
+/// A JSON body of an evidence upload: like [`JsonBody`] with room for a 5 MiB file.
+pub struct EvidenceBody<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<S>
+    for EvidenceBody<T>
+{
+    type Rejection = super::error::V1Error;
+
+    async fn from_request(
+        request: axum::extract::Request,
+        _state: &S,
+    ) -> Result<Self, super::error::V1Error> {
+        super::body::read_json(
+            request,
+            bulwark_safeguard::evidence::EVIDENCE_BODY_BYTES_MAX,
+            " (the file as base64)",
+        )
+        .await
+        .map(EvidenceBody)
+    }
+}
+
+/// `POST /api/v1/claims/{id}/evidence`.
+pub async fn add_evidence(
+    State(_): State<V1State>,
+    Extension(safeguard): Extension<Safeguard>,
+    authed: Authed,
+    Path(id): Path<String>,
+    EvidenceBody(body): EvidenceBody<bulwark_safeguard::evidence::Upload>,
+) -> V1Result<Json<Value>> {
+    let view = safeguard
+        .add_evidence(authed.user_id, id_of(&id)?, body)
+        .await
+        .map_err(bulwark_accounts::Error::from)?;
+    Ok(Json(answer(&safeguard, &view)))
+}
+
+/// `GET /api/v1/admin/claims/{id}/evidence/{evidence}`: the file itself, as an attachment
+/// named by its id (the uploader's name never reaches a header).
+pub async fn evidence_file(
+    State(_): State<V1State>,
+    Extension(safeguard): Extension<Safeguard>,
+    authed: Authed,
+    Path((id, evidence)): Path<(String, String)>,
+) -> V1Result<axum::response::Response> {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    let (meta, bytes) = safeguard
+        .staff_evidence(&authed, id_of(&id)?, id_of(&evidence)?)
+        .await?;
+    let extension = match meta.content_type.as_str() {
+        "application/pdf" => "pdf",
+        "image/png" => "png",
+        _ => "jpg",
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, meta.content_type.clone()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!(
+                    "attachment; filename=\"claim-{}-evidence-{}.{extension}\"",
+                    meta.claim_id, meta.id
+                ),
+            ),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+        bytes,
+    )
+        .into_response())
 }
 
 /// `GET /api/v1/claims`.

@@ -415,3 +415,53 @@ async fn top_ups(store: &Store) {
 }
 
 both_backends!(top_ups_on_both, top_ups);
+
+async fn claim_evidence(store: &Store) {
+    use crate::EvidenceMeta;
+    let meta = EvidenceMeta {
+        id: 0,
+        claim_id: 7,
+        name: "statement.pdf".into(),
+        content_type: "application/pdf".into(),
+        size_bytes: 3,
+        sha256: "ab".repeat(32),
+        at_ms: 1_000,
+    };
+    let first = store
+        .insert_evidence(&meta, b"sealed-1", 2)
+        .await
+        .unwrap()
+        .unwrap();
+    store
+        .insert_evidence(&meta, b"sealed-2", 2)
+        .await
+        .unwrap()
+        .unwrap();
+    // The claim holds its limit: nothing more is written.
+    assert_eq!(
+        store.insert_evidence(&meta, b"sealed-3", 2).await.unwrap(),
+        None
+    );
+    let listed = store.claim_evidence(7).await.unwrap();
+    assert_eq!(listed.len(), 2);
+    assert!(store.claim_evidence(8).await.unwrap().is_empty());
+    let (found, bytes) = store.evidence_file(7, first).await.unwrap().unwrap();
+    assert_eq!(
+        (found.name.as_str(), bytes.as_slice()),
+        ("statement.pdf", &b"sealed-1"[..])
+    );
+    // Another claim's file is not this claim's.
+    assert_eq!(store.evidence_file(8, first).await.unwrap(), None);
+    let bad_type = EvidenceMeta {
+        content_type: "text/html".into(),
+        claim_id: 9,
+        ..meta.clone()
+    };
+    assert!(store.insert_evidence(&bad_type, b"x", 2).await.is_err());
+    let edited = sqlx::query("UPDATE claim_evidence SET name = 'x'")
+        .execute(&store.pool)
+        .await;
+    assert!(edited.is_err(), "evidence never changes");
+}
+
+both_backends!(claim_evidence_on_both, claim_evidence);
