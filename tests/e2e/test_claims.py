@@ -253,6 +253,53 @@ def balances(srv, user):
     return {r["asset"]: float(r["available"]) + float(r["held"]) for r in rows}
 
 
+def test_a_short_fund_pays_an_incidents_claims_the_same_share(csrv):
+    srv = csrv
+    _, investigator, _ = staff_account(srv, "inv-share@example.com", "security")
+    _, decider, _ = staff_account(srv, "dec-share@example.com", "treasury")
+    # One trade's fees feed the fund; report 1 says how much USDT it holds.
+    _, seller = srv.funded_user("seller@example.com", {"BTC": "1"})
+    _, buyer = srv.funded_user("buyer@example.com", {"USDT": "100000"})
+    client(srv.base, seller).create_order("BTC/USDT", "limit", "sell", 1, 30000)
+    client(srv.base, buyer).create_order("BTC/USDT", "limit", "buy", 1, 30000)
+    srv.admin("transparency", "publish")
+    fund_asset = json.loads(urllib_get(srv, "/transparency/v1/reports/1"))["safeguard"]["assets"]["USDT"]
+    scale, fund = fund_asset["scale"], int(fund_asset["balance"])
+    assert fund > 0
+    # Two users each lost as much as the fund holds: together twice the fund.
+    loss = f"{fund / 10 ** scale:.{scale}f}"
+    users = [srv.admin("user", "create", "--email", f"{n}@example.com")["user_id"] for n in ("ann", "ben")]
+    srv.admin("incident", "declare", "--kind", "hot_wallet_breach", "--title", "USDT hot wallet drained",
+              "--message", "Funds left the USDT hot wallet.", "--users", ",".join(map(str, users)),
+              *[a for u in users for a in ("--loss", f"{u}:USDT:{loss}")])
+    queue = call(srv, "GET", "/api/v1/admin/claims", token=decider)[1]["claims"]
+    claims = [c["id"] for c in queue if c["user_id"] in users]
+    assert len(claims) == 2
+
+    def act(token_, claim, action, **body):
+        return call(srv, "POST", f"/api/v1/admin/claims/{claim}/{action}", body, token=token_)
+
+    for claim in claims:
+        act(investigator, claim, "acknowledge")
+        act(investigator, claim, "investigate")
+    # Contributory negligence approves the platform's share only, never the full claim.
+    assert code(act(decider, claims[0], "approve", amount=loss, reason_code="contributory_negligence")) == "amount_not_reduced"
+    for claim in claims:
+        assert act(decider, claim, "approve", amount=loss, reason_code="platform_wallet_breach")[1]["state"] == "approved"
+    # Each is paid the same half, whichever is paid first, and together no more than the fund.
+    paid = []
+    for claim in claims:
+        status, view, _ = act(decider, claim, "pay")
+        assert status == 200 and view["state"] == "payout_pending", view
+        assert "50.00 % of the approved amount" in view["timeline"][-1]["note"], view["timeline"][-1]
+        movement = srv.admin("movement", "describe", "--id", str(view["movement_id"]))
+        paid.append(movement["amount"])
+    assert paid[0] == paid[1] and float(paid[0]) * 2 <= fund / 10 ** scale, (paid, fund)
+    policy = json.loads(urllib_get(srv, "/transparency/v1/policy"))
+    assert policy["per_incident_cap_usdt"] == 10_000_000
+    assert "contributory_negligence" in [c["code"] for c in policy["covered"]]
+
+
 def test_claims_pages_file_follow_reply_and_appeal(acct):
     import html as html_lib
     from test_web import Browser, field, login_page, signup_and_verify

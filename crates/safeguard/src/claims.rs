@@ -5,8 +5,9 @@
 //! coverage policy; the user may reply and appeal once; an approved claim is paid from the
 //! Safeguard fund through custody's M-of-N payout movement, whose engine command id is derived
 //! from the claim, so it is paid at most once. Rules: the claimant never reviews their claim,
-//! the decider is not the investigator, payout = approved <= claimed, and the fund must hold
-//! the payout.
+//! the decider is not the investigator, payout <= approved <= claimed, per-user and
+//! per-incident caps, and when an incident's approved claims exceed the fund each is paid the
+//! same share of its approved amount (pro rata); the fund never goes negative.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -23,10 +24,13 @@ use crate::error::{SafeguardError, SafeguardResult};
 use crate::service::Safeguard;
 
 /// The coverage policy in force; each claim records the version it was filed under.
-pub const POLICY_VERSION: &str = "2026-12-07";
+pub const POLICY_VERSION: &str = "2026-12-07.2";
 
 /// Most a user is paid over all their approved claims, in micro-USDT (100 000 USDT).
 pub const PER_USER_CAP_USDT_MICROS: i64 = 100_000 * 1_000_000;
+
+/// Most paid over all approved claims of one incident, in micro-USDT (10 000 000 USDT).
+pub const PER_INCIDENT_CAP_USDT_MICROS: i64 = 10_000_000 * 1_000_000;
 
 /// A loss staff already know of when they declare an incident: a claim is opened for it.
 #[derive(Debug, Clone, Deserialize)]
@@ -51,7 +55,7 @@ pub struct ReasonCode {
     pub meaning: &'static str,
 }
 
-pub const REASON_CODES: [ReasonCode; 10] = [
+pub const REASON_CODES: [ReasonCode; 11] = [
     ReasonCode {
         code: "platform_wallet_breach",
         covered: true,
@@ -66,6 +70,11 @@ pub const REASON_CODES: [ReasonCode; 10] = [
         code: "platform_failure",
         covered: true,
         meaning: "A platform bug or failure debited the user wrongly",
+    },
+    ReasonCode {
+        code: "contributory_negligence",
+        covered: true,
+        meaning: "Covered in part: the user's own negligence contributed, so the approved amount is the platform's share, below the amount claimed",
     },
     ReasonCode {
         code: "user_phishing_or_malware",
@@ -112,9 +121,11 @@ pub fn policy() -> Value {
         "covered": REASON_CODES.iter().filter(|r| r.covered).map(|r| json!({"code": r.code, "meaning": r.meaning})).collect::<Vec<_>>(),
         "not_covered": REASON_CODES.iter().filter(|r| !r.covered).map(|r| json!({"code": r.code, "meaning": r.meaning})).collect::<Vec<_>>(),
         "per_user_cap_usdt": PER_USER_CAP_USDT_MICROS / 1_000_000,
+        "per_incident_cap_usdt": PER_INCIDENT_CAP_USDT_MICROS / 1_000_000,
         "rules": [
             "The claimant never reviews their own claim; the staff member who decides is not the one who investigated.",
-            "Payout equals the approved amount, which never exceeds the amount claimed; contributory negligence lowers the approved amount in proportion.",
+            "The approved amount never exceeds the amount claimed; under contributory_negligence it is the platform's share, below the amount claimed.",
+            "Payout equals the approved amount while the fund holds enough. When an incident's approved claims in an asset exceed what the fund holds (less payouts already proposed), each is paid the same fraction of its approved amount: fund / outstanding approved.",
             "Payouts come from the Safeguard fund and need M-of-N operator signatures; a claim is paid at most once.",
             "A rejected claim may be appealed once.",
         ],
@@ -187,6 +198,23 @@ fn plain(field: &'static str, text: &str, min: usize, max: usize) -> SafeguardRe
         ));
     }
     Ok(text.to_owned())
+}
+
+/// `approved` scaled by fund / outstanding (outstanding includes this claim), with the share in
+/// basis points; nothing payable is the fund being short.
+fn pro_rata(
+    approved: i64,
+    fund: i64,
+    outstanding: i64,
+    short: impl Fn(i64) -> SafeguardError,
+) -> SafeguardResult<(i64, Option<i64>)> {
+    let outstanding = i128::from(outstanding.max(approved));
+    let paid = i128::from(approved) * i128::from(fund) / outstanding;
+    let bps = i128::from(fund) * 10_000 / outstanding;
+    match (i64::try_from(paid), i64::try_from(bps)) {
+        (Ok(paid), Ok(bps)) if paid > 0 => Ok((paid, Some(bps))),
+        _ => Err(short(fund)),
+    }
 }
 
 /// The timeline entry of a decision: the verb, the policy's reason, and the staff note.
@@ -840,6 +868,13 @@ impl Safeguard {
                         )
                         .into());
                     }
+                    if code.code == "contributory_negligence" && approved >= claim.claimed {
+                        return Err(invalid(
+                            "amount_not_reduced",
+                            "under contributory_negligence the approved amount is the platform's share, below the amount claimed",
+                        )
+                        .into());
+                    }
                     self.check_cap(&claim, approved).await?;
                     let note = decision_note("Approved", code, note);
                     self.step(
@@ -879,31 +914,27 @@ impl Safeguard {
                 }
             }
             ("pay", "approved") => {
-                let amount = claim.approved.unwrap_or(0);
-                let fund = self.fund_balance(&claim.asset).await?;
-                if fund < amount {
-                    let scale = self.scale_of(&claim.asset);
-                    return Err(invalid(
-                        "fund_insufficient",
-                        format!(
-                            "the Safeguard fund holds {} {} and the payout is {}",
-                            bulwark_types::format_units(fund, scale),
-                            claim.asset,
-                            bulwark_types::format_units(amount, scale)
-                        ),
-                    )
-                    .into());
-                }
+                let (amount, share) = self.payout_of(&claim).await?;
                 let text = bulwark_types::format_units(amount, self.scale_of(&claim.asset));
                 let movement = self
                     .custody()
                     .propose_safeguard_payout(claim.user_id, &claim.asset, &text, claim.id)
                     .await
                     .map_err(|e| SafeguardError::Internal(format!("custody: {e}")))?;
-                let note = format!(
-                    "Payout proposed as movement {}; it is paid once enough operators sign.",
-                    movement.id
-                );
+                let note = match share {
+                    None => format!(
+                        "Payout proposed as movement {}; it is paid once enough operators sign.",
+                        movement.id
+                    ),
+                    Some(bps) => format!(
+                        "The fund holds less than this incident's approved claims, so each is paid the same share: {}.{:02} % of the approved amount, {} {}. Payout proposed as movement {}; it is paid once enough operators sign.",
+                        bps / 100,
+                        bps % 100,
+                        text,
+                        claim.asset,
+                        movement.id
+                    ),
+                };
                 self.step(
                     &claim,
                     "payout_pending",
@@ -967,7 +998,12 @@ impl Safeguard {
                 "approved" | "payout_pending" | "paid" | "closed" => stats.approved += 1,
                 _ => stats.open += 1,
             }
-            if let (Some(paid_ms), Some(amount)) = (paid_at, claim.approved) {
+            if let (Some(paid_ms), Some(approved)) = (paid_at, claim.approved) {
+                // Paid pro rata when the fund was short: the movement's amount is what was paid.
+                let amount = match claim.movement_id {
+                    Some(id) => self.custody().movement(id).await?.amount,
+                    None => approved,
+                };
                 stats.paid += 1;
                 stats.payouts.push(crate::report::Payout {
                     claim_id: claim.id,
@@ -981,6 +1017,62 @@ impl Safeguard {
         decision_times.sort_unstable();
         stats.median_decision_ms = decision_times.get(decision_times.len() / 2).copied();
         Ok(stats)
+    }
+
+    /// What paying an approved claim takes from the fund now, and the share paid (basis points)
+    /// when the fund is short. A claim under an incident shares the fund with the incident's
+    /// other approved claims in the asset: each is paid fund / outstanding of its approved
+    /// amount (the fund net of payouts already proposed), so the order staff pay them in does
+    /// not matter. A claim without an incident is paid in full or not at all.
+    async fn payout_of(&self, claim: &ClaimRow) -> SafeguardResult<(i64, Option<i64>)> {
+        let approved = claim.approved.unwrap_or(0);
+        let fund = self
+            .fund_balance(&claim.asset)
+            .await?
+            .saturating_sub(self.store().pending_safeguard_payouts(&claim.asset).await?)
+            .max(0);
+        let scale = self.scale_of(&claim.asset);
+        let short = |fund: i64| {
+            invalid(
+                "fund_insufficient",
+                format!(
+                    "the Safeguard fund holds {} {} beyond payouts already proposed, and the payout is {}",
+                    bulwark_types::format_units(fund, scale),
+                    claim.asset,
+                    bulwark_types::format_units(approved, scale)
+                ),
+            )
+        };
+        if fund >= approved {
+            // Enough for this one; under an incident, only if enough for all its claims.
+            let Some(incident) = claim.incident_id else {
+                return Ok((approved, None));
+            };
+            let outstanding = self.outstanding(incident, &claim.asset).await?;
+            if fund >= outstanding {
+                return Ok((approved, None));
+            }
+            return pro_rata(approved, fund, outstanding, short);
+        }
+        match claim.incident_id {
+            None => Err(short(fund)),
+            Some(incident) => {
+                let outstanding = self.outstanding(incident, &claim.asset).await?;
+                pro_rata(approved, fund, outstanding, short)
+            }
+        }
+    }
+
+    /// The approved amounts of an incident's claims in `asset` not yet proposed for payout.
+    async fn outstanding(&self, incident: i64, asset: &str) -> SafeguardResult<i64> {
+        Ok(self
+            .store()
+            .claims(Some("approved"), 1_000)
+            .await?
+            .iter()
+            .filter(|c| c.incident_id == Some(incident) && c.asset == asset)
+            .filter_map(|c| c.approved)
+            .fold(0_i64, i64::saturating_add))
     }
 
     /// The fund's balance of an asset now.
@@ -1037,6 +1129,49 @@ impl Safeguard {
                 ),
             ));
         }
+        if let Some(incident) = claim.incident_id {
+            let mut incident_total = this;
+            for other in self.store().claims(None, 1_000).await? {
+                if other.id != claim.id
+                    && other.incident_id == Some(incident)
+                    && let Some(a) = other.approved
+                {
+                    incident_total =
+                        incident_total.saturating_add(value(&other.asset, a).unwrap_or(i64::MAX));
+                }
+            }
+            if incident_total > PER_INCIDENT_CAP_USDT_MICROS {
+                return Err(invalid(
+                    "over_incident_cap",
+                    format!(
+                        "approving this would pay more than the {} USDT per-incident cap",
+                        PER_INCIDENT_CAP_USDT_MICROS / 1_000_000
+                    ),
+                ));
+            }
+        }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn short(_: i64) -> SafeguardError {
+        invalid("fund_insufficient", "short")
+    }
+
+    #[test]
+    fn a_short_fund_pays_every_claim_of_an_incident_the_same_share() {
+        // 50 for 200 outstanding: a quarter of each approved amount.
+        assert_eq!(pro_rata(100, 50, 200, short).ok(), Some((25, Some(2_500))));
+        assert_eq!(pro_rata(60, 50, 200, short).ok(), Some((15, Some(2_500))));
+        // Paying one leaves the same share for the rest: (50 - 25) / (200 - 100).
+        assert_eq!(pro_rata(100, 25, 100, short).ok(), Some((25, Some(2_500))));
+        // Rounded down, never more than the fund; nothing payable is an error.
+        assert_eq!(pro_rata(1, 1, 3, short).ok(), None);
+        assert_eq!(pro_rata(10, 0, 20, short).ok(), None);
+        assert_eq!(pro_rata(7, 5, 9, short).ok(), Some((3, Some(5_555))));
     }
 }

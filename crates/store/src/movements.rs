@@ -201,6 +201,19 @@ impl Store {
         Ok(rows)
     }
 
+    /// What Safeguard payout movements of `asset` still waiting for signatures will take from
+    /// the fund.
+    pub async fn pending_safeguard_payouts(&self, asset: &str) -> StoreResult<i64> {
+        let sum: Option<i64> = sqlx::query_scalar(
+            "SELECT CAST(SUM(amount) AS BIGINT) FROM movements \
+             WHERE action = 'safeguard_payout' AND state = 'pending' AND asset = $1",
+        )
+        .bind(asset)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(sum.unwrap_or(0))
+    }
+
     /// Records a key's signature (once per key) and answers how many distinct unrevoked keys
     /// signed.
     pub async fn add_movement_signature(
