@@ -223,6 +223,19 @@ def test_claim_from_filing_to_payout(csrv):
                                  "amount": "1000000", "paid_ms": stats["payouts"][0]["paid_ms"]}]
     assert stats["median_decision_ms"] is not None
 
+    # The loss is recovered: staff take the payout back into the fund, once, never more than paid.
+    assert code(act(decider, small["id"], "clawback", amount="0.02", note="Recovered from the thief.")) == "amount_over_payout"
+    assert code(act(decider, small["id"], "clawback", amount="0.01")) == "invalid_text"
+    assert code(act(decider, big["id"], "clawback", amount="1", note="x")) == "wrong_state"
+    taken = act(decider, small["id"], "clawback", amount="0.01", note="Recovered from the thief.")
+    assert taken[0] == 200 and "went back to the Safeguard fund" in taken[1]["timeline"][-1]["note"], taken
+    assert round(balances(srv, claimant)["USDT"] - before, 8) == 0
+    assert code(act(decider, small["id"], "clawback", amount="0.01", note="Again")) == "already_clawed_back"
+    assert wait_for("the clawback email", lambda: glob.glob(os.path.join(srv.data_dir, "outbox", "*claim_update*")))
+    srv.admin("transparency", "publish")
+    report = json.loads(urllib_get(srv, "/transparency/v1/reports/2"))
+    assert [(c["claim_id"], c["amount"]) for c in report["claims"]["clawbacks"]] == [(small["id"], "1000000")]
+
     # A rejection, one appeal, a second rejection, no second appeal.
     status, third, _ = call(srv, "POST", "/api/v1/claims", dict(base, amount="1", withdrawal_ids=[], category="other",
                                                                  description="I clicked a link in an email and lost funds."), token=token)
@@ -239,7 +252,7 @@ def test_claim_from_filing_to_payout(csrv):
     assert [t["to"] for t in timeline] == ["submitted", "acknowledged", "investigating", "rejected", "appealed", "investigating", "rejected"]
     audit = [e["action"] for e in srv.admin("audit", "--limit", "200")["entries"]]
     assert {"claim.acknowledge", "claim.investigate", "claim.approve", "claim.reject", "claim.pay", "claim.close",
-            "claim.view", "claim.evidence_view"} <= set(audit)
+            "claim.view", "claim.evidence_view", "claim.clawback"} <= set(audit)
 
 
 def urllib_get(srv, path):

@@ -173,6 +173,15 @@ pub enum Command {
         amount: i64,
         from: TopUpSource,
     },
+    /// Takes a paid claim's payout (or part of it) back from the user into the Safeguard fund
+    /// when the loss was recovered. Once per claim id, forever; never more than the user has
+    /// available.
+    SafeguardClawback {
+        user: UserId,
+        asset: AssetId,
+        amount: i64,
+        claim_id: u64,
+    },
 }
 
 /// Where a top-up of the Safeguard fund comes from.

@@ -86,10 +86,12 @@ pub enum MessageKind {
     WithdrawalRequested,
     WhitelistChanged,
     IncidentNotice,
+    /// A decision on a Safeguard claim that moved the user's money (a clawback).
+    ClaimUpdate,
 }
 
 impl MessageKind {
-    pub const ALL: [Self; 25] = [
+    pub const ALL: [Self; 26] = [
         Self::VerifyEmail,
         Self::VerifyPhone,
         Self::LoginCode,
@@ -115,6 +117,7 @@ impl MessageKind {
         Self::WithdrawalRequested,
         Self::WhitelistChanged,
         Self::IncidentNotice,
+        Self::ClaimUpdate,
     ];
 
     /// Stable name (file names, logs).
@@ -145,6 +148,7 @@ impl MessageKind {
             Self::WithdrawalRequested => "withdrawal_requested",
             Self::WhitelistChanged => "whitelist_changed",
             Self::IncidentNotice => "incident_notice",
+            Self::ClaimUpdate => "claim_update",
         }
     }
 }

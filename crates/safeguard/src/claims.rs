@@ -947,6 +947,10 @@ impl Safeguard {
                 )
                 .await?
             }
+            ("clawback", "paid" | "closed") if claim.movement_id.is_some() => {
+                let note = plain("note", note, 1, NOTE_MAX)?;
+                self.claw_back(&claim, &actor, &input.amount, &note).await?
+            }
             ("close", "paid" | "rejected") => {
                 let note = if note.is_empty() { "Closed." } else { note };
                 self.step(&claim, "closed", &actor, note, ClaimMove::default())
@@ -954,7 +958,7 @@ impl Safeguard {
             }
             (
                 "acknowledge" | "investigate" | "request_info" | "approve" | "reject" | "pay"
-                | "close",
+                | "close" | "clawback",
                 _,
             ) => {
                 return Err(Self::wrong_state(&claim, action).into());
@@ -1014,6 +1018,19 @@ impl Safeguard {
                 });
             }
         }
+        stats.clawbacks = self
+            .store()
+            .clawbacks()
+            .await?
+            .iter()
+            .map(|c| crate::report::Clawback {
+                claim_id: c.claim_id,
+                asset: c.asset.clone(),
+                amount: c.amount.to_string(),
+                journal_seq: c.journal_seq,
+                at_ms: c.at_ms,
+            })
+            .collect();
         decision_times.sort_unstable();
         stats.median_decision_ms = decision_times.get(decision_times.len() / 2).copied();
         Ok(stats)

@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod claims;
+pub mod clawback;
 pub mod error;
 pub mod evidence;
 pub mod fund;

@@ -129,6 +129,19 @@ pub struct ClaimStats {
     /// Median time from filing to the first decision, in milliseconds; null before any.
     pub median_decision_ms: Option<i64>,
     pub payouts: Vec<Payout>,
+    /// Payouts taken back after the loss was recovered.
+    #[serde(default)]
+    pub clawbacks: Vec<Clawback>,
+}
+
+/// A clawback as reports list it (amount in the asset's smallest unit).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Clawback {
+    pub claim_id: i64,
+    pub asset: String,
+    pub amount: String,
+    pub journal_seq: i64,
+    pub at_ms: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -291,3 +291,78 @@ impl Store {
         Ok(Some((meta, bytes)))
     }
 }
+
+/// A clawback of a paid claim.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ClawbackRow {
+    pub id: i64,
+    pub claim_id: i64,
+    pub user_id: i64,
+    pub asset: String,
+    pub amount: i64,
+    pub note: String,
+    pub actor: String,
+    pub journal_seq: i64,
+    pub at_ms: i64,
+}
+
+impl Store {
+    /// Records a clawback with its timeline event (the claim keeps its state); false when the
+    /// claim was clawed back before (nothing is written).
+    pub async fn insert_clawback(&self, row: &ClawbackRow, state: &str) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO claim_clawbacks (claim_id, user_id, asset, amount, note, actor, \
+             journal_seq, at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             ON CONFLICT (claim_id) DO NOTHING",
+        )
+        .bind(row.claim_id)
+        .bind(row.user_id)
+        .bind(&row.asset)
+        .bind(row.amount)
+        .bind(&row.note)
+        .bind(&row.actor)
+        .bind(row.journal_seq)
+        .bind(row.at_ms)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO claim_events (claim_id, at_ms, actor, from_state, to_state, note) \
+             VALUES ($1, $2, $3, $4, $4, $5)",
+        )
+        .bind(row.claim_id)
+        .bind(row.at_ms)
+        .bind(&row.actor)
+        .bind(state)
+        .bind(&row.note)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// The clawback of a claim, if any.
+    pub async fn clawback(&self, claim_id: i64) -> StoreResult<Option<ClawbackRow>> {
+        Ok(sqlx::query_as(
+            "SELECT id, claim_id, user_id, asset, amount, note, actor, journal_seq, at_ms \
+             FROM claim_clawbacks WHERE claim_id = $1",
+        )
+        .bind(claim_id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Every clawback, oldest first.
+    pub async fn clawbacks(&self) -> StoreResult<Vec<ClawbackRow>> {
+        Ok(sqlx::query_as(
+            "SELECT id, claim_id, user_id, asset, amount, note, actor, journal_seq, at_ms \
+             FROM claim_clawbacks ORDER BY id LIMIT 10000",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}

@@ -50,7 +50,7 @@ pub use activity::{LoginActivityRow, NewLoginActivity, NewSecurityEvent, Securit
 pub use agreements::AgreementVersionRow;
 pub use api_keys::{ApiKeyRow, NewApiKey};
 pub use audit::{AuditCheck, AuditRow, audit_hash};
-pub use claims::{ClaimEventRow, ClaimMove, ClaimRow, EvidenceMeta};
+pub use claims::{ClaimEventRow, ClaimMove, ClaimRow, ClawbackRow, EvidenceMeta};
 pub use codes::{CodeRow, NewCode};
 pub use custody::{
     DepositRow, HistoryWindow, NewDeposit, NewWithdrawal, WithdrawAddressRow, WithdrawalEventRow,

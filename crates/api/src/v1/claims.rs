@@ -59,6 +59,11 @@ const STAFF_ERRORS: &[&str] = &[
     "over_user_cap",
     "no_usdt_price",
     "fund_insufficient",
+    "over_incident_cap",
+    "amount_not_reduced",
+    "amount_over_payout",
+    "already_clawed_back",
+    "balance_insufficient",
     "unknown_action",
 ];
 
@@ -149,7 +154,7 @@ pub const ROUTES: &[RouteDoc] = &[
     RouteDoc {
         method: "post",
         path: "/api/v1/admin/claims/{id}/{action}",
-        summary: "Staff: acknowledge, investigate, request_info {note}, approve {amount, reason_code, note}, reject {reason_code, note}, pay (proposes the M-of-N payout movement), close; audited",
+        summary: "Staff: acknowledge, investigate, request_info {note}, approve {amount, reason_code, note}, reject {reason_code, note}, pay (proposes the M-of-N payout movement; pro rata when the fund is short for the incident's claims), close, clawback {amount, note} (a paid claim's payout back into the fund once the loss is recovered); audited",
         authenticated: true,
         request: None,
         errors: STAFF_ERRORS,

@@ -260,6 +260,38 @@ impl Engine {
         Ok(Accepted::Done)
     }
 
+    /// `SafeguardClawback`: user available -> Safeguard, once per claim id (remembered with
+    /// the deposit references under `clawback:{claim_id}`, so it holds forever).
+    pub(super) fn safeguard_clawback(
+        &mut self,
+        user: UserId,
+        asset: AssetId,
+        amount: i64,
+        claim_id: u64,
+    ) -> Outcome {
+        let key = reference_key(&format!("clawback:{claim_id}"));
+        if self.deposit_refs.contains(&key) {
+            return Ok(Accepted::AlreadyApplied);
+        }
+        self.asset_exists(asset)?;
+        positive(amount)?;
+        let slot = self.ledger.slot(user).ok_or(Reject::InsufficientFunds {
+            asset,
+            needed: amount,
+            available: 0,
+        })?;
+        self.ledger
+            .transfer(
+                asset,
+                Account::Available(slot),
+                Account::System(SystemAccount::Safeguard),
+                amount,
+            )
+            .map_err(|e| ledger_reject(asset, amount, e))?;
+        self.deposit_refs.insert(key);
+        Ok(Accepted::Done)
+    }
+
     /// `SafeguardPayout`: Safeguard -> user available, once per claim id.
     pub(super) fn safeguard_payout(
         &mut self,

@@ -357,6 +357,12 @@ impl Engine {
                 amount,
                 from,
             } => self.safeguard_top_up(*asset, *amount, from),
+            Command::SafeguardClawback {
+                user,
+                asset,
+                amount,
+                claim_id,
+            } => self.safeguard_clawback(*user, *asset, *amount, *claim_id),
         }
     }
 

@@ -96,6 +96,12 @@ enum Op {
         amount: i64,
         claim: u64,
     },
+    Clawback {
+        user: u64,
+        asset: usize,
+        amount: i64,
+        claim: u64,
+    },
     /// A top-up from fee revenue (`reference` None) or from outside under a reference.
     TopUp {
         asset: usize,
@@ -156,7 +162,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0_u64..6).prop_map(|id| Op::WithdrawRelease { id }),
         1 => (0_u64..6, -10_i64..100_000).prop_map(|(id, fee)| Op::WithdrawComplete { id, fee }),
         1 => (user.clone(), 0_usize..3, -50_000_i64..50_000).prop_map(|(user, asset, amount)| Op::Adjust { user, asset, amount }),
-        1 => (user, 0_usize..3, 1_i64..40, 0_u64..4).prop_map(|(user, asset, amount, claim)| Op::Payout { user, asset, amount, claim }),
+        1 => (user.clone(), 0_usize..3, 1_i64..40, 0_u64..4).prop_map(|(user, asset, amount, claim)| Op::Payout { user, asset, amount, claim }),
+        1 => (user, 0_usize..3, 1_i64..40, 0_u64..4).prop_map(|(user, asset, amount, claim)| Op::Clawback { user, asset, amount, claim }),
         1 => (0_usize..3, 0_i64..40, prop::option::of(0_u8..3)).prop_map(|(asset, amount, reference)| Op::TopUp { asset, amount, reference }),
         1 => (prop::option::weighted(0.7, 0_u32..3), prop::bool::weighted(0.75)).prop_map(|(market, resume)| Op::Halt { market, resume }),
         1 => (0_u32..12_000).prop_map(|bps| Op::SetShare { bps }),
@@ -330,6 +337,17 @@ fn command_of(op: &Op, e: &Engine) -> Command {
             amount,
             claim_id: claim,
         },
+        Op::Clawback {
+            user,
+            asset,
+            amount,
+            claim,
+        } => Command::SafeguardClawback {
+            user: UserId(user),
+            asset: ASSETS[asset],
+            amount,
+            claim_id: claim,
+        },
         Op::TopUp {
             asset,
             amount,
@@ -496,8 +514,8 @@ fn run(ops: &[Op], cut: usize) -> Result<Run, TestCaseError> {
     Ok((h, log, restored))
 }
 
-/// Fees charged in trades and withdrawals plus top-ups from outside (per asset) equal fee
-/// revenue plus the Safeguard fund plus payouts.
+/// Fees charged in trades and withdrawals plus top-ups from outside and clawbacks (per asset)
+/// equal fee revenue plus the Safeguard fund plus payouts.
 fn check_fees(h: &Harness, log: &[Entry]) -> Result<(), TestCaseError> {
     let mut charged = [0_i64; 3];
     let mut paid_out = [0_i64; 3];
@@ -521,7 +539,8 @@ fn check_fees(h: &Harness, log: &[Entry]) -> Result<(), TestCaseError> {
                     from: TopUpSource::External { .. },
                 },
                 Ok(Accepted::Done),
-            ) => {
+            )
+            | (Command::SafeguardClawback { asset, amount, .. }, Ok(Accepted::Done)) => {
                 charged[usize::from(asset.0)] += amount;
             }
             (

@@ -1051,6 +1051,58 @@ fn safeguard_top_ups_move_revenue_or_outside_coins_into_the_fund_once() {
 }
 
 #[test]
+fn a_clawback_returns_a_payout_to_the_fund_once_and_never_overdraws() {
+    let mut h = funded();
+    h.order_id(limit(B, Side::Sell, 3_000_000, 10));
+    h.order_id(limit(A, Side::Buy, 3_000_000, 10));
+    h.ok(Command::SafeguardPayout {
+        user: C,
+        asset: USDT,
+        amount: 2_000,
+        claim_id: 4,
+    });
+    let fund = h.e.system_balance(USDT, SystemAccount::Safeguard);
+    let before = h.bal(C, USDT).0;
+    let clawback = |amount| Command::SafeguardClawback {
+        user: C,
+        asset: USDT,
+        amount,
+        claim_id: 4,
+    };
+    assert_eq!(
+        h.refused(clawback(before + 1)),
+        Reject::InsufficientFunds {
+            asset: USDT,
+            needed: before + 1,
+            available: before
+        }
+    );
+    assert_eq!(h.refused(clawback(0)), Reject::AmountNotPositive);
+    assert_eq!(h.ok(clawback(2_000)), Accepted::Done);
+    assert_eq!(h.ok(clawback(2_000)), Accepted::AlreadyApplied);
+    assert_eq!(h.bal(C, USDT).0, before - 2_000);
+    assert_eq!(
+        h.e.system_balance(USDT, SystemAccount::Safeguard),
+        fund + 2_000
+    );
+    // A user the engine never saw has nothing to take back.
+    assert_eq!(
+        h.refused(Command::SafeguardClawback {
+            user: UserId(999),
+            asset: USDT,
+            amount: 1,
+            claim_id: 5,
+        }),
+        Reject::InsufficientFunds {
+            asset: USDT,
+            needed: 1,
+            available: 0
+        }
+    );
+    assert!(h.e.ledger.check().is_ok());
+}
+
+#[test]
 fn order_validation_refusals_change_nothing() {
     let mut h = funded();
     let reject = |h: &mut Harness, o: NewOrder| h.refused(Command::PlaceOrder(o));

@@ -465,3 +465,65 @@ async fn claim_evidence(store: &Store) {
 }
 
 both_backends!(claim_evidence_on_both, claim_evidence);
+
+async fn clawbacks(store: &Store) {
+    use crate::{ClaimRow, ClawbackRow};
+    let claim = ClaimRow {
+        id: 0,
+        user_id: 3,
+        incident_id: None,
+        category: "other".into(),
+        description: "a loss".into(),
+        asset: "USDT".into(),
+        claimed: 10,
+        refs: String::new(),
+        window_from_ms: 1,
+        window_to_ms: 2,
+        policy_version: "v".into(),
+        state: "submitted".into(),
+        investigator: None,
+        decided_by: None,
+        reason_code: None,
+        approved: None,
+        appealed: 0,
+        movement_id: None,
+        created_ms: 5,
+        updated_ms: 5,
+    };
+    let id = store.insert_claim(&claim, "user:3").await.unwrap();
+    let row = ClawbackRow {
+        id: 0,
+        claim_id: id,
+        user_id: 3,
+        asset: "USDT".into(),
+        amount: 4,
+        note: "recovered".into(),
+        actor: "staff:9".into(),
+        journal_seq: 12,
+        at_ms: 20,
+    };
+    assert!(store.insert_clawback(&row, "paid").await.unwrap());
+    // Once per claim: a second one writes nothing, not even an event.
+    assert!(!store.insert_clawback(&row, "paid").await.unwrap());
+    assert_eq!(store.clawback(id).await.unwrap().map(|c| c.amount), Some(4));
+    assert_eq!(store.clawbacks().await.unwrap().len(), 1);
+    let events = store.claim_events(id).await.unwrap();
+    let last = events.last().unwrap();
+    assert_eq!(
+        (
+            last.from_state.as_deref(),
+            last.to_state.as_str(),
+            last.note.as_str()
+        ),
+        (Some("paid"), "paid", "recovered")
+    );
+    assert_eq!(events.len(), 2);
+    assert!(
+        sqlx::query("DELETE FROM claim_clawbacks")
+            .execute(&store.pool)
+            .await
+            .is_err()
+    );
+}
+
+both_backends!(clawbacks_on_both, clawbacks);
