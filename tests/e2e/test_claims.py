@@ -33,14 +33,48 @@ def csrv(monkeypatch):
         with open(clock, "w") as f:
             f.write("0")
         monkeypatch.setenv("BULWARK_TEST_CLOCK_FILE", clock)
+        config = os.path.join(data_dir, "bulwark.toml")
+        with open(config, "w") as f:
+            f.write('[insurer]\nname = "Harbour Mutual"\npolicy_id = "HM-2026-17"\n'
+                    'limit_usdt = 1000\ndeductible_usdt = 1\n')
         srv = Server(data_dir, extra_args=["--sim-block-ms", "0", "--hot-share-bps", "10000",
-                                           "--report-interval-hours", "0"]).start()
+                                           "--report-interval-hours", "0", "--config", config]).start()
         srv.clock_file = clock
         srv.offset_ms = 0
         try:
             yield srv
         finally:
             srv.stop()
+
+
+def bulwark(*args):
+    out = subprocess.run([BIN, *args], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr + out.stdout
+    return out.stdout
+
+
+def operator_keys(srv):
+    """Three operator keys made offline and registered; answers their secret files."""
+    keys = []
+    for name in ("op1", "op2", "op3"):
+        path = os.path.join(srv.data_dir, f"{name}.key")
+        made = json.loads(bulwark("operator", "keygen", "--out", path))
+        srv.admin("operator-key", "add", "--name", name, "--public-key", made["public_key"])
+        keys.append(path)
+    return keys
+
+
+def sign_movement(srv, movement_id, key_path):
+    """One operator signs a movement's description offline and sends the signature."""
+    described = os.path.join(srv.data_dir, f"movement-{movement_id}.txt")
+    with open(described, "w") as f:
+        f.write(bulwark("admin", "--url", srv.admin_url, "--data-dir", srv.data_dir, "movement", "describe",
+                        "--id", str(movement_id)))
+    sig = f"{key_path}.{movement_id}.sig"
+    with open(sig, "w") as f:
+        f.write(bulwark("operator", "sign", described, "--key", key_path))
+    return subprocess.run([BIN, "admin", "--url", srv.admin_url, "--data-dir", srv.data_dir, "movement", "sign",
+                           "--id", str(movement_id), "--signature-file", sig], capture_output=True, text=True, timeout=60)
 
 
 def user_session(srv, email):
@@ -182,37 +216,16 @@ def test_claim_from_filing_to_payout(csrv):
     assert pending["state"] == "payout_pending" and pending["movement_id"]
 
     # The operators sign the payout movement (2 of 3); it pays once.
-    def run(*args):
-        out = subprocess.run([BIN, *args], capture_output=True, text=True, timeout=60)
-        assert out.returncode == 0, out.stderr + out.stdout
-        return out.stdout
-
-    keys = []
-    for name in ("op1", "op2", "op3"):
-        path = os.path.join(srv.data_dir, f"{name}.key")
-        made = json.loads(run("operator", "keygen", "--out", path))
-        srv.admin("operator-key", "add", "--name", name, "--public-key", made["public_key"])
-        keys.append(path)
-    described = os.path.join(srv.data_dir, "payout.txt")
-    with open(described, "w") as f:
-        f.write(run("admin", "--url", srv.admin_url, "--data-dir", srv.data_dir, "movement", "describe",
-                    "--id", str(pending["movement_id"])))
+    keys = operator_keys(srv)
     before = balances(srv, claimant)["USDT"]
     for key_path in keys[:2]:
-        sig = key_path + ".sig"
-        with open(sig, "w") as f:
-            f.write(run("operator", "sign", described, "--key", key_path))
-        srv.admin("movement", "sign", "--id", str(pending["movement_id"]), "--signature-file", sig)
+        assert sign_movement(srv, pending["movement_id"], key_path).returncode == 0
     paid = call(srv, "GET", f"/api/v1/claims/{small['id']}", token=token)[1]
     assert paid["state"] == "paid", paid
     assert round(balances(srv, claimant)["USDT"] - before, 8) == 0.01
-    # A third signature after execution changes nothing.
-    with open(keys[2] + ".sig", "w") as f:
-        f.write(run("operator", "sign", described, "--key", keys[2]))
-    out = subprocess.run([BIN, "admin", "--url", srv.admin_url, "--data-dir", srv.data_dir, "movement", "sign",
-                          "--id", str(pending["movement_id"]), "--signature-file", keys[2] + ".sig"],
-                         capture_output=True, text=True, timeout=60)
-    assert round(balances(srv, claimant)["USDT"] - before, 8) == 0.01, out.stdout
+    # A third signature after execution is refused and changes nothing.
+    late = sign_movement(srv, pending["movement_id"], keys[2])
+    assert late.returncode != 0 and round(balances(srv, claimant)["USDT"] - before, 8) == 0.01, late.stdout
     assert act(decider, small["id"], "close")[1]["state"] == "closed"
     # The signed report counts the claims and lists the payout.
     srv.admin("transparency", "publish")
@@ -308,6 +321,34 @@ def test_a_short_fund_pays_an_incidents_claims_the_same_share(csrv):
         movement = srv.admin("movement", "describe", "--id", str(view["movement_id"]))
         paid.append(movement["amount"])
     assert paid[0] == paid[1] and float(paid[0]) * 2 <= fund / 10 ** scale, (paid, fund)
+
+    # The half the fund could not pay goes to the configured insurer, once it is paid.
+    assert code(act(decider, claims[0], "insurer_submit")) == "wrong_state"
+    keys = operator_keys(srv)
+    movements = [call(srv, "GET", f"/api/v1/admin/claims/{c}", token=decider)[1]["claim"]["movement_id"] for c in claims]
+    for movement in movements:
+        for key_path in keys[:2]:
+            assert sign_movement(srv, movement, key_path).returncode == 0
+    assert code(act(decider, claims[0], "insurer_accept")) == "not_submitted"
+    status, view, _ = act(decider, claims[0], "insurer_submit")
+    assert status == 200 and view["state"] == "paid", view
+    submitted = view["insurer"]
+    uncovered = float(loss) - float(paid[0])  # 1 USDT per USDT
+    assert (submitted["insurer"], submitted["policy_id"], submitted["status"]) == ("Harbour Mutual", "HM-2026-17", "submitted")
+    assert abs(float(submitted["uncovered_usdt"]) - uncovered) < 1e-6
+    assert abs(float(submitted["requested_usdt"]) - max(uncovered - 1, 0)) < 1e-6, submitted
+    assert code(act(decider, claims[0], "insurer_submit")) == "already_submitted"
+    assert code(act(decider, claims[0], "insurer_paid")) == "wrong_state"
+    assert act(decider, claims[0], "insurer_accept")[1]["insurer"]["status"] == "accepted"
+    assert code(act(decider, claims[0], "insurer_deny")) == "wrong_state"
+    assert act(decider, claims[0], "insurer_paid")[1]["insurer"]["status"] == "paid"
+    act(decider, claims[1], "insurer_submit")
+    assert act(decider, claims[1], "insurer_deny", note="Outside the policy period.")[1]["insurer"]["status"] == "denied"
+    policy = json.loads(urllib_get(srv, "/transparency/v1/policy"))
+    assert policy["insurer"]["name"] == "Harbour Mutual" and policy["insurer"]["deductible_usdt"] == 1
+    srv.admin("transparency", "publish")
+    listed = json.loads(urllib_get(srv, "/transparency/v1/reports/2"))["claims"]["insurer_submissions"]
+    assert [(i["claim_id"], i["status"]) for i in listed] == [(claims[0], "paid"), (claims[1], "denied")]
     policy = json.loads(urllib_get(srv, "/transparency/v1/policy"))
     assert policy["per_incident_cap_usdt"] == 10_000_000
     assert "contributory_negligence" in [c["code"] for c in policy["covered"]]

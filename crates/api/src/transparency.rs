@@ -73,8 +73,8 @@ async fn stored_report(
 }
 
 /// `GET /transparency/v1/policy`: the coverage policy claims are decided under.
-async fn policy() -> Response {
-    axum::Json(bulwark_safeguard::claims::policy()).into_response()
+async fn policy(State(safeguard): State<Safeguard>) -> Response {
+    axum::Json(safeguard.policy()).into_response()
 }
 
 /// `GET /transparency/v1/key`: the ed25519 public key reports are signed with, hex.

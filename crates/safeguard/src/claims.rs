@@ -170,6 +170,8 @@ pub struct ClaimView {
     pub events: Vec<ClaimEventRow>,
     /// The evidence files attached, without their bytes.
     pub evidence: Vec<bulwark_store::EvidenceMeta>,
+    /// The uncovered part's submission to the external insurer, if any.
+    pub insurer: Option<bulwark_store::InsurerSubmissionRow>,
 }
 
 /// Description length bounds.
@@ -246,6 +248,13 @@ impl ClaimView {
                 "actor": if for_staff || !e.actor.starts_with("staff:") { e.actor.as_str() } else { "staff" },
                 "from": e.from_state, "to": e.to_state, "note": e.note,
             })).collect::<Vec<_>>(),
+            "insurer": self.insurer.as_ref().map(|i| json!({
+                "insurer": i.insurer, "policy_id": i.policy_id,
+                "uncovered_usdt": crate::insurer_policy::usdt(i.uncovered_usdt),
+                "deductible_usdt": crate::insurer_policy::usdt(i.deductible_usdt),
+                "requested_usdt": crate::insurer_policy::usdt(i.requested_usdt),
+                "status": i.status, "updated_ms": i.updated_ms,
+            })),
             "evidence": self.evidence.iter().map(|e| json!({
                 "id": e.id, "name": e.name, "content_type": e.content_type,
                 "size_bytes": e.size_bytes, "sha256": e.sha256, "at_ms": e.at_ms,
@@ -255,6 +264,20 @@ impl ClaimView {
 }
 
 impl Safeguard {
+    /// The published coverage policy with the insurer layer, when one is configured.
+    pub fn policy(&self) -> serde_json::Value {
+        let mut policy = policy();
+        if let (Some(insurer), Some(map)) = (self.insurer(), policy.as_object_mut()) {
+            map.insert(
+                "insurer".into(),
+                serde_json::json!({"name": insurer.name, "policy_id": insurer.policy_id,
+                    "limit_usdt": insurer.limit_usdt, "deductible_usdt": insurer.deductible_usdt,
+                    "covers": "the part of a paid claim the fund did not pay, above the deductible, up to the limit over all claims"}),
+            );
+        }
+        policy
+    }
+
     /// An asset's scale.
     pub fn scale_of(&self, asset: &str) -> u32 {
         self.trading()
@@ -267,10 +290,12 @@ impl Safeguard {
     async fn view(&self, claim: ClaimRow) -> SafeguardResult<ClaimView> {
         let events = self.store().claim_events(claim.id).await?;
         let evidence = self.store().claim_evidence(claim.id).await?;
+        let insurer = self.store().insurer_submission(claim.id).await?;
         Ok(ClaimView {
             claim,
             events,
             evidence,
+            insurer,
         })
     }
 
@@ -797,6 +822,10 @@ impl Safeguard {
             .into());
         }
         let view = match (action, claim.state.as_str()) {
+            ("insurer_submit" | "insurer_accept" | "insurer_deny" | "insurer_paid", _) => {
+                self.insurer_action(&claim, &actor, action, note).await?;
+                self.claim_of(claim.id).await?
+            }
             ("acknowledge", "submitted") => {
                 self.step(
                     &claim,
@@ -1029,6 +1058,18 @@ impl Safeguard {
                 amount: c.amount.to_string(),
                 journal_seq: c.journal_seq,
                 at_ms: c.at_ms,
+            })
+            .collect();
+        stats.insurer_submissions = self
+            .store()
+            .insurer_submissions()
+            .await?
+            .iter()
+            .map(|i| crate::report::InsurerSubmission {
+                claim_id: i.claim_id,
+                insurer: i.insurer.clone(),
+                requested_usdt: crate::insurer_policy::usdt(i.requested_usdt),
+                status: i.status.clone(),
             })
             .collect();
         decision_times.sort_unstable();

@@ -63,12 +63,18 @@ impl Safeguard {
         }
         let now_ms = self.now_ms();
         let (source, reference, network, txid) = match t.from.as_str() {
-            "fee_revenue" => (
-                TopUpSource::FeeRevenue,
-                format!("fee_revenue:{actor}:{now_ms}"),
-                None,
-                None,
-            ),
+            "fee_revenue" => {
+                // Each request is its own move (two in one millisecond must not share a
+                // command id, or the second would get the first's answer).
+                let mut nonce = [0_u8; 16];
+                crate::report::random(&mut nonce)?;
+                (
+                    TopUpSource::FeeRevenue,
+                    format!("fee_revenue:{}", hex::encode(nonce)),
+                    None,
+                    None,
+                )
+            }
             "treasury" => {
                 let network = required("network", t.network.as_ref())?.to_ascii_uppercase();
                 let txid = required("txid", t.txid.as_ref())?;

@@ -13,6 +13,8 @@ pub mod error;
 pub mod evidence;
 pub mod fund;
 pub mod incidents;
+pub mod insurer;
+pub mod insurer_policy;
 pub mod report;
 pub mod service;
 pub mod signing;

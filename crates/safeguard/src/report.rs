@@ -132,6 +132,18 @@ pub struct ClaimStats {
     /// Payouts taken back after the loss was recovered.
     #[serde(default)]
     pub clawbacks: Vec<Clawback>,
+    /// Uncovered parts submitted to the external insurer, with their status.
+    #[serde(default)]
+    pub insurer_submissions: Vec<InsurerSubmission>,
+}
+
+/// A submission to the insurer as reports list it (USDT with 6 decimals).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InsurerSubmission {
+    pub claim_id: i64,
+    pub insurer: String,
+    pub requested_usdt: String,
+    pub status: String,
 }
 
 /// A clawback as reports list it (amount in the asset's smallest unit).
@@ -269,7 +281,7 @@ pub struct BuiltTree {
 }
 
 /// Fills `bytes` from the OS.
-fn random(bytes: &mut [u8]) -> SafeguardResult<()> {
+pub(crate) fn random(bytes: &mut [u8]) -> SafeguardResult<()> {
     getrandom::fill(bytes).map_err(|e| SafeguardError::Internal(format!("no randomness: {e}")))
 }
 

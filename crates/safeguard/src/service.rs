@@ -41,6 +41,8 @@ struct Inner {
     interval: Option<Duration>,
     /// The open incidents' banner, with when it was read (see `banners`).
     banners: std::sync::Mutex<Option<(std::time::Instant, Vec<Banner>)>>,
+    /// The external insurer's policy, when one is configured.
+    insurer: Option<crate::insurer_policy::InsurerPolicy>,
 }
 
 /// An open incident as the banner shows it (platform or custody).
@@ -64,6 +66,7 @@ impl Safeguard {
         custody: Custody,
         accounts: AccountService,
         interval: Option<Duration>,
+        insurer: Option<crate::insurer_policy::InsurerPolicy>,
     ) -> SafeguardResult<Safeguard> {
         let key_path = dir.join(crate::signing::KEY_FILE);
         if !key_path.exists() && trading.store().latest_report().await?.is_some() {
@@ -83,8 +86,14 @@ impl Safeguard {
                 publishing: tokio::sync::Mutex::new(()),
                 interval,
                 banners: std::sync::Mutex::new(None),
+                insurer,
             }),
         })
+    }
+
+    /// The configured insurer, if any.
+    pub fn insurer(&self) -> Option<&crate::insurer_policy::InsurerPolicy> {
+        self.inner.insurer.as_ref()
     }
 
     pub(crate) fn store(&self) -> &Store {

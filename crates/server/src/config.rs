@@ -75,6 +75,9 @@ pub struct Config {
     pub custody: bulwark_custody::CustodyConfig,
     /// Hours between transparency reports published on their own (0: only on demand).
     pub report_interval_hours: u64,
+    /// The external insurer behind the Safeguard fund (`[insurer]` table: name, policy_id,
+    /// limit_usdt, deductible_usdt); None: no insurer layer.
+    pub insurer: Option<bulwark_safeguard::insurer_policy::InsurerPolicy>,
 }
 
 impl Default for Config {
@@ -103,6 +106,7 @@ impl Default for Config {
             sms_gateway: None,
             custody: bulwark_custody::CustodyConfig::default(),
             report_interval_hours: DEFAULT_REPORT_INTERVAL_HOURS,
+            insurer: None,
         }
     }
 }
@@ -317,6 +321,9 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "order_inflight_max must be positive".into(),
             ));
+        }
+        if let Some(insurer) = &self.insurer {
+            insurer.validate().map_err(ConfigError::Invalid)?;
         }
         if self.http_addr == self.admin_addr {
             return Err(ConfigError::Invalid(

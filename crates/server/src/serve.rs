@@ -162,6 +162,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         custody.clone(),
         v1.clone(),
         interval,
+        config.insurer.clone(),
     )
     .await
     .context("opening the Safeguard service")?;

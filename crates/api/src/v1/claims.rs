@@ -64,6 +64,12 @@ const STAFF_ERRORS: &[&str] = &[
     "amount_over_payout",
     "already_clawed_back",
     "balance_insufficient",
+    "no_insurer",
+    "not_submitted",
+    "already_submitted",
+    "nothing_uncovered",
+    "below_deductible",
+    "insurer_limit_reached",
     "unknown_action",
 ];
 
@@ -154,7 +160,7 @@ pub const ROUTES: &[RouteDoc] = &[
     RouteDoc {
         method: "post",
         path: "/api/v1/admin/claims/{id}/{action}",
-        summary: "Staff: acknowledge, investigate, request_info {note}, approve {amount, reason_code, note}, reject {reason_code, note}, pay (proposes the M-of-N payout movement; pro rata when the fund is short for the incident's claims), close, clawback {amount, note} (a paid claim's payout back into the fund once the loss is recovered); audited",
+        summary: "Staff: acknowledge, investigate, request_info {note}, approve {amount, reason_code, note}, reject {reason_code, note}, pay (proposes the M-of-N payout movement; pro rata when the fund is short for the incident's claims), close, clawback {amount, note} (a paid claim's payout back into the fund once the loss is recovered), insurer_submit / insurer_accept / insurer_deny / insurer_paid (the uncovered part of a paid claim and the configured insurer's answers); audited",
         authenticated: true,
         request: None,
         errors: STAFF_ERRORS,

@@ -527,3 +527,70 @@ async fn clawbacks(store: &Store) {
 }
 
 both_backends!(clawbacks_on_both, clawbacks);
+
+async fn insurer_submissions(store: &Store) {
+    use crate::InsurerSubmissionRow;
+    let row = InsurerSubmissionRow {
+        id: 0,
+        claim_id: 11,
+        insurer: "Harbour Mutual".into(),
+        policy_id: "HM-1".into(),
+        uncovered_usdt: 5_000_000,
+        deductible_usdt: 1_000_000,
+        requested_usdt: 4_000_000,
+        status: "submitted".into(),
+        created_ms: 10,
+        updated_ms: 10,
+    };
+    let id = store
+        .insert_insurer_submission(&row, "staff:2", "submitted")
+        .await
+        .unwrap()
+        .unwrap();
+    // One submission per claim.
+    assert_eq!(
+        store
+            .insert_insurer_submission(&row, "staff:2", "again")
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(
+        !store
+            .move_insurer_submission(id, "accepted", "paid", "staff:2", "n", 11)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .move_insurer_submission(id, "submitted", "accepted", "staff:2", "n", 12)
+            .await
+            .unwrap()
+    );
+    let found = store.insurer_submission(11).await.unwrap().unwrap();
+    assert_eq!((found.status.as_str(), found.updated_ms), ("accepted", 12));
+    assert_eq!(store.insurer_submissions().await.unwrap().len(), 1);
+    // Asking more than was uncovered, or nothing, is refused by the schema.
+    assert!(
+        store
+            .insert_insurer_submission(
+                &InsurerSubmissionRow {
+                    claim_id: 12,
+                    requested_usdt: 6_000_000,
+                    ..row.clone()
+                },
+                "staff:2",
+                "x"
+            )
+            .await
+            .is_err()
+    );
+    assert!(
+        sqlx::query("UPDATE insurer_events SET note = 'x'")
+            .execute(&store.pool)
+            .await
+            .is_err()
+    );
+}
+
+both_backends!(insurer_submissions_on_both, insurer_submissions);
