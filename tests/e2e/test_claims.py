@@ -9,6 +9,7 @@ import base64
 import glob
 import json
 import os
+import re
 import subprocess
 import tempfile
 import time
@@ -403,3 +404,59 @@ def test_claims_pages_file_follow_reply_and_appeal(acct):
     signup_and_verify(other, "nosy@example.com")
     login_page(other, "nosy@example.com")
     assert other.get(claim_path)[0] == 404
+
+
+def test_staff_decide_claims_on_the_console_pages(csrv):
+    from test_accounts import advance, server_now_s, totp
+    from test_web import Browser, confirm_if_asked, field, login_page
+    srv = csrv
+    claimant, token = user_session(srv, "paged@example.com")
+    _, investigator, _ = staff_account(srv, "inv-pages@example.com", "security")
+    decider_id, _, secret = staff_account(srv, "dec-pages@example.com", "treasury")
+    now_ms = int(time.time() * 1000) + srv.offset_ms
+    status, claim, _ = call(srv, "POST", "/api/v1/claims", {
+        "category": "platform_error", "description": "An order filled twice and took my USDT.",
+        "asset": "USDT", "amount": "12.5", "withdrawal_ids": [],
+        "window_from_ms": now_ms - 3_600_000, "window_to_ms": now_ms - 1}, token=token)
+    assert status == 200, claim
+    pdf = b"%PDF-1.4\n% order statement\n"
+    call(srv, "POST", f"/api/v1/claims/{claim['id']}/evidence",
+         {"name": "statement.pdf", "content_base64": base64.b64encode(pdf).decode()}, token=token)
+    for action in ("acknowledge", "investigate"):
+        call(srv, "POST", f"/api/v1/admin/claims/{claim['id']}/{action}", {}, token=investigator)
+
+    # The treasury staff member signs in on the pages with TOTP.
+    b = Browser(srv)
+    advance(srv, 30 * 1000)
+    status, page, _ = login_page(b, "dec-pages@example.com")
+    status, page, headers = b.post("/login/2fa", {"pre_auth_token": field(page, "pre_auth_token"), "method": "totp",
+                                                  "code": totp(secret, server_now_s(srv))})
+    confirm_if_asked(b, status, page, headers)
+    status, page, _ = b.get("/admin")
+    assert status == 200 and 'id="claims-link"' in page
+    status, page, _ = b.get("/admin/claims?state=investigating")
+    assert status == 200 and f'id="claim-row-{claim["id"]}"' in page, page
+    status, page, _ = b.get(f"/admin/claims/{claim['id']}")
+    assert status == 200 and 'id="action-approve"' in page and 'id="action-reject"' in page
+    assert "statement.pdf" in page and 'id="no-flags"' in page
+    link = re.search(r'href="(/admin/claims/\d+/evidence/\d+)"', page).group(1)
+    status, body, headers = b.get(link)
+    assert status == 200 and body == pdf.decode() and headers["Content-Type"] == "application/pdf"
+    csrf = field(page, "csrf")
+    form = {"amount": "12.5", "reason_code": "platform_failure", "note": "Matched the double fill."}
+    status, page, _ = b.post(f"/admin/claims/{claim['id']}/approve", dict(form, csrf="0" * 32))
+    assert status == 403 and "This form has expired" in page
+    status, page, _ = b.post(f"/admin/claims/{claim['id']}/approve", dict(form, amount="13", csrf=csrf))
+    assert status == 400 and "cannot exceed the amount claimed" in page
+    status, page, _ = b.post(f"/admin/claims/{claim['id']}/approve", dict(form, csrf=csrf))
+    assert status == 200 and f"Claim {claim['id']} is now approved" in page, page
+    assert 'id="action-pay"' in page
+    timeline = call(srv, "GET", f"/api/v1/claims/{claim['id']}", token=token)[1]["timeline"]
+    assert timeline[-1]["to"] == "approved" and "Matched the double fill." in timeline[-1]["note"]
+    audit = srv.admin("audit", "--limit", "50")["entries"]
+    assert any(e["action"] == "claim.approve" and e["actor"] == f"staff:{decider_id}" for e in audit)
+    # Someone without claim review sees no queue.
+    other = Browser(srv)
+    signup_verified(srv, "nobody@example.com")
+    login_page(other, "nobody@example.com")
+    assert other.get("/admin/claims")[0] == 403

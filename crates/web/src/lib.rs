@@ -9,6 +9,7 @@
 //! inline scripts).
 
 mod admin;
+mod admin_claims;
 mod auth;
 mod caller;
 mod charts;
@@ -141,6 +142,13 @@ pub fn transparency_router(v1: V1State, safeguard: bulwark_safeguard::Safeguard)
         .route("/claims", get(claims::page).post(claims::file))
         .route("/claims/{id}", get(claims::detail))
         .route("/claims/{id}/{action}", post(claims::respond))
+        .route("/admin/claims", get(admin_claims::queue))
+        .route("/admin/claims/{id}", get(admin_claims::claim))
+        .route("/admin/claims/{id}/{action}", post(admin_claims::act))
+        .route(
+            "/admin/claims/{id}/evidence/{evidence}",
+            get(admin_claims::evidence),
+        )
         .layer(DefaultBodyLimit::max(FORM_BYTES_MAX))
         .route("/static/por-verify.js", get(por_verify_script))
         .layer(axum::middleware::from_fn(trading_headers))
