@@ -5,6 +5,7 @@ timeline; each step is lifted on its own and resolution lifts the rest. Bad decl
 actions get specific errors and change nothing."""
 
 import glob
+import html as html_lib
 import json
 import os
 import subprocess
@@ -19,6 +20,7 @@ import pytest
 from conftest import BIN, Server
 from test_accounts import acct  # noqa: F401
 from test_ccxt import client
+from test_claims import csrv  # noqa: F401  (the fixture with the test clock staff logins need)
 from test_custody import BTC_DEST, user_with_key, wait_for
 
 
@@ -203,3 +205,59 @@ def test_security_staff_declare_and_resolve_through_the_account_api(acct):
     assert error_code(unknown) == "unknown_action"
     missing = call(srv, "POST", "/api/v1/admin/incidents/999/update", {"message": "x"}, token=security)
     assert missing[0] == 404 and error_code(missing) == "incident_not_found"
+
+
+def test_security_staff_declare_lift_and_resolve_on_the_console_pages(csrv):
+    from test_accounts import advance, server_now_s, totp
+    from test_admin import staff_account
+    from test_web import Browser, confirm_if_asked, field, login_page
+    srv = csrv
+    victim = srv.admin("user", "create", "--email", "victim@example.com")["user_id"]
+    _, _, secret = staff_account(srv, "sec-pages@example.com", "security")
+    _, _, treasury_secret = staff_account(srv, "treasury-pages@example.com", "treasury")
+
+    def staff_browser(email, secret_):
+        browser = Browser(srv)
+        advance(srv, 30 * 1000)
+        status_, page_, _ = login_page(browser, email)
+        status_, page_, headers_ = browser.post("/login/2fa", {
+            "pre_auth_token": field(page_, "pre_auth_token"), "method": "totp",
+            "code": totp(secret_, server_now_s(srv))})
+        confirm_if_asked(browser, status_, page_, headers_)
+        return browser
+
+    b = staff_browser("sec-pages@example.com", secret)
+    status, page, _ = b.get("/admin/incidents")
+    assert status == 200 and 'id="declare-form"' in page, page
+    csrf = field(page, "csrf")
+    form = {"csrf": csrf, "kind": "hot_wallet_breach", "title": "ETH hot wallet breach",
+            "message": "ETH withdrawals and the ETH_USDT market are stopped while we investigate.",
+            "assets": "ETH", "markets": "ETH_USDT", "users": str(victim), "losses": f"{victim}:ETH:0.5",
+            "halt": "markets", "freeze": "assets"}
+    # Bad input: the page says what is wrong, nothing is declared.
+    for change, message in [({"losses": "nonsense"}, "is not USER:ASSET:AMOUNT"),
+                            ({"users": "x"}, "is not a user id"),
+                            ({"losses": "999999:ETH:1"}, "not among the affected users"),
+                            ({"csrf": "0" * 32}, "This form has expired")]:
+        status, page, _ = b.post("/admin/incidents", dict(form, **change))
+        assert status in (400, 403) and message in html_lib.unescape(page), (change, status)
+    assert srv.admin("incident", "list")["incidents"] == []
+    status, page, _ = b.post("/admin/incidents", form)
+    assert status == 200 and "declared; its containment is in force" in page, page
+    iid = srv.admin("incident", "list")["incidents"][0]["id"]
+    assert 'id="lift-halt-%d"' % iid in page and 'id="lift-freeze-%d"' % iid in page
+    assert "ETH hot wallet breach" in b.get("/")[1]
+    status, page, _ = b.post(f"/admin/incidents/{iid}/lift", {"csrf": csrf, "text": "halt"})
+    assert status == 200 and 'id="lift-halt-%d"' % iid not in page and 'id="lift-freeze-%d"' % iid in page
+    status, page, _ = b.post(f"/admin/incidents/{iid}/resolve", {"csrf": csrf, "text": "Wallet rotated; all clear."})
+    assert status == 200 and f"Incident {iid}: resolved." in page
+    timeline = page_text(srv, f"/incidents/{iid}")
+    assert "Wallet rotated; all clear." in timeline
+    # Staff without incident response see nothing.
+    other = staff_browser("treasury-pages@example.com", treasury_secret)
+    assert other.get("/admin")[0] == 200
+    assert other.get("/admin/incidents")[0] == 403
+
+
+def page_text(srv, path):
+    return page(srv, path)[1]

@@ -10,6 +10,7 @@
 
 mod admin;
 mod admin_claims;
+mod admin_incidents;
 mod auth;
 mod caller;
 mod charts;
@@ -142,6 +143,11 @@ pub fn transparency_router(v1: V1State, safeguard: bulwark_safeguard::Safeguard)
         .route("/claims", get(claims::page).post(claims::file))
         .route("/claims/{id}", get(claims::detail))
         .route("/claims/{id}/{action}", post(claims::respond))
+        .route(
+            "/admin/incidents",
+            get(admin_incidents::page).post(admin_incidents::declare),
+        )
+        .route("/admin/incidents/{id}/{action}", post(admin_incidents::act))
         .route("/admin/claims", get(admin_claims::queue))
         .route("/admin/claims/{id}", get(admin_claims::claim))
         .route("/admin/claims/{id}/{action}", post(admin_claims::act))
