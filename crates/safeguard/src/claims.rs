@@ -219,6 +219,32 @@ fn pro_rata(
     }
 }
 
+/// A claim as filed, before its details: state `submitted` under the policy in force.
+fn submitted(now_ms: i64) -> ClaimRow {
+    ClaimRow {
+        id: 0,
+        user_id: 0,
+        incident_id: None,
+        category: String::new(),
+        description: String::new(),
+        asset: String::new(),
+        claimed: 0,
+        refs: String::new(),
+        window_from_ms: 0,
+        window_to_ms: 0,
+        policy_version: POLICY_VERSION.into(),
+        state: "submitted".into(),
+        investigator: None,
+        decided_by: None,
+        reason_code: None,
+        approved: None,
+        appealed: 0,
+        movement_id: None,
+        created_ms: now_ms,
+        updated_ms: now_ms,
+    }
+}
+
 /// The timeline entry of a decision: the verb, the policy's reason, and the staff note.
 fn decision_note(verb: &str, code: &ReasonCode, note: &str) -> String {
     let mut text = format!("{verb} under {}: {}.", code.code, code.meaning);
@@ -398,7 +424,6 @@ impl Safeguard {
             }
         }
         let row = ClaimRow {
-            id: 0,
             user_id,
             incident_id: f.incident_id,
             category: f.category.clone(),
@@ -412,16 +437,7 @@ impl Safeguard {
                 .join(","),
             window_from_ms: f.window_from_ms,
             window_to_ms,
-            policy_version: POLICY_VERSION.into(),
-            state: "submitted".into(),
-            investigator: None,
-            decided_by: None,
-            reason_code: None,
-            approved: None,
-            appealed: 0,
-            movement_id: None,
-            created_ms: now,
-            updated_ms: now,
+            ..submitted(now)
         };
         let id = self
             .store()
@@ -508,7 +524,6 @@ impl Safeguard {
         let mut opened: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
         for (user, asset, units) in losses {
             let row = ClaimRow {
-                id: 0,
                 user_id: *user,
                 incident_id: Some(incident.id),
                 category: category.into(),
@@ -518,19 +533,9 @@ impl Safeguard {
                 ),
                 asset: asset.clone(),
                 claimed: *units,
-                refs: String::new(),
                 window_from_ms: incident.declared_ms.saturating_sub(INCIDENT_WINDOW_MS),
                 window_to_ms: incident.declared_ms,
-                policy_version: POLICY_VERSION.into(),
-                state: "submitted".into(),
-                investigator: None,
-                decided_by: None,
-                reason_code: None,
-                approved: None,
-                appealed: 0,
-                movement_id: None,
-                created_ms: incident.declared_ms,
-                updated_ms: incident.declared_ms,
+                ..submitted(incident.declared_ms)
             };
             let id = self.store().insert_claim(&row, "system").await?;
             opened.entry(*user).or_default().push(id);
@@ -880,16 +885,7 @@ impl Safeguard {
                         )
                         .into());
                     }
-                    let scale = self.scale_of(&claim.asset);
-                    let approved = bulwark_types::parse_units(input.amount.trim(), scale)
-                        .ok()
-                        .filter(|a| *a > 0)
-                        .ok_or_else(|| {
-                            invalid(
-                                "invalid_amount",
-                                "amount must be a positive amount of the claim's asset",
-                            )
-                        })?;
+                    let approved = self.claim_amount(&claim, &input.amount)?;
                     if approved > claim.claimed {
                         return Err(invalid(
                             "amount_over_claim",
@@ -1075,6 +1071,19 @@ impl Safeguard {
         decision_times.sort_unstable();
         stats.median_decision_ms = decision_times.get(decision_times.len() / 2).copied();
         Ok(stats)
+    }
+
+    /// A positive amount of the claim's asset, in its smallest unit.
+    pub(crate) fn claim_amount(&self, claim: &ClaimRow, text: &str) -> SafeguardResult<i64> {
+        bulwark_types::parse_units(text.trim(), self.scale_of(&claim.asset))
+            .ok()
+            .filter(|a| *a > 0)
+            .ok_or_else(|| {
+                invalid(
+                    "invalid_amount",
+                    "amount must be a positive amount of the claim's asset",
+                )
+            })
     }
 
     /// What paying an approved claim takes from the fund now, and the share paid (basis points)

@@ -39,15 +39,7 @@ impl Safeguard {
         };
         let paid = self.custody().movement(movement).await?.amount;
         let scale = self.scale_of(&claim.asset);
-        let amount = bulwark_types::parse_units(amount_text.trim(), scale)
-            .ok()
-            .filter(|a| *a > 0)
-            .ok_or_else(|| {
-                invalid(
-                    "invalid_amount",
-                    "amount must be a positive amount of the claim's asset",
-                )
-            })?;
+        let amount = self.claim_amount(claim, amount_text)?;
         if amount > paid {
             return Err(invalid(
                 "amount_over_payout",
@@ -68,11 +60,9 @@ impl Safeguard {
             .map_err(|_| SafeguardError::Internal("negative user id".into()))?;
         let claim_id = u64::try_from(claim.id)
             .map_err(|_| SafeguardError::Internal("negative claim id".into()))?;
-        let receipt = self
-            .trading()
-            .sequencer
+        let (seq, outcome) = self
             .submit(
-                bulwark_trading::writes::command_id_for(&format!("safeguard-clawback:{claim_id}")),
+                &format!("safeguard-clawback:{claim_id}"),
                 Command::SafeguardClawback {
                     user: bulwark_types::UserId(user),
                     asset,
@@ -80,9 +70,8 @@ impl Safeguard {
                     claim_id,
                 },
             )
-            .await
-            .map_err(|e| SafeguardError::Internal(format!("engine: {e}")))?;
-        match receipt.outcome {
+            .await?;
+        match outcome {
             Ok(_) => {}
             Err(Reject::InsufficientFunds { available, .. }) => {
                 return Err(invalid(
@@ -108,7 +97,7 @@ impl Safeguard {
                 claim.asset
             ),
             actor: actor.to_owned(),
-            journal_seq: i64::try_from(receipt.seq).unwrap_or(i64::MAX),
+            journal_seq: i64::try_from(seq).unwrap_or(i64::MAX),
             at_ms: self.now_ms(),
         };
         // A retry after the engine applied it (same command id) finds the row written.

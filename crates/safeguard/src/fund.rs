@@ -108,20 +108,17 @@ impl Safeguard {
             .catalog()
             .asset(&asset)
             .ok_or_else(|| SafeguardError::UnknownAsset(asset.clone()))?;
-        let receipt = self
-            .trading()
-            .sequencer
+        let (seq, outcome) = self
             .submit(
-                bulwark_trading::writes::command_id_for(&format!("safeguard-topup:{reference}")),
+                &format!("safeguard-topup:{reference}"),
                 Command::SafeguardTopUp {
                     asset: asset_id,
                     amount: units,
                     from: source,
                 },
             )
-            .await
-            .map_err(|e| SafeguardError::Internal(format!("engine: {e}")))?;
-        match receipt.outcome {
+            .await?;
+        match outcome {
             Ok(_) => {}
             Err(Reject::InsufficientFunds { available, .. }) => {
                 return Err(invalid(
@@ -144,7 +141,7 @@ impl Safeguard {
             txid,
             note,
             actor: actor.to_owned(),
-            journal_seq: i64::try_from(receipt.seq).unwrap_or(i64::MAX),
+            journal_seq: i64::try_from(seq).unwrap_or(i64::MAX),
             at_ms: now_ms,
         };
         // A retry after the engine applied it finds the reference recorded: same top-up.

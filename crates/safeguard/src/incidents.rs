@@ -262,11 +262,10 @@ impl Safeguard {
                 "incident:{id}:{verb}:{}",
                 market.map_or_else(|| "all".to_owned(), |m| m.0.to_string())
             );
-            self.trading()
-                .sequencer
-                .submit(bulwark_trading::writes::command_id_for(&key), command)
-                .await
-                .map_err(|e| SafeguardError::Internal(format!("engine: {e}")))?;
+            let (_, outcome) = self.submit(&key, command).await?;
+            if let Err(reject) = outcome {
+                tracing::warn!("incident {id}: the engine refused to {verb}: {reject}");
+            }
         }
         Ok(())
     }

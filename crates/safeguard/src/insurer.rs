@@ -37,7 +37,9 @@ impl Safeguard {
         };
         let now_ms = self.now_ms();
         if action == "insurer_submit" {
-            return self.submit(claim, &policy, actor, note, now_ms).await;
+            return self
+                .submit_to_insurer(claim, &policy, actor, note, now_ms)
+                .await;
         }
         let Some(submission) = self.store().insurer_submission(claim.id).await? else {
             return Err(invalid(
@@ -77,7 +79,7 @@ impl Safeguard {
         Ok(())
     }
 
-    async fn submit(
+    async fn submit_to_insurer(
         &self,
         claim: &ClaimRow,
         policy: &InsurerPolicy,

@@ -96,6 +96,23 @@ impl Safeguard {
         self.inner.insurer.as_ref()
     }
 
+    /// Submits an engine command under an id derived from `key` (a retry with the same key is
+    /// answered, not applied again); answers the journal seq and the engine's outcome.
+    pub(crate) async fn submit(
+        &self,
+        key: &str,
+        command: bulwark_engine::Command,
+    ) -> SafeguardResult<(u64, bulwark_engine::Outcome)> {
+        let receipt = self
+            .inner
+            .trading
+            .sequencer
+            .submit(bulwark_trading::writes::command_id_for(key), command)
+            .await
+            .map_err(|e| SafeguardError::Internal(format!("engine: {e}")))?;
+        Ok((receipt.seq, receipt.outcome))
+    }
+
     pub(crate) fn store(&self) -> &Store {
         self.inner.trading.store()
     }

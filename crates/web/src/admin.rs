@@ -448,18 +448,11 @@ pub async fn document(
     } else {
         "attachment"
     };
-    let mut response = Response::new(Body::from(document.bytes));
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
+    pages::private_file(
+        document.bytes,
         HeaderValue::from_static(document.content_type),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(
-        header::CONTENT_DISPOSITION,
-        HeaderValue::from_static(disposition),
-    );
-    response
+        disposition,
+    )
 }
 
 fn plain(status: StatusCode, message: &'static str) -> Response {

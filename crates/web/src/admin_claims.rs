@@ -9,14 +9,13 @@
 use askama::Template;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
-use bulwark_accounts::sessions::Authed;
 use bulwark_safeguard::claims::{REASON_CODES, StaffInput};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::auth::{csrf_ok, who};
+use crate::auth::{csrf_ok, who_and_authed};
 use crate::caller::Caller;
 use crate::form::PageForm;
 use crate::pages::{self, Flash, Who};
@@ -160,12 +159,6 @@ fn status_of(error: &bulwark_accounts::Error) -> StatusCode {
     bulwark_api::v1::error::status_of(error.kind)
 }
 
-async fn staff(state: &ProofState, caller: &Caller) -> Option<(Who, Authed)> {
-    let who = who(&state.web, caller).await?;
-    let authed = caller.authed(&state.web).await.ok()?;
-    Some((who, authed))
-}
-
 #[derive(Deserialize, Default)]
 pub struct QueueQuery {
     #[serde(default)]
@@ -178,7 +171,7 @@ pub async fn queue(
     caller: Caller,
     Query(query): Query<QueueQuery>,
 ) -> Response {
-    let Some((who, authed)) = staff(&state, &caller).await else {
+    let Some((who, authed)) = who_and_authed(&state.web, &caller).await else {
         return pages::see_other("/login");
     };
     let filter = STATES
@@ -249,7 +242,7 @@ async fn render_claim(
     status: StatusCode,
     flash: Flash,
 ) -> Response {
-    let Some((who, authed)) = staff(state, caller).await else {
+    let Some((who, authed)) = who_and_authed(&state.web, caller).await else {
         return pages::see_other("/login");
     };
     let (view, investigation) = match state.safeguard.staff_claim(&authed, id).await {
@@ -430,15 +423,7 @@ pub async fn evidence(
             return response;
         }
     };
-    let mut response = Response::new(Body::from(bytes));
-    let headers = response.headers_mut();
-    if let Ok(value) = HeaderValue::from_str(&meta.content_type) {
-        headers.insert(header::CONTENT_TYPE, value);
-    }
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(
-        header::CONTENT_DISPOSITION,
-        HeaderValue::from_static("attachment"),
-    );
-    response
+    let content_type = HeaderValue::from_str(&meta.content_type)
+        .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"));
+    pages::private_file(bytes, content_type, "attachment")
 }

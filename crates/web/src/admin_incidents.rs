@@ -13,7 +13,7 @@ use bulwark_safeguard::claims::Loss;
 use bulwark_safeguard::incidents::{Declaration, KINDS};
 use serde::Deserialize;
 
-use crate::auth::{csrf_ok, who};
+use crate::auth::{csrf_ok, who_and_authed};
 use crate::caller::Caller;
 use crate::form::PageForm;
 use crate::pages::{self, Flash, Who};
@@ -197,15 +197,9 @@ async fn render(
     )
 }
 
-async fn staff(state: &ProofState, caller: &Caller) -> Option<(Who, Authed)> {
-    let who = who(&state.web, caller).await?;
-    let authed = caller.authed(&state.web).await.ok()?;
-    Some((who, authed))
-}
-
 /// `GET /admin/incidents`.
 pub async fn page(State(state): State<ProofState>, caller: Caller) -> Response {
-    let Some((who, authed)) = staff(&state, &caller).await else {
+    let Some((who, authed)) = who_and_authed(&state.web, &caller).await else {
         return pages::see_other("/login");
     };
     render(
@@ -225,7 +219,7 @@ pub async fn declare(
     caller: Caller,
     PageForm(form): PageForm<DeclareForm>,
 ) -> Response {
-    let Some((who, authed)) = staff(&state, &caller).await else {
+    let Some((who, authed)) = who_and_authed(&state.web, &caller).await else {
         return pages::see_other("/login");
     };
     if !csrf_ok(&caller, &form.csrf) {
@@ -278,7 +272,7 @@ pub async fn act(
     Path((id, action)): Path<(String, String)>,
     PageForm(form): PageForm<ActionForm>,
 ) -> Response {
-    let Some((who, authed)) = staff(&state, &caller).await else {
+    let Some((who, authed)) = who_and_authed(&state.web, &caller).await else {
         return pages::see_other("/login");
     };
     let blank = DeclareForm::default();

@@ -54,6 +54,17 @@ pub async fn who_and_user(state: &WebState, caller: &Caller) -> Option<(Who, i64
 }
 
 /// Whether a logged-in form carries this session's token.
+/// The signed-in page user and their session as the use cases take it (staff pages pass it to
+/// a service that checks the role and the TOTP session itself); `None` sends them to log in.
+pub async fn who_and_authed(
+    state: &WebState,
+    caller: &Caller,
+) -> Option<(Who, bulwark_accounts::sessions::Authed)> {
+    let who = who(state, caller).await?;
+    let authed = caller.authed(state).await.ok()?;
+    Some((who, authed))
+}
+
 pub fn csrf_ok(caller: &Caller, submitted: &str) -> bool {
     caller
         .session_token()

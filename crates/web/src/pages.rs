@@ -305,6 +305,25 @@ pub fn fragment<E: std::fmt::Display>(result: Result<String, E>) -> Response {
 }
 
 /// A 303 redirect after a successful form.
+/// A private file (a KYC document, a claim's evidence): never cached, shown `inline` or
+/// downloaded as an `attachment`.
+pub fn private_file(
+    bytes: Vec<u8>,
+    content_type: axum::http::HeaderValue,
+    disposition: &'static str,
+) -> Response {
+    use axum::http::{HeaderValue, header};
+    let mut response = Response::new(axum::body::Body::from(bytes));
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, content_type);
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_static(disposition),
+    );
+    response
+}
+
 pub fn see_other(path: &str) -> Response {
     Redirect::to(path).into_response()
 }

@@ -67,6 +67,25 @@ impl Engine {
         Ok(())
     }
 
+    /// Moves `amount` from a user's available balance to `to(slot)` (the user's own held
+    /// balance, or a system account); a user the engine never saw has nothing available.
+    fn debit_available(
+        &mut self,
+        user: UserId,
+        asset: AssetId,
+        amount: i64,
+        to: impl FnOnce(u32) -> Account,
+    ) -> Result<(), Reject> {
+        let slot = self.ledger.slot(user).ok_or(Reject::InsufficientFunds {
+            asset,
+            needed: amount,
+            available: 0,
+        })?;
+        self.ledger
+            .transfer(asset, Account::Available(slot), to(slot), amount)
+            .map_err(|e| ledger_reject(asset, amount, e))
+    }
+
     /// `Deposit`: External -> user available, once per reference.
     pub(super) fn deposit(
         &mut self,
@@ -102,14 +121,7 @@ impl Engine {
         }
         self.asset_exists(asset)?;
         positive(amount)?;
-        let slot = self.ledger.slot(user).ok_or(Reject::InsufficientFunds {
-            asset,
-            needed: amount,
-            available: 0,
-        })?;
-        self.ledger
-            .transfer(asset, Account::Available(slot), Account::Held(slot), amount)
-            .map_err(|e| ledger_reject(asset, amount, e))?;
+        self.debit_available(user, asset, amount, Account::Held)?;
         self.withdrawals.insert(
             withdrawal_id,
             WithdrawalHold {
@@ -207,19 +219,9 @@ impl Engine {
             return Ok(Accepted::Done);
         }
         let debit = amount.checked_neg().ok_or(Reject::Overflow)?;
-        let slot = self.ledger.slot(user).ok_or(Reject::InsufficientFunds {
-            asset,
-            needed: debit,
-            available: 0,
+        self.debit_available(user, asset, debit, |_| {
+            Account::System(SystemAccount::Adjustments)
         })?;
-        self.ledger
-            .transfer(
-                asset,
-                Account::Available(slot),
-                Account::System(SystemAccount::Adjustments),
-                debit,
-            )
-            .map_err(|e| ledger_reject(asset, debit, e))?;
         Ok(Accepted::Done)
     }
 
@@ -275,19 +277,9 @@ impl Engine {
         }
         self.asset_exists(asset)?;
         positive(amount)?;
-        let slot = self.ledger.slot(user).ok_or(Reject::InsufficientFunds {
-            asset,
-            needed: amount,
-            available: 0,
+        self.debit_available(user, asset, amount, |_| {
+            Account::System(SystemAccount::Safeguard)
         })?;
-        self.ledger
-            .transfer(
-                asset,
-                Account::Available(slot),
-                Account::System(SystemAccount::Safeguard),
-                amount,
-            )
-            .map_err(|e| ledger_reject(asset, amount, e))?;
         self.deposit_refs.insert(key);
         Ok(Accepted::Done)
     }
