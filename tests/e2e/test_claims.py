@@ -383,6 +383,32 @@ def test_claims_pages_file_follow_reply_and_appeal(acct):
     status, page, _ = b.get(claim_path)
     assert status == 200 and 'id="claim-state">submitted' in page and "12.50000000" in page
     claim_id = int(claim_path.rsplit("/", 1)[1])
+    # Evidence from the page: a multipart upload with the form's token, kept encrypted.
+    import urllib.error
+    import urllib.request
+    from test_kyc_regions import multipart
+    assert 'id="evidence-form"' in page
+
+    def attach(fields, files):
+        content_type, body = multipart(fields, files)
+        headers = {"Content-Type": content_type, "Sec-Fetch-Site": "same-origin",
+                   "Cookie": "; ".join(f"{k}={v}" for k, v in b.cookies.items())}
+        req = urllib.request.Request(srv.base + f"{claim_path}/evidence", data=body, method="POST", headers=headers)
+        try:
+            r = b.opener.open(req, timeout=30)
+        except urllib.error.HTTPError as e:
+            r = e
+        return r.status, r.read().decode()
+
+    pdf = b"%PDF-1.4\n% a statement\n"
+    status, page = attach({"csrf": "0" * 32}, {"file": ("statement.pdf", pdf)})
+    assert status == 403 and "This form has expired" in html_lib.unescape(page)
+    status, page = attach({"csrf": csrf}, {"file": ("notes.txt", b"plain text")})
+    assert status == 400 and "PNG or JPEG image or a PDF" in html_lib.unescape(page), page
+    status, _ = attach({"csrf": csrf}, {"file": ("statement.pdf", pdf)})
+    assert status == 303
+    status, page, _ = b.get(claim_path)
+    assert "statement.pdf" in page and f"{len(pdf)} bytes" in page
     # Staff ask for information; the user answers on the page.
     _, investigator, _ = staff_account(srv, "inv@example.com", "security")
     _, decider, _ = staff_account(srv, "dec@example.com", "treasury")

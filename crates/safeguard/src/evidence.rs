@@ -58,36 +58,13 @@ fn seal_context(claim_id: i64, sha256: &str) -> String {
 }
 
 impl Safeguard {
-    /// Attaches a file to one of the user's open claims; answers the claim as it is now.
+    /// Attaches a base64-encoded file (the JSON API) to one of the user's open claims.
     pub async fn add_evidence(
         &self,
         user_id: i64,
         claim_id: i64,
         upload: Upload,
     ) -> SafeguardResult<ClaimView> {
-        let view = self.my_claim(user_id, claim_id).await?;
-        if !OPEN_STATES.contains(&view.claim.state.as_str()) {
-            return Err(invalid(
-                "wrong_state",
-                format!(
-                    "the claim is {} and takes no more evidence",
-                    view.claim.state
-                ),
-            ));
-        }
-        let name = upload.name.trim().to_owned();
-        let n = name.chars().count();
-        if n == 0
-            || n > NAME_MAX
-            || name
-                .chars()
-                .any(|c| c.is_control() || c == '/' || c == '\\')
-        {
-            return Err(invalid(
-                "invalid_name",
-                format!("the file name must be 1 to {NAME_MAX} characters without slashes"),
-            ));
-        }
         let text = upload.content_base64.trim();
         if text.len() > EVIDENCE_BODY_BYTES_MAX {
             return Err(too_large());
@@ -100,6 +77,41 @@ impl Safeguard {
                     "content_base64 must be the file encoded as standard base64",
                 )
             })?;
+        self.attach_evidence(user_id, claim_id, &upload.name, bytes)
+            .await
+    }
+
+    /// Attaches a file to one of the user's open claims; answers the claim as it is now.
+    pub async fn attach_evidence(
+        &self,
+        user_id: i64,
+        claim_id: i64,
+        name: &str,
+        bytes: Vec<u8>,
+    ) -> SafeguardResult<ClaimView> {
+        let view = self.my_claim(user_id, claim_id).await?;
+        if !OPEN_STATES.contains(&view.claim.state.as_str()) {
+            return Err(invalid(
+                "wrong_state",
+                format!(
+                    "the claim is {} and takes no more evidence",
+                    view.claim.state
+                ),
+            ));
+        }
+        let name = name.trim().to_owned();
+        let n = name.chars().count();
+        if n == 0
+            || n > NAME_MAX
+            || name
+                .chars()
+                .any(|c| c.is_control() || c == '/' || c == '\\')
+        {
+            return Err(invalid(
+                "invalid_name",
+                format!("the file name must be 1 to {NAME_MAX} characters without slashes"),
+            ));
+        }
         if bytes.len() > EVIDENCE_BYTES_MAX {
             return Err(too_large());
         }

@@ -92,7 +92,16 @@ pub struct ClaimPage {
     pub description: String,
     pub can_reply: bool,
     pub can_appeal: bool,
+    /// Evidence may still be added (the claim is being looked at).
+    pub can_attach: bool,
     pub events: Vec<EventLine>,
+    pub evidence: Vec<EvidenceLine>,
+}
+
+pub struct EvidenceLine {
+    pub name: String,
+    pub content_type: String,
+    pub size: i64,
 }
 
 fn policy_lines(covered: bool) -> Vec<PolicyLine> {
@@ -277,6 +286,19 @@ fn claim_page(state: &ProofState, who: Who, view: &ClaimView) -> ClaimPage {
         description: c.description.clone(),
         can_reply: c.state == "needs_info",
         can_appeal: c.state == "rejected" && c.appealed == 0,
+        can_attach: matches!(
+            c.state.as_str(),
+            "submitted" | "acknowledged" | "investigating" | "needs_info" | "appealed"
+        ),
+        evidence: view
+            .evidence
+            .iter()
+            .map(|e| EvidenceLine {
+                name: e.name.clone(),
+                content_type: e.content_type.clone(),
+                size: e.size_bytes,
+            })
+            .collect(),
         events: view
             .events
             .iter()
@@ -322,6 +344,55 @@ pub struct MessageForm {
     csrf: String,
     #[serde(default)]
     message: String,
+}
+
+/// `POST /claims/{id}/evidence` (multipart: `csrf` and one `file`): attaches a file.
+pub async fn attach(
+    State(state): State<ProofState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    request: axum::extract::Request,
+) -> Response {
+    let Some((who, user_id)) = who_and_user(&state.web, &caller).await else {
+        return pages::see_other("/login");
+    };
+    let Some(id) = claim_id(&id) else {
+        return pages::see_other("/claims");
+    };
+    let result = match crate::kyc::read_form(request).await {
+        Err(message) => Err((StatusCode::BAD_REQUEST, message)),
+        Ok(parts) if !csrf_ok(&caller, &crate::kyc::text_of(&parts, "csrf")) => Err((
+            StatusCode::FORBIDDEN,
+            "This form has expired; reload the page and try again.".to_string(),
+        )),
+        Ok(parts) => match parts.into_iter().find(|p| p.name == "file") {
+            None => Err((
+                StatusCode::BAD_REQUEST,
+                "Choose a file to attach.".to_string(),
+            )),
+            Some(file) => state
+                .safeguard
+                .attach_evidence(
+                    user_id,
+                    id,
+                    file.filename.as_deref().unwrap_or_default(),
+                    file.data,
+                )
+                .await
+                .map_err(|e| (StatusCode::BAD_REQUEST, message_of(e))),
+        },
+    };
+    match result {
+        Ok(_) => pages::see_other(&format!("/claims/{id}")),
+        Err((status, error)) => match state.safeguard.my_claim(user_id, id).await {
+            Ok(view) => {
+                let mut page = claim_page(&state, who, &view);
+                page.error = error;
+                pages::render(status, &page)
+            }
+            Err(_) => pages::see_other("/claims"),
+        },
+    }
 }
 
 /// `POST /claims/{id}/reply|appeal`.

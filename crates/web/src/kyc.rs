@@ -55,7 +55,7 @@ pub struct Part {
     pub data: Vec<u8>,
 }
 
-fn text_of(parts: &[Part], name: &str) -> String {
+pub(crate) fn text_of(parts: &[Part], name: &str) -> String {
     parts
         .iter()
         .find(|p| p.name == name && p.filename.is_none())
@@ -131,7 +131,7 @@ pub async fn page(State(state): State<WebState>, caller: Caller) -> Response {
 
 /// Reads the upload form (axum's multipart reader, bounded by the route's body limit), or says
 /// what is wrong with it.
-async fn read_form(request: Request) -> Result<Vec<Part>, String> {
+pub(crate) async fn read_form(request: Request) -> Result<Vec<Part>, String> {
     let mut form = Multipart::from_request(request, &())
         .await
         .map_err(|_| "The form must be sent as multipart/form-data".to_string())?;
@@ -154,7 +154,7 @@ async fn read_form(request: Request) -> Result<Vec<Part>, String> {
 
 fn upload_error(error: MultipartError) -> String {
     if error.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        "The upload is too large: each image may be at most 5 MiB".to_string()
+        "The upload is too large: each file may be at most 5 MiB".to_string()
     } else {
         format!("The upload could not be read: {}", error.body_text())
     }

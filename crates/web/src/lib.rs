@@ -144,6 +144,10 @@ pub fn transparency_router(v1: V1State, safeguard: bulwark_safeguard::Safeguard)
         .route("/claims/{id}", get(claims::detail))
         .route("/claims/{id}/{action}", post(claims::respond))
         .route(
+            "/claims/{id}/evidence",
+            post(claims::attach).layer(DefaultBodyLimit::max(kyc::UPLOAD_BYTES_MAX)),
+        )
+        .route(
             "/admin/incidents",
             get(admin_incidents::page).post(admin_incidents::declare),
         )
