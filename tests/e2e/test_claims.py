@@ -212,6 +212,11 @@ def test_claim_from_filing_to_payout(csrv):
     # The fund holds its share of the trade's fees, far less than 40 USDT.
     too_much = act(decider, big["id"], "pay")
     assert too_much[0] == 400 and code(too_much) == "fund_insufficient", too_much
+    # The operator's payout goes through the same claim rules.
+    with pytest.raises(RuntimeError, match="Safeguard fund holds"):
+        srv.admin("movement", "payout", "--claim", str(big["id"]))
+    with pytest.raises(RuntimeError, match="investigating"):
+        srv.admin("movement", "payout", "--claim", str(small["id"]))
     assert act(decider, small["id"], "approve", amount="0.01", reason_code="platform_failure")[1]["state"] == "approved"
     pending = act(decider, small["id"], "pay")[1]
     assert pending["state"] == "payout_pending" and pending["movement_id"]

@@ -488,13 +488,14 @@ async fn propose_refill(
     ))
 }
 
-/// `POST /admin/v1/movements/safeguard-payout` `{"user_id","asset","amount","claim_id"}`.
+/// `POST /admin/v1/movements/safeguard-payout` `{"claim_id"}`: proposes an approved claim's
+/// payout (the only way a Safeguard payout is proposed besides the staff action `pay`).
 async fn propose_safeguard_payout(
     State(state): State<AdminState>,
-    Json(body): Json<operator::chain::NewPayout>,
+    Json(body): Json<Value>,
 ) -> AdminResult {
     Ok(Json(
-        operator::chain::propose_safeguard_payout(&state.operator, &state.custody, body).await?,
+        operator::transparency::pay_claim(&state.safeguard, parse(body)?).await?,
     ))
 }
 

@@ -383,32 +383,3 @@ pub async fn sign_movement(
     }
     Ok(result)
 }
-
-#[derive(Deserialize)]
-pub struct NewPayout {
-    pub user_id: i64,
-    pub asset: String,
-    pub amount: String,
-    pub claim_id: i64,
-}
-
-/// Proposes a Safeguard payout for a claim; it executes once enough operators signed
-/// (audited).
-pub async fn propose_safeguard_payout(
-    op: &Operator,
-    custody: &Custody,
-    body: NewPayout,
-) -> Result<Value> {
-    let movement = custody
-        .propose_safeguard_payout(
-            body.user_id,
-            &body.asset.to_ascii_uppercase(),
-            &body.amount,
-            body.claim_id,
-        )
-        .await
-        .map_err(custody_refusal)?;
-    let result = movement_json(custody, &movement);
-    audit_action(op, "movement.propose", &result).await?;
-    Ok(result)
-}

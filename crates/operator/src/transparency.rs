@@ -65,6 +65,20 @@ fn top_up_json(safeguard: &Safeguard, row: &bulwark_store::TopUpRow) -> Value {
            "actor": row.actor, "journal_seq": row.journal_seq, "at_ms": row.at_ms})
 }
 
+#[derive(Deserialize)]
+pub struct PayClaim {
+    pub claim_id: i64,
+}
+
+/// Proposes an approved claim's payout as the operator (the Safeguard service checks the claim
+/// and audits it).
+pub async fn pay_claim(safeguard: &Safeguard, body: PayClaim) -> Result<Value> {
+    let view = safeguard
+        .operator_pay(crate::ops::OPERATOR, body.claim_id)
+        .await?;
+    Ok(view.json(safeguard.scale_of(&view.claim.asset), true))
+}
+
 /// Recomputes the audit log's hash chain.
 pub async fn audit_verify(safeguard: &Safeguard) -> Result<Value> {
     let check = safeguard.verify_audit().await?;

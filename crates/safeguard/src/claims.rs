@@ -938,40 +938,7 @@ impl Safeguard {
                     .await?
                 }
             }
-            ("pay", "approved") => {
-                let (amount, share) = self.payout_of(&claim).await?;
-                let text = bulwark_types::format_units(amount, self.scale_of(&claim.asset));
-                let movement = self
-                    .custody()
-                    .propose_safeguard_payout(claim.user_id, &claim.asset, &text, claim.id)
-                    .await
-                    .map_err(|e| SafeguardError::Internal(format!("custody: {e}")))?;
-                let note = match share {
-                    None => format!(
-                        "Payout proposed as movement {}; it is paid once enough operators sign.",
-                        movement.id
-                    ),
-                    Some(bps) => format!(
-                        "The fund holds less than this incident's approved claims, so each is paid the same share: {}.{:02} % of the approved amount, {} {}. Payout proposed as movement {}; it is paid once enough operators sign.",
-                        bps / 100,
-                        bps % 100,
-                        text,
-                        claim.asset,
-                        movement.id
-                    ),
-                };
-                self.step(
-                    &claim,
-                    "payout_pending",
-                    &actor,
-                    &note,
-                    ClaimMove {
-                        movement_id: Some(movement.id),
-                        ..ClaimMove::default()
-                    },
-                )
-                .await?
-            }
+            ("pay", "approved") => self.propose_payout(&claim, &actor).await?,
             ("clawback", "paid" | "closed") if claim.movement_id.is_some() => {
                 let note = plain("note", note, 1, NOTE_MAX)?;
                 self.claw_back(&claim, &actor, &input.amount, &note).await?
@@ -1084,6 +1051,61 @@ impl Safeguard {
                     "amount must be a positive amount of the claim's asset",
                 )
             })
+    }
+
+    /// Proposes an approved claim's payout as custody's M-of-N movement (pro rata when the
+    /// fund is short for the claim's incident) and moves the claim to `payout_pending`.
+    async fn propose_payout(&self, claim: &ClaimRow, actor: &str) -> SafeguardResult<ClaimView> {
+        let (amount, share) = self.payout_of(claim).await?;
+        let text = bulwark_types::format_units(amount, self.scale_of(&claim.asset));
+        let movement = self
+            .custody()
+            .propose_safeguard_payout(claim.user_id, &claim.asset, &text, claim.id)
+            .await
+            .map_err(|e| SafeguardError::Internal(format!("custody: {e}")))?;
+        let note = match share {
+            None => format!(
+                "Payout proposed as movement {}; it is paid once enough operators sign.",
+                movement.id
+            ),
+            Some(bps) => format!(
+                "The fund holds less than this incident's approved claims, so each is paid the same share: {}.{:02} % of the approved amount, {} {}. Payout proposed as movement {}; it is paid once enough operators sign.",
+                bps / 100,
+                bps % 100,
+                text,
+                claim.asset,
+                movement.id
+            ),
+        };
+        self.step(
+            claim,
+            "payout_pending",
+            actor,
+            &note,
+            ClaimMove {
+                movement_id: Some(movement.id),
+                ..ClaimMove::default()
+            },
+        )
+        .await
+    }
+
+    /// The operator (admin token) pays an approved claim: the same proposal as the staff
+    /// action `pay`, audited `claim.pay` under `actor`. There is no other way to propose a
+    /// Safeguard payout, so every payout belongs to an approved claim and is at most its
+    /// approved amount.
+    pub async fn operator_pay(&self, actor: &str, id: i64) -> SafeguardResult<ClaimView> {
+        let claim = self.claim_of(id).await?.claim;
+        if claim.state != "approved" {
+            return Err(Self::wrong_state(&claim, "pay"));
+        }
+        let view = self.propose_payout(&claim, actor).await?;
+        let params =
+            json!({"claim_id": id, "action": "pay", "state": view.claim.state}).to_string();
+        self.store()
+            .append_audit(actor, "claim.pay", &params, self.now_ms())
+            .await?;
+        Ok(view)
     }
 
     /// What paying an approved claim takes from the fund now, and the share paid (basis points)

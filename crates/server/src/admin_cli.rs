@@ -272,14 +272,8 @@ pub enum MovementCommand {
         #[arg(long)]
         amount: String,
     },
-    /// Propose paying a claim from the Safeguard fund to a user.
+    /// Propose paying an approved claim from the Safeguard fund (as the staff action `pay`).
     Payout {
-        #[arg(long)]
-        user: i64,
-        #[arg(long)]
-        asset: String,
-        #[arg(long)]
-        amount: String,
         #[arg(long)]
         claim: i64,
     },
@@ -740,15 +734,10 @@ fn request_of(command: &AdminCommand) -> (&'static str, String, Value) {
                 "/admin/v1/movements/refill".into(),
                 json!({"asset": asset, "network": network, "amount": amount}),
             ),
-            MovementCommand::Payout {
-                user,
-                asset,
-                amount,
-                claim,
-            } => (
+            MovementCommand::Payout { claim } => (
                 "POST",
                 "/admin/v1/movements/safeguard-payout".into(),
-                json!({"user_id": user, "asset": asset, "amount": amount, "claim_id": claim}),
+                json!({"claim_id": claim}),
             ),
             MovementCommand::List => ("GET", "/admin/v1/movements".into(), Value::Null),
             MovementCommand::Describe { id } => {
