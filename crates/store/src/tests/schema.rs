@@ -143,14 +143,19 @@ async fn sqlite_schema_has_every_table_with_known_types() {
         "balances",
         "candles",
         "chain_cursors",
+        "claim_clawbacks",
         "claim_events",
+        "claim_evidence",
         "claims",
         "custody_incidents",
         "deposit_addresses",
         "deposits",
         "devices",
+        "fund_top_ups",
         "incident_updates",
         "incidents",
+        "insurer_events",
+        "insurer_submissions",
         "kyc_applications",
         "kyc_documents",
         "lockout_state",
@@ -192,7 +197,8 @@ async fn sqlite_schema_has_every_table_with_known_types() {
         "{:?}",
         shape.columns
     );
-    assert_eq!(shape.triggers.len(), 10);
+    // Append-only tables refuse UPDATE and DELETE: one trigger each.
+    assert_eq!(shape.triggers.len(), 18);
     database.finish().await;
 }
 
