@@ -412,8 +412,12 @@ def test_claims_pages_file_follow_reply_and_appeal(acct):
     assert status == 400 and "PNG or JPEG image or a PDF" in html_lib.unescape(page), page
     status, _ = attach({"csrf": csrf}, {"file": ("statement.pdf", pdf)})
     assert status == 303
+    # A file of megabytes passes the page's upload limit (pages otherwise read 16 KiB forms).
+    scan = b"\x89PNG\r\n\x1a\n" + os.urandom(3 * 1024 * 1024)
+    status, _ = attach({"csrf": csrf}, {"file": ("scan.png", scan)})
+    assert status == 303
     status, page, _ = b.get(claim_path)
-    assert "statement.pdf" in page and f"{len(pdf)} bytes" in page
+    assert "statement.pdf" in page and f"{len(pdf)} bytes" in page and f"{len(scan)} bytes" in page
     # Staff ask for information; the user answers on the page.
     _, investigator, _ = staff_account(srv, "inv@example.com", "security")
     _, decider, _ = staff_account(srv, "dec@example.com", "treasury")
