@@ -6,20 +6,13 @@ use crate::chain::{Wallet, confirmations};
 use crate::error::CustodyResult;
 use crate::service::Custody;
 
-/// A confirmed transfer into a custody wallet.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Arrival {
-    pub wallet: Wallet,
-    pub address: String,
-    /// In the asset's smallest unit: every output of the transaction to that wallet.
-    pub amount: i64,
-    pub confirmations: u64,
-}
-
 /// What the chain says about a treasury transfer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TreasuryTransfer {
-    Arrived(Arrival),
+    /// Confirmed: `amount` (the asset's smallest unit) paid to custody's hot and cold wallets.
+    Arrived {
+        amount: i64,
+    },
     /// Not in a block (unknown, unmined, or dropped by a reorganisation).
     NotMined,
     Unconfirmed {
@@ -58,21 +51,17 @@ impl Custody {
         let Some(block) = chain.block(inclusion.height).await.map_err(chain_error)? else {
             return Ok(TreasuryTransfer::NotMined);
         };
+        let mut amount = 0_i64;
         for wallet in [Wallet::Hot, Wallet::Cold] {
             let address = self.wallet_address(coin.network, wallet)?;
-            let amount = block
+            amount = block
                 .transfers
                 .iter()
                 .filter(|t| t.txid == txid && t.asset == coin.asset && t.to == address)
-                .fold(0_i64, |sum, t| sum.saturating_add(t.amount));
-            if amount > 0 {
-                return Ok(TreasuryTransfer::Arrived(Arrival {
-                    wallet,
-                    address,
-                    amount,
-                    confirmations: depth,
-                }));
-            }
+                .fold(amount, |sum, t| sum.saturating_add(t.amount));
+        }
+        if amount > 0 {
+            return Ok(TreasuryTransfer::Arrived { amount });
         }
         Ok(TreasuryTransfer::NotToCustody)
     }

@@ -20,7 +20,7 @@ use bulwark_store::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::error::{SafeguardError, SafeguardResult};
+use crate::error::{SafeguardError, SafeguardResult, invalid};
 use crate::service::Safeguard;
 
 /// The coverage policy in force; each claim records the version it was filed under.
@@ -182,13 +182,6 @@ const NOTE_MAX: usize = 4_000;
 const INCIDENT_WINDOW_MS: i64 = 24 * 3_600 * 1_000;
 /// How far before the loss window a login from somewhere new counts as a warning sign.
 const COMPROMISE_LOOKBACK_MS: i64 = 24 * 3_600 * 1_000;
-
-fn invalid(code: &'static str, message: impl Into<String>) -> SafeguardError {
-    SafeguardError::Invalid {
-        code,
-        message: message.into(),
-    }
-}
 
 fn plain(field: &'static str, text: &str, min: usize, max: usize) -> SafeguardResult<String> {
     let text = text.trim();
@@ -704,12 +697,24 @@ impl Safeguard {
         .await
     }
 
-    pub(crate) async fn reviewer(
-        &self,
-        authed: &Authed,
-    ) -> Result<(i64, String), bulwark_accounts::Error> {
+    async fn reviewer(&self, authed: &Authed) -> Result<(i64, String), bulwark_accounts::Error> {
         let staff = require_staff(self.accounts(), authed, &[Capability::ClaimReview]).await?;
         Ok((staff.user_id, staff.actor()))
+    }
+
+    /// A claim for a staff member who reviews claims, never their own; answers it with the
+    /// actor their actions are recorded under.
+    pub(crate) async fn claim_for_staff(
+        &self,
+        authed: &Authed,
+        id: i64,
+    ) -> Result<(ClaimView, String), bulwark_accounts::Error> {
+        let (staff_id, actor) = self.reviewer(authed).await?;
+        let view = self.claim_of(id).await?;
+        if view.claim.user_id == staff_id {
+            return Err(invalid("own_claim", "staff never review their own claim").into());
+        }
+        Ok((view, actor))
     }
 
     /// Staff: claims in a state (every state when `None`).
@@ -732,11 +737,7 @@ impl Safeguard {
         authed: &Authed,
         id: i64,
     ) -> Result<(ClaimView, Value), bulwark_accounts::Error> {
-        let (staff_id, actor) = self.reviewer(authed).await?;
-        let view = self.claim_of(id).await?;
-        if view.claim.user_id == staff_id {
-            return Err(invalid("own_claim", "staff never review their own claim").into());
-        }
+        let (view, actor) = self.claim_for_staff(authed, id).await?;
         let evidence = self.investigation(&view.claim).await?;
         // The view shows the claimant's addresses and countries: who looked is recorded.
         let params = json!({"claim_id": id}).to_string();
@@ -813,11 +814,8 @@ impl Safeguard {
         action: &str,
         input: StaffInput,
     ) -> Result<ClaimView, bulwark_accounts::Error> {
-        let (staff_id, actor) = self.reviewer(authed).await?;
-        let claim = self.claim_of(id).await?.claim;
-        if claim.user_id == staff_id {
-            return Err(invalid("own_claim", "staff never review their own claim").into());
-        }
+        let (view, actor) = self.claim_for_staff(authed, id).await?;
+        let claim = view.claim;
         let note = input.note.trim();
         if note.chars().count() > NOTE_MAX || note.chars().any(|c| c.is_control() && c != '\n') {
             return Err(invalid(
@@ -1040,17 +1038,34 @@ impl Safeguard {
         Ok(stats)
     }
 
+    /// The staff actions the claim's state allows (what the console offers; the action
+    /// itself still checks everything): the state machine of `staff_claim_action`.
+    pub fn staff_actions(&self, claim: &ClaimRow) -> Vec<&'static str> {
+        let paid = claim.movement_id.is_some();
+        let mut actions = match claim.state.as_str() {
+            "submitted" => vec!["acknowledge"],
+            "acknowledged" | "needs_info" | "appealed" => vec!["investigate"],
+            "investigating" => vec!["request_info", "approve", "reject"],
+            "approved" => vec!["pay"],
+            "rejected" => vec!["close"],
+            "paid" => vec!["close", "clawback"],
+            "closed" if paid => vec!["clawback"],
+            _ => Vec::new(),
+        };
+        if paid && matches!(claim.state.as_str(), "paid" | "closed") && self.insurer().is_some() {
+            actions.extend([
+                "insurer_submit",
+                "insurer_accept",
+                "insurer_deny",
+                "insurer_paid",
+            ]);
+        }
+        actions
+    }
+
     /// A positive amount of the claim's asset, in its smallest unit.
     pub(crate) fn claim_amount(&self, claim: &ClaimRow, text: &str) -> SafeguardResult<i64> {
-        bulwark_types::parse_units(text.trim(), self.scale_of(&claim.asset))
-            .ok()
-            .filter(|a| *a > 0)
-            .ok_or_else(|| {
-                invalid(
-                    "invalid_amount",
-                    "amount must be a positive amount of the claim's asset",
-                )
-            })
+        self.amount_of(&claim.asset, text).map(|(_, units)| units)
     }
 
     /// Proposes an approved claim's payout as custody's M-of-N movement (pro rata when the
@@ -1132,23 +1147,17 @@ impl Safeguard {
                 ),
             )
         };
-        if fund >= approved {
-            // Enough for this one; under an incident, only if enough for all its claims.
-            let Some(incident) = claim.incident_id else {
-                return Ok((approved, None));
-            };
-            let outstanding = self.outstanding(incident, &claim.asset).await?;
-            if fund >= outstanding {
-                return Ok((approved, None));
-            }
-            return pro_rata(approved, fund, outstanding, short);
+        // Under an incident the fund is shared with its other approved claims in the asset.
+        let outstanding = match claim.incident_id {
+            Some(incident) => self.outstanding(incident, &claim.asset).await?,
+            None => approved,
+        };
+        if fund >= outstanding {
+            return Ok((approved, None));
         }
         match claim.incident_id {
             None => Err(short(fund)),
-            Some(incident) => {
-                let outstanding = self.outstanding(incident, &claim.asset).await?;
-                pro_rata(approved, fund, outstanding, short)
-            }
+            Some(_) => pro_rata(approved, fund, outstanding, short),
         }
     }
 
@@ -1156,10 +1165,10 @@ impl Safeguard {
     async fn outstanding(&self, incident: i64, asset: &str) -> SafeguardResult<i64> {
         Ok(self
             .store()
-            .claims(Some("approved"), 1_000)
+            .incident_claims(incident)
             .await?
             .iter()
-            .filter(|c| c.incident_id == Some(incident) && c.asset == asset)
+            .filter(|c| c.state == "approved" && c.asset == asset)
             .filter_map(|c| c.approved)
             .fold(0_i64, i64::saturating_add))
     }
@@ -1220,9 +1229,8 @@ impl Safeguard {
         }
         if let Some(incident) = claim.incident_id {
             let mut incident_total = this;
-            for other in self.store().claims(None, 1_000).await? {
+            for other in self.store().incident_claims(incident).await? {
                 if other.id != claim.id
-                    && other.incident_id == Some(incident)
                     && let Some(a) = other.approved
                 {
                     incident_total =

@@ -9,15 +9,8 @@ use bulwark_notify::MessageKind;
 use bulwark_store::{ClaimRow, ClawbackRow};
 
 use crate::claims::ClaimView;
-use crate::error::{SafeguardError, SafeguardResult};
+use crate::error::{SafeguardError, SafeguardResult, invalid};
 use crate::service::Safeguard;
-
-fn invalid(code: &'static str, message: impl Into<String>) -> SafeguardError {
-    SafeguardError::Invalid {
-        code,
-        message: message.into(),
-    }
-}
 
 impl Safeguard {
     /// Takes `amount_text` of a paid claim's payout back into the fund.

@@ -39,6 +39,14 @@ impl From<CustodyError> for SafeguardError {
 
 pub type SafeguardResult<T> = Result<T, SafeguardError>;
 
+/// A refusal of bad input: its stable code and the message for the person who sent it.
+pub(crate) fn invalid(code: &'static str, message: impl Into<String>) -> SafeguardError {
+    SafeguardError::Invalid {
+        code,
+        message: message.into(),
+    }
+}
+
 /// How every adapter (account API, pages, operator API) reports a Safeguard refusal.
 impl From<SafeguardError> for bulwark_accounts::Error {
     fn from(e: SafeguardError) -> bulwark_accounts::Error {

@@ -9,7 +9,7 @@ use bulwark_engine::{Command, Reject, TopUpSource};
 use bulwark_store::TopUpRow;
 use serde::Deserialize;
 
-use crate::error::{SafeguardError, SafeguardResult};
+use crate::error::{SafeguardError, SafeguardResult, invalid};
 use crate::service::Safeguard;
 
 /// Longest note on a top-up.
@@ -29,13 +29,6 @@ pub struct TopUp {
     pub txid: Option<String>,
     #[serde(default)]
     pub note: String,
-}
-
-fn invalid(code: &'static str, message: impl Into<String>) -> SafeguardError {
-    SafeguardError::Invalid {
-        code,
-        message: message.into(),
-    }
 }
 
 fn required(field: &'static str, value: Option<&String>) -> SafeguardResult<String> {
@@ -193,15 +186,15 @@ impl Safeguard {
                 "not_to_custody",
                 format!("transaction {txid} pays no {asset} to a custody wallet"),
             )),
-            TreasuryTransfer::Arrived(arrival) if arrival.amount != units => Err(invalid(
+            TreasuryTransfer::Arrived { amount } if amount != units => Err(invalid(
                 "amount_mismatch",
                 format!(
                     "transaction {txid} paid {} {asset} into custody, not {}",
-                    bulwark_types::format_units(arrival.amount, scale),
+                    bulwark_types::format_units(amount, scale),
                     bulwark_types::format_units(units, scale)
                 ),
             )),
-            TreasuryTransfer::Arrived(_) => Ok(()),
+            TreasuryTransfer::Arrived { .. } => Ok(()),
         }
     }
 

@@ -13,7 +13,7 @@ use bulwark_engine::{Command, Engine};
 use bulwark_notify::MessageKind;
 use bulwark_store::{ContainmentStep, IncidentRow, IncidentUpdateRow};
 
-use crate::error::{SafeguardError, SafeguardResult};
+use crate::error::{SafeguardError, SafeguardResult, invalid};
 use crate::service::Safeguard;
 
 /// The kinds staff choose from.
@@ -86,13 +86,6 @@ impl IncidentView {
 
 pub use crate::service::Banner;
 
-fn invalid(code: &'static str, message: impl Into<String>) -> SafeguardError {
-    SafeguardError::Invalid {
-        code,
-        message: message.into(),
-    }
-}
-
 fn text(field: &'static str, value: &str, max: usize) -> SafeguardResult<String> {
     let value = value.trim();
     if value.is_empty()
@@ -132,6 +125,31 @@ pub fn step(name: &str) -> SafeguardResult<ContainmentStep> {
             format!("step must be halt, freeze or sweeps, not {name:?}"),
         )),
     }
+}
+
+/// The containment steps of an open incident not lifted yet (halt, freeze, sweeps), the names
+/// `lift` takes; none once it is resolved.
+pub fn steps_in_force(row: &IncidentRow) -> Vec<&'static str> {
+    if row.resolved_ms.is_some() {
+        return Vec::new();
+    }
+    [
+        (
+            "halt",
+            row.halt_scope != "none" && row.halt_lifted_ms.is_none(),
+        ),
+        (
+            "freeze",
+            row.freeze_scope != "none" && row.freeze_lifted_ms.is_none(),
+        ),
+        (
+            "sweeps",
+            row.pause_sweeps != 0 && row.sweeps_lifted_ms.is_none(),
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(name, in_force)| in_force.then_some(name))
+    .collect()
 }
 
 fn list(items: &[String]) -> String {
@@ -414,23 +432,8 @@ impl Safeguard {
     ) -> SafeguardResult<IncidentView> {
         let message = text("message", message, MESSAGE_MAX)?;
         let row = Self::open_row(self.store().incident(id).await?, id)?;
-        for (name, in_force) in [
-            (
-                "halt",
-                row.halt_scope != "none" && row.halt_lifted_ms.is_none(),
-            ),
-            (
-                "freeze",
-                row.freeze_scope != "none" && row.freeze_lifted_ms.is_none(),
-            ),
-            (
-                "sweeps",
-                row.pause_sweeps != 0 && row.sweeps_lifted_ms.is_none(),
-            ),
-        ] {
-            if in_force {
-                self.lift(actor, id, name).await?;
-            }
+        for name in steps_in_force(&row) {
+            self.lift(actor, id, name).await?;
         }
         self.store()
             .add_incident_update(id, self.now_ms(), actor, &message)

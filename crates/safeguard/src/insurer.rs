@@ -6,18 +6,11 @@
 
 use bulwark_store::{ClaimRow, InsurerSubmissionRow};
 
-use crate::error::{SafeguardError, SafeguardResult};
+use crate::error::{SafeguardResult, invalid};
 use crate::insurer_policy::{InsurerPolicy, usdt};
 use crate::service::Safeguard;
 
 const MICROS: i64 = 1_000_000;
-
-fn invalid(code: &'static str, message: impl Into<String>) -> SafeguardError {
-    SafeguardError::Invalid {
-        code,
-        message: message.into(),
-    }
-}
 
 impl Safeguard {
     /// Staff: `insurer_submit` (a paid claim's uncovered part), `insurer_accept`,

@@ -116,6 +116,16 @@ impl Store {
             .await?)
     }
 
+    /// Every claim of an incident, oldest first (its pro-rata share and cap cover them all,
+    /// however many there are).
+    pub async fn incident_claims(&self, incident_id: i64) -> StoreResult<Vec<ClaimRow>> {
+        let sql = format!("SELECT {CLAIM_COLUMNS} FROM claims WHERE incident_id = $1 ORDER BY id");
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(incident_id)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
     /// Claims in `state` (every state when `None`), oldest first, at most `limit`.
     pub async fn claims(&self, state: Option<&str>, limit: i64) -> StoreResult<Vec<ClaimRow>> {
         let sql = format!(

@@ -133,20 +133,6 @@ fn reasons(covered: bool) -> Vec<ReasonLine> {
         .collect()
 }
 
-/// What each state offers on the page.
-fn actions_in(state: &str) -> Vec<&'static str> {
-    match state {
-        "submitted" => vec!["acknowledge"],
-        "acknowledged" | "needs_info" | "appealed" => vec!["investigate"],
-        "investigating" => vec!["request_info", "approve", "reject"],
-        "approved" => vec!["pay"],
-        "rejected" => vec!["close"],
-        "paid" => vec!["close", "clawback", "insurer"],
-        "closed" => vec!["clawback", "insurer"],
-        _ => Vec::new(),
-    }
-}
-
 fn text_of(value: &Value, field: &str) -> String {
     match value.get(field) {
         Some(Value::String(s)) => s.clone(),
@@ -333,7 +319,7 @@ async fn render_claim(
                 sha256: e.sha256.clone(),
             })
             .collect(),
-        actions: actions_in(&c.state),
+        actions: state.safeguard.staff_actions(c),
         covered: reasons(true),
         not_covered: reasons(false),
     };
@@ -378,7 +364,7 @@ pub async fn act(
         return pages::see_other("/login");
     };
     if !csrf_ok(&caller, &form.csrf) {
-        let flash = Flash::error("This form has expired; reload the page and try again.");
+        let flash = Flash::error(pages::FORM_EXPIRED);
         return render_claim(&state, &caller, id, StatusCode::FORBIDDEN, flash).await;
     }
     let input = StaffInput {

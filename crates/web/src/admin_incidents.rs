@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use bulwark_accounts::sessions::Authed;
 use bulwark_safeguard::claims::Loss;
-use bulwark_safeguard::incidents::{Declaration, KINDS};
+use bulwark_safeguard::incidents::{Declaration, KINDS, steps_in_force};
 use serde::Deserialize;
 
 use crate::auth::{csrf_ok, who_and_authed};
@@ -151,16 +151,7 @@ async fn render(
         .map(|v| {
             let i = &v.incident;
             let open = i.resolved_ms.is_none();
-            let mut steps = Vec::new();
-            if open && i.halt_scope != "none" && i.halt_lifted_ms.is_none() {
-                steps.push("halt");
-            }
-            if open && i.freeze_scope != "none" && i.freeze_lifted_ms.is_none() {
-                steps.push("freeze");
-            }
-            if open && i.pause_sweeps != 0 && i.sweeps_lifted_ms.is_none() {
-                steps.push("sweeps");
-            }
+            let steps = steps_in_force(i);
             IncidentLine {
                 id: i.id,
                 kind: i.kind.replace('_', " "),
@@ -223,7 +214,7 @@ pub async fn declare(
         return pages::see_other("/login");
     };
     if !csrf_ok(&caller, &form.csrf) {
-        let flash = Flash::error("This form has expired; reload the page and try again.");
+        let flash = Flash::error(pages::FORM_EXPIRED);
         return render(&state, who, &authed, StatusCode::FORBIDDEN, flash, form).await;
     }
     let declared = match declaration(&form) {
@@ -277,7 +268,7 @@ pub async fn act(
     };
     let blank = DeclareForm::default();
     if !csrf_ok(&caller, &form.csrf) {
-        let flash = Flash::error("This form has expired; reload the page and try again.");
+        let flash = Flash::error(pages::FORM_EXPIRED);
         return render(&state, who, &authed, StatusCode::FORBIDDEN, flash, blank).await;
     }
     let Ok(id) = id.parse::<i64>() else {

@@ -194,7 +194,7 @@ pub async fn file(
             who,
             form,
             StatusCode::FORBIDDEN,
-            "This form has expired; reload the page and try again.".into(),
+            pages::FORM_EXPIRED.into(),
         )
         .await;
     }
@@ -346,6 +346,28 @@ pub struct MessageForm {
     message: String,
 }
 
+/// Where a claim page's form leads: back to the claim when it worked, or the claim page with
+/// the refusal.
+async fn after_claim_form<T>(
+    state: &ProofState,
+    who: Who,
+    user_id: i64,
+    id: i64,
+    result: Result<T, (StatusCode, String)>,
+) -> Response {
+    match result {
+        Ok(_) => pages::see_other(&format!("/claims/{id}")),
+        Err((status, error)) => match state.safeguard.my_claim(user_id, id).await {
+            Ok(view) => {
+                let mut page = claim_page(state, who, &view);
+                page.error = error;
+                pages::render(status, &page)
+            }
+            Err(_) => pages::see_other("/claims"),
+        },
+    }
+}
+
 /// `POST /claims/{id}/evidence` (multipart: `csrf` and one `file`): attaches a file.
 pub async fn attach(
     State(state): State<ProofState>,
@@ -361,10 +383,9 @@ pub async fn attach(
     };
     let result = match crate::kyc::read_form(request).await {
         Err(message) => Err((StatusCode::BAD_REQUEST, message)),
-        Ok(parts) if !csrf_ok(&caller, &crate::kyc::text_of(&parts, "csrf")) => Err((
-            StatusCode::FORBIDDEN,
-            "This form has expired; reload the page and try again.".to_string(),
-        )),
+        Ok(parts) if !csrf_ok(&caller, &crate::kyc::text_of(&parts, "csrf")) => {
+            Err((StatusCode::FORBIDDEN, pages::FORM_EXPIRED.to_string()))
+        }
         Ok(parts) => match parts.into_iter().find(|p| p.name == "file") {
             None => Err((
                 StatusCode::BAD_REQUEST,
@@ -382,17 +403,7 @@ pub async fn attach(
                 .map_err(|e| (StatusCode::BAD_REQUEST, message_of(e))),
         },
     };
-    match result {
-        Ok(_) => pages::see_other(&format!("/claims/{id}")),
-        Err((status, error)) => match state.safeguard.my_claim(user_id, id).await {
-            Ok(view) => {
-                let mut page = claim_page(&state, who, &view);
-                page.error = error;
-                pages::render(status, &page)
-            }
-            Err(_) => pages::see_other("/claims"),
-        },
-    }
+    after_claim_form(&state, who, user_id, id, result).await
 }
 
 /// `POST /claims/{id}/reply|appeal`.
@@ -409,10 +420,7 @@ pub async fn respond(
         return pages::see_other("/claims");
     };
     let result = if !csrf_ok(&caller, &form.csrf) {
-        Err((
-            StatusCode::FORBIDDEN,
-            "This form has expired; reload the page and try again.".to_string(),
-        ))
+        Err((StatusCode::FORBIDDEN, pages::FORM_EXPIRED.to_string()))
     } else {
         let done = match action.as_str() {
             "reply" => {
@@ -431,15 +439,5 @@ pub async fn respond(
         };
         done.map_err(|e| (StatusCode::BAD_REQUEST, message_of(e)))
     };
-    match result {
-        Ok(_) => pages::see_other(&format!("/claims/{id}")),
-        Err((status, error)) => match state.safeguard.my_claim(user_id, id).await {
-            Ok(view) => {
-                let mut page = claim_page(&state, who, &view);
-                page.error = error;
-                pages::render(status, &page)
-            }
-            Err(_) => pages::see_other("/claims"),
-        },
-    }
+    after_claim_form(&state, who, user_id, id, result).await
 }

@@ -305,6 +305,9 @@ pub fn fragment<E: std::fmt::Display>(result: Result<String, E>) -> Response {
 }
 
 /// A 303 redirect after a successful form.
+/// What a page says when a form's CSRF token is not this session's.
+pub const FORM_EXPIRED: &str = "This form has expired; reload the page and try again.";
+
 /// A private file (a KYC document, a claim's evidence): never cached, shown `inline` or
 /// downloaded as an `attachment`.
 pub fn private_file(

@@ -198,6 +198,11 @@ async fn balance(ex: &Exchange, user_id: i64, asset: &str) -> anyhow::Result<i64
     Ok(total)
 }
 
+/// Whether an API answer is the 400 refusal with `code`.
+fn refused_with(status: u16, answer: &Value, code: &str) -> bool {
+    status == 400 && answer.pointer("/error/code").and_then(Value::as_str) == Some(code)
+}
+
 /// Sends `amount` to the user's deposit address on the simulated chain and mines it in.
 async fn deposit(
     ex: &Exchange,
@@ -733,8 +738,7 @@ async fn decide(
                 )
                 .await?;
             log.check(
-                status == 400
-                    && refused.pointer("/error/code") == Some(&json!("investigator_decides")),
+                refused_with(status, &refused, "investigator_decides"),
                 "the investigator cannot approve the claim they investigated",
             )?;
             ("approve", approve)
@@ -920,7 +924,7 @@ async fn restore(ex: &Exchange, log: &mut Log, customers: &Customers) -> anyhow:
     let body = json!({"asset": "BTC", "amount": amount(paid), "from": "treasury", "network": "BTC",
                       "txid": refill, "note": "refill after the hot wallet breach payouts"});
     let (status, early) = top_up(ex, body.clone()).await?;
-    log.check(status == 400 && early.pointer("/error/code") == Some(&json!("not_confirmed")),
+    log.check(refused_with(status, &early, "not_confirmed"),
               "a fund top-up from a treasury transfer with 1 of 2 confirmations is refused (not_confirmed)")?;
     ex.admin(
         "POST",
@@ -934,7 +938,7 @@ async fn restore(ex: &Exchange, log: &mut Log, customers: &Customers) -> anyhow:
     }
     let (status, mismatch) = top_up(ex, wrong).await?;
     log.check(
-        status == 400 && mismatch.pointer("/error/code") == Some(&json!("amount_mismatch")),
+        refused_with(status, &mismatch, "amount_mismatch"),
         "a top-up claiming more than the transaction brought is refused (amount_mismatch)",
     )?;
     let (status, done) = top_up(ex, body.clone()).await?;
@@ -947,7 +951,7 @@ async fn restore(ex: &Exchange, log: &mut Log, customers: &Customers) -> anyhow:
     )?;
     let (status, again) = top_up(ex, body).await?;
     log.check(
-        status == 400 && again.pointer("/error/code") == Some(&json!("duplicate_top_up")),
+        refused_with(status, &again, "duplicate_top_up"),
         "the same transfer cannot top up the fund twice (duplicate_top_up)",
     )?;
     // The platform also moves some of its own fee revenue into the fund.
@@ -957,7 +961,7 @@ async fn restore(ex: &Exchange, log: &mut Log, customers: &Customers) -> anyhow:
     )
     .await?;
     log.check(
-        status == 400 && short.pointer("/error/code") == Some(&json!("revenue_insufficient")),
+        refused_with(status, &short, "revenue_insufficient"),
         "a top-up larger than the USDT fee revenue is refused (revenue_insufficient)",
     )?;
     let (status, _) = top_up(

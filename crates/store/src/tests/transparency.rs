@@ -325,6 +325,24 @@ async fn claims(store: &Store) {
     assert_eq!(store.claims(Some("paid"), 10).await.unwrap().len(), 0);
     assert_eq!(store.claims(None, 10).await.unwrap().len(), 1);
     assert_eq!(store.user_claims(5).await.unwrap().len(), 1);
+    // An incident's claims, whoever filed them.
+    let under_incident = store
+        .insert_claim(
+            &ClaimRow {
+                user_id: 6,
+                incident_id: Some(7),
+                ..row.clone()
+            },
+            "system",
+        )
+        .await
+        .unwrap();
+    let of_incident = store.incident_claims(7).await.unwrap();
+    assert_eq!(
+        of_incident.iter().map(|c| c.id).collect::<Vec<_>>(),
+        [under_incident]
+    );
+    assert!(store.incident_claims(8).await.unwrap().is_empty());
     assert!(
         sqlx::query("DELETE FROM claim_events")
             .execute(&store.pool)
