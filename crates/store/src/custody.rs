@@ -200,14 +200,15 @@ impl Store {
         Ok(())
     }
 
-    /// Who owns a deposit address on a network.
+    /// Who owns a deposit address on a network, and the asset it was made for (which, with
+    /// the owner, names the key that derived it).
     pub async fn deposit_address_owner(
         &self,
         network: &str,
         address: &str,
-    ) -> StoreResult<Option<i64>> {
-        let owner = sqlx::query_scalar(
-            "SELECT user_id FROM deposit_addresses WHERE network = $1 AND address = $2",
+    ) -> StoreResult<Option<(i64, String)>> {
+        let owner = sqlx::query_as(
+            "SELECT user_id, asset FROM deposit_addresses WHERE network = $1 AND address = $2",
         )
         .bind(network)
         .bind(address)

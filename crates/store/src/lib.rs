@@ -83,7 +83,7 @@ pub use signup_attempts::{NewSignupAttempt, SignupAttemptRow, VerifiedContact};
 pub use tokens::{NewToken, TokenRow};
 pub use totp::TotpRow;
 pub use trades::TradeStats;
-pub use transparency::{PorTreeRow, ReportRow};
+pub use transparency::{ControlProofRow, PorTreeRow, ReportRow};
 pub use triggers::trigger_state;
 pub use twofa_reset::{TwofaResetRow, twofa_reset_state};
 pub use users::{AccountRow, NewAccount, UserRow, account_status};

@@ -16,6 +16,17 @@ pub struct ReportRow {
     pub signature: String,
 }
 
+/// A checked control proof of one reserve address of report `report_seq`.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ControlProofRow {
+    pub report_seq: i64,
+    pub network: String,
+    pub address: String,
+    pub scheme: String,
+    pub signature: String,
+    pub added_ms: i64,
+}
+
 /// One asset's tree leaves in tree order, as JSON `[[user_id, balance, salt_hex], ...]`.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct PorTreeRow {
@@ -104,6 +115,41 @@ impl Store {
         .bind(seq)
         .bind(asset)
         .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Stores control proofs (already checked) in one transaction; an address already proven
+    /// for the report keeps its first proof. Answers how many were new.
+    pub async fn insert_control_proofs(&self, proofs: &[ControlProofRow]) -> StoreResult<u64> {
+        let mut tx = self.pool.begin().await?;
+        let mut added = 0;
+        for proof in proofs {
+            added += sqlx::query(
+                "INSERT INTO control_proofs (report_seq, network, address, scheme, signature, added_ms) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (report_seq, network, address) DO NOTHING",
+            )
+            .bind(proof.report_seq)
+            .bind(&proof.network)
+            .bind(&proof.address)
+            .bind(&proof.scheme)
+            .bind(&proof.signature)
+            .bind(proof.added_ms)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        }
+        tx.commit().await?;
+        Ok(added)
+    }
+
+    /// Report `seq`'s control proofs, by network and address.
+    pub async fn control_proofs(&self, seq: i64) -> StoreResult<Vec<ControlProofRow>> {
+        Ok(sqlx::query_as(
+            "SELECT report_seq, network, address, scheme, signature, added_ms FROM control_proofs \
+             WHERE report_seq = $1 ORDER BY network, address",
+        )
+        .bind(seq)
+        .fetch_all(&self.pool)
         .await?)
     }
 }

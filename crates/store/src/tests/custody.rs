@@ -55,7 +55,7 @@ async fn deposits(store: &Store) {
             .deposit_address_owner("BTC", "bc1qaddress")
             .await
             .unwrap(),
-        Some(user)
+        Some((user, "BTC".to_owned()))
     );
     assert_eq!(
         store

@@ -147,6 +147,7 @@ async fn sqlite_schema_has_every_table_with_known_types() {
         "claim_events",
         "claim_evidence",
         "claims",
+        "control_proofs",
         "custody_incidents",
         "deposit_addresses",
         "deposits",
@@ -198,7 +199,7 @@ async fn sqlite_schema_has_every_table_with_known_types() {
         shape.columns
     );
     // Append-only tables refuse UPDATE and DELETE: one trigger each.
-    assert_eq!(shape.triggers.len(), 18);
+    assert_eq!(shape.triggers.len(), 20);
     database.finish().await;
 }
 

@@ -612,3 +612,35 @@ async fn insurer_submissions(store: &Store) {
 }
 
 both_backends!(insurer_submissions_on_both, insurer_submissions);
+
+async fn control_proofs(store: &Store) {
+    use crate::ControlProofRow;
+    let proof = |address: &str, signature: &str| ControlProofRow {
+        report_seq: 3,
+        network: "BTC".into(),
+        address: address.into(),
+        scheme: "bitcoin-message".into(),
+        signature: signature.into(),
+        added_ms: 5,
+    };
+    let first = [proof("bc1qb", "s1"), proof("bc1qa", "s2")];
+    assert_eq!(store.insert_control_proofs(&first).await.unwrap(), 2);
+    // A second upload adds only what is new; an address keeps its first proof.
+    let again = [proof("bc1qa", "other"), proof("bc1qc", "s3")];
+    assert_eq!(store.insert_control_proofs(&again).await.unwrap(), 1);
+    let stored = store.control_proofs(3).await.unwrap();
+    let listed: Vec<(&str, &str)> = stored
+        .iter()
+        .map(|p| (p.address.as_str(), p.signature.as_str()))
+        .collect();
+    assert_eq!(listed, [("bc1qa", "s2"), ("bc1qb", "s1"), ("bc1qc", "s3")]);
+    assert!(store.control_proofs(4).await.unwrap().is_empty());
+    assert!(
+        sqlx::query("DELETE FROM control_proofs")
+            .execute(&store.pool)
+            .await
+            .is_err()
+    );
+}
+
+both_backends!(control_proofs_on_both, control_proofs);
