@@ -121,6 +121,12 @@ pub trait Chain: Send + Sync {
     fn can_send_from(&self, _address: &str) -> bool {
         true
     }
+    /// Signs `message` in the network's message scheme with the key of `address`, when the
+    /// adapter holds that key online (a control proof for a transparency report); `None` when
+    /// the key is elsewhere.
+    fn sign_message(&self, _address: &str, _message: &str) -> Option<ChainResult<String>> {
+        None
+    }
     /// What the network charged for a transaction custody sent, as (asset, units); `None` when
     /// the chain charges nothing or it is not known yet.
     fn network_fee<'a>(&'a self, _txid: &'a str) -> ChainFuture<'a, Option<(String, i64)>> {

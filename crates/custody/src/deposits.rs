@@ -191,7 +191,7 @@ impl Custody {
         transfer: &Transfer,
     ) -> CustodyResult<()> {
         let mined_at = block.height;
-        let Some(user_id) = self
+        let Some((user_id, _)) = self
             .store()
             .deposit_address_owner(network.id(), &transfer.to)
             .await?

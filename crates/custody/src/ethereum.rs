@@ -507,6 +507,14 @@ impl Chain for EthereumChain {
         address == self.inner.hot_address
     }
 
+    /// EIP-191 `personal_sign` by the hot key, the one key this adapter holds.
+    fn sign_message(&self, address: &str, message: &str) -> Option<ChainResult<String>> {
+        if !address.eq_ignore_ascii_case(&self.inner.hot_address) {
+            return None;
+        }
+        Some(personal_sign(&self.inner.hot, message))
+    }
+
     fn start_height(&self) -> u64 {
         self.inner.start_block
     }
@@ -530,6 +538,13 @@ impl Chain for EthereumChain {
             )))
         })
     }
+}
+
+/// EIP-191 `personal_sign` as wallets write it: `0x` + r ‖ s ‖ v (v = 27 or 28).
+fn personal_sign(key: &PrivateKeySigner, message: &str) -> ChainResult<String> {
+    key.sign_message_sync(message.as_bytes())
+        .map(|signature| format!("0x{}", hex::encode(signature.as_bytes())))
+        .map_err(|e| unavailable(format!("signing with the hot key: {e}")))
 }
 
 fn unavailable(message: String) -> ChainError {
@@ -597,6 +612,21 @@ mod tests {
         assert_eq!(word("0x").unwrap(), U256::ZERO);
         assert_eq!(quantity(&json!("0x1a")).unwrap(), 26);
         assert!(quantity(&json!(5)).is_err());
+    }
+
+    #[test]
+    fn the_hot_keys_personal_sign_is_what_the_control_verifier_accepts() {
+        // alloy's EIP-191 and bulwark-por's are written apart; they must agree byte for byte.
+        let secret = [0x4c_u8; 32];
+        let key = PrivateKeySigner::from_bytes(&B256::from(secret)).unwrap();
+        let message = bulwark_por::control::message(3, &"ab".repeat(32));
+        let signature = personal_sign(&key, &message).unwrap();
+        assert_eq!(
+            signature,
+            bulwark_por::control::sign(Network::Erc20, &secret, &message).unwrap()
+        );
+        let address = key.address().to_checksum(None);
+        bulwark_por::control::verify(Network::Erc20, &address, &message, &signature).unwrap();
     }
 
     #[test]

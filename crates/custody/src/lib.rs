@@ -5,14 +5,13 @@
 
 #![forbid(unsafe_code)]
 
-pub mod address;
 pub mod chain;
 pub mod config;
+pub mod control;
 pub mod deposits;
 pub mod error;
 pub mod ethereum;
 pub mod keys;
-pub mod network;
 pub mod reconcile;
 pub mod secret_file;
 pub mod service;
@@ -21,6 +20,10 @@ pub mod sim;
 pub mod staff;
 pub mod treasury;
 pub mod withdrawals;
+
+/// Address formats and networks live with the verifiers that recover an address from a control
+/// signature; custody names them here as before.
+pub use bulwark_por::{address, network};
 
 /// The records custody answers with (adapters read them without reaching the store).
 pub use bulwark_store::{

@@ -21,8 +21,8 @@ use crate::sim::SimChain;
 
 /// Derivation branches below each network's account key: wallets first, then one branch per
 /// asset whose index is the user id, so a deposit address is a pure function of the key.
-const HOT_BRANCH: u32 = 0;
-const COLD_BRANCH: u32 = 1;
+pub(crate) const HOT_BRANCH: u32 = 0;
+pub(crate) const COLD_BRANCH: u32 = 1;
 const DEPOSIT_BRANCH_BASE: u32 = 2;
 /// How often the worker re-checks the engine's open holds against the records.
 const RECOVER_EVERY: Duration = Duration::from_secs(30);

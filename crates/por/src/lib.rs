@@ -7,6 +7,9 @@
 
 #![forbid(unsafe_code)]
 
+pub mod address;
+pub mod control;
+pub mod network;
 pub mod proof;
 pub mod report;
 pub mod tree;
