@@ -39,6 +39,11 @@ def test_the_fire_drill_passes_and_its_report_and_proof_verify_offline():
         verified = subprocess.run([BIN, "verify-report", report, "--key", key, "--prev", previous],
                                   capture_output=True, text=True, timeout=60)
         assert verified.returncode == 0 and "follows the previous report" in verified.stdout, verified.stderr
+        # The control proofs the drill's offline seed made verify offline against the same bytes.
+        control = os.path.join(drill, "control-2.json")
+        verified = subprocess.run([BIN, "verify-report", report, "--key", key, "--control", control],
+                                  capture_output=True, text=True, timeout=60)
+        assert verified.returncode == 0 and "BTC: control proven for" in verified.stdout, verified.stderr
         proof = os.path.join(drill, "proof-alice-BTC.json")
         verified = subprocess.run([BIN, "verify-proof", proof, "--report", report, "--key", key],
                                   capture_output=True, text=True, timeout=60)

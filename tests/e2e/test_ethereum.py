@@ -17,7 +17,7 @@ import urllib.request
 import ccxt
 import pytest
 
-from conftest import ROOT, Server
+from conftest import BIN, ROOT, Server
 from test_custody import balance, confirm, confirm_link, user_with_key, wait_for
 from test_ccxt import client
 
@@ -221,6 +221,35 @@ def test_ether_and_token_deposits_withdrawals_and_a_reorganisation(ethereum):
     # Chain and records agree, gas included (the float is a surplus, never a shortfall).
     rec = {r["asset"]: r for r in srv.admin("reconcile")["assets"]}
     assert float(rec["ETH"]["shortfall"]) == 0 and float(rec["USDT"]["shortfall"]) == 0
+
+    # Proof of reserves on a real chain: the hot key proves control when the report is
+    # published (EIP-191, checked here with libsecp256k1); the deposit addresses' keys are the
+    # offline seed's, which signs them from the operator's request.
+    from test_transparency import eip191_signer
+    seq = srv.admin("transparency", "publish")["seq"]
+    with urllib.request.urlopen(f"{srv.base}/transparency/v1/reports/{seq}/control", timeout=30) as r:
+        control = json.loads(r.read())
+    online = [p for p in control["proofs"] if p["address"].lower() == HOT.lower()]
+    assert len(online) == 1 and online[0]["scheme"] == "eip191", control
+    assert eip191_signer(control["message"], online[0]["signature"]) == HOT.lower()
+    request = srv.admin("transparency", "control-request", "--seq", str(seq))
+    targets = {t["address"]: t for t in request["targets"]}
+    assert HOT not in targets and eth_address in targets and usdt_address in targets, targets
+    request_path = os.path.join(srv.data_dir, "control-request.json")
+    with open(request_path, "w") as f:
+        json.dump(request, f)
+    signed = subprocess.run([BIN, "operator", "sign-control", request_path, "--seed",
+                             os.path.join(srv.data_dir, "custody", "master-seed.OFFLINE")],
+                            capture_output=True, text=True, timeout=60)
+    assert signed.returncode == 0, signed.stderr
+    proofs_path = os.path.join(srv.data_dir, "control-proofs.json")
+    with open(proofs_path, "w") as f:
+        f.write(signed.stdout)
+    added = srv.admin("transparency", "control", "--seq", str(seq), "--file", proofs_path)
+    assert added["added"] == len(targets)
+    # Everything but the cold wallet (whose key stays offline) is proven.
+    eth = added["coverage"]["ETH"]
+    assert eth["proven_addresses"] == eth["addresses"] - 1, added
 
     # A reorganisation: a credited deposit vanishes when anvil reverts to a snapshot.
     snapshot = node.rpc("evm_snapshot")

@@ -238,6 +238,113 @@ def test_reports_proofs_reserves_and_the_audit_chain(tsrv):
     assert out.returncode != 0 and "BROKEN at entry 2" in out.stdout, (out.stdout, out.stderr)
 
 
+def eip191_signer(message, signature_hex):
+    """The Ethereum address behind an EIP-191 signature, with libsecp256k1 (coincurve) and the
+    keccak that CCXT ships: nothing of the server's code."""
+    import coincurve
+    from ccxt.static_dependencies.keccak.keccak import SHA3 as keccak
+    sig = bytes.fromhex(signature_hex[2:])
+    digest = bytes(keccak(b"\x19Ethereum Signed Message:\n" + str(len(message)).encode() + message.encode()))
+    public = coincurve.PublicKey.from_signature_and_message(sig[:64] + bytes([sig[64] - 27]), digest, hasher=None)
+    return "0x" + bytes(keccak(public.format(compressed=False)[1:]))[12:].hex()
+
+
+def test_control_of_reserve_addresses_is_proven_with_the_offline_seed(tsrv):
+    srv = tsrv
+    _, _, carol_key = session_user(srv, "carol@example.com")
+    ex = client(srv.base, carol_key)
+    address = ex.fetch_deposit_address("BTC")["address"]
+    srv.admin("chain", "deposit", "--network", "BTC", "--address", address, "--amount", "0.3")
+    srv.admin("chain", "mine", "--network", "BTC", "--blocks", "2")
+    wait_for("the BTC credit", lambda: balance(ex, "BTC") == 0.3)
+    seq = srv.admin("transparency", "publish")["seq"]
+    body = get(srv, f"/transparency/v1/reports/{seq}")[1]
+    report = json.loads(body)
+    # The simulated chains' keys all descend from the offline seed: nothing is proven yet.
+    published = json.loads(get(srv, f"/transparency/v1/reports/{seq}/control")[1])
+    assert published == {"seq": seq, "report_sha256": hashlib.sha256(body).hexdigest(),
+                         "message": f"Bulwark proof of reserves: report {seq}, sha256 {hashlib.sha256(body).hexdigest()}",
+                         "proofs": []}
+    assert json.loads(get(srv, "/transparency/v1/reports/9/control")[1])["error"]["code"] == "report_not_found"
+
+    # The signing request names every hot and deposit address of the report, never a cold one.
+    request = srv.admin("transparency", "control-request", "--seq", str(seq))
+    listed = {(a["network"], a["wallet"], a["address"]) for asset in report["reserves"].values()
+              for a in asset["addresses"]}
+    wanted = {(t["network"], t["wallet"], t["address"]) for t in request["targets"]}
+    assert wanted == {entry for entry in listed if entry[1] != "cold"}
+    assert ("BTC", "deposit", address) in wanted and ("BTC", "hot") in {(n, w) for n, w, _ in wanted}
+
+    with tempfile.TemporaryDirectory() as tmp:
+        request_path, proofs_path = os.path.join(tmp, "request.json"), os.path.join(tmp, "proofs.json")
+        with open(request_path, "w") as f:
+            json.dump(request, f)
+        seed = os.path.join(srv.data_dir, "custody", "master-seed.OFFLINE")
+        signed = verify_cli("operator", "sign-control", request_path, "--seed", seed)
+        assert signed.returncode == 0, signed.stderr
+        proofs = json.loads(signed.stdout)
+        assert len(proofs["proofs"]) == len(wanted)
+        # EIP-191 checked with libsecp256k1: the ERC20 hot wallet's own key signed the message.
+        erc20 = next(p for p in proofs["proofs"] if p["network"] == "ERC20")
+        assert erc20["scheme"] == "eip191"
+        assert eip191_signer(proofs["message"], erc20["signature"]) == erc20["address"].lower()
+
+        # Another seed holds none of these addresses: refused whole, nothing printed.
+        other_seed = os.path.join(tmp, "other-seed")
+        with open(other_seed, "w") as f:
+            f.write("11" * 32)
+        refused = verify_cli("operator", "sign-control", request_path, "--seed", other_seed)
+        assert refused.returncode != 0 and "does not hold" in refused.stderr and refused.stdout == ""
+
+        # A proof swapped onto another address: the whole upload is refused, nothing stored.
+        swapped = json.loads(json.dumps(proofs))
+        first, second = swapped["proofs"][0], swapped["proofs"][1]
+        first["signature"], second["signature"] = second["signature"], first["signature"]
+        with open(proofs_path, "w") as f:
+            json.dump(swapped, f)
+        assert admin_fails_code(srv, "transparency", "control", "--seq", str(seq), "--file", proofs_path) \
+            == "invalid_control_proof"
+        assert json.loads(get(srv, f"/transparency/v1/reports/{seq}/control")[1])["proofs"] == []
+
+        with open(proofs_path, "w") as f:
+            json.dump(proofs, f)
+        added = srv.admin("transparency", "control", "--seq", str(seq), "--file", proofs_path)
+        assert added["added"] == len(wanted)
+        btc = added["coverage"]["BTC"]
+        assert btc["proven"] == btc["reserves"] == "30000000" and btc["proven_addresses"] == btc["addresses"] - 1
+        # Uploading again adds nothing; the public list holds each proof once.
+        assert srv.admin("transparency", "control", "--seq", str(seq), "--file", proofs_path)["added"] == 0
+        public = json.loads(get(srv, f"/transparency/v1/reports/{seq}/control")[1])
+        assert sorted(p["address"] for p in public["proofs"]) == sorted(t[2] for t in wanted)
+        # Nothing left for the seed to sign.
+        assert srv.admin("transparency", "control-request", "--seq", str(seq))["targets"] == []
+
+        # Offline: the report's signature and every control proof verify.
+        report_path, control_path = os.path.join(tmp, "report.json"), os.path.join(tmp, "control.json")
+        with open(report_path, "wb") as f:
+            f.write(body)
+        with open(report_path + ".sig", "w") as f:
+            f.write(get(srv, f"/transparency/v1/reports/{seq}/signature")[1].decode())
+        with open(control_path, "w") as f:
+            json.dump(public, f)
+        key_hex = get(srv, "/transparency/v1/key")[1].decode()
+        ok = verify_cli("verify-report", report_path, "--key", key_hex, "--control", control_path, "--json")
+        assert ok.returncode == 0, ok.stderr
+        assert json.loads(ok.stdout)["control"]["BTC"]["proven"] == "30000000"
+        # A proof's signature altered by one character: refused offline too.
+        bad = json.loads(json.dumps(public))
+        sig = bad["proofs"][0]["signature"]
+        bad["proofs"][0]["signature"] = sig[:10] + ("0" if sig[10] != "0" else "1") + sig[11:]
+        with open(control_path, "w") as f:
+            json.dump(bad, f)
+        refused = verify_cli("verify-report", report_path, "--key", key_hex, "--control", control_path)
+        assert refused.returncode != 0 and "do not verify" in refused.stderr, refused.stdout + refused.stderr
+
+    # The transparency page shows the share of reserves proven.
+    page = get(srv, "/transparency")[1].decode()
+    assert "100.00 % (" in page and "/transparency/v1/reports/%d/control" % seq in page
+
+
 @pytest.mark.skipif(not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)),
                     reason="Debian chromium and chromium-driver are not installed (scripts/test.sh installs them)")
 def test_the_pages_show_the_report_and_the_browser_verifier_agrees_with_the_cli(tsrv, browser):  # noqa: F811

@@ -130,6 +130,14 @@ pub fn router(state: AdminState) -> Router {
             get(safeguard_top_ups).post(safeguard_top_up),
         )
         .route("/admin/v1/transparency/proof", get(user_proof))
+        .route(
+            "/admin/v1/transparency/reports/{seq}/control-request",
+            get(control_request),
+        )
+        .route(
+            "/admin/v1/transparency/reports/{seq}/control",
+            post(add_control),
+        )
         .route("/admin/v1/audit/verify", get(audit_verify))
         .route(
             "/admin/v1/incidents",
@@ -395,6 +403,25 @@ async fn safeguard_top_ups(State(state): State<AdminState>) -> AdminResult {
 async fn publish_report(State(state): State<AdminState>) -> AdminResult {
     Ok(Json(
         operator::transparency::publish(&state.operator, &state.safeguard).await?,
+    ))
+}
+
+/// `GET /admin/v1/transparency/reports/{seq}/control-request`: the hot and deposit addresses
+/// still to be proven, with their key paths, for the offline signer.
+async fn control_request(State(state): State<AdminState>, Path(seq): Path<String>) -> AdminResult {
+    Ok(Json(
+        operator::transparency::control_request(&state.safeguard, seq).await?,
+    ))
+}
+
+/// `POST /admin/v1/transparency/reports/{seq}/control`: the offline signer's proofs (audited).
+async fn add_control(
+    State(state): State<AdminState>,
+    Path(seq): Path<String>,
+    Json(body): Json<Value>,
+) -> AdminResult {
+    Ok(Json(
+        operator::transparency::add_control(&state.safeguard, seq, parse(body)?).await?,
     ))
 }
 

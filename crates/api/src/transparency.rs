@@ -19,6 +19,7 @@ pub fn router(safeguard: Safeguard) -> Router {
         .route("/transparency/v1/reports", get(list))
         .route("/transparency/v1/reports/{seq}", get(report))
         .route("/transparency/v1/reports/{seq}/signature", get(signature))
+        .route("/transparency/v1/reports/{seq}/control", get(control))
         .with_state(safeguard)
 }
 
@@ -118,5 +119,19 @@ async fn signature(State(safeguard): State<Safeguard>, Path(seq): Path<String>) 
     match stored_report(&safeguard, &seq).await {
         Ok(row) => text(row.signature),
         Err(refusal) => *refusal,
+    }
+}
+
+/// `GET /transparency/v1/reports/{seq}/control`: the report's control proofs, each a signature
+/// by a reserve address's key over the report's hash (`bulwark verify-report --control` checks
+/// them).
+async fn control(State(safeguard): State<Safeguard>, Path(seq): Path<String>) -> Response {
+    let row = match stored_report(&safeguard, &seq).await {
+        Ok(row) => row,
+        Err(refusal) => return *refusal,
+    };
+    match safeguard.control(row.seq).await {
+        Ok(proofs) => axum::Json(proofs).into_response(),
+        Err(e) => failed(e),
     }
 }

@@ -38,6 +38,33 @@ pub async fn publish(op: &Operator, safeguard: &Safeguard) -> Result<Value> {
     }))
 }
 
+fn seq_of(text: &str) -> Result<i64> {
+    text.parse().ok().filter(|seq| *seq >= 1).ok_or_else(|| {
+        Error::bad_request("invalid_seq", "report seq must be a whole number from 1")
+    })
+}
+
+/// What the offline seed must sign for report `seq` (`bulwark operator sign-control` reads it).
+pub async fn control_request(safeguard: &Safeguard, seq: String) -> Result<Value> {
+    let request = safeguard.control_request(seq_of(&seq)?).await?;
+    serde_json::to_value(request).map_err(crate::internal)
+}
+
+/// Accepts the offline signer's control proofs for report `seq` (checked whole, audited by the
+/// service); answers how many were new and, per asset, the share of reserves now proven.
+pub async fn add_control(
+    safeguard: &Safeguard,
+    seq: String,
+    proofs: bulwark_por::control::ControlProofs,
+) -> Result<Value> {
+    let seq = seq_of(&seq)?;
+    let added = safeguard
+        .add_control(crate::ops::OPERATOR, seq, &proofs)
+        .await?;
+    let coverage = safeguard.control_coverage(seq).await?;
+    Ok(json!({"seq": seq, "added": added, "coverage": coverage}))
+}
+
 /// A user's proof for one asset (support: the user asked and cannot sign in).
 pub async fn proof(safeguard: &Safeguard, query: ProofQuery) -> Result<Value> {
     let proof = safeguard.proof(query.user, &query.asset, query.seq).await?;

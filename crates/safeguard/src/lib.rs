@@ -9,6 +9,7 @@
 
 pub mod claims;
 pub mod clawback;
+pub mod control;
 pub mod error;
 pub mod evidence;
 pub mod fund;

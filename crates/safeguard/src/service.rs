@@ -411,6 +411,11 @@ impl Safeguard {
                 "report {seq} was published by someone else meanwhile"
             )));
         }
+        // The report stands on its own; an online key failing to sign leaves its addresses for
+        // the offline signer rather than undoing a published report.
+        if let Err(e) = self.prove_online(&row).await {
+            tracing::error!("report {seq}: online control proofs: {e}");
+        }
         Ok(row)
     }
 

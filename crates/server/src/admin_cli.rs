@@ -241,6 +241,20 @@ pub enum TransparencyCommand {
         #[arg(long)]
         seq: Option<i64>,
     },
+    /// Print what the offline seed must sign to prove control of report SEQ's hot and deposit
+    /// addresses (JSON, for `bulwark operator sign-control`).
+    ControlRequest {
+        #[arg(long)]
+        seq: i64,
+    },
+    /// Upload the control proofs `bulwark operator sign-control` wrote; they are checked
+    /// against the report before anything is stored.
+    Control {
+        #[arg(long)]
+        seq: i64,
+        #[arg(long)]
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -435,18 +449,20 @@ fn token(args: &AdminArgs) -> anyhow::Result<String> {
 pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
     let token = token(&args)?;
     let (method, path, mut body) = request_of(&args.command);
-    if let AdminCommand::Movement {
-        command: MovementCommand::Sign { signature_file, .. },
-    } = &args.command
-    {
-        let text = std::fs::read_to_string(signature_file)
-            .with_context(|| format!("reading {}", signature_file.display()))?;
-        body = serde_json::from_str(&text).with_context(|| {
-            format!(
-                "{} is not the JSON `operator sign` writes",
-                signature_file.display()
-            )
-        })?;
+    let body_file = match &args.command {
+        AdminCommand::Movement {
+            command: MovementCommand::Sign { signature_file, .. },
+        } => Some((signature_file, "operator sign")),
+        AdminCommand::Transparency {
+            command: TransparencyCommand::Control { file, .. },
+        } => Some((file, "operator sign-control")),
+        _ => None,
+    };
+    if let Some((file, writer)) = body_file {
+        let text =
+            std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+        body = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not the JSON `{writer}` writes", file.display()))?;
     }
     let url = format!("{}{}", args.url.trim_end_matches('/'), path);
     let client = reqwest::Client::new();
@@ -670,6 +686,20 @@ fn request_of(command: &AdminCommand) -> (&'static str, String, Value) {
             }
             ("GET", path, Value::Null)
         }
+        AdminCommand::Transparency {
+            command: TransparencyCommand::ControlRequest { seq },
+        } => (
+            "GET",
+            format!("/admin/v1/transparency/reports/{seq}/control-request"),
+            Value::Null,
+        ),
+        AdminCommand::Transparency {
+            command: TransparencyCommand::Control { seq, .. },
+        } => (
+            "POST",
+            format!("/admin/v1/transparency/reports/{seq}/control"),
+            Value::Null,
+        ),
         AdminCommand::Audit { limit, .. } => {
             ("GET", format!("/admin/v1/audit?limit={limit}"), Value::Null)
         }
@@ -757,12 +787,15 @@ fn request_of(command: &AdminCommand) -> (&'static str, String, Value) {
     }
 }
 
+/// A JSON value as plain text: strings without their quotes, absent as nothing.
+fn plain(value: Option<&Value>) -> String {
+    value.map_or_else(String::new, |v| {
+        v.as_str().map_or_else(|| v.to_string(), str::to_owned)
+    })
+}
+
 fn human(command: &AdminCommand, answer: &Value) -> String {
-    let field = |name: &str| {
-        answer.get(name).map_or_else(String::new, |v| {
-            v.as_str().map_or_else(|| v.to_string(), str::to_owned)
-        })
-    };
+    let field = |name: &str| plain(answer.get(name));
     match command {
         AdminCommand::User {
             command: UserCommand::Unfreeze { .. },
@@ -859,6 +892,32 @@ fn human(command: &AdminCommand, answer: &Value) -> String {
         AdminCommand::Transparency {
             command: TransparencyCommand::Publish,
         } => field("seq"),
+        // Meant for a file that the offline signer reads.
+        AdminCommand::Transparency {
+            command: TransparencyCommand::ControlRequest { .. },
+        } => serde_json::to_string_pretty(answer).unwrap_or_default(),
+        AdminCommand::Transparency {
+            command: TransparencyCommand::Control { .. },
+        } => {
+            let mut lines = vec![format!(
+                "report {}: {} new control proofs",
+                field("seq"),
+                field("added")
+            )];
+            if let Some(coverage) = answer.get("coverage").and_then(Value::as_object) {
+                for (asset, c) in coverage {
+                    let text = |k: &str| plain(c.get(k));
+                    lines.push(format!(
+                        "{asset}: {} of {} addresses, {} of {} units proven",
+                        text("proven_addresses"),
+                        text("addresses"),
+                        text("proven"),
+                        text("reserves")
+                    ));
+                }
+            }
+            lines.join("\n")
+        }
         AdminCommand::SafeguardShare { .. } => format!(
             "safeguard share {} bps (was {})",
             field("share_bps"),

@@ -1,7 +1,8 @@
 //! `bulwark operator …`: the offline half of M-of-N fund movements. `keygen` makes an ed25519
 //! key pair (the secret into a new file only its owner can read, the public key printed to
-//! register); `sign` signs a movement's description file. Neither talks to the server, so both
-//! run on a machine that never touches the network.
+//! register); `sign` signs a movement's description file; `sign-control` proves control of
+//! reserve addresses with the master seed. None talks to the server, so all run on a machine
+//! that never touches the network.
 
 use std::path::PathBuf;
 
@@ -25,6 +26,17 @@ pub enum OperatorCommand {
         /// The secret key file made by `keygen`.
         #[arg(long)]
         key: PathBuf,
+    },
+    /// Prove control of reserve addresses: signs a report's message with each requested
+    /// address's key, derived from the master seed (from `bulwark admin transparency
+    /// control-request --seq N > FILE`); prints the proofs for `bulwark admin transparency
+    /// control --file`. Refuses the whole request if the seed does not hold one of them.
+    SignControl {
+        /// The request file.
+        request: PathBuf,
+        /// The master seed file (hex), as custody generated it (`master-seed.OFFLINE`).
+        #[arg(long)]
+        seed: PathBuf,
     },
 }
 
@@ -54,6 +66,24 @@ pub fn run(command: OperatorCommand) -> anyhow::Result<()> {
                 "{}",
                 json!({"public_key": public_key, "signature": signature})
             );
+        }
+        OperatorCommand::SignControl { request, seed } => {
+            let text = std::fs::read_to_string(&request)
+                .with_context(|| format!("reading {}", request.display()))?;
+            let request: bulwark_custody::control::ControlRequest = serde_json::from_str(&text)
+                .with_context(|| {
+                    format!(
+                        "{} is not the JSON `admin transparency control-request` writes",
+                        request.display()
+                    )
+                })?;
+            let seed_text = zeroize::Zeroizing::new(
+                std::fs::read_to_string(&seed)
+                    .with_context(|| format!("reading {}", seed.display()))?,
+            );
+            let seed = bulwark_custody::keys::MasterSeed::from_hex(&seed_text)?;
+            let proofs = bulwark_custody::control::sign_request(&seed, &request)?;
+            println!("{}", serde_json::to_string_pretty(&proofs)?);
         }
     }
     Ok(())

@@ -21,6 +21,11 @@ pub struct VerifyReportArgs {
     /// The previous report's bytes: checks that FILE names its SHA-256 and follows its seq.
     #[arg(long)]
     pub prev: Option<PathBuf>,
+    /// The report's control proofs (`GET /transparency/v1/reports/{seq}/control`): checks each
+    /// signature by a reserve address's key over the report's hash, and reports per asset how
+    /// much of the reserves is proven.
+    #[arg(long)]
+    pub control: Option<PathBuf>,
     #[arg(long)]
     pub json: bool,
 }
@@ -69,12 +74,24 @@ pub fn verify_report(args: &VerifyReportArgs) -> anyhow::Result<()> {
     let prev = args.prev.as_deref().map(read).transpose()?;
     let summary = bulwark_por::verify_report(&bytes, &signature, &args.key, prev.as_deref())
         .map_err(|e| anyhow::anyhow!("report {} does not verify: {e}", args.file.display()))?;
+    let control = match &args.control {
+        Some(path) => {
+            let proofs: bulwark_por::control::ControlProofs = serde_json::from_slice(&read(path)?)
+                .with_context(|| format!("{} is not a control proofs file", path.display()))?;
+            Some(
+                bulwark_por::control::verify_proofs(&bytes, &proofs).map_err(|e| {
+                    anyhow::anyhow!("control proofs {} do not verify: {e}", path.display())
+                })?,
+            )
+        }
+        None => None,
+    };
     if args.json {
         println!(
             "{}",
             json!({"valid": true, "seq": summary.seq, "sha256": summary.sha256,
                    "prev_sha256": summary.prev_sha256, "chain_checked": prev.is_some(),
-                   "roots": summary.roots})
+                   "roots": summary.roots, "control": control})
         );
     } else {
         let chain = if prev.is_some() {
@@ -86,6 +103,12 @@ pub fn verify_report(args: &VerifyReportArgs) -> anyhow::Result<()> {
             "report {}: signature valid, {chain}; sha256 {}",
             summary.seq, summary.sha256
         );
+        for (asset, c) in control.iter().flatten() {
+            println!(
+                "{asset}: control proven for {} of {} addresses, {} of {} units of reserves",
+                c.proven_addresses, c.addresses, c.proven, c.reserves
+            );
+        }
     }
     Ok(())
 }

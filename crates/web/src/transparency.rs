@@ -6,10 +6,13 @@
 //! the server's own verifier). Everything shown is read from the signed bytes, so the page says
 //! nothing the report does not.
 
+use std::collections::BTreeMap;
+
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use bulwark_por::control::AssetControl;
 use bulwark_safeguard::report::Report;
 use bulwark_safeguard::{Safeguard, SafeguardError};
 use bulwark_types::{format_units, parse_units};
@@ -47,6 +50,8 @@ pub struct SolvencyLine {
     pub shortfall: String,
     pub short: bool,
     pub hot_share: String,
+    /// The share of reserves at addresses whose key signed the report, and how many addresses.
+    pub control: String,
 }
 
 pub struct IncidentLine {
@@ -117,7 +122,24 @@ fn units(text: &str, scale: u32) -> String {
         .unwrap_or_else(|_| text.to_owned())
 }
 
-fn latest_view(report: &Report) -> Latest {
+/// `proven` of `total` as a percentage (two decimals), and the addresses behind it.
+fn control_text(control: Option<&AssetControl>) -> String {
+    match control {
+        Some(c) if c.reserves > 0 => {
+            let bps = c.proven.saturating_mul(10_000) / c.reserves;
+            format!(
+                "{} ({} of {} addresses)",
+                percent_of_bps(i64::try_from(bps).unwrap_or(i64::MAX)),
+                c.proven_addresses,
+                c.addresses
+            )
+        }
+        Some(c) => format!("{} of {} addresses", c.proven_addresses, c.addresses),
+        None => String::new(),
+    }
+}
+
+fn latest_view(report: &Report, control: &BTreeMap<String, AssetControl>) -> Latest {
     let scale_of = |asset: &str| {
         report
             .proof_of_liabilities
@@ -175,6 +197,7 @@ fn latest_view(report: &Report) -> Latest {
                         .get(asset)
                         .map(|r| percent_of_bps(r.hot_share_bps))
                         .unwrap_or_default(),
+                    control: control_text(control.get(asset)),
                 }
             })
             .collect(),
@@ -226,7 +249,19 @@ pub async fn page(State(state): State<ProofState>, caller: Caller) -> Response {
         .iter()
         .filter_map(|r| serde_json::from_str(&r.body).ok())
         .collect();
-    page.latest = parsed.first().map(latest_view);
+    if let Some(report) = parsed.first() {
+        let seq = i64::try_from(report.seq).unwrap_or(0);
+        // Proofs added later show on the next visit; without them the column stays empty.
+        let control = state
+            .safeguard
+            .control_coverage(seq)
+            .await
+            .unwrap_or_else(|error| {
+                tracing::error!(%error, "reading control proofs");
+                BTreeMap::new()
+            });
+        page.latest = Some(latest_view(report, &control));
+    }
     let points: Vec<(String, i64)> = parsed
         .iter()
         .rev()

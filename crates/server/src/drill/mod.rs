@@ -8,6 +8,7 @@
 
 mod exchange;
 mod person;
+mod reserves;
 mod scenario;
 
 use std::fmt::Display;
@@ -51,6 +52,15 @@ impl Log {
             bail!("check failed: {what}")
         }
     }
+}
+
+/// Whether an API answer is the 400 refusal with `code`.
+fn refused_with(status: u16, answer: &serde_json::Value, code: &str) -> bool {
+    status == 400
+        && answer
+            .pointer("/error/code")
+            .and_then(serde_json::Value::as_str)
+            == Some(code)
 }
 
 pub fn run(args: &DrillArgs) -> anyhow::Result<()> {

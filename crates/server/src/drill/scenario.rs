@@ -15,9 +15,9 @@ use anyhow::{Context, bail};
 use bulwark_safeguard::report::Report;
 use serde_json::{Value, json};
 
-use super::Log;
 use super::exchange::Exchange;
 use super::person::{Person, text};
+use super::{Log, refused_with};
 use crate::signed_client::SignedClient;
 
 /// BIP-173's example address: a destination nobody here owns.
@@ -196,11 +196,6 @@ async fn balance(ex: &Exchange, user_id: i64, asset: &str) -> anyhow::Result<i64
         }
     }
     Ok(total)
-}
-
-/// Whether an API answer is the 400 refusal with `code`.
-fn refused_with(status: u16, answer: &Value, code: &str) -> bool {
-    status == 400 && answer.pointer("/error/code").and_then(Value::as_str) == Some(code)
 }
 
 /// Sends `amount` to the user's deposit address on the simulated chain and mines it in.
@@ -1060,6 +1055,7 @@ async fn report(
         short.is_empty(),
         "reserves cover liabilities in every asset again",
     )?;
+    super::reserves::control(ex, log, seq, &bytes).await?;
     Ok(summary)
 }
 
