@@ -2,8 +2,8 @@
 //! report's message as soon as the report is published; every other hot and deposit address
 //! descends from the offline master seed, so custody answers where each one sits in the key
 //! tree (a signing request for staff) and the offline signer turns the request into proofs
-//! without ever going online. Cold wallets are left out on purpose: bringing their key out for
-//! every report would defeat keeping it cold.
+//! without ever going online. Cold wallets are left out on purpose, by the request and by the
+//! signer: bringing their key out for every report would defeat keeping it cold.
 
 use bulwark_por::control::{self, ControlProof, ControlProofs, Scheme};
 use serde::{Deserialize, Serialize};
@@ -41,6 +41,15 @@ pub enum SignControlError {
     #[error("unknown network {0} in the request")]
     UnknownNetwork(String),
     #[error(
+        "{network} address {address} is a cold wallet (wallet {wallet:?}, branch {branch}); cold keys never sign control proofs"
+    )]
+    ColdKey {
+        network: String,
+        address: String,
+        wallet: String,
+        branch: u32,
+    },
+    #[error(
         "this seed does not hold {network} address {address} (branch {branch}, index {index} derives {derived})"
     )]
     NotThisSeed {
@@ -74,6 +83,15 @@ pub fn sign_request(
     for target in &request.targets {
         let network = Network::parse(&target.network)
             .ok_or_else(|| SignControlError::UnknownNetwork(target.network.clone()))?;
+        // A request is data from the online side: the signer itself keeps the cold key cold.
+        if !matches!(target.wallet.as_str(), "hot" | "deposit") || target.branch == COLD_BRANCH {
+            return Err(SignControlError::ColdKey {
+                network: target.network.clone(),
+                address: target.address.clone(),
+                wallet: target.wallet.clone(),
+                branch: target.branch,
+            });
+        }
         let derived =
             seed.account_public_key(network)?
                 .address(network, target.branch, target.index)?;
@@ -190,6 +208,20 @@ mod tests {
             let network = Network::parse(&proof.network).unwrap();
             control::verify(network, &target.address, &proofs.message, &proof.signature).unwrap();
         }
+
+        // The cold wallet's path is refused even when the seed derives it.
+        let mut cold = request.clone();
+        cold.targets.push(ControlTarget {
+            network: "BTC".into(),
+            wallet: "hot".into(),
+            address: address(Network::Btc, COLD_BRANCH, 0),
+            branch: COLD_BRANCH,
+            index: 0,
+        });
+        assert!(matches!(
+            sign_request(&seed, &cold),
+            Err(SignControlError::ColdKey { .. })
+        ));
 
         // Another seed's address, or a message for another report, is refused whole.
         let stranger = MasterSeed::from_hex(&"3d".repeat(32)).unwrap();
