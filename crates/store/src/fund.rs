@@ -64,3 +64,45 @@ impl Store {
         .await?)
     }
 }
+
+/// A published version of the coverage policy's terms.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct PolicyRow {
+    pub version: String,
+    pub per_user_cap_usdt: i64,
+    pub per_incident_cap_usdt: i64,
+    pub note: String,
+    pub actor: String,
+    pub published_ms: i64,
+}
+
+impl Store {
+    /// Records a policy version; `false` when the version id exists (nothing is written).
+    pub async fn insert_policy(&self, row: &PolicyRow) -> StoreResult<bool> {
+        let inserted = sqlx::query(
+            "INSERT INTO coverage_policies (version, per_user_cap_usdt, per_incident_cap_usdt, \
+             note, actor, published_ms) VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (version) DO NOTHING",
+        )
+        .bind(&row.version)
+        .bind(row.per_user_cap_usdt)
+        .bind(row.per_incident_cap_usdt)
+        .bind(&row.note)
+        .bind(&row.actor)
+        .bind(row.published_ms)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(inserted == 1)
+    }
+
+    /// Every published policy version, oldest first.
+    pub async fn policies(&self) -> StoreResult<Vec<PolicyRow>> {
+        Ok(sqlx::query_as(
+            "SELECT version, per_user_cap_usdt, per_incident_cap_usdt, note, actor, published_ms \
+             FROM coverage_policies ORDER BY published_ms, version",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}

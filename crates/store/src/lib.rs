@@ -60,7 +60,7 @@ pub use custody::{
 pub use db::{Backend, POOL_CONNECTIONS_MAX, SCHEMA_NAME_BYTES_MAX, Store};
 pub use devices::{DeviceRow, NewDevice};
 pub use error::{StoreError, StoreResult};
-pub use fund::TopUpRow;
+pub use fund::{PolicyRow, TopUpRow};
 pub use incidents::{ContainmentStep, IncidentRow, IncidentUpdateRow};
 pub use insurer::InsurerSubmissionRow;
 pub use kyc::{KycApplicationRow, KycDocumentRow, NewKycApplication, NewKycDocument, kyc_state};

@@ -148,6 +148,7 @@ async fn sqlite_schema_has_every_table_with_known_types() {
         "claim_evidence",
         "claims",
         "control_proofs",
+        "coverage_policies",
         "custody_incidents",
         "deposit_addresses",
         "deposits",
@@ -199,7 +200,7 @@ async fn sqlite_schema_has_every_table_with_known_types() {
         shape.columns
     );
     // Append-only tables refuse UPDATE and DELETE: one trigger each.
-    assert_eq!(shape.triggers.len(), 20);
+    assert_eq!(shape.triggers.len(), 22);
     database.finish().await;
 }
 

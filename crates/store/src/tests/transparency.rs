@@ -644,3 +644,40 @@ async fn control_proofs(store: &Store) {
 }
 
 both_backends!(control_proofs_on_both, control_proofs);
+
+async fn policies(store: &Store) {
+    use crate::PolicyRow;
+    let row = PolicyRow {
+        version: "2026-12-08.1".into(),
+        per_user_cap_usdt: 50_000_000_000,
+        per_incident_cap_usdt: 5_000_000_000_000,
+        note: "lower per-user cap".into(),
+        actor: "staff:2".into(),
+        published_ms: 20,
+    };
+    assert!(store.insert_policy(&row).await.unwrap());
+    // A version id is published once.
+    assert!(!store.insert_policy(&row).await.unwrap());
+    let later = PolicyRow {
+        version: "2026-12-08.2".into(),
+        published_ms: 30,
+        ..row.clone()
+    };
+    assert!(store.insert_policy(&later).await.unwrap());
+    assert_eq!(store.policies().await.unwrap(), vec![row.clone(), later]);
+    // A per-incident cap below the per-user cap is refused by the schema.
+    let inverted = PolicyRow {
+        version: "x".into(),
+        per_incident_cap_usdt: 1,
+        ..row
+    };
+    assert!(store.insert_policy(&inverted).await.is_err());
+    assert!(
+        sqlx::query("UPDATE coverage_policies SET note = 'x'")
+            .execute(&store.pool)
+            .await
+            .is_err()
+    );
+}
+
+both_backends!(policies_on_both, policies);
