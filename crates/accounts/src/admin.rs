@@ -56,10 +56,12 @@ pub enum Capability {
     IncidentResponse,
     /// Investigate and decide Safeguard claims and start their payouts.
     ClaimReview,
+    /// Top up the Safeguard fund, publish transparency reports and coverage policy versions.
+    FundManagement,
 }
 
 impl Capability {
-    pub const ALL: [Capability; 8] = [
+    pub const ALL: [Capability; 9] = [
         Capability::ViewQueues,
         Capability::KycReview,
         Capability::Unlock,
@@ -68,6 +70,7 @@ impl Capability {
         Capability::WithdrawalReview,
         Capability::IncidentResponse,
         Capability::ClaimReview,
+        Capability::FundManagement,
     ];
 
     pub fn name(self) -> &'static str {
@@ -80,20 +83,21 @@ impl Capability {
             Capability::WithdrawalReview => "withdrawal_review",
             Capability::IncidentResponse => "incident_response",
             Capability::ClaimReview => "claim_review",
+            Capability::FundManagement => "fund_management",
         }
     }
 }
 
-/// The role → capability map. `treasury` reviews withdrawals, `security` also handles
-/// incidents; `admin` grants everything.
+/// The role → capability map. `treasury` reviews withdrawals and claims and manages the
+/// Safeguard fund, `security` also handles incidents; `admin` grants everything.
 pub fn role_allows(role: &str, capability: Capability) -> bool {
     use Capability::{
-        ClaimReview, IncidentResponse, KycReview, TwofaResetReview, Unfreeze, Unlock, ViewQueues,
-        WithdrawalReview,
+        ClaimReview, FundManagement, IncidentResponse, KycReview, TwofaResetReview, Unfreeze,
+        Unlock, ViewQueues, WithdrawalReview,
     };
     match role {
         "admin" => true,
-        "treasury" => matches!(capability, WithdrawalReview | ClaimReview),
+        "treasury" => matches!(capability, WithdrawalReview | ClaimReview | FundManagement),
         "compliance" => matches!(capability, KycReview),
         "support" => matches!(capability, Unlock | ViewQueues),
         "security" => matches!(

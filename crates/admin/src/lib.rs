@@ -125,6 +125,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/admin/v1/movements/{id}/sign", post(sign_movement))
         .route("/admin/v1/transparency/publish", post(publish_report))
         .route("/admin/v1/safeguard/share", post(safeguard_share))
+        .route("/admin/v1/safeguard/policy", post(safeguard_policy))
         .route(
             "/admin/v1/safeguard/top-ups",
             get(safeguard_top_ups).post(safeguard_top_up),
@@ -384,6 +385,14 @@ async fn safeguard_share(State(state): State<AdminState>, Json(body): Json<Value
     ))
 }
 
+/// `POST /admin/v1/safeguard/policy` `{"per_user_cap_usdt", "per_incident_cap_usdt", "note"}`:
+/// a new version of the coverage policy's caps, for claims filed from now on (audited).
+async fn safeguard_policy(State(state): State<AdminState>, Json(body): Json<Value>) -> AdminResult {
+    Ok(Json(
+        operator::transparency::publish_policy(&state.safeguard, parse(body)?).await?,
+    ))
+}
+
 /// `POST /admin/v1/safeguard/top-ups` `{"asset", "amount", "from": "fee_revenue"|"treasury",
 /// "network"?, "txid"?, "note"?}`: adds to the fund beyond its fee share (audited).
 async fn safeguard_top_up(State(state): State<AdminState>, Json(body): Json<Value>) -> AdminResult {
@@ -402,7 +411,7 @@ async fn safeguard_top_ups(State(state): State<AdminState>) -> AdminResult {
 /// `POST /admin/v1/transparency/publish`: publishes a transparency report now (audited).
 async fn publish_report(State(state): State<AdminState>) -> AdminResult {
     Ok(Json(
-        operator::transparency::publish(&state.operator, &state.safeguard).await?,
+        operator::transparency::publish(&state.safeguard).await?,
     ))
 }
 

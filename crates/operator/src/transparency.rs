@@ -6,9 +6,6 @@ use bulwark_safeguard::Safeguard;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::Operator;
-use crate::ops::audit_action;
-
 type Result<T> = std::result::Result<T, Error>;
 
 #[derive(Deserialize)]
@@ -20,14 +17,8 @@ pub struct ProofQuery {
 }
 
 /// Publishes a report now; answers its seq, hash and signature.
-pub async fn publish(op: &Operator, safeguard: &Safeguard) -> Result<Value> {
-    let report = safeguard.publish().await?;
-    audit_action(
-        op,
-        "transparency_publish",
-        &json!({"seq": report.seq, "sha256": report.sha256}),
-    )
-    .await?;
+pub async fn publish(safeguard: &Safeguard) -> Result<Value> {
+    let report = safeguard.publish_as(crate::ops::OPERATOR).await?;
     let body: Value = serde_json::from_str(&report.body).unwrap_or(Value::Null);
     Ok(json!({
         "seq": report.seq,
@@ -77,6 +68,18 @@ pub async fn top_up(safeguard: &Safeguard, body: bulwark_safeguard::fund::TopUp)
         safeguard,
         &safeguard.top_up(crate::ops::OPERATOR, body).await?,
     ))
+}
+
+/// Publishes a new version of the coverage policy's caps (audited by the service); claims filed
+/// from now on are decided under it.
+pub async fn publish_policy(
+    safeguard: &Safeguard,
+    body: bulwark_safeguard::policy::PolicyChange,
+) -> Result<Value> {
+    Ok(safeguard
+        .publish_policy(crate::ops::OPERATOR, &body)
+        .await?
+        .json())
 }
 
 /// Every top-up of the fund, oldest first.

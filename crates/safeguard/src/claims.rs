@@ -21,16 +21,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::error::{SafeguardError, SafeguardResult, invalid};
+use crate::terms::Terms;
 use crate::service::Safeguard;
-
-/// The coverage policy in force; each claim records the version it was filed under.
-pub const POLICY_VERSION: &str = "2026-12-07.2";
-
-/// Most a user is paid over all their approved claims, in micro-USDT (100 000 USDT).
-pub const PER_USER_CAP_USDT_MICROS: i64 = 100_000 * 1_000_000;
-
-/// Most paid over all approved claims of one incident, in micro-USDT (10 000 000 USDT).
-pub const PER_INCIDENT_CAP_USDT_MICROS: i64 = 10_000_000 * 1_000_000;
 
 /// A loss staff already know of when they declare an incident: a claim is opened for it.
 #[derive(Debug, Clone, Deserialize)]
@@ -113,20 +105,23 @@ pub const REASON_CODES: [ReasonCode; 11] = [
     },
 ];
 
-/// The published policy (`GET /transparency/v1/policy`).
-pub fn policy() -> Value {
+/// The published policy (`GET /transparency/v1/policy`): the terms in force, and every
+/// version with what it changed.
+pub fn policy(terms: &Terms, versions: &[Terms]) -> Value {
     json!({
-        "version": POLICY_VERSION,
+        "version": terms.version,
         "categories": CATEGORIES,
         "covered": REASON_CODES.iter().filter(|r| r.covered).map(|r| json!({"code": r.code, "meaning": r.meaning})).collect::<Vec<_>>(),
         "not_covered": REASON_CODES.iter().filter(|r| !r.covered).map(|r| json!({"code": r.code, "meaning": r.meaning})).collect::<Vec<_>>(),
-        "per_user_cap_usdt": PER_USER_CAP_USDT_MICROS / 1_000_000,
-        "per_incident_cap_usdt": PER_INCIDENT_CAP_USDT_MICROS / 1_000_000,
+        "per_user_cap_usdt": terms.per_user_cap(),
+        "per_incident_cap_usdt": terms.per_incident_cap(),
+        "versions": versions.iter().map(Terms::json).collect::<Vec<_>>(),
         "rules": [
             "The claimant never reviews their own claim; the staff member who decides is not the one who investigated.",
             "The approved amount never exceeds the amount claimed; under contributory_negligence it is the platform's share, below the amount claimed.",
             "Payout equals the approved amount while the fund holds enough. When an incident's approved claims in an asset exceed what the fund holds (less payouts already proposed), each is paid the same fraction of its approved amount: fund / outstanding approved.",
             "Payouts come from the Safeguard fund and need M-of-N operator signatures; a claim is paid at most once.",
+            "A claim is decided under the policy version in force when it was filed; a new version applies to claims filed after it.",
             "A rejected claim may be appealed once.",
         ],
     })
@@ -212,8 +207,8 @@ fn pro_rata(
     }
 }
 
-/// A claim as filed, before its details: state `submitted` under the policy in force.
-fn submitted(now_ms: i64) -> ClaimRow {
+/// A claim as filed, before its details: state `submitted` under the policy `version` in force.
+fn submitted(now_ms: i64, version: String) -> ClaimRow {
     ClaimRow {
         id: 0,
         user_id: 0,
@@ -225,7 +220,7 @@ fn submitted(now_ms: i64) -> ClaimRow {
         refs: String::new(),
         window_from_ms: 0,
         window_to_ms: 0,
-        policy_version: POLICY_VERSION.into(),
+        policy_version: version,
         state: "submitted".into(),
         investigator: None,
         decided_by: None,
@@ -285,7 +280,7 @@ impl ClaimView {
 impl Safeguard {
     /// The published coverage policy with the insurer layer, when one is configured.
     pub fn policy(&self) -> serde_json::Value {
-        let mut policy = policy();
+        let mut policy = policy(&self.terms(), &self.policy_versions());
         if let (Some(insurer), Some(map)) = (self.insurer(), policy.as_object_mut()) {
             map.insert(
                 "insurer".into(),
@@ -430,7 +425,7 @@ impl Safeguard {
                 .join(","),
             window_from_ms: f.window_from_ms,
             window_to_ms,
-            ..submitted(now)
+            ..submitted(now, self.terms().version)
         };
         let id = self
             .store()
@@ -528,7 +523,7 @@ impl Safeguard {
                 claimed: *units,
                 window_from_ms: incident.declared_ms.saturating_sub(INCIDENT_WINDOW_MS),
                 window_to_ms: incident.declared_ms,
-                ..submitted(incident.declared_ms)
+                ..submitted(incident.declared_ms, self.terms().version)
             };
             let id = self.store().insert_claim(&row, "system").await?;
             opened.entry(*user).or_default().push(id);
@@ -1174,7 +1169,7 @@ impl Safeguard {
     }
 
     /// The fund's balance of an asset now.
-    async fn fund_balance(&self, asset: &str) -> SafeguardResult<i64> {
+    pub(crate) async fn fund_balance(&self, asset: &str) -> SafeguardResult<i64> {
         let Some((id, _)) = self.trading().sequencer.catalog().asset(asset) else {
             return Ok(0);
         };
@@ -1185,8 +1180,10 @@ impl Safeguard {
             .map_err(|e| SafeguardError::Internal(format!("engine: {e}")))
     }
 
-    /// The per-user cap over every approved claim of the user, in USDT.
+    /// The caps of the policy version the claim was filed under: per user over every approved
+    /// claim of the user, and per incident, in USDT.
     async fn check_cap(&self, claim: &ClaimRow, approved: i64) -> SafeguardResult<()> {
+        let terms = self.terms_of(&claim.policy_version);
         let value = |asset: &str, units: i64| self.trading().usdt_micros(asset, units);
         let Some(this) = value(&claim.asset, approved) else {
             return Err(invalid(
@@ -1218,12 +1215,13 @@ impl Safeguard {
                 total = total.saturating_add(v);
             }
         }
-        if total > PER_USER_CAP_USDT_MICROS {
+        if total > terms.per_user_cap_usdt {
             return Err(invalid(
                 "over_user_cap",
                 format!(
-                    "approving this would pay the user more than the {} USDT per-user cap",
-                    PER_USER_CAP_USDT_MICROS / 1_000_000
+                    "approving this would pay the user more than the {} USDT per-user cap of policy {}",
+                    terms.per_user_cap(),
+                    terms.version
                 ),
             ));
         }
@@ -1237,12 +1235,13 @@ impl Safeguard {
                         incident_total.saturating_add(value(&other.asset, a).unwrap_or(i64::MAX));
                 }
             }
-            if incident_total > PER_INCIDENT_CAP_USDT_MICROS {
+            if incident_total > terms.per_incident_cap_usdt {
                 return Err(invalid(
                     "over_incident_cap",
                     format!(
-                        "approving this would pay more than the {} USDT per-incident cap",
-                        PER_INCIDENT_CAP_USDT_MICROS / 1_000_000
+                        "approving this would pay more than the {} USDT per-incident cap of policy {}",
+                        terms.per_incident_cap(),
+                        terms.version
                     ),
                 ));
             }

@@ -13,12 +13,15 @@ pub mod control;
 pub mod error;
 pub mod evidence;
 pub mod fund;
+pub mod fund_console;
 pub mod incidents;
 pub mod insurer;
 pub mod insurer_policy;
+pub mod policy;
 pub mod report;
 pub mod service;
 pub mod signing;
+pub mod terms;
 
 /// The records the service answers with (adapters read them without reaching the store).
 pub use bulwark_store::{AuditCheck, IncidentRow, IncidentUpdateRow, ReportRow};

@@ -43,6 +43,8 @@ struct Inner {
     banners: std::sync::Mutex<Option<(std::time::Instant, Vec<Banner>)>>,
     /// The external insurer's policy, when one is configured.
     insurer: Option<crate::insurer_policy::InsurerPolicy>,
+    /// The coverage policy's versions.
+    versions: crate::terms::Versions,
 }
 
 /// An open incident as the banner shows it (platform or custody).
@@ -77,6 +79,7 @@ impl Safeguard {
             )));
         }
         let key = crate::signing::load_or_create(dir)?;
+        let versions = crate::terms::Versions::new(trading.store().policies().await?);
         Ok(Safeguard {
             inner: Arc::new(Inner {
                 trading,
@@ -87,6 +90,7 @@ impl Safeguard {
                 interval,
                 banners: std::sync::Mutex::new(None),
                 insurer,
+                versions,
             }),
         })
     }
@@ -148,6 +152,10 @@ impl Safeguard {
         if let Ok(mut cache) = self.inner.banners.lock() {
             *cache = None;
         }
+    }
+
+    pub(crate) fn versions(&self) -> &crate::terms::Versions {
+        &self.inner.versions
     }
 
     pub(crate) fn now_ms(&self) -> i64 {
@@ -417,6 +425,17 @@ impl Safeguard {
             tracing::error!("report {seq}: online control proofs: {e}");
         }
         Ok(row)
+    }
+
+    /// Publishes a report on someone's request (not the schedule's), recorded in the audit log
+    /// under `actor`.
+    pub async fn publish_as(&self, actor: &str) -> SafeguardResult<ReportRow> {
+        let report = self.publish().await?;
+        let params = serde_json::json!({"seq": report.seq, "sha256": report.sha256}).to_string();
+        self.store()
+            .append_audit(actor, "transparency_publish", &params, self.now_ms())
+            .await?;
+        Ok(report)
     }
 
     /// The newest report.

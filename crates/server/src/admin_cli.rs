@@ -103,6 +103,17 @@ pub enum AdminCommand {
         #[arg(long)]
         bps: u32,
     },
+    /// Publish a new version of the coverage policy's caps (whole USDT), in force for claims
+    /// filed from now on; every version stays published.
+    SafeguardPolicy {
+        #[arg(long)]
+        per_user_cap: String,
+        #[arg(long)]
+        per_incident_cap: String,
+        /// Why the terms change (shown with the version).
+        #[arg(long)]
+        note: String,
+    },
     /// Top up the Safeguard fund beyond its fee share: from fee revenue, or treasury coins
     /// already sent into a custody wallet (named by network and txid; custody checks them).
     SafeguardTopUp {
@@ -624,6 +635,16 @@ fn request_of(command: &AdminCommand) -> (&'static str, String, Value) {
             "/admin/v1/safeguard/share".into(),
             json!({"share_bps": bps}),
         ),
+        AdminCommand::SafeguardPolicy {
+            per_user_cap,
+            per_incident_cap,
+            note,
+        } => (
+            "POST",
+            "/admin/v1/safeguard/policy".into(),
+            json!({"per_user_cap_usdt": per_user_cap, "per_incident_cap_usdt": per_incident_cap,
+                   "note": note}),
+        ),
         AdminCommand::SafeguardTopUp {
             asset,
             amount,
@@ -922,6 +943,12 @@ fn human(command: &AdminCommand, answer: &Value) -> String {
             "safeguard share {} bps (was {})",
             field("share_bps"),
             field("previous_bps")
+        ),
+        AdminCommand::SafeguardPolicy { .. } => format!(
+            "coverage policy {} published: caps {} USDT per user, {} USDT per incident",
+            field("version"),
+            field("per_user_cap_usdt"),
+            field("per_incident_cap_usdt")
         ),
         AdminCommand::Incident {
             command: IncidentCommand::Declare { .. },
