@@ -207,26 +207,30 @@ def test_security_staff_declare_and_resolve_through_the_account_api(acct):
     assert missing[0] == 404 and error_code(missing) == "incident_not_found"
 
 
-def test_security_staff_declare_lift_and_resolve_on_the_console_pages(csrv):
+def staff_browser(srv, email, secret):
+    """A browser session of a staff member signed in with their authenticator (on a server with
+    the test clock, which moves on so each login gets a fresh TOTP window)."""
     from test_accounts import advance, server_now_s, totp
-    from test_admin import staff_account
     from test_web import Browser, confirm_if_asked, field, login_page
+    browser = Browser(srv)
+    advance(srv, 30 * 1000)
+    status, page, _ = login_page(browser, email)
+    status, page, headers = browser.post("/login/2fa", {
+        "pre_auth_token": field(page, "pre_auth_token"), "method": "totp",
+        "code": totp(secret, server_now_s(srv))})
+    confirm_if_asked(browser, status, page, headers)
+    return browser
+
+
+def test_security_staff_declare_lift_and_resolve_on_the_console_pages(csrv):
+    from test_admin import staff_account
+    from test_web import field
     srv = csrv
     victim = srv.admin("user", "create", "--email", "victim@example.com")["user_id"]
     _, _, secret = staff_account(srv, "sec-pages@example.com", "security")
     _, _, treasury_secret = staff_account(srv, "treasury-pages@example.com", "treasury")
 
-    def staff_browser(email, secret_):
-        browser = Browser(srv)
-        advance(srv, 30 * 1000)
-        status_, page_, _ = login_page(browser, email)
-        status_, page_, headers_ = browser.post("/login/2fa", {
-            "pre_auth_token": field(page_, "pre_auth_token"), "method": "totp",
-            "code": totp(secret_, server_now_s(srv))})
-        confirm_if_asked(browser, status_, page_, headers_)
-        return browser
-
-    b = staff_browser("sec-pages@example.com", secret)
+    b = staff_browser(srv, "sec-pages@example.com", secret)
     status, page, _ = b.get("/admin/incidents")
     assert status == 200 and 'id="declare-form"' in page, page
     csrf = field(page, "csrf")
@@ -254,7 +258,7 @@ def test_security_staff_declare_lift_and_resolve_on_the_console_pages(csrv):
     timeline = page_text(srv, f"/incidents/{iid}")
     assert "Wallet rotated; all clear." in timeline
     # Staff without incident response see nothing.
-    other = staff_browser("treasury-pages@example.com", treasury_secret)
+    other = staff_browser(srv, "treasury-pages@example.com", treasury_secret)
     assert other.get("/admin")[0] == 200
     assert other.get("/admin/incidents")[0] == 403
 

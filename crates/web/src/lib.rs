@@ -10,6 +10,7 @@
 
 mod admin;
 mod admin_claims;
+mod admin_fund;
 mod admin_incidents;
 mod auth;
 mod caller;
@@ -46,6 +47,9 @@ use subtle::ConstantTimeEq;
 
 /// Largest form body accepted.
 pub const FORM_BYTES_MAX: usize = 16 * 1024;
+
+/// The control proofs form: room for about ten thousand addresses' proofs.
+const CONTROL_FORM_BYTES_MAX: usize = 4 * 1024 * 1024;
 /// Content Security Policy of every page: our own stylesheet and script files only (no inline
 /// script or style, no other origin).
 pub const PAGE_CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; \
@@ -159,7 +163,18 @@ pub fn transparency_router(v1: V1State, safeguard: bulwark_safeguard::Safeguard)
             "/admin/claims/{id}/evidence/{evidence}",
             get(admin_claims::evidence),
         )
+        .route("/admin/safeguard", get(admin_fund::page))
+        .route("/admin/safeguard/{action}", post(admin_fund::act))
+        .route(
+            "/admin/safeguard/reports/{seq}/control-request",
+            get(admin_fund::control_request),
+        )
         .layer(DefaultBodyLimit::max(FORM_BYTES_MAX))
+        // Pasted control proofs run to a few hundred bytes per address.
+        .route(
+            "/admin/safeguard/reports/{seq}/control",
+            post(admin_fund::add_control).layer(DefaultBodyLimit::max(CONTROL_FORM_BYTES_MAX)),
+        )
         .route("/static/por-verify.js", get(por_verify_script))
         .layer(axum::middleware::from_fn(trading_headers))
         .layer(axum::middleware::from_fn(page_headers))
