@@ -347,7 +347,16 @@ where
 fn check_record(buf: &[u8], offset: usize, expected_seq: u64) -> RecordCheck {
     let rest = buf.get(offset..).unwrap_or(&[]);
     let Some(header) = read_record_header(rest, 0) else {
-        return end_or_bad(rest, "non-zero bytes too short to hold a record header");
+        // The file ends inside a header: a write cut short at the end of the file, so a torn
+        // tail when it is the last segment's (nothing can follow it).
+        if all_zero(rest) {
+            return RecordCheck::End;
+        }
+        return RecordCheck::Bad(BadRecord {
+            reason: "the file ends inside a record header".to_owned(),
+            extent_end: offset + rest.len(),
+            may_be_torn: true,
+        });
     };
     if header.len == 0 {
         return end_or_bad(rest, "zero record length followed by non-zero data");

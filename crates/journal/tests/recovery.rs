@@ -90,6 +90,74 @@ fn torn_tail_file_cut_mid_record_is_truncated() {
     assert_torn_then_continue(tmp.path(), &last, offset, n);
 }
 
+/// Seq 13's payload is 2 bytes, so its whole record is a short loop of cases.
+const SHORT_LAST: u64 = 13;
+
+fn last_record_len(last: &Path, offset: usize) -> usize {
+    let bytes = std::fs::read(last).unwrap();
+    16 + u32::from_le_bytes(bytes[offset..offset + 4].try_into().unwrap()) as usize
+}
+
+#[test]
+fn the_last_record_torn_at_every_byte_is_truncated_to_the_record_before() {
+    let len = {
+        let tmp = tempfile::tempdir().unwrap();
+        let (last, offset) = journal_with(tmp.path(), SHORT_LAST);
+        last_record_len(&last, offset)
+    };
+    for kept in 1..len {
+        // The file cut after `kept` bytes of the record (a write the system never finished) ...
+        let tmp = tempfile::tempdir().unwrap();
+        let (last, offset) = journal_with(tmp.path(), SHORT_LAST);
+        let file = std::fs::OpenOptions::new().write(true).open(&last).unwrap();
+        file.set_len((offset + kept) as u64).unwrap();
+        drop(file);
+        assert_torn_then_continue(tmp.path(), &last, offset, SHORT_LAST);
+        // ... or the rest of the record still the preallocated zeros.
+        let tmp = tempfile::tempdir().unwrap();
+        let (last, offset) = journal_with(tmp.path(), SHORT_LAST);
+        modify(&last, |b| b[offset + kept..offset + len].fill(0));
+        assert_torn_then_continue(tmp.path(), &last, offset, SHORT_LAST);
+    }
+}
+
+#[test]
+fn every_bit_flip_in_the_last_record_is_detected() {
+    let (mut truncated, mut refused) = (0, 0);
+    let len = {
+        let tmp = tempfile::tempdir().unwrap();
+        let (last, offset) = journal_with(tmp.path(), SHORT_LAST);
+        last_record_len(&last, offset)
+    };
+    for bit in 0..len * 8 {
+        let tmp = tempfile::tempdir().unwrap();
+        let (last, offset) = journal_with(tmp.path(), SHORT_LAST);
+        modify(&last, |b| b[offset + bit / 8] ^= 1 << (bit % 8));
+        match verify(tmp.path()) {
+            // Detected as a torn tail: truncated to the record before, then the journal goes on.
+            Ok(report) if report.torn_tail.is_some() => {
+                assert_torn_then_continue(tmp.path(), &last, offset, SHORT_LAST);
+                truncated += 1;
+            }
+            // A length flipped to zero leaves bytes after the end: refused, naming the file.
+            Err(JournalError::Corrupt { file, .. }) => {
+                assert_eq!(file, last, "bit {bit}");
+                assert!(matches!(
+                    Journal::open(tmp.path(), small_options(FsyncPolicy::Always)),
+                    Err(JournalError::Corrupt { .. })
+                ));
+                refused += 1;
+            }
+            other => panic!("bit {bit} of the last record flipped went unnoticed: {other:?}"),
+        }
+    }
+    assert_eq!(truncated + refused, len * 8);
+    assert!(
+        truncated > refused,
+        "{truncated} truncated, {refused} refused"
+    );
+}
+
 #[test]
 fn bit_flip_in_a_middle_segment_is_corrupt_with_file_and_offset() {
     let tmp = tempfile::tempdir().unwrap();
