@@ -21,8 +21,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::error::{SafeguardError, SafeguardResult, invalid};
-use crate::terms::Terms;
 use crate::service::Safeguard;
+use crate::terms::Terms;
 
 /// A loss staff already know of when they declare an incident: a claim is opened for it.
 #[derive(Debug, Clone, Deserialize)]

@@ -13,8 +13,8 @@ use bulwark_store::{ReportRow, TopUpRow};
 
 use crate::error::SafeguardResult;
 use crate::fund::TopUp;
-use crate::terms::Terms;
 use crate::service::Safeguard;
+use crate::terms::Terms;
 
 /// Reports the console lists.
 const REPORTS_SHOWN: i64 = 20;
