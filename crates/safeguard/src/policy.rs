@@ -22,15 +22,24 @@ const CAP_MAX_USDT: i64 = 1_000_000_000_000;
 const NOTE_MIN: usize = 10;
 const NOTE_MAX: usize = 2_000;
 
-/// A new version as staff write it: caps in whole USDT, and why.
+/// A new version as staff write it: caps in whole USDT (JSON numbers or strings), and why.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct PolicyChange {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_number_text")]
     pub per_user_cap_usdt: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_number_text")]
     pub per_incident_cap_usdt: String,
     #[serde(default)]
     pub note: String,
+}
+
+/// A cap as JSON gives it, as text: `10` and `"10"` are the same cap (anything else is kept as
+/// text for `cap` to refuse with its reason).
+fn whole_number_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(match serde_json::Value::deserialize(d)? {
+        serde_json::Value::String(text) => text,
+        other => other.to_string(),
+    })
 }
 
 /// A cap as staff write it (whole USDT) in micro-USDT.
@@ -94,14 +103,20 @@ impl Safeguard {
                 "the per-incident cap cannot be below the per-user cap",
             ));
         }
-        let note = change.note.trim();
+        // Forms send line breaks as CRLF; a note may have several lines.
+        let note = change.note.replace("\r\n", "\n");
+        let note = note.trim();
         let chars = note.chars().count();
-        if !(NOTE_MIN..=NOTE_MAX).contains(&chars) || note.chars().any(char::is_control) {
+        if !(NOTE_MIN..=NOTE_MAX).contains(&chars)
+            || note.chars().any(|c| c.is_control() && c != '\n')
+        {
             return Err(invalid(
                 "invalid_note",
                 format!("say why in {NOTE_MIN} to {NOTE_MAX} characters of plain text"),
             ));
         }
+        // One publication at a time, so two on the same day never pick the same id.
+        let _one = self.versions().publishing.lock().await;
         let now_ms = self.now_ms();
         let row = PolicyRow {
             version: next_version(now_ms, &self.policy_versions()),
@@ -176,6 +191,24 @@ mod tests {
             next_version(day_ms - 86_400_000, &built_in_day),
             "2026-12-07.3"
         );
+    }
+
+    #[test]
+    fn caps_come_as_json_numbers_or_strings() {
+        let change: PolicyChange = serde_json::from_str(
+            r#"{"per_user_cap_usdt": 10, "per_incident_cap_usdt": "20", "note": "x"}"#,
+        )
+        .unwrap_or_default();
+        assert_eq!(
+            (
+                change.per_user_cap_usdt.as_str(),
+                change.per_incident_cap_usdt.as_str()
+            ),
+            ("10", "20")
+        );
+        let fractional: PolicyChange =
+            serde_json::from_str(r#"{"per_user_cap_usdt": 0.5}"#).unwrap_or_default();
+        assert!(cap("c", &fractional.per_user_cap_usdt).is_err());
     }
 
     #[test]

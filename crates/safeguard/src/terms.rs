@@ -66,24 +66,31 @@ impl From<PolicyRow> for Terms {
 }
 
 /// Every version, oldest first, the built-in one first; read at start, added to on publish.
-pub(crate) struct Versions(RwLock<Vec<Terms>>);
+pub(crate) struct Versions {
+    all: RwLock<Vec<Terms>>,
+    /// Held while a version is published.
+    pub(crate) publishing: tokio::sync::Mutex<()>,
+}
 
 impl Versions {
     pub(crate) fn new(rows: Vec<PolicyRow>) -> Versions {
         let mut all = vec![Terms::built_in()];
         all.extend(rows.into_iter().map(Terms::from));
-        Versions(RwLock::new(all))
+        Versions {
+            all: RwLock::new(all),
+            publishing: tokio::sync::Mutex::new(()),
+        }
     }
 
     pub(crate) fn read(&self) -> Vec<Terms> {
-        match self.0.read() {
+        match self.all.read() {
             Ok(all) => all.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
         }
     }
 
     pub(crate) fn push(&self, terms: Terms) {
-        match self.0.write() {
+        match self.all.write() {
             Ok(mut all) => all.push(terms),
             Err(poisoned) => poisoned.into_inner().push(terms),
         }
