@@ -222,10 +222,15 @@ pub async fn attempt<T>(
             Ok(Outcome::Right { value, earlier })
         }
         Checked::Wrong(error) => {
-            if effect.notify_owner()
-                && let Some(user_id) = key.owner
-            {
-                notify_lock(state, key.schedule, user_id, effect, now_ms).await?;
+            if effect.notify_owner() {
+                let schedule = match key.schedule {
+                    Schedule::Password => "password",
+                    Schedule::SecondFactor => "second_factor",
+                };
+                metrics::counter!("bulwark_lockouts_total", "schedule" => schedule).increment(1);
+                if let Some(user_id) = key.owner {
+                    notify_lock(state, key.schedule, user_id, effect, now_ms).await?;
+                }
             }
             Ok(Outcome::Wrong(error))
         }

@@ -25,6 +25,8 @@ pub struct AdminState {
     pub custody: bulwark_custody::Custody,
     pub safeguard: bulwark_safeguard::Safeguard,
     pub token: Arc<String>,
+    /// Renders the Prometheus metrics (`GET /metrics`).
+    pub metrics: Arc<dyn Fn() -> String + Send + Sync>,
 }
 
 /// An admin error: HTTP status, stable code, message naming the problem.
@@ -77,6 +79,7 @@ type AdminResult = Result<Json<Value>, AdminError>;
 
 pub fn router(state: AdminState) -> Router {
     Router::new()
+        .route("/metrics", get(metrics))
         .route("/admin/v1/users", post(create_user))
         .route("/admin/v1/users/{id}/unfreeze", post(unfreeze_user))
         .route("/admin/v1/users/{id}/kyc-tier", post(set_kyc_tier))
@@ -137,7 +140,8 @@ pub fn router(state: AdminState) -> Router {
         )
         .route(
             "/admin/v1/transparency/reports/{seq}/control",
-            post(add_control),
+            // As much as the console's paste form takes: a few hundred bytes per address.
+            post(add_control).layer(axum::extract::DefaultBodyLimit::max(4 * 1024 * 1024)),
         )
         .route("/admin/v1/audit/verify", get(audit_verify))
         .route(
@@ -335,6 +339,19 @@ async fn chain_action(
 fn parse<T: serde::de::DeserializeOwned>(body: Value) -> Result<T, AdminError> {
     serde_json::from_value(body)
         .map_err(|e| AdminError(StatusCode::BAD_REQUEST, "invalid_body", e.to_string()))
+}
+
+/// `GET /metrics`: the Prometheus text exposition (behind the admin token like every route
+/// here: scrape with `authorization: {credentials_file: DATA/admin.token}`).
+async fn metrics(State(state): State<AdminState>) -> Response {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        (state.metrics)(),
+    )
+        .into_response()
 }
 
 /// `GET /admin/v1/wallets`: every custody wallet with its balance.

@@ -184,6 +184,60 @@ pub enum Command {
     },
 }
 
+/// The command kinds' names, indexed by [`Command::kind_index`]: how operators see commands
+/// counted by kind.
+pub const COMMAND_KINDS: [&str; 20] = [
+    "add_asset",
+    "add_market",
+    "set_safeguard_share",
+    "place_order",
+    "cancel_order",
+    "cancel_all",
+    "deposit",
+    "withdraw_hold",
+    "withdraw_settle",
+    "withdraw_release",
+    "adjust",
+    "safeguard_payout",
+    "halt",
+    "resume",
+    "place_trigger",
+    "cancel_trigger",
+    "cancel_all_triggers",
+    "withdraw_complete",
+    "safeguard_top_up",
+    "safeguard_clawback",
+];
+
+impl Command {
+    /// This command's position in [`COMMAND_KINDS`] (an index, so the sequencer can count
+    /// commands in a fixed array without hashing on its hot path).
+    pub fn kind_index(&self) -> usize {
+        match self {
+            Command::AddAsset(_) => 0,
+            Command::AddMarket(_) => 1,
+            Command::SetSafeguardShare { .. } => 2,
+            Command::PlaceOrder(_) => 3,
+            Command::CancelOrder { .. } => 4,
+            Command::CancelAll { .. } => 5,
+            Command::Deposit { .. } => 6,
+            Command::WithdrawHold { .. } => 7,
+            Command::WithdrawSettle { .. } => 8,
+            Command::WithdrawRelease { .. } => 9,
+            Command::Adjust { .. } => 10,
+            Command::SafeguardPayout { .. } => 11,
+            Command::Halt { .. } => 12,
+            Command::Resume { .. } => 13,
+            Command::PlaceTrigger(_) => 14,
+            Command::CancelTrigger { .. } => 15,
+            Command::CancelAllTriggers { .. } => 16,
+            Command::WithdrawComplete { .. } => 17,
+            Command::SafeguardTopUp { .. } => 18,
+            Command::SafeguardClawback { .. } => 19,
+        }
+    }
+}
+
 /// Where a top-up of the Safeguard fund comes from.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TopUpSource {

@@ -23,7 +23,8 @@ mod snapshot;
 pub mod spec;
 
 pub use command::{
-    Command, CommandHeader, NewOrder, NewTrigger, OrderKind, OrderTarget, StpMode, TopUpSource,
+    COMMAND_KINDS, Command, CommandHeader, NewOrder, NewTrigger, OrderKind, OrderTarget, StpMode,
+    TopUpSource,
 };
 pub use engine::{Depth, Engine, MarketInfo};
 pub use event::{

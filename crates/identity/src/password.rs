@@ -414,18 +414,37 @@ struct PoolInner {
     params: HashParams,
     workers: Arc<Semaphore>,
     admission: Arc<Semaphore>,
+    worker_count: usize,
+    admission_count: usize,
+    /// Jobs refused because the queue was full.
+    busy: std::sync::atomic::AtomicU64,
     dummy_phc: OnceLock<String>,
+}
+
+/// How loaded the pool is, for operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolLoad {
+    pub workers: usize,
+    pub running: usize,
+    /// Admitted jobs waiting for a worker.
+    pub queued: usize,
+    pub queue_max: usize,
+    pub busy_refusals: u64,
 }
 
 impl HashPool {
     /// A pool running at most `workers` hashes at once with at most `queue` more waiting.
     pub fn new(params: HashParams, workers: usize, queue: usize) -> Self {
         let workers = workers.max(1);
+        let admission = workers.saturating_add(queue);
         Self {
             inner: Arc::new(PoolInner {
                 params,
                 workers: Arc::new(Semaphore::new(workers)),
-                admission: Arc::new(Semaphore::new(workers.saturating_add(queue))),
+                admission: Arc::new(Semaphore::new(admission)),
+                worker_count: workers,
+                admission_count: admission,
+                busy: std::sync::atomic::AtomicU64::new(0),
                 dummy_phc: OnceLock::new(),
             }),
         }
@@ -434,6 +453,24 @@ impl HashPool {
     /// The parameters new hashes are made with (and `needs_rehash` should compare against).
     pub fn params(&self) -> HashParams {
         self.inner.params
+    }
+
+    /// Running and waiting jobs now, and how many were refused as busy so far.
+    pub fn load(&self) -> PoolLoad {
+        let inner = &self.inner;
+        let admitted = inner
+            .admission_count
+            .saturating_sub(inner.admission.available_permits());
+        let running = inner
+            .worker_count
+            .saturating_sub(inner.workers.available_permits());
+        PoolLoad {
+            workers: inner.worker_count,
+            running,
+            queued: admitted.saturating_sub(running),
+            queue_max: inner.admission_count.saturating_sub(inner.worker_count),
+            busy_refusals: inner.busy.load(std::sync::atomic::Ordering::Relaxed),
+        }
     }
 
     /// Run any blocking job (argon2 work such as recovery-code checks) under the pool's limits.
@@ -445,7 +482,12 @@ impl HashPool {
     {
         let ticket = Arc::clone(&self.inner.admission)
             .try_acquire_owned()
-            .map_err(|_| PasswordError::Busy)?;
+            .map_err(|_| {
+                self.inner
+                    .busy
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                PasswordError::Busy
+            })?;
         let worker = Arc::clone(&self.inner.workers)
             .acquire_owned()
             .await

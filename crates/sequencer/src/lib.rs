@@ -14,6 +14,8 @@ mod view;
 
 pub use bus::{CommandBus, Submitted};
 pub use lanes::{Receipt, Reply, SubmitError};
-pub use pipeline::{EventBatch, SequencedEvent, Sequencer, SequencerHandle, SequencerOptions};
+pub use pipeline::{
+    EventBatch, SequencedEvent, Sequencer, SequencerHandle, SequencerOptions, SequencerStats,
+};
 pub use recovery::{Recovered, RecoveryError, recover};
 pub use view::{Catalog, DepthView, MarketInfo};

@@ -7,7 +7,7 @@ use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use bulwark_engine::{Command, CommandHeader, Engine, Event, MarketId, codec};
+use bulwark_engine::{COMMAND_KINDS, Command, CommandHeader, Engine, Event, MarketId, codec};
 use bulwark_journal::Journal;
 use bulwark_types::CommandId;
 use crossbeam_channel::{Receiver, Sender, TryRecvError, bounded, select};
@@ -75,6 +75,24 @@ struct Shared {
     commands_total: AtomicU64,
     batches_total: AtomicU64,
     fsync_nanos_total: AtomicU64,
+    /// Per command kind (`COMMAND_KINDS`): accepted, rejected. Written by the sequencer thread
+    /// only, read at scrape time.
+    by_kind: [[AtomicU64; 2]; COMMAND_KINDS.len()],
+}
+
+/// What operators watch: the pipeline's counters and queues at one moment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SequencerStats {
+    pub durable_seq: u64,
+    pub commands: u64,
+    pub batches: u64,
+    /// Time spent writing and syncing batches, in nanoseconds.
+    pub write_nanos: u64,
+    /// Commands waiting in the order lane and in the priority lane (cancels, deposits, …).
+    pub order_queue: usize,
+    pub priority_queue: usize,
+    /// (kind, accepted, rejected) for every command kind.
+    pub by_kind: Vec<(&'static str, u64, u64)>,
 }
 
 /// A cheap, cloneable way in.
@@ -162,6 +180,7 @@ impl Sequencer {
             commands_total: AtomicU64::new(0),
             batches_total: AtomicU64::new(0),
             fsync_nanos_total: AtomicU64::new(0),
+            by_kind: std::array::from_fn(|_| [AtomicU64::new(0), AtomicU64::new(0)]),
         });
         let lanes = Lanes {
             orders: orders_rx,
@@ -169,9 +188,10 @@ impl Sequencer {
             control: control_rx,
         };
         let snapshot_dir = options.snapshot_dir.clone();
+        let stepper_shared = Arc::clone(&shared);
         let sequencer_thread = std::thread::Builder::new()
             .name("sequencer".into())
-            .spawn(move || sequencer_loop(engine, lanes, writer_tx, options))?;
+            .spawn(move || sequencer_loop(engine, lanes, writer_tx, options, stepper_shared))?;
         let writer_shared = Arc::clone(&shared);
         let writer_thread = std::thread::Builder::new()
             .name("journal-writer".into())
@@ -224,11 +244,15 @@ impl SequencerHandle {
             })
     }
 
-    /// Queues a command and waits for its durable receipt.
+    /// Queues a command and waits for its durable receipt (the wait is the acknowledgement
+    /// latency operators watch).
     pub async fn submit(&self, id: CommandId, command: Command) -> Result<Receipt, SubmitError> {
+        let started = std::time::Instant::now();
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.submit_with(id, command, Reply::Channel(tx))?;
-        rx.await.map_err(|_| SubmitError::Stopped)
+        let receipt = rx.await.map_err(|_| SubmitError::Stopped)?;
+        metrics::histogram!("bulwark_ack_seconds").record(started.elapsed().as_secs_f64());
+        Ok(receipt)
     }
 
     /// Reads engine state. The answer reflects every command sequenced before it and is handed
@@ -290,6 +314,30 @@ impl SequencerHandle {
             self.shared.fsync_nanos_total.load(Ordering::Relaxed),
         )
     }
+
+    /// The pipeline's counters and queue depths now.
+    pub fn stats(&self) -> SequencerStats {
+        let (commands, batches, write_nanos) = self.counters();
+        SequencerStats {
+            durable_seq: self.durable_seq(),
+            commands,
+            batches,
+            write_nanos,
+            order_queue: self.orders.len(),
+            priority_queue: self.priority.len(),
+            by_kind: COMMAND_KINDS
+                .iter()
+                .zip(&self.shared.by_kind)
+                .map(|(kind, [accepted, rejected])| {
+                    (
+                        *kind,
+                        accepted.load(Ordering::Relaxed),
+                        rejected.load(Ordering::Relaxed),
+                    )
+                })
+                .collect(),
+        }
+    }
 }
 
 struct Lanes {
@@ -314,6 +362,7 @@ fn wait_for_work(lanes: &Lanes) -> Work {
 
 struct Stepper {
     engine: Engine,
+    shared: Arc<Shared>,
     last_timestamp_ms: i64,
     last_snapshot_seq: u64,
     events: Vec<Event>,
@@ -337,6 +386,14 @@ impl Stepper {
         let outcome = self
             .engine
             .apply(&header, &submission.command, &mut self.events);
+        if let Some(count) = self
+            .shared
+            .by_kind
+            .get(submission.command.kind_index())
+            .and_then(|counts| counts.get(usize::from(outcome.is_err())))
+        {
+            count.fetch_add(1, Ordering::Relaxed);
+        }
         for event in self.events.drain(..) {
             match &event {
                 Event::Order(order) => {
@@ -400,10 +457,17 @@ fn depth_view(engine: &Engine, market: MarketId, seq: u64, timestamp_ms: i64) ->
     }
 }
 
-fn sequencer_loop(engine: Engine, lanes: Lanes, writer: Sender<Batch>, options: SequencerOptions) {
+fn sequencer_loop(
+    engine: Engine,
+    lanes: Lanes,
+    writer: Sender<Batch>,
+    options: SequencerOptions,
+    shared: Arc<Shared>,
+) {
     let last_snapshot_seq = engine.last_seq();
     let mut stepper = Stepper {
         engine,
+        shared,
         last_timestamp_ms: 0,
         last_snapshot_seq,
         events: Vec::new(),
@@ -475,8 +539,10 @@ fn writer_loop(
                 .commands_total
                 .fetch_add(batch.records.len() as u64, Ordering::Relaxed);
             shared.batches_total.fetch_add(1, Ordering::Relaxed);
-            let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            let elapsed = started.elapsed();
+            let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
             shared.fsync_nanos_total.fetch_add(nanos, Ordering::Relaxed);
+            metrics::histogram!("bulwark_journal_commit_seconds").record(elapsed.as_secs_f64());
         }
         release(batch, &shared, &subscribers, &snapshot_dir);
     }

@@ -10,6 +10,7 @@ pub mod demo;
 pub mod drill;
 pub mod genesis;
 pub mod http_bench;
+pub mod metrics;
 pub mod operator_cli;
 pub mod overload_bench;
 pub mod serve;

@@ -128,6 +128,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     .await
     .context("starting the account API")?;
     v1.accounts.attach_bus(Arc::new(handle.clone()));
+    let metrics = crate::metrics::start(handle.clone(), v1.accounts.hash_pool.clone());
     v1.accounts.attach_access(Arc::clone(&access));
     let app = AppState::new(
         handle.clone(),
@@ -182,6 +183,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         custody: custody.clone(),
         safeguard,
         token: Arc::clone(&token),
+        metrics,
     });
     Ok(Running {
         public,
@@ -378,6 +380,7 @@ fn public_router(
             HeaderValue::from_static("no-store"),
         ))
         .merge(pages)
+        .layer(axum::middleware::from_fn(crate::metrics::track_http))
 }
 
 async fn serve_until(

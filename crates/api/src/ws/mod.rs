@@ -75,6 +75,7 @@ fn upgrade(ws: WebSocketUpgrade, feed: Feed, peer: SocketAddr, endpoint: Endpoin
 
 async fn serve(feed: Feed, mut socket: WebSocket, peer: SocketAddr, mut endpoint: Endpoint) {
     let (id, mut outbox) = feed.connect();
+    metrics::gauge!("bulwark_websocket_connections").increment(1.0);
     loop {
         tokio::select! {
             incoming = socket.recv() => match incoming {
@@ -111,6 +112,7 @@ async fn serve(feed: Feed, mut socket: WebSocket, peer: SocketAddr, mut endpoint
                 }
                 None => {
                     // The hub dropped this connection: it fell too far behind.
+                    metrics::counter!("bulwark_websocket_slow_disconnects_total").increment(1);
                     let frame = CloseFrame {
                         code: close_code::POLICY,
                         reason: "too slow: messages were not read in time".into(),
@@ -122,6 +124,7 @@ async fn serve(feed: Feed, mut socket: WebSocket, peer: SocketAddr, mut endpoint
         }
     }
     feed.disconnect(id);
+    metrics::gauge!("bulwark_websocket_connections").decrement(1.0);
 }
 
 /// Writes `first` and whatever else is already queued for this connection (up to
