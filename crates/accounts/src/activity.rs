@@ -27,7 +27,7 @@ pub async fn record(
         result: result.into(),
         detail: None,
     };
-    // Login failures by step and result, for operators (one bounded set of each).
+    // Every login step by method and result, for operators (bounded sets, no identifier).
     metrics::counter!("bulwark_login_steps_total", "method" => method.to_owned(), "result" => result.to_owned())
         .increment(1);
     if let Err(error) = state.store.record_login_activity(&row).await {

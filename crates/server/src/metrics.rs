@@ -111,8 +111,12 @@ fn read_counters(sequencer: &SequencerHandle, hash_pool: &HashPool) {
 /// adjustments against what came in from outside); a non-zero sum is money created or lost.
 async fn check_ledger(sequencer: &SequencerHandle) {
     let catalog = sequencer.catalog();
-    let Ok(totals) = sequencer.query(|engine| engine.ledger_totals()).await else {
-        return;
+    let totals = match sequencer.query(|engine| engine.ledger_totals()).await {
+        Ok(totals) => totals,
+        Err(error) => {
+            tracing::warn!(%error, "ledger check skipped: the engine did not answer");
+            return;
+        }
     };
     let mut broken = 0_u64;
     for total in totals {

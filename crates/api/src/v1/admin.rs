@@ -207,6 +207,7 @@ const fn admin_route(
     path: &'static str,
     summary: &'static str,
     request: Option<&'static str>,
+    errors: &'static [&'static str],
 ) -> RouteDoc {
     RouteDoc {
         method,
@@ -214,9 +215,65 @@ const fn admin_route(
         summary,
         authenticated: true,
         request,
-        errors: STAFF_ERRORS,
+        errors,
     }
 }
+
+/// The staff checks' codes followed by each route's own (spelled out: constant slices cannot be
+/// joined at compile time).
+const KYC_ONE: &[&str] = &[
+    "not_staff",
+    "staff_2fa_required",
+    "staff_2fa_session_required",
+    "staff_role_required",
+    "own_application",
+    "application_not_found",
+];
+const KYC_DOCUMENT: &[&str] = &[
+    "not_staff",
+    "staff_2fa_required",
+    "staff_2fa_session_required",
+    "staff_role_required",
+    "own_application",
+    "application_not_found",
+    "document_not_found",
+];
+const KYC_DECISION: &[&str] = &[
+    "not_staff",
+    "staff_2fa_required",
+    "staff_2fa_session_required",
+    "staff_role_required",
+    "own_application",
+    "not_pending",
+    "application_not_found",
+    "reason_required",
+    "invalid_reason",
+];
+const LOCKOUTS: &[&str] = &[
+    "not_staff",
+    "staff_2fa_required",
+    "staff_2fa_session_required",
+    "staff_role_required",
+    "invalid_identifier",
+];
+const UNFREEZE: &[&str] = &[
+    "not_staff",
+    "staff_2fa_required",
+    "staff_2fa_session_required",
+    "staff_role_required",
+    "not_frozen",
+    "user_not_found",
+];
+const TWOFA_DECISION: &[&str] = &[
+    "not_staff",
+    "staff_2fa_required",
+    "staff_2fa_session_required",
+    "staff_role_required",
+    "own_request",
+    "not_pending",
+    "request_not_found",
+    "invalid_reason",
+];
 
 /// The documented staff routes (added to `/api/v1/openapi.json`).
 pub const ROUTES: &[RouteDoc] = &[
@@ -225,84 +282,98 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/v1/admin/me",
         "Staff: the caller's roles and capabilities",
         None,
+        STAFF_ERRORS,
     ),
     admin_route(
         "get",
         "/api/v1/admin/kyc",
         "Staff (compliance, support, admin): pending KYC applications, oldest first",
         None,
+        STAFF_ERRORS,
     ),
     admin_route(
         "get",
         "/api/v1/admin/kyc/{id}",
         "Staff (compliance, admin): one KYC application with decrypted fields and its documents; own application refused (own_application); audited",
         None,
+        KYC_ONE,
     ),
     admin_route(
         "get",
         "/api/v1/admin/kyc/{id}/documents/{document_id}",
         "Staff (compliance, admin): one decrypted document image with its content type, Cache-Control: no-store; audited",
         None,
+        KYC_DOCUMENT,
     ),
     admin_route(
         "post",
         "/api/v1/admin/kyc/{id}/approve",
         "Staff (compliance, admin): approve; the applicant's KYC tier becomes the requested one and the decision is emailed; errors own_application, not_pending, application_not_found",
         Some("ReasonRequest"),
+        KYC_DECISION,
     ),
     admin_route(
         "post",
         "/api/v1/admin/kyc/{id}/reject",
         "Staff (compliance, admin): reject with a reason (reason_required), emailed",
         Some("ReasonRequest"),
+        KYC_DECISION,
     ),
     admin_route(
         "post",
         "/api/v1/admin/kyc/{id}/resubmit",
         "Staff (compliance, admin): ask for a new submission with a reason (reason_required), emailed",
         Some("ReasonRequest"),
+        KYC_DECISION,
     ),
     admin_route(
         "post",
         "/api/v1/admin/lockouts/lookup",
         "Staff (support, security, admin): the login locks of an identifier",
         Some("IdentifierRequest"),
+        LOCKOUTS,
     ),
     admin_route(
         "post",
         "/api/v1/admin/lockouts/unlock",
         "Staff (support, security, admin): lift the time-based login locks of an identifier (not the reset-only lock after 100 failures); audited",
         Some("IdentifierRequest"),
+        LOCKOUTS,
     ),
     admin_route(
         "get",
         "/api/v1/admin/frozen",
         "Staff (security, support, admin): frozen accounts",
         None,
+        STAFF_ERRORS,
     ),
     admin_route(
         "post",
         "/api/v1/admin/users/{id}/unfreeze",
         "Staff (security, admin): unfreeze a frozen account; errors not_frozen, user_not_found; audited",
         None,
+        UNFREEZE,
     ),
     admin_route(
         "get",
         "/api/v1/admin/2fa-resets",
         "Staff (security, support, admin): lost-second-factor reset requests pending review, with the owner's KYC note",
         None,
+        STAFF_ERRORS,
     ),
     admin_route(
         "post",
         "/api/v1/admin/2fa-resets/{id}/approve",
         "Staff (security, admin): approve a 2FA reset request (effective after its 48 h); errors own_request, not_pending, request_not_found; audited",
         Some("ReasonRequest"),
+        TWOFA_DECISION,
     ),
     admin_route(
         "post",
         "/api/v1/admin/2fa-resets/{id}/reject",
         "Staff (security, admin): reject a 2FA reset request; audited",
         Some("ReasonRequest"),
+        TWOFA_DECISION,
     ),
 ];
 

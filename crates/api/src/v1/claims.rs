@@ -80,7 +80,7 @@ pub const ROUTES: &[RouteDoc] = &[
         path: "/api/v1/claims",
         summary: "File a Safeguard claim {category, description, asset, amount, withdrawal_ids, incident_id, window_from_ms, window_to_ms} under the published policy (GET /transparency/v1/policy)",
         authenticated: true,
-        request: None,
+        request: Some("ClaimFiling"),
         errors: CLAIM_ERRORS,
     },
     RouteDoc {
@@ -104,7 +104,7 @@ pub const ROUTES: &[RouteDoc] = &[
         path: "/api/v1/claims/{id}/{action}",
         summary: "reply {message} when information is requested, or appeal {message} a rejection once; errors wrong_state, appeal_used, invalid_text, claim_not_found",
         authenticated: true,
-        request: None,
+        request: Some("ClaimMessage"),
         errors: &[
             "wrong_state",
             "appeal_used",
@@ -117,7 +117,7 @@ pub const ROUTES: &[RouteDoc] = &[
         path: "/api/v1/claims/{id}/evidence",
         summary: "Attach an evidence file {name, content_base64} (PNG, JPEG or PDF by its first bytes, at most 5 MiB, 5 per claim; sealed at rest) to one of your open claims",
         authenticated: true,
-        request: None,
+        request: Some("EvidenceUpload"),
         errors: &[
             "invalid_name",
             "invalid_base64",
@@ -135,6 +135,8 @@ pub const ROUTES: &[RouteDoc] = &[
         authenticated: true,
         request: None,
         errors: &[
+            "not_staff",
+            "staff_2fa_required",
             "staff_role_required",
             "own_claim",
             "evidence_not_found",
@@ -162,10 +164,32 @@ pub const ROUTES: &[RouteDoc] = &[
         path: "/api/v1/admin/claims/{id}/{action}",
         summary: "Staff: acknowledge, investigate, request_info {note}, approve {amount, reason_code, note}, reject {reason_code, note}, pay (proposes the M-of-N payout movement; pro rata when the fund is short for the incident's claims), close, clawback {amount, note} (a paid claim's payout back into the fund once the loss is recovered), insurer_submit / insurer_accept / insurer_deny / insurer_paid (the uncovered part of a paid claim and the configured insurer's answers); audited",
         authenticated: true,
-        request: None,
+        request: Some("StaffClaimAction"),
         errors: STAFF_ERRORS,
     },
 ];
+
+/// Request schemas of the claims routes.
+pub fn schemas() -> Value {
+    use super::route_doc::{object, string};
+    json!({
+        "ClaimFiling": object(&["window_from_ms", "window_to_ms"], json!({
+            "category": string(), "description": string(), "asset": string(),
+            "amount": {"type": "string", "description": "decimal, in the asset"},
+            "withdrawal_ids": {"type": "array", "items": {"type": "integer"}},
+            "incident_id": {"type": "integer"},
+            "window_from_ms": {"type": "integer"}, "window_to_ms": {"type": "integer"},
+        })),
+        "ClaimMessage": object(&[], json!({"message": string()})),
+        "EvidenceUpload": object(&["name", "content_base64"], json!({
+            "name": string(),
+            "content_base64": {"type": "string", "contentEncoding": "base64"},
+        })),
+        "StaffClaimAction": object(&[], json!({
+            "note": string(), "amount": string(), "reason_code": string(),
+        })),
+    })
+}
 
 fn id_of(text: &str) -> Result<i64, bulwark_accounts::Error> {
     text.parse().map_err(|_| {

@@ -5,6 +5,7 @@ use axum::Json;
 use serde_json::{Map, Value, json};
 
 pub use super::route_doc::RouteDoc;
+use super::route_doc::{object, string};
 
 const BAD_INPUT: &[&str] = &[
     "unsupported_content_type",
@@ -63,6 +64,7 @@ pub const ROUTES: &[RouteDoc] = &[
         authenticated: false,
         request: Some("LoginRequest"),
         errors: &[
+            "invalid_identifier",
             "invalid_credentials",
             "try_later",
             "challenge_required",
@@ -541,7 +543,13 @@ pub const ROUTES: &[RouteDoc] = &[
         summary: "Lost second factor, step 1: identifier + password; sends a 6-digit code to the email and to the phone of the account",
         authenticated: false,
         request: Some("TwofaCodesRequest"),
-        errors: &["invalid_credentials", "try_later", "rate_limited", "busy"],
+        errors: &[
+            "invalid_identifier",
+            "invalid_credentials",
+            "try_later",
+            "rate_limited",
+            "busy",
+        ],
     },
     RouteDoc {
         method: "post",
@@ -550,6 +558,7 @@ pub const ROUTES: &[RouteDoc] = &[
         authenticated: false,
         request: Some("TwofaResetRequest"),
         errors: &[
+            "invalid_identifier",
             "invalid_credentials",
             "codes_required",
             "invalid_code",
@@ -565,17 +574,19 @@ pub const ROUTES: &[RouteDoc] = &[
         summary: "Cancel the open 2FA reset request: from any logged-in session (no body) or with the emailed token ({token})",
         authenticated: false,
         request: None,
-        errors: &["invalid_token", "no_open_request", "not_authenticated"],
+        // The body is optional, so its parse errors are listed here rather than through a schema.
+        errors: &[
+            "invalid_token",
+            "no_open_request",
+            "not_authenticated",
+            "malformed_json",
+            "unsupported_content_type",
+            "body_too_large",
+            "invalid_utf8",
+            "field_too_long",
+        ],
     },
 ];
-
-fn string() -> Value {
-    json!({"type": "string"})
-}
-
-fn object(required: &[&str], properties: Value) -> Value {
-    json!({"type": "object", "additionalProperties": false, "required": required, "properties": properties})
-}
 
 fn schemas() -> Value {
     json!({
@@ -662,6 +673,14 @@ fn schemas() -> Value {
     })
 }
 
+/// Whether a request schema carries a step-up code (`totp_code` or `recovery_code`).
+fn steps_up(schema: &str) -> bool {
+    schemas()
+        .pointer(&format!("/{schema}/properties"))
+        .and_then(Value::as_object)
+        .is_some_and(|p| p.contains_key("totp_code") || p.contains_key("recovery_code"))
+}
+
 fn operation(route: &RouteDoc) -> Value {
     let mut errors: Vec<&str> = route.errors.to_vec();
     if route.request.is_some() {
@@ -675,6 +694,21 @@ fn operation(route: &RouteDoc) -> Value {
     }
     if route.authenticated {
         errors.extend_from_slice(&["not_authenticated", "invalid_session", "session_expired"]);
+    }
+    // A step-up code in the body is checked for its shape before anything else.
+    if route.request.is_some_and(steps_up) {
+        for code in ["malformed_code", "malformed_recovery_code"] {
+            if !errors.contains(&code) {
+                errors.push(code);
+            }
+        }
+    }
+    // Path parameters that do not parse, and actions a route does not know.
+    if route.path.contains("{id}") && !errors.contains(&"invalid_id") {
+        errors.push("invalid_id");
+    }
+    if route.path.contains("{action}") && !errors.contains(&"unknown_action") {
+        errors.push("unknown_action");
     }
     let mut op = json!({
         "summary": route.summary,
@@ -732,8 +766,16 @@ pub fn document() -> Value {
         }
     }
     let mut schemas = schemas();
-    if let (Some(all), Value::Object(staff)) = (schemas.as_object_mut(), super::admin::schemas()) {
-        all.extend(staff);
+    if let Some(all) = schemas.as_object_mut() {
+        for more in [
+            super::admin::schemas(),
+            super::claims::schemas(),
+            super::transparency::schemas(),
+        ] {
+            if let Value::Object(more) = more {
+                all.extend(more);
+            }
+        }
     }
     json!({
         "openapi": "3.1.0",

@@ -1,5 +1,8 @@
-//! The shape of one documented route: the account routes (`openapi`) and the staff routes
-//! (`admin`) both describe themselves with it, and the document is assembled from both.
+//! The shape of one documented route, and the schema helpers every module that documents
+//! routes uses: the account routes (`openapi`), the staff, claims and incident routes each
+//! describe themselves with these, and the document is assembled from all of them.
+
+use serde_json::{Value, json};
 
 /// One documented operation.
 #[derive(Debug, Clone, Copy)]
@@ -13,4 +16,14 @@ pub struct RouteDoc {
     pub request: Option<&'static str>,
     /// Error codes this operation may answer with (besides the generic ones).
     pub errors: &'static [&'static str],
+}
+
+/// A string field.
+pub fn string() -> Value {
+    json!({"type": "string"})
+}
+
+/// An object schema with exactly these properties.
+pub fn object(required: &[&str], properties: Value) -> Value {
+    json!({"type": "object", "additionalProperties": false, "required": required, "properties": properties})
 }

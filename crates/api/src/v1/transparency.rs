@@ -54,20 +54,62 @@ pub const ROUTES: &[RouteDoc] = &[
     RouteDoc {
         method: "post",
         path: "/api/v1/admin/incidents",
-        summary: "Staff (security, admin): declare an incident {kind, title, message, assets, markets, users, halt: none|markets|global, freeze: none|assets|global, pause_sweeps}; affected users are emailed; errors invalid_kind, invalid_text, unknown_asset, unknown_market, unknown_user, invalid_containment; audited",
+        summary: "Staff (security, admin): declare an incident {kind, title, message, assets, markets, users, halt: none|markets|global, freeze: none|assets|global, pause_sweeps, losses}; affected users are emailed; audited",
         authenticated: true,
-        request: None,
-        errors: STAFF_ERRORS,
+        request: Some("IncidentDeclaration"),
+        errors: &[
+            "not_staff",
+            "staff_2fa_required",
+            "staff_2fa_session_required",
+            "staff_role_required",
+            "invalid_kind",
+            "invalid_text",
+            "unknown_asset",
+            "unknown_market",
+            "unknown_user",
+            "invalid_containment",
+        ],
     },
     RouteDoc {
         method: "post",
         path: "/api/v1/admin/incidents/{id}/{action}",
-        summary: "Staff (security, admin): update {message}, lift {step: halt|freeze|sweeps} or resolve {message}; errors incident_not_found, incident_resolved, not_in_force, invalid_step, unknown_action; audited",
+        summary: "Staff (security, admin): update {message}, lift {step: halt|freeze|sweeps} or resolve {message}; audited",
         authenticated: true,
-        request: None,
-        errors: STAFF_ERRORS,
+        request: Some("IncidentAction"),
+        errors: &[
+            "not_staff",
+            "staff_2fa_required",
+            "staff_2fa_session_required",
+            "staff_role_required",
+            "incident_not_found",
+            "incident_resolved",
+            "not_in_force",
+            "invalid_step",
+            "invalid_text",
+            "unknown_action",
+        ],
     },
 ];
+
+/// Request schemas of the incident routes.
+pub fn schemas() -> serde_json::Value {
+    use super::route_doc::{object, string};
+    let strings = serde_json::json!({"type": "array", "items": string()});
+    serde_json::json!({
+        "IncidentDeclaration": object(&["kind", "title", "message"], serde_json::json!({
+            "kind": string(), "title": string(), "message": string(),
+            "assets": strings, "markets": strings,
+            "users": {"type": "array", "items": {"type": "integer"}},
+            "halt": {"enum": ["none", "markets", "global"]},
+            "freeze": {"enum": ["none", "assets", "global"]},
+            "pause_sweeps": {"type": "boolean"},
+            "losses": {"type": "array", "items": object(&["user", "asset", "amount"], serde_json::json!({
+                "user": {"type": "integer"}, "asset": string(), "amount": string(),
+            }))},
+        })),
+        "IncidentAction": object(&[], serde_json::json!({"message": string(), "step": string()})),
+    })
+}
 
 #[derive(Deserialize)]
 pub struct ProofQuery {

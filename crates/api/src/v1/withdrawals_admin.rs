@@ -23,6 +23,18 @@ pub fn routes() -> Router<V1State> {
         .route("/api/v1/admin/withdrawals/{id}/reject", post(reject))
 }
 
+/// A decision's codes: the staff checks', then the withdrawal's own.
+const DECISION_ERRORS: &[&str] = &[
+    "not_staff",
+    "staff_2fa_required",
+    "staff_2fa_session_required",
+    "staff_role_required",
+    "own_withdrawal",
+    "wrong_state",
+    "not_found",
+    "invalid_reason",
+];
+
 /// The staff withdrawal routes as the OpenAPI document lists them.
 pub const ROUTES: &[RouteDoc] = &[
     RouteDoc {
@@ -36,18 +48,18 @@ pub const ROUTES: &[RouteDoc] = &[
     RouteDoc {
         method: "post",
         path: "/api/v1/admin/withdrawals/{id}/approve",
-        summary: "Staff (treasury, admin): one approval; approved once enough distinct staff members approved (never the requester: own_withdrawal); above the large threshold operators must then sign the release; errors wrong_state, not_found; audited",
+        summary: "Staff (treasury, admin): one approval; approved once enough distinct staff members approved (never the requester: own_withdrawal); above the large threshold operators must then sign the release; audited",
         authenticated: true,
         request: None,
-        errors: STAFF_ERRORS,
+        errors: DECISION_ERRORS,
     },
     RouteDoc {
         method: "post",
         path: "/api/v1/admin/withdrawals/{id}/reject",
-        summary: "Staff (treasury, admin): reject with a reason (invalid_reason) before anything is signed; the held funds return to the user once; errors wrong_state, not_found; audited",
+        summary: "Staff (treasury, admin): reject with a reason before anything is signed; the held funds return to the user once; audited",
         authenticated: true,
         request: Some("ReasonRequest"),
-        errors: STAFF_ERRORS,
+        errors: DECISION_ERRORS,
     },
 ];
 
