@@ -24,8 +24,11 @@ def free_port():
 
 class Server:
     def __init__(self, data_dir, database_url=None, rate_limit=100_000, extra_args=(),
-                 api_rate_scale=1_000):
+                 api_rate_scale=1_000, tls=None):
         self.data_dir = data_dir
+        # (certificate file, key file, an ssl.SSLContext that trusts it): the public listener
+        # speaks TLS.
+        self.tls = tls
         self.extra_args = list(extra_args)
         self.http_port = free_port()
         self.admin_port = free_port()
@@ -37,7 +40,8 @@ class Server:
 
     @property
     def base(self):
-        return f"http://127.0.0.1:{self.http_port}"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://127.0.0.1:{self.http_port}"
 
     @property
     def admin_url(self):
@@ -53,6 +57,10 @@ class Server:
                 "--api-rate-limit-scale", str(self.api_rate_scale)]
         if self.database_url:
             args += ["--database-url", self.database_url]
+        context = None
+        if self.tls:
+            cert, key, context = self.tls
+            args += ["--tls-cert", cert, "--tls-key", key]
         args += self.extra_args
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log)
         deadline = time.time() + 60
@@ -60,7 +68,8 @@ class Server:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited with {self.proc.returncode}; see {self.data_dir}/server.log")
             try:
-                with urllib.request.urlopen(self.base + "/spot/v1/symbols/details", timeout=1) as r:
+                with urllib.request.urlopen(self.base + "/spot/v1/symbols/details", timeout=1,
+                                            context=context) as r:
                     if json.load(r)["data"]["symbols"]:
                         return self
             except Exception:

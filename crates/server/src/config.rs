@@ -60,8 +60,13 @@ pub struct Config {
     /// Daily (rolling 24 h) withdrawal limit of KYC level L2, in USDT.
     pub kyc_l2_withdraw_usdt: u64,
     /// The address people reach the site at, used in emailed links and QR codes; empty means
-    /// `http://HTTP_ADDR`. An `https://` URL (behind a TLS proxy) also marks cookies `Secure`.
+    /// `http://HTTP_ADDR` (`https://` with TLS on). An `https://` URL (TLS here or in a proxy in
+    /// front) also marks cookies `Secure`.
     pub public_url: String,
+    /// TLS on the public listener: a PEM certificate chain and its PEM private key, read again
+    /// on SIGHUP. Both or neither; neither serves plain HTTP.
+    pub tls_cert_file: Option<PathBuf>,
+    pub tls_key_file: Option<PathBuf>,
     /// Sender of emails, e.g. `Bulwark <no-reply@exchange.example>`.
     pub mail_from: String,
     /// SMTP server for emails (`[smtp]` table: host, port, tls = "none" | "start-tls" |
@@ -101,6 +106,8 @@ impl Default for Config {
             kyc_l1_withdraw_usdt: DEFAULT_KYC_L1_WITHDRAW_USDT,
             kyc_l2_withdraw_usdt: DEFAULT_KYC_L2_WITHDRAW_USDT,
             public_url: String::new(),
+            tls_cert_file: None,
+            tls_key_file: None,
             mail_from: bulwark_accounts::service::DEFAULT_MAIL_FROM.into(),
             smtp: None,
             sms_gateway: None,
@@ -162,6 +169,12 @@ pub struct ServeArgs {
     /// Public site URL for links and QR codes (`https://…` marks cookies Secure).
     #[arg(long, env = "BULWARK_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// TLS certificate chain (PEM) for the public listener; needs --tls-key. SIGHUP reloads it.
+    #[arg(long, env = "BULWARK_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM) for the public listener.
+    #[arg(long, env = "BULWARK_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
     /// Block interval of the simulated chains in milliseconds (0: mine only on command).
     #[arg(long, env = "BULWARK_SIM_BLOCK_MS")]
     pub sim_block_ms: Option<u64>,
@@ -286,6 +299,12 @@ impl Config {
         if let Some(v) = &args.public_url {
             config.public_url = v.clone();
         }
+        if let Some(v) = &args.tls_cert {
+            config.tls_cert_file = Some(v.clone());
+        }
+        if let Some(v) = &args.tls_key {
+            config.tls_key_file = Some(v.clone());
+        }
         config.validate()?;
         Ok(config)
     }
@@ -330,6 +349,12 @@ impl Config {
                 "http_addr and admin_addr must differ".into(),
             ));
         }
+        if self.tls_cert_file.is_some() != self.tls_key_file.is_some() {
+            return Err(ConfigError::Invalid(
+                "tls_cert_file and tls_key_file go together: set both, or neither for plain HTTP"
+                    .into(),
+            ));
+        }
         self.access_rules(None)?;
         let url = self.public_url.trim_end_matches('/');
         let scheme_ok = url.is_empty() || url.starts_with("http://") || url.starts_with("https://");
@@ -352,11 +377,24 @@ impl Config {
         }
     }
 
+    /// The certificate and key files when the public listener speaks TLS.
+    pub fn tls(&self) -> Option<(&Path, &Path)> {
+        Some((
+            self.tls_cert_file.as_deref()?,
+            self.tls_key_file.as_deref()?,
+        ))
+    }
+
     /// The URL emailed links and QR codes point at.
     pub fn public_url(&self) -> String {
         let url = self.public_url.trim_end_matches('/');
         if url.is_empty() {
-            format!("http://{}", self.http_addr)
+            let scheme = if self.tls().is_some() {
+                "https"
+            } else {
+                "http"
+            };
+            format!("{scheme}://{}", self.http_addr)
         } else {
             url.to_string()
         }

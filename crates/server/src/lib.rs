@@ -15,6 +15,7 @@ pub mod operator_cli;
 pub mod overload_bench;
 pub mod serve;
 pub mod signed_client;
+pub mod tls;
 pub mod verify;
 pub mod verify_cli;
 pub mod ws_bench;

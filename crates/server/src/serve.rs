@@ -198,6 +198,13 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
 
 /// `bulwark serve`: [`start`], then serve both listeners until SIGINT/SIGTERM, then stop.
 pub async fn run(config: Config) -> anyhow::Result<()> {
+    // Certificate files that do not work stop the start before anything else happens.
+    let certificates = match config.tls() {
+        Some((cert, key)) => {
+            Some(crate::tls::Certificates::load(cert, key).context("loading the TLS certificate")?)
+        }
+        None => None,
+    };
     let running = start(&config).await?;
     let public_listener = tokio::net::TcpListener::bind(config.http_addr)
         .await
@@ -207,7 +214,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("binding {}", config.admin_addr))?;
     let public_addr = public_listener.local_addr()?;
     println!(
-        "bulwark: public API on http://{} , admin API on http://{} , data in {}",
+        "bulwark: public API on {}://{} , admin API on http://{} , data in {}",
+        if certificates.is_some() {
+            "https"
+        } else {
+            "http"
+        },
         public_addr,
         admin_listener.local_addr()?,
         config.data_dir.display()
@@ -221,7 +233,23 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             stop_rx.clone(),
         ))
     });
-    let serve_public = serve_until(public_listener, running.public.clone(), stop_rx.clone());
+    let serve_public: std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send>> =
+        match certificates {
+            Some(certificates) => {
+                reload_on_hangup(Arc::clone(&certificates))?;
+                let listener = crate::tls::TlsListener::start(public_listener, certificates)?;
+                Box::pin(serve_until(
+                    listener,
+                    running.public.clone(),
+                    stop_rx.clone(),
+                ))
+            }
+            None => Box::pin(serve_until(
+                public_listener,
+                running.public.clone(),
+                stop_rx.clone(),
+            )),
+        };
     let serve_admin = serve_until(admin_listener, running.admin.clone(), stop_rx);
     let stopper = tokio::spawn(async move {
         shutdown_signal().await;
@@ -383,13 +411,19 @@ fn public_router(
         .layer(axum::middleware::from_fn(crate::metrics::track_http))
 }
 
-async fn serve_until(
-    listener: tokio::net::TcpListener,
+async fn serve_until<L>(
+    listener: L,
     router: Router,
     mut stop: tokio::sync::watch::Receiver<bool>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<()>
+where
+    L: axum::serve::Listener<Addr = SocketAddr>,
+{
+    use axum::serve::ListenerExt;
+    // `tap_io` gives any listener with socket addresses the `ConnectInfo<SocketAddr>` the
+    // handlers read (rate limits, login activity).
     axum::serve(
-        listener,
+        listener.tap_io(|_| {}),
         router.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(async move {
@@ -397,6 +431,24 @@ async fn serve_until(
     })
     .await
     .context("serving HTTP")
+}
+
+/// Reads the certificate files again on every SIGHUP, keeping the old ones when the new do not
+/// work.
+fn reload_on_hangup(certificates: Arc<crate::tls::Certificates>) -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangups = signal(SignalKind::hangup()).context("listening for SIGHUP")?;
+    tokio::spawn(async move {
+        while hangups.recv().await.is_some() {
+            match certificates.reload() {
+                Ok(()) => tracing::info!("tls: certificate reloaded (SIGHUP)"),
+                Err(error) => {
+                    tracing::error!(%error, "tls: reload failed; the previous certificate stays")
+                }
+            }
+        }
+    });
+    Ok(())
 }
 
 async fn shutdown_signal() {
