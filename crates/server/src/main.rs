@@ -53,15 +53,41 @@ enum JournalCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Print records: seq, time, command kind, command id and the HTTP request that made it.
+    Dump {
+        #[arg(long, env = "BULWARK_DATA_DIR", default_value = "data")]
+        data_dir: PathBuf,
+        /// First seq to print.
+        #[arg(long, default_value_t = 1)]
+        from: u64,
+        /// Most records to print.
+        #[arg(long, default_value_t = 1_000)]
+        limit: usize,
+        /// Only the commands of this request (the 16 hex digits of its X-Request-Id).
+        #[arg(long)]
+        request_id: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
+/// Logs go to stderr, filtered by `BULWARK_LOG` (default `info`); `BULWARK_LOG_FORMAT=json`
+/// writes one JSON object per line, with the request's id among the span fields.
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("BULWARK_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    if std::env::var("BULWARK_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
+        builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init();
+    } else {
+        builder.init();
+    }
 }
 
 fn main() -> anyhow::Result<()> {
@@ -83,6 +109,22 @@ fn main() -> anyhow::Result<()> {
         Command::Journal {
             command: JournalCommand::Verify { data_dir, json },
         } => verify::run(&data_dir, json),
+        Command::Journal {
+            command:
+                JournalCommand::Dump {
+                    data_dir,
+                    from,
+                    limit,
+                    request_id,
+                    json,
+                },
+        } => bulwark_server::journal_dump::run(&bulwark_server::journal_dump::DumpArgs {
+            data_dir: &data_dir,
+            from,
+            limit,
+            request_id: request_id.as_deref(),
+            json,
+        }),
         Command::Bench(args) => bulwark_server::bench_cli::run(args),
         Command::VerifyReport(args) => bulwark_server::verify_cli::verify_report(&args),
         Command::VerifyProof(args) => bulwark_server::verify_cli::verify_proof(&args),

@@ -184,7 +184,8 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         safeguard,
         token: Arc::clone(&token),
         metrics,
-    });
+    })
+    .layer(axum::middleware::from_fn(crate::request_log::tag));
     Ok(Running {
         public,
         admin,
@@ -409,6 +410,7 @@ fn public_router(
         ))
         .merge(pages)
         .layer(axum::middleware::from_fn(crate::metrics::track_http))
+        .layer(axum::middleware::from_fn(crate::request_log::tag))
 }
 
 async fn serve_until<L>(

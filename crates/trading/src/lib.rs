@@ -13,6 +13,7 @@ pub mod cancels;
 pub mod markets;
 pub mod portfolio;
 pub mod reads;
+pub mod request_id;
 pub mod writes;
 
 use std::sync::Arc;

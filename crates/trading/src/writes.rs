@@ -21,10 +21,10 @@ pub enum SubmitFailure {
     Band(crate::band::OutsideBand),
 }
 
-/// A new random command id.
+/// A new command id: random, carrying the HTTP request's id when there is one.
 fn fresh_id() -> Result<CommandId, SubmitFailure> {
     bulwark_accounts::crypto::random_bytes::<16>()
-        .map(CommandId)
+        .map(crate::request_id::command_id)
         .map_err(|e| SubmitFailure::Random(e.to_string()))
 }
 
