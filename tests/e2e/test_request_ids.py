@@ -53,6 +53,7 @@ def test_one_id_from_the_answer_to_the_log_and_the_journal(monkeypatch):
         # Commands nobody requested over HTTP (the operator's deposit) name no request.
         deposits = [json.loads(line) for line in everything.stdout.splitlines() if '"deposit"' in line]
         assert all(d["request_id"] is None for d in deposits)
-        bad = subprocess.run([BIN, "journal", "dump", "--data-dir", data_dir, "--request-id", "xyz"],
-                             capture_output=True, text=True, timeout=60)
-        assert bad.returncode != 0 and "16 hex digits" in bad.stderr
+        for bad_id in ["xyz", "+12345678901234", "abc"]:
+            bad = subprocess.run([BIN, "journal", "dump", "--data-dir", data_dir, "--request-id", bad_id],
+                                 capture_output=True, text=True, timeout=60)
+            assert bad.returncode != 0 and "16 hex digits" in bad.stderr, bad_id

@@ -14,6 +14,7 @@ import ssl
 import subprocess
 import tempfile
 import time
+import urllib.request
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -42,7 +43,14 @@ def make_certificate(directory, name):
     with open(key_path, "wb") as f:
         f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                   serialization.NoEncryption()))
+    os.chmod(key_path, 0o600)
     return cert_path, key_path, cert.public_bytes(serialization.Encoding.DER)
+
+
+def copy(src, dst):
+    with open(src, "rb") as f, open(dst, "wb") as g:
+        g.write(f.read())
+    os.chmod(dst, 0o600)
 
 
 def trusting(*cert_paths):
@@ -67,15 +75,24 @@ def test_https_with_a_certificate_reloaded_on_sighup():
         first_cert, first_key, first_der = make_certificate(data_dir, "first")
         second_cert, second_key, second_der = make_certificate(data_dir, "second")
         live_cert, live_key = os.path.join(data_dir, "live.crt"), os.path.join(data_dir, "live.key")
-        for src, dst in [(first_cert, live_cert), (first_key, live_key)]:
-            with open(src, "rb") as f, open(dst, "wb") as g:
-                g.write(f.read())
+        copy(first_cert, live_cert)
+        copy(first_key, live_key)
         both = trusting(first_cert, second_cert)
         srv = Server(data_dir, tls=(live_cert, live_key, both)).start()
         try:
             assert srv.base.startswith("https://")
             der, answer = presented(srv, both)
             assert der == first_der and answer == {"status": "ok"}
+            # HTTP/1.1 is what is spoken, even to a client that would take HTTP/2; and browsers
+            # are told to keep to HTTPS.
+            offering_h2 = trusting(first_cert, second_cert)
+            offering_h2.set_alpn_protocols(["h2", "http/1.1"])
+            connection = http.client.HTTPSConnection("127.0.0.1", srv.http_port, context=offering_h2, timeout=10)
+            connection.request("GET", "/healthz")
+            response = connection.getresponse()
+            assert connection.sock.selected_alpn_protocol() == "http/1.1"
+            assert response.getheader("Strict-Transport-Security") == "max-age=31536000"
+            connection.close()
             # Plain HTTP on the TLS port is not served.
             plain = http.client.HTTPConnection("127.0.0.1", srv.http_port, timeout=5)
             try:
@@ -92,9 +109,8 @@ def test_https_with_a_certificate_reloaded_on_sighup():
             before = http.client.HTTPSConnection("127.0.0.1", srv.http_port, context=both, timeout=10)
             before.request("GET", "/healthz")
             before.getresponse().read()
-            for src, dst in [(second_cert, live_cert), (second_key, live_key)]:
-                with open(src, "rb") as f, open(dst, "wb") as g:
-                    g.write(f.read())
+            copy(second_cert, live_cert)
+            copy(second_key, live_key)
             srv.proc.send_signal(signal.SIGHUP)
             deadline = time.time() + 10
             while presented(srv, both)[0] != second_der and time.time() < deadline:
@@ -122,11 +138,32 @@ def test_a_start_with_unusable_tls_files_stops_with_the_reason():
     with tempfile.TemporaryDirectory(prefix="bulwark-e2e-tls-bad-") as data_dir:
         cert, key, _ = make_certificate(data_dir, "one")
         _, other_key, _ = make_certificate(data_dir, "two")
+        readable = os.path.join(data_dir, "readable.key")
+        copy(key, readable)
+        os.chmod(readable, 0o644)
         base = [BIN, "serve", "--data-dir", data_dir, "--http-addr", f"127.0.0.1:{free_port()}",
                 "--admin-addr", f"127.0.0.1:{free_port()}"]
         for extra, reason in [(["--tls-cert", cert], "tls_cert_file and tls_key_file go together"),
                               (["--tls-cert", cert, "--tls-key", os.path.join(data_dir, "missing.key")], "missing.key"),
                               (["--tls-cert", key, "--tls-key", key], "holds no PEM certificate"),
-                              (["--tls-cert", cert, "--tls-key", other_key], "do not make a TLS configuration")]:
+                              (["--tls-cert", cert, "--tls-key", other_key], "do not make a TLS configuration"),
+                              (["--tls-cert", cert, "--tls-key", readable], "readable by others")]:
             out = subprocess.run(base + extra, capture_output=True, text=True, timeout=60)
             assert out.returncode != 0 and reason in out.stderr, (extra, out.stderr[-500:])
+
+
+def test_sighup_without_tls_is_only_logged():
+    with tempfile.TemporaryDirectory(prefix="bulwark-e2e-hup-") as data_dir:
+        srv = Server(data_dir).start()
+        try:
+            srv.proc.send_signal(signal.SIGHUP)
+            deadline = time.time() + 10
+            log = os.path.join(data_dir, "server.log")
+            while "nothing to reload" not in open(log).read() and time.time() < deadline:
+                time.sleep(0.1)
+            assert "nothing to reload (TLS is off)" in open(log).read()
+            assert srv.proc.poll() is None
+            with urllib.request.urlopen(srv.base + "/healthz", timeout=10) as r:
+                assert r.status == 200
+        finally:
+            srv.stop()

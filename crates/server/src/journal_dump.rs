@@ -31,18 +31,27 @@ pub struct DumpArgs<'a> {
 }
 
 pub fn run(args: &DumpArgs<'_>) -> anyhow::Result<()> {
-    let wanted = args
-        .request_id
-        .map(|text| u64::from_str_radix(text.trim(), 16))
-        .transpose()
-        .context("--request-id is the 16 hex digits of an X-Request-Id")?;
+    let wanted = match args.request_id.map(str::trim) {
+        Some(text) if text.len() == 16 && text.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            Some(u64::from_str_radix(text, 16)?)
+        }
+        Some(_) => anyhow::bail!("--request-id is the 16 hex digits of an X-Request-Id"),
+        None => None,
+    };
+    if args.limit == 0 {
+        return Ok(());
+    }
     let journal_dir = args.data_dir.join("journal");
     let mut shown = 0_usize;
     let outcome = bulwark_journal::replay(&journal_dir, args.from.max(1), |seq, payload| {
         let (header, command) = match codec::decode_command(payload) {
             Ok(decoded) => decoded,
             Err(error) => {
-                println!("{seq} does not decode: {error}");
+                if args.json {
+                    println!("{}", json!({"seq": seq, "error": error.to_string()}));
+                } else {
+                    println!("{seq} does not decode: {error}");
+                }
                 return Ok(());
             }
         };
@@ -76,7 +85,17 @@ pub fn run(args: &DumpArgs<'_>) -> anyhow::Result<()> {
         Ok(())
     });
     match outcome {
-        Ok(_) | Err(Stop::Enough) => Ok(()),
+        Ok(stats) => {
+            if let Some(torn) = stats.torn_tail {
+                eprintln!(
+                    "the journal ends in a torn record at {} offset {} (the next start truncates it)",
+                    torn.file.display(),
+                    torn.offset
+                );
+            }
+            Ok(())
+        }
+        Err(Stop::Enough) => Ok(()),
         Err(Stop::Journal(error)) => {
             Err(error).with_context(|| format!("reading {}", journal_dir.display()))
         }

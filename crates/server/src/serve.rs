@@ -206,6 +206,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         }
         None => None,
     };
+    // SIGHUP reloads the certificate; without TLS it must not end the process either.
+    reload_on_hangup(certificates.clone())?;
     let running = start(&config).await?;
     let public_listener = tokio::net::TcpListener::bind(config.http_addr)
         .await
@@ -237,13 +239,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let serve_public: std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send>> =
         match certificates {
             Some(certificates) => {
-                reload_on_hangup(Arc::clone(&certificates))?;
                 let listener = crate::tls::TlsListener::start(public_listener, certificates)?;
-                Box::pin(serve_until(
-                    listener,
-                    running.public.clone(),
-                    stop_rx.clone(),
-                ))
+                // Browsers that reached the site over TLS keep to it for a year.
+                let router = running
+                    .public
+                    .clone()
+                    .layer(SetResponseHeaderLayer::overriding(
+                        header::STRICT_TRANSPORT_SECURITY,
+                        HeaderValue::from_static("max-age=31536000"),
+                    ));
+                Box::pin(serve_until(listener, router, stop_rx.clone()))
             }
             None => Box::pin(serve_until(
                 public_listener,
@@ -436,12 +441,16 @@ where
 }
 
 /// Reads the certificate files again on every SIGHUP, keeping the old ones when the new do not
-/// work.
-fn reload_on_hangup(certificates: Arc<crate::tls::Certificates>) -> anyhow::Result<()> {
+/// work; without TLS a SIGHUP is only logged.
+fn reload_on_hangup(certificates: Option<Arc<crate::tls::Certificates>>) -> anyhow::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut hangups = signal(SignalKind::hangup()).context("listening for SIGHUP")?;
     tokio::spawn(async move {
         while hangups.recv().await.is_some() {
+            let Some(certificates) = &certificates else {
+                tracing::info!("SIGHUP: nothing to reload (TLS is off)");
+                continue;
+            };
             match certificates.reload() {
                 Ok(()) => tracing::info!("tls: certificate reloaded (SIGHUP)"),
                 Err(error) => {

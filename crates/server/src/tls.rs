@@ -65,10 +65,17 @@ fn acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, TlsError> {
     if chain.is_empty() {
         return Err(TlsError::NoCertificate { path: cert.into() });
     }
-    let key_der = PrivateKeyDer::from_pem_slice(&read(key)?).map_err(|e| TlsError::BadKey {
-        path: key.into(),
-        reason: e.to_string(),
-    })?;
+    // Like every other secret file: refused when group or others may read it.
+    let key_text =
+        bulwark_custody::secret_file::read_private(key).map_err(|source| TlsError::Read {
+            path: key.into(),
+            source,
+        })?;
+    let key_der =
+        PrivateKeyDer::from_pem_slice(key_text.as_bytes()).map_err(|e| TlsError::BadKey {
+            path: key.into(),
+            reason: e.to_string(),
+        })?;
     let provider = Arc::new(tokio_rustls::rustls::crypto::aws_lc_rs::default_provider());
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -76,7 +83,9 @@ fn acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, TlsError> {
         .with_no_client_auth()
         .with_single_cert(chain, key_der)
         .map_err(|e| TlsError::Config(e.to_string()))?;
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    // HTTP/1.1 only: the server is built without HTTP/2, so offering `h2` would break the
+    // clients that take it.
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 

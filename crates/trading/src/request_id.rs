@@ -1,9 +1,11 @@
-//! The HTTP request a command came from. The public listener gives every request a 64-bit id
-//! (logged with it and sent back in `X-Request-Id`) and runs the handler inside that id's scope;
-//! a command submitted from there carries the id in the first half of its command id, marked,
-//! so the journal record of every order, cancel or withdrawal names the request that made it
-//! (`bulwark journal dump` shows it). The other half stays random: one request that submits
-//! several commands still gives each its own id.
+//! The HTTP request a command came from. Both listeners give every request a 64-bit id (logged
+//! with it and sent back in `X-Request-Id`) and run the handler inside that id's scope; a
+//! command the trading service submits under a fresh id from there (REST orders, cancels,
+//! batches, trigger orders) carries the request id in the first half of its command id, marked,
+//! so its journal record names the request that made it (`bulwark journal dump` shows it).
+//! The rest stays random: one request that submits several commands still gives each its own
+//! id. Commands whose ids are derived from something else (a form's one-time token, a deposit
+//! reference, a withdrawal step) keep those ids and name no request.
 
 use bulwark_types::CommandId;
 
@@ -11,8 +13,9 @@ tokio::task_local! {
     static REQUEST: u64;
 }
 
-/// Bytes 8 and 9 of a command id that carries a request id.
-const MARKER: [u8; 2] = *b"RQ";
+/// Bytes 8 to 11 of a command id that carries a request id (an id made otherwise shows it by
+/// chance once in 2^32).
+const MARKER: [u8; 4] = *b"RQID";
 
 /// Runs `work` as part of request `id`.
 pub async fn scope<F: std::future::Future>(id: u64, work: F) -> F::Output {
@@ -67,8 +70,7 @@ mod tests {
         let random = [0x52_u8; 16]; // "RRRR…": looks nothing like the marker
         assert_eq!(request_of(&command_id(random)), None);
         let mut marked = [7_u8; 16];
-        marked[8] = b'R';
-        marked[9] = b'Q';
+        marked[8..12].copy_from_slice(b"RQID");
         assert_eq!(
             request_of(&command_id(marked)),
             None,
