@@ -46,6 +46,9 @@ pub enum SubmitError {
     Busy,
     #[error("the trading engine is not running")]
     Stopped,
+    /// The journal cannot take more commands (disk full, read-only); nothing was queued.
+    #[error("the exchange cannot record new commands right now: {0}; try again later")]
+    Unwritable(String),
 }
 
 pub(crate) struct Submission {

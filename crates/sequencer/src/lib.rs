@@ -10,6 +10,7 @@ mod bus;
 mod lanes;
 mod pipeline;
 mod recovery;
+mod space;
 mod view;
 
 pub use bus::{CommandBus, Submitted};

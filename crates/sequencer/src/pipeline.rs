@@ -37,6 +37,9 @@ pub struct SequencerOptions {
     pub order_queue_max: usize,
     /// Capacity of the priority lane (cancels, halts).
     pub priority_queue_max: usize,
+    /// The journal's directory and the free space kept in reserve there: below it (or when the
+    /// directory takes no writes) commands are refused. `None`: not watched (benchmarks, tests).
+    pub journal_space: Option<(PathBuf, u64)>,
 }
 
 impl SequencerOptions {
@@ -47,6 +50,7 @@ impl SequencerOptions {
             snapshot_every_commands: 100_000,
             order_queue_max: 65_536,
             priority_queue_max: 16_384,
+            journal_space: None,
         }
     }
 }
@@ -78,6 +82,8 @@ struct Shared {
     /// Per command kind (`COMMAND_KINDS`): accepted, rejected. Written by the sequencer thread
     /// only, read at scrape time.
     by_kind: [[AtomicU64; 2]; COMMAND_KINDS.len()],
+    /// Room in the journal; `None` when not watched.
+    space: Option<Arc<crate::space::Space>>,
 }
 
 /// What operators watch: the pipeline's counters and queues at one moment.
@@ -181,6 +187,10 @@ impl Sequencer {
             batches_total: AtomicU64::new(0),
             fsync_nanos_total: AtomicU64::new(0),
             by_kind: std::array::from_fn(|_| [AtomicU64::new(0), AtomicU64::new(0)]),
+            space: match &options.journal_space {
+                Some((dir, reserve)) => Some(crate::space::watch(dir.clone(), *reserve)?),
+                None => None,
+            },
         });
         let lanes = Lanes {
             orders: orders_rx,
@@ -232,6 +242,9 @@ impl SequencerHandle {
         command: Command,
         reply: Reply,
     ) -> Result<(), SubmitError> {
+        if let Some(reason) = self.shared.space.as_ref().and_then(|s| s.refusal()) {
+            return Err(SubmitError::Unwritable(reason));
+        }
         let lane = if is_priority(&command) {
             &self.priority
         } else {

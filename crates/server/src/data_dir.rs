@@ -27,6 +27,17 @@ impl DataDir {
         ] {
             std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         }
+        // A data directory that takes no writes (read-only mount, full disk) is said so now,
+        // not as a database pool timing out half a minute later.
+        let probe = root.join(".write-probe");
+        std::fs::write(&probe, b"x")
+            .and_then(|()| std::fs::remove_file(&probe))
+            .with_context(|| {
+                format!(
+                    "the data directory {} does not take writes (a read-only mount or a full disk?)",
+                    root.display()
+                )
+            })?;
         Ok(DataDir {
             root: root.to_path_buf(),
         })

@@ -92,6 +92,11 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     let mut options = SequencerOptions::new(data.snapshots());
     options.snapshot_every_commands = config.snapshot_every_commands;
     options.order_queue_max = config.order_queue_max;
+    // Room for two segments, so the roll-over to a new one always completes.
+    options.journal_space = Some((
+        data.journal(),
+        config.journal_segment_bytes.saturating_mul(2),
+    ));
     let last_seq = recovered.engine.last_seq();
     let sequencer = Sequencer::start(
         recovered.engine,
