@@ -1,7 +1,11 @@
-"""Crash test: the real binary under concurrent signed order load, SIGKILLed at random moments and
+"""Crash test: the real binary under a mixed concurrent load (signed orders and cancels, deposits
+through the operator API, logins through the account API), SIGKILLed at random moments and
 restarted. After every restart: every acknowledged order is present, every acknowledged cancel
-holds, the journal verifies, the ledger totals per asset are what the deposits made them, and
-the SQL projections match the engine.
+holds, every deposit is credited exactly once (those cut off by the kill are sent again with the
+same reference, which must not credit twice), every session a login handed out still works, the
+journal verifies, the ledger totals per asset are exactly what the deposits made them, and the
+SQL read models match the engine. Each cycle reports how long the restart took (process start
+until it serves).
 
 Run a long campaign with:  python tests/e2e/crashload.py --cycles 100
 """
@@ -25,6 +29,8 @@ from conftest import BIN, Server  # noqa: E402
 
 USERS = 4
 THREADS = 6
+DEPOSIT_UNITS = 7  # USDT per deposit: small against the balances, easy to sum
+LOGIN_USER = "crash-login@example.com"
 
 
 def signed_post(base, key, path, body):
@@ -42,13 +48,60 @@ def signed_post(base, key, path, body):
 
 
 class Ledger:
-    """What the clients were told: acknowledged orders and cancels."""
+    """What the clients were told: acknowledged orders, cancels, deposits and sessions."""
 
     def __init__(self):
         self.lock = threading.Lock()
         self.orders = {}      # order id -> key index
         self.cancelled = set()
         self.live = []        # acknowledged orders not yet cancelled (may have filled meanwhile)
+        self.deposits = {}    # reference -> (user id, acknowledged?)
+        self.sessions = []    # session tokens a login answered with
+
+
+def admin_post(server, token, path, body):
+    req = urllib.request.Request(server.admin_url + path, data=json.dumps(body).encode(), method="POST",
+                                 headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, json.load(r)
+    except urllib.error.HTTPError as e:
+        return e.code, json.load(e)
+
+
+def deposit(server, token, reference, user):
+    return admin_post(server, token, "/admin/v1/deposits",
+                      {"user_id": user, "asset": "USDT", "amount": str(DEPOSIT_UNITS), "reference": reference})
+
+
+def deposits(server, token, users, ledger, stop, seed):
+    """Credits small USDT deposits, each under a new reference, until the server dies."""
+    rng = random.Random(seed)
+    while not stop.is_set():
+        reference = f"crash-dep-{rng.getrandbits(64):016x}"
+        user = rng.choice(users)
+        with ledger.lock:
+            ledger.deposits[reference] = (user, False)
+        try:
+            status, _ = deposit(server, token, reference, user)
+        except (OSError, ValueError):
+            return
+        if status == 200:
+            with ledger.lock:
+                ledger.deposits[reference] = (user, True)
+
+
+def logins(server, ledger, stop):
+    """Logs in (the password step runs argon2) and keeps the sessions handed out."""
+    from test_accounts import login
+    while not stop.is_set():
+        try:
+            status, body, _ = login(server, LOGIN_USER)
+        except (OSError, ValueError):
+            return
+        if status == 200 and body.get("session_token"):
+            with ledger.lock:
+                ledger.sessions.append(body["session_token"])
 
 
 def load(base, keys, ledger, stop, seed):
@@ -85,10 +138,27 @@ def load(base, keys, ledger, stop, seed):
 OLDER_SAMPLE = 300
 
 
-def check(server, keys, ledger, expected_totals, checked, rng):
+def settle_deposits(server, token, ledger):
+    """Sends every deposit the kill cut off again with its reference (credited once either way)."""
+    problems = []
+    for reference, (user, acked) in list(ledger.deposits.items()):
+        if not acked:
+            status, body = deposit(server, token, reference, user)
+            if status != 200:
+                problems.append(f"deposit {reference} sent again: {status} {body}")
+            ledger.deposits[reference] = (user, True)
+    return problems
+
+
+def check(server, keys, ledger, expected_totals, deposit_units, checked, rng):
     """Checks every order acknowledged since the last check, and a random sample of older ones
     (each of those was checked in full after the cycle that acknowledged it)."""
+    from test_accounts import call
     problems = []
+    for session in ledger.sessions[-20:]:
+        status, body, _ = call(server, "GET", "/api/v1/me", token=session)
+        if status != 200:
+            problems.append(f"a session a login handed out is gone: {status} {body}")
     fresh = [o for o in ledger.orders if o not in checked or (o in ledger.cancelled and ("c", o) not in checked)]
     older = sorted(o for o in checked if isinstance(o, str))
     sample = rng.sample(older, min(OLDER_SAMPLE, len(older)))
@@ -104,6 +174,9 @@ def check(server, keys, ledger, expected_totals, checked, rng):
     status = server.admin("status")
     totals = {t["asset"]: t["users_available"] + t["users_held"] + t["fee_revenue"] + t["safeguard"]
               for t in status["ledger"]}
+    # Every deposit sent is credited exactly once by now (cut-off ones were sent again).
+    expected_totals = dict(expected_totals)
+    expected_totals["USDT"] += len(ledger.deposits) * deposit_units
     for t in status["ledger"]:
         if t["sum"] != 0:
             problems.append(f"ledger of {t['asset']} does not sum to zero: {t}")
@@ -122,15 +195,27 @@ def verify_journal(data_dir):
     return []
 
 
+def totals(server):
+    return {t["asset"]: t["users_available"] + t["users_held"] + t["fee_revenue"] + t["safeguard"]
+            for t in server.admin("status")["ledger"]}
+
+
 def campaign(cycles, data_dir, seed=1, min_run_s=0.3, max_run_s=2.0, log=print):
+    from test_accounts import signup_verified
     rng = random.Random(seed)
     server = Server(data_dir).start()
-    keys = []
+    token = open(os.path.join(data_dir, "admin.token")).read().strip()
+    keys, users = [], []
     for i in range(USERS):
-        _, key = server.funded_user(f"crash{i}@example.com", {"BTC": "1000", "USDT": "100000000"})
+        user, key = server.funded_user(f"crash{i}@example.com", {"BTC": "1000", "USDT": "100000000"})
         keys.append(key)
-    expected = {t["asset"]: t["users_available"] + t["users_held"] + t["fee_revenue"] + t["safeguard"]
-                for t in server.admin("status")["ledger"]}
+        users.append(user)
+    signup_verified(server, LOGIN_USER)
+    # One deposit measures what a deposit adds in the ledger's units.
+    before = totals(server)
+    assert deposit(server, token, "crash-dep-calibration", users[0])[0] == 200
+    expected = totals(server)
+    deposit_units = expected["USDT"] - before["USDT"]
     ledger = Ledger()
     checked = set()
     results = []
@@ -139,6 +224,8 @@ def campaign(cycles, data_dir, seed=1, min_run_s=0.3, max_run_s=2.0, log=print):
             stop = threading.Event()
             workers = [threading.Thread(target=load, args=(server.base, keys, ledger, stop, rng.random()))
                        for _ in range(THREADS)]
+            workers.append(threading.Thread(target=deposits, args=(server, token, users, ledger, stop, rng.random())))
+            workers.append(threading.Thread(target=logins, args=(server, ledger, stop)))
             for w in workers:
                 w.start()
             time.sleep(rng.uniform(min_run_s, max_run_s))
@@ -147,11 +234,15 @@ def campaign(cycles, data_dir, seed=1, min_run_s=0.3, max_run_s=2.0, log=print):
             for w in workers:
                 w.join()
             problems = verify_journal(data_dir)
+            restarted = time.time()
             server.start()
-            more, status = check(server, keys, ledger, expected, checked, rng)
+            recovery_s = round(time.time() - restarted, 2)
+            problems += settle_deposits(server, token, ledger)
+            more, status = check(server, keys, ledger, expected, deposit_units, checked, rng)
             problems += more
             results.append({"cycle": cycle, "acked_orders": len(ledger.orders), "acked_cancels": len(ledger.cancelled),
-                            "last_seq": status["last_seq"], "problems": problems})
+                            "deposits": len(ledger.deposits), "sessions": len(ledger.sessions),
+                            "last_seq": status["last_seq"], "recovery_s": recovery_s, "problems": problems})
             log(json.dumps(results[-1]))
             if problems:
                 break
@@ -170,8 +261,12 @@ def main():
         results = campaign(args.cycles, data_dir, args.seed)
         failed = [r for r in results if r["problems"]]
         last = results[-1] if results else {}
+        recoveries = sorted(r["recovery_s"] for r in results)
         print(json.dumps({"cycles": len(results), "failed_cycles": len(failed), "acked_orders": last.get("acked_orders"),
-                          "acked_cancels": last.get("acked_cancels"), "last_seq": last.get("last_seq"),
+                          "acked_cancels": last.get("acked_cancels"), "deposits": last.get("deposits"),
+                          "sessions": last.get("sessions"), "last_seq": last.get("last_seq"),
+                          "recovery_s_median": recoveries[len(recoveries) // 2] if recoveries else None,
+                          "recovery_s_max": recoveries[-1] if recoveries else None,
                           "seconds": round(time.time() - started, 1)}))
         sys.exit(1 if failed or len(results) < args.cycles else 0)
 

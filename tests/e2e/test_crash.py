@@ -11,3 +11,4 @@ def test_sigkill_under_load_keeps_every_acknowledged_command():
     assert len(results) == 4
     assert all(not r["problems"] for r in results), results
     assert results[-1]["acked_orders"] > 0
+    assert results[-1]["deposits"] > 0 and results[-1]["sessions"] > 0, results[-1]
