@@ -154,6 +154,7 @@ fn invalid_segment_size_is_rejected() {
     let options = JournalOptions {
         segment_bytes: 100,
         fsync: FsyncPolicy::Never,
+        ..JournalOptions::default()
     };
     assert!(matches!(
         Journal::open(tmp.path(), options),

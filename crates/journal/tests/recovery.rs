@@ -360,3 +360,46 @@ fn empty_segment_in_the_middle_is_a_gap() {
         "{err:?}"
     );
 }
+
+fn temp_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".seg.tmp"))
+        .collect()
+}
+
+#[test]
+fn rolls_use_the_spare_segment_and_a_crash_leaves_only_what_open_removes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut journal, _) = Journal::open(tmp.path(), small_options(FsyncPolicy::Always)).unwrap();
+    append_range(&mut journal, 1, 200, 4);
+    assert!(
+        segment_files(tmp.path()).len() >= 4,
+        "several rolls happened"
+    );
+    assert_eq!(collect(tmp.path(), 1).unwrap(), expected(1, 200));
+    // A spare for the next roll is ready (or being made) under a temporary name.
+    assert_eq!(temp_files(tmp.path()).len(), 1);
+
+    // A crash now: the directory as it is, spare included, opened elsewhere.
+    let copy = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(tmp.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.file_name().is_some_and(|n| n != "LOCK") {
+            std::fs::copy(&path, copy.path().join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let (mut reopened, recovered) =
+        Journal::open(copy.path(), small_options(FsyncPolicy::Always)).unwrap();
+    assert_eq!(recovered.last_seq, 200);
+    assert!(recovered.temp_files_removed >= 1);
+    append_range(&mut reopened, 201, 300, 4);
+    drop(reopened);
+    assert_eq!(collect(copy.path(), 1).unwrap(), expected(1, 300));
+
+    // A journal closed normally takes its spare with it.
+    drop(journal);
+    assert!(temp_files(tmp.path()).is_empty());
+    assert!(temp_files(copy.path()).is_empty());
+}

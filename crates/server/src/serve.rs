@@ -34,6 +34,7 @@ pub fn journal_options(config: &Config) -> JournalOptions {
             FsyncMode::Always => FsyncPolicy::Always,
             FsyncMode::NeverUnsafe => FsyncPolicy::Never,
         },
+        ..JournalOptions::default()
     }
 }
 

@@ -17,6 +17,7 @@ pub fn small_options(fsync: FsyncPolicy) -> JournalOptions {
     JournalOptions {
         segment_bytes: SMALL_SEGMENT_BYTES,
         fsync,
+        ..JournalOptions::default()
     }
 }
 
