@@ -12,6 +12,31 @@ cargo build --locked --bins
 echo "== Rust tests"
 cargo test --locked --workspace --all-targets
 
+# Fuzzing with cargo-fuzz (libFuzzer, which needs a nightly toolchain): a short run of every
+# target in fuzz/ over its checked-in corpus, on a copy so the checkout stays as it was. A crash
+# fails the run and leaves the input in fuzz/artifacts/. Longer runs: docs/RELIABILITY.md.
+if ! rustup toolchain list | grep -q '^nightly'; then
+  echo "== installing a nightly toolchain for cargo-fuzz"
+  rustup toolchain install nightly --profile minimal
+fi
+if ! command -v cargo-fuzz > /dev/null; then
+  echo "== installing cargo-fuzz"
+  cargo install --locked cargo-fuzz
+fi
+echo "== fuzzing (${FUZZ_SECONDS:-10} s per target)"
+for target in $(cd fuzz && cargo +nightly fuzz list); do
+  corpus="$(mktemp -d)"
+  cp -r "fuzz/corpus/$target/." "$corpus/"
+  if ! (cd fuzz && cargo +nightly fuzz run -O "$target" "$corpus" -- \
+        -max_total_time="${FUZZ_SECONDS:-10}" > "$corpus.log" 2>&1); then
+    tail -n 60 "$corpus.log"
+    echo "fuzz target $target failed" >&2
+    exit 1
+  fi
+  echo "$target: $(grep -o 'Done [0-9]* runs in [0-9]* second(s)' "$corpus.log" | tail -1)"
+  rm -rf "$corpus" "$corpus.log"
+done
+
 # The browser tests (tests/e2e/test_browser.py) drive Debian's headless Chromium via WebDriver.
 if [ ! -x /usr/bin/chromium ]; then
   if [ "$(id -u)" = 0 ]; then
