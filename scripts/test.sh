@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of Bulwark: Rust unit, property and integration tests (SQLite always,
 # PostgreSQL too when TEST_DATABASE_URL is set) and the end-to-end tests that drive the real
-# binary with the real ccxt client and headless Chromium. Installs what it needs: a Python venv
-# with ccxt 4.5.70, Debian's chromium + chromium-driver (as root), and anvil + solcjs from npm.
+# binary with the real ccxt client and headless Chromium, and a short run of every fuzz target.
+# Installs what it needs: a Python venv with ccxt 4.5.70, Debian's chromium + chromium-driver (as
+# root), anvil + solcjs from npm, and a nightly toolchain with cargo-fuzz.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

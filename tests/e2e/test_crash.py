@@ -1,4 +1,5 @@
-"""A short crash campaign in the regular suite (the 100-cycle one is scripts/crash-campaign.sh)."""
+"""A short crash campaign in the regular suite (the 100-cycle one: python tests/e2e/crashload.py
+--cycles 100)."""
 
 import tempfile
 
