@@ -8,6 +8,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -88,6 +89,17 @@ class Server:
                 self.proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+    def admin_post(self, path, body):
+        """One operator API call with the data directory's admin token; answers (status, JSON)."""
+        token = open(os.path.join(self.data_dir, "admin.token")).read().strip()
+        req = urllib.request.Request(self.admin_url + path, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return r.status, json.load(r)
+        except urllib.error.HTTPError as e:
+            return e.code, json.load(e)
 
     def admin(self, *args):
         out = subprocess.run([BIN, "admin", "--url", self.admin_url, "--data-dir", self.data_dir, "--json", *args],

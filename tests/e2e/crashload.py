@@ -59,22 +59,12 @@ class Ledger:
         self.sessions = []    # session tokens a login answered with
 
 
-def admin_post(server, token, path, body):
-    req = urllib.request.Request(server.admin_url + path, data=json.dumps(body).encode(), method="POST",
-                                 headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return r.status, json.load(r)
-    except urllib.error.HTTPError as e:
-        return e.code, json.load(e)
+def deposit(server, reference, user):
+    return server.admin_post("/admin/v1/deposits",
+                             {"user_id": user, "asset": "USDT", "amount": str(DEPOSIT_UNITS), "reference": reference})
 
 
-def deposit(server, token, reference, user):
-    return admin_post(server, token, "/admin/v1/deposits",
-                      {"user_id": user, "asset": "USDT", "amount": str(DEPOSIT_UNITS), "reference": reference})
-
-
-def deposits(server, token, users, ledger, stop, seed):
+def deposits(server, users, ledger, stop, seed):
     """Credits small USDT deposits, each under a new reference, until the server dies."""
     rng = random.Random(seed)
     while not stop.is_set():
@@ -83,7 +73,7 @@ def deposits(server, token, users, ledger, stop, seed):
         with ledger.lock:
             ledger.deposits[reference] = (user, False)
         try:
-            status, _ = deposit(server, token, reference, user)
+            status, _ = deposit(server, reference, user)
         except (OSError, ValueError):
             return
         if status == 200:
@@ -138,12 +128,12 @@ def load(base, keys, ledger, stop, seed):
 OLDER_SAMPLE = 300
 
 
-def settle_deposits(server, token, ledger):
+def settle_deposits(server, ledger):
     """Sends every deposit the kill cut off again with its reference (credited once either way)."""
     problems = []
     for reference, (user, acked) in list(ledger.deposits.items()):
         if not acked:
-            status, body = deposit(server, token, reference, user)
+            status, body = deposit(server, reference, user)
             if status != 200:
                 problems.append(f"deposit {reference} sent again: {status} {body}")
             ledger.deposits[reference] = (user, True)
@@ -204,7 +194,6 @@ def campaign(cycles, data_dir, seed=1, min_run_s=0.3, max_run_s=2.0, log=print):
     from test_accounts import signup_verified
     rng = random.Random(seed)
     server = Server(data_dir).start()
-    token = open(os.path.join(data_dir, "admin.token")).read().strip()
     keys, users = [], []
     for i in range(USERS):
         user, key = server.funded_user(f"crash{i}@example.com", {"BTC": "1000", "USDT": "100000000"})
@@ -213,7 +202,7 @@ def campaign(cycles, data_dir, seed=1, min_run_s=0.3, max_run_s=2.0, log=print):
     signup_verified(server, LOGIN_USER)
     # One deposit measures what a deposit adds in the ledger's units.
     before = totals(server)
-    assert deposit(server, token, "crash-dep-calibration", users[0])[0] == 200
+    assert deposit(server, "crash-dep-calibration", users[0])[0] == 200
     expected = totals(server)
     deposit_units = expected["USDT"] - before["USDT"]
     ledger = Ledger()
@@ -224,7 +213,7 @@ def campaign(cycles, data_dir, seed=1, min_run_s=0.3, max_run_s=2.0, log=print):
             stop = threading.Event()
             workers = [threading.Thread(target=load, args=(server.base, keys, ledger, stop, rng.random()))
                        for _ in range(THREADS)]
-            workers.append(threading.Thread(target=deposits, args=(server, token, users, ledger, stop, rng.random())))
+            workers.append(threading.Thread(target=deposits, args=(server, users, ledger, stop, rng.random())))
             workers.append(threading.Thread(target=logins, args=(server, ledger, stop)))
             for w in workers:
                 w.start()
@@ -237,7 +226,7 @@ def campaign(cycles, data_dir, seed=1, min_run_s=0.3, max_run_s=2.0, log=print):
             restarted = time.time()
             server.start()
             recovery_s = round(time.time() - restarted, 2)
-            problems += settle_deposits(server, token, ledger)
+            problems += settle_deposits(server, ledger)
             more, status = check(server, keys, ledger, expected, deposit_units, checked, rng)
             problems += more
             results.append({"cycle": cycle, "acked_orders": len(ledger.orders), "acked_cancels": len(ledger.cancelled),

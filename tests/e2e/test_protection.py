@@ -185,17 +185,7 @@ def test_api_keys_self_service(acct):
 
 
 def admin_post(srv, path, body):
-    import json
-    import urllib.error
-    import urllib.request
-    token = open(os.path.join(srv.data_dir, "admin.token")).read().strip()
-    req = urllib.request.Request(srv.admin_url + path, data=json.dumps(body).encode(), method="POST",
-                                 headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return r.status, json.load(r)
-    except urllib.error.HTTPError as e:
-        return e.code, json.load(e)
+    return srv.admin_post(path, body)
 
 
 def file_reset(srv, email):

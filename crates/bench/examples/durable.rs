@@ -4,7 +4,10 @@
 //! measured without building the whole server.
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let rates: Vec<u64> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let rates: Vec<u64> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
     let args = bulwark_bench::pipeline_bench::PipelineArgs {
         runs: 1,
         rates: if rates.is_empty() {

@@ -212,6 +212,23 @@ fn optional(text: &str) -> Option<String> {
     (!text.is_empty()).then(|| text.to_owned())
 }
 
+/// The staff member behind a form post, or the answer when there is none (not signed in: the
+/// login page; a stale form: the page again, saying so).
+async fn form_caller(
+    state: &ProofState,
+    caller: &Caller,
+    csrf: &str,
+) -> Result<(Who, Authed), Response> {
+    let Some((who, authed)) = who_and_authed(&state.web, caller).await else {
+        return Err(pages::see_other("/login"));
+    };
+    if !csrf_ok(caller, csrf) {
+        let flash = Flash::error(pages::FORM_EXPIRED);
+        return Err(render(state, who, &authed, StatusCode::FORBIDDEN, flash).await);
+    }
+    Ok((who, authed))
+}
+
 /// `POST /admin/safeguard/top-up|publish|policy`.
 pub async fn act(
     State(state): State<ProofState>,
@@ -219,13 +236,10 @@ pub async fn act(
     Path(action): Path<String>,
     PageForm(form): PageForm<ActionForm>,
 ) -> Response {
-    let Some((who, authed)) = who_and_authed(&state.web, &caller).await else {
-        return pages::see_other("/login");
+    let (who, authed) = match form_caller(&state, &caller, &form.csrf).await {
+        Ok(signed_in) => signed_in,
+        Err(refused) => return refused,
     };
-    if !csrf_ok(&caller, &form.csrf) {
-        let flash = Flash::error(pages::FORM_EXPIRED);
-        return render(&state, who, &authed, StatusCode::FORBIDDEN, flash).await;
-    }
     let safeguard = &state.safeguard;
     let done = match action.as_str() {
         "top-up" => safeguard
@@ -348,13 +362,10 @@ pub async fn add_control(
     Path(seq): Path<String>,
     PageForm(form): PageForm<ActionForm>,
 ) -> Response {
-    let Some((who, authed)) = who_and_authed(&state.web, &caller).await else {
-        return pages::see_other("/login");
+    let (who, authed) = match form_caller(&state, &caller, &form.csrf).await {
+        Ok(signed_in) => signed_in,
+        Err(refused) => return refused,
     };
-    if !csrf_ok(&caller, &form.csrf) {
-        let flash = Flash::error(pages::FORM_EXPIRED);
-        return render(&state, who, &authed, StatusCode::FORBIDDEN, flash).await;
-    }
     let Some(seq) = report_seq(&seq) else {
         let flash = Flash::error("No such report.");
         return render(&state, who, &authed, StatusCode::NOT_FOUND, flash).await;
