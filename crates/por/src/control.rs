@@ -284,11 +284,62 @@ struct AssetEntries {
     addresses: Vec<ReserveEntry>,
 }
 
-#[derive(Deserialize)]
-struct ReserveEntry {
-    network: String,
-    address: String,
-    balance: String,
+/// One reserve address of a report, as the report lists it under its asset.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ReserveEntry {
+    pub network: String,
+    /// `hot`, `cold` or `deposit`.
+    #[serde(default)]
+    pub wallet: String,
+    pub address: String,
+    /// In the asset's smallest unit, as a decimal string.
+    pub balance: String,
+}
+
+/// A report's seq and its reserve addresses per asset, read from its exact bytes.
+pub fn reserves_of(
+    report: &[u8],
+) -> Result<(u64, BTreeMap<String, Vec<ReserveEntry>>), ControlError> {
+    let parsed: ReportReserves =
+        serde_json::from_slice(report).map_err(|e| ControlError::MalformedReport(e.to_string()))?;
+    let reserves = parsed
+        .reserves
+        .into_iter()
+        .map(|(asset, entries)| (asset, entries.addresses))
+        .collect();
+    Ok((parsed.seq, reserves))
+}
+
+/// Addresses with a checked proof, by network id.
+pub type Proven = BTreeMap<String, BTreeSet<String>>;
+
+/// Per asset, how much of the reserves sits at `proven` addresses. Reads balances only:
+/// whoever calls it has checked the proofs (`verify_proofs`, or the store that keeps nothing
+/// unchecked).
+pub fn coverage(
+    reserves: &BTreeMap<String, Vec<ReserveEntry>>,
+    proven: &Proven,
+) -> Result<BTreeMap<String, AssetControl>, ControlError> {
+    let mut out = BTreeMap::new();
+    for (asset, entries) in reserves {
+        let mut control = AssetControl::default();
+        for entry in entries {
+            let balance: u128 = entry.balance.parse().map_err(|_| {
+                ControlError::MalformedReport(format!("{asset} balance {}", entry.balance))
+            })?;
+            control.addresses += 1;
+            control.reserves = control.reserves.saturating_add(balance);
+            let is_proven = proven
+                .get(&entry.network)
+                .is_some_and(|addresses| addresses.contains(&entry.address));
+            if is_proven {
+                control.proven_addresses += 1;
+                control.proven = control.proven.saturating_add(balance);
+            }
+        }
+        out.insert(asset.clone(), control);
+    }
+    Ok(out)
 }
 
 /// Checks every proof against the report's exact bytes: each names an address of the report's
@@ -298,12 +349,11 @@ pub fn verify_proofs(
     report: &[u8],
     proofs: &ControlProofs,
 ) -> Result<BTreeMap<String, AssetControl>, ControlError> {
-    let parsed: ReportReserves =
-        serde_json::from_slice(report).map_err(|e| ControlError::MalformedReport(e.to_string()))?;
-    if proofs.seq != parsed.seq {
+    let (seq, reserves) = reserves_of(report)?;
+    if proofs.seq != seq {
         return Err(ControlError::OtherReport {
             proofs: proofs.seq,
-            report: parsed.seq,
+            report: seq,
         });
     }
     let sha256 = sha256_hex(report);
@@ -313,18 +363,17 @@ pub fn verify_proofs(
             actual: sha256,
         });
     }
-    let message = message(parsed.seq, &sha256);
-    let mut proven = BTreeSet::new();
+    let message = message(seq, &sha256);
+    let listed: BTreeSet<(&str, &str)> = reserves
+        .values()
+        .flatten()
+        .map(|e| (e.network.as_str(), e.address.as_str()))
+        .collect();
+    let mut proven = Proven::new();
     for proof in &proofs.proofs {
         let network = Network::parse(&proof.network)
             .ok_or_else(|| ControlError::UnknownNetwork(proof.network.clone()))?;
-        let listed = parsed.reserves.values().any(|asset| {
-            asset
-                .addresses
-                .iter()
-                .any(|e| e.network == network.id() && e.address == proof.address)
-        });
-        if !listed {
+        if !listed.contains(&(network.id(), proof.address.as_str())) {
             return Err(ControlError::NotInReport {
                 network: network.id().to_owned(),
                 address: proof.address.clone(),
@@ -341,30 +390,18 @@ pub fn verify_proofs(
             )));
         }
         verify(network, &proof.address, &message, &proof.signature).map_err(invalid)?;
-        if !proven.insert((network.id(), proof.address.as_str())) {
+        if !proven
+            .entry(network.id().to_owned())
+            .or_default()
+            .insert(proof.address.clone())
+        {
             return Err(ControlError::Duplicate {
                 network: network.id().to_owned(),
                 address: proof.address.clone(),
             });
         }
     }
-    let mut out = BTreeMap::new();
-    for (asset, entries) in &parsed.reserves {
-        let mut control = AssetControl::default();
-        for entry in &entries.addresses {
-            let balance: u128 = entry.balance.parse().map_err(|_| {
-                ControlError::MalformedReport(format!("{asset} balance {}", entry.balance))
-            })?;
-            control.addresses += 1;
-            control.reserves = control.reserves.saturating_add(balance);
-            if proven.contains(&(entry.network.as_str(), entry.address.as_str())) {
-                control.proven_addresses += 1;
-                control.proven = control.proven.saturating_add(balance);
-            }
-        }
-        out.insert(asset.clone(), control);
-    }
-    Ok(out)
+    coverage(&reserves, &proven)
 }
 
 #[cfg(test)]

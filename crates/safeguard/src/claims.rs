@@ -105,14 +105,23 @@ pub const REASON_CODES: [ReasonCode; 11] = [
     },
 ];
 
+/// The policy's reason codes that are covered (or, with `false`, not covered), for the pages
+/// that show the policy beside a claim.
+pub fn reason_codes(covered: bool) -> Vec<&'static ReasonCode> {
+    REASON_CODES
+        .iter()
+        .filter(|r| r.covered == covered)
+        .collect()
+}
+
 /// The published policy (`GET /transparency/v1/policy`): the terms in force, and every
 /// version with what it changed.
 pub fn policy(terms: &Terms, versions: &[Terms]) -> Value {
     json!({
         "version": terms.version,
         "categories": CATEGORIES,
-        "covered": REASON_CODES.iter().filter(|r| r.covered).map(|r| json!({"code": r.code, "meaning": r.meaning})).collect::<Vec<_>>(),
-        "not_covered": REASON_CODES.iter().filter(|r| !r.covered).map(|r| json!({"code": r.code, "meaning": r.meaning})).collect::<Vec<_>>(),
+        "covered": reason_codes(true).iter().map(|r| json!({"code": r.code, "meaning": r.meaning})).collect::<Vec<_>>(),
+        "not_covered": reason_codes(false).iter().map(|r| json!({"code": r.code, "meaning": r.meaning})).collect::<Vec<_>>(),
         "per_user_cap_usdt": terms.per_user_cap(),
         "per_incident_cap_usdt": terms.per_incident_cap(),
         "versions": versions.iter().map(Terms::json).collect::<Vec<_>>(),

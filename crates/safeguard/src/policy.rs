@@ -72,21 +72,22 @@ fn next_version(now_ms: i64, taken: &[Terms]) -> String {
 impl Safeguard {
     /// The version in force now.
     pub fn terms(&self) -> Terms {
-        self.policy_versions().pop().unwrap_or_else(Terms::built_in)
+        self.versions()
+            .with(|all| all.last().cloned())
+            .unwrap_or_else(Terms::built_in)
     }
 
     /// The version a claim was filed under (the built-in one for a version never published
     /// here, which only a hand-edited database could hold).
     pub fn terms_of(&self, version: &str) -> Terms {
-        self.policy_versions()
-            .into_iter()
-            .find(|t| t.version == version)
+        self.versions()
+            .with(|all| all.iter().find(|t| t.version == version).cloned())
             .unwrap_or_else(Terms::built_in)
     }
 
     /// Every version, oldest first.
     pub fn policy_versions(&self) -> Vec<Terms> {
-        self.versions().read()
+        self.versions().with(<[Terms]>::to_vec)
     }
 
     /// Publishes a new version of the terms (audited); it applies to claims filed from now on.

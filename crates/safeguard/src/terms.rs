@@ -82,10 +82,11 @@ impl Versions {
         }
     }
 
-    pub(crate) fn read(&self) -> Vec<Terms> {
+    /// Runs `f` over every version, oldest first, under the read lock.
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&[Terms]) -> R) -> R {
         match self.all.read() {
-            Ok(all) => all.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
+            Ok(all) => f(&all),
+            Err(poisoned) => f(&poisoned.into_inner()),
         }
     }
 

@@ -11,7 +11,7 @@ use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
-use bulwark_safeguard::claims::{REASON_CODES, StaffInput};
+use bulwark_safeguard::claims::{ReasonCode, StaffInput, reason_codes};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -88,11 +88,6 @@ pub struct EvidenceLine {
     pub sha256: String,
 }
 
-pub struct ReasonLine {
-    pub code: &'static str,
-    pub meaning: &'static str,
-}
-
 #[derive(Template)]
 #[template(path = "admin_claim.html")]
 pub struct ClaimPage {
@@ -118,19 +113,8 @@ pub struct ClaimPage {
     pub evidence: Vec<EvidenceLine>,
     /// The actions the claim's state allows (the service still checks everything).
     pub actions: Vec<&'static str>,
-    pub covered: Vec<ReasonLine>,
-    pub not_covered: Vec<ReasonLine>,
-}
-
-fn reasons(covered: bool) -> Vec<ReasonLine> {
-    REASON_CODES
-        .iter()
-        .filter(|r| r.covered == covered)
-        .map(|r| ReasonLine {
-            code: r.code,
-            meaning: r.meaning,
-        })
-        .collect()
+    pub covered: Vec<&'static ReasonCode>,
+    pub not_covered: Vec<&'static ReasonCode>,
 }
 
 fn text_of(value: &Value, field: &str) -> String {
@@ -320,8 +304,8 @@ async fn render_claim(
             })
             .collect(),
         actions: state.safeguard.staff_actions(c),
-        covered: reasons(true),
-        not_covered: reasons(false),
+        covered: reason_codes(true),
+        not_covered: reason_codes(false),
     };
     pages::render(status, &page)
 }

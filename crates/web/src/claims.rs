@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use bulwark_identity::clock::parse_utc_minute;
 use bulwark_safeguard::SafeguardError;
-use bulwark_safeguard::claims::{CATEGORIES, ClaimView, Filing, REASON_CODES};
+use bulwark_safeguard::claims::{CATEGORIES, ClaimView, Filing, ReasonCode, reason_codes};
 use serde::Deserialize;
 
 use crate::auth::{csrf_ok, who_and_user};
@@ -30,11 +30,6 @@ pub struct EventLine {
     pub at: String,
     pub state: String,
     pub note: String,
-}
-
-pub struct PolicyLine {
-    pub code: &'static str,
-    pub meaning: &'static str,
 }
 
 /// What the filing form showed, kept when it is shown again with an error.
@@ -68,8 +63,8 @@ pub struct ClaimsPage {
     pub error: String,
     pub csrf: String,
     pub policy_version: String,
-    pub covered: Vec<PolicyLine>,
-    pub not_covered: Vec<PolicyLine>,
+    pub covered: Vec<&'static ReasonCode>,
+    pub not_covered: Vec<&'static ReasonCode>,
     pub categories: Vec<&'static str>,
     pub assets: Vec<String>,
     pub form: FileForm,
@@ -104,17 +99,6 @@ pub struct EvidenceLine {
     pub size: i64,
 }
 
-fn policy_lines(covered: bool) -> Vec<PolicyLine> {
-    REASON_CODES
-        .iter()
-        .filter(|r| r.covered == covered)
-        .map(|r| PolicyLine {
-            code: r.code,
-            meaning: r.meaning,
-        })
-        .collect()
-}
-
 async fn claims_page(state: &ProofState, who: Who, user_id: i64, form: FileForm) -> ClaimsPage {
     let csrf = who.csrf.clone();
     let claims = match state.safeguard.my_claims(user_id).await {
@@ -142,8 +126,8 @@ async fn claims_page(state: &ProofState, who: Who, user_id: i64, form: FileForm)
         error: String::new(),
         csrf,
         policy_version: state.safeguard.terms().version,
-        covered: policy_lines(true),
-        not_covered: policy_lines(false),
+        covered: reason_codes(true),
+        not_covered: reason_codes(false),
         categories: CATEGORIES.to_vec(),
         assets: state.safeguard.assets(),
         form,
