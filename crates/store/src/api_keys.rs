@@ -71,12 +71,21 @@ impl Store {
     }
 
     /// Finds a key by its public access key (revoked keys included: the caller decides).
+    /// Served from memory after the first read (see `row_cache`); unknown keys are not cached.
     pub async fn find_api_key(&self, access_key: &str) -> StoreResult<Option<ApiKeyRow>> {
+        let generation = match self.api_key_cache.get(access_key) {
+            Ok(row) => return Ok(Some(row)),
+            Err(generation) => generation,
+        };
         let sql = select_api_keys!("FROM api_keys WHERE access_key = $1");
-        let row = sqlx::query_as(sql)
+        let row: Option<ApiKeyRow> = sqlx::query_as(sql)
             .bind(access_key)
             .fetch_optional(&self.pool)
             .await?;
+        if let Some(row) = &row {
+            self.api_key_cache
+                .fill(generation, row.access_key.clone(), row.clone());
+        }
         Ok(row)
     }
 
@@ -98,7 +107,9 @@ impl Store {
             .bind(id)
             .bind(user_id)
             .execute(&self.pool)
-            .await?;
+            .await;
+        self.api_key_cache.forget_all();
+        let result = result?;
         if result.rows_affected() == 0 {
             return Err(StoreError::NotFound("api key"));
         }
@@ -109,16 +120,30 @@ impl Store {
 impl Store {
     /// Records a use of the key at `now_ms` unless the stored time is less than `interval_ms`
     /// old, so the authentication path writes at most once per interval; returns whether it wrote.
-    pub async fn touch_api_key(&self, id: i64, now_ms: i64, interval_ms: i64) -> StoreResult<bool> {
+    pub async fn touch_api_key(
+        &self,
+        key: &ApiKeyRow,
+        now_ms: i64,
+        interval_ms: i64,
+    ) -> StoreResult<bool> {
         let result = sqlx::query(
             "UPDATE api_keys SET last_used_ms = $2 WHERE id = $1 AND last_used_ms < $3",
         )
-        .bind(id)
+        .bind(key.id)
         .bind(now_ms)
         .bind(now_ms.saturating_sub(interval_ms))
         .execute(&self.pool)
-        .await?;
-        Ok(result.rows_affected() == 1)
+        .await;
+        let wrote = matches!(&result, Ok(done) if done.rows_affected() == 1);
+        if wrote {
+            self.api_key_cache
+                .update(key.access_key.as_str(), |row| row.last_used_ms = now_ms);
+        } else {
+            // Someone else recorded a use (or the write failed): read the row again next time.
+            self.api_key_cache.forget(key.access_key.as_str());
+        }
+        result?;
+        Ok(wrote)
     }
 
     /// Replaces the IP allow-list of one of the user's live keys; `NotFound("api key")` when the
@@ -136,7 +161,9 @@ impl Store {
         .bind(user_id)
         .bind(ip_allowlist)
         .execute(&self.pool)
-        .await?;
+        .await;
+        self.api_key_cache.forget_all();
+        let result = result?;
         if result.rows_affected() == 0 {
             return Err(StoreError::NotFound("api key"));
         }

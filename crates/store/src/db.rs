@@ -6,6 +6,8 @@ use sqlx::migrate::Migrator;
 use sqlx::{AnyConnection, AnyPool, AssertSqlSafe, Connection, Transaction};
 
 use crate::error::{StoreError, StoreResult};
+use crate::row_cache::RowCache;
+use crate::{ApiKeyRow, KycProfile};
 
 /// Connections per pool. SQLite has a single writer anyway; readers in WAL mode run alongside.
 pub const POOL_CONNECTIONS_MAX: u32 = 8;
@@ -51,6 +53,10 @@ pub struct Store {
     pub(crate) backend: Backend,
     /// Serialises audit appends so each entry is chained to the one committed before it.
     pub(crate) audit_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// API keys by access key, read on every signed request.
+    pub(crate) api_key_cache: std::sync::Arc<RowCache<String, ApiKeyRow>>,
+    /// KYC profiles by user id, read on every order.
+    pub(crate) kyc_cache: std::sync::Arc<RowCache<i64, KycProfile>>,
 }
 
 impl Store {
@@ -112,6 +118,8 @@ impl Store {
             pool,
             backend,
             audit_lock: std::sync::Arc::default(),
+            api_key_cache: std::sync::Arc::default(),
+            kyc_cache: std::sync::Arc::default(),
         })
     }
 

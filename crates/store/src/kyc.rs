@@ -203,7 +203,9 @@ impl Store {
             .execute(&mut *transaction)
             .await?;
         }
-        transaction.commit().await?;
+        let committed = transaction.commit().await;
+        self.kyc_cache.forget(&user_id);
+        committed?;
         Ok(true)
     }
 }

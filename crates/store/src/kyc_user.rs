@@ -31,13 +31,21 @@ pub struct DeclaredResidence {
 
 impl Store {
     /// The user's tier and residence; `None` for an unknown user.
+    /// Served from memory after the first read (see `row_cache`); unknown users are not cached.
     pub async fn kyc_profile(&self, user_id: i64) -> StoreResult<Option<KycProfile>> {
-        let row = sqlx::query_as(
+        let generation = match self.kyc_cache.get(&user_id) {
+            Ok(profile) => return Ok(Some(profile)),
+            Err(generation) => generation,
+        };
+        let row: Option<KycProfile> = sqlx::query_as(
             "SELECT kyc_tier, residence_country, residence_subdivision FROM users WHERE id = $1",
         )
         .bind(user_id)
         .fetch_optional(&self.pool)
         .await?;
+        if let Some(profile) = &row {
+            self.kyc_cache.fill(generation, user_id, profile.clone());
+        }
         Ok(row)
     }
 
@@ -91,7 +99,9 @@ impl Store {
                 return Err(StoreError::NotFound("user"));
             }
         }
-        transaction.commit().await?;
+        let committed = transaction.commit().await;
+        self.kyc_cache.forget(&application.user_id);
+        committed?;
         Ok(id)
     }
 }

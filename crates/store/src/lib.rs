@@ -33,6 +33,7 @@ mod projection;
 mod qr_logins;
 mod reconcile;
 mod recovery;
+mod row_cache;
 mod second_factors;
 mod sessions;
 mod signup_attempts;

@@ -365,7 +365,9 @@ impl Store {
             .bind(user_id)
             .bind(tier)
             .execute(&self.pool)
-            .await
+            .await;
+        self.kyc_cache.forget(&user_id);
+        let result = result
             .map_err(|error| classify_keys(error, &[], "user", "kyc tier must be 0, 1 or 2"))?;
         require_user(result)
     }
@@ -380,8 +382,9 @@ impl Store {
             .bind(user_id)
             .bind(country)
             .execute(&self.pool)
-            .await?;
-        require_user(result)
+            .await;
+        self.kyc_cache.forget(&user_id);
+        require_user(result?)
     }
 
     /// Records acceptance of an agreement version at `now_ms`; `NotFound("agreement version")`

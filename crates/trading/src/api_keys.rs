@@ -31,7 +31,7 @@ impl Trading {
         }
         if let Err(error) = self
             .store
-            .touch_api_key(row.id, now_ms, LAST_USED_WRITE_INTERVAL_MS)
+            .touch_api_key(row, now_ms, LAST_USED_WRITE_INTERVAL_MS)
             .await
         {
             tracing::warn!("api key last-use update failed: {error}");

@@ -142,6 +142,66 @@ async fn api_key_revocation(store: &Store) {
 }
 both_backends!(api_key_revocation_on_both, api_key_revocation);
 
+/// Keys and KYC profiles are served from memory after the first read; every write through the
+/// store must show on the next read.
+async fn cached_rows_follow_their_writes(store: &Store) {
+    let user = store.create_user("cached@example.com", 1).await.unwrap();
+    let id = store
+        .insert_api_key(&new_key(user, "ak-cached", 1))
+        .await
+        .unwrap();
+    let key = store.find_api_key("ak-cached").await.unwrap().unwrap();
+    assert_eq!(key.last_used_ms, 0);
+    assert!(store.touch_api_key(&key, 5_000, 1_000).await.unwrap());
+    let key = store.find_api_key("ak-cached").await.unwrap().unwrap();
+    assert_eq!(key.last_used_ms, 5_000);
+    // A stale row (another request already recorded a later use) is read again.
+    let mut stale = key.clone();
+    stale.last_used_ms = 0;
+    assert!(!store.touch_api_key(&stale, 5_500, 1_000).await.unwrap());
+    assert_eq!(
+        store
+            .find_api_key("ak-cached")
+            .await
+            .unwrap()
+            .unwrap()
+            .last_used_ms,
+        5_000
+    );
+    store.set_api_key_ips(user, id, "10.0.0.0/8").await.unwrap();
+    assert_eq!(
+        store
+            .find_api_key("ak-cached")
+            .await
+            .unwrap()
+            .unwrap()
+            .ip_allowlist,
+        "10.0.0.0/8"
+    );
+
+    assert_eq!(store.kyc_profile(user).await.unwrap().unwrap().kyc_tier, 0);
+    store.set_kyc_tier(user, 2).await.unwrap();
+    assert_eq!(store.kyc_profile(user).await.unwrap().unwrap().kyc_tier, 2);
+    store.set_residence_country(user, Some("DE")).await.unwrap();
+    assert_eq!(
+        store
+            .kyc_profile(user)
+            .await
+            .unwrap()
+            .unwrap()
+            .residence_country
+            .as_deref(),
+        Some("DE")
+    );
+    // A refused write leaves the cached profile as the database has it.
+    assert!(store.set_kyc_tier(user, 7).await.is_err());
+    assert_eq!(store.kyc_profile(user).await.unwrap().unwrap().kyc_tier, 2);
+}
+both_backends!(
+    cached_rows_follow_their_writes_on_both,
+    cached_rows_follow_their_writes
+);
+
 async fn audit_log_appends_and_lists_newest_first(store: &Store) {
     assert!(store.list_audit(10).await.unwrap().is_empty());
     let mut ids = Vec::new();
