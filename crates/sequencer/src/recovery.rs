@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use bulwark_engine::{Engine, Event, codec};
+use bulwark_engine::{Command, CommandHeader, Engine, Event, codec};
 use bulwark_journal::{Journal, JournalError, JournalOptions};
 use thiserror::Error;
 
@@ -34,6 +34,8 @@ pub enum RecoveryError {
     SeqMismatch { seq: u64, header_seq: u64 },
     #[error("ledger invariant broken after replay: {0}")]
     Invariant(String),
+    #[error("replay thread: {0}")]
+    Thread(String),
 }
 
 /// The result of recovery, ready to hand to `Sequencer::start`.
@@ -85,7 +87,7 @@ pub fn recover(
         events: Vec::new(),
     };
     let from = replay.engine.last_seq() + 1;
-    bulwark_journal::replay(journal_dir, from, |seq, payload| replay.step(seq, payload))?;
+    replay_decoded_in_parallel(journal_dir, from, &mut replay)?;
     replay.flush();
     let replayed = replay.replayed;
     engine
@@ -158,6 +160,114 @@ fn later_snapshot_hashes(
     Ok(hashes)
 }
 
+/// Commands handed at a time from the thread that reads and decodes the journal to the one that
+/// applies them.
+const DECODED_CHUNK_COMMANDS: usize = 4_096;
+/// Chunks in flight between the two threads: enough to ride out uneven work, and memory stays
+/// bounded (a few MB) however long the journal is.
+const DECODED_CHUNKS_IN_FLIGHT: usize = 4;
+
+/// One decoded record.
+type Decoded = (CommandHeader, Command);
+
+/// Why the reading thread stopped early.
+enum ReadStop {
+    Failed(RecoveryError),
+    /// The applying side stopped (it has its own error to report).
+    Abandoned,
+}
+
+impl From<JournalError> for ReadStop {
+    fn from(error: JournalError) -> Self {
+        ReadStop::Failed(error.into())
+    }
+}
+
+/// Replays the journal from `from` into `replay` on two threads: one reads the segments, checks
+/// every record and decodes it, while this one applies what was decoded before. Replay was one
+/// core doing both in turn; the engine, which must stay single-threaded to stay deterministic,
+/// now only applies. Errors keep their order: everything before a bad record is applied first.
+fn replay_decoded_in_parallel(
+    journal_dir: &Path,
+    from: u64,
+    replay: &mut Replay<'_>,
+) -> Result<(), RecoveryError> {
+    let (chunks_tx, chunks_rx) =
+        crossbeam_channel::bounded::<Result<Vec<Decoded>, RecoveryError>>(DECODED_CHUNKS_IN_FLIGHT);
+    let (spare_tx, spare_rx) = crossbeam_channel::bounded::<Vec<Decoded>>(DECODED_CHUNKS_IN_FLIGHT);
+    std::thread::scope(|scope| {
+        let reader = std::thread::Builder::new()
+            .name("replay-decode".into())
+            .spawn_scoped(scope, move || {
+                let mut chunk = Vec::with_capacity(DECODED_CHUNK_COMMANDS);
+                let read = bulwark_journal::replay(journal_dir, from, |seq, payload| {
+                    chunk.push(decode_record(seq, payload).map_err(ReadStop::Failed)?);
+                    if chunk.len() == DECODED_CHUNK_COMMANDS {
+                        let spare = spare_rx
+                            .try_recv()
+                            .unwrap_or_else(|_| Vec::with_capacity(DECODED_CHUNK_COMMANDS));
+                        chunks_tx
+                            .send(Ok(std::mem::replace(&mut chunk, spare)))
+                            .map_err(|_| ReadStop::Abandoned)?;
+                    }
+                    Ok::<(), ReadStop>(())
+                });
+                if !chunk.is_empty() {
+                    let _ = chunks_tx.send(Ok(chunk));
+                }
+                if let Err(ReadStop::Failed(error)) = read {
+                    let _ = chunks_tx.send(Err(error));
+                }
+            });
+        let reader = match reader {
+            Ok(reader) => reader,
+            Err(error) => {
+                return Err(RecoveryError::Thread(error.to_string()));
+            }
+        };
+        let mut applied = Ok(());
+        for chunk in &chunks_rx {
+            match chunk.and_then(|mut chunk| {
+                for (header, command) in chunk.drain(..) {
+                    replay.apply(header, &command)?;
+                }
+                let _ = spare_tx.try_send(chunk);
+                Ok(())
+            }) {
+                Ok(()) => {}
+                Err(error) => {
+                    applied = Err(error);
+                    break;
+                }
+            }
+        }
+        // Unblocks a reader waiting to send, so the scope can end.
+        drop(chunks_rx);
+        if reader.join().is_err() {
+            return Err(RecoveryError::Thread(
+                "the journal reading thread panicked".into(),
+            ));
+        }
+        applied
+    })
+}
+
+/// Decodes a journal record and checks that it carries the seq it is stored at.
+fn decode_record(seq: u64, payload: &[u8]) -> Result<Decoded, RecoveryError> {
+    let (header, command) =
+        codec::decode_command(payload).map_err(|e| RecoveryError::RecordDecode {
+            seq,
+            reason: e.to_string(),
+        })?;
+    if header.seq != seq {
+        return Err(RecoveryError::SeqMismatch {
+            seq,
+            header_seq: header.seq,
+        });
+    }
+    Ok((header, command))
+}
+
 struct Replay<'a> {
     engine: &'a mut Engine,
     projected_seq: u64,
@@ -170,22 +280,12 @@ struct Replay<'a> {
 }
 
 impl Replay<'_> {
-    fn step(&mut self, seq: u64, payload: &[u8]) -> Result<(), RecoveryError> {
-        let (header, command) =
-            codec::decode_command(payload).map_err(|e| RecoveryError::RecordDecode {
-                seq,
-                reason: e.to_string(),
-            })?;
-        if header.seq != seq {
-            return Err(RecoveryError::SeqMismatch {
-                seq,
-                header_seq: header.seq,
-            });
-        }
+    fn apply(&mut self, header: CommandHeader, command: &Command) -> Result<(), RecoveryError> {
+        let seq = header.seq;
         self.events.clear();
         // The outcome was already given to the client before the crash; replay only needs the
         // state and, for the projector, the events.
-        let _ = self.engine.apply(&header, &command, &mut self.events);
+        let _ = self.engine.apply(&header, command, &mut self.events);
         self.replayed += 1;
         if let Some(&(checkpoint_seq, expected)) = self.checkpoints.first()
             && checkpoint_seq == seq
@@ -218,5 +318,113 @@ impl Replay<'_> {
         if let Some(batch) = self.pending.take() {
             (self.catch_up)(self.engine, batch);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+    use bulwark_engine::AssetId;
+    use bulwark_engine::AssetSpec;
+    use bulwark_journal::FsyncPolicy;
+    use bulwark_types::{CommandId, UserId};
+
+    fn options() -> JournalOptions {
+        JournalOptions {
+            fsync: FsyncPolicy::Never,
+            ..JournalOptions::default()
+        }
+    }
+
+    fn header(seq: u64) -> CommandHeader {
+        let mut id = [0_u8; 16];
+        id[..8].copy_from_slice(&seq.to_le_bytes());
+        CommandHeader {
+            seq,
+            timestamp_ms: i64::try_from(seq).unwrap(),
+            id: CommandId(id),
+        }
+    }
+
+    fn command(seq: u64) -> Command {
+        if seq == 1 {
+            return Command::AddAsset(AssetSpec {
+                code: "USDT".into(),
+                name: "Tether".into(),
+                scale: 6,
+            });
+        }
+        Command::Deposit {
+            user: UserId(seq % 97),
+            asset: AssetId(0),
+            amount: i64::try_from(seq).unwrap(),
+            reference: format!("d{seq}"),
+        }
+    }
+
+    /// Journals `commands` records (the one at `garbage_at` undecodable) and returns the state
+    /// hash a live engine reaches over them (meaningful only without garbage).
+    fn journal(dir: &Path, commands: u64, garbage_at: Option<u64>) -> [u8; 32] {
+        let (mut journal, _) = Journal::open(dir, options()).unwrap();
+        let mut engine = Engine::new();
+        let mut events = Vec::new();
+        for seq in 1..=commands {
+            if garbage_at == Some(seq) {
+                journal.append(seq, &[0xff; 9]).unwrap();
+                continue;
+            }
+            let mut buf = Vec::new();
+            codec::encode_command_into(&header(seq), &command(seq), &mut buf);
+            journal.append(seq, &buf).unwrap();
+            if garbage_at.is_none() {
+                events.clear();
+                engine
+                    .apply(&header(seq), &command(seq), &mut events)
+                    .unwrap();
+            }
+        }
+        journal.commit().unwrap();
+        engine.state_hash()
+    }
+
+    #[test]
+    fn replay_over_many_chunks_equals_the_live_engine_and_hands_on_every_event_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let (journal_dir, snapshots) = (dir.path().join("j"), dir.path().join("s"));
+        std::fs::create_dir_all(&snapshots).unwrap();
+        let commands = 3 * DECODED_CHUNK_COMMANDS as u64 + 17;
+        let live = journal(&journal_dir, commands, None);
+        let mut seqs = Vec::new();
+        let recovered = recover(&journal_dir, &snapshots, options(), 100, &mut |_, batch| {
+            seqs.extend(batch.events.iter().map(|event| event.seq));
+        })
+        .unwrap();
+        assert_eq!(recovered.engine.state_hash(), live);
+        assert_eq!(recovered.replayed, commands);
+        // Events after the projected seq reach the projector, each command's in seq order.
+        assert_eq!(seqs.first(), Some(&101));
+        assert!(seqs.is_sorted());
+        assert_eq!(seqs.last(), Some(&commands));
+    }
+
+    #[test]
+    fn an_undecodable_record_stops_recovery_at_its_seq_after_the_ones_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let (journal_dir, snapshots) = (dir.path().join("j"), dir.path().join("s"));
+        std::fs::create_dir_all(&snapshots).unwrap();
+        let bad = DECODED_CHUNK_COMMANDS as u64 + 5;
+        journal(&journal_dir, 2 * DECODED_CHUNK_COMMANDS as u64, Some(bad));
+        let mut last_handed_on = 0;
+        let error = recover(&journal_dir, &snapshots, options(), 0, &mut |_, batch| {
+            last_handed_on = batch.last_seq;
+        })
+        .err()
+        .expect("a bad record must stop recovery");
+        assert!(
+            matches!(error, RecoveryError::RecordDecode { seq, .. } if seq == bad),
+            "{error}"
+        );
+        assert!(last_handed_on < bad);
     }
 }
