@@ -134,27 +134,15 @@ impl UsableKey {
         sign: &str,
         payloads: &[&[u8]],
     ) -> Result<(), ApiError> {
-        let timestamp_ms: i64 = timestamp.parse().map_err(|_| {
-            ApiError::auth(
-                30008,
-                "Header X-BM-TIMESTAMP must be milliseconds since the epoch",
-            )
-        })?;
-        if (crate::now_ms() - timestamp_ms).abs() > TIMESTAMP_WINDOW_MS {
-            return Err(ApiError::auth(
-                30007,
-                "Header X-BM-TIMESTAMP is more than 60 seconds away from server time",
-            ));
-        }
         let secret = state.api_secret(&self.row).map_err(ApiError::internal)?;
-        let valid = payloads
-            .iter()
-            .any(|payload| signature_matches(&secret, timestamp, &self.row.memo, payload, sign));
-        if valid {
-            Ok(())
-        } else {
-            Err(ApiError::auth(30005, "Header X-BM-SIGN is wrong"))
-        }
+        verify_signature(
+            &secret,
+            &self.row.memo,
+            timestamp,
+            sign,
+            payloads,
+            crate::now_ms(),
+        )
     }
 
     /// Records the key's use and answers the caller it identifies.
@@ -164,6 +152,40 @@ impl UsableKey {
             user_id: self.row.user_id,
             access_key: self.row.access_key,
         }
+    }
+}
+
+/// Checks the client's `X-BM-TIMESTAMP` and `X-BM-SIGN` header values against `now_ms` and the
+/// key's secret and memo: 30008 for a timestamp that is not a number, 30007 when it is more than
+/// [`TIMESTAMP_WINDOW_MS`] away, 30005 unless `sign` signs one of `payloads`. Kept apart from the
+/// key lookup so it can be fuzzed with whatever a client sends.
+pub fn verify_signature(
+    secret: &[u8],
+    memo: &str,
+    timestamp: &str,
+    sign: &str,
+    payloads: &[&[u8]],
+    now_ms: i64,
+) -> Result<(), ApiError> {
+    let timestamp_ms: i64 = timestamp.parse().map_err(|_| {
+        ApiError::auth(
+            30008,
+            "Header X-BM-TIMESTAMP must be milliseconds since the epoch",
+        )
+    })?;
+    if now_ms.saturating_sub(timestamp_ms).saturating_abs() > TIMESTAMP_WINDOW_MS {
+        return Err(ApiError::auth(
+            30007,
+            "Header X-BM-TIMESTAMP is more than 60 seconds away from server time",
+        ));
+    }
+    let valid = payloads
+        .iter()
+        .any(|payload| signature_matches(secret, timestamp, memo, payload, sign));
+    if valid {
+        Ok(())
+    } else {
+        Err(ApiError::auth(30005, "Header X-BM-SIGN is wrong"))
     }
 }
 
@@ -225,5 +247,37 @@ mod tests {
             sign(s, ts, "test-memo", b"currency=USDT"),
             "1ef9b8d33deeb637761836eb314ec4275fdb2799461bbc31ebeffb9ad7a7c7f9"
         );
+    }
+
+    fn code(result: Result<(), ApiError>) -> Option<u32> {
+        result.err().map(|error| error.code)
+    }
+
+    #[test]
+    fn signature_headers_are_checked_in_order_and_extreme_timestamps_do_not_overflow() {
+        let (secret, memo, now) = (b"test-secret".as_slice(), "test-memo", 1_700_000_000_000);
+        let body = b"{}".as_slice();
+        let good = sign(secret, "1700000000000", memo, body);
+        let verify = |timestamp: &str, given: &str| {
+            code(verify_signature(
+                secret,
+                memo,
+                timestamp,
+                given,
+                &[body],
+                now,
+            ))
+        };
+        assert_eq!(verify("1700000000000", &good), None);
+        assert_eq!(verify("1700000000000", &good.to_ascii_uppercase()), None);
+        assert_eq!(verify("1700000000000", &good[..63]), Some(30005));
+        assert_eq!(verify("soon", &good), Some(30008));
+        assert_eq!(verify("1699999930000", &good), Some(30007));
+        // The far ends of i64 once overflowed the distance to now (a panic in debug builds).
+        for timestamp in [i64::MIN, i64::MAX] {
+            let timestamp = timestamp.to_string();
+            let signed = sign(secret, &timestamp, memo, body);
+            assert_eq!(verify(&timestamp, &signed), Some(30007));
+        }
     }
 }

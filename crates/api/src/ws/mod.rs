@@ -145,6 +145,23 @@ async fn write_queued(
     socket.flush().await
 }
 
+/// The op and args of a request frame, or the 30039 message for a frame that is not JSON or
+/// lacks either (the frame itself is shown, cut to 200 characters).
+pub fn parse_request(text: &str) -> Result<(String, Vec<Value>), String> {
+    let parsed: Option<Value> = serde_json::from_str(text).ok();
+    let request = parsed.and_then(|value| match value {
+        Value::Object(mut fields) => match (fields.remove("op"), fields.remove("args")) {
+            (Some(Value::String(op)), Some(Value::Array(args))) => Some((op, args)),
+            _ => None,
+        },
+        _ => None,
+    });
+    request.ok_or_else(|| {
+        let shown: String = text.chars().take(200).collect();
+        format!("Unrecognized request: {shown}")
+    })
+}
+
 /// One client request: `{"op":"login"|"subscribe"|"unsubscribe","args":[…]}`. Refusals are
 /// replied and the connection goes on; only a failed login is returned, to end it.
 async fn request(
@@ -154,21 +171,14 @@ async fn request(
     endpoint: &mut Endpoint,
     text: &str,
 ) -> Result<(), ApiError> {
-    let parsed: Option<Value> = serde_json::from_str(text).ok();
-    let op = parsed
-        .as_ref()
-        .and_then(|v| v.get("op"))
-        .and_then(Value::as_str);
-    let args = parsed
-        .as_ref()
-        .and_then(|v| v.get("args"))
-        .and_then(Value::as_array);
-    let (Some(op), Some(args)) = (op, args) else {
-        let shown: String = text.chars().take(200).collect();
-        let message = format!("Unrecognized request: {shown}");
-        feed.reply(id, &push::error(30039, &message));
-        return Ok(());
+    let (op, args) = match parse_request(text) {
+        Ok(request) => request,
+        Err(message) => {
+            feed.reply(id, &push::error(30039, &message));
+            return Ok(());
+        }
     };
+    let (op, args) = (op.as_str(), args.as_slice());
     match (op, *endpoint) {
         ("login", Endpoint::Private { .. }) => {
             let user = login(feed, peer, args).await?;
