@@ -14,6 +14,10 @@ fuzz_target!(|data: &[u8]| {
     };
     if let Ok(units) = bulwark_types::parse_units(text, scale) {
         let printed = bulwark_types::format_units(units, scale);
-        assert_eq!(bulwark_types::parse_units(&printed, scale), Ok(units), "{text:?} -> {printed}");
+        assert_eq!(
+            bulwark_types::parse_units(&printed, scale),
+            Ok(units),
+            "{text:?} -> {printed}"
+        );
     }
 });

@@ -27,5 +27,10 @@ fuzz_target!(|data: &[u8]| {
     };
     let opened = bulwark_journal::Journal::open(dir.path(), options);
     // What verify accepts, open accepts too (truncating a torn tail), and the other way round.
-    assert_eq!(verdict.is_ok(), opened.is_ok(), "{verdict:?} / {:?}", opened.map(|(_, r)| r));
+    assert_eq!(
+        verdict.is_ok(),
+        opened.is_ok(),
+        "{verdict:?} / {:?}",
+        opened.map(|(_, r)| r)
+    );
 });

@@ -7,6 +7,9 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     if let Ok(engine) = bulwark_engine::Engine::decode_snapshot(data) {
         let again = bulwark_engine::Engine::decode_snapshot(&engine.encode_snapshot());
-        assert_eq!(again.map(|e| e.state_hash()).ok(), Some(engine.state_hash()));
+        assert_eq!(
+            again.map(|e| e.state_hash()).ok(),
+            Some(engine.state_hash())
+        );
     }
 });
