@@ -22,13 +22,7 @@ use bulwark_store::{
 const HOUR_MS: i64 = 3_600_000;
 
 /// Event batches merged into one SQL transaction at most, when the projector falls behind.
-pub const PROJECTOR_MERGE_BATCHES_MAX: usize = 256;
-
-/// Least time between the starts of two projection commits while events keep arriving. Each
-/// commit rewrites the touched B-tree pages into the WAL, so under load a commit per engine batch
-/// cost more CPU than the engine itself; pacing them merges batches instead. An idle projector
-/// commits at once, so a read after a lone write waits for one commit, not for this pace.
-pub const PROJECTOR_COMMIT_PACE: std::time::Duration = std::time::Duration::from_millis(2);
+pub const PROJECTOR_MERGE_BATCHES_MAX: usize = 64;
 
 /// BitMart's name of an order kind, as stored in the read model.
 pub fn kind_name(kind: OrderKind) -> &'static str {
@@ -251,20 +245,14 @@ pub fn run(
 ) {
     // What the store is projected up to: read once, then kept as runs are written.
     let mut stored: Option<u64> = None;
-    let mut last_commit: Option<std::time::Instant> = None;
     while let Ok(first) = events.recv() {
         let mut run = vec![first];
-        let next_commit = last_commit.map(|at| at + PROJECTOR_COMMIT_PACE);
         while run.len() < PROJECTOR_MERGE_BATCHES_MAX {
-            let wait = next_commit.map_or(std::time::Duration::ZERO, |at| {
-                at.saturating_duration_since(std::time::Instant::now())
-            });
-            match events.recv_timeout(wait) {
+            match events.try_recv() {
                 Ok(batch) => run.push(batch),
                 Err(_) => break,
             }
         }
-        last_commit = Some(std::time::Instant::now());
         let catalog = sequencer.catalog();
         loop {
             let written = runtime.block_on(async {
