@@ -150,34 +150,19 @@ async fn cached_rows_follow_their_writes(store: &Store) {
         .insert_api_key(&new_key(user, "ak-cached", 1))
         .await
         .unwrap();
-    let key = store.find_api_key("ak-cached").await.unwrap().unwrap();
+    let find = || async { store.find_api_key("ak-cached").await.unwrap().unwrap() };
+    let key = find().await;
     assert_eq!(key.last_used_ms, 0);
     assert!(store.touch_api_key(&key, 5_000, 1_000).await.unwrap());
-    let key = store.find_api_key("ak-cached").await.unwrap().unwrap();
+    let key = find().await;
     assert_eq!(key.last_used_ms, 5_000);
     // A stale row (another request already recorded a later use) is read again.
     let mut stale = key.clone();
     stale.last_used_ms = 0;
     assert!(!store.touch_api_key(&stale, 5_500, 1_000).await.unwrap());
-    assert_eq!(
-        store
-            .find_api_key("ak-cached")
-            .await
-            .unwrap()
-            .unwrap()
-            .last_used_ms,
-        5_000
-    );
+    assert_eq!(find().await.last_used_ms, 5_000);
     store.set_api_key_ips(user, id, "10.0.0.0/8").await.unwrap();
-    assert_eq!(
-        store
-            .find_api_key("ak-cached")
-            .await
-            .unwrap()
-            .unwrap()
-            .ip_allowlist,
-        "10.0.0.0/8"
-    );
+    assert_eq!(find().await.ip_allowlist, "10.0.0.0/8");
 
     assert_eq!(store.kyc_profile(user).await.unwrap().unwrap().kyc_tier, 0);
     store.set_kyc_tier(user, 2).await.unwrap();
