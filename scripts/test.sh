@@ -16,6 +16,9 @@ cargo test --locked --workspace --all-targets
 # Fuzzing with cargo-fuzz (libFuzzer, which needs a nightly toolchain): a short run of every
 # target in fuzz/ over its checked-in corpus, on a copy so the checkout stays as it was. A crash
 # fails the run and leaves the input in fuzz/artifacts/. Longer runs: docs/RELIABILITY.md.
+# The short runs use an unoptimized build without the address sanitizer (debug assertions and
+# overflow checks on): the API targets pull in most of the server, and its optimized sanitizer
+# build alone took 10 of CI's minutes. Longer runs by hand use `-O` (optimized, sanitizer on).
 if ! rustup toolchain list | grep -q '^nightly'; then
   echo "== installing a nightly toolchain for cargo-fuzz"
   rustup toolchain install nightly --profile minimal
@@ -28,7 +31,7 @@ echo "== fuzzing (${FUZZ_SECONDS:-10} s per target)"
 for target in $(cd fuzz && cargo +nightly fuzz list); do
   corpus="$(mktemp -d)"
   cp -r "fuzz/corpus/$target/." "$corpus/"
-  if ! (cd fuzz && cargo +nightly fuzz run -O "$target" "$corpus" -- \
+  if ! (cd fuzz && cargo +nightly fuzz run --dev -s none "$target" "$corpus" -- \
         -max_total_time="${FUZZ_SECONDS:-10}" > "$corpus.log" 2>&1); then
     tail -n 60 "$corpus.log"
     echo "fuzz target $target failed" >&2
