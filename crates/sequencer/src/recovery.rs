@@ -219,28 +219,18 @@ fn replay_decoded_in_parallel(
                     let _ = chunks_tx.send(Err(error));
                 }
             });
-        let reader = match reader {
-            Ok(reader) => reader,
-            Err(error) => {
-                return Err(RecoveryError::Thread(error.to_string()));
-            }
-        };
-        let mut applied = Ok(());
-        for chunk in &chunks_rx {
-            match chunk.and_then(|mut chunk| {
+        let reader = reader.map_err(|error| RecoveryError::Thread(error.to_string()))?;
+        let mut apply_all = || {
+            for chunk in &chunks_rx {
+                let mut chunk = chunk?;
                 for (header, command) in chunk.drain(..) {
                     replay.apply(header, &command)?;
                 }
                 let _ = spare_tx.try_send(chunk);
-                Ok(())
-            }) {
-                Ok(()) => {}
-                Err(error) => {
-                    applied = Err(error);
-                    break;
-                }
             }
-        }
+            Ok(())
+        };
+        let applied = apply_all();
         // Unblocks a reader waiting to send, so the scope can end.
         drop(chunks_rx);
         if reader.join().is_err() {
