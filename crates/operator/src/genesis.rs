@@ -1,8 +1,8 @@
 //! The assets and markets a new exchange starts with. They are created by ordinary journaled
 //! commands on first start, so replay rebuilds them like everything else.
 
+use crate::command_id_for;
 use bulwark_engine::{AssetId, AssetSpec, Command, MarketSpec};
-use bulwark_operator::command_id_for;
 use bulwark_types::CommandId;
 
 fn asset(code: &str, name: &str) -> AssetSpec {

@@ -6,6 +6,7 @@
 
 pub mod chain;
 pub mod demo;
+pub mod genesis;
 pub mod incidents;
 pub mod ops;
 pub mod transparency;

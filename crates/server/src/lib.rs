@@ -8,7 +8,6 @@ pub mod config;
 pub mod data_dir;
 pub mod demo;
 pub mod drill;
-pub mod genesis;
 pub mod http_bench;
 pub mod journal_dump;
 pub mod metrics;

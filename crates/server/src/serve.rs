@@ -17,8 +17,8 @@ use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::config::{Config, FsyncMode};
 use crate::data_dir::DataDir;
-use crate::genesis;
 use bulwark_admin::AdminState;
+use bulwark_operator::genesis;
 
 /// Test-only: a file holding a millisecond offset added to the account API's clock, so
 /// end-to-end tests can let lockouts and codes expire without sleeping.
