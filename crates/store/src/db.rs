@@ -18,8 +18,14 @@ pub const SCHEMA_NAME_BYTES_MAX: usize = 63;
 /// Durability settings for every SQLite connection. `synchronous=FULL` because in WAL mode
 /// `NORMAL` can lose the last commits on power loss, which a ledger projection must not.
 /// `busy_timeout` (ms) lets a writer wait for the lock instead of failing at once.
+///
+/// The rest is speed, measured on the projector rebuilding read models: statement journals
+/// (every multi-row upsert keeps one) in memory rather than in a temporary file, pages read
+/// through a memory map rather than copied by `pread`, and a page cache of 16 MiB per
+/// connection instead of 2 MiB.
 const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; \
-     PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;";
+     PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000; PRAGMA temp_store=MEMORY; \
+     PRAGMA mmap_size=268435456; PRAGMA cache_size=-16384;";
 
 pub(crate) static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 pub(crate) static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
