@@ -34,5 +34,7 @@ pub use event::{
 pub use invariant::InvariantError;
 pub use ledger::AssetTotals;
 pub use reject::{Accepted, Outcome, Reject};
-pub use snapshot::{SNAPSHOT_FORMAT_VERSION, SnapshotError, snapshot_format_version};
+pub use snapshot::{
+    SNAPSHOT_FORMAT_VERSION, SnapshotError, snapshot_format_version, snapshot_hash,
+};
 pub use spec::{AssetId, AssetSpec, MarketId, MarketSpec};

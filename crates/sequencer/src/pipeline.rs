@@ -124,7 +124,9 @@ struct Batch {
     deliveries: Vec<Delivery>,
     catalog: Option<Catalog>,
     depth: Vec<(MarketId, DepthView)>,
-    snapshot: Option<(u64, [u8; 32], Vec<u8>)>,
+    /// A copy of the engine as of `last_seq`, taken when a snapshot is due; encoded, hashed and
+    /// written by the snapshot thread once the batch is durable.
+    snapshot: Option<Box<Engine>>,
     first_seq: u64,
     last_seq: u64,
     shutdown: bool,
@@ -197,7 +199,11 @@ impl Sequencer {
             priority: priority_rx,
             control: control_rx,
         };
+        let (snapshot_tx, snapshot_rx) = bounded(SNAPSHOTS_QUEUED_MAX);
         let snapshot_dir = options.snapshot_dir.clone();
+        let snapshot_thread = std::thread::Builder::new()
+            .name("snapshot-writer".into())
+            .spawn(move || snapshot_loop(&snapshot_dir, snapshot_rx))?;
         let stepper_shared = Arc::clone(&shared);
         let sequencer_thread = std::thread::Builder::new()
             .name("sequencer".into())
@@ -206,7 +212,7 @@ impl Sequencer {
         let writer_thread = std::thread::Builder::new()
             .name("journal-writer".into())
             .spawn(move || {
-                writer_loop(journal, snapshot_dir, writer_rx, writer_shared, subscribers)
+                writer_loop(journal, snapshot_tx, writer_rx, writer_shared, subscribers)
             })?;
         Ok(Sequencer {
             handle: SequencerHandle {
@@ -215,7 +221,9 @@ impl Sequencer {
                 control: control_tx,
                 shared,
             },
-            threads: vec![sequencer_thread, writer_thread],
+            // Joined in this order: the writer hands the final snapshot on before it ends, and
+            // the snapshot thread ends once it has written what it was handed.
+            threads: vec![sequencer_thread, writer_thread, snapshot_thread],
         })
     }
 
@@ -453,7 +461,9 @@ impl Stepper {
         let due = options.snapshot_every_commands > 0
             && seq >= self.last_snapshot_seq + options.snapshot_every_commands;
         if (due || batch.shutdown) && seq > self.last_snapshot_seq {
-            batch.snapshot = Some((seq, self.engine.state_hash(), self.engine.encode_snapshot()));
+            // Copying is all the engine stops for; encoding and hashing the copy (several
+            // times longer) happen on the snapshot thread while the engine goes on.
+            batch.snapshot = Some(Box::new(self.engine.clone()));
             self.last_snapshot_seq = seq;
         }
     }
@@ -532,7 +542,7 @@ fn handle_control(stepper: &Stepper, batch: &mut Batch, control: Control) {
 
 fn writer_loop(
     mut journal: Journal,
-    snapshot_dir: PathBuf,
+    snapshots: Sender<Box<Engine>>,
     batches: Receiver<Batch>,
     shared: Arc<Shared>,
     subscribers: Vec<std::sync::mpsc::SyncSender<Arc<EventBatch>>>,
@@ -557,7 +567,7 @@ fn writer_loop(
             shared.fsync_nanos_total.fetch_add(nanos, Ordering::Relaxed);
             metrics::histogram!("bulwark_journal_commit_seconds").record(elapsed.as_secs_f64());
         }
-        release(batch, &shared, &subscribers, &snapshot_dir);
+        release(batch, &shared, &subscribers, &snapshots);
     }
 }
 
@@ -577,7 +587,7 @@ fn release(
     batch: Batch,
     shared: &Shared,
     subscribers: &[std::sync::mpsc::SyncSender<Arc<EventBatch>>],
-    snapshot_dir: &std::path::Path,
+    snapshots: &Sender<Box<Engine>>,
 ) {
     publish_views(shared, batch.catalog, batch.depth);
     for (reply, receipt) in batch.replies {
@@ -596,9 +606,36 @@ fn release(
             let _ = subscriber.send(Arc::clone(&events));
         }
     }
-    if let Some((seq, hash, payload)) = batch.snapshot {
-        // Written after the batch that reaches `seq` is durable, so a snapshot never runs ahead
-        // of the journal. A failure only costs recovery time: the journal is the truth.
+    if let Some(engine) = batch.snapshot {
+        // Handed on after the batch that reaches its seq is durable, so a snapshot never runs
+        // ahead of the journal. The final one waits for room; a periodic one that finds the
+        // thread still busy with the previous one is skipped, which costs only recovery time.
+        let seq = engine.last_seq();
+        let handed = if batch.shutdown {
+            snapshots.send(engine).is_ok()
+        } else {
+            snapshots.try_send(engine).is_ok()
+        };
+        if !handed {
+            tracing::warn!(
+                seq,
+                "snapshot skipped: the previous one is still being written"
+            );
+        }
+    }
+}
+
+/// Snapshots copied but not yet being written; more would only hold more copies of the state.
+const SNAPSHOTS_QUEUED_MAX: usize = 1;
+
+/// Encodes, hashes and writes the engine copies it is handed, until the writer is gone. A
+/// failure only costs recovery time: the journal is the truth.
+fn snapshot_loop(snapshot_dir: &std::path::Path, copies: Receiver<Box<Engine>>) {
+    for engine in copies {
+        let seq = engine.last_seq();
+        let payload = engine.encode_snapshot();
+        drop(engine);
+        let hash = bulwark_engine::snapshot_hash(&payload);
         match bulwark_journal::write_snapshot(snapshot_dir, seq, hash, &payload) {
             Ok(path) => tracing::info!(seq, path = %path.display(), "snapshot written"),
             Err(error) => {

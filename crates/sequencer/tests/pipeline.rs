@@ -199,6 +199,23 @@ async fn durable_receipts_queries_and_recovery_agree() {
     assert_eq!(recovered.snapshot_seq, Some(submitted + 1));
     drop(recovered);
 
+    // The periodic snapshots, taken from copies of the engine and written by the snapshot
+    // thread while the engine went on, each hold the state at their own seq: a replay from seq 1
+    // (nothing projected) recomputes the hash at every one it passes and stops on a mismatch.
+    // The first periodic one always finds the snapshot thread idle, so there are at least two.
+    assert!(snapshots.len() >= 2, "{snapshots:?}");
+    let recovered = recover(
+        &dir.path().join("journal"),
+        &dir.path().join("snapshots"),
+        JournalOptions::default(),
+        0,
+        &mut |_, _| {},
+    )
+    .unwrap();
+    assert_eq!(recovered.snapshot_seq, None);
+    assert_eq!(recovered.engine.state_hash(), hash);
+    drop(recovered);
+
     // Without snapshots: a full replay from seq 1 reaches the same hash, and hands every event
     // after the projected seq to the catch-up callback.
     std::fs::remove_dir_all(dir.path().join("snapshots")).unwrap();
