@@ -16,6 +16,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             rates
         },
         recovery_commands: 0,
+        // Snapshots off, as `bulwark bench durable` without `--snapshot-every`.
+        snapshot_every: 0,
     };
     let scratch = tempfile::tempdir()?;
     bulwark_bench::pipeline_bench::run("durable", &args, scratch.path())?;

@@ -1,7 +1,8 @@
 //! Benchmarks of the durable path: raw journal group commit (JOURNAL), the full engine behind the
 //! real sequencer with fsync before acknowledgement under open-loop load (DURABLE), the same load
 //! while a login flood keeps the argon2 pool saturated (LOGINFLOOD), and start-up recovery from a
-//! snapshot plus a long journal tail (RECOVERY). Workload: BOOK-A of
+//! snapshot plus a long journal tail (RECOVERY), and what a periodic snapshot stops the engine
+//! for (SNAPSHOT). Workload: BOOK-A of
 //! reference/benchmarks.md §5, turned into engine commands; orders carry client ids so cancels can
 //! be issued without waiting for the acknowledgement of the order they cancel.
 
@@ -29,6 +30,8 @@ pub struct PipelineArgs {
     pub rates: Vec<u64>,
     /// Commands RECOVERY replays after its snapshot.
     pub recovery_commands: u32,
+    /// DURABLE takes a snapshot every this many commands, as a server does (0: never).
+    pub snapshot_every: u64,
 }
 
 /// Why a pipeline benchmark stopped before printing its figures.
@@ -55,7 +58,8 @@ pub enum PipelineBenchError {
 }
 
 /// The benchmarks of this module, by the names `bulwark bench` takes.
-pub const PIPELINE_BENCHMARKS: &[&str] = &["journal", "durable", "loginflood", "recovery"];
+pub const PIPELINE_BENCHMARKS: &[&str] =
+    &["journal", "durable", "loginflood", "recovery", "snapshot"];
 
 type Result<T> = std::result::Result<T, PipelineBenchError>;
 
@@ -76,6 +80,7 @@ pub fn run(name: &str, args: &PipelineArgs, scratch: &Path) -> Result<()> {
         "durable" => durable(args, scratch),
         "loginflood" => login_flood(args, scratch),
         "recovery" => recovery(args, scratch),
+        "snapshot" => snapshot(args),
         other => Err(PipelineBenchError::Unknown(other.to_owned())),
     }
 }
@@ -237,7 +242,7 @@ fn durable(args: &PipelineArgs, scratch: &Path) -> Result<()> {
     );
     for &rate in &args.rates {
         let dir = scratch.join(format!("durable-{rate}"));
-        let run = durable_rate(&book, rate, &dir)?;
+        let run = durable_rate(&book, rate, args.snapshot_every, &dir)?;
         let _ = std::fs::remove_dir_all(&dir);
         println!("{}", run.json);
         println!(
@@ -274,7 +279,12 @@ fn login_flood(args: &PipelineArgs, scratch: &Path) -> Result<()> {
 
     let book = workload::generate(&workload::BOOK_A);
     let rate = args.rates.first().copied().unwrap_or(20_000);
-    let quiet = durable_rate(&book, rate, &scratch.join("flood-quiet"))?;
+    let quiet = durable_rate(
+        &book,
+        rate,
+        args.snapshot_every,
+        &scratch.join("flood-quiet"),
+    )?;
     println!(
         "| LOGINFLOOD offered ops/s | argon2 workers | ack p50 / p99 / p99.9 / max (µs) | sustained ops/s | flood verifications/s | busy refusals/s |\n|---|---|---|---|---|---|"
     );
@@ -289,7 +299,14 @@ fn login_flood(args: &PipelineArgs, scratch: &Path) -> Result<()> {
     let default = default_hash_workers();
     for workers in [default * 2, default] {
         let dir = scratch.join(format!("flood-{workers}"));
-        let flood = flooded_run(&book, rate, workers, DEFAULT_HASH_QUEUE, &dir)?;
+        let flood = flooded_run(
+            &book,
+            rate,
+            args.snapshot_every,
+            workers,
+            DEFAULT_HASH_QUEUE,
+            &dir,
+        )?;
         let line = json!({"benchmark": "loginflood", "workload": "BOOK-A", "fsync": "always",
             "offered_ops_per_s": rate, "flood": true, "flood_clients": FLOOD_CLIENTS,
             "flood_backoff_ms": FLOOD_BACKOFF_MS, "hash_workers": workers,
@@ -316,6 +333,7 @@ struct FloodedRun {
 fn flooded_run(
     book: &workload::Workload,
     rate: u64,
+    snapshot_every: u64,
     workers: usize,
     queue: usize,
     dir: &Path,
@@ -356,7 +374,7 @@ fn flooded_run(
         refused.load(Ordering::Relaxed),
     );
     let start = Instant::now();
-    let run = durable_rate(book, rate, dir)?;
+    let run = durable_rate(book, rate, snapshot_every, dir)?;
     let seconds = start.elapsed().as_secs_f64();
     let verifications_per_s = (verified.load(Ordering::Relaxed) - before.0) as f64 / seconds;
     let refusals_per_s = (refused.load(Ordering::Relaxed) - before.1) as f64 / seconds;
@@ -369,7 +387,12 @@ fn flooded_run(
     })
 }
 
-fn durable_rate(book: &workload::Workload, rate: u64, dir: &Path) -> Result<DurableRun> {
+fn durable_rate(
+    book: &workload::Workload,
+    rate: u64,
+    snapshot_every: u64,
+    dir: &Path,
+) -> Result<DurableRun> {
     let recovered = bulwark_sequencer::recover(
         &dir.join("journal"),
         &dir.join("snapshots"),
@@ -378,7 +401,7 @@ fn durable_rate(book: &workload::Workload, rate: u64, dir: &Path) -> Result<Dura
         &mut |_, _| {},
     )?;
     let mut options = SequencerOptions::new(dir.join("snapshots"));
-    options.snapshot_every_commands = 0;
+    options.snapshot_every_commands = snapshot_every;
     options.order_queue_max = 1 << 20;
     let sequencer = Sequencer::start(recovered.engine, recovered.journal, options, Vec::new())?;
     let handle = sequencer.handle();
@@ -467,32 +490,45 @@ fn durable_rate(book: &workload::Workload, rate: u64, dir: &Path) -> Result<Dura
     })
 }
 
-fn recovery(args: &PipelineArgs, scratch: &Path) -> Result<()> {
+/// A journal and snapshot directory as RECOVERY replays them: the setup and the prefill, a
+/// snapshot, then `commands` workload commands after it.
+#[derive(Clone, Copy, Debug)]
+pub struct RecoveryJournal {
+    /// Seq of the snapshot; replay starts after it.
+    pub snapshot_seq: u64,
+    /// Commands in the journal after the snapshot.
+    pub tail: u64,
+    /// State hash of the engine that wrote the journal, after its last command.
+    pub live_hash: [u8; 32],
+}
+
+/// Writes RECOVERY's journal (BOOK-A extended to `commands` ops, orders with client ids) into
+/// `journal_dir`, with one snapshot after setup and prefill in `snapshot_dir`. The end-to-end
+/// restart benchmark lays the same files out as an exchange's data directory.
+pub fn write_recovery_journal(
+    commands: u32,
+    journal_dir: &Path,
+    snapshot_dir: &Path,
+) -> Result<RecoveryJournal> {
     let spec = WorkloadSpec {
-        name: "BOOK-A-long",
-        measured_ops: args.recovery_commands,
+        name: RECOVERY_WORKLOAD,
+        measured_ops: commands,
         ..workload::BOOK_A
     };
     let book = workload::generate(&spec);
-    let journal_dir = scratch.join("journal");
-    let snapshot_dir = scratch.join("snapshots");
-    std::fs::create_dir_all(&snapshot_dir)?;
+    std::fs::create_dir_all(snapshot_dir)?;
     let build_options = JournalOptions {
         fsync: FsyncPolicy::Never,
         ..JournalOptions::default()
     };
-    let (mut journal, _) = Journal::open(&journal_dir, build_options)?;
+    let (mut journal, _) = Journal::open(journal_dir, build_options)?;
     let mut engine = Engine::new();
     let mut events = Vec::new();
     let mut buf = Vec::new();
     let mut seq = 0_u64;
     let mut apply = |engine: &mut Engine, journal: &mut Journal, command: &Command| -> Result<()> {
         seq += 1;
-        let header = CommandHeader {
-            seq,
-            timestamp_ms: i64::try_from(seq).unwrap_or(0),
-            id: command_id(seq),
-        };
+        let header = header_of(seq);
         buf.clear();
         codec::encode_command_into(&header, command, &mut buf);
         journal.append(seq, &buf)?;
@@ -503,18 +539,12 @@ fn recovery(args: &PipelineArgs, scratch: &Path) -> Result<()> {
         }
         Ok(())
     };
-    for command in setup_commands().iter().chain(
-        book.prefill
-            .iter()
-            .map(command_of)
-            .collect::<Vec<_>>()
-            .iter(),
-    ) {
-        apply(&mut engine, &mut journal, command)?;
+    for command in start_commands(&book) {
+        apply(&mut engine, &mut journal, &command)?;
     }
     journal.commit()?;
     bulwark_journal::write_snapshot(
-        &snapshot_dir,
+        snapshot_dir,
         engine.last_seq(),
         engine.state_hash(),
         &engine.encode_snapshot(),
@@ -525,9 +555,99 @@ fn recovery(args: &PipelineArgs, scratch: &Path) -> Result<()> {
     }
     journal.commit()?;
     drop(journal);
-    let live_hash = engine.state_hash();
-    let tail = engine.last_seq() - snapshot_seq;
-    drop(engine);
+    Ok(RecoveryJournal {
+        snapshot_seq,
+        tail: engine.last_seq() - snapshot_seq,
+        live_hash: engine.state_hash(),
+    })
+}
+
+/// The header of the `seq`th command of a journal a benchmark writes (its clock is the seq).
+fn header_of(seq: u64) -> CommandHeader {
+    CommandHeader {
+        seq,
+        timestamp_ms: i64::try_from(seq).unwrap_or(0),
+        id: command_id(seq),
+    }
+}
+
+/// The setup (assets, market, funded users) and the workload's prefill, as commands.
+fn start_commands(book: &workload::Workload) -> Vec<Command> {
+    let mut commands = setup_commands();
+    commands.extend(book.prefill.iter().map(command_of));
+    commands
+}
+
+/// SNAPSHOT: what taking a snapshot stops the engine for. The engine has run BOOK-A (setup,
+/// prefill, 1 M ops, so its idempotency window is full); each run times the copy the sequencer
+/// now takes on the engine thread, the work the engine thread did before (the state hash, which
+/// encodes the state, then a second encoding for the file), and the work the snapshot thread now
+/// does on the copy (one encoding and its hash).
+fn snapshot(args: &PipelineArgs) -> Result<()> {
+    let book = workload::generate(&workload::BOOK_A);
+    let mut engine = Engine::new();
+    let mut events = Vec::new();
+    let ops = book.ops.iter().map(command_of);
+    for (seq, command) in (1_u64..).zip(start_commands(&book).into_iter().chain(ops)) {
+        events.clear();
+        let _ = engine.apply(&header_of(seq), &command, &mut events);
+    }
+    let (mut copy_s, mut before_s, mut thread_s) = (Vec::new(), Vec::new(), Vec::new());
+    let mut bytes = 0;
+    for _ in 0..args.runs.max(1) {
+        let started = Instant::now();
+        let copy = engine.clone();
+        copy_s.push(started.elapsed().as_secs_f64());
+        let started = Instant::now();
+        let hash = engine.state_hash();
+        let payload = engine.encode_snapshot();
+        before_s.push(started.elapsed().as_secs_f64());
+        let started = Instant::now();
+        let copied = copy.encode_snapshot();
+        let copied_hash = bulwark_engine::snapshot_hash(&copied);
+        thread_s.push(started.elapsed().as_secs_f64());
+        if copied_hash != hash || copied != payload {
+            return Err(PipelineBenchError::HashMismatch);
+        }
+        bytes = payload.len();
+    }
+    let ms = |mut seconds: Vec<f64>| {
+        seconds.sort_by(f64::total_cmp);
+        let best = seconds.first().copied().unwrap_or(f64::NAN) * 1e3;
+        let median = seconds.get(seconds.len() / 2).copied().unwrap_or(f64::NAN) * 1e3;
+        (best, median)
+    };
+    let (copy, before, thread) = (ms(copy_s), ms(before_s), ms(thread_s));
+    let line = json!({"benchmark": "snapshot", "workload": workload::BOOK_A.name,
+                      "last_seq": engine.last_seq(), "snapshot_bytes": bytes,
+                      "engine_pause_copy_ms": {"best": copy.0, "median": copy.1},
+                      "engine_pause_before_ms": {"best": before.0, "median": before.1},
+                      "snapshot_thread_ms": {"best": thread.0, "median": thread.1}});
+    println!("{line}");
+    println!(
+        "| SNAPSHOT | {bytes} bytes at seq {} | engine stops for the copy: {:.2} ms best, {:.2} ms median | before (hash + encode on the engine thread): {:.2} / {:.2} ms | snapshot thread (encode + hash): {:.2} / {:.2} ms |",
+        engine.last_seq(),
+        copy.0,
+        copy.1,
+        before.0,
+        before.1,
+        thread.0,
+        thread.1
+    );
+    Ok(())
+}
+
+/// Name of RECOVERY's workload in results.
+pub const RECOVERY_WORKLOAD: &str = "BOOK-A-long";
+
+fn recovery(args: &PipelineArgs, scratch: &Path) -> Result<()> {
+    let journal_dir = scratch.join("journal");
+    let snapshot_dir = scratch.join("snapshots");
+    let RecoveryJournal {
+        snapshot_seq,
+        tail,
+        live_hash,
+    } = write_recovery_journal(args.recovery_commands, &journal_dir, &snapshot_dir)?;
     let mut seconds = Vec::new();
     for _ in 0..args.runs.max(1) {
         let started = Instant::now();
@@ -546,7 +666,7 @@ fn recovery(args: &PipelineArgs, scratch: &Path) -> Result<()> {
     seconds.sort_by(f64::total_cmp);
     let best = seconds.first().copied().unwrap_or(f64::NAN);
     let median = seconds.get(seconds.len() / 2).copied().unwrap_or(f64::NAN);
-    let line = json!({"benchmark": "recovery", "workload": spec.name, "snapshot_seq": snapshot_seq, "replayed": tail,
+    let line = json!({"benchmark": "recovery", "workload": RECOVERY_WORKLOAD, "snapshot_seq": snapshot_seq, "replayed": tail,
                       "best_s": best, "median_s": median, "best_commands_per_s": tail as f64 / best,
                       "median_commands_per_s": tail as f64 / median, "hash_equal": true});
     println!("{line}");

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
-    /// book | engine | journal | durable | loginflood | recovery | httporder | overload | wsfanout
+    /// book | engine | journal | durable | loginflood | recovery | restart | httporder | overload |
+    /// wsfanout
     pub name: String,
     /// Throughput runs per subject (best and median are reported).
     #[arg(long, default_value_t = bulwark_bench::DEFAULT_RUNS)]
@@ -23,7 +24,11 @@ pub struct BenchArgs {
     /// Offered loads for `durable`, in ops/s (`loginflood` uses the first; pass e.g. 20000).
     #[arg(long, value_delimiter = ',', default_values_t = vec![100_000_u64, 500_000, 1_000_000])]
     pub rates: Vec<u64>,
-    /// Commands replayed by `recovery`.
+    /// `durable` and `loginflood` take a snapshot every this many commands, as a server does
+    /// (`snapshot_every_commands`, 100,000 by default there); 0 takes none.
+    #[arg(long, default_value_t = 0)]
+    pub snapshot_every: u64,
+    /// Commands replayed by `recovery` and `restart`.
     #[arg(long, default_value_t = 10_000_000)]
     pub recovery_commands: u32,
     /// Concurrent keep-alive clients of `httporder` (and of the peak phase of `overload`).

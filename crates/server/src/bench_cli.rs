@@ -1,8 +1,8 @@
 //! `bulwark bench …`: runs a benchmark program and prints one JSON line per run (and a Markdown
 //! row for docs/BENCHMARKS.md). Every benchmark lives in the `bulwark-bench` crate (the durable
-//! pipeline ones in its `pipeline_bench` module) except `httporder`, `overload` and `wsfanout`,
+//! pipeline ones in its `pipeline_bench` module) except `httporder`, `overload`, `wsfanout` and `restart`,
 //! which need the whole server and so live beside it (`http_bench`, `overload_bench`,
-//! `ws_bench`); this is only the command line over them. Build with `--release`; debug figures are meaningless.
+//! `ws_bench`, `restart_bench`); this is only the command line over them. Build with `--release`; debug figures are meaningless.
 
 use anyhow::Context;
 
@@ -36,6 +36,12 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             let _ = std::fs::remove_dir_all(&scratch);
             result
         }
+        "restart" => {
+            let scratch = args.dir.join(format!("restart-{}", std::process::id()));
+            let result = crate::restart_bench::run(&scratch, args.recovery_commands, args.runs);
+            let _ = std::fs::remove_dir_all(&scratch);
+            result
+        }
         "httporder" => {
             let scratch = args.dir.join(format!("http-{}", std::process::id()));
             let result = crate::http_bench::run(&scratch, args.clients, args.seconds);
@@ -50,6 +56,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
                 runs: args.runs,
                 rates: args.rates.clone(),
                 recovery_commands: args.recovery_commands,
+                snapshot_every: args.snapshot_every,
             };
             let result = bulwark_bench::pipeline_bench::run(name, &pipeline, &scratch);
             let _ = std::fs::remove_dir_all(&scratch);

@@ -323,9 +323,9 @@ pub fn run(dir: &Path, clients: usize, seconds: u64) -> anyhow::Result<()> {
 }
 
 /// Runs a benchmark's async body on a multi-threaded runtime of its own.
-pub(crate) fn block_on<F: std::future::Future<Output = anyhow::Result<()>>>(
+pub(crate) fn block_on<T, F: std::future::Future<Output = anyhow::Result<T>>>(
     body: F,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<T> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?

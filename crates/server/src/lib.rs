@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod operator_cli;
 pub mod overload_bench;
 pub mod request_log;
+pub mod restart_bench;
 pub mod serve;
 pub mod signed_client;
 pub mod tls;
