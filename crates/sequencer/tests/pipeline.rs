@@ -16,7 +16,9 @@ use bulwark_engine::{
     StpMode,
 };
 use bulwark_journal::JournalOptions;
-use bulwark_sequencer::{EventBatch, Reply, Sequencer, SequencerOptions, SubmitError, recover};
+use bulwark_sequencer::{
+    EventBatch, Recovered, RecoveryError, Reply, Sequencer, SequencerOptions, SubmitError, recover,
+};
 use bulwark_types::{CommandId, Side, UserId};
 
 fn id(n: u64) -> CommandId {
@@ -78,18 +80,23 @@ fn order(user: u64, side: Side, price_ticks: i64, size_lots: i64) -> Command {
     })
 }
 
+/// Recovers from `data`'s journal and snapshots with the projections at `projected_seq`,
+/// ignoring the catch-up events.
+fn recover_dir(data: &Path, projected_seq: u64) -> Result<Recovered, RecoveryError> {
+    recover(
+        &data.join("journal"),
+        &data.join("snapshots"),
+        JournalOptions::default(),
+        projected_seq,
+        &mut |_, _| {},
+    )
+}
+
 fn start(
     data: &Path,
     snapshot_every: u64,
 ) -> (Sequencer, std::sync::mpsc::Receiver<Arc<EventBatch>>) {
-    let recovered = recover(
-        &data.join("journal"),
-        &data.join("snapshots"),
-        JournalOptions::default(),
-        u64::MAX,
-        &mut |_, _| {},
-    )
-    .unwrap();
+    let recovered = recover_dir(data, u64::MAX).unwrap();
     let mut options = SequencerOptions::new(data.join("snapshots"));
     options.snapshot_every_commands = snapshot_every;
     let (tx, rx) = std::sync::mpsc::sync_channel(1024);
@@ -187,14 +194,7 @@ async fn durable_receipts_queries_and_recovery_agree() {
     // With snapshots (the final one is written at shutdown).
     let snapshots = bulwark_journal::list_snapshots(&dir.path().join("snapshots")).unwrap();
     assert!(!snapshots.is_empty());
-    let recovered = recover(
-        &dir.path().join("journal"),
-        &dir.path().join("snapshots"),
-        JournalOptions::default(),
-        u64::MAX,
-        &mut |_, _| {},
-    )
-    .unwrap();
+    let recovered = recover_dir(dir.path(), u64::MAX).unwrap();
     assert_eq!(recovered.engine.state_hash(), hash);
     assert_eq!(recovered.snapshot_seq, Some(submitted + 1));
     drop(recovered);
@@ -204,14 +204,7 @@ async fn durable_receipts_queries_and_recovery_agree() {
     // (nothing projected) recomputes the hash at every one it passes and stops on a mismatch.
     // The first periodic one always finds the snapshot thread idle, so there are at least two.
     assert!(snapshots.len() >= 2, "{snapshots:?}");
-    let recovered = recover(
-        &dir.path().join("journal"),
-        &dir.path().join("snapshots"),
-        JournalOptions::default(),
-        0,
-        &mut |_, _| {},
-    )
-    .unwrap();
+    let recovered = recover_dir(dir.path(), 0).unwrap();
     assert_eq!(recovered.snapshot_seq, None);
     assert_eq!(recovered.engine.state_hash(), hash);
     drop(recovered);
@@ -253,13 +246,7 @@ async fn a_snapshot_that_lies_stops_recovery() {
         &real.payload,
     )
     .unwrap();
-    let result = recover(
-        &dir.path().join("journal"),
-        &dir.path().join("snapshots"),
-        JournalOptions::default(),
-        u64::MAX,
-        &mut |_, _| {},
-    );
+    let result = recover_dir(dir.path(), u64::MAX);
     let error = result
         .err()
         .expect("recovery must refuse a snapshot whose hash does not match")
@@ -301,14 +288,7 @@ async fn a_snapshot_of_an_older_format_is_passed_over_for_the_journal() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_order_lane_says_busy_and_cancels_still_pass() {
     let dir = tempfile::tempdir().unwrap();
-    let recovered = recover(
-        &dir.path().join("journal"),
-        &dir.path().join("snapshots"),
-        JournalOptions::default(),
-        0,
-        &mut |_, _| {},
-    )
-    .unwrap();
+    let recovered = recover_dir(dir.path(), 0).unwrap();
     let mut options = SequencerOptions::new(dir.path().join("snapshots"));
     options.order_queue_max = 4;
     let sequencer =

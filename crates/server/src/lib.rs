@@ -4,6 +4,7 @@
 pub mod admin_cli;
 pub mod bench_args;
 pub mod bench_cli;
+pub mod child;
 pub mod config;
 pub mod data_dir;
 pub mod demo;

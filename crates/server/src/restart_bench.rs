@@ -10,13 +10,14 @@
 //! replay.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use bulwark_bench::pipeline_bench::{RECOVERY_WORKLOAD, RecoveryJournal, write_recovery_journal};
 use serde_json::json;
 
+use crate::child::free_port;
 use crate::config::Config;
 use crate::data_dir::DataDir;
 use crate::serve;
@@ -95,20 +96,10 @@ fn remove_snapshots_after(data: &DataDir, seq: u64) -> anyhow::Result<usize> {
 async fn start_and_kill(dir: &Path, journal: &RecoveryJournal, run: usize) -> anyhow::Result<f64> {
     let log_path = dir.join(format!("restart-{run}.log"));
     let log = std::fs::File::create(&log_path)?;
-    let http_addr = free_addr()?;
-    let admin_addr = free_addr()?;
-    let mut command = Command::new(std::env::current_exe()?);
-    // Only what this benchmark sets: an operator's BULWARK_* settings could point elsewhere.
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("BULWARK_") {
-            command.env_remove(name);
-        }
-    }
+    let http_addr = format!("127.0.0.1:{}", free_port()?);
+    let admin_addr = format!("127.0.0.1:{}", free_port()?);
+    let mut command = crate::child::serve_command(dir, &http_addr, &admin_addr)?;
     command
-        .arg("serve")
-        .arg("--data-dir")
-        .arg(dir)
-        .args(["--http-addr", &http_addr, "--admin-addr", &admin_addr])
         .env("BULWARK_LOG_FORMAT", "json")
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
@@ -155,14 +146,10 @@ async fn wait_ready(child: &mut Child, url: &str, started: Instant) -> anyhow::R
 fn replayed_in_log(log: &str) -> Option<u64> {
     log.lines()
         .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .find(|entry| entry["fields"]["message"] == "engine recovered")?["fields"]["replayed"]
+        .filter_map(|entry| entry.get("fields").cloned())
+        .find(|fields| fields.get("message").and_then(|m| m.as_str()) == Some("engine recovered"))?
+        .get("replayed")?
         .as_u64()
-}
-
-fn free_addr() -> anyhow::Result<String> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .to_string())
 }
 
 /// The child process, killed with SIGKILL (a crash, no final snapshot) when dropped.

@@ -4,7 +4,6 @@
 //! do: the operator API with the admin token, the public HTTP API, and the outbox directory
 //! where the exchange leaves the emails it sends.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -12,6 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use serde_json::Value;
 
+use crate::child::free_port;
 use crate::serve::TEST_CLOCK_ENV;
 
 /// How long a start may take before the drill gives up.
@@ -29,10 +29,6 @@ pub struct Exchange {
     http: reqwest::Client,
     clock_file: PathBuf,
     offset_ms: i64,
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
 impl Exchange {
@@ -76,24 +72,9 @@ impl Exchange {
             .create(true)
             .append(true)
             .open(self.dir.join("drill").join("server.log"))?;
-        let mut command = Command::new(std::env::current_exe()?);
-        // The drill's exchange takes nothing from the operator's environment: a BULWARK_CONFIG
-        // or BULWARK_DATABASE_URL there would point it at a live configuration or database.
-        for (name, _) in std::env::vars_os() {
-            if name.to_string_lossy().starts_with("BULWARK_") {
-                command.env_remove(name);
-            }
-        }
+        let mut command =
+            crate::child::serve_command(&self.dir, &self.http_addr, &self.admin_addr)?;
         command
-            .arg("serve")
-            .arg("--data-dir")
-            .arg(&self.dir)
-            .args([
-                "--http-addr",
-                &self.http_addr,
-                "--admin-addr",
-                &self.admin_addr,
-            ])
             // Blocks and reconciliation only when the drill asks, deposits swept to hot, reports
             // only on demand, and budgets raised: every drill client shares 127.0.0.1.
             .args(["--sim-block-ms", "0", "--hot-share-bps", "10000"])
