@@ -5,9 +5,9 @@
 //!
 //! Setup (untimed, but reported): the journal is written as RECOVERY writes it, then the
 //! exchange is started once in this process, which replays the journal and projects every event
-//! into the SQL read models, exactly as after a crash that lost the read models; its clean stop
-//! writes a final snapshot, which is removed so that every timed start has the whole tail to
-//! replay.
+//! into the SQL read models, exactly as after a crash that lost the read models. Its clean stop
+//! writes a final snapshot only if a command was applied after the start (none is, today); any
+//! snapshot after the first one is removed, so that every timed start replays the whole tail.
 
 use std::path::Path;
 use std::process::{Child, Stdio};
