@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::engine_bench::{setup_commands, user_of};
+use crate::stats::fastest_and_median;
 use crate::workload::{self, Op, WorkloadSpec};
 use bulwark_engine::{
     Command, CommandHeader, Engine, MarketId, NewOrder, OrderKind, OrderTarget, StpMode, codec,
@@ -543,11 +544,12 @@ pub fn write_recovery_journal(
         apply(&mut engine, &mut journal, &command)?;
     }
     journal.commit()?;
+    let payload = engine.encode_snapshot();
     bulwark_journal::write_snapshot(
         snapshot_dir,
         engine.last_seq(),
-        engine.state_hash(),
-        &engine.encode_snapshot(),
+        bulwark_engine::snapshot_hash(&payload),
+        &payload,
     )?;
     let snapshot_seq = engine.last_seq();
     for op in &book.ops {
@@ -611,13 +613,11 @@ fn snapshot(args: &PipelineArgs) -> Result<()> {
         }
         bytes = payload.len();
     }
-    let ms = |mut seconds: Vec<f64>| {
-        seconds.sort_by(f64::total_cmp);
-        let best = seconds.first().copied().unwrap_or(f64::NAN) * 1e3;
-        let median = seconds.get(seconds.len() / 2).copied().unwrap_or(f64::NAN) * 1e3;
-        (best, median)
+    let ms = |seconds: &mut Vec<f64>| {
+        let (best, median) = fastest_and_median(seconds);
+        (best * 1e3, median * 1e3)
     };
-    let (copy, before, thread) = (ms(copy_s), ms(before_s), ms(thread_s));
+    let (copy, before, thread) = (ms(&mut copy_s), ms(&mut before_s), ms(&mut thread_s));
     let line = json!({"benchmark": "snapshot", "workload": workload::BOOK_A.name,
                       "last_seq": engine.last_seq(), "snapshot_bytes": bytes,
                       "engine_pause_copy_ms": {"best": copy.0, "median": copy.1},
@@ -663,9 +663,7 @@ fn recovery(args: &PipelineArgs, scratch: &Path) -> Result<()> {
             return Err(PipelineBenchError::HashMismatch);
         }
     }
-    seconds.sort_by(f64::total_cmp);
-    let best = seconds.first().copied().unwrap_or(f64::NAN);
-    let median = seconds.get(seconds.len() / 2).copied().unwrap_or(f64::NAN);
+    let (best, median) = fastest_and_median(&mut seconds);
     let line = json!({"benchmark": "recovery", "workload": RECOVERY_WORKLOAD, "snapshot_seq": snapshot_seq, "replayed": tail,
                       "best_s": best, "median_s": median, "best_commands_per_s": tail as f64 / best,
                       "median_commands_per_s": tail as f64 / median, "hash_equal": true});

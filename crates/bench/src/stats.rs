@@ -116,6 +116,17 @@ fn mops(ops: u64, elapsed: Duration) -> f64 {
     }
 }
 
+/// The smallest and the median of repeated timings (seconds, milliseconds: any unit), for the
+/// programs that report the best and the median run of something timed whole.
+/// Nothing timed gives NaN for both.
+pub fn fastest_and_median(timings: &mut [f64]) -> (f64, f64) {
+    timings.sort_by(f64::total_cmp);
+    match timings.first() {
+        Some(&fastest) => (fastest, median_of_sorted(timings)),
+        None => (f64::NAN, f64::NAN),
+    }
+}
+
 fn median_of_sorted(sorted: &[f64]) -> f64 {
     let n = sorted.len();
     if n == 0 {
@@ -202,5 +213,16 @@ mod tests {
         assert!((t.best_mops - 20.0).abs() < 1e-9);
         assert!((t.median_mops - 10.0).abs() < 1e-9);
         assert_eq!(t.runs_mops.len(), 5);
+    }
+
+    #[test]
+    fn fastest_and_median_of_timings() {
+        assert_eq!(
+            fastest_and_median(&mut [9.1, 8.3, 9.7, 9.0, 9.2]),
+            (8.3, 9.1)
+        );
+        assert_eq!(fastest_and_median(&mut [2.0, 1.0, 4.0, 3.0]), (1.0, 2.5));
+        let (fastest, median) = fastest_and_median(&mut []);
+        assert!(fastest.is_nan() && median.is_nan());
     }
 }

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
-    /// book | engine | journal | durable | loginflood | recovery | restart | httporder | overload |
-    /// wsfanout
+    /// book | engine | journal | durable | loginflood | recovery | snapshot | restart | httporder |
+    /// overload | wsfanout
     pub name: String,
     /// Throughput runs per subject (best and median are reported).
     #[arg(long, default_value_t = bulwark_bench::DEFAULT_RUNS)]

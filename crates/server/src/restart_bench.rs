@@ -49,9 +49,7 @@ pub fn run(dir: &Path, commands: u32, runs: usize) -> anyhow::Result<()> {
             bail!("the exchange wrote a snapshot while starting; the next run would replay less");
         }
     }
-    seconds.sort_by(f64::total_cmp);
-    let best = seconds.first().copied().unwrap_or(f64::NAN);
-    let median = seconds.get(seconds.len() / 2).copied().unwrap_or(f64::NAN);
+    let (best, median) = bulwark_bench::stats::fastest_and_median(&mut seconds);
     let tail = journal.tail;
     let line = json!({"benchmark": "restart", "workload": RECOVERY_WORKLOAD,
                       "snapshot_seq": journal.snapshot_seq, "replayed": tail, "runs": seconds.len(),
