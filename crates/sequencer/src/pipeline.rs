@@ -612,15 +612,19 @@ fn release(
         // thread still busy with the previous one is skipped, which costs only recovery time.
         let seq = engine.last_seq();
         let handed = if batch.shutdown {
-            snapshots.send(engine).is_ok()
+            snapshots
+                .send(engine)
+                .map_err(|_| "the snapshot thread is gone")
         } else {
-            snapshots.try_send(engine).is_ok()
+            snapshots.try_send(engine).map_err(|error| match error {
+                crossbeam_channel::TrySendError::Full(_) => {
+                    "the previous one is still being written"
+                }
+                crossbeam_channel::TrySendError::Disconnected(_) => "the snapshot thread is gone",
+            })
         };
-        if !handed {
-            tracing::warn!(
-                seq,
-                "snapshot skipped: the previous one is still being written"
-            );
+        if let Err(reason) = handed {
+            tracing::warn!(seq, reason, "snapshot skipped");
         }
     }
 }
