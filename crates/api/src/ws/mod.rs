@@ -38,6 +38,11 @@ enum Endpoint {
 
 /// Largest frame or message a client may send: requests are short JSON.
 pub const CLIENT_MESSAGE_BYTES_MAX: usize = 4_096;
+/// Read buffer of a connection. Requests are short, so a small buffer is enough; the library's
+/// default (128 KiB) is zero-filled again before every read attempt, and a connection attempts
+/// one each time it wakes to write pushes: with thousands of subscribers that zero-filling, not
+/// the pushes, took the cores (and 128 KiB of memory per connection).
+pub const READ_BUFFER_BYTES: usize = CLIENT_MESSAGE_BYTES_MAX;
 /// Messages one connection writes before flushing the socket.
 pub const WRITE_BATCH_MAX: usize = 64;
 /// Topics one subscribe or unsubscribe request may carry.
@@ -69,6 +74,7 @@ async fn private(
 
 fn upgrade(ws: WebSocketUpgrade, feed: Feed, peer: SocketAddr, endpoint: Endpoint) -> Response {
     ws.max_message_size(CLIENT_MESSAGE_BYTES_MAX)
+        .read_buffer_size(READ_BUFFER_BYTES)
         .max_frame_size(CLIENT_MESSAGE_BYTES_MAX)
         .on_upgrade(move |socket| serve(feed, socket, peer, endpoint))
 }
