@@ -20,11 +20,31 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::http_bench::{BenchExchange, NULL, block_on};
 
+/// Read buffer of each measuring client's connection.
+const CLIENT_READ_BUFFER_BYTES: usize = 16 * 1024;
+/// Longest the clients may take to connect before their reading deadline passes anyway.
+const CONNECT_SECONDS_MAX: u64 = 120;
 /// Connections opened at once while the clients connect.
 const CONNECT_CONCURRENCY: usize = 256;
+
+/// The engine times (`ms_t`) of the trades in a `spot/trade` push, in order. A measuring client
+/// needs nothing else, so it scans for them instead of parsing the push: ten thousand clients
+/// share this machine's two cores with the exchange, and parsing every field of every trade
+/// made the clients, not the exchange, the bound of the run.
+fn trade_times(push: &str) -> impl Iterator<Item = i64> + '_ {
+    const KEY: &str = "\"ms_t\":";
+    push.match_indices(KEY).filter_map(|(at, _)| {
+        let digits = push.get(at + KEY.len()..)?;
+        let end = digits
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(digits.len());
+        digits.get(..end)?.parse().ok()
+    })
+}
 
 fn resident_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -183,14 +203,20 @@ async fn subscribe(
 ) -> anyhow::Result<
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
 > {
-    let (mut socket, _) = tokio_tungstenite::connect_async(url).await?;
+    // The library's 128 KiB read buffer is zero-filled before every read; pushes are a few KiB.
+    let config = WebSocketConfig::default().read_buffer_size(CLIENT_READ_BUFFER_BYTES);
+    let (mut socket, _) =
+        tokio_tungstenite::connect_async_with_config(url, Some(config), false).await?;
     let request = json!({"op": "subscribe", "args": ["spot/trade:BTC_USDT", "spot/depth/increase100:BTC_USDT"]});
     socket.send(Message::text(request.to_string())).await?;
     Ok(socket)
 }
 
 async fn clients_async(url: &str, clients: usize, slow: usize, seconds: u64) -> anyhow::Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(seconds);
+    // Clients read until `seconds` after all of them are connected (the trading starts then);
+    // before that, a generous bound in case READY never comes.
+    let fallback = Instant::now() + Duration::from_secs(seconds + CONNECT_SECONDS_MAX);
+    let go = Arc::new(std::sync::OnceLock::<Instant>::new());
     let latencies = Arc::new(std::sync::Mutex::new(Vec::<u64>::new()));
     let cut_off = Arc::new(AtomicU64::new(0));
     let mut slow_sockets = Vec::new();
@@ -205,6 +231,7 @@ async fn clients_async(url: &str, clients: usize, slow: usize, seconds: u64) -> 
         let latencies = Arc::clone(&latencies);
         let semaphore = Arc::clone(&semaphore);
         let ready_tx = ready_tx.clone();
+        let go = Arc::clone(&go);
         tasks.push(tokio::spawn(async move {
             let socket = {
                 let _permit = semaphore.acquire().await;
@@ -216,9 +243,13 @@ async fn clients_async(url: &str, clients: usize, slow: usize, seconds: u64) -> 
             let _ = ready_tx.send(()).await;
             let mut received = 0_u64;
             let mut mine = Vec::new();
-            while let Ok(Some(Ok(message))) =
-                tokio::time::timeout_at(deadline.into(), socket.next()).await
-            {
+            loop {
+                let deadline = go.get().copied().unwrap_or(fallback);
+                let Ok(Some(Ok(message))) =
+                    tokio::time::timeout_at(deadline.into(), socket.next()).await
+                else {
+                    break;
+                };
                 let Message::Text(text) = message else {
                     continue;
                 };
@@ -234,14 +265,7 @@ async fn clients_async(url: &str, clients: usize, slow: usize, seconds: u64) -> 
                     .duration_since(std::time::UNIX_EPOCH)
                     .map(|d| d.as_millis() as i64)
                     .unwrap_or(0);
-                let value = serde_json::from_str::<Value>(&text).unwrap_or_default();
-                for item in value
-                    .get("data")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                {
-                    let at = item.get("ms_t").and_then(Value::as_i64).unwrap_or(now_ms);
+                for at in trade_times(&text) {
                     mine.push(u64::try_from(now_ms - at).unwrap_or(0));
                 }
             }
@@ -256,6 +280,7 @@ async fn clients_async(url: &str, clients: usize, slow: usize, seconds: u64) -> 
     while connected < clients && ready_rx.recv().await.is_some() {
         connected += 1;
     }
+    let _ = go.set(Instant::now() + Duration::from_secs(seconds));
     println!("READY");
     let mut per_client = Vec::with_capacity(clients);
     for task in tasks {
@@ -298,4 +323,20 @@ async fn clients_async(url: &str, clients: usize, slow: usize, seconds: u64) -> 
     });
     println!("{report}");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::trade_times;
+
+    #[test]
+    fn trade_times_are_read_in_order_and_nothing_else() {
+        let push = r#"{"table":"spot/trade","data":[{"symbol":"BTC_USDT","price":"30000.00","side":"buy","size":"0.001","s_t":1700000000,"ms_t":1700000000123},{"symbol":"BTC_USDT","price":"30000.00","side":"sell","size":"0.002","s_t":1700000001,"ms_t":1700000001456}]}"#;
+        assert_eq!(
+            trade_times(push).collect::<Vec<_>>(),
+            [1_700_000_000_123, 1_700_000_001_456]
+        );
+        assert_eq!(trade_times(r#"{"data":[]}"#).count(), 0);
+        assert_eq!(trade_times(r#"{"ms_t":"x"}"#).count(), 0);
+    }
 }
