@@ -4,6 +4,7 @@
 
 use rustc_hash::FxHashMap;
 
+use super::client_key::ClientKey;
 use super::{Engine, order_amounts, reservation};
 use crate::command::OrderKind;
 use crate::event::TriggerDirection;
@@ -93,7 +94,7 @@ impl Engine {
                 ));
             }
             if let Some(c) = &o.client_order_id
-                && user.and_then(|u| u.client_ids.get(c.as_str())) != Some(&id)
+                && user.and_then(|u| u.order_by_client_id(c)) != Some(id)
             {
                 return fail(format!("order {id} client id not indexed"));
             }
@@ -132,7 +133,7 @@ impl Engine {
                 return fail(format!("stop order {id} is not in its owner's list"));
             }
             if let Some(c) = &t.order.client_order_id
-                && user.and_then(|u| u.trigger_client_ids.get(c.as_str())) != Some(&id)
+                && user.and_then(|u| u.trigger_by_client_id(c)) != Some(id)
             {
                 return fail(format!("stop order {id} client id not indexed"));
             }
@@ -156,7 +157,8 @@ impl Engine {
             });
             let stale_trigger_client = u.trigger_client_ids.iter().any(|(c, id)| {
                 self.triggers.get(id).is_none_or(|t| {
-                    t.slot as usize != slot || t.order.client_order_id.as_deref() != Some(&**c)
+                    t.slot as usize != slot
+                        || t.order.client_order_id.as_deref().and_then(ClientKey::of) != Some(*c)
                 })
             });
             if foreign_trigger || stale_trigger_client {
@@ -177,18 +179,18 @@ impl Engine {
             }) {
                 return fail(format!("user slot {slot} lists an order it does not own"));
             }
-            let mut clients: Vec<(&str, u64)> = u
-                .client_ids
-                .iter()
-                .map(|(c, &id)| (c.as_ref(), id))
-                .collect();
+            let mut clients: Vec<(ClientKey, u64)> =
+                u.client_ids.iter().map(|(&c, &id)| (c, id)).collect();
             clients.sort_unstable();
             for (client_id, id) in clients {
                 let owned = self.orders.get(&id).is_some_and(|o| {
-                    o.slot as usize == slot && o.client_order_id.as_deref() == Some(client_id)
+                    o.slot as usize == slot
+                        && o.client_order_id.as_deref().and_then(ClientKey::of) == Some(client_id)
                 });
                 if !owned {
-                    return fail(format!("client id {client_id} of slot {slot} is stale"));
+                    return fail(format!(
+                        "the client id of order {id} in slot {slot} is stale"
+                    ));
                 }
             }
         }

@@ -33,6 +33,7 @@
 //! Safeguard share), `query` (read-only views) and `check` (the full invariant check).
 
 mod check;
+mod client_key;
 mod config;
 mod funds;
 mod orders;
@@ -53,6 +54,7 @@ use crate::ledger::Ledger;
 use crate::limits::{IDEMPOTENCY_WINDOW_COMMANDS, SAFEGUARD_SHARE_DEFAULT_BPS};
 use crate::reject::{Outcome, Reject};
 use crate::spec::{AssetId, MarketId, MarketSpec};
+use client_key::ClientKey;
 use table::{OrderRef, OrderTable};
 
 pub(crate) use orders::order_amounts;
@@ -176,18 +178,32 @@ pub(crate) struct UserOrders {
     /// Where the user's live orders are, unordered (swap-remove).
     pub(crate) refs: Vec<OrderRef>,
     /// Client order id -> order id, for live orders only.
-    pub(crate) client_ids: FxHashMap<Box<str>, u64>,
+    pub(crate) client_ids: FxHashMap<ClientKey, u64>,
     /// Ids of the user's waiting stop orders.
     pub(crate) triggers: BTreeSet<u64>,
     /// Client order id -> stop order id, for waiting stop orders (one namespace with
     /// `client_ids`, so a firing stop order never meets a live order with its client id).
-    pub(crate) trigger_client_ids: FxHashMap<Box<str>, u64>,
+    pub(crate) trigger_client_ids: FxHashMap<ClientKey, u64>,
 }
 
 impl UserOrders {
     /// Whether a live order or a waiting stop order uses `client_id`.
     pub(crate) fn uses_client_id(&self, client_id: &str) -> bool {
-        self.client_ids.contains_key(client_id) || self.trigger_client_ids.contains_key(client_id)
+        ClientKey::of(client_id).is_some_and(|key| {
+            self.client_ids.contains_key(&key) || self.trigger_client_ids.contains_key(&key)
+        })
+    }
+
+    /// The live order with `client_id`, if any.
+    pub(crate) fn order_by_client_id(&self, client_id: &str) -> Option<u64> {
+        self.client_ids.get(&ClientKey::of(client_id)?).copied()
+    }
+
+    /// The waiting stop order with `client_id`, if any.
+    pub(crate) fn trigger_by_client_id(&self, client_id: &str) -> Option<u64> {
+        self.trigger_client_ids
+            .get(&ClientKey::of(client_id)?)
+            .copied()
     }
 }
 

@@ -12,6 +12,7 @@
 
 use bulwark_types::{OrderId, Side, TradeId, UserId};
 
+use super::client_key::ClientKey;
 use super::table::OrderRef;
 use super::{Engine, LiveOrder, Market, MarketParams, UserOrders, mul_bounded, reservation};
 use crate::book::{
@@ -530,7 +531,7 @@ impl Engine {
         };
         order.user_pos = u32::try_from(user.refs.len()).unwrap_or(u32::MAX);
         let id = order.id.0;
-        let client_id: Option<Box<str>> = order.client_order_id.as_deref().map(Into::into);
+        let client_id = order.client_order_id.as_deref().and_then(ClientKey::of);
         let at = self.orders.insert_with(order, |o| {
             market.book.rest_handle(RestingOrder {
                 id,
@@ -561,8 +562,8 @@ impl Engine {
                 moved.user_pos = order.user_pos;
             }
         }
-        if let Some(client_id) = &order.client_order_id {
-            user.client_ids.remove(client_id.as_str());
+        if let Some(key) = order.client_order_id.as_deref().and_then(ClientKey::of) {
+            user.client_ids.remove(&key);
         }
     }
 
@@ -620,11 +621,11 @@ impl Engine {
     ) -> Outcome {
         let id = match target {
             OrderTarget::Id(id) => id.0,
-            OrderTarget::Client(client_id) => *self
+            OrderTarget::Client(client_id) => self
                 .ledger
                 .slot(user)
                 .and_then(|slot| self.user_orders.get(slot as usize))
-                .and_then(|u| u.client_ids.get(client_id.as_str()))
+                .and_then(|u| u.order_by_client_id(client_id))
                 .ok_or(Reject::OrderNotFound)?,
         };
         let (at, order) = self

@@ -134,11 +134,10 @@ impl Engine {
     /// A user's live order by client order id.
     pub fn order_by_client_id(&self, user: UserId, client_order_id: &str) -> Option<OrderView> {
         let slot = self.ledger.slot(user)?;
-        let id = *self
+        let id = self
             .user_orders
             .get(slot as usize)?
-            .client_ids
-            .get(client_order_id)?;
+            .order_by_client_id(client_order_id)?;
         self.order(OrderId(id))
     }
 

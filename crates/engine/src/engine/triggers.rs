@@ -10,6 +10,7 @@
 use bulwark_types::{OrderId, UserId};
 
 use super::Engine;
+use super::client_key::ClientKey;
 use super::orders::order_amounts;
 use crate::command::{NewOrder, NewTrigger, OrderTarget};
 use crate::event::{Event, TriggerDirection, TriggerState, TriggerView};
@@ -137,9 +138,13 @@ impl Engine {
         }
         if let Some(user) = self.user_orders.get_mut(trigger.slot as usize) {
             user.triggers.insert(trigger.id.0);
-            if let Some(client_id) = &trigger.order.client_order_id {
-                user.trigger_client_ids
-                    .insert(client_id.as_str().into(), trigger.id.0);
+            if let Some(key) = trigger
+                .order
+                .client_order_id
+                .as_deref()
+                .and_then(ClientKey::of)
+            {
+                user.trigger_client_ids.insert(key, trigger.id.0);
             }
         }
         self.triggers.insert(trigger.id.0, trigger);
@@ -156,8 +161,13 @@ impl Engine {
         }
         if let Some(user) = self.user_orders.get_mut(trigger.slot as usize) {
             user.triggers.remove(&id);
-            if let Some(client_id) = &trigger.order.client_order_id {
-                user.trigger_client_ids.remove(client_id.as_str());
+            if let Some(key) = trigger
+                .order
+                .client_order_id
+                .as_deref()
+                .and_then(ClientKey::of)
+            {
+                user.trigger_client_ids.remove(&key);
             }
         }
         self.ledger
@@ -223,7 +233,7 @@ impl Engine {
     ) -> Outcome {
         let owned = |u: &super::UserOrders| match target {
             OrderTarget::Id(id) => u.triggers.contains(&id.0).then_some(id.0),
-            OrderTarget::Client(client) => u.trigger_client_ids.get(client.as_str()).copied(),
+            OrderTarget::Client(client) => u.trigger_by_client_id(client),
         };
         let id = self
             .ledger
