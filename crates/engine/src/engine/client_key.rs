@@ -9,11 +9,16 @@
 
 use crate::limits::CLIENT_ORDER_ID_LEN_MAX_CHARS;
 
+/// Words of a key: the longest client order id, eight bytes each.
+const WORDS: usize = CLIENT_ORDER_ID_LEN_MAX_CHARS.div_ceil(8);
+// The length is stored in a byte.
+const _: () = assert!(CLIENT_ORDER_ID_LEN_MAX_CHARS <= u8::MAX as usize);
+
 /// A client order id of 1 to 32 bytes, as words; two ids are equal exactly when their keys
 /// are (the length tells trailing zero bytes from padding).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) struct ClientKey {
-    words: [u64; 4],
+    words: [u64; WORDS],
     len: u8,
 }
 
@@ -25,9 +30,9 @@ impl ClientKey {
         if !(1..=CLIENT_ORDER_ID_LEN_MAX_CHARS).contains(&bytes.len()) {
             return None;
         }
-        let mut padded = [0_u8; 32];
+        let mut padded = [0_u8; WORDS * 8];
         padded.get_mut(..bytes.len())?.copy_from_slice(bytes);
-        let mut words = [0_u64; 4];
+        let mut words = [0_u64; WORDS];
         for (word, chunk) in words.iter_mut().zip(padded.chunks_exact(8)) {
             *word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
         }
