@@ -33,6 +33,7 @@ fuzz_target!(|data: &[u8]| {
         };
         assert_eq!(order.market, market.id);
         if let Some(client) = &order.client_order_id {
+            let client = client.as_str();
             assert!(!client.is_empty() && client.len() <= 32);
             assert!(client.bytes().all(|b| b.is_ascii_alphanumeric()));
         }

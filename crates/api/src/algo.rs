@@ -182,7 +182,7 @@ pub async fn query_client_order(State(state): State<AppState>, request: RawReque
     let client = parse_client_order_id(&body)?
         .ok_or_else(|| ApiError::bad(50005, "Order Id not found: clientOrderId is required"))?;
     let row = state
-        .own_trigger_by_client_id(caller.user_id, &client)
+        .own_trigger_by_client_id(caller.user_id, client.as_str())
         .await
         .map_err(ApiError::internal)?
         .ok_or_else(|| ApiError::bad(50005, "Order Id not found"))?;

@@ -1,7 +1,9 @@
 //! Turning BitMart order requests into engine commands, and engine rejections into BitMart
 //! codes (§6.2, §9). Every rejection names the field and the limit.
 
-use bulwark_engine::{Command, MarketSpec, NewOrder, OrderKind, Reject, StpMode};
+use bulwark_engine::{
+    ClientOrderId, ClientOrderIdError, Command, MarketSpec, NewOrder, OrderKind, Reject, StpMode,
+};
 use bulwark_sequencer::{Catalog, MarketInfo};
 use bulwark_trading::band::OutsideBand;
 use bulwark_trading::writes::SubmitFailure;
@@ -10,9 +12,6 @@ use serde_json::{Map, Value};
 
 use crate::envelope::ApiError;
 use crate::extract::text_param;
-
-/// Longest client order id (BitMart: 32).
-pub const CLIENT_ORDER_ID_CHARS_MAX: usize = 32;
 
 fn decimal_error(field: &str, error: &DecimalError) -> ApiError {
     ApiError::bad(50021, format!("Invalid {field}: {error}"))
@@ -60,7 +59,7 @@ fn parse_stp(map: &Map<String, Value>) -> Result<StpMode, ApiError> {
 }
 
 /// Validates a client order id's form (uniqueness is the engine's job).
-pub fn parse_client_order_id(map: &Map<String, Value>) -> Result<Option<String>, ApiError> {
+pub fn parse_client_order_id(map: &Map<String, Value>) -> Result<Option<ClientOrderId>, ApiError> {
     match text_param(map, "client_order_id").or_else(|| text_param(map, "clientOrderId")) {
         Some(id) => client_order_id(&id),
         None => Ok(None),
@@ -68,23 +67,19 @@ pub fn parse_client_order_id(map: &Map<String, Value>) -> Result<Option<String>,
 }
 
 /// One client order id as given: `None` when empty, else checked for length and characters.
-pub fn client_order_id(id: &str) -> Result<Option<String>, ApiError> {
-    if id.is_empty() {
-        return Ok(None);
-    }
-    if id.chars().count() > CLIENT_ORDER_ID_CHARS_MAX {
-        return Err(ApiError::bad(
+pub fn client_order_id(id: &str) -> Result<Option<ClientOrderId>, ApiError> {
+    match ClientOrderId::new(id) {
+        Ok(id) => Ok(Some(id)),
+        Err(ClientOrderIdError::Empty) => Ok(None),
+        Err(ClientOrderIdError::TooLong) => Err(ApiError::bad(
             50037,
             "Invalid clientOrderId: at most 32 characters",
-        ));
-    }
-    if !id.chars().all(|c| c.is_ascii_alphanumeric()) {
-        return Err(ApiError::bad(
+        )),
+        Err(ClientOrderIdError::NotAlphanumeric) => Err(ApiError::bad(
             50038,
             "Invalid clientOrderId: letters and digits only",
-        ));
+        )),
     }
-    Ok(Some(id.to_owned()))
 }
 
 fn field_units(map: &Map<String, Value>, field: &str, scale: u32) -> Result<Option<i64>, ApiError> {

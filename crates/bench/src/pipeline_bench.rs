@@ -15,11 +15,12 @@ use crate::engine_bench::{setup_commands, user_of};
 use crate::stats::fastest_and_median;
 use crate::workload::{self, Op, WorkloadSpec};
 use bulwark_engine::{
-    Command, CommandHeader, Engine, MarketId, NewOrder, OrderKind, OrderTarget, StpMode, codec,
+    ClientOrderId, Command, CommandHeader, Engine, MarketId, NewOrder, OrderKind, OrderTarget,
+    StpMode, codec,
 };
 use bulwark_journal::{FsyncPolicy, Journal, JournalOptions};
 use bulwark_sequencer::{Reply, Sequencer, SequencerOptions, SubmitError};
-use bulwark_types::{CommandId, Side};
+use bulwark_types::{CommandId, OrderId, Side};
 use serde_json::json;
 
 /// Knobs of the pipeline benchmarks (the CLI fills them from `bulwark bench` flags).
@@ -86,6 +87,11 @@ pub fn run(name: &str, args: &PipelineArgs, scratch: &Path) -> Result<()> {
     }
 }
 
+/// The client order id of workload order `id`.
+fn workload_client_id(id: u32) -> Option<ClientOrderId> {
+    format!("w{id}").parse().ok()
+}
+
 fn place(id: u32, buy: bool, kind: OrderKind, price: u32, qty: u32) -> Command {
     Command::PlaceOrder(NewOrder {
         user: user_of(id),
@@ -95,7 +101,7 @@ fn place(id: u32, buy: bool, kind: OrderKind, price: u32, qty: u32) -> Command {
         price_ticks: i64::from(price),
         size_lots: i64::from(qty),
         notional: 0,
-        client_order_id: Some(format!("w{id}")),
+        client_order_id: workload_client_id(id),
         stp: StpMode::None,
     })
 }
@@ -119,7 +125,8 @@ fn command_of(op: &Op) -> Command {
         } => place(id, false, OrderKind::Market, 0, qty),
         Op::Cancel { id } => Command::CancelOrder {
             user: user_of(id),
-            target: OrderTarget::Client(format!("w{id}")),
+            // Workload ids are digits, so this is always a client id.
+            target: workload_client_id(id).map_or(OrderTarget::Id(OrderId(0)), OrderTarget::Client),
         },
     }
 }

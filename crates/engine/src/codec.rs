@@ -76,7 +76,7 @@ mod tests {
                 price_ticks: 300_000,
                 size_lots: 12,
                 notional: 0,
-                client_order_id: Some("abc1".into()),
+                client_order_id: Some("abc1".parse().unwrap()),
                 stp: StpMode::DEFAULT,
             }),
             Command::CancelOrder {

@@ -4,6 +4,7 @@
 use bulwark_types::{CommandId, OrderId, Side, UserId};
 use serde::{Deserialize, Serialize};
 
+use crate::client_order_id::ClientOrderId;
 use crate::spec::{AssetId, AssetSpec, MarketId, MarketSpec};
 
 /// Stamped on every command by the sequencer; the engine never reads a clock of its own.
@@ -64,7 +65,7 @@ pub struct NewOrder {
     /// Quote units to spend; only for a market buy, otherwise 0.
     pub notional: i64,
     /// Client order id: at most 32 ASCII letters and digits, unique per user among live orders.
-    pub client_order_id: Option<String>,
+    pub client_order_id: Option<ClientOrderId>,
     pub stp: StpMode,
 }
 
@@ -82,7 +83,7 @@ pub struct NewTrigger {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum OrderTarget {
     Id(OrderId),
-    Client(String),
+    Client(ClientOrderId),
 }
 
 /// Every state change the engine knows.

@@ -4,6 +4,7 @@
 use bulwark_types::{OrderId, Side, TradeId, UserId};
 use serde::{Deserialize, Serialize};
 
+use crate::client_order_id::ClientOrderId;
 use crate::command::{OrderKind, StpMode};
 use crate::reject::Reject;
 use crate::spec::{AssetId, AssetSpec, MarketId, MarketSpec};
@@ -60,7 +61,7 @@ pub struct OrderView {
     pub fee_paid: i64,
     pub state: OrderState,
     pub cancel_reason: Option<CancelReason>,
-    pub client_order_id: Option<String>,
+    pub client_order_id: Option<ClientOrderId>,
     pub stp: StpMode,
     pub created_ms: i64,
     pub updated_ms: i64,
@@ -101,7 +102,7 @@ pub struct TriggerView {
     pub notional: i64,
     pub trigger_price_ticks: i64,
     pub direction: TriggerDirection,
-    pub client_order_id: Option<String>,
+    pub client_order_id: Option<ClientOrderId>,
     pub stp: StpMode,
     pub state: TriggerState,
     pub created_ms: i64,

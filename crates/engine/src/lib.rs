@@ -10,6 +10,7 @@
 //! snapshot encoding with [`Engine::state_hash`].
 
 pub mod book;
+mod client_order_id;
 pub mod codec;
 pub mod command;
 mod engine;
@@ -22,6 +23,7 @@ pub mod reject;
 mod snapshot;
 pub mod spec;
 
+pub use client_order_id::{ClientOrderId, ClientOrderIdError};
 pub use command::{
     COMMAND_KINDS, Command, CommandHeader, NewOrder, NewTrigger, OrderKind, OrderTarget, StpMode,
     TopUpSource,

@@ -12,8 +12,7 @@ pub const TRIGGERS_OPEN_PER_USER_MAX: u32 = 100;
 /// For how many sequence numbers a command's outcome is remembered by its command id.
 pub const IDEMPOTENCY_WINDOW_COMMANDS: u64 = 100_000;
 
-/// Longest client order id, in ASCII letters and digits.
-pub const CLIENT_ORDER_ID_LEN_MAX_CHARS: usize = 32;
+pub use crate::client_order_id::CLIENT_ORDER_ID_LEN_MAX_CHARS;
 
 /// Longest deposit reference, in bytes of UTF-8.
 pub const DEPOSIT_REFERENCE_LEN_MAX_BYTES: usize = 128;

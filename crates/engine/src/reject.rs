@@ -54,6 +54,8 @@ pub enum Reject {
         needed: i64,
         available: i64,
     },
+    /// No longer produced: a `ClientOrderId` is well formed by construction. The variant stays
+    /// so that outcomes already in snapshots' idempotency windows decode as they were written.
     #[error("client order id must be 1 to 32 letters or digits")]
     ClientOrderIdInvalid,
     #[error("client order id is already used by a live order")]

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
+use crate::client_order_id::ClientOrderId;
 use crate::command::{NewOrder, OrderKind, StpMode};
 use crate::engine::{Engine, LiveOrder, Market, Trigger, WithdrawalHold, order_amounts};
 use crate::event::TriggerDirection;
@@ -63,7 +64,7 @@ struct SnapOrder {
     filled_lots: i64,
     filled_quote: i64,
     fee_paid: i64,
-    client_order_id: Option<String>,
+    client_order_id: Option<ClientOrderId>,
     stp: StpMode,
     created_ms: i64,
     updated_ms: i64,
@@ -142,7 +143,7 @@ impl Engine {
                 filled_lots: o.filled_lots,
                 filled_quote: o.filled_quote,
                 fee_paid: o.fee_paid,
-                client_order_id: o.client_order_id.clone(),
+                client_order_id: o.client_order_id,
                 stp: o.stp,
                 created_ms: o.created_ms,
                 updated_ms: o.updated_ms,

@@ -33,7 +33,7 @@ fn limit(user: UserId, side: Side, price_ticks: i64, size_lots: i64, client: Str
         price_ticks,
         size_lots,
         notional: 0,
-        client_order_id: Some(client),
+        client_order_id: client.parse().ok(),
         stp: StpMode::None,
     })
 }
@@ -265,7 +265,7 @@ async fn replayed_or_late_batches_never_double_count_or_move_a_row_back() {
     let mut run = Run::traded();
     run.apply(Command::CancelOrder {
         user: SELLER,
-        target: bulwark_engine::OrderTarget::Client("c2".into()),
+        target: bulwark_engine::OrderTarget::Client("c2".parse().unwrap()),
     });
     let catalog = Catalog::from_engine(&run.engine);
     let last = bulwark_projector::project(&store, &catalog, &run.batches)
@@ -310,7 +310,7 @@ fn a_canceled_order_carries_its_reason_and_releases_what_it_held() {
     let mut run = Run::traded();
     run.apply(Command::CancelOrder {
         user: SELLER,
-        target: bulwark_engine::OrderTarget::Client("c2".into()),
+        target: bulwark_engine::OrderTarget::Client("c2".parse().unwrap()),
     });
     let catalog = Catalog::from_engine(&run.engine);
     let cancel = std::slice::from_ref(run.batches.last().unwrap());

@@ -89,7 +89,10 @@ impl Trading {
                     self.own_order(user_id, i64::try_from(id.0).unwrap_or(-1))
                         .await?
                 }
-                OrderTarget::Client(client) => self.own_order_by_client_id(user_id, client).await?,
+                OrderTarget::Client(client) => {
+                    self.own_order_by_client_id(user_id, client.as_str())
+                        .await?
+                }
             };
             if row.is_none_or(|order| order.symbol != symbol) {
                 cancelled.push(false);

@@ -79,7 +79,8 @@ impl Trading {
                 let row = match &target {
                     OrderTarget::Id(id) => self.own_order(user_id, row_id(id)).await?,
                     OrderTarget::Client(client) => {
-                        self.own_order_by_client_id(user_id, client).await?
+                        self.own_order_by_client_id(user_id, client.as_str())
+                            .await?
                     }
                 };
                 Err(match row.as_ref().map(|r| r.state.as_str()) {
@@ -112,7 +113,8 @@ impl Trading {
                 let row = match &target {
                     OrderTarget::Id(id) => self.own_trigger(user_id, row_id(id)).await?,
                     OrderTarget::Client(client) => {
-                        self.own_trigger_by_client_id(user_id, client).await?
+                        self.own_trigger_by_client_id(user_id, client.as_str())
+                            .await?
                     }
                 };
                 Err(match row.as_ref().map(|r| r.state.as_str()) {

@@ -4,8 +4,8 @@
 
 use rustc_hash::FxHashMap;
 
-use super::client_key::ClientKey;
 use super::{Engine, order_amounts, reservation};
+use crate::client_order_id::ClientOrderId;
 use crate::command::OrderKind;
 use crate::event::TriggerDirection;
 use crate::invariant::InvariantError;
@@ -156,10 +156,9 @@ impl Engine {
                     .is_none_or(|t| t.slot as usize != slot)
             });
             let stale_trigger_client = u.trigger_client_ids.iter().any(|(c, id)| {
-                self.triggers.get(id).is_none_or(|t| {
-                    t.slot as usize != slot
-                        || t.order.client_order_id.as_deref().and_then(ClientKey::of) != Some(*c)
-                })
+                self.triggers
+                    .get(id)
+                    .is_none_or(|t| t.slot as usize != slot || t.order.client_order_id != Some(*c))
             });
             if foreign_trigger || stale_trigger_client {
                 return fail(format!(
@@ -179,13 +178,12 @@ impl Engine {
             }) {
                 return fail(format!("user slot {slot} lists an order it does not own"));
             }
-            let mut clients: Vec<(ClientKey, u64)> =
+            let mut clients: Vec<(ClientOrderId, u64)> =
                 u.client_ids.iter().map(|(&c, &id)| (c, id)).collect();
             clients.sort_unstable();
             for (client_id, id) in clients {
                 let owned = self.orders.get(&id).is_some_and(|o| {
-                    o.slot as usize == slot
-                        && o.client_order_id.as_deref().and_then(ClientKey::of) == Some(client_id)
+                    o.slot as usize == slot && o.client_order_id == Some(client_id)
                 });
                 if !owned {
                     return fail(format!(

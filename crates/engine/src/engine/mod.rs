@@ -33,7 +33,6 @@
 //! Safeguard share), `query` (read-only views) and `check` (the full invariant check).
 
 mod check;
-mod client_key;
 mod config;
 mod funds;
 mod orders;
@@ -47,6 +46,7 @@ use bulwark_types::{OrderId, Side, UserId};
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::book::{BOOK_PRICE_LEVELS_MAX, Book, Fill};
+use crate::client_order_id::ClientOrderId;
 use crate::command::{Command, CommandHeader, OrderKind, StpMode};
 use crate::event::{CancelReason, Event, OrderState, OrderView, TradeView};
 use crate::idempotency::IdempotencyWindow;
@@ -54,7 +54,6 @@ use crate::ledger::Ledger;
 use crate::limits::{IDEMPOTENCY_WINDOW_COMMANDS, SAFEGUARD_SHARE_DEFAULT_BPS};
 use crate::reject::{Outcome, Reject};
 use crate::spec::{AssetId, MarketId, MarketSpec};
-use client_key::ClientKey;
 use table::{OrderRef, OrderTable};
 
 pub(crate) use orders::order_amounts;
@@ -118,7 +117,7 @@ pub(crate) struct LiveOrder {
     pub(crate) filled_lots: i64,
     pub(crate) filled_quote: i64,
     pub(crate) fee_paid: i64,
-    pub(crate) client_order_id: Option<String>,
+    pub(crate) client_order_id: Option<ClientOrderId>,
     pub(crate) stp: StpMode,
     pub(crate) created_ms: i64,
     pub(crate) updated_ms: i64,
@@ -164,7 +163,7 @@ impl LiveOrder {
             fee_paid: self.fee_paid,
             state,
             cancel_reason,
-            client_order_id: self.client_order_id.clone(),
+            client_order_id: self.client_order_id,
             stp: self.stp,
             created_ms: self.created_ms,
             updated_ms: self.updated_ms,
@@ -178,32 +177,28 @@ pub(crate) struct UserOrders {
     /// Where the user's live orders are, unordered (swap-remove).
     pub(crate) refs: Vec<OrderRef>,
     /// Client order id -> order id, for live orders only.
-    pub(crate) client_ids: FxHashMap<ClientKey, u64>,
+    pub(crate) client_ids: FxHashMap<ClientOrderId, u64>,
     /// Ids of the user's waiting stop orders.
     pub(crate) triggers: BTreeSet<u64>,
     /// Client order id -> stop order id, for waiting stop orders (one namespace with
     /// `client_ids`, so a firing stop order never meets a live order with its client id).
-    pub(crate) trigger_client_ids: FxHashMap<ClientKey, u64>,
+    pub(crate) trigger_client_ids: FxHashMap<ClientOrderId, u64>,
 }
 
 impl UserOrders {
     /// Whether a live order or a waiting stop order uses `client_id`.
-    pub(crate) fn uses_client_id(&self, client_id: &str) -> bool {
-        ClientKey::of(client_id).is_some_and(|key| {
-            self.client_ids.contains_key(&key) || self.trigger_client_ids.contains_key(&key)
-        })
+    pub(crate) fn uses_client_id(&self, client_id: &ClientOrderId) -> bool {
+        self.client_ids.contains_key(client_id) || self.trigger_client_ids.contains_key(client_id)
     }
 
     /// The live order with `client_id`, if any.
-    pub(crate) fn order_by_client_id(&self, client_id: &str) -> Option<u64> {
-        self.client_ids.get(&ClientKey::of(client_id)?).copied()
+    pub(crate) fn order_by_client_id(&self, client_id: &ClientOrderId) -> Option<u64> {
+        self.client_ids.get(client_id).copied()
     }
 
     /// The waiting stop order with `client_id`, if any.
-    pub(crate) fn trigger_by_client_id(&self, client_id: &str) -> Option<u64> {
-        self.trigger_client_ids
-            .get(&ClientKey::of(client_id)?)
-            .copied()
+    pub(crate) fn trigger_by_client_id(&self, client_id: &ClientOrderId) -> Option<u64> {
+        self.trigger_client_ids.get(client_id).copied()
     }
 }
 

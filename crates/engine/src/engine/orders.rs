@@ -12,7 +12,6 @@
 
 use bulwark_types::{OrderId, Side, TradeId, UserId};
 
-use super::client_key::ClientKey;
 use super::table::OrderRef;
 use super::{Engine, LiveOrder, Market, MarketParams, UserOrders, mul_bounded, reservation};
 use crate::book::{
@@ -21,7 +20,7 @@ use crate::book::{
 use crate::command::{NewOrder, OrderKind, OrderTarget};
 use crate::event::{CancelReason, Event, OrderState, TradeView};
 use crate::ledger::Payment;
-use crate::limits::{CLIENT_ORDER_ID_LEN_MAX_CHARS, ORDERS_OPEN_PER_USER_MAX};
+use crate::limits::ORDERS_OPEN_PER_USER_MAX;
 use crate::reject::{Accepted, Outcome, Reject};
 use crate::spec::{AssetId, MarketId, MarketSpec};
 
@@ -60,12 +59,6 @@ pub(crate) fn safeguard_units(fee: i64, share_bps: u32) -> i64 {
         Some(product) => product / 10_000,
         None => i64::try_from(i128::from(fee) * i128::from(share_bps) / 10_000).unwrap_or(0),
     }
-}
-
-/// Whether a client order id is 1 to 32 ASCII letters and digits.
-pub(crate) fn client_order_id_valid(id: &str) -> bool {
-    (1..=CLIENT_ORDER_ID_LEN_MAX_CHARS).contains(&id.len())
-        && id.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
 fn check_size(spec: &MarketSpec, size_lots: i64) -> Result<(), Reject> {
@@ -150,13 +143,10 @@ impl Engine {
         }
         let slot = self.ledger.slot(o.user);
         let user = slot.and_then(|s| self.user_orders.get(s as usize));
-        if let Some(client_id) = &o.client_order_id {
-            if !client_order_id_valid(client_id) {
-                return Err(Reject::ClientOrderIdInvalid);
-            }
-            if user.is_some_and(|u| u.uses_client_id(client_id)) {
-                return Err(Reject::DuplicateClientOrderId);
-            }
+        if let Some(client_id) = &o.client_order_id
+            && user.is_some_and(|u| u.uses_client_id(client_id))
+        {
+            return Err(Reject::DuplicateClientOrderId);
         }
         Ok((market, slot, user))
     }
@@ -248,7 +238,7 @@ impl Engine {
             filled_lots: 0,
             filled_quote: 0,
             fee_paid: 0,
-            client_order_id: o.client_order_id.clone(),
+            client_order_id: o.client_order_id,
             stp: o.stp,
             created_ms: now_ms,
             updated_ms: now_ms,
@@ -531,7 +521,7 @@ impl Engine {
         };
         order.user_pos = u32::try_from(user.refs.len()).unwrap_or(u32::MAX);
         let id = order.id.0;
-        let client_id = order.client_order_id.as_deref().and_then(ClientKey::of);
+        let client_id = order.client_order_id;
         let at = self.orders.insert_with(order, |o| {
             market.book.rest_handle(RestingOrder {
                 id,
@@ -562,8 +552,8 @@ impl Engine {
                 moved.user_pos = order.user_pos;
             }
         }
-        if let Some(key) = order.client_order_id.as_deref().and_then(ClientKey::of) {
-            user.client_ids.remove(&key);
+        if let Some(key) = &order.client_order_id {
+            user.client_ids.remove(key);
         }
     }
 

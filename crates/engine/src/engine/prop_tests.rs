@@ -226,7 +226,7 @@ fn place_of(op: &Op) -> Command {
         price_ticks: if kind == OrderKind::Market { 0 } else { price },
         size_lots: if market_buy { 0 } else { size },
         notional: if market_buy { notional } else { 0 },
-        client_order_id: client.map(|c| format!("c{c}")),
+        client_order_id: client.and_then(|c| format!("c{c}").parse().ok()),
         stp: stp_of(stp),
     })
 }
@@ -249,9 +249,9 @@ fn command_of(op: &Op, e: &Engine) -> Command {
         } => {
             let waiting = e.waiting_triggers(Some(UserId(user)));
             let target = match waiting.get(pick % (waiting.len() + 1)) {
-                Some(t) if by_client && t.client_order_id.is_some() => {
-                    OrderTarget::Client(t.client_order_id.clone().unwrap_or_default())
-                }
+                Some(t) if by_client && t.client_order_id.is_some() => OrderTarget::Client(
+                    t.client_order_id.unwrap_or_else(|| "none".parse().unwrap()),
+                ),
                 Some(t) => OrderTarget::Id(t.id),
                 None => OrderTarget::Id(OrderId(pick as u64 % 50)),
             };
@@ -271,11 +271,11 @@ fn command_of(op: &Op, e: &Engine) -> Command {
         } => {
             let live = e.open_orders(UserId(user), None);
             let target = match live.get(pick % (live.len() + 1)) {
-                Some(o) if by_client && o.client_order_id.is_some() => {
-                    OrderTarget::Client(o.client_order_id.clone().unwrap_or_default())
-                }
+                Some(o) if by_client && o.client_order_id.is_some() => OrderTarget::Client(
+                    o.client_order_id.unwrap_or_else(|| "none".parse().unwrap()),
+                ),
                 Some(o) => OrderTarget::Id(o.id),
-                None if by_client => OrderTarget::Client("nope".into()),
+                None if by_client => OrderTarget::Client("nope".parse().unwrap()),
                 None => OrderTarget::Id(OrderId(pick as u64 % 50)),
             };
             Command::CancelOrder {

@@ -7,6 +7,7 @@ use bulwark_types::{CommandId, OrderId, Side, UserId};
 
 use super::Engine;
 use crate::book::Book;
+use crate::client_order_id::ClientOrderId;
 use crate::event::{OrderView, SystemAccount, TriggerState, TriggerView};
 use crate::ledger::AssetTotals;
 use crate::reject::Outcome;
@@ -132,7 +133,11 @@ impl Engine {
     }
 
     /// A user's live order by client order id.
-    pub fn order_by_client_id(&self, user: UserId, client_order_id: &str) -> Option<OrderView> {
+    pub fn order_by_client_id(
+        &self,
+        user: UserId,
+        client_order_id: &ClientOrderId,
+    ) -> Option<OrderView> {
         let slot = self.ledger.slot(user)?;
         let id = self
             .user_orders

@@ -596,7 +596,7 @@ fn self_trade_prevention_modes() {
 fn cancel_releases_exactly_the_remainder() {
     let mut h = funded();
     let id = h.order_id(NewOrder {
-        client_order_id: Some("abc123".into()),
+        client_order_id: Some("abc123".parse().unwrap()),
         ..limit(A, Side::Buy, 3_000_000, 10)
     });
     h.order_id(limit(B, Side::Sell, 3_000_000, 3));
@@ -610,16 +610,21 @@ fn cancel_releases_exactly_the_remainder() {
     );
     assert_eq!(
         h.refused(Command::PlaceOrder(NewOrder {
-            client_order_id: Some("abc123".into()),
+            client_order_id: Some("abc123".parse().unwrap()),
             ..limit(A, Side::Buy, 1_000, 1)
         })),
         Reject::DuplicateClientOrderId
     );
-    assert_eq!(h.e.order_by_client_id(A, "abc123").unwrap().id, id);
+    assert_eq!(
+        h.e.order_by_client_id(A, &"abc123".parse().unwrap())
+            .unwrap()
+            .id,
+        id
+    );
     assert_eq!(
         h.ok(Command::CancelOrder {
             user: A,
-            target: OrderTarget::Client("abc123".into())
+            target: OrderTarget::Client("abc123".parse().unwrap())
         }),
         Accepted::Cancelled { id }
     );
@@ -638,7 +643,7 @@ fn cancel_releases_exactly_the_remainder() {
     );
     // The client id is free again.
     h.order_id(NewOrder {
-        client_order_id: Some("abc123".into()),
+        client_order_id: Some("abc123".parse().unwrap()),
         ..limit(A, Side::Buy, 1_000, 1)
     });
 }
@@ -1156,15 +1161,8 @@ fn order_validation_refusals_change_nothing() {
             available: 0
         }
     );
-    for bad in ["", "has space", "x".repeat(33).as_str(), "naïve"] {
-        let o = NewOrder {
-            client_order_id: Some(bad.into()),
-            ..limit(A, Side::Buy, 1_000, 1)
-        };
-        assert_eq!(reject(&mut h, o), Reject::ClientOrderIdInvalid);
-    }
     h.order_id(NewOrder {
-        client_order_id: Some("x".repeat(32)),
+        client_order_id: Some("x".repeat(32).parse().unwrap()),
         ..limit(A, Side::Buy, 1_000, 1)
     });
     let mut spec = market_spec("BIG_USDT", BTC);
@@ -1336,7 +1334,7 @@ fn config_commands_validate_specs() {
 fn snapshot_round_trip_continues_identically() {
     let mut h = funded();
     h.order_id(NewOrder {
-        client_order_id: Some("c1".into()),
+        client_order_id: Some("c1".parse().unwrap()),
         ..limit(A, Side::Buy, 3_000_000, 10)
     });
     h.order_id(limit(B, Side::Sell, 3_100_000, 5));
@@ -1363,7 +1361,7 @@ fn snapshot_round_trip_continues_identically() {
         Command::PlaceOrder(limit(C, Side::Buy, 3_200_000, 20)),
         Command::CancelOrder {
             user: A,
-            target: OrderTarget::Client("c1".into()),
+            target: OrderTarget::Client("c1".parse().unwrap()),
         },
         Command::WithdrawSettle { withdrawal_id: 3 },
         Command::PlaceOrder(NewOrder {
@@ -1412,7 +1410,7 @@ fn ledger_totals_sum_to_zero() {
 fn snapshot_fixture() -> Vec<u8> {
     let mut h = funded();
     h.order_id(NewOrder {
-        client_order_id: Some("c1".into()),
+        client_order_id: Some("c1".parse().unwrap()),
         ..limit(A, Side::Buy, 3_000_000, 10)
     });
     h.order_id(limit(B, Side::Sell, 3_100_000, 5));

@@ -193,12 +193,12 @@ fn cancelling_releases_the_hold_and_only_the_owner_may() {
     let mut h = traded();
     let before = h.bal(C, USDT);
     let mut buy = new_order(C, Side::Buy, OrderKind::Limit, 10_600, 2);
-    buy.client_order_id = Some("stop1".into());
+    buy.client_order_id = Some("stop1".parse().unwrap());
     let id = trigger_id(&mut h, buy.clone(), 10_500);
     assert_eq!(h.bal(C, USDT), (before.0 - 21_200, 21_200));
     // The client id is taken by the waiting stop order, for orders and stop orders alike.
     let mut clash = new_order(C, Side::Buy, OrderKind::Limit, 9_000, 1);
-    clash.client_order_id = Some("stop1".into());
+    clash.client_order_id = Some("stop1".parse().unwrap());
     assert_eq!(
         h.refused(Command::PlaceOrder(clash.clone())),
         Reject::DuplicateClientOrderId
@@ -208,7 +208,10 @@ fn cancelling_releases_the_hold_and_only_the_owner_may() {
         Reject::DuplicateClientOrderId
     );
     // Another user cannot cancel it, by id or by client id.
-    for target in [OrderTarget::Id(id), OrderTarget::Client("stop1".into())] {
+    for target in [
+        OrderTarget::Id(id),
+        OrderTarget::Client("stop1".parse().unwrap()),
+    ] {
         assert_eq!(
             h.refused(Command::CancelTrigger { user: A, target }),
             Reject::TriggerNotFound
@@ -225,7 +228,7 @@ fn cancelling_releases_the_hold_and_only_the_owner_may() {
     assert_eq!(
         h.run(Command::CancelTrigger {
             user: C,
-            target: OrderTarget::Client("stop1".into()),
+            target: OrderTarget::Client("stop1".parse().unwrap()),
         }),
         Ok(Accepted::Cancelled { id })
     );
@@ -275,7 +278,7 @@ fn a_firing_whose_order_is_refused_fails_and_releases_the_hold() {
 fn waiting_stop_orders_survive_a_snapshot() {
     let mut h = traded();
     let mut sell = new_order(C, Side::Sell, OrderKind::Limit, 9_000, 2);
-    sell.client_order_id = Some("sl".into());
+    sell.client_order_id = Some("sl".parse().unwrap());
     trigger_id(&mut h, sell, 9_500);
     let restored = Engine::decode_snapshot(&h.e.encode_snapshot()).unwrap();
     assert_eq!(restored.state_hash(), h.e.state_hash());

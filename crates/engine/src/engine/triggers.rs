@@ -10,7 +10,6 @@
 use bulwark_types::{OrderId, UserId};
 
 use super::Engine;
-use super::client_key::ClientKey;
 use super::orders::order_amounts;
 use crate::command::{NewOrder, NewTrigger, OrderTarget};
 use crate::event::{Event, TriggerDirection, TriggerState, TriggerView};
@@ -45,7 +44,7 @@ impl Trigger {
             notional: self.order.notional,
             trigger_price_ticks: self.trigger_price_ticks,
             direction: self.direction,
-            client_order_id: self.order.client_order_id.clone(),
+            client_order_id: self.order.client_order_id,
             stp: self.order.stp,
             state,
             created_ms: self.created_ms,
@@ -138,12 +137,7 @@ impl Engine {
         }
         if let Some(user) = self.user_orders.get_mut(trigger.slot as usize) {
             user.triggers.insert(trigger.id.0);
-            if let Some(key) = trigger
-                .order
-                .client_order_id
-                .as_deref()
-                .and_then(ClientKey::of)
-            {
+            if let Some(key) = trigger.order.client_order_id {
                 user.trigger_client_ids.insert(key, trigger.id.0);
             }
         }
@@ -161,13 +155,8 @@ impl Engine {
         }
         if let Some(user) = self.user_orders.get_mut(trigger.slot as usize) {
             user.triggers.remove(&id);
-            if let Some(key) = trigger
-                .order
-                .client_order_id
-                .as_deref()
-                .and_then(ClientKey::of)
-            {
-                user.trigger_client_ids.remove(&key);
+            if let Some(key) = &trigger.order.client_order_id {
+                user.trigger_client_ids.remove(key);
             }
         }
         self.ledger
