@@ -132,13 +132,33 @@ struct Batch {
     shutdown: bool,
 }
 
+/// How big the last batch was: the next one starts with that much room. Under load batches
+/// hold thousands of commands (megabytes of events), and growing each vector from empty by
+/// doubling copied all of it again and again on the sequencer thread.
+#[derive(Clone, Copy, Default)]
+struct BatchSizes {
+    payload_bytes: usize,
+    records: usize,
+    events: usize,
+}
+
+impl BatchSizes {
+    fn of(batch: &Batch) -> BatchSizes {
+        BatchSizes {
+            payload_bytes: batch.payloads.len(),
+            records: batch.records.len(),
+            events: batch.events.len(),
+        }
+    }
+}
+
 impl Batch {
-    fn new(next_seq: u64) -> Batch {
+    fn new(next_seq: u64, room: BatchSizes) -> Batch {
         Batch {
-            payloads: Vec::new(),
-            records: Vec::new(),
-            replies: Vec::new(),
-            events: Vec::new(),
+            payloads: Vec::with_capacity(room.payload_bytes),
+            records: Vec::with_capacity(room.records),
+            replies: Vec::with_capacity(room.records),
+            events: Vec::with_capacity(room.events),
             deliveries: Vec::new(),
             catalog: None,
             depth: Vec::new(),
@@ -496,8 +516,9 @@ fn sequencer_loop(
         events: Vec::new(),
         touched: BTreeSet::new(),
     };
+    let mut room = BatchSizes::default();
     loop {
-        let mut batch = Batch::new(stepper.engine.last_seq() + 1);
+        let mut batch = Batch::new(stepper.engine.last_seq() + 1, room);
         match wait_for_work(&lanes) {
             Work::Command(submission) => stepper.apply(&mut batch, submission),
             Work::Control(control) => handle_control(&stepper, &mut batch, control),
@@ -505,6 +526,7 @@ fn sequencer_loop(
         }
         drain(&lanes, &mut stepper, &mut batch);
         stepper.finish(&mut batch, &options);
+        room = BatchSizes::of(&batch);
         let shutdown = batch.shutdown;
         if writer.send(batch).is_err() || shutdown {
             return;
@@ -597,10 +619,16 @@ fn release(
         delivery();
     }
     if !batch.records.is_empty() {
+        let mut events = batch.events;
+        // The batch was given the last one's room; subscribers may queue it for a while, so it
+        // does not keep far more than it holds.
+        if events.capacity() > 2 * events.len() {
+            events.shrink_to_fit();
+        }
         let events = Arc::new(EventBatch {
             first_seq: batch.first_seq,
             last_seq: batch.last_seq,
-            events: batch.events,
+            events,
         });
         for subscriber in subscribers {
             let _ = subscriber.send(Arc::clone(&events));
