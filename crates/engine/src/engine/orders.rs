@@ -125,8 +125,8 @@ pub(crate) fn order_amounts(
 
 impl Engine {
     /// The checks an order and a stop order share: the market exists and trades, and the
-    /// client order id is well formed and free. Answers the market, the owner's ledger slot
-    /// and order lists (`None` for a user never credited).
+    /// client order id is free (its form was checked when it was made). Answers the market, the
+    /// owner's ledger slot and order lists (`None` for a user never credited).
     pub(super) fn order_entry(
         &self,
         o: &NewOrder,
