@@ -186,9 +186,7 @@ impl Engine {
                     o.slot as usize == slot && o.client_order_id == Some(client_id)
                 });
                 if !owned {
-                    return fail(format!(
-                        "the client id of order {id} in slot {slot} is stale"
-                    ));
+                    return fail(format!("client id {client_id} of slot {slot} is stale"));
                 }
             }
         }

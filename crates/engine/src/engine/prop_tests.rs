@@ -249,10 +249,10 @@ fn command_of(op: &Op, e: &Engine) -> Command {
         } => {
             let waiting = e.waiting_triggers(Some(UserId(user)));
             let target = match waiting.get(pick % (waiting.len() + 1)) {
-                Some(t) if by_client && t.client_order_id.is_some() => OrderTarget::Client(
-                    t.client_order_id.unwrap_or_else(|| "none".parse().unwrap()),
-                ),
-                Some(t) => OrderTarget::Id(t.id),
+                Some(t) => match t.client_order_id.filter(|_| by_client) {
+                    Some(client) => OrderTarget::Client(client),
+                    None => OrderTarget::Id(t.id),
+                },
                 None => OrderTarget::Id(OrderId(pick as u64 % 50)),
             };
             Command::CancelTrigger {
@@ -271,10 +271,10 @@ fn command_of(op: &Op, e: &Engine) -> Command {
         } => {
             let live = e.open_orders(UserId(user), None);
             let target = match live.get(pick % (live.len() + 1)) {
-                Some(o) if by_client && o.client_order_id.is_some() => OrderTarget::Client(
-                    o.client_order_id.unwrap_or_else(|| "none".parse().unwrap()),
-                ),
-                Some(o) => OrderTarget::Id(o.id),
+                Some(o) => match o.client_order_id.filter(|_| by_client) {
+                    Some(client) => OrderTarget::Client(client),
+                    None => OrderTarget::Id(o.id),
+                },
                 None if by_client => OrderTarget::Client("nope".parse().unwrap()),
                 None => OrderTarget::Id(OrderId(pick as u64 % 50)),
             };
